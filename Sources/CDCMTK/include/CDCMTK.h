@@ -1,0 +1,102 @@
+// CDCMTK: a small C door over DCMTK 3.6 (dcmdata, dcmjpeg, dcmjpls).
+//
+// Why it exists: Swift's C++ interop cannot use DCMTK's core API (tag macros,
+// interior pointers, codec registration classes). This header is plain C with
+// opaque handles and caller-owned buffers, so Swift imports it without C++
+// interop. Every function catches every C++ exception and reports failure as a
+// cdcm_status with a message; nothing is printed.
+//
+// Threads: codecs are registered once per process on first use. One handle must
+// be used by one thread at a time; different handles may be used in parallel.
+#ifndef CDCMTK_H
+#define CDCMTK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    CDCM_OK = 0,
+    CDCM_NOT_FOUND = 1,         // the attribute (or sequence item) is absent
+    CDCM_ERROR = 2,             // reading or decoding failed; see message
+    CDCM_BUFFER_TOO_SMALL = 3,  // *length/*frame_bytes says how much is needed
+    CDCM_UNSUPPORTED = 4,       // e.g. a transfer syntax with no decoder here
+};
+
+#define CDCM_MESSAGE_CAPACITY 512
+
+typedef struct cdcm_status {
+    int code;
+    char message[CDCM_MESSAGE_CAPACITY];
+} cdcm_status;
+
+typedef struct cdcm_file cdcm_file;
+
+/// One step of a path into nested sequences. `tag` is (group << 16) | element.
+/// Every step but the last selects item `item` (0-based) of the sequence `tag`;
+/// the last step names the attribute itself (its `item` is ignored).
+typedef struct cdcm_path_step {
+    uint32_t tag;
+    uint32_t item;
+} cdcm_path_step;
+
+/// Opens a DICOM file (with or without a Part 10 meta header). Large values such
+/// as pixel data stay on disk until they are decoded.
+cdcm_status cdcm_open_file(const char *path, cdcm_file **out);
+
+/// Parses a DICOM object held in memory. The bytes are copied; the caller may
+/// release them when this returns.
+cdcm_status cdcm_open_memory(const void *bytes, size_t count, cdcm_file **out);
+
+/// Releases a handle; NULL is allowed.
+void cdcm_close(cdcm_file *file);
+
+/// Reads the attribute at the end of `path` as text: all values, separated by
+/// '\\', trailing padding removed, NUL-terminated. Group 0002 is read from the
+/// meta header. `*length` receives the text length without the NUL; when
+/// `capacity` is too small the result is CDCM_BUFFER_TOO_SMALL and nothing is
+/// written. An attribute that is present with an empty value gives CDCM_OK and "".
+cdcm_status cdcm_get_string(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
+                            char *buffer, size_t capacity, size_t *length);
+
+/// Number of items of the sequence at the end of `path` (CDCM_NOT_FOUND when absent).
+cdcm_status cdcm_count_items(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
+                             size_t *count);
+
+typedef struct cdcm_pixel_info {
+    int present;               // 1 when (7FE0,0010) PixelData is present
+    int encapsulated;          // 1 when the pixel data is compressed (fragments)
+    int decoder_available;     // 1 when this build can decode the transfer syntax
+    int lossy;                 // 1 when the transfer syntax is lossy
+    uint64_t value_length;     // bytes of native pixel data (0 when encapsulated)
+    uint32_t fragments;        // compressed fragments (0 when native)
+    char transfer_syntax_uid[72];
+    char transfer_syntax_name[96];
+} cdcm_pixel_info;
+
+/// Describes the pixel data and the transfer syntax the object was read with.
+cdcm_status cdcm_get_pixel_info(const cdcm_file *file, cdcm_pixel_info *info);
+
+/// Decodes frame `frame` (0-based) into `buffer` as stored samples in the
+/// machine's byte order (BitsAllocated per sample, samples interleaved as
+/// PlanarConfiguration says for native data). `*frame_bytes` receives the
+/// frame's size; `color_model` (optional, capacity `color_capacity`) receives
+/// the photometric interpretation of the decoded samples, which may differ from
+/// the stored one (JPEG YBR is returned as RGB).
+cdcm_status cdcm_decode_frame(cdcm_file *file, uint32_t frame, void *buffer, size_t capacity,
+                              size_t *frame_bytes, char *color_model, size_t color_capacity);
+
+/// DCMTK's name of a well-known UID (SOP class, transfer syntax), or NULL when unknown.
+const char *cdcm_uid_name(const char *uid);
+
+/// DCMTK's version string, e.g. "3.6.7".
+const char *cdcm_dcmtk_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

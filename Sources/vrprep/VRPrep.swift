@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct VRPrep: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "vrprep",
+        abstract: "Turn a CT or MRI study into a VR-ready 3D scene for surgery.",
+        version: version,
+        subcommands: [Inspect.self]
+    )
+
+    /// Exit statuses: 0 success, 1 the job found nothing to work on, 2 usage errors.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
