@@ -19,13 +19,14 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        // C door over DCMTK (libdcmtk-dev). Linked explicitly: Debian's dcmtk.pc is broken.
+        // C door over DCMTK (libdcmtk-dev) and OpenJPEG (libopenjp2-7-dev) for JPEG 2000.
+        // Linked explicitly: Debian's dcmtk.pc is broken.
         .target(
             name: "CDCMTK",
             linkerSettings: [
                 .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimgle"),
                 .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"),
-                .linkedLibrary("stdc++"),
+                .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
             ]
         ),
         .target(name: "VolumeCore", swiftSettings: swiftSettings),
@@ -45,12 +46,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "TestSupport", dependencies: ["VolumeCore", "DICOM"], path: "Tests/TestSupport",
+        .target(name: "TestSupport",
+                dependencies: ["VolumeCore", "DICOM", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -6,6 +6,7 @@
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/oflog/oflog.h"
@@ -17,8 +18,10 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "CDCMTK.h"
+#include "jpeg2000.h"
 
 struct cdcm_file {
     DcmFileFormat format;
@@ -32,6 +35,9 @@ void setUpOnce() {
     std::call_once(once, [] {
         // DCMTK logs warnings to stderr by default; the caller gets errors as statuses.
         OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        // Real files sometimes declare one transfer syntax in the meta header and use another
+        // (explicit vs implicit VR) in the dataset: let DCMTK detect the one really used.
+        dcmAutoDetectDatasetXfer.set(OFTrue);
         DJDecoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs();
         DcmRLEDecoderRegistration::registerCodecs();
@@ -90,11 +96,106 @@ DcmObject *resolve(const cdcm_file *file, const cdcm_path_step *path, size_t dep
     return stack.top();
 }
 
+bool isJpeg2000(E_TransferSyntax xfer) {
+    return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000;
+}
+
+// A transfer syntax this build can decode: DCMTK's registered codecs, or JPEG 2000 here.
+bool canDecode(const DcmXfer &xfer) {
+    return !xfer.isEncapsulated() || isJpeg2000(xfer.getXfer()) ||
+           DcmCodecList::canChangeCoding(xfer.getXfer(), EXS_LittleEndianExplicit);
+}
+
 DcmPixelData *pixelData(const cdcm_file *file) {
     DcmElement *element = nullptr;
     auto *dataset = const_cast<DcmFileFormat &>(file->format).getDataset();
     if (dataset == nullptr || dataset->findAndGetElement(DCM_PixelData, element).bad()) return nullptr;
     return dynamic_cast<DcmPixelData *>(element);
+}
+
+
+// The bytes of frame `frame` of encapsulated pixel data: every fragment of a single-frame
+// object, fragment frame+1 when there is one fragment per frame, else the fragments the
+// basic offset table assigns to the frame.
+OFCondition frameFragments(DcmPixelData *pixels, const DcmXfer &xfer, Uint32 frame, Uint32 frames,
+                           std::vector<Uint8> &bytes) {
+    DcmPixelSequence *sequence = nullptr;
+    const DcmRepresentationParameter *parameter = nullptr;
+    OFCondition condition = pixels->getEncapsulatedRepresentation(xfer.getXfer(), parameter, sequence);
+    if (condition.bad() || sequence == nullptr) return condition.bad() ? condition : EC_CorruptedData;
+    const unsigned long items = sequence->card();
+    if (items < 2) return makeOFCondition(0, 1, OF_error, "no compressed fragments");
+    const unsigned long fragments = items - 1;
+    auto append = [&](unsigned long item) -> OFCondition {
+        DcmPixelItem *fragment = nullptr;
+        OFCondition c = sequence->getItem(fragment, item);
+        if (c.bad()) return c;
+        Uint8 *data = nullptr;
+        c = fragment->getUint8Array(data);
+        if (c.bad()) return c;
+        if (data != nullptr) bytes.insert(bytes.end(), data, data + fragment->getLength());
+        return EC_Normal;
+    };
+    if (frames <= 1) {
+        for (unsigned long item = 1; item < items; ++item) {
+            OFCondition c = append(item);
+            if (c.bad()) return c;
+        }
+        return EC_Normal;
+    }
+    if (fragments == frames) return append(frame + 1);
+    // Several fragments per frame: the offset table gives each frame's first byte, counted
+    // from the first fragment's item tag (8 bytes of tag and length per item).
+    DcmPixelItem *table = nullptr;
+    Uint8 *tableBytes = nullptr;
+    if (sequence->getItem(table, 0).bad() || table->getLength() < 4 * frames ||
+        table->getUint8Array(tableBytes).bad() || tableBytes == nullptr)
+        return makeOFCondition(0, 2, OF_error, "several fragments per frame and no basic offset table");
+    auto offsetOf = [&](Uint32 index) {
+        const Uint8 *p = tableBytes + 4 * index;
+        return static_cast<Uint32>(p[0] | p[1] << 8 | p[2] << 16 | static_cast<Uint32>(p[3]) << 24);
+    };
+    const Uint32 begin = offsetOf(frame);
+    const Uint32 end = frame + 1 < frames ? offsetOf(frame + 1) : UINT32_MAX;
+    Uint32 position = 0;
+    for (unsigned long item = 1; item < items; ++item) {
+        DcmPixelItem *fragment = nullptr;
+        if (sequence->getItem(fragment, item).bad()) break;
+        if (position >= begin && position < end) {
+            OFCondition c = append(item);
+            if (c.bad()) return c;
+        }
+        position += 8 + fragment->getLength();
+    }
+    return bytes.empty() ? makeOFCondition(0, 3, OF_error, "no fragment at the frame's offset") : EC_Normal;
+}
+
+cdcm_status decodeJpeg2000Frame(DcmDataset *dataset, DcmPixelData *pixels, const DcmXfer &xfer, Uint32 frame,
+                                void *buffer, char *color_model, size_t color_capacity) {
+    Uint16 rows = 0, columns = 0, samples = 1, bitsAllocated = 0;
+    Sint32 frames = 1;
+    dataset->findAndGetUint16(DCM_Rows, rows);
+    dataset->findAndGetUint16(DCM_Columns, columns);
+    dataset->findAndGetUint16(DCM_SamplesPerPixel, samples);
+    dataset->findAndGetUint16(DCM_BitsAllocated, bitsAllocated);
+    dataset->findAndGetSint32(DCM_NumberOfFrames, frames);
+    if (bitsAllocated != 8 && bitsAllocated != 16 && bitsAllocated != 32)
+        return makeStatus(CDCM_UNSUPPORTED, "JPEG 2000 with BitsAllocated " + std::to_string(bitsAllocated));
+    std::vector<Uint8> bytes;
+    OFCondition condition = frameFragments(pixels, xfer, frame, frames > 0 ? static_cast<Uint32>(frames) : 1, bytes);
+    if (condition.bad()) return fromCondition(condition, "cannot find the frame's JPEG 2000 data");
+    std::string error;
+    Jpeg2000Target target{rows, columns, samples, bitsAllocated};
+    if (!cdcm_decode_jpeg2000(bytes.data(), bytes.size(), target, buffer, error))
+        return makeStatus(CDCM_ERROR, "cannot decode JPEG 2000 frame: " + error);
+    if (color_model != nullptr && color_capacity > 0) {
+        OFString photometric;
+        dataset->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+        // OpenJPEG undoes the component transform (YBR_ICT / YBR_RCT), giving RGB.
+        if (photometric == "YBR_ICT" || photometric == "YBR_RCT") photometric = "RGB";
+        std::snprintf(color_model, color_capacity, "%s", photometric.c_str());
+    }
+    return ok();
 }
 
 }  // namespace
@@ -191,7 +292,7 @@ cdcm_status cdcm_get_pixel_info(const cdcm_file *file, cdcm_pixel_info *info) {
                 unsigned long items = sequence->card();
                 info->fragments = items > 0 ? static_cast<uint32_t>(items - 1) : 0;
             }
-            info->decoder_available = DcmCodecList::canChangeCoding(xfer.getXfer(), EXS_LittleEndianExplicit) ? 1 : 0;
+            info->decoder_available = canDecode(xfer) ? 1 : 0;
         } else {
             info->value_length = pixels->getLength();
             info->decoder_available = 1;
@@ -209,13 +310,32 @@ cdcm_status cdcm_decode_frame(cdcm_file *file, uint32_t frame, void *buffer, siz
         DcmDataset *dataset = file->format.getDataset();
         if (pixels == nullptr) return makeStatus(CDCM_NOT_FOUND, "no pixel data (7FE0,0010)");
         DcmXfer xfer(dataset->getOriginalXfer());
-        if (xfer.isEncapsulated() && !DcmCodecList::canChangeCoding(xfer.getXfer(), EXS_LittleEndianExplicit))
+        if (!canDecode(xfer))
             return makeStatus(CDCM_UNSUPPORTED,
                               std::string("no decoder for transfer syntax ") + xfer.getXferName() + " (" +
                                   xfer.getXferID() + ")");
         Uint32 size = 0;
         OFCondition condition = pixels->getUncompressedFrameSize(dataset, size);
         if (condition.bad()) return fromCondition(condition, "cannot compute frame size");
+        if (isJpeg2000(xfer.getXfer())) {
+            *frame_bytes = size;
+            if (capacity < size) return makeStatus(CDCM_BUFFER_TOO_SMALL, "frame buffer too small");
+            return decodeJpeg2000Frame(dataset, pixels, xfer, frame, buffer, color_model, color_capacity);
+        }
+        OFString photometric;
+        dataset->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+        if (!xfer.isEncapsulated() && photometric == "YBR_FULL_422") {
+            // Native 4:2:2 data stores two samples per pixel (Y Y Cb Cr per pixel pair), which
+            // DCMTK's frame size does not know: read the frame's bytes as they are.
+            Uint32 frameSize = size / 3 * 2;
+            *frame_bytes = frameSize;
+            if (capacity < frameSize) return makeStatus(CDCM_BUFFER_TOO_SMALL, "frame buffer too small");
+            condition = pixels->getPartialValue(buffer, frame * frameSize, frameSize, nullptr);
+            if (condition.bad()) return fromCondition(condition, "cannot read frame");
+            if (color_model != nullptr && color_capacity > 0)
+                std::snprintf(color_model, color_capacity, "%s", "YBR_FULL_422");
+            return ok();
+        }
         *frame_bytes = size;
         // DCMTK writes a pad byte for odd sizes, so ask for an even buffer.
         size_t needed = size + (size & 1u);
@@ -228,6 +348,14 @@ cdcm_status cdcm_decode_frame(cdcm_file *file, uint32_t frame, void *buffer, siz
         condition = pixels->getUncompressedFrame(dataset, frame, startFragment, buffer,
                                                  static_cast<Uint32>(needed), decodedModel, nullptr);
         if (condition.bad()) return fromCondition(condition, "cannot decode frame");
+        Uint16 bitsAllocated = 0;
+        dataset->findAndGetUint16(DCM_BitsAllocated, bitsAllocated);
+        if (!xfer.isEncapsulated() && xfer.isBigEndian() && bitsAllocated == 32 && pixels->getVR() == EVR_OW) {
+            // DCMTK swaps OW big-endian data as 16-bit words; 32-bit samples then have their
+            // halves in the wrong order.
+            auto *words = static_cast<Uint16 *>(buffer);
+            for (Uint32 index = 0; index + 1 < size / 2; index += 2) std::swap(words[index], words[index + 1]);
+        }
         if (color_model != nullptr && color_capacity > 0)
             std::snprintf(color_model, color_capacity, "%s", decodedModel.c_str());
         // Free the decoded copy a codec may have cached, so memory stays one frame deep.

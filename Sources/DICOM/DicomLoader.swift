@@ -14,6 +14,7 @@ public struct SeriesInfo: Sendable {
     public var geometry: VolumeGeometry
     /// Files that contributed slices, and slices read (before any interpolation).
     public var files: Int
+    public var filePaths: [String]
     public var slices: Int
     public var transferSyntaxes: [String]
     /// What voxel values mean: "HU" for CT, else the RescaleType or nil (values as stored).
@@ -74,7 +75,7 @@ public struct DicomLoader: Sendable {
         for group in groups {
             switch build(group, counter: counter) {
             case .success(let loaded):
-                series.append(loaded.series)
+                if let built = loaded.series { series.append(built) }
                 rejected += loaded.rejected
             case .failure(let error):
                 let paths = Set(group.frames.map(\.path)).sorted()
@@ -132,7 +133,8 @@ public struct DicomLoader: Sendable {
     }
 
     private struct Built {
-        var series: LoadedSeries
+        /// Nil when no slice of the group could be decoded (the reasons are in `rejected`).
+        var series: LoadedSeries?
         var rejected: [Rejection]
     }
 
@@ -148,14 +150,12 @@ public struct DicomLoader: Sendable {
                                             progress: { counter.add($0) })
         var finalPlan = plan
         var stack = decoded.volume
-        var rejected: [Rejection] = []
+        var rejected = plan.duplicates
         if !decoded.failed.isEmpty {
             // Drop slices that failed to decode; the plan then reports (and fills) the gap.
             let keep = plan.frames.indices.filter { decoded.failed[$0] == nil }
             rejected = decoded.failed.keys.sorted().map { decoded.failed[$0]! }
-            guard !keep.isEmpty else {
-                return .failure(.series(uid: plan.frames[0].seriesInstanceUID, reason: "no slice could be decoded"))
-            }
+            guard !keep.isEmpty else { return .success(Built(series: nil, rejected: rejected)) }
             do {
                 finalPlan = try SeriesPlan.make(keep.map { plan.frames[$0] }, splitBy: group.splitBy, limits: limits)
             } catch {
@@ -186,6 +186,7 @@ public struct DicomLoader: Sendable {
             sopClassUID: first.sopClassUID, seriesDescription: first.seriesDescription,
             studyDescription: first.studyDescription, seriesNumber: first.seriesNumber,
             geometry: volume.geometry, files: Set(finalPlan.frames.map(\.diskPath)).count,
+            filePaths: Array(Set(finalPlan.frames.map(\.path))).sorted(),
             slices: finalPlan.frames.count,
             transferSyntaxes: Array(Set(finalPlan.frames.map(\.transferSyntax))).sorted(),
             units: units, window: first.window, splitBy: group.splitBy, warnings: warnings)

@@ -55,6 +55,9 @@ final class InputCollection {
             let values = try? url.resourceValues(forKeys: [.isRegularFileKey])
             if values?.isRegularFile == true { found.append(url.path) }
         }
+        if found.isEmpty {
+            rejected.append(Rejection(path: path, reason: "folder holds no files"))
+        }
         for file in found.sorted() { addFile(file) }
     }
 

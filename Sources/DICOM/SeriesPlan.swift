@@ -12,6 +12,8 @@ struct SeriesPlan: Sendable {
     var resampling: [(index: Int, weight: Double)]?
     var warnings: [String]
     var splitBy: SplitReason?
+    /// Slices left out because another slice already holds their position.
+    var duplicates: [Rejection] = []
 
     /// Positions closer than this along the normal are the same slice (mm).
     static let samePositionTolerance = 0.01
@@ -61,17 +63,20 @@ struct SeriesPlan: Sendable {
         }.map(\.element)
 
         var frames: [FrameHeader] = []
-        var duplicates: [String] = []
+        var duplicates: [Rejection] = []
         for frame in sorted {
             if let last = frames.last, distance(frame) - distance(last) < samePositionTolerance {
-                duplicates.append(frame.framesInFile > 1 ? "\(frame.path) frame \(frame.frame + 1)" : frame.path)
+                let what = frame.framesInFile > 1 ? "frame \(frame.frame + 1) duplicates" : "duplicates"
+                let kept = last.framesInFile > 1 ? "\(last.path) frame \(last.frame + 1)" : last.path
+                duplicates.append(Rejection(path: frame.path, reason: "\(what) the slice at \(format(distance(frame))) mm " +
+                    "along the normal already taken from \(kept): not used"))
             } else {
                 frames.append(frame)
             }
         }
         if !duplicates.isEmpty {
-            warnings.append("\(duplicates.count) duplicate slice(s) at an already used position ignored: " +
-                duplicates.prefix(5).joined(separator: ", ") + (duplicates.count > 5 ? ", …" : ""))
+            warnings.append("\(duplicates.count) duplicate slice(s) at an already used position left out " +
+                "(listed with the rejected files)")
         }
 
         let origin = frames[0].position!
@@ -80,7 +85,8 @@ struct SeriesPlan: Sendable {
                                       direction: Matrix3(columns: row, column, normal))
         if frames.count == 1 {
             geometry.spacing.z = frames[0].spacingBetweenSlices ?? frames[0].sliceThickness ?? 1
-            return SeriesPlan(frames: frames, geometry: geometry, resampling: nil, warnings: warnings)
+            return SeriesPlan(frames: frames, geometry: geometry, resampling: nil, warnings: warnings,
+                              duplicates: duplicates)
         }
 
         // Slice axis: the mean step between slices. Off the normal means a tilted gantry.
@@ -105,7 +111,8 @@ struct SeriesPlan: Sendable {
         if uniform {
             geometry.spacing.z = span / Double(frames.count - 1) / alongAxis
             geometry.direction = Matrix3(columns: row, column, axis)
-            return SeriesPlan(frames: frames, geometry: geometry, resampling: nil, warnings: warnings)
+            return SeriesPlan(frames: frames, geometry: geometry, resampling: nil, warnings: warnings,
+                              duplicates: duplicates)
         }
 
         // Missing or unevenly spaced slices: a regular grid at the common step, filled by
@@ -141,7 +148,8 @@ struct SeriesPlan: Sendable {
         geometry.dimensions.z = count
         geometry.spacing.z = step / alongAxis
         geometry.direction = Matrix3(columns: row, column, axis)
-        return SeriesPlan(frames: frames, geometry: geometry, resampling: resampling, warnings: warnings)
+        return SeriesPlan(frames: frames, geometry: geometry, resampling: resampling, warnings: warnings,
+                          duplicates: duplicates)
     }
 
     /// Frames without position or orientation (secondary captures, some multi-frame objects):

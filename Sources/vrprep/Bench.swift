@@ -1,0 +1,77 @@
+import ArgumentParser
+import DICOM
+import Foundation
+import VolumeCore
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
+        subcommands: [Load.self]
+    )
+
+    struct Load: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time loading a DICOM series (headers, sort, decode, rescale) and print JSON.")
+
+        @Argument(help: "A DICOM folder, files or a zip archive.")
+        var paths: [String]
+
+        @Option(help: "Timed runs after one warm-up run.")
+        var runs: Int = 5
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int?
+
+        func validate() throws {
+            guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            let loader = DicomLoader(threads: threads)
+            var report = loader.load(paths)  // warm-up: page cache, codec set-up
+            guard let first = report.series.first else {
+                FileHandle.standardError.write(Data("vrprep bench load: no series could be loaded\n".utf8))
+                throw ExitCode(1)
+            }
+            var seconds: [Double] = []
+            for _ in 0..<runs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                report = loader.load(paths)
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let inputBytes = report.series.first.map { _ in fileBytes(paths) } ?? 0
+            let sorted = seconds.sorted()
+            let median = sorted[sorted.count / 2]
+            let g = first.info.geometry
+            let result: [String: Any] = [
+                "tool": "vrprep", "threads": loader.threads,
+                "dimensions": [g.dimensions.x, g.dimensions.y, g.dimensions.z],
+                "slices": first.info.slices, "inputBytes": inputBytes,
+                "voxelBytes": g.voxelCount * (first.volume.voxelTypeName == "int16" ? 2 : 4),
+                "seconds": seconds, "best": sorted[0], "median": median,
+                "slicesPerSecond": Double(first.info.slices) / median,
+                "megabytesPerSecond": Double(inputBytes) / 1e6 / median,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+
+        private func fileBytes(_ paths: [String]) -> Int {
+            var total = 0
+            for path in paths {
+                if let enumerator = FileManager.default.enumerator(atPath: path) {
+                    for case let name as String in enumerator {
+                        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+                        if attributes?[.type] as? FileAttributeType == .typeRegular {
+                            total += (attributes?[.size] as? Int) ?? 0
+                        }
+                    }
+                } else {
+                    total += ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+                }
+            }
+            return total
+        }
+    }
+}
