@@ -6,13 +6,14 @@ enum FrameConversion {
                         slope: Int32, intercept: Int32, into out: UnsafeMutablePointer<Int16>) -> Bool {
         var low = Int32.max, high = Int32.min
         if format.bitsAllocated == 16 && format.highBit == format.bitsStored - 1 {
-            // The common case (CT, MR): 16-bit words, low bits stored. Kept simple so it vectorises.
+            // The common case (CT, MR): 16-bit words, low bits stored. Kept simple so it vectorises
+            // (masking shifts and wrapping arithmetic: no overflow or over-shift branches).
             let words = raw.bindMemory(to: UInt16.self)
             let mask = UInt16(truncatingIfNeeded: (1 << format.bitsStored) - 1)
             let shift = UInt16(16 - format.bitsStored)
             if format.isSigned {
                 for index in 0..<count {
-                    let stored = Int32(Int16(bitPattern: (words[index] & mask) << shift) >> shift)
+                    let stored = Int32(Int16(bitPattern: (words[index] & mask) &<< shift) &>> shift)
                     let value = stored &* slope &+ intercept
                     low = min(low, value)
                     high = max(high, value)
@@ -48,7 +49,7 @@ enum FrameConversion {
             let shift = UInt16(16 - format.bitsStored)
             for index in 0..<count {
                 let bits = words[index] & mask
-                let stored = format.isSigned ? Double(Int16(bitPattern: bits << shift) >> shift) : Double(bits)
+                let stored = format.isSigned ? Double(Int16(bitPattern: bits &<< shift) &>> shift) : Double(bits)
                 out[index] = Float(stored * slope + intercept)
             }
         } else {

@@ -75,13 +75,14 @@ enum SeriesDecoding {
                 return parallelMap(0..<work.count, grain: 1, threads: threads) { range in
                     var failed: [Int: Rejection] = [:]
                     var fits = true
+                    // One scratch frame per worker chunk: a fresh large allocation per file would be
+                    // mapped and faulted in again every time.
+                    let scratchBytes = range.map { frames[work[$0].items[0].slice].format.frameBytes(pixels: sliceVoxels) }
+                        .max() ?? 0
+                    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(scratchBytes + 2, 16), alignment: 16)
+                    defer { scratch.deallocate() }
                     for taskIndex in range {
                         let task = work[taskIndex]
-                        let frameBytes = frames[task.items[0].slice].format
-                            .frameBytes(pixels: sliceVoxels) + 1
-                        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(frameBytes, 16),
-                                                                            alignment: 16)
-                        defer { scratch.deallocate() }
                         do throws(DicomError) {
                             let file = try DicomFile(path: task.diskPath, name: task.name)
                             for item in task.items {
