@@ -44,16 +44,19 @@ final class InputCollection {
     }
 
     private func addFolder(_ path: String) {
-        let root = URL(fileURLWithPath: path)
-        guard let enumerator = FileManager.default.enumerator(
-            at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey], options: []) else {
+        // Relative names keep the user's spelling of the folder in every message.
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else {
             rejected.append(Rejection(path: path, reason: "cannot list folder"))
             return
         }
+        let prefix = path.hasSuffix("/") ? path : path + "/"
         var found: [String] = []
-        for case let url as URL in enumerator {
-            let values = try? url.resourceValues(forKeys: [.isRegularFileKey])
-            if values?.isRegularFile == true { found.append(url.path) }
+        for case let relative as String in enumerator {
+            var isFolder: ObjCBool = false
+            let file = prefix + relative
+            if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), !isFolder.boolValue {
+                found.append(file)
+            }
         }
         if found.isEmpty {
             rejected.append(Rejection(path: path, reason: "folder holds no files"))

@@ -67,7 +67,7 @@ struct Inspect: ParsableCommand {
 }
 
 func fmt(_ value: Double) -> String {
-    let rounded = (value * 1e6).rounded() / 1e6
+    let rounded = (value * 1e9).rounded() / 1e9
     if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int(rounded)) }
     return String(rounded)
 }
