@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "vrprep", targets: ["vrprep"]),
         .library(name: "VolumeCore", targets: ["VolumeCore"]),
         .library(name: "DICOM", targets: ["DICOM"]),
+        .library(name: "Segmentation", targets: ["Segmentation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,10 +39,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "Segmentation", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM",
+                "VolumeCore", "DICOM", "Segmentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -52,6 +54,8 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VolumeCore", "DICOM", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
     ],

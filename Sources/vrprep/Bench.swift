@@ -1,12 +1,13 @@
 import ArgumentParser
 import DICOM
 import Foundation
+import Segmentation
 import VolumeCore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
-        subcommands: [Load.self]
+        subcommands: [Load.self, Segment.self]
     )
 
     struct Load: ParsableCommand {
@@ -72,6 +73,68 @@ struct Bench: ParsableCommand {
                 }
             }
             return total
+        }
+    }
+}
+
+extension Bench {
+    struct Segment: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time region growing on a loaded series and print JSON.")
+
+        @Argument(help: "A DICOM folder, files or a zip archive.")
+        var paths: [String]
+
+        @Option(help: "Seed voxel i,j,k.")
+        var seed: String
+
+        @Option(help: "Lower bound of the interval.")
+        var lower: Double = 226
+
+        @Option(help: "Upper bound of the interval.")
+        var upper: Double = 3071
+
+        @Option(help: "6, 18 or 26.")
+        var connectivity: Int = 6
+
+        @Option(help: "connected or confidence.")
+        var method: String = "connected"
+
+        @Option(help: "Timed runs after one warm-up run.")
+        var runs: Int = 5
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int?
+
+        func run() throws {
+            let parts = seed.split(separator: ",").compactMap { Int($0) }
+            guard parts.count == 3, let conn = Connectivity(rawValue: connectivity) else {
+                throw ValidationError("--seed needs i,j,k and --connectivity 6, 18 or 26")
+            }
+            let report = DicomLoader(threads: threads).load(paths)
+            guard let series = report.series.first else { throw ExitCode(1) }
+            let grower = RegionGrowing(connectivity: conn, threads: threads)
+            let criterion: InclusionCriterion = method == "confidence"
+                ? .confidence() : .interval(lower: lower, upper: upper)
+            let seeds = [Seed.voxel(SIMD3(parts[0], parts[1], parts[2]))]
+            var result = try grower.grow(series.volume, seeds: seeds, criterion: criterion)
+            var seconds: [Double] = []
+            for _ in 0..<runs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                result = try grower.grow(series.volume, seeds: seeds, criterion: criterion)
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let sorted = seconds.sorted()
+            let voxels = series.volume.geometry.voxelCount
+            let output: [String: Any] = [
+                "tool": "vrprep", "method": method, "threads": grower.threads, "connectivity": connectivity,
+                "voxels": voxels, "regionVoxels": result.voxelCount, "iterations": result.iterations,
+                "lower": result.lower, "upper": result.upper,
+                "seconds": seconds, "best": sorted[0], "median": sorted[sorted.count / 2],
+                "voxelsPerSecond": Double(voxels) / sorted[sorted.count / 2],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VolumeCore
 
 @main
 struct VRPrep: ParsableCommand {
@@ -14,6 +15,7 @@ struct VRPrep: ParsableCommand {
 
     /// Exit statuses: 0 success, 1 the job found nothing to work on, 2 usage errors.
     static func main() {
+        MemoryPolicy.reuseLargeAllocations()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,0 +1,73 @@
+import VolumeCore
+
+/// Mean and variance of voxel values, summed in a fixed order (per slice, then slice by slice)
+/// so that the result does not depend on the thread count.
+struct Statistics {
+    var count: Int
+    var sum: Double
+    var sumOfSquares: Double
+
+    var mean: Double { count > 0 ? sum / Double(count) : 0 }
+    var variance: Double {
+        guard count > 1 else { return 0 }
+        return max(0, (sumOfSquares - sum * sum / Double(count)) / Double(count - 1))
+    }
+
+    func interval(_ multiplier: Double) -> (Double, Double) {
+        let deviation = variance.squareRoot()
+        return (mean - multiplier * deviation, mean + multiplier * deviation)
+    }
+
+    /// Over the cubes of `radius` voxels around the seeds (clipped to the volume).
+    static func neighbourhoods(_ volume: AnyVolume, _ seeds: [SIMD3<Int>], radius: Int) -> Statistics {
+        let d = volume.geometry.dimensions
+        var stats = Statistics(count: 0, sum: 0, sumOfSquares: 0)
+        for seed in seeds {
+            for k in max(0, seed.z - radius)...min(d.z - 1, seed.z + radius) {
+                for j in max(0, seed.y - radius)...min(d.y - 1, seed.y + radius) {
+                    for i in max(0, seed.x - radius)...min(d.x - 1, seed.x + radius) {
+                        let v = volume.value(i, j, k)
+                        stats.count += 1
+                        stats.sum += v
+                        stats.sumOfSquares += v * v
+                    }
+                }
+            }
+        }
+        return stats
+    }
+
+    /// Over the voxels where `mask` is non-zero.
+    static func region(_ volume: AnyVolume, _ mask: Volume<UInt8>, threads: Int) -> Statistics {
+        func compute<V: VoxelValue>(_ v: Volume<V>) -> Statistics {
+            let slice = v.dimensions.x * v.dimensions.y
+            var perSlice = [Statistics](repeating: Statistics(count: 0, sum: 0, sumOfSquares: 0), count: v.dimensions.z)
+            v.voxels.withUnsafeBufferPointer { values in
+                mask.voxels.withUnsafeBufferPointer { maskValues in
+                    perSlice.withUnsafeMutableBufferPointer { out in
+                        let (vp, mp, op) = (UncheckedSendable(values), UncheckedSendable(maskValues), UncheckedSendable(out))
+                        parallelFor(0..<v.dimensions.z, threads: threads) { slices in
+                            for k in slices {
+                                var s = Statistics(count: 0, sum: 0, sumOfSquares: 0)
+                                for index in (k * slice)..<((k + 1) * slice) where mp.value[index] != 0 {
+                                    let x = vp.value[index].doubleValue
+                                    s.count += 1
+                                    s.sum += x
+                                    s.sumOfSquares += x * x
+                                }
+                                op.value[k] = s
+                            }
+                        }
+                    }
+                }
+            }
+            return perSlice.reduce(Statistics(count: 0, sum: 0, sumOfSquares: 0)) {
+                Statistics(count: $0.count + $1.count, sum: $0.sum + $1.sum, sumOfSquares: $0.sumOfSquares + $1.sumOfSquares)
+            }
+        }
+        switch volume {
+        case .int16(let v): return compute(v)
+        case .float32(let v): return compute(v)
+        }
+    }
+}
