@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "VolumeCore", targets: ["VolumeCore"]),
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
+        .library(name: "VolumeIO", targets: ["VolumeIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,10 +41,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Segmentation", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
+        // zlib, for .nii.gz (zlib1g-dev comes with libpng-dev).
+        .systemLibrary(name: "CZLibShim", path: "Sources/CZLibShim"),
+        .target(name: "VolumeIO", dependencies: ["VolumeCore", "CZLibShim"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -55,7 +59,8 @@ let package = Package(
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VolumeCore", "DICOM", "TestSupport"],
+        .testTarget(name: "SegmentationTests",
+                    dependencies: ["Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
     ],

@@ -1,0 +1,163 @@
+import VolumeCore
+
+/// Bone on CT: threshold-seeded region growing.
+///
+/// The region is every component of voxels in [lower, upper] HU that holds a seed: the given
+/// seeds, or, without them, every voxel at or above `seedHU` (dense cortical bone and teeth).
+/// Components smaller than `minimumIslandML` are removed, and, unless disabled, components lying
+/// mostly outside the body (the scanner table, a head rest) are excluded.
+public struct BonePreset: Sendable {
+    public var lower: Double = 226
+    public var upper: Double = 3071
+    /// Automatic seeds: voxels at or above this value (used when no seed is given).
+    public var seedHU: Double = 700
+    public var minimumIslandML: Double = 0.1
+    public var excludeTable = true
+    public var connectivity: Connectivity = .six
+    public var threads: Int?
+
+    public init() {}
+
+    public static let label = LabelInfo(value: 1, name: "bone", color: RGBA(0.93, 0.89, 0.80))
+
+    public struct Result: Sendable {
+        public var mask: Volume<UInt8>
+        public var voxelCount: Int
+        public var volumeML: Double
+        /// User seeds (resolved), or none when seeds were automatic.
+        public var seeds: [ResolvedSeed]
+        public var automaticSeedVoxels: Int
+        public var islandsRemoved: Int
+        /// Components left out as table or head rest: (voxels, fraction inside the body).
+        public var tableComponents: [(voxels: Int, insideBody: Double)]
+        public var warnings: [String]
+    }
+
+    public func run(_ volume: AnyVolume, modality: String, seeds: [Seed] = []) throws(SegmentationError) -> Result {
+        guard modality == "CT" else { throw .wrongModality(preset: "bone", expected: "CT", found: modality) }
+        guard case .int16(let hu) = volume else {
+            throw .invalidParameter(name: "volume", reason: "bone expects CT in whole Hounsfield units (Int16)")
+        }
+        guard lower <= upper else { throw .emptyInterval(lower: lower, upper: upper) }
+        let workers = MaskComponents.resolved(threads)
+        let (lo, hi) = int16Bounds(lower, upper)
+        guard lo <= hi else { throw .emptyInterval(lower: lower, upper: upper) }
+        var resolved: [ResolvedSeed] = []
+        for seed in seeds { resolved.append(try seed.resolve(in: volume)) }
+        for seed in resolved where !(seed.value >= lower && seed.value <= upper) {
+            throw .seedOutsideInterval(seed: seed.given.description, value: seed.value, lower: lower, upper: upper)
+        }
+        let runs = RegionGrowing.components(hu, lower: lo, upper: hi, mask: nil, windows: nil,
+                                            connectivity: connectivity, threads: workers)
+        var seeded = [Bool](repeating: false, count: runs.runs.count)
+        var automatic = 0
+        if resolved.isEmpty {
+            // Roots of every run holding a voxel ≥ seedHU.
+            let seedValue = Int16(clamping: Int(seedHU.rounded(.up)))
+            hu.voxels.withUnsafeBufferPointer { values in
+                for row in 0..<(runs.ny * runs.nz) {
+                    for index in runs.rowRange(row) {
+                        let run = runs.runs[index]
+                        let base = row * runs.nx
+                        var count = 0
+                        for x in RunComponents.x0(run)...RunComponents.x1(run) where values[base + x] >= seedValue { count += 1 }
+                        if count > 0 {
+                            seeded[Int(runs.label[index])] = true
+                            automatic += count
+                        }
+                    }
+                }
+            }
+            guard automatic > 0 else {
+                throw .nothingFound(reason: "no voxel at or above \(format(seedHU)) HU to seed bone: give --seed, or a lower seed threshold")
+            }
+        } else {
+            for seed in resolved {
+                if let run = runs.run(containing: seed.index.x, y: seed.index.y, z: seed.index.z) {
+                    seeded[Int(runs.label[run])] = true
+                }
+            }
+        }
+        // Component sizes, then islands and table.
+        var voxels = [Int](repeating: 0, count: runs.runs.count)
+        for index in 0..<runs.runs.count where seeded[Int(runs.label[index])] {
+            voxels[Int(runs.label[index])] += RunComponents.x1(runs.runs[index]) - RunComponents.x0(runs.runs[index]) + 1
+        }
+        let minimum = minimumIslandML * 1000 / volume.geometry.voxelVolume
+        var islands = 0
+        for root in voxels.indices where seeded[root] && Double(voxels[root]) < minimum {
+            seeded[root] = false
+            islands += 1
+        }
+        var table: [(voxels: Int, insideBody: Double)] = []
+        var warnings: [String] = []
+        if excludeTable {
+            let body = Self.body(hu, threads: workers)
+            var inside = [Int](repeating: 0, count: runs.runs.count)
+            body.voxels.withUnsafeBufferPointer { bodyValues in
+                for row in 0..<(runs.ny * runs.nz) {
+                    for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
+                        let run = runs.runs[index], base = row * runs.nx
+                        for x in RunComponents.x0(run)...RunComponents.x1(run) where bodyValues[base + x] != 0 {
+                            inside[Int(runs.label[index])] += 1
+                        }
+                    }
+                }
+            }
+            for root in voxels.indices where seeded[root] {
+                let fraction = Double(inside[root]) / Double(voxels[root])
+                if fraction < 0.5 {
+                    seeded[root] = false
+                    table.append((voxels[root], fraction))
+                }
+            }
+            if seeded.allSatisfy({ !$0 }) && !table.isEmpty {
+                warnings.append("every bone component lay mostly outside the body and was taken for the table; " +
+                    "run with table exclusion off if this study is not of a body")
+            }
+        }
+        let selected = runs.label.map { seeded[Int($0)] }
+        let mask = runs.mask(selected: selected, geometry: volume.geometry, threads: workers)
+        let count = voxels.indices.reduce(0) { $0 + (seeded[$1] ? voxels[$1] : 0) }
+        guard count > 0 else { throw .nothingFound(reason: "no bone found in [\(format(lower)), \(format(upper))] HU") }
+        return Result(mask: mask, voxelCount: count, volumeML: Double(count) * volume.geometry.voxelVolume / 1000,
+                      seeds: resolved, automaticSeedVoxels: automatic, islandsRemoved: islands,
+                      tableComponents: table, warnings: warnings)
+    }
+
+    /// The body: tissue above −400 HU, opened by 5 mm (which cuts thin contacts with a table or
+    /// pad), its largest component, cavities filled.
+    static func body(_ hu: Volume<Int16>, threads: Int) -> Volume<UInt8> {
+        let tissue = Volume(geometry: hu.geometry, voxels: hu.voxels.map { $0 > -400 ? UInt8(1) : 0 })
+        let opened = Morphology.open(tissue, radius: 5, threads: threads)
+        return Morphology.fillHoles(MaskComponents.keepLargest(opened, connectivity: .six, threads: threads), threads: threads)
+    }
+}
+
+/// Global thresholding: every voxel in [lower, upper], no seeds.
+public enum Thresholding {
+    public static func mask(_ volume: AnyVolume, lower: Double, upper: Double, threads: Int? = nil) throws(SegmentationError)
+        -> Volume<UInt8> {
+        guard lower <= upper else { throw .emptyInterval(lower: lower, upper: upper) }
+        func make<V: VoxelValue>(_ v: Volume<V>, _ inside: @escaping @Sendable (V) -> Bool) -> Volume<UInt8> {
+            var out = [UInt8](repeating: 0, count: v.voxels.count)
+            v.voxels.withUnsafeBufferPointer { values in
+                out.withUnsafeMutableBufferPointer { target in
+                    let (source, dest) = (UncheckedSendable(values), UncheckedSendable(target))
+                    parallelFor(0..<values.count, grain: 1 << 18, threads: threads) { range in
+                        for index in range { dest.value[index] = inside(source.value[index]) ? 1 : 0 }
+                    }
+                }
+            }
+            return Volume(geometry: v.geometry, voxels: out)
+        }
+        switch volume {
+        case .int16(let v):
+            let (lo, hi) = int16Bounds(lower, upper)
+            return make(v) { $0 >= lo && $0 <= hi }
+        case .float32(let v):
+            let (lo, hi) = (Float(lower), Float(upper))
+            return make(v) { $0 >= lo && $0 <= hi }
+        }
+    }
+}
