@@ -94,13 +94,12 @@ public struct BonePreset: Sendable {
         if excludeTable {
             let body = Self.body(hu, threads: workers)
             var inside = [Int](repeating: 0, count: runs.runs.count)
-            body.voxels.withUnsafeBufferPointer { bodyValues in
-                for row in 0..<(runs.ny * runs.nz) {
-                    for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
-                        let run = runs.runs[index], base = row * runs.nx
-                        for x in RunComponents.x0(run)...RunComponents.x1(run) where bodyValues[base + x] != 0 {
-                            inside[Int(runs.label[index])] += 1
-                        }
+            for row in 0..<(runs.ny * runs.nz) {
+                let (y, z) = (row % runs.ny, row / runs.ny)
+                for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
+                    let run = runs.runs[index]
+                    for x in RunComponents.x0(run)...RunComponents.x1(run) where body.contains(x, y, z) {
+                        inside[Int(runs.label[index])] += 1
                     }
                 }
             }
@@ -125,12 +124,42 @@ public struct BonePreset: Sendable {
                       tableComponents: table, warnings: warnings)
     }
 
-    /// The body: tissue above −400 HU, opened by 5 mm (which cuts thin contacts with a table or
-    /// pad), its largest component, cavities filled.
-    static func body(_ hu: Volume<Int16>, threads: Int) -> Volume<UInt8> {
-        let tissue = Volume(geometry: hu.geometry, voxels: hu.voxels.map { $0 > -400 ? UInt8(1) : 0 })
+    /// The body on a coarse grid (about 2 mm voxels, sampled at block centres): tissue above
+    /// −400 HU, opened by 5 mm (which cuts thin contacts with a table or pad), its largest
+    /// component, cavities filled.
+    struct Body {
+        var mask: Volume<UInt8>
+        var block: SIMD3<Int>
+
+        func contains(_ x: Int, _ y: Int, _ z: Int) -> Bool {
+            let d = mask.dimensions
+            return mask[min(x / block.x, d.x - 1), min(y / block.y, d.y - 1), min(z / block.z, d.z - 1)] != 0
+        }
+    }
+
+    static func body(_ hu: Volume<Int16>, threads: Int) -> Body {
+        let g = hu.geometry
+        let block = SIMD3(max(1, Int((2.0 / g.spacing.x).rounded(.down))),
+                          max(1, Int((2.0 / g.spacing.y).rounded(.down))), max(1, Int((2.0 / g.spacing.z).rounded(.down))))
+        let coarse = SIMD3((g.dimensions.x + block.x - 1) / block.x, (g.dimensions.y + block.y - 1) / block.y,
+                           (g.dimensions.z + block.z - 1) / block.z)
+        var geometry = g
+        geometry.dimensions = coarse
+        geometry.spacing = g.spacing * SIMD3<Double>(Double(block.x), Double(block.y), Double(block.z))
+        var tissue = Volume<UInt8>(geometry: geometry, filledWith: 0)
+        for k in 0..<coarse.z {
+            for j in 0..<coarse.y {
+                for i in 0..<coarse.x {
+                    let x = min(i * block.x + block.x / 2, g.dimensions.x - 1)
+                    let y = min(j * block.y + block.y / 2, g.dimensions.y - 1)
+                    let z = min(k * block.z + block.z / 2, g.dimensions.z - 1)
+                    if hu[x, y, z] > -400 { tissue[i, j, k] = 1 }
+                }
+            }
+        }
         let opened = Morphology.open(tissue, radius: 5, threads: threads)
-        return Morphology.fillHoles(MaskComponents.keepLargest(opened, connectivity: .six, threads: threads), threads: threads)
+        let body = Morphology.fillHoles(MaskComponents.keepLargest(opened, connectivity: .six, threads: threads), threads: threads)
+        return Body(mask: body, block: block)
     }
 }
 

@@ -25,6 +25,14 @@ final class TerminalProgress: @unchecked Sendable {
         FileHandle.standardError.write(Data(("\r" + lastText + "\u{1B}[K").utf8))
     }
 
+    /// A status line (replaces the bar).
+    func say(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        lastText = text
+        FileHandle.standardError.write(Data(("\r" + text + "\u{1B}[K").utf8))
+    }
+
     func finish() {
         lock.lock()
         defer { lock.unlock() }
