@@ -229,7 +229,7 @@ public struct RegionGrowing: Sendable {
             return try growConfidentByScan(volume, seeds, multiplier: multiplier, iterations: iterations,
                                            radius: radius, summary: nil)
         }
-        let smallRegion = max(4096, volume.geometry.voxelCount / 400)
+        let smallRegion = max(4096, volume.geometry.voxelCount / 1000)
         func flood(_ lower: Double, _ upper: Double) throws(SegmentationError) -> RunFlood {
             guard lower <= upper else { throw .emptyInterval(lower: lower, upper: upper) }
             let indices = seeds.map(\.index)
@@ -287,7 +287,7 @@ public struct RegionGrowing: Sendable {
                         remaining: Int, estimates: Int, summary: RowSummary?) throws(SegmentationError) -> GrowthResult {
         var region = first, estimates = estimates
         for _ in 0..<max(0, remaining) {
-            let stats = region.statistics(volume)
+            let stats = region.statistics(volume, threads: threads)
             guard stats.count > 1 else { break }
             let (nextLower, nextUpper) = confidenceInterval(stats, multiplier, seeds, volume)
             if nextLower == region.lower && nextUpper == region.upper { break }
@@ -308,16 +308,17 @@ public struct RegionGrowing: Sendable {
                           summary: summary)
     }
 
-    /// [mean − m·σ, mean + m·σ], widened to hold every seed's value (as ITK does); whole numbers
-    /// for integer data, where only whole bounds matter.
+    /// [mean − m·σ, mean + m·σ], widened to hold every seed's value. For integer data the bounds
+    /// are cut to whole numbers toward zero, as ITK's ConfidenceConnected does (a cast to the pixel
+    /// type), so that regions match SimpleITK's voxel for voxel.
     private func confidenceInterval(_ stats: Statistics, _ multiplier: Double, _ seeds: [ResolvedSeed],
                                     _ volume: AnyVolume) -> (Double, Double) {
         var (lower, upper) = stats.interval(multiplier)
+        if case .int16 = volume { (lower, upper) = (lower.rounded(.towardZero), upper.rounded(.towardZero)) }
         for seed in seeds {
             lower = min(lower, seed.value)
             upper = max(upper, seed.value)
         }
-        if case .int16 = volume { return (lower.rounded(.up), upper.rounded(.down)) }
         return (lower, upper)
     }
 }
@@ -424,26 +425,38 @@ struct GrownRegion {
     var lower: Double
     var upper: Double
 
-    /// Mean and variance of the region's values, run by run in run order (deterministic).
-    func statistics(_ volume: AnyVolume) -> Statistics {
+    /// Mean and variance of the region's values: sums per slice in parallel, then added slice
+    /// by slice (the same result whatever the thread count).
+    func statistics(_ volume: AnyVolume, threads: Int) -> Statistics {
         func compute<V: VoxelValue>(_ v: Volume<V>) -> Statistics {
-            var stats = Statistics(count: 0, sum: 0, sumOfSquares: 0)
-            let nx = components.nx
+            let (nx, ny, nz) = (components.nx, components.ny, components.nz)
+            var perSlice = [Statistics](repeating: Statistics(count: 0, sum: 0, sumOfSquares: 0), count: nz)
             v.voxels.withUnsafeBufferPointer { values in
-                for row in 0..<(components.ny * components.nz) {
-                    for index in components.rowRange(row) where selected[index] {
-                        let run = components.runs[index]
-                        let (x0, x1) = (RunComponents.x0(run), RunComponents.x1(run))
-                        for x in x0...x1 {
-                            let value = values[row * nx + x].doubleValue
-                            stats.sum += value
-                            stats.sumOfSquares += value * value
+                perSlice.withUnsafeMutableBufferPointer { out in
+                    let (source, target) = (UncheckedSendable(values), UncheckedSendable(out))
+                    parallelFor(0..<nz, threads: threads) { slices in
+                        for z in slices {
+                            var stats = Statistics(count: 0, sum: 0, sumOfSquares: 0)
+                            for row in (z * ny)..<((z + 1) * ny) {
+                                for index in components.rowRange(row) where selected[index] {
+                                    let run = components.runs[index]
+                                    let (x0, x1) = (RunComponents.x0(run), RunComponents.x1(run))
+                                    for x in x0...x1 {
+                                        let value = source.value[row * nx + x].doubleValue
+                                        stats.sum += value
+                                        stats.sumOfSquares += value * value
+                                    }
+                                    stats.count += x1 - x0 + 1
+                                }
+                            }
+                            target.value[z] = stats
                         }
-                        stats.count += x1 - x0 + 1
                     }
                 }
             }
-            return stats
+            return perSlice.reduce(Statistics(count: 0, sum: 0, sumOfSquares: 0)) {
+                Statistics(count: $0.count + $1.count, sum: $0.sum + $1.sum, sumOfSquares: $0.sumOfSquares + $1.sumOfSquares)
+            }
         }
         switch volume {
         case .int16(let v): return compute(v)

@@ -126,7 +126,10 @@ import VolumeCore
         let two = try RegionGrowing(threads: 2).grow(SampleCTGrowingTests.volume, seeds: seeds, criterion: .confidence())
         #expect(one.mask.voxels == two.mask.voxels)
         #expect(one.lower == two.lower && one.upper == two.upper && one.iterations == two.iterations)
-        #expect(one.voxelCount > 1000 && one.lower <= 1624 && one.upper >= 1624)
-        #expect(one.iterations >= 2)
+        // SimpleITK's ConfidenceConnected (multiplier 2.5, 4 iterations, radius 1) on the sample:
+        // each estimate widens the interval until it takes the head and the air around it.
+        #expect(one.voxelCount == 7_073_769)
+        #expect(one.lower == -1216 && one.upper == 1624)
+        #expect(one.iterations == 5)
     }
 }
