@@ -32,17 +32,25 @@ struct Segment: ParsableCommand {
     @Option(name: .customLong("seed"), help: ArgumentHelp("A seed voxel i,j,k (repeatable).", valueName: "i,j,k"))
     var seedVoxels: [String] = []
 
-    @Option(name: .customLong("seed-mm"), help: ArgumentHelp("A seed position x,y,z in LPS mm (repeatable).", valueName: "x,y,z"))
+    // .unconditional: values may start with "-" (negative HU and coordinates).
+    @Option(name: .customLong("seed-mm"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A seed position x,y,z in LPS mm (repeatable).", valueName: "x,y,z"))
     var seedPositions: [String] = []
 
-    @Option(help: "Lower bound of the interval (HU for CT).")
+    @Option(parsing: .unconditional, help: "Lower bound of the interval (HU for CT).")
     var lower: Double?
 
-    @Option(help: "Upper bound of the interval (HU for CT).")
+    @Option(parsing: .unconditional, help: "Upper bound of the interval (HU for CT).")
     var upper: Double?
 
     @Option(help: "6, 18 or 26.")
     var connectivity: Int = 6
+
+    @Option(help: ArgumentHelp("Connected/confidence: grow only inside this label map (.nii/.nii.gz, same grid).",
+                               valueName: "labels.nii.gz"))
+    var within: String?
+
+    @Option(name: .customLong("within-label"), help: "With --within: only this label (default: any non-zero label).")
+    var withinLabel: Int?
 
     @Option(name: .customLong("max-volume-ml"), help: "Stop growing before the region exceeds this volume (mL).")
     var maxVolumeML: Double?
@@ -108,6 +116,10 @@ struct Segment: ParsableCommand {
         }
         _ = try seeds()
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if within != nil && method != "connected" {
+            throw ValidationError("--within restricts --method connected only")
+        }
+        if withinLabel != nil && within == nil { throw ValidationError("--within-label needs --within") }
         if let maxVolumeML, maxVolumeML <= 0 { throw ValidationError("--max-volume-ml must be more than 0") }
         if let maxDistanceMM, maxDistanceMM <= 0 { throw ValidationError("--max-distance-mm must be more than 0") }
     }
@@ -183,7 +195,7 @@ struct Segment: ParsableCommand {
             print(try summary.encoded())
         } else {
             print("Segmented \(summary.method) in series \(chosen.info.seriesInstanceUID) (\(chosen.info.modality))")
-            print("  voxels        \(outcome.voxels) (\(fmt(summary.labels[0].volumeML)) mL)")
+            print("  voxels        \(outcome.voxels) (\(String(format: "%.3f", summary.labels[0].volumeML)) mL)")
             if let interval = outcome.interval { print("  interval      \(fmt(interval[0])) … \(fmt(interval[1]))") }
             for seed in summary.seeds {
                 print("  seed          \(seed.given) → voxel \(seed.index.map(String.init).joined(separator: ",")) " +
@@ -236,7 +248,14 @@ struct Segment: ParsableCommand {
             return Outcome(mask: mask, label: region, voxels: mask.voxels.reduce(0) { $0 + Int($1) },
                            interval: [lower!, upper!], seeds: [])
         case "connected":
-            let result = try grower.grow(volume, seeds: seeds, criterion: .interval(lower: lower!, upper: upper!))
+            let criterion: InclusionCriterion
+            if let within {
+                let mask = try withinMask(within, grid: volume.geometry)
+                criterion = .intervalInMask(lower: lower!, upper: upper!, mask: mask)
+            } else {
+                criterion = .interval(lower: lower!, upper: upper!)
+            }
+            let result = try grower.grow(volume, seeds: seeds, criterion: criterion)
             return Outcome(mask: result.mask, label: region, voxels: result.voxelCount, interval: [result.lower, result.upper],
                            seeds: result.seeds, limited: result.stoppedByVolumeLimit, warnings: result.warnings)
         default:
@@ -247,6 +266,34 @@ struct Segment: ParsableCommand {
                            seeds: result.seeds, iterations: result.iterations, limited: result.stoppedByVolumeLimit,
                            warnings: result.warnings)
         }
+    }
+
+    /// The `--within` label map as a mask, checked to lie on the volume's grid.
+    private func withinMask(_ path: String, grid: VolumeGeometry) throws -> Volume<UInt8> {
+        let labels: LabelMap
+        do {
+            labels = try NIfTI.readLabelMap(URL(fileURLWithPath: path))
+        } catch {
+            fail("\(error)")
+        }
+        let g = labels.geometry
+        let sameGrid = g.dimensions == grid.dimensions && (g.spacing - grid.spacing).length < 1e-3 &&
+            (g.origin - grid.origin).length < 1e-2 && g.direction.maxDifference(to: grid.direction) < 1e-4
+        guard sameGrid else {
+            fail("\(path): the label map is not on the study's grid (\(describe(g)) vs \(describe(grid)))")
+        }
+        if let withinLabel { return labels.mask(of: withinLabel) }
+        var mask = labels.mask(of: -1)
+        switch labels.storage {
+        case .uint8(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
+        case .uint16(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
+        }
+        return mask
+    }
+
+    private func describe(_ g: VolumeGeometry) -> String {
+        "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(fmt(g.spacing.x))×\(fmt(g.spacing.y))×" +
+            "\(fmt(g.spacing.z)) mm at (\(fmt(g.origin.x)), \(fmt(g.origin.y)), \(fmt(g.origin.z)))"
     }
 
     private func choose(_ report: LoadReport) throws -> LoadedSeries {

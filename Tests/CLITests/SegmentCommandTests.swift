@@ -76,3 +76,30 @@ import TestSupport
         }
     }
 }
+
+extension SegmentCommandTests {
+    @Test func growingWithinALabelMapChecksItsGrid() throws {
+        try Self.withFolder { folder in
+            let out = folder.appendingPathComponent("r.nii.gz").path
+            let reference = Fixtures.sampleCT.appendingPathComponent("reference/bone_mask_invesalius.nii.gz").path
+            let inside = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--method", "connected",
+                                                  "--seed", "179,92,80", "--lower", "-1024", "--upper", "3071",
+                                                  "--within", reference, "--out", out, "--json"])
+            #expect(inside.status == 0, "\(inside.standardError)")
+            let label = try #require((try Self.json(inside)["labels"] as? [[String: Any]])?.first)
+            #expect(label["voxels"] as? Int == 432_593)  // InVesalius' mask is the [226, 3071] threshold
+            // A label map of another grid (the 64×64 MR) is refused, naming the file.
+            let mr = folder.appendingPathComponent("mr.nii").path
+            let made = try CommandLineTool.run(["segment", Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path,
+                                                "--method", "threshold", "--lower", "0", "--upper", "100000", "--out", mr])
+            #expect(made.status == 0, "\(made.standardError)")
+            let other = folder.appendingPathComponent("o.nii.gz").path
+            let refused = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--method", "connected",
+                                                   "--seed", "179,92,80", "--lower", "226", "--upper", "3071",
+                                                   "--within", mr, "--out", other])
+            #expect(refused.status == 1)
+            #expect(refused.standardError.contains("mr.nii: the label map is not on the study's grid (64×64×1 voxels"))
+            #expect(!FileManager.default.fileExists(atPath: other))
+        }
+    }
+}
