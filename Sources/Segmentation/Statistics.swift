@@ -36,38 +36,4 @@ struct Statistics {
         }
         return stats
     }
-
-    /// Over the voxels where `mask` is non-zero.
-    static func region(_ volume: AnyVolume, _ mask: Volume<UInt8>, threads: Int) -> Statistics {
-        func compute<V: VoxelValue>(_ v: Volume<V>) -> Statistics {
-            let slice = v.dimensions.x * v.dimensions.y
-            var perSlice = [Statistics](repeating: Statistics(count: 0, sum: 0, sumOfSquares: 0), count: v.dimensions.z)
-            v.voxels.withUnsafeBufferPointer { values in
-                mask.voxels.withUnsafeBufferPointer { maskValues in
-                    perSlice.withUnsafeMutableBufferPointer { out in
-                        let (vp, mp, op) = (UncheckedSendable(values), UncheckedSendable(maskValues), UncheckedSendable(out))
-                        parallelFor(0..<v.dimensions.z, threads: threads) { slices in
-                            for k in slices {
-                                var s = Statistics(count: 0, sum: 0, sumOfSquares: 0)
-                                for index in (k * slice)..<((k + 1) * slice) where mp.value[index] != 0 {
-                                    let x = vp.value[index].doubleValue
-                                    s.count += 1
-                                    s.sum += x
-                                    s.sumOfSquares += x * x
-                                }
-                                op.value[k] = s
-                            }
-                        }
-                    }
-                }
-            }
-            return perSlice.reduce(Statistics(count: 0, sum: 0, sumOfSquares: 0)) {
-                Statistics(count: $0.count + $1.count, sum: $0.sum + $1.sum, sumOfSquares: $0.sumOfSquares + $1.sumOfSquares)
-            }
-        }
-        switch volume {
-        case .int16(let v): return compute(v)
-        case .float32(let v): return compute(v)
-        }
-    }
 }
