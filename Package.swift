@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
+        .library(name: "Meshing", targets: ["Meshing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,10 +45,13 @@ let package = Package(
         // zlib, for .nii.gz (zlib1g-dev comes with libpng-dev).
         .systemLibrary(name: "CZLibShim", path: "Sources/CZLibShim"),
         .target(name: "VolumeIO", dependencies: ["VolumeCore", "CZLibShim"], swiftSettings: swiftSettings),
+        // meshoptimizer (libmeshoptimizer-dev), for decimation and GPU cache/fetch order.
+        .systemLibrary(name: "CMeshOptimizer", path: "Sources/CMeshOptimizer"),
+        .target(name: "Meshing", dependencies: ["VolumeCore", "CMeshOptimizer"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -61,6 +65,9 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SegmentationTests",
                     dependencies: ["Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "MeshingTests",
+                    dependencies: ["Meshing", "Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
     ],

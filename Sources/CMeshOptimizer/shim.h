@@ -1,0 +1,2 @@
+// meshoptimizer (Debian libmeshoptimizer-dev): simplification and GPU cache/fetch optimisation.
+#include <meshoptimizer.h>
