@@ -19,7 +19,9 @@ public struct MeshMeasurements: Sendable, Equatable {
     /// Triangles with zero area.
     public var degenerateTriangles: Int
 
-    public init(_ mesh: Mesh) {
+    /// Measures a mesh; `topology: false` skips the edge check (watertight is then false and the
+    /// edge counts zero), which is most of the cost on large meshes.
+    public init(_ mesh: Mesh, topology: Bool = true) {
         triangles = mesh.triangleCount
         vertices = mesh.vertexCount
         var area = 0.0, volume = 0.0, degenerate = 0
@@ -43,18 +45,38 @@ public struct MeshMeasurements: Sendable, Equatable {
         minimum = mesh.positions.isEmpty ? .zero : lo
         maximum = mesh.positions.isEmpty ? .zero : hi
         degenerateTriangles = degenerate
-        // Directed edges: a closed oriented surface has each (a, b) once and (b, a) once.
-        var directed = [UInt64: Int32](minimumCapacity: mesh.indices.count)
+        guard topology else {
+            (boundaryEdges, nonManifoldEdges, watertight) = (0, 0, false)
+            return
+        }
+        // Directed edges, sorted: a closed oriented surface has each (a, b) once and (b, a) once.
+        var directed = [UInt64]()
+        directed.reserveCapacity(mesh.indices.count)
         for t in stride(from: 0, to: mesh.indices.count, by: 3) {
             for e in 0..<3 {
-                let a = UInt64(mesh.indices[t + e]), b = UInt64(mesh.indices[t + (e + 1) % 3])
-                directed[a << 32 | b, default: 0] += 1
+                directed.append(UInt64(mesh.indices[t + e]) << 32 | UInt64(mesh.indices[t + (e + 1) % 3]))
             }
         }
+        directed.sort()
+        func count(_ key: UInt64) -> Int {
+            var lo = 0, hi = directed.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if directed[mid] < key { lo = mid + 1 } else { hi = mid }
+            }
+            var n = 0
+            while lo + n < directed.count && directed[lo + n] == key { n += 1 }
+            return n
+        }
         var boundary = 0, nonManifold = 0
-        for (key, count) in directed {
-            let reverse = directed[(key & 0xFFFF_FFFF) << 32 | key >> 32] ?? 0
-            if count > 1 || reverse > 1 { nonManifold += 1 } else if reverse == 0 { boundary += 1 }
+        var index = 0
+        while index < directed.count {
+            let key = directed[index]
+            var n = 1
+            while index + n < directed.count && directed[index + n] == key { n += 1 }
+            let reverse = count((key & 0xFFFF_FFFF) << 32 | key >> 32)
+            if n > 1 || reverse > 1 { nonManifold += 1 } else if reverse == 0 { boundary += 1 }
+            index += n
         }
         boundaryEdges = boundary
         nonManifoldEdges = nonManifold
