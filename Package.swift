@@ -6,6 +6,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// Kernels (decoding, region growing, surfaces, distances) are optimised in debug builds too:
+/// unoptimised SIMD and generic code is 50–100× slower, which would make the tests on real
+/// volumes take minutes. Testability is kept (-enable-testing comes with debug builds).
+let kernelSettings = swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "VRPrep",
     platforms: [.macOS(.v14)],
@@ -32,22 +37,22 @@ let package = Package(
                 .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
             ]
         ),
-        .target(name: "VolumeCore", swiftSettings: swiftSettings),
+        .target(name: "VolumeCore", swiftSettings: kernelSettings),
         .target(
             name: "DICOM",
             dependencies: [
                 "VolumeCore", "CDCMTK",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: kernelSettings
         ),
-        .target(name: "Segmentation", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
+        .target(name: "Segmentation", dependencies: ["VolumeCore"], swiftSettings: kernelSettings),
         // zlib, for .nii.gz (zlib1g-dev comes with libpng-dev).
         .systemLibrary(name: "CZLibShim", path: "Sources/CZLibShim"),
-        .target(name: "VolumeIO", dependencies: ["VolumeCore", "CZLibShim"], swiftSettings: swiftSettings),
+        .target(name: "VolumeIO", dependencies: ["VolumeCore", "CZLibShim"], swiftSettings: kernelSettings),
         // meshoptimizer (libmeshoptimizer-dev), for decimation and GPU cache/fetch order.
         .systemLibrary(name: "CMeshOptimizer", path: "Sources/CMeshOptimizer"),
-        .target(name: "Meshing", dependencies: ["VolumeCore", "CMeshOptimizer"], swiftSettings: swiftSettings),
+        .target(name: "Meshing", dependencies: ["VolumeCore", "CMeshOptimizer"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
@@ -59,7 +64,7 @@ let package = Package(
         .target(name: "TestSupport",
                 dependencies: ["VolumeCore", "DICOM", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 path: "Tests/TestSupport",
-                swiftSettings: swiftSettings),
+                swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),

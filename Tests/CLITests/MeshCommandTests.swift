@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `vrprep mesh` as a user runs it.
+@Suite struct MeshCommandTests {
+    static func withBoneLabels<T>(_ body: (URL, URL) throws -> T) throws -> T {
+        let folder = try Fixtures.temporaryFolder("mesh")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let labels = folder.appendingPathComponent("bone.nii.gz")
+        let made = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--method", "threshold", "--lower", "226",
+                                            "--upper", "3071", "--out", labels.path])
+        #expect(made.status == 0, "\(made.standardError)")
+        return try body(folder, labels)
+    }
+
+    @Test func glbFromALabelMapIsInMetresWithYUp() throws {
+        try Self.withBoneLabels { folder, labels in
+            let out = folder.appendingPathComponent("bone.glb").path
+            let result = try CommandLineTool.run(["mesh", labels.path, "--smooth", "10", "--out", out, "--json"])
+            #expect(result.status == 0, "\(result.standardError)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            let structure = try #require((object["structures"] as? [[String: Any]])?.first)
+            #expect(structure["watertight"] as? Bool == true)
+            let bounds = try #require(structure["boundsMM"] as? [String: [Double]])
+            let (lo, hi) = (bounds["min"]!, bounds["max"]!)
+            // The glTF's POSITION accessor bounds: X = L, Y = S, Z = −P, in metres.
+            let data = try Data(contentsOf: URL(fileURLWithPath: out))
+            let jsonLength = Int(data.subdata(in: 12..<16).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+            let gltf = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 20..<(20 + jsonLength))) as? [String: Any])
+            let accessor = try #require((gltf["accessors"] as? [[String: Any]])?.first)
+            let gmin = try #require(accessor["min"] as? [Double]), gmax = try #require(accessor["max"] as? [Double])
+            let expectedMin = [lo[0], lo[2], -hi[1]].map { $0 / 1000 }, expectedMax = [hi[0], hi[2], -lo[1]].map { $0 / 1000 }
+            for axis in 0..<3 {
+                #expect(abs(gmin[axis] - expectedMin[axis]) < 1e-6 && abs(gmax[axis] - expectedMax[axis]) < 1e-6)
+            }
+            #expect(((gltf["nodes"] as? [[String: Any]])?.first?["name"] as? String) == "region")
+        }
+    }
+
+    @Test func everyFormatIsWrittenAndDecimationHitsTheTarget() throws {
+        try Self.withBoneLabels { folder, labels in
+            for format in ["stl", "obj", "ply"] {
+                let out = folder.appendingPathComponent("bone.\(format)").path
+                let result = try CommandLineTool.run(["mesh", labels.path, "--target-triangles", "50000", "--out", out, "--json"])
+                #expect(result.status == 0, "\(format): \(result.standardError)")
+                let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+                let structure = try #require((object?["structures"] as? [[String: Any]])?.first)
+                let triangles = try #require(structure["triangles"] as? Int)
+                #expect(abs(triangles - 50_000) < 2_500)
+                #expect(structure["watertight"] as? Bool == true)
+                #expect(FileManager.default.fileExists(atPath: out))
+            }
+            // Binary STL: 84 bytes of header and count, 50 per triangle.
+            let stl = try Data(contentsOf: folder.appendingPathComponent("bone.stl"))
+            let count = Int(stl.subdata(in: 80..<84).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+            #expect(stl.count == 84 + 50 * count)
+            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("bone.mtl").path))
+        }
+    }
+
+    @Test func badRequestsWriteNothing() throws {
+        try Self.withBoneLabels { folder, labels in
+            let out = folder.appendingPathComponent("x.glb").path
+            let empty = try CommandLineTool.run(["mesh", labels.path, "--label", "7", "--out", out])
+            #expect(empty.status == 1 && empty.standardError.contains("label 7 is empty"))
+            let zero = try CommandLineTool.run(["mesh", labels.path, "--target-triangles", "0", "--out", out])
+            #expect(zero.status == 2 && zero.standardError.contains("--target-triangles must be at least 1"))
+            let unknown = try CommandLineTool.run(["mesh", labels.path, "--out", folder.appendingPathComponent("x.fbx").path])
+            #expect(unknown.status == 2 && unknown.standardError.contains("--out must end in .glb, .stl, .obj or .ply"))
+            let noIso = try CommandLineTool.run(["mesh", Fixtures.sampleCT.path, "--out", out])
+            #expect(noIso.status == 2 && noIso.standardError.contains("--iso"))
+            let above = try CommandLineTool.run(["mesh", Fixtures.sampleCT.path, "--iso", "5000", "--out", out])
+            #expect(above.status == 1 && above.standardError.contains("nothing to mesh"))
+            #expect(!FileManager.default.fileExists(atPath: out))
+            // A label that fills the whole grid still gives a closed box, with a warning.
+            let full = folder.appendingPathComponent("full.nii")
+            let made = try CommandLineTool.run(["segment", Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path,
+                                                "--method", "threshold", "--lower", "-100000", "--upper", "100000",
+                                                "--out", full.path])
+            #expect(made.status == 0, "\(made.standardError)")
+            let box = try CommandLineTool.run(["mesh", full.path, "--out", folder.appendingPathComponent("box.stl").path, "--json"])
+            #expect(box.status == 0 && box.standardError.contains("fills the whole volume"))
+        }
+    }
+}
