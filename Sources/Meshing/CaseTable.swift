@@ -21,6 +21,11 @@ enum CaseTable {
     /// Triangles of each case, as edge numbers, three per triangle.
     static let triangles: [[UInt8]] = (0..<256).map(makeCase)
 
+    /// The same, flat: case c's edges are `flat[offsets[c] ..< offsets[c + 1]]` (no nested arrays
+    /// in the extraction loops).
+    static let flat: [UInt8] = triangles.flatMap { $0 }
+    static let offsets: [Int32] = triangles.reduce(into: [0]) { $0.append($0.last! + Int32($1.count)) }
+
     static func edge(_ a: Int, _ b: Int) -> Int {
         edgeCorners.firstIndex { ($0.0 == a && $0.1 == b) || ($0.0 == b && $0.1 == a) }!
     }

@@ -16,9 +16,9 @@ public enum MeshingError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Vertex neighbours as compressed rows: for every triangle corner, the two other corners. On a
-/// closed manifold surface each neighbour appears twice (once per triangle on the edge), which
-/// leaves the neighbours' mean unchanged and spares sorting out duplicates.
+/// Vertex neighbours as compressed rows: for every triangle corner, the next corner. On a closed,
+/// consistently oriented surface every edge v → w appears in exactly one triangle, so each vertex
+/// lists each neighbour once, with no sorting (at a border, one neighbour may be missing).
 struct VertexNeighbours {
     var start: [Int32]
     var neighbours: [UInt32]
@@ -26,7 +26,7 @@ struct VertexNeighbours {
     init(_ mesh: Mesh) {
         let n = mesh.vertexCount
         var start = [Int32](repeating: 0, count: n + 1)
-        for v in mesh.indices { start[Int(v) + 1] += 2 }
+        for v in mesh.indices { start[Int(v) + 1] += 1 }
         for v in 0..<n { start[v + 1] += start[v] }
         var fill = Array(start.dropLast())
         var neighbours = [UInt32](repeating: 0, count: Int(start[n]))
@@ -34,8 +34,7 @@ struct VertexNeighbours {
             for e in 0..<3 {
                 let v = Int(mesh.indices[t + e])
                 neighbours[Int(fill[v])] = mesh.indices[t + (e + 1) % 3]
-                neighbours[Int(fill[v]) + 1] = mesh.indices[t + (e + 2) % 3]
-                fill[v] += 2
+                fill[v] += 1
             }
         }
         self.start = start
@@ -52,30 +51,55 @@ extension Mesh {
         guard passes > 0, vertexCount > 0 else { return self }
         let mu = 1 / (passBand - 1 / lambda)  // −0.526 for λ = 0.5, k_PB = 0.1
         let graph = VertexNeighbours(self)
-        var current = positions
-        var next = positions
-        for _ in 0..<passes {
-            for factor in [Float(lambda), Float(mu)] {
-                current.withUnsafeBufferPointer { from in
-                    next.withUnsafeMutableBufferPointer { to in
-                        let (source, target) = (UncheckedSendable(from), UncheckedSendable(to))
-                        parallelFor(0..<vertexCount, grain: 4096, threads: threads) { range in
-                            for v in range {
-                                let a = Int(graph.start[v]), b = Int(graph.start[v + 1])
-                                guard b > a else { continue }
-                                var sum = SIMD3<Float>.zero
-                                for n in a..<b { sum += source.value[Int(graph.neighbours[n])] }
-                                let p = source.value[v]
-                                target.value[v] = p + factor * (sum / Float(b - a) - p)
+        // Packed x, y, z (12 bytes a vertex instead of SIMD3's 16): the passes are bound by memory.
+        var current = [Float](unsafeUninitializedCapacity: 3 * vertexCount) { buffer, count in
+            for (v, p) in positions.enumerated() {
+                buffer[3 * v] = p.x
+                buffer[3 * v + 1] = p.y
+                buffer[3 * v + 2] = p.z
+            }
+            count = 3 * vertexCount
+        }
+        var next = current
+        graph.start.withUnsafeBufferPointer { startBuffer in
+            graph.neighbours.withUnsafeBufferPointer { neighbourBuffer in
+                let (starts, around) = (UncheckedSendable(startBuffer.baseAddress!), UncheckedSendable(neighbourBuffer.baseAddress!))
+                for _ in 0..<passes {
+                    for factor in [Float(lambda), Float(mu)] {
+                        current.withUnsafeBufferPointer { from in
+                            next.withUnsafeMutableBufferPointer { to in
+                                let (source, target) = (UncheckedSendable(from.baseAddress!), UncheckedSendable(to.baseAddress!))
+                                parallelFor(0..<vertexCount, grain: 4096, threads: threads) { range in
+                                    for v in range {
+                                        let a = Int(starts.value[v]), b = Int(starts.value[v + 1])
+                                        let (px, py, pz) = (source.value[3 * v], source.value[3 * v + 1], source.value[3 * v + 2])
+                                        guard b > a else {
+                                            (target.value[3 * v], target.value[3 * v + 1], target.value[3 * v + 2]) = (px, py, pz)
+                                            continue
+                                        }
+                                        var (sx, sy, sz): (Float, Float, Float) = (0, 0, 0)
+                                        for n in a..<b {
+                                            let w = 3 * Int(around.value[n])
+                                            sx += source.value[w]
+                                            sy += source.value[w + 1]
+                                            sz += source.value[w + 2]
+                                        }
+                                        let scale = 1 / Float(b - a)
+                                        target.value[3 * v] = px + factor * (sx * scale - px)
+                                        target.value[3 * v + 1] = py + factor * (sy * scale - py)
+                                        target.value[3 * v + 2] = pz + factor * (sz * scale - pz)
+                                    }
+                                }
                             }
                         }
+                        swap(&current, &next)
                     }
                 }
-                swap(&current, &next)
             }
         }
+        let smoothedPositions = (0..<vertexCount).map { SIMD3(current[3 * $0], current[3 * $0 + 1], current[3 * $0 + 2]) }
         var result = self
-        result.positions = current
+        result.positions = smoothedPositions
         result.normals = []
         return result
     }
@@ -101,25 +125,97 @@ extension Mesh {
 
     /// Simplifies to about `targetTriangles` triangles (meshoptimizer's quadric edge collapse,
     /// borders locked), never moving the surface by more than `maxErrorMM` when given; then drops
-    /// unused vertices and orders triangles and vertices for the GPU's caches.
-    public func decimated(targetTriangles: Int, maxErrorMM: Double? = nil) throws(MeshingError) -> Mesh {
+    /// unused vertices and orders triangles and vertices for the GPU's caches. Large meshes are cut
+    /// into slabs along their longest axis, simplified in parallel with the cuts locked (so the
+    /// pieces still meet exactly), and joined.
+    public func decimated(targetTriangles: Int, maxErrorMM: Double? = nil, threads: Int? = nil) throws(MeshingError) -> Mesh {
         guard targetTriangles > 0 else {
             throw .invalidParameter(name: "target triangles", reason: "must be at least 1, not \(targetTriangles)")
         }
         guard targetTriangles < triangleCount else { return optimizedForGPU() }
-        var flat = [Float]()
-        flat.reserveCapacity(vertexCount * 3)
-        for p in positions { flat += [p.x, p.y, p.z] }
-        let scale = meshopt_simplifyScale(flat, vertexCount, 12)
+        let workers = triangleCount >= 200_000 ? max(1, threads ?? Parallelism.defaultThreadCount) : 1
+        let parts = slabs(workers)
+        // One error scale for every piece: the whole mesh's.
+        let scale = positions.withUnsafeBytes { raw in
+            meshopt_simplifyScale(raw.bindMemory(to: Float.self).baseAddress, vertexCount, MemoryLayout<SIMD3<Float>>.stride)
+        }
         let relativeError = maxErrorMM.map { Float($0) / max(scale, 1e-12) } ?? 1
-        var output = [UInt32](repeating: 0, count: indices.count)
-        var error: Float = 0
-        let count = meshopt_simplify(&output, indices, indices.count, flat, vertexCount, 12, targetTriangles * 3,
-                                     relativeError, UInt32(meshopt_SimplifyLockBorder), &error)
+        var simplified = [[UInt32]](repeating: [], count: parts.count)
+        simplified.withUnsafeMutableBufferPointer { out in
+            let target = UncheckedSendable(out.baseAddress!)
+            parallelFor(0..<parts.count, threads: workers) { indices in
+                for p in indices {
+                    let part = parts[p]
+                    let goal = max(1, Int((Double(targetTriangles) * Double(part.count / 3) / Double(triangleCount)).rounded()))
+                    target.value[p] = simplify(part, goal: goal, relativeError: relativeError)
+                }
+            }
+        }
         var result = self
-        result.indices = Self.withoutFolds(Array(output.prefix(count)))
+        result.indices = Self.withoutFolds(simplified.flatMap { $0 })
         result.normals = []
         return result.splittingNonManifold().optimizedForGPU()
+    }
+
+    /// The triangles cut into `count` slabs of about equal size along the longest axis (by
+    /// triangle centre; the cut value from a histogram, so no sorting).
+    private func slabs(_ count: Int) -> [[UInt32]] {
+        guard count > 1 else { return [indices] }
+        var lo = positions[0], hi = positions[0]
+        for p in positions {
+            lo = pointwiseMin(lo, p)
+            hi = pointwiseMax(hi, p)
+        }
+        let extent = hi - lo
+        let axis = extent.x >= extent.y && extent.x >= extent.z ? 0 : extent.y >= extent.z ? 1 : 2
+        let bins = 4096
+        let width = max(extent[axis], 1e-6) / Float(bins)
+        func bin(_ t: Int) -> Int {
+            let centre = (positions[Int(indices[3 * t])][axis] + positions[Int(indices[3 * t + 1])][axis]
+                          + positions[Int(indices[3 * t + 2])][axis]) / 3
+            return min(bins - 1, max(0, Int((centre - lo[axis]) / width)))
+        }
+        var histogram = [Int](repeating: 0, count: bins)
+        for t in 0..<triangleCount { histogram[bin(t)] += 1 }
+        var cuts: [Int] = []  // first bin of each slab after the first
+        var running = 0
+        for b in 0..<bins {
+            running += histogram[b]
+            if cuts.count < count - 1 && running * count >= (cuts.count + 1) * triangleCount { cuts.append(b + 1) }
+        }
+        var parts = [[UInt32]](repeating: [], count: count)
+        for t in 0..<triangleCount {
+            let slab = cuts.firstIndex { bin(t) < $0 } ?? cuts.count
+            parts[slab] += [indices[3 * t], indices[3 * t + 1], indices[3 * t + 2]]
+        }
+        return parts.filter { !$0.isEmpty }
+    }
+
+    /// meshopt_simplify on one piece, with its vertices compacted first (the library's cost
+    /// follows the vertex count it is given); returns indices into the whole mesh's vertices.
+    private func simplify(_ part: [UInt32], goal: Int, relativeError: Float) -> [UInt32] {
+        var remap = [UInt32](repeating: UInt32.max, count: vertexCount)
+        var globalOf: [UInt32] = []
+        var local = [UInt32]()
+        local.reserveCapacity(part.count)
+        for v in part {
+            if remap[Int(v)] == UInt32.max {
+                remap[Int(v)] = UInt32(globalOf.count)
+                globalOf.append(v)
+            }
+            local.append(remap[Int(v)])
+        }
+        var flat = [Float]()
+        flat.reserveCapacity(globalOf.count * 3)
+        for g in globalOf {
+            let p = positions[Int(g)]
+            flat += [p.x, p.y, p.z]
+        }
+        var output = [UInt32](repeating: 0, count: local.count)
+        var error: Float = 0
+        let count = meshopt_simplify(&output, local, local.count, flat, globalOf.count, 12, goal * 3, relativeError,
+                                     UInt32(meshopt_SimplifyLockBorder), &error)
+        return output.prefix(count).map { globalOf[Int($0)] }
     }
 
     /// Removes what edge collapses leave where two sheets of a thin part meet: triangles with a

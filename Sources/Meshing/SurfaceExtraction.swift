@@ -16,8 +16,21 @@ enum SurfaceExtraction {
         let rows = py * pz
         var xCount = [Int32](repeating: 0, count: rows), yCount = xCount, zCount = xCount, triCount = xCount
         let slabs = slabRanges(pz - 1, threads)
-        let table = CaseTable.triangles
-        let triangleCounts = table.map { Int32($0.count / 3) }
+        // Each row's first and last inside voxel, once for both passes (most rows hold none).
+        var extents = [Int32](repeating: -1, count: 2 * ny * nz)
+        extents.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer.baseAddress!)
+            parallelFor(0..<(ny * nz), grain: 512, threads: threads) { rows in
+                for row in rows {
+                    if let span = field.extent(row % ny, row / ny) {
+                        out.value[2 * row] = Int32(span.lowerBound)
+                        out.value[2 * row + 1] = Int32(span.upperBound)
+                    }
+                }
+            }
+        }
+        let table = UncheckedSendable(CaseTable.flat), offsets = UncheckedSendable(CaseTable.offsets)
+        let triangleCounts = UncheckedSendable(CaseTable.triangles.map { Int32($0.count / 3) })
 
         // Pass 1: counts per padded row.
         xCount.withUnsafeMutableBufferPointer { xc in
@@ -28,21 +41,29 @@ enum SurfaceExtraction {
                                                     UncheckedSendable(zc.baseAddress!), UncheckedSendable(tc.baseAddress!))
                         parallelFor(0..<slabs.count, threads: threads) { indices in
                             for s in indices {
-                                let planes = PlanePair(field: field, px: px, py: py)
+                                let planes = PlanePair(field: field, px: px, py: py, extents: extents)
                                 for kp in slabs[s] {
                                     planes.load(kp)
                                     for jp in 0..<py {
                                         let r = kp * py + jp
-                                        let a0 = planes.row(0, jp)
-                                        xcP.value[r] = Int32(countChanges(a0, px))
-                                        zcP.value[r] = Int32(countDifferences(a0, planes.row(1, jp), px))
-                                        if jp + 1 < py {
-                                            let a1 = planes.row(0, jp + 1)
-                                            ycP.value[r] = Int32(countDifferences(a0, a1, px))
-                                            var triangles: Int32 = 0
-                                            forEachCube(planes, jp, px) { _, bits in triangles += triangleCounts[bits] }
-                                            tcP.value[r] = triangles
+                                        // The last padded row is outside: no edges cross there, no cubes.
+                                        guard jp + 1 < py else { continue }
+                                        // One sweep over the mixed cubes gives the triangles and, through the
+                                        // counters, the crossed edges of this row (edges only cross at mixed cubes).
+                                        let a0 = planes.row(0, jp), a1 = planes.row(0, jp + 1)
+                                        let b0 = planes.row(1, jp), b1 = planes.row(1, jp + 1)
+                                        var c = Counters()
+                                        var triangles: Int32 = 0
+                                        triangleCounts.value.withUnsafeBufferPointer { counts in
+                                            forEachCube(planes, jp, px) { ip, bits in
+                                                triangles += counts[bits]
+                                                c.advance(ip, a0, a1, b0, b1)
+                                            }
                                         }
+                                        xcP.value[r] = c.x0
+                                        ycP.value[r] = c.y0
+                                        zcP.value[r] = c.z0
+                                        tcP.value[r] = triangles
                                     }
                                 }
                             }
@@ -64,8 +85,10 @@ enum SurfaceExtraction {
         let geometry = field.geometry
         // Index → patient, as float arithmetic on (i, j, k) (padded indices shifted by one).
         let m = geometry.indexToPatientMatrix
-        let axis = (0..<3).map { c in SIMD3<Float>(Float(m[0][c]), Float(m[1][c]), Float(m[2][c])) }
-        let origin = SIMD3<Float>(Float(m[0][3]), Float(m[1][3]), Float(m[2][3])) - axis[0] - axis[1] - axis[2]
+        let axisX = SIMD3<Float>(Float(m[0][0]), Float(m[1][0]), Float(m[2][0]))
+        let axisY = SIMD3<Float>(Float(m[0][1]), Float(m[1][1]), Float(m[2][1]))
+        let axisZ = SIMD3<Float>(Float(m[0][2]), Float(m[1][2]), Float(m[2][2]))
+        let origin = SIMD3<Float>(Float(m[0][3]), Float(m[1][3]), Float(m[2][3])) - axisX - axisY - axisZ
 
         // Pass 2: vertices and triangles, each row into its own ranges.
         positions.withUnsafeMutableBufferPointer { pos in
@@ -73,7 +96,7 @@ enum SurfaceExtraction {
                 let (posP, indP) = (UncheckedSendable(pos.baseAddress!), UncheckedSendable(ind.baseAddress!))
                 parallelFor(0..<slabs.count, threads: threads) { slabIndices in
                     for s in slabIndices {
-                        let planes = PlanePair(field: field, px: px, py: py)
+                        let planes = PlanePair(field: field, px: px, py: py, extents: extents)
                         for kp in slabs[s] {
                             planes.load(kp)
                             for jp in 0..<py {
@@ -89,50 +112,45 @@ enum SurfaceExtraction {
                                         t = field.crossing(a, a + dx + dy * nx + dz * nx * ny)
                                     }
                                     let step = SIMD3<Float>(Float(dx), Float(dy), Float(dz)) * t
-                                    posP.value[v] = origin + axis[0] * (Float(ip) + step.x) + axis[1] * (Float(jpp) + step.y)
-                                        + axis[2] * (Float(kpp) + step.z)
+                                    posP.value[v] = origin + axisX * (Float(ip) + step.x) + axisY * (Float(jpp) + step.y)
+                                        + axisZ * (Float(kpp) + step.z)
                                     v += 1
                                 }
-                                for ip in 0..<(px - 1) where a0[ip] != a0[ip + 1] { emit(ip, jp, kp, 1, 0, 0) }
+                                for ip in planes.span(0, jp) where a0[ip] != a0[ip + 1] { emit(ip, jp, kp, 1, 0, 0) }
                                 if jp + 1 < py {
                                     let a1 = planes.row(0, jp + 1)
-                                    for ip in 0..<px where a0[ip] != a1[ip] { emit(ip, jp, kp, 0, 1, 0) }
+                                    for ip in planes.span(0, jp, 0, jp + 1) where a0[ip] != a1[ip] { emit(ip, jp, kp, 0, 1, 0) }
                                 }
-                                for ip in 0..<px where a0[ip] != b0[ip] { emit(ip, jp, kp, 0, 0, 1) }
+                                for ip in planes.span(0, jp, 1, jp) where a0[ip] != b0[ip] { emit(ip, jp, kp, 0, 0, 1) }
                                 guard jp + 1 < py else { continue }
                                 // Triangles of this row's cubes: edge ids from running counters.
-                                let rows4 = [r, r + 1, r + py, r + py + 1]  // (jp,kp) (jp+1,kp) (jp,kp+1) (jp+1,kp+1)
-                                let xBase = rows4.map { Int32(vertexStart[$0]) }
-                                let yBase = [r, r + py].map { Int32(vertexStart[$0]) + xCount[$0] }
-                                let zBase = [r, r + 1].map { Int32(vertexStart[$0]) + xCount[$0] + yCount[$0] }
-                                var xc = [Int32](repeating: 0, count: 4), yc = [Int32](repeating: 0, count: 2),
-                                    zc = [Int32](repeating: 0, count: 2)
+                                // Edge rows: x-edges of (jp,kp) (jp+1,kp) (jp,kp+1) (jp+1,kp+1);
+                                // y-edges of (jp,kp) (jp,kp+1); z-edges of (jp,kp) (jp+1,kp).
+                                let (r1, r2, r3) = (r + 1, r + py, r + py + 1)
+                                let x0 = Int32(vertexStart[r]), x1 = Int32(vertexStart[r1])
+                                let x2 = Int32(vertexStart[r2]), x3 = Int32(vertexStart[r3])
+                                let y0 = x0 + xCount[r], y1 = x2 + xCount[r2]
+                                let z0 = y0 + yCount[r], z1 = x1 + xCount[r1] + yCount[r1]
                                 let a1 = planes.row(0, jp + 1), b1 = planes.row(1, jp + 1)
-                                let rowsOfX = [a0, a1, b0, b1]
+                                var c = Counters()
                                 var t = triangleStart[r] * 3
-                                var ids = [Int32](repeating: 0, count: 12)
-                                var lastCube = -1
-                                forEachCube(planes, jp, px) { ip, bits in
-                                    // Bring the counters up to cube ip (edges before ip counted).
-                                    while lastCube + 1 < ip {
-                                        lastCube += 1
-                                        advance(lastCube, rowsOfX, a0, a1, b0, b1, &xc, &yc, &zc)
+                                // Counters only change at mixed cubes: where all eight corners agree, no
+                                // edge at that x crosses, so uniform cubes are never visited.
+                                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 12) { ids in
+                                    forEachCube(planes, jp, px) { ip, bits in
+                                        ids[0] = x0 + c.x0; ids[1] = x1 + c.x1; ids[2] = x2 + c.x2; ids[3] = x3 + c.x3
+                                        let yStep0: Int32 = a0[ip] != a1[ip] ? 1 : 0, yStep1: Int32 = b0[ip] != b1[ip] ? 1 : 0
+                                        ids[4] = y0 + c.y0; ids[5] = y0 + c.y0 + yStep0
+                                        ids[6] = y1 + c.y1; ids[7] = y1 + c.y1 + yStep1
+                                        let zStep0: Int32 = a0[ip] != b0[ip] ? 1 : 0, zStep1: Int32 = a1[ip] != b1[ip] ? 1 : 0
+                                        ids[8] = z0 + c.z0; ids[9] = z0 + c.z0 + zStep0
+                                        ids[10] = z1 + c.z1; ids[11] = z1 + c.z1 + zStep1
+                                        for slot in Int(offsets.value[bits])..<Int(offsets.value[bits + 1]) {
+                                            indP.value[t] = UInt32(ids[Int(table.value[slot])])
+                                            t += 1
+                                        }
+                                        c.advance(ip, a0, a1, b0, b1)
                                     }
-                                    for e in 0..<4 {
-                                        ids[e] = xBase[e] + xc[e]
-                                    }
-                                    let y0 = a0[ip] != a1[ip] ? 1 as Int32 : 0, y2 = b0[ip] != b1[ip] ? 1 as Int32 : 0
-                                    ids[4] = yBase[0] + yc[0]; ids[5] = yBase[0] + yc[0] + y0
-                                    ids[6] = yBase[1] + yc[1]; ids[7] = yBase[1] + yc[1] + y2
-                                    let z0 = a0[ip] != b0[ip] ? 1 as Int32 : 0, z2 = a1[ip] != b1[ip] ? 1 as Int32 : 0
-                                    ids[8] = zBase[0] + zc[0]; ids[9] = zBase[0] + zc[0] + z0
-                                    ids[10] = zBase[1] + zc[1]; ids[11] = zBase[1] + zc[1] + z2
-                                    for e in table[bits] {
-                                        indP.value[t] = UInt32(ids[Int(e)])
-                                        t += 1
-                                    }
-                                    lastCube = ip
-                                    advance(ip, rowsOfX, a0, a1, b0, b1, &xc, &yc, &zc)
                                 }
                             }
                         }
@@ -143,16 +161,23 @@ enum SurfaceExtraction {
         return Mesh(positions: positions, indices: indices)
     }
 
-    /// Counts the crossed edges at x = ip of the cube row's edge rows (after using them).
-    @inline(__always)
-    private static func advance(_ ip: Int, _ rowsOfX: [UnsafePointer<UInt8>], _ a0: UnsafePointer<UInt8>,
-                                _ a1: UnsafePointer<UInt8>, _ b0: UnsafePointer<UInt8>, _ b1: UnsafePointer<UInt8>,
-                                _ xc: inout [Int32], _ yc: inout [Int32], _ zc: inout [Int32]) {
-        for e in 0..<4 where rowsOfX[e][ip] != rowsOfX[e][ip + 1] { xc[e] += 1 }
-        if a0[ip] != a1[ip] { yc[0] += 1 }
-        if b0[ip] != b1[ip] { yc[1] += 1 }
-        if a0[ip] != b0[ip] { zc[0] += 1 }
-        if a1[ip] != b1[ip] { zc[1] += 1 }
+    /// Crossed edges counted so far along a row of cubes, per edge row.
+    struct Counters {
+        var x0: Int32 = 0, x1: Int32 = 0, x2: Int32 = 0, x3: Int32 = 0, y0: Int32 = 0, y1: Int32 = 0, z0: Int32 = 0, z1: Int32 = 0
+
+        /// Counts the crossed edges at x = ip (after the cube at ip has used them).
+        @inline(__always)
+        mutating func advance(_ ip: Int, _ a0: UnsafePointer<UInt8>, _ a1: UnsafePointer<UInt8>,
+                              _ b0: UnsafePointer<UInt8>, _ b1: UnsafePointer<UInt8>) {
+            if a0[ip] != a0[ip + 1] { x0 += 1 }
+            if a1[ip] != a1[ip + 1] { x1 += 1 }
+            if b0[ip] != b0[ip + 1] { x2 += 1 }
+            if b1[ip] != b1[ip + 1] { x3 += 1 }
+            if a0[ip] != a1[ip] { y0 += 1 }
+            if b0[ip] != b1[ip] { y1 += 1 }
+            if a0[ip] != b0[ip] { z0 += 1 }
+            if a1[ip] != b1[ip] { z1 += 1 }
+        }
     }
 
     /// Calls body(ip, case) for the cubes of row jp between the two planes that are not all
@@ -164,10 +189,24 @@ enum SurfaceExtraction {
         let lo = min(planes.first(0, jp), planes.first(0, jp + 1), planes.first(1, jp), planes.first(1, jp + 1))
         let hi = max(planes.last(0, jp), planes.last(0, jp + 1), planes.last(1, jp), planes.last(1, jp + 1))
         guard lo <= hi else { return }
-        for ip in max(0, lo - 1)...min(px - 2, hi) {
+        var ip = max(0, lo - 1)
+        let end = min(px - 2, hi)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while ip <= end {
+            // Eight voxels equal in all four rows (all outside or all inside): seven uniform cubes.
+            if ip + 8 <= px {
+                let w = UnsafeRawPointer(a0 + ip).loadUnaligned(as: UInt64.self)
+                if (w == 0 || w == ones) && w == UnsafeRawPointer(a1 + ip).loadUnaligned(as: UInt64.self)
+                    && w == UnsafeRawPointer(b0 + ip).loadUnaligned(as: UInt64.self)
+                    && w == UnsafeRawPointer(b1 + ip).loadUnaligned(as: UInt64.self) {
+                    ip += 7
+                    continue
+                }
+            }
             let bits = Int(a0[ip]) | Int(a0[ip + 1]) << 1 | Int(a1[ip]) << 2 | Int(a1[ip + 1]) << 3
                 | Int(b0[ip]) << 4 | Int(b0[ip + 1]) << 5 | Int(b1[ip]) << 6 | Int(b1[ip + 1]) << 7
             if bits != 0 && bits != 255 { body(ip, bits) }
+            ip += 1
         }
     }
 
@@ -176,51 +215,48 @@ enum SurfaceExtraction {
         let workers = max(1, min(threads * 4, layers))
         return (0..<workers).map { w in (layers * w / workers)..<(layers * (w + 1) / workers) }.filter { !$0.isEmpty }
     }
-
-    private static func countChanges(_ row: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        var count = 0
-        for x in 0..<(n - 1) where row[x] != row[x + 1] { count += 1 }
-        return count
-    }
-
-    private static func countDifferences(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        var count = 0
-        for x in 0..<n where a[x] != b[x] { count += 1 }
-        return count
-    }
 }
 
 /// Inside flags of two consecutive padded planes (kp and kp + 1), with the first and last inside
 /// voxel of each row (for skipping empty stretches).
 final class PlanePair {
     let px: Int, py: Int
-    private var flags: [UnsafeMutablePointer<UInt8>]
-    private var firstInside: [[Int]]
-    private var lastInside: [[Int]]
+    private var flags: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>)
+    /// First and last inside voxel per row, slot 0 rows then slot 1 rows (Int.max / Int.min: none).
+    private var firstInside: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>)
+    private var lastInside: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>)
     private var loaded = -2
-    private let classify: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void
+    private let classify: (Int, Int, ClosedRange<Int>, UnsafeMutablePointer<UInt8>) -> Void
     private let nz: Int
 
-    init<F: SurfaceField>(field: F, px: Int, py: Int) {
+    private let extents: [Int32]
+
+    init<F: SurfaceField>(field: F, px: Int, py: Int, extents: [Int32]) {
         self.px = px
         self.py = py
+        self.extents = extents
         nz = field.geometry.dimensions.z
-        flags = [UnsafeMutablePointer<UInt8>.allocate(capacity: px * py), UnsafeMutablePointer<UInt8>.allocate(capacity: px * py)]
-        firstInside = [[Int]](repeating: [Int](repeating: Int.max, count: py), count: 2)
-        lastInside = [[Int]](repeating: [Int](repeating: Int.min, count: py), count: 2)
-        classify = { j, k, out in field.insideRow(j, k, out) }
+        flags = (UnsafeMutablePointer<UInt8>.allocate(capacity: px * py), UnsafeMutablePointer<UInt8>.allocate(capacity: px * py))
+        firstInside = (UnsafeMutablePointer<Int>.allocate(capacity: py), UnsafeMutablePointer<Int>.allocate(capacity: py))
+        lastInside = (UnsafeMutablePointer<Int>.allocate(capacity: py), UnsafeMutablePointer<Int>.allocate(capacity: py))
+        classify = { j, k, span, out in field.insideRow(j, k, span, out) }
     }
 
     deinit {
-        flags.forEach { $0.deallocate() }
+        for pointer in [flags.0, flags.1] { pointer.deallocate() }
+        for pointer in [firstInside.0, firstInside.1, lastInside.0, lastInside.1] { pointer.deallocate() }
     }
+
+    @inline(__always) private func plane(_ slot: Int) -> UnsafeMutablePointer<UInt8> { slot == 0 ? flags.0 : flags.1 }
+    @inline(__always) private func firsts(_ slot: Int) -> UnsafeMutablePointer<Int> { slot == 0 ? firstInside.0 : firstInside.1 }
+    @inline(__always) private func lasts(_ slot: Int) -> UnsafeMutablePointer<Int> { slot == 0 ? lastInside.0 : lastInside.1 }
 
     /// Makes planes kp and kp + 1 current (reusing kp when it was the previous upper plane).
     func load(_ kp: Int) {
         if loaded == kp - 1 {
-            flags.swapAt(0, 1)
-            firstInside.swapAt(0, 1)
-            lastInside.swapAt(0, 1)
+            flags = (flags.1, flags.0)
+            firstInside = (firstInside.1, firstInside.0)
+            lastInside = (lastInside.1, lastInside.0)
             fill(1, kp + 1)
         } else {
             fill(0, kp)
@@ -230,28 +266,35 @@ final class PlanePair {
     }
 
     private func fill(_ slot: Int, _ kp: Int) {
-        let plane = flags[slot]
+        let plane = self.plane(slot)
         plane.initialize(repeating: 0, count: px * py)
-        for jp in 0..<py {
-            firstInside[slot][jp] = Int.max
-            lastInside[slot][jp] = Int.min
-        }
+        firsts(slot).initialize(repeating: Int.max, count: py)
+        lasts(slot).initialize(repeating: Int.min, count: py)
         let k = kp - 1
         guard k >= 0, k < nz else { return }
         for jp in 1..<(py - 1) {
-            let row = plane + jp * px
-            classify(jp - 1, k, row + 1)
-            var first = Int.max, last = Int.min
-            for ip in 1..<(px - 1) where row[ip] != 0 {
-                if first == Int.max { first = ip }
-                last = ip
-            }
-            firstInside[slot][jp] = first
-            lastInside[slot][jp] = last
+            let index = 2 * (k * (py - 2) + jp - 1)
+            let first = Int(extents[index]), last = Int(extents[index + 1])
+            guard first >= 0 else { continue }
+            classify(jp - 1, k, first...last, plane + jp * px + 1)
+            firsts(slot)[jp] = first + 1
+            lasts(slot)[jp] = last + 1
         }
     }
 
-    @inline(__always) func row(_ slot: Int, _ jp: Int) -> UnsafePointer<UInt8> { UnsafePointer(flags[slot] + jp * px) }
-    @inline(__always) func first(_ slot: Int, _ jp: Int) -> Int { firstInside[slot][jp] }
-    @inline(__always) func last(_ slot: Int, _ jp: Int) -> Int { lastInside[slot][jp] }
+    @inline(__always) func row(_ slot: Int, _ jp: Int) -> UnsafePointer<UInt8> { UnsafePointer(plane(slot) + jp * px) }
+    @inline(__always) func first(_ slot: Int, _ jp: Int) -> Int { firsts(slot)[jp] }
+
+    /// Where x-edges of a row can cross: from before its first inside voxel to its last.
+    @inline(__always) func span(_ slot: Int, _ jp: Int) -> Range<Int> {
+        let f = firsts(slot)[jp]
+        return f == Int.max ? 0..<0 : (f - 1)..<(lasts(slot)[jp] + 1)
+    }
+
+    /// Where two rows can differ: from the first inside voxel of either to the last of either.
+    @inline(__always) func span(_ slotA: Int, _ jpA: Int, _ slotB: Int, _ jpB: Int) -> Range<Int> {
+        let f = min(firsts(slotA)[jpA], firsts(slotB)[jpB])
+        return f == Int.max ? 0..<0 : f..<(max(lasts(slotA)[jpA], lasts(slotB)[jpB]) + 1)
+    }
+    @inline(__always) func last(_ slot: Int, _ jp: Int) -> Int { lasts(slot)[jp] }
 }

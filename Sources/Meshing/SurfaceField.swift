@@ -4,8 +4,10 @@ import VolumeCore
 /// an inside and an outside voxel.
 protocol SurfaceField: Sendable {
     var geometry: VolumeGeometry { get }
-    /// Writes 1 (inside) or 0 for the voxels of row (j, k) into `out[0..<nx]`.
-    func insideRow(_ j: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt8>)
+    /// Writes 1 (inside) or 0 for the voxels x in `span` of row (j, k) into `out[x]`.
+    func insideRow(_ j: Int, _ k: Int, _ span: ClosedRange<Int>, _ out: UnsafeMutablePointer<UInt8>)
+    /// The first and last inside voxel of row (j, k), nil when the row has none.
+    func extent(_ j: Int, _ k: Int) -> ClosedRange<Int>?
     /// The crossing between voxels at linear offsets `a` and `b` (one inside, one outside), as a
     /// fraction of the way from a to b, strictly between 0 and 1.
     func crossing(_ a: Int, _ b: Int) -> Float
@@ -17,14 +19,29 @@ struct LabelField: SurfaceField {
     let voxels: UncheckedSendable<UnsafePointer<UInt8>>
     let label: UInt8?
 
-    func insideRow(_ j: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt8>) {
+    func insideRow(_ j: Int, _ k: Int, _ span: ClosedRange<Int>, _ out: UnsafeMutablePointer<UInt8>) {
+        let row = voxels.value + (k * geometry.dimensions.y + j) * geometry.dimensions.x
+        if let label {
+            for x in span { out[x] = row[x] == label ? 1 : 0 }
+        } else {
+            for x in span { out[x] = row[x] != 0 ? 1 : 0 }
+        }
+    }
+
+    func extent(_ j: Int, _ k: Int) -> ClosedRange<Int>? {
         let nx = geometry.dimensions.x
         let row = voxels.value + (k * geometry.dimensions.y + j) * nx
-        if let label {
-            for x in 0..<nx { out[x] = row[x] == label ? 1 : 0 }
-        } else {
-            for x in 0..<nx { out[x] = row[x] != 0 ? 1 : 0 }
+        @inline(__always) func inside(_ v: UInt8) -> Bool { label.map { v == $0 } ?? (v != 0) }
+        var first = 0
+        // Skip eight outside voxels at a time while the row is all zero (the common case).
+        if label == nil || label != 0 {
+            while first + 8 <= nx && UnsafeRawPointer(row + first).loadUnaligned(as: UInt64.self) == 0 { first += 8 }
         }
+        while first < nx && !inside(row[first]) { first += 1 }
+        guard first < nx else { return nil }
+        var last = nx - 1
+        while last > first && !inside(row[last]) { last -= 1 }
+        return first...last
     }
 
     func crossing(_ a: Int, _ b: Int) -> Float { 0.5 }
@@ -46,10 +63,20 @@ struct IsoField<V: VoxelValue>: SurfaceField {
         return values.value[index].doubleValue > iso
     }
 
-    func insideRow(_ j: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt8>) {
+    func insideRow(_ j: Int, _ k: Int, _ span: ClosedRange<Int>, _ out: UnsafeMutablePointer<UInt8>) {
+        let base = (k * geometry.dimensions.y + j) * geometry.dimensions.x
+        for x in span { out[x] = isInside(base + x) ? 1 : 0 }
+    }
+
+    func extent(_ j: Int, _ k: Int) -> ClosedRange<Int>? {
         let nx = geometry.dimensions.x
         let base = (k * geometry.dimensions.y + j) * nx
-        for x in 0..<nx { out[x] = isInside(base + x) ? 1 : 0 }
+        var first = 0
+        while first < nx && !isInside(base + first) { first += 1 }
+        guard first < nx else { return nil }
+        var last = nx - 1
+        while last > first && !isInside(base + last) { last -= 1 }
+        return first...last
     }
 
     func crossing(_ a: Int, _ b: Int) -> Float {

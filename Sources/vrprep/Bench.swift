@@ -1,13 +1,14 @@
 import ArgumentParser
 import DICOM
 import Foundation
+import Meshing
 import Segmentation
 import VolumeCore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
-        subcommands: [Load.self, Segment.self]
+        subcommands: [Load.self, Segment.self, MeshBench.self]
     )
 
     struct Load: ParsableCommand {
@@ -132,6 +133,75 @@ extension Bench {
                 "lower": result.lower, "upper": result.upper,
                 "seconds": seconds, "best": sorted[0], "median": sorted[sorted.count / 2],
                 "voxelsPerSecond": Double(voxels) / sorted[sorted.count / 2],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+extension Bench {
+    struct MeshBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mesh",
+            abstract: "Time surface extraction, smoothing and decimation of a thresholded mask and print JSON.")
+
+        @Argument(help: "A DICOM folder, files or a zip archive.")
+        var paths: [String]
+
+        @Option(help: "Lower bound of the mask's interval.")
+        var lower: Double = 226
+
+        @Option(help: "Upper bound of the mask's interval.")
+        var upper: Double = 3071
+
+        @Option(help: "Taubin smoothing passes.")
+        var smooth: Int = 20
+
+        @Option(help: "Decimate to this fraction of the triangles.")
+        var decimate: Double = 0.1
+
+        @Option(help: "Timed runs after one warm-up run.")
+        var runs: Int = 3
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int?
+
+        func run() throws {
+            let report = DicomLoader(threads: threads).load(paths)
+            guard let series = report.series.first else { throw ExitCode(1) }
+            let mask = try Thresholding.mask(series.volume, lower: lower, upper: upper, threads: threads)
+            func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let value = try body()
+                return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            var extract: [Double] = [], smoothing: [Double] = [], decimation: [Double] = []
+            var triangles = 0, smoothedVolume = 0.0, rawVolume = 0.0, reducedTriangles = 0, watertight = false
+            for run in 0...runs {
+                let (mesh, te) = time { Surfaces.surface(of: mask, threads: threads) }
+                let (smoothed, ts) = time { mesh.smoothed(passes: smooth, threads: threads) }
+                let (reduced, td) = try time { try smoothed.decimated(targetTriangles: Int(Double(smoothed.triangleCount) * decimate), threads: threads) }
+                if run == 0 {
+                    triangles = mesh.triangleCount
+                    rawVolume = MeshMeasurements(mesh, topology: false).volumeML
+                    smoothedVolume = MeshMeasurements(smoothed, topology: false).volumeML
+                    reducedTriangles = reduced.triangleCount
+                    watertight = MeshMeasurements(reduced).watertight
+                    continue
+                }
+                extract.append(te)
+                smoothing.append(ts)
+                decimation.append(td)
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let output: [String: Any] = [
+                "tool": "vrprep", "threads": threads ?? Parallelism.defaultThreadCount, "voxels": mask.geometry.voxelCount,
+                "triangles": triangles, "extractSeconds": extract, "extractMedian": median(extract),
+                "smoothPasses": smooth, "smoothSeconds": smoothing, "smoothMedian": median(smoothing),
+                "decimateFraction": decimate, "decimateSeconds": decimation, "decimateMedian": median(decimation),
+                "decimatedTriangles": reducedTriangles, "decimatedWatertight": watertight,
+                "volumeML": rawVolume, "smoothedVolumeML": smoothedVolume,
             ]
             let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

@@ -104,7 +104,7 @@ struct MeshCommand: ParsableCommand {
             do {
                 meshes = try meshes.map { mesh throws(MeshingError) in
                     let target = targetTriangles ?? max(1, Int((Double(mesh.triangleCount) * decimate!).rounded()))
-                    return try mesh.decimated(targetTriangles: target, maxErrorMM: maxErrorMM)
+                    return try mesh.decimated(targetTriangles: target, maxErrorMM: maxErrorMM, threads: threads)
                 }
             } catch {
                 fail("\(error)")
