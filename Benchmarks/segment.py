@@ -43,6 +43,7 @@ measurement during which other processes used the CPU (see CpuWatch).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import datetime
@@ -167,6 +168,23 @@ class CpuWatch:
             print(f"{description}: other processes used {other:.2f} CPU-s in {wall:.2f} s; "
                   + ("repeating" if attempt <= self.retries else "giving up, row marked ‡"), file=sys.stderr)
         return result
+
+
+def add_idle_options(parser: argparse.ArgumentParser) -> None:
+    """The idle-check options (--max-other-cpu, --retries, --idle-timeout, --no-idle-check)."""
+    parser.add_argument("--max-other-cpu", type=float, default=0.05,
+                        help="repeat a measurement during which other processes used more than this share "
+                             "of one core (default: 0.05); before each one, wait for the machine to be idle")
+    parser.add_argument("--retries", type=int, default=5,
+                        help="how often a disturbed measurement is repeated before it is kept, marked (default: 5)")
+    parser.add_argument("--idle-timeout", type=float, default=900,
+                        help="seconds to wait for an idle machine before each measurement (default: 900)")
+    parser.add_argument("--no-idle-check", action="store_true",
+                        help="do not watch other processes' CPU use")
+
+
+def watch_from_args(args) -> CpuWatch:
+    return CpuWatch(args.max_other_cpu, args.retries, args.idle_timeout, enabled=not args.no_idle_check)
 
 
 # --------------------------------------------------------------------------- tools
@@ -365,6 +383,22 @@ def goal_lines(results: list[dict], threads: int) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def private_binary(original: Path, prefix: str):
+    """Yields the path of a private copy of the vrprep binary (removed afterwards), so that a
+    rebuild during the benchmark does not mix two builds. Its libraries are found by absolute
+    run paths; if the copy does not run, the original is used."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        binary = scratch / "vrprep"
+        shutil.copy2(original, binary)
+        if subprocess.run([str(binary), "--version"], capture_output=True).returncode != 0:
+            binary = original
+        yield binary
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def binary_info(binary: Path) -> dict:
     data = binary.read_bytes()
     return {"sha256": hashlib.sha256(data).hexdigest(),
@@ -395,15 +429,7 @@ def main() -> None:
     parser.add_argument("--peer-malloc-reuse", action="store_true",
                         help="apply vrprep's glibc malloc settings (reuse freed large blocks) to this Python "
                              "process too, so that the peers' timed runs also avoid fresh page faults")
-    parser.add_argument("--max-other-cpu", type=float, default=0.05,
-                        help="repeat a measurement during which other processes used more than this share "
-                             "of one core (default: 0.05); before each one, wait for the machine to be idle")
-    parser.add_argument("--retries", type=int, default=5,
-                        help="how often a disturbed measurement is repeated before it is kept, marked (default: 5)")
-    parser.add_argument("--idle-timeout", type=float, default=900,
-                        help="seconds to wait for an idle machine before each measurement (default: 900)")
-    parser.add_argument("--no-idle-check", action="store_true",
-                        help="do not watch other processes' CPU use")
+    add_idle_options(parser)
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -426,27 +452,18 @@ def main() -> None:
     peer_malloc_reuse = reuse_large_allocations() if args.peer_malloc_reuse else False
     if args.peer_malloc_reuse and not peer_malloc_reuse:
         print("warning: could not apply the malloc settings (mallopt not found)", file=sys.stderr)
-    watch = CpuWatch(args.max_other_cpu, args.retries, args.idle_timeout, enabled=not args.no_idle_check)
+    watch = watch_from_args(args)
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     series = [("sample", prepare_sample(work)), (GRID["name"], prepare_large(work, modules))]
     reference_threads = 2 if 2 in args.threads else max(args.threads)
 
-    # Run a private copy of the binary (its libraries are found by absolute run paths).
-    scratch = Path(tempfile.mkdtemp(prefix="vrprep-segment-bench-"))
-    binary = scratch / "vrprep"
-    shutil.copy2(original_binary, binary)
-    if subprocess.run([str(binary), "--version"], capture_output=True).returncode != 0:
-        binary = original_binary
-    build = binary_info(binary)
-
     results = []
-    try:
+    with private_binary(original_binary, "vrprep-segment-bench-") as binary:
+        build = binary_info(binary)
         for name, folder in series:
             results += time_series(args, np, sitk, flood, watch, binary, name, folder)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
     problems = check_regions(results)
     disturbed = [r for r in results if r.get("disturbed")]

@@ -116,12 +116,27 @@ enum SurfaceExtraction {
                                         + axisZ * (Float(kpp) + step.z)
                                     v += 1
                                 }
-                                for ip in planes.span(0, jp) where a0[ip] != a0[ip + 1] { emit(ip, jp, kp, 1, 0, 0) }
-                                if jp + 1 < py {
-                                    let a1 = planes.row(0, jp + 1)
-                                    for ip in planes.span(0, jp, 0, jp + 1) where a0[ip] != a1[ip] { emit(ip, jp, kp, 0, 1, 0) }
+                                // Edge ip crosses where row u differs from row w shifted by `shift`;
+                                // eight equal bytes at a time are skipped.
+                                @inline(__always) func crossings(_ u: UnsafePointer<UInt8>, _ w: UnsafePointer<UInt8>,
+                                                                 _ shift: Int, _ span: Range<Int>, _ body: (Int) -> Void) {
+                                    var ip = span.lowerBound
+                                    while ip < span.upperBound {
+                                        if ip + 8 <= span.upperBound,
+                                           UnsafeRawPointer(u + ip).loadUnaligned(as: UInt64.self)
+                                               == UnsafeRawPointer(w + ip + shift).loadUnaligned(as: UInt64.self) {
+                                            ip += 8
+                                            continue
+                                        }
+                                        if u[ip] != w[ip + shift] { body(ip) }
+                                        ip += 1
+                                    }
                                 }
-                                for ip in planes.span(0, jp, 1, jp) where a0[ip] != b0[ip] { emit(ip, jp, kp, 0, 0, 1) }
+                                crossings(a0, a0, 1, planes.span(0, jp)) { emit($0, jp, kp, 1, 0, 0) }
+                                if jp + 1 < py {
+                                    crossings(a0, planes.row(0, jp + 1), 0, planes.span(0, jp, 0, jp + 1)) { emit($0, jp, kp, 0, 1, 0) }
+                                }
+                                crossings(a0, b0, 0, planes.span(0, jp, 1, jp)) { emit($0, jp, kp, 0, 0, 1) }
                                 guard jp + 1 < py else { continue }
                                 // Triangles of this row's cubes: edge ids from running counters.
                                 // Edge rows: x-edges of (jp,kp) (jp+1,kp) (jp,kp+1) (jp+1,kp+1);

@@ -138,8 +138,8 @@ struct MeshCommand: ParsableCommand {
                 print("  area          \(String(format: "%.1f", s.areaMM2)) mm²")
                 print("  volume        \(String(format: "%.3f", s.volumeML)) mL" +
                       (smooth > 0 ? " (smoothing changed it by \(String(format: "%+.2f", s.smoothingVolumeChangePercent)) %)" : ""))
-                print("  bounds (LPS)  (\(s.boundsMM.min.map(fmt).joined(separator: ", "))) … " +
-                      "(\(s.boundsMM.max.map(fmt).joined(separator: ", "))) mm")
+                let corner = { (values: [Double]) in values.map { String(format: "%.2f", $0) }.joined(separator: ", ") }
+                print("  bounds (LPS)  (\(corner(s.boundsMM.min))) … (\(corner(s.boundsMM.max))) mm")
                 print("  watertight    \(s.watertight ? "yes" : "no (\(s.boundaryEdges) open edges, \(s.nonManifoldEdges) non-manifold)")")
             }
             print("  time          extract \(ms(extractSeconds)), smooth \(ms(smoothSeconds)), decimate \(ms(decimateSeconds)), write \(ms(writeSeconds))")
