@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
         .library(name: "Meshing", targets: ["Meshing"]),
+        .library(name: "Rendering", targets: ["Rendering"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +54,10 @@ let package = Package(
         // meshoptimizer (libmeshoptimizer-dev), for decimation and GPU cache/fetch order.
         .systemLibrary(name: "CMeshOptimizer", path: "Sources/CMeshOptimizer"),
         .target(name: "Meshing", dependencies: ["VolumeCore", "CMeshOptimizer"], swiftSettings: kernelSettings),
+        // EGL + OpenGL ES 3 (libegl-dev, libgles-dev; Mesa for the CPU) and libpng.
+        .systemLibrary(name: "CEGL", path: "Sources/CEGL"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
@@ -74,6 +79,8 @@ let package = Package(
         .testTarget(name: "MeshingTests",
                     dependencies: ["Meshing", "Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "RenderingTests",
+                    dependencies: ["Rendering", "Meshing", "VolumeCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,0 +1,2 @@
+// libpng (Debian libpng-dev): the simplified write API.
+#include <png.h>

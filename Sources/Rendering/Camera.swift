@@ -1,0 +1,109 @@
+import Foundation
+import VolumeCore
+
+/// A 4×4 matrix of floats, column-major (as GL takes it).
+public struct Matrix4: Equatable, Sendable {
+    public var m: [Float]  // 16 values, column-major
+
+    public static let identity = Matrix4(m: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
+
+    public subscript(row: Int, column: Int) -> Float {
+        get { m[column * 4 + row] }
+        set { m[column * 4 + row] = newValue }
+    }
+
+    public static func * (a: Matrix4, b: Matrix4) -> Matrix4 {
+        var out = Matrix4(m: [Float](repeating: 0, count: 16))
+        for r in 0..<4 { for c in 0..<4 { out[r, c] = (0..<4).reduce(0) { $0 + a[r, $1] * b[$1, c] } } }
+        return out
+    }
+
+    public func transform(_ p: SIMD3<Double>) -> SIMD4<Double> {
+        let v = [p.x, p.y, p.z, 1.0]
+        let out = (0..<4).map { r in (0..<4).reduce(0.0) { $0 + Double(self[r, $1]) * v[$1] } }
+        return SIMD4(out[0], out[1], out[2], out[3])
+    }
+}
+
+/// Where the eye is and what it sees, in patient space (LPS mm).
+public struct Camera: Equatable, Sendable {
+    public var eye: SIMD3<Double>
+    public var target: SIMD3<Double>
+    public var up: SIMD3<Double>
+    /// Vertical field of view in degrees; 0 = orthographic with `orthographicHeight` mm.
+    public var fieldOfView: Double
+    public var orthographicHeight: Double
+    public var near: Double
+    public var far: Double
+
+    /// Anatomical views: the direction the camera looks along, and its up direction.
+    public enum View: String, CaseIterable, Sendable {
+        case anterior, posterior, left, right, superior, inferior
+
+        /// (forward, up) in LPS: anterior looks from the front toward posterior, head up, so the
+        /// patient's right is on the image's left.
+        var axes: (SIMD3<Double>, SIMD3<Double>) {
+            switch self {
+            case .anterior: return (SIMD3(0, 1, 0), SIMD3(0, 0, 1))
+            case .posterior: return (SIMD3(0, -1, 0), SIMD3(0, 0, 1))
+            case .left: return (SIMD3(-1, 0, 0), SIMD3(0, 0, 1))
+            case .right: return (SIMD3(1, 0, 0), SIMD3(0, 0, 1))
+            case .superior: return (SIMD3(0, 0, -1), SIMD3(0, -1, 0))
+            case .inferior: return (SIMD3(0, 0, 1), SIMD3(0, -1, 0))
+            }
+        }
+    }
+
+    /// A camera looking along `view` at a box, fitted so the whole box is in frame with a margin.
+    public static func fitted(_ view: View, box: (SIMD3<Double>, SIMD3<Double>), fieldOfView: Double = 30,
+                              aspect: Double = 1, margin: Double = 1.1) -> Camera {
+        let (forward, up) = view.axes
+        let centre = (box.0 + box.1) / 2
+        let radius = max(1e-3, (box.1 - box.0).length / 2) * margin
+        let fit = fieldOfView > 0 ? radius / sin(fieldOfView * .pi / 360) / min(1, aspect) : radius * 3
+        return Camera(eye: centre - forward * fit, target: centre, up: up, fieldOfView: fieldOfView,
+                      orthographicHeight: 2 * radius / min(1, aspect), near: max(1e-3, fit - radius * 1.5), far: fit + radius * 1.5)
+    }
+
+    /// World (LPS mm) → eye coordinates (right-handed, looking down −z).
+    public var viewMatrix: Matrix4 {
+        let f = (target - eye).normalized
+        let s = f.cross(up).normalized
+        let u = s.cross(f)
+        var m = Matrix4.identity
+        for (c, v) in [s, u, -f].enumerated() {
+            m[c, 0] = Float(v.x)
+            m[c, 1] = Float(v.y)
+            m[c, 2] = Float(v.z)
+        }
+        m[0, 3] = Float(-s.dot(eye))
+        m[1, 3] = Float(-u.dot(eye))
+        m[2, 3] = Float(f.dot(eye))
+        return m
+    }
+
+    /// Projection for an image of `aspect` = width / height, with an optional horizontal shift of
+    /// the frustum (off-axis stereo) in eye units at the near plane.
+    public func projectionMatrix(aspect: Double, shift: Double = 0) -> Matrix4 {
+        var m = Matrix4(m: [Float](repeating: 0, count: 16))
+        let (n, f) = (near, far)
+        if fieldOfView > 0 {
+            let top = n * tan(fieldOfView * .pi / 360), right = top * aspect
+            let (l, r) = (-right + shift, right + shift)
+            m[0, 0] = Float(2 * n / (r - l))
+            m[0, 2] = Float((r + l) / (r - l))
+            m[1, 1] = Float(n / top)
+            m[2, 2] = Float(-(f + n) / (f - n))
+            m[2, 3] = Float(-2 * f * n / (f - n))
+            m[3, 2] = -1
+        } else {
+            let top = orthographicHeight / 2, right = top * aspect
+            m[0, 0] = Float(1 / right)
+            m[1, 1] = Float(1 / top)
+            m[2, 2] = Float(-2 / (f - n))
+            m[2, 3] = Float(-(f + n) / (f - n))
+            m[3, 3] = 1
+        }
+        return m
+    }
+}

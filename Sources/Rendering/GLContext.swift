@@ -1,0 +1,160 @@
+import CEGL
+import Foundation
+
+/// The process's EGL display and one OpenGL ES 3 context, owned by one thread for its whole
+/// life: every GL call goes through `perform`, which runs it on that thread. Headless: Mesa's
+/// surfaceless platform (no X server, no /dev/dri needed); an NVIDIA EGL driver works the same way.
+public final class GLContext: @unchecked Sendable {
+    private let thread: RenderThread
+    private var display: EGLDisplay?
+    private var context: EGLContext?
+    public private(set) var renderer = ""
+    public private(set) var version = ""
+    public private(set) var maxSize = 0
+    public private(set) var max3DTextureSize = 0
+
+    /// Creates the context on a new thread. Throws when no display or context can be had.
+    public init() throws(RenderingError) {
+        thread = RenderThread()
+        let outcome: Result<Void, RenderingError> = thread.run { [self] in
+            do throws(RenderingError) {
+                try self.create()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try outcome.get()
+    }
+
+    deinit {
+        let (display, context) = (self.display, self.context)
+        thread.run {
+            if let display, let context {
+                eglMakeCurrent(display, nil, nil, nil)
+                eglDestroyContext(display, context)
+            }
+        }
+        thread.stop()
+    }
+
+    /// Runs `body` on the context's thread, with the context current.
+    public func perform<T>(_ body: () throws(RenderingError) -> T) throws(RenderingError) -> T {
+        let result: Result<T, RenderingError> = withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            return thread.run {
+                do throws(RenderingError) { return .success(try box.value()) } catch { return .failure(error) }
+            }
+        }
+        return try result.get()
+    }
+
+    private func create() throws(RenderingError) {
+        let display = try Self.sharedDisplay()
+        guard eglBindAPI(EGLenum(EGL_OPENGL_ES_API)) == EGLBoolean(EGL_TRUE) else {
+            throw .noContext(reason: "eglBindAPI(OpenGL ES) failed (0x\(String(eglGetError(), radix: 16)))")
+        }
+        let attributes: [EGLint] = [EGL_CONTEXT_MAJOR_VERSION, 3, EGL_CONTEXT_MINOR_VERSION, 1, EGL_NONE]
+        // EGL_KHR_no_config_context: no config, no surface; rendering goes to framebuffer objects.
+        guard let context = eglCreateContext(display, nil, nil, attributes) else {
+            throw .noContext(reason: "eglCreateContext failed (0x\(String(eglGetError(), radix: 16)))")
+        }
+        guard eglMakeCurrent(display, nil, nil, context) == EGLBoolean(EGL_TRUE) else {
+            eglDestroyContext(display, context)
+            throw .noContext(reason: "eglMakeCurrent failed (0x\(String(eglGetError(), radix: 16)))")
+        }
+        self.display = display
+        self.context = context
+        renderer = glString(GL_RENDERER)
+        version = glString(GL_VERSION)
+        var value: GLint = 0
+        glGetIntegerv(GLenum(GL_MAX_RENDERBUFFER_SIZE), &value)
+        maxSize = Int(value)
+        glGetIntegerv(GLenum(GL_MAX_3D_TEXTURE_SIZE), &value)
+        max3DTextureSize = Int(value)
+    }
+
+    private func glString(_ name: Int32) -> String {
+        guard let pointer = glGetString(GLenum(name)) else { return "" }
+        return String(cString: pointer)
+    }
+
+    // One display per process, initialised once and never terminated (PLATFORM.md).
+    private static let displayLock = NSLock()
+    nonisolated(unsafe) private static var display: EGLDisplay?
+
+    private static func sharedDisplay() throws(RenderingError) -> EGLDisplay {
+        displayLock.lock()
+        defer { displayLock.unlock() }
+        if let display { return display }
+        // EGL_PLATFORM_SURFACELESS_MESA through the core EGL 1.5 call; else the default display.
+        var candidate = eglGetPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil)
+        if candidate == nil { candidate = eglGetDisplay(nil) }
+        guard let found = candidate else {
+            throw .noDisplay(reason: "eglGetPlatformDisplay(surfaceless) and eglGetDisplay returned none")
+        }
+        var major: EGLint = 0, minor: EGLint = 0
+        guard eglInitialize(found, &major, &minor) == EGLBoolean(EGL_TRUE) else {
+            throw .noDisplay(reason: "eglInitialize failed (0x\(String(eglGetError(), radix: 16)))")
+        }
+        display = found
+        return found
+    }
+}
+
+/// A thread that runs submitted closures one at a time (the owner of a GL context).
+final class RenderThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+    private var stopping = false
+    private var thread: Thread?
+
+    init() {
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "vrprep.render"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+
+    /// Runs `body` on the thread and waits for its result.
+    func run<T>(_ body: @escaping () -> T) -> T {
+        var result: T?
+        let done = DispatchSemaphore(value: 0)
+        condition.lock()
+        jobs.append {
+            result = body()
+            done.signal()
+        }
+        condition.signal()
+        condition.unlock()
+        done.wait()
+        return result!
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+}
+
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

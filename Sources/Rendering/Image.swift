@@ -1,0 +1,40 @@
+import CPNG
+import Foundation
+
+/// An RGBA image, 8 bits per channel, rows top to bottom.
+public struct RGBAImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 4)
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    public func pixel(_ x: Int, _ y: Int) -> SIMD4<UInt8> {
+        let i = (y * width + x) * 4
+        return SIMD4(pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3])
+    }
+
+    /// Writes a PNG through libpng's simplified API (no text chunks, nothing but pixels).
+    public func writePNG(to url: URL) throws(RenderingError) {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)  // RGBA
+        let ok = pixels.withUnsafeBytes { raw in
+            url.path.withCString { path in
+                png_image_write_to_file(&image, path, 0, raw.baseAddress, Int32(width * 4), nil)
+            }
+        }
+        guard ok != 0 else {
+            let message = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            png_image_free(&image)
+            throw .pngWrite(path: url.path, reason: message)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import CEGL
+import Foundation
+import VolumeCore
+
+/// Renders surface meshes (opaque first, then translucent ones without depth writes) into an
+/// offscreen framebuffer and reads the image back.
+public final class SurfaceRenderer: @unchecked Sendable {
+    public let context: GLContext
+    private var program: GLuint = 0
+
+    public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
+        self.context = context
+        program = try context.perform { () throws(RenderingError) -> GLuint in
+            try shaders.program(vertex: "mesh.vert", fragment: "mesh.frag")
+        }
+    }
+
+    deinit {
+        let program = self.program
+        _ = try? context.perform { glDeleteProgram(program) }
+    }
+
+    /// One image of `meshes` seen by `camera`; `shift` moves the frustum sideways (off-axis
+    /// stereo) and `eyeOffset` the eye along the camera's right vector, both in mm.
+    public func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int,
+                       background: RGBA = RGBA(0, 0, 0, 1), eyeOffset: Double = 0, shift: Double = 0)
+        throws(RenderingError) -> RGBAImage {
+        let limit = context.maxSize
+        guard width >= 1, height >= 1, width <= limit, height <= limit else {
+            throw .invalidSize(width: width, height: height, limit: limit)
+        }
+        let prepared = meshes.map { $0.normals.count == $0.vertexCount ? $0 : $0.withNormals() }
+        var eyeCamera = camera
+        if eyeOffset != 0 {
+            let right = (camera.target - camera.eye).normalized.cross(camera.up).normalized
+            eyeCamera.eye += right * eyeOffset
+            eyeCamera.target += right * eyeOffset
+        }
+        let view = eyeCamera.viewMatrix
+        let projection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift)
+        let program = self.program
+        return try context.perform { () throws(RenderingError) -> RGBAImage in
+            let target = try Framebuffer(width: width, height: height)
+            defer { target.delete() }
+            glViewport(0, 0, GLsizei(width), GLsizei(height))
+            glClearColor(Float(background.r), Float(background.g), Float(background.b), Float(background.a))
+            glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
+            glEnable(GLenum(GL_DEPTH_TEST))
+            glUseProgram(program)
+            let mvp = projection * view
+            setMatrix(program, "modelViewProjection", mvp)
+            setMatrix(program, "modelView", view)
+            glUniform1f(glGetUniformLocation(program, "ambient"), 0.25)
+            glUniform1f(glGetUniformLocation(program, "specular"), 0.25)
+            glUniform1f(glGetUniformLocation(program, "shininess"), 32)
+            let opaque = prepared.filter { $0.color.a >= 1 }, translucent = prepared.filter { $0.color.a < 1 }
+            for mesh in opaque { draw(mesh, program) }
+            if !translucent.isEmpty {
+                glEnable(GLenum(GL_BLEND))
+                glBlendFunc(GLenum(GL_SRC_ALPHA), GLenum(GL_ONE_MINUS_SRC_ALPHA))
+                glDepthMask(GLboolean(GL_FALSE))
+                for mesh in translucent { draw(mesh, program) }
+                glDepthMask(GLboolean(GL_TRUE))
+                glDisable(GLenum(GL_BLEND))
+            }
+            return try target.read()
+        }
+    }
+
+    private func setMatrix(_ program: GLuint, _ name: String, _ matrix: Matrix4) {
+        glUniformMatrix4fv(glGetUniformLocation(program, name), 1, GLboolean(GL_FALSE), matrix.m)
+    }
+
+    /// Uploads and draws one mesh (positions and normals interleaved, 32-bit indices).
+    private func draw(_ mesh: Mesh, _ program: GLuint) {
+        guard mesh.triangleCount > 0 else { return }
+        var interleaved = [Float]()
+        interleaved.reserveCapacity(mesh.vertexCount * 6)
+        for (p, n) in zip(mesh.positions, mesh.normals) { interleaved += [p.x, p.y, p.z, n.x, n.y, n.z] }
+        var buffers = [GLuint](repeating: 0, count: 2), array: GLuint = 0
+        glGenVertexArrays(1, &array)
+        glBindVertexArray(array)
+        glGenBuffers(2, &buffers)
+        glBindBuffer(GLenum(GL_ARRAY_BUFFER), buffers[0])
+        glBufferData(GLenum(GL_ARRAY_BUFFER), interleaved.count * 4, interleaved, GLenum(GL_STATIC_DRAW))
+        glVertexAttribPointer(0, 3, GLenum(GL_FLOAT), GLboolean(GL_FALSE), 24, nil)
+        glEnableVertexAttribArray(0)
+        glVertexAttribPointer(1, 3, GLenum(GL_FLOAT), GLboolean(GL_FALSE), 24, UnsafeRawPointer(bitPattern: 12))
+        glEnableVertexAttribArray(1)
+        glBindBuffer(GLenum(GL_ELEMENT_ARRAY_BUFFER), buffers[1])
+        glBufferData(GLenum(GL_ELEMENT_ARRAY_BUFFER), mesh.indices.count * 4, mesh.indices, GLenum(GL_STATIC_DRAW))
+        let c = mesh.color
+        glUniform4f(glGetUniformLocation(program, "color"), Float(c.r), Float(c.g), Float(c.b), Float(c.a))
+        glDrawElements(GLenum(GL_TRIANGLES), GLsizei(mesh.indices.count), GLenum(GL_UNSIGNED_INT), nil)
+        glBindVertexArray(0)
+        glDeleteBuffers(2, buffers)
+        glDeleteVertexArrays(1, &array)
+    }
+}
+
+/// An offscreen render target: RGBA8 colour and 24-bit depth renderbuffers (GL thread only).
+struct Framebuffer {
+    let width: Int, height: Int
+    var framebuffer: GLuint = 0
+    var renderbuffers = [GLuint](repeating: 0, count: 2)
+
+    init(width: Int, height: Int) throws(RenderingError) {
+        self.width = width
+        self.height = height
+        glGenFramebuffers(1, &framebuffer)
+        glBindFramebuffer(GLenum(GL_FRAMEBUFFER), framebuffer)
+        glGenRenderbuffers(2, &renderbuffers)
+        glBindRenderbuffer(GLenum(GL_RENDERBUFFER), renderbuffers[0])
+        glRenderbufferStorage(GLenum(GL_RENDERBUFFER), GLenum(GL_RGBA8), GLsizei(width), GLsizei(height))
+        glFramebufferRenderbuffer(GLenum(GL_FRAMEBUFFER), GLenum(GL_COLOR_ATTACHMENT0), GLenum(GL_RENDERBUFFER), renderbuffers[0])
+        glBindRenderbuffer(GLenum(GL_RENDERBUFFER), renderbuffers[1])
+        glRenderbufferStorage(GLenum(GL_RENDERBUFFER), GLenum(GL_DEPTH_COMPONENT24), GLsizei(width), GLsizei(height))
+        glFramebufferRenderbuffer(GLenum(GL_FRAMEBUFFER), GLenum(GL_DEPTH_ATTACHMENT), GLenum(GL_RENDERBUFFER), renderbuffers[1])
+        let status = glCheckFramebufferStatus(GLenum(GL_FRAMEBUFFER))
+        guard status == GLenum(GL_FRAMEBUFFER_COMPLETE) else {
+            delete()
+            throw .framebuffer(reason: "incomplete (status 0x\(String(status, radix: 16))) at \(width)×\(height)")
+        }
+    }
+
+    func delete() {
+        var f = framebuffer
+        glDeleteFramebuffers(1, &f)
+        glDeleteRenderbuffers(2, renderbuffers)
+    }
+
+    /// The pixels, rows flipped to top-to-bottom.
+    func read() throws(RenderingError) -> RGBAImage {
+        var raw = [UInt8](repeating: 0, count: width * height * 4)
+        glPixelStorei(GLenum(GL_PACK_ALIGNMENT), 1)
+        glReadPixels(0, 0, GLsizei(width), GLsizei(height), GLenum(GL_RGBA), GLenum(GL_UNSIGNED_BYTE), &raw)
+        let error = glGetError()
+        guard error == GLenum(GL_NO_ERROR) else { throw .framebuffer(reason: "glReadPixels failed (0x\(String(error, radix: 16)))") }
+        var flipped = [UInt8](repeating: 0, count: raw.count)
+        let row = width * 4
+        for y in 0..<height {
+            flipped.replaceSubrange((y * row)..<((y + 1) * row), with: raw[((height - 1 - y) * row)..<((height - y) * row)])
+        }
+        return RGBAImage(width: width, height: height, pixels: flipped)
+    }
+}
