@@ -38,13 +38,10 @@ public final class GLContext: @unchecked Sendable {
         thread.stop()
     }
 
-    /// Runs `body` on the context's thread, with the context current.
-    public func perform<T>(_ body: () throws(RenderingError) -> T) throws(RenderingError) -> T {
-        let result: Result<T, RenderingError> = withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            return thread.run {
-                do throws(RenderingError) { return .success(try box.value()) } catch { return .failure(error) }
-            }
+    /// Runs `body` on the context's thread, with the context current, and waits for it.
+    public func perform<T>(_ body: @escaping () throws(RenderingError) -> T) throws(RenderingError) -> T {
+        let result: Result<T, RenderingError> = thread.run {
+            do throws(RenderingError) { return .success(try body()) } catch { return .failure(error) }
         }
         return try result.get()
     }
@@ -154,7 +151,3 @@ final class RenderThread: @unchecked Sendable {
     }
 }
 
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}

@@ -39,7 +39,7 @@ public final class SurfaceRenderer: @unchecked Sendable {
         let view = eyeCamera.viewMatrix
         let projection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift)
         let program = self.program
-        return try context.perform { () throws(RenderingError) -> RGBAImage in
+        return try context.perform { [self] () throws(RenderingError) -> RGBAImage in
             let target = try Framebuffer(width: width, height: height)
             defer { target.delete() }
             glViewport(0, 0, GLsizei(width), GLsizei(height))
