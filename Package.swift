@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -84,3 +84,24 @@ import TestSupport
         }
     }
 }
+
+extension MeshCommandTests {
+    @Test func renderWritesAStereoPairOfTheBone() throws {
+        try Self.withBoneLabels { folder, labels in
+            let out = folder.appendingPathComponent("renders")
+            let result = try CommandLineTool.run(["render", "--labels", labels.path, "--view", "anterior", "--size", "200x160",
+                                                  "--stereo", "--smooth", "2", "--out", out.path,
+                                                  "--shaders", Fixtures.root.appendingPathComponent("Shaders").path])
+            #expect(result.status == 0, "\(result.standardError)")
+            for name in ["left", "right", "side-by-side", "anaglyph"] {
+                let png = try Data(contentsOf: out.appendingPathComponent("anterior-\(name).png"))
+                #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+            }
+            let bad = try CommandLineTool.run(["render", "--labels", labels.path, "--size", "0x0", "--out", out.path])
+            #expect(bad.status == 2 && bad.standardError.contains("--size"))
+            let noShaders = try CommandLineTool.run(["render", "--labels", labels.path, "--size", "64x64", "--out", out.path,
+                                                     "--shaders", "/nonexistent"])
+            #expect(noShaders.status == 1 && noShaders.standardError.contains("/nonexistent: shader directory not found"))
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Meshing
+import Rendering
+import VolumeCore
+import VolumeIO
+
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render the surfaces of a label map headless (EGL + OpenGL ES 3) to PNG, optionally as a stereo pair.",
+        discussion: """
+            Builds each label's surface (or --label N's), smooths it, and renders it from an anatomical view \
+            fitted to the scene. With --stereo: left.png, right.png, side-by-side.png and anaglyph.png (red-cyan), \
+            with off-axis frusta (--ipd mm between the eyes, zero disparity at --convergence mm, default the scene's \
+            centre). Volume rendering of studies is not built yet.
+            Exit status: 0 on success, 1 when the input or the renderer fails, 2 on usage errors.
+            """
+    )
+
+    @Option(help: "Label map (.nii, .nii.gz) whose surfaces to render.")
+    var labels: String
+
+    @Option(help: "Only this label.")
+    var label: Int?
+
+    @Option(help: "anterior, posterior, left, right, superior or inferior.")
+    var view: String = "anterior"
+
+    @Option(help: "Image size WIDTHxHEIGHT.")
+    var size: String = "1024x1024"
+
+    @Flag(help: "Render a stereo pair.")
+    var stereo = false
+
+    @Option(help: "Interpupillary distance (mm).")
+    var ipd: Double = 64
+
+    @Option(help: "Distance to the zero-disparity plane (mm; default: the scene's centre).")
+    var convergence: Double?
+
+    @Option(help: "Smoothing passes of the surfaces.")
+    var smooth: Int = 10
+
+    @Option(help: "Folder for the PNG files.")
+    var out: String
+
+    @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
+    var shaders: String?
+
+    func parsedSize() throws -> (Int, Int) {
+        let parts = size.lowercased().split(separator: "x").map { Int($0) }
+        guard parts.count == 2, let w = parts[0], let h = parts[1], w > 0, h > 0 else {
+            throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(size)'")
+        }
+        return (w, h)
+    }
+
+    func validate() throws {
+        _ = try parsedSize()
+        guard Camera.View(rawValue: view) != nil else {
+            throw ValidationError("--view must be one of \(Camera.View.allCases.map(\.rawValue).joined(separator: ", ")), not '\(view)'")
+        }
+        if ipd <= 0 { throw ValidationError("--ipd must be more than 0 mm") }
+        if let convergence, convergence <= 0 { throw ValidationError("--convergence must be more than 0 mm") }
+        if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
+    }
+
+    func run() throws {
+        let (width, height) = try parsedSize()
+        let map: LabelMap
+        do {
+            map = try NIfTI.readLabelMap(URL(fileURLWithPath: labels))
+        } catch {
+            fail("\(error)")
+        }
+        let values = label.map { [$0] } ?? map.labels.map(\.value)
+        var meshes: [Mesh] = []
+        for value in values {
+            var mesh = Surfaces.surface(of: map, label: value).smoothed(passes: smooth)
+            guard !mesh.indices.isEmpty else { fail("\(labels): label \(value) is empty: nothing to render") }
+            if let info = map.labels.first(where: { $0.value == value }) {
+                mesh.name = info.name
+                mesh.color = info.color
+            }
+            meshes.append(mesh)
+        }
+        guard !meshes.isEmpty else { fail("\(labels): the label map holds no label to render") }
+        var lo = SIMD3<Double>(repeating: .infinity), hi = SIMD3<Double>(repeating: -.infinity)
+        for mesh in meshes {
+            let m = MeshMeasurements(mesh, topology: false)
+            lo = pointwiseMin(lo, m.minimum)
+            hi = pointwiseMax(hi, m.maximum)
+        }
+        let camera = Camera.fitted(Camera.View(rawValue: view)!, box: (lo, hi), aspect: Double(width) / Double(height))
+        let folder = URL(fileURLWithPath: out)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            fail("\(out): cannot create the folder: \(error.localizedDescription)")
+        }
+        let written: [(String, Double)], description: String
+        do {
+            (written, description) = try render(meshes, camera: camera, width: width, height: height, folder: folder)
+        } catch {
+            fail("\(error)")
+        }
+        print("Rendered with \(description)")
+        for (name, time) in written {
+            print("  wrote \(folder.appendingPathComponent(name).path)" + (time > 0 ? " (\(ms(time)) per frame)" : ""))
+        }
+    }
+
+    /// Renders and writes the PNG files; returns (file, seconds per frame) and the driver's name.
+    private func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int, folder: URL) throws(RenderingError)
+        -> ([(String, Double)], String) {
+        let context = try GLContext()
+        let renderer = try SurfaceRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
+        let clock = Stopwatch()
+        var written: [(String, Double)] = []
+        if stereo {
+            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera)
+            let left = try renderer.render(meshes, camera: camera, width: width, height: height,
+                                           eyeOffset: eyes.left.offset, shift: eyes.left.shift)
+            let leftTime = clock.lap()
+            let right = try renderer.render(meshes, camera: camera, width: width, height: height,
+                                            eyeOffset: eyes.right.offset, shift: eyes.right.shift)
+            let rightTime = clock.lap()
+            for (name, image, time) in [("left", left, leftTime), ("right", right, rightTime),
+                                        ("side-by-side", StereoRig.sideBySide(left, right), 0),
+                                        ("anaglyph", StereoRig.anaglyph(left, right), 0)] {
+                try image.writePNG(to: folder.appendingPathComponent("\(view)-\(name).png"))
+                written.append(("\(view)-\(name).png", time))
+            }
+        } else {
+            let image = try renderer.render(meshes, camera: camera, width: width, height: height)
+            let time = clock.lap()
+            try image.writePNG(to: folder.appendingPathComponent("\(view).png"))
+            written.append(("\(view).png", time))
+        }
+        return (written, "\(context.renderer) (\(context.version))")
+    }
+}
