@@ -128,8 +128,10 @@ final class RenderThread: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the thread and waits for its result.
+    /// Runs `body` on the thread and waits for its result. Called from the thread itself (a
+    /// renderer released inside a job, whose deinit frees GL objects), it runs inline.
     func run<T>(_ body: @escaping () -> T) -> T {
+        if Thread.current === thread { return body() }
         var result: T?
         let done = DispatchSemaphore(value: 0)
         condition.lock()

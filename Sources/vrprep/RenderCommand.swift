@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Foundation
 import Meshing
 import Rendering
@@ -18,8 +19,14 @@ struct RenderCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Label map (.nii, .nii.gz) whose surfaces to render.")
-    var labels: String
+    @Argument(help: "A study (DICOM folder, files, zip) to render as a volume.")
+    var study: [String] = []
+
+    @Option(help: "Label map (.nii, .nii.gz) whose surfaces to render (instead of the volume).")
+    var labels: String?
+
+    @Option(help: "Volume preset: ct-bone, ct-soft-tissue or ct-angio.")
+    var preset: String = "ct-bone"
 
     @Option(help: "Only this label.")
     var label: Int?
@@ -58,6 +65,12 @@ struct RenderCommand: ParsableCommand {
 
     func validate() throws {
         _ = try parsedSize()
+        guard (labels == nil) != study.isEmpty else {
+            throw ValidationError("give a study to render as a volume, or --labels L.nii.gz for surfaces (not both)")
+        }
+        guard TransferFunction.presets.contains(where: { $0.name == preset }) else {
+            throw ValidationError("--preset must be one of \(TransferFunction.presets.map(\.name).joined(separator: ", ")), not '\(preset)'")
+        }
         guard Camera.View(rawValue: view) != nil else {
             throw ValidationError("--view must be one of \(Camera.View.allCases.map(\.rawValue).joined(separator: ", ")), not '\(view)'")
         }
@@ -68,6 +81,7 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         let (width, height) = try parsedSize()
+        guard let labels else { return try renderVolume(width: width, height: height) }
         let map: LabelMap
         do {
             map = try NIfTI.readLabelMap(URL(fileURLWithPath: labels))
@@ -101,7 +115,13 @@ struct RenderCommand: ParsableCommand {
         }
         let written: [(String, Double)], description: String
         do {
-            (written, description) = try render(meshes, camera: camera, width: width, height: height, folder: folder)
+            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage) in
+                let context = try GLContext()
+                let renderer = try SurfaceRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
+                return (context, { offset, shift throws(RenderingError) in
+                    try renderer.render(meshes, camera: camera, width: width, height: height, eyeOffset: offset, shift: shift)
+                })
+            } camera: { camera }
         } catch {
             fail("\(error)")
         }
@@ -111,20 +131,56 @@ struct RenderCommand: ParsableCommand {
         }
     }
 
-    /// Renders and writes the PNG files; returns (file, seconds per frame) and the driver's name.
-    private func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int, folder: URL) throws(RenderingError)
-        -> ([(String, Double)], String) {
-        let context = try GLContext()
-        let renderer = try SurfaceRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
+    private func renderVolume(width: Int, height: Int) throws {
+        let report = DicomLoader().load(study)
+        guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
+            fail("no series could be loaded from \(study.joined(separator: ", "))")
+        }
+        let g = series.info.geometry
+        let corners = (0..<8).map { c in
+            g.patientPosition(ofIndex: SIMD3<Int>(c & 1 == 0 ? 0 : g.dimensions.x - 1, c & 2 == 0 ? 0 : g.dimensions.y - 1,
+                                                  c & 4 == 0 ? 0 : g.dimensions.z - 1))
+        }
+        let box = (corners.reduce(corners[0], pointwiseMin), corners.reduce(corners[0], pointwiseMax))
+        let camera = Camera.fitted(Camera.View(rawValue: view)!, box: box, aspect: Double(width) / Double(height))
+        let folder = URL(fileURLWithPath: out)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            fail("\(out): cannot create the folder: \(error.localizedDescription)")
+        }
+        let transfer = TransferFunction.presets.first { $0.name == preset }!
+        let written: [(String, Double)], description: String
+        do {
+            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage) in
+                let context = try GLContext()
+                let renderer = try VolumeRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
+                try renderer.upload(series.volume, modality: series.info.modality)
+                return (context, { offset, shift throws(RenderingError) in
+                    try renderer.render(camera: camera, width: width, height: height, transfer: transfer, eyeOffset: offset, shift: shift)
+                })
+            } camera: { camera }
+        } catch {
+            fail("\(error)")
+        }
+        print("Rendered \(preset) with \(description)")
+        for (name, time) in written {
+            print("  wrote \(folder.appendingPathComponent(name).path)" + (time > 0 ? " (\(ms(time)) per frame)" : ""))
+        }
+    }
+
+    /// Renders one image or a stereo pair with `draw(eyeOffset, shift)` and writes the PNGs.
+    private func renderFrames(folder: URL,
+                              make: () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage),
+                              camera: () -> Camera) throws(RenderingError) -> ([(String, Double)], String) {
+        let (context, draw) = try make()
         let clock = Stopwatch()
         var written: [(String, Double)] = []
         if stereo {
-            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera)
-            let left = try renderer.render(meshes, camera: camera, width: width, height: height,
-                                           eyeOffset: eyes.left.offset, shift: eyes.left.shift)
+            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera())
+            let left = try draw(eyes.left.offset, eyes.left.shift)
             let leftTime = clock.lap()
-            let right = try renderer.render(meshes, camera: camera, width: width, height: height,
-                                            eyeOffset: eyes.right.offset, shift: eyes.right.shift)
+            let right = try draw(eyes.right.offset, eyes.right.shift)
             let rightTime = clock.lap()
             for (name, image, time) in [("left", left, leftTime), ("right", right, rightTime),
                                         ("side-by-side", StereoRig.sideBySide(left, right), 0),
@@ -133,7 +189,7 @@ struct RenderCommand: ParsableCommand {
                 written.append(("\(view)-\(name).png", time))
             }
         } else {
-            let image = try renderer.render(meshes, camera: camera, width: width, height: height)
+            let image = try draw(0, 0)
             let time = clock.lap()
             try image.writePNG(to: folder.appendingPathComponent("\(view).png"))
             written.append(("\(view).png", time))

@@ -1,0 +1,9 @@
+#version 300 es
+// A triangle that covers the screen; the fragment shader casts one ray per pixel.
+out vec2 ndc;
+
+void main() {
+    vec2 corner = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+    ndc = corner * 2.0 - 1.0;
+    gl_Position = vec4(ndc, 0.0, 1.0);
+}
