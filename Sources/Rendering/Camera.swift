@@ -65,6 +65,16 @@ public struct Camera: Equatable, Sendable {
                       orthographicHeight: 2 * radius / min(1, aspect), near: max(1e-3, fit - radius * 1.5), far: fit + radius * 1.5)
     }
 
+    /// The camera moved sideways by `offset` mm along its right vector (one eye of a stereo pair).
+    public func shifted(by offset: Double) -> Camera {
+        guard offset != 0 else { return self }
+        let right = (target - eye).normalized.cross(up).normalized
+        var moved = self
+        moved.eye += right * offset
+        moved.target += right * offset
+        return moved
+    }
+
     /// World (LPS mm) → eye coordinates (right-handed, looking down −z).
     public var viewMatrix: Matrix4 {
         let f = (target - eye).normalized

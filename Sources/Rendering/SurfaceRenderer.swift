@@ -30,12 +30,7 @@ public final class SurfaceRenderer: @unchecked Sendable {
             throw .invalidSize(width: width, height: height, limit: limit)
         }
         let prepared = meshes.map { $0.normals.count == $0.vertexCount ? $0 : $0.withNormals() }
-        var eyeCamera = camera
-        if eyeOffset != 0 {
-            let right = (camera.target - camera.eye).normalized.cross(camera.up).normalized
-            eyeCamera.eye += right * eyeOffset
-            eyeCamera.target += right * eyeOffset
-        }
+        let eyeCamera = camera.shifted(by: eyeOffset)
         let view = eyeCamera.viewMatrix
         let projection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift)
         let program = self.program

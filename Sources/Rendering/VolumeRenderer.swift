@@ -135,12 +135,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         guard width >= 1, height >= 1, width <= limit, height <= limit else {
             throw .invalidSize(width: width, height: height, limit: limit)
         }
-        var eyeCamera = camera
-        if eyeOffset != 0 {
-            let right = (camera.target - camera.eye).normalized.cross(camera.up).normalized
-            eyeCamera.eye += right * eyeOffset
-            eyeCamera.target += right * eyeOffset
-        }
+        let eyeCamera = camera.shifted(by: eyeOffset)
         let viewProjection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift) * eyeCamera.viewMatrix
         guard let inverse = viewProjection.inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
         let toTexture = try Self.patientToTexture(g)

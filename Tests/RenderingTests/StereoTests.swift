@@ -6,10 +6,7 @@ import VolumeCore
 /// The stereo rig: only horizontal disparity, none at the convergence distance.
 @Suite struct StereoTests {
     static func project(_ p: SIMD3<Double>, _ camera: Camera, offset: Double, shift: Double) -> SIMD2<Double> {
-        var eye = camera
-        let right = (camera.target - camera.eye).normalized.cross(camera.up).normalized
-        eye.eye += right * offset
-        eye.target += right * offset
+        let eye = camera.shifted(by: offset)
         let c = (eye.projectionMatrix(aspect: 1, shift: shift) * eye.viewMatrix).transform(p)
         return SIMD2((c.x / c.w + 1) * 512, (1 - c.y / c.w) * 512)  // 1024 × 1024 pixels
     }
