@@ -9,10 +9,13 @@ in vec2 ndc;
 
 uniform sampler3D volume;           // values (HU for CT), linear filtering
 uniform sampler2D transfer;         // 256×1 RGBA: colour and opacity per normalised value
+uniform sampler3D occupancy;        // per brick of voxels: > 0 where the transfer function can be seen
+uniform vec3 dimensions;            // voxels along each axis (bricks are 8³ voxels)
 uniform mat4 inverseViewProjection; // clip → patient (mm)
 uniform mat4 patientToTexture;      // patient (mm) → texture coordinates [0, 1]³
 uniform vec2 valueRange;            // values mapped to 0 and 1 in the transfer function
 uniform float stepMM;               // distance between samples along a ray
+uniform float opacityExponent;      // stepMM / 0.5 mm: table opacities are per half millimetre
 uniform vec3 textureStep;           // one voxel in texture coordinates (gradient offsets)
 uniform int maxSteps;
 uniform vec4 background;
@@ -44,6 +47,17 @@ void main() {
         vec3 viewDirection = -normalize(step);
         for (int i = 0; i < maxSteps && s <= leave; ++i, s += 1.0) {
             vec3 p = origin + step * s;
+            // Empty-space skipping: in a brick the transfer function leaves transparent, jump to
+            // where the ray leaves that brick.
+            vec3 cell = floor((p * dimensions - 0.5) / 8.0);
+            if (texelFetch(occupancy, ivec3(cell), 0).r == 0.0) {
+                vec3 low = (cell * 8.0 + 0.5) / dimensions, high = ((cell + 1.0) * 8.0 + 0.5) / dimensions;
+                vec3 a = (low - origin) * inverseStep, b = (high - origin) * inverseStep;
+                float exitAt = min(min(max(a.x, b.x), max(a.y, b.y)), max(a.z, b.z));
+                // Stay on the ray's sample grid: the next sample is the first one past the exit.
+                s += max(ceil(exitAt - s), 1.0) - 1.0;
+                continue;
+            }
             vec4 sampleColour = classify(valueAt(p));
             if (sampleColour.a > 0.002) {
                 vec3 g = vec3(valueAt(p + vec3(textureStep.x, 0.0, 0.0)) - valueAt(p - vec3(textureStep.x, 0.0, 0.0)),
@@ -51,7 +65,7 @@ void main() {
                               valueAt(p + vec3(0.0, 0.0, textureStep.z)) - valueAt(p - vec3(0.0, 0.0, textureStep.z)));
                 float lit = 0.3;
                 if (length(g) > 1e-3) lit += 0.7 * abs(dot(normalize(g), viewDirection));
-                float a = sampleColour.a;
+                float a = 1.0 - pow(1.0 - min(sampleColour.a, 0.999), opacityExponent);
                 colour.rgb += (1.0 - colour.a) * a * sampleColour.rgb * lit;
                 colour.a += (1.0 - colour.a) * a;
                 if (colour.a > 0.98) break;

@@ -70,6 +70,10 @@ public final class VolumeRenderer: @unchecked Sendable {
     private var geometry: VolumeGeometry?
     private var range: ClosedRange<Double> = 0...1
     private var modality = ""
+    /// Smallest and largest value of each brick of `brick`³ voxels (for empty-space skipping).
+    private var brickLow: [Float] = [], brickHigh: [Float] = []
+    private var bricks = SIMD3<Int>(1, 1, 1)
+    private let brick = 8  // voxels per brick side; volume.frag assumes 8
 
     public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
         self.context = context
@@ -101,6 +105,41 @@ public final class VolumeRenderer: @unchecked Sendable {
         }
         self.range = volume.valueRange() ?? 0...1
         self.modality = modality
+        // Brick ranges, one voxel of overlap so linear filtering at brick borders is covered.
+        bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
+        let count = bricks.x * bricks.y * bricks.z
+        var low = [Float](repeating: .infinity, count: count), high = [Float](repeating: -.infinity, count: count)
+        let (bx, by, bz, size) = (bricks.x, bricks.y, bricks.z, brick)
+        low.withUnsafeMutableBufferPointer { lowBuffer in
+            high.withUnsafeMutableBufferPointer { highBuffer in
+                half.withUnsafeBufferPointer { values in
+                    let (lo, hi, v) = (UncheckedSendable(lowBuffer), UncheckedSendable(highBuffer), UncheckedSendable(values))
+                    parallelFor(0..<bz, threads: nil) { slabs in
+                        for k in slabs {
+                            for j in 0..<by {
+                                for i in 0..<bx {
+                                    var a = Float.infinity, b = -Float.infinity
+                                    for z in max(0, k * size - 1)..<min(g.dimensions.z, (k + 1) * size + 1) {
+                                        for y in max(0, j * size - 1)..<min(g.dimensions.y, (j + 1) * size + 1) {
+                                            let row = (z * g.dimensions.y + y) * g.dimensions.x
+                                            for x in max(0, i * size - 1)..<min(g.dimensions.x, (i + 1) * size + 1) {
+                                                let value = Float(v.value[row + x])
+                                                a = min(a, value)
+                                                b = max(b, value)
+                                            }
+                                        }
+                                    }
+                                    lo.value[(k * by + j) * bx + i] = a
+                                    hi.value[(k * by + j) * bx + i] = b
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        brickLow = low
+        brickHigh = high
         let upload = half
         texture = try context.perform { [texture] () throws(RenderingError) -> GLuint in
             var id = texture
@@ -140,9 +179,19 @@ public final class VolumeRenderer: @unchecked Sendable {
         guard let inverse = viewProjection.inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
         let toTexture = try Self.patientToTexture(g)
         let table = transfer.table(low: range.lowerBound, high: range.upperBound)
-        let step = min(g.spacing.x, g.spacing.y, g.spacing.z) * 0.5
+        // One sample per smallest voxel size; opacities corrected to it (the table is per 0.5 mm).
+        let step = min(g.spacing.x, g.spacing.y, g.spacing.z)
         let diagonal = (SIMD3<Double>(Double(g.dimensions.x), Double(g.dimensions.y), Double(g.dimensions.z)) * g.spacing).length
-        let (program, texture, range) = (self.program, self.texture, self.range)
+        let (program, texture, range, bricks) = (self.program, self.texture, self.range, self.bricks)
+        // Occupancy: 255 where some value of the brick has a visible opacity in the table.
+        var alphaPrefix = [Int](repeating: 0, count: 257)
+        for i in 0..<256 { alphaPrefix[i + 1] = alphaPrefix[i] + (table[4 * i + 3] > 0 ? 1 : 0) }
+        let span = range.upperBound - range.lowerBound
+        let occupancy: [UInt8] = zip(brickLow, brickHigh).map { low, high in
+            let a = max(0, min(255, Int(((Double(low) - range.lowerBound) / max(span, 1e-9) * 255).rounded(.down))))
+            let b = max(0, min(255, Int(((Double(high) - range.lowerBound) / max(span, 1e-9) * 255).rounded(.up))))
+            return alphaPrefix[b + 1] - alphaPrefix[a] > 0 ? 255 : 0
+        }
         return try context.perform { () throws(RenderingError) -> RGBAImage in
             let target = try Framebuffer(width: width, height: height)
             defer { target.delete() }
@@ -155,6 +204,20 @@ public final class VolumeRenderer: @unchecked Sendable {
             glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_MIN_FILTER), GL_LINEAR)
             glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_MAG_FILTER), GL_LINEAR)
             glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_WRAP_S), GL_CLAMP_TO_EDGE)
+            var occupancyTexture: GLuint = 0
+            glGenTextures(1, &occupancyTexture)
+            defer { glDeleteTextures(1, &occupancyTexture) }
+            glActiveTexture(GLenum(GL_TEXTURE2))
+            glBindTexture(GLenum(GL_TEXTURE_3D), occupancyTexture)
+            glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
+            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
+                         GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), occupancy)
+            for parameter in [GL_TEXTURE_MIN_FILTER, GL_TEXTURE_MAG_FILTER] {
+                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(parameter), GL_NEAREST)
+            }
+            for wrap in [GL_TEXTURE_WRAP_S, GL_TEXTURE_WRAP_T, GL_TEXTURE_WRAP_R] {
+                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(wrap), GL_CLAMP_TO_EDGE)
+            }
             glActiveTexture(GLenum(GL_TEXTURE0))
             glBindTexture(GLenum(GL_TEXTURE_3D), texture)
             glViewport(0, 0, GLsizei(width), GLsizei(height))
@@ -162,10 +225,14 @@ public final class VolumeRenderer: @unchecked Sendable {
             glUseProgram(program)
             glUniform1i(glGetUniformLocation(program, "volume"), 0)
             glUniform1i(glGetUniformLocation(program, "transfer"), 1)
+            glUniform1i(glGetUniformLocation(program, "occupancy"), 2)
+            glUniform3f(glGetUniformLocation(program, "dimensions"), Float(g.dimensions.x), Float(g.dimensions.y),
+                        Float(g.dimensions.z))
             glUniformMatrix4fv(glGetUniformLocation(program, "inverseViewProjection"), 1, GLboolean(GL_FALSE), inverse.m)
             glUniformMatrix4fv(glGetUniformLocation(program, "patientToTexture"), 1, GLboolean(GL_FALSE), toTexture.m)
             glUniform2f(glGetUniformLocation(program, "valueRange"), Float(range.lowerBound), Float(range.upperBound))
             glUniform1f(glGetUniformLocation(program, "stepMM"), Float(step))
+            glUniform1f(glGetUniformLocation(program, "opacityExponent"), Float(step / 0.5))
             glUniform3f(glGetUniformLocation(program, "textureStep"), 1 / Float(g.dimensions.x), 1 / Float(g.dimensions.y),
                         1 / Float(g.dimensions.z))
             glUniform1i(glGetUniformLocation(program, "maxSteps"), GLint(min(4096, Int(diagonal / step) + 2)))
