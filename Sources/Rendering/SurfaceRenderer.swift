@@ -25,40 +25,54 @@ public final class SurfaceRenderer: @unchecked Sendable {
     public func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int,
                        background: RGBA = RGBA(0, 0, 0, 1), eyeOffset: Double = 0, shift: Double = 0)
         throws(RenderingError) -> RGBAImage {
+        try render(meshes, camera: camera, width: width, height: height, background: background,
+                   eyes: [(eyeOffset, shift)])[0]
+    }
+
+    /// Several images of the same meshes (the eyes of a stereo pair, frames of a turntable), with
+    /// the meshes uploaded once: `eyes` lists (eye offset, frustum shift) per image.
+    public func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int, background: RGBA = RGBA(0, 0, 0, 1),
+                       eyes: [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage] {
         let limit = context.maxSize
         guard width >= 1, height >= 1, width <= limit, height <= limit else {
             throw .invalidSize(width: width, height: height, limit: limit)
         }
         let prepared = meshes.map { $0.normals.count == $0.vertexCount ? $0 : $0.withNormals() }
-        let eyeCamera = camera.shifted(by: eyeOffset)
-        let view = eyeCamera.viewMatrix
-        let projection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift)
+        let aspect = Double(width) / Double(height)
+        let matrices = eyes.map { eye -> (Matrix4, Matrix4) in
+            let eyeCamera = camera.shifted(by: eye.offset)
+            return (eyeCamera.viewMatrix, eyeCamera.projectionMatrix(aspect: aspect, shift: eye.shift))
+        }
         let program = self.program
-        return try context.perform { [self] () throws(RenderingError) -> RGBAImage in
+        return try context.perform { [self] () throws(RenderingError) -> [RGBAImage] in
             let target = try Framebuffer(width: width, height: height)
             defer { target.delete() }
-            glViewport(0, 0, GLsizei(width), GLsizei(height))
-            glClearColor(Float(background.r), Float(background.g), Float(background.b), Float(background.a))
-            glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
-            glEnable(GLenum(GL_DEPTH_TEST))
-            glUseProgram(program)
-            let mvp = projection * view
-            setMatrix(program, "modelViewProjection", mvp)
-            setMatrix(program, "modelView", view)
-            glUniform1f(glGetUniformLocation(program, "ambient"), 0.25)
-            glUniform1f(glGetUniformLocation(program, "specular"), 0.25)
-            glUniform1f(glGetUniformLocation(program, "shininess"), 32)
-            let opaque = prepared.filter { $0.color.a >= 1 }, translucent = prepared.filter { $0.color.a < 1 }
-            for mesh in opaque { draw(mesh, program) }
-            if !translucent.isEmpty {
-                glEnable(GLenum(GL_BLEND))
-                glBlendFunc(GLenum(GL_SRC_ALPHA), GLenum(GL_ONE_MINUS_SRC_ALPHA))
-                glDepthMask(GLboolean(GL_FALSE))
-                for mesh in translucent { draw(mesh, program) }
-                glDepthMask(GLboolean(GL_TRUE))
-                glDisable(GLenum(GL_BLEND))
+            let uploaded = prepared.map { upload($0) }
+            defer { uploaded.forEach { $0.delete() } }
+            var images: [RGBAImage] = []
+            for (view, projection) in matrices {
+                glViewport(0, 0, GLsizei(width), GLsizei(height))
+                glClearColor(Float(background.r), Float(background.g), Float(background.b), Float(background.a))
+                glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
+                glEnable(GLenum(GL_DEPTH_TEST))
+                glUseProgram(program)
+                setMatrix(program, "modelViewProjection", projection * view)
+                setMatrix(program, "modelView", view)
+                glUniform1f(glGetUniformLocation(program, "ambient"), 0.25)
+                glUniform1f(glGetUniformLocation(program, "specular"), 0.25)
+                glUniform1f(glGetUniformLocation(program, "shininess"), 32)
+                for mesh in uploaded where mesh.color.a >= 1 { mesh.draw(program) }
+                if uploaded.contains(where: { $0.color.a < 1 }) {
+                    glEnable(GLenum(GL_BLEND))
+                    glBlendFunc(GLenum(GL_SRC_ALPHA), GLenum(GL_ONE_MINUS_SRC_ALPHA))
+                    glDepthMask(GLboolean(GL_FALSE))
+                    for mesh in uploaded where mesh.color.a < 1 { mesh.draw(program) }
+                    glDepthMask(GLboolean(GL_TRUE))
+                    glDisable(GLenum(GL_BLEND))
+                }
+                images.append(try target.read())
             }
-            return try target.read()
+            return images
         }
     }
 
@@ -66,9 +80,8 @@ public final class SurfaceRenderer: @unchecked Sendable {
         glUniformMatrix4fv(glGetUniformLocation(program, name), 1, GLboolean(GL_FALSE), matrix.m)
     }
 
-    /// Uploads and draws one mesh (positions and normals interleaved, 32-bit indices).
-    private func draw(_ mesh: Mesh, _ program: GLuint) {
-        guard mesh.triangleCount > 0 else { return }
+    /// Uploads one mesh: positions and normals interleaved, 32-bit indices (GL thread only).
+    private func upload(_ mesh: Mesh) -> UploadedMesh {
         var interleaved = [Float]()
         interleaved.reserveCapacity(mesh.vertexCount * 6)
         for (p, n) in zip(mesh.positions, mesh.normals) { interleaved += [p.x, p.y, p.z, n.x, n.y, n.z] }
@@ -84,12 +97,30 @@ public final class SurfaceRenderer: @unchecked Sendable {
         glEnableVertexAttribArray(1)
         glBindBuffer(GLenum(GL_ELEMENT_ARRAY_BUFFER), buffers[1])
         glBufferData(GLenum(GL_ELEMENT_ARRAY_BUFFER), mesh.indices.count * 4, mesh.indices, GLenum(GL_STATIC_DRAW))
-        let c = mesh.color
-        glUniform4f(glGetUniformLocation(program, "color"), Float(c.r), Float(c.g), Float(c.b), Float(c.a))
-        glDrawElements(GLenum(GL_TRIANGLES), GLsizei(mesh.indices.count), GLenum(GL_UNSIGNED_INT), nil)
         glBindVertexArray(0)
+        return UploadedMesh(array: array, buffers: buffers, count: mesh.indices.count, color: mesh.color)
+    }
+}
+
+/// A mesh in GL buffers (GL thread only).
+struct UploadedMesh {
+    let array: GLuint
+    let buffers: [GLuint]
+    let count: Int
+    let color: RGBA
+
+    func draw(_ program: GLuint) {
+        guard count > 0 else { return }
+        glUniform4f(glGetUniformLocation(program, "color"), Float(color.r), Float(color.g), Float(color.b), Float(color.a))
+        glBindVertexArray(array)
+        glDrawElements(GLenum(GL_TRIANGLES), GLsizei(count), GLenum(GL_UNSIGNED_INT), nil)
+        glBindVertexArray(0)
+    }
+
+    func delete() {
         glDeleteBuffers(2, buffers)
-        glDeleteVertexArrays(1, &array)
+        var a = array
+        glDeleteVertexArrays(1, &a)
     }
 }
 

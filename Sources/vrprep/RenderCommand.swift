@@ -115,11 +115,11 @@ struct RenderCommand: ParsableCommand {
         }
         let written: [(String, Double)], description: String
         do {
-            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage) in
+            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]) in
                 let context = try GLContext()
                 let renderer = try SurfaceRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
-                return (context, { offset, shift throws(RenderingError) in
-                    try renderer.render(meshes, camera: camera, width: width, height: height, eyeOffset: offset, shift: shift)
+                return (context, { eyes throws(RenderingError) in
+                    try renderer.render(meshes, camera: camera, width: width, height: height, eyes: eyes)
                 })
             } camera: { camera }
         } catch {
@@ -152,12 +152,17 @@ struct RenderCommand: ParsableCommand {
         let transfer = TransferFunction.presets.first { $0.name == preset }!
         let written: [(String, Double)], description: String
         do {
-            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage) in
+            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]) in
                 let context = try GLContext()
                 let renderer = try VolumeRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
                 try renderer.upload(series.volume, modality: series.info.modality)
-                return (context, { offset, shift throws(RenderingError) in
-                    try renderer.render(camera: camera, width: width, height: height, transfer: transfer, eyeOffset: offset, shift: shift)
+                return (context, { eyes throws(RenderingError) in
+                    var images: [RGBAImage] = []
+                    for eye in eyes {
+                        images.append(try renderer.render(camera: camera, width: width, height: height, transfer: transfer,
+                                                          eyeOffset: eye.offset, shift: eye.shift))
+                    }
+                    return images
                 })
             } camera: { camera }
         } catch {
@@ -171,25 +176,24 @@ struct RenderCommand: ParsableCommand {
 
     /// Renders one image or a stereo pair with `draw(eyeOffset, shift)` and writes the PNGs.
     private func renderFrames(folder: URL,
-                              make: () throws(RenderingError) -> (GLContext, (Double, Double) throws(RenderingError) -> RGBAImage),
+                              make: () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]),
                               camera: () -> Camera) throws(RenderingError) -> ([(String, Double)], String) {
         let (context, draw) = try make()
         let clock = Stopwatch()
         var written: [(String, Double)] = []
         if stereo {
             let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera())
-            let left = try draw(eyes.left.offset, eyes.left.shift)
-            let leftTime = clock.lap()
-            let right = try draw(eyes.right.offset, eyes.right.shift)
-            let rightTime = clock.lap()
-            for (name, image, time) in [("left", left, leftTime), ("right", right, rightTime),
+            let images = try draw([eyes.left, eyes.right])
+            let perFrame = clock.lap() / 2
+            let (left, right) = (images[0], images[1])
+            for (name, image, time) in [("left", left, perFrame), ("right", right, perFrame),
                                         ("side-by-side", StereoRig.sideBySide(left, right), 0),
                                         ("anaglyph", StereoRig.anaglyph(left, right), 0)] {
                 try image.writePNG(to: folder.appendingPathComponent("\(view)-\(name).png"))
                 written.append(("\(view)-\(name).png", time))
             }
         } else {
-            let image = try draw(0, 0)
+            let image = try draw([(0, 0)])[0]
             let time = clock.lap()
             try image.writePNG(to: folder.appendingPathComponent("\(view).png"))
             written.append(("\(view).png", time))
