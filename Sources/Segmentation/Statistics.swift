@@ -1,7 +1,7 @@
 import VolumeCore
 
-/// Mean and variance of voxel values, summed in a fixed order (per slice, then slice by slice)
-/// so that the result does not depend on the thread count.
+/// Count, sum and sum of squares of voxel values, for the mean and variance of confidence
+/// growing. Callers add them up in a fixed order, so results do not depend on the thread count.
 struct Statistics {
     var count: Int
     var sum: Double
