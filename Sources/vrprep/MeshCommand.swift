@@ -149,10 +149,7 @@ struct MeshCommand: ParsableCommand {
 
     private func extract() throws -> [Mesh] {
         if !isLabelMap {
-            let report = DicomLoader(threads: threads).load(paths)
-            guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
-                fail("no series could be loaded from \(paths.joined(separator: ", "))")
-            }
+            let series = chooseSeries(DicomLoader(threads: threads).load(paths), from: paths)
             var mesh = Surfaces.isoSurface(series.volume, iso: iso!, threads: threads)
             mesh.name = "iso_\(fmt(iso!))"
             guard !mesh.indices.isEmpty else { fail("no voxel of the study is above --iso \(fmt(iso!)): nothing to mesh") }

@@ -81,7 +81,7 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         let (width, height) = try parsedSize()
-        guard let labels else { return try renderVolume(width: width, height: height) }
+        guard let labels else { return renderVolume(width: width, height: height) }
         let map: LabelMap
         do {
             map = try NIfTI.readLabelMap(URL(fileURLWithPath: labels))
@@ -106,42 +106,49 @@ struct RenderCommand: ParsableCommand {
             lo = pointwiseMin(lo, m.minimum)
             hi = pointwiseMax(hi, m.maximum)
         }
-        let camera = Camera.fitted(Camera.View(rawValue: view)!, box: (lo, hi), aspect: Double(width) / Double(height))
-        let folder = URL(fileURLWithPath: out)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            fail("\(out): cannot create the folder: \(error.localizedDescription)")
-        }
-        let written: [(String, Double)], description: String
-        do {
-            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]) in
-                let context = try GLContext()
-                let renderer = try SurfaceRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
-                return (context, { eyes throws(RenderingError) in
-                    try renderer.render(meshes, camera: camera, width: width, height: height, eyes: eyes)
-                })
-            } camera: { camera }
-        } catch {
-            fail("\(error)")
-        }
-        print("Rendered with \(description)")
-        for (name, time) in written {
-            print("  wrote \(folder.appendingPathComponent(name).path)" + (time > 0 ? " (\(ms(time)) per frame)" : ""))
+        renderScene(box: (lo, hi), title: "surfaces", width: width, height: height) { camera throws(RenderingError) in
+            let context = try GLContext()
+            let renderer = try SurfaceRenderer(context: context, shaders: try shaderLibrary())
+            return (context, { eyes throws(RenderingError) in
+                try renderer.render(meshes, camera: camera, width: width, height: height, eyes: eyes)
+            })
         }
     }
 
-    private func renderVolume(width: Int, height: Int) throws {
-        let report = DicomLoader().load(study)
-        guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
-            fail("no series could be loaded from \(study.joined(separator: ", "))")
-        }
+    private func renderVolume(width: Int, height: Int) {
+        let series = chooseSeries(DicomLoader().load(study), from: study)
         let g = series.info.geometry
         let corners = (0..<8).map { c in
             g.patientPosition(ofIndex: SIMD3<Int>(c & 1 == 0 ? 0 : g.dimensions.x - 1, c & 2 == 0 ? 0 : g.dimensions.y - 1,
                                                   c & 4 == 0 ? 0 : g.dimensions.z - 1))
         }
         let box = (corners.reduce(corners[0], pointwiseMin), corners.reduce(corners[0], pointwiseMax))
+        let transfer = TransferFunction.presets.first { $0.name == preset }!
+        renderScene(box: box, title: preset, width: width, height: height) { camera throws(RenderingError) in
+            let context = try GLContext()
+            let renderer = try VolumeRenderer(context: context, shaders: try shaderLibrary())
+            try renderer.upload(series.volume, modality: series.info.modality)
+            return (context, { eyes throws(RenderingError) in
+                var images: [RGBAImage] = []
+                for eye in eyes {
+                    images.append(try renderer.render(camera: camera, width: width, height: height, transfer: transfer,
+                                                      eyeOffset: eye.offset, shift: eye.shift))
+                }
+                return images
+            })
+        }
+    }
+
+    typealias Draw = ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]
+
+    private func shaderLibrary() throws(RenderingError) -> ShaderLibrary {
+        try ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) })
+    }
+
+    /// Fits the camera to `box`, makes the renderer with `make`, renders, writes the PNGs and says
+    /// what it wrote; exits with status 1 on any failure.
+    private func renderScene(box: (SIMD3<Double>, SIMD3<Double>), title: String, width: Int, height: Int,
+                             make: (Camera) throws(RenderingError) -> (GLContext, Draw)) {
         let camera = Camera.fitted(Camera.View(rawValue: view)!, box: box, aspect: Double(width) / Double(height))
         let folder = URL(fileURLWithPath: out)
         do {
@@ -149,40 +156,26 @@ struct RenderCommand: ParsableCommand {
         } catch {
             fail("\(out): cannot create the folder: \(error.localizedDescription)")
         }
-        let transfer = TransferFunction.presets.first { $0.name == preset }!
         let written: [(String, Double)], description: String
         do {
-            (written, description) = try renderFrames(folder: folder) { () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]) in
-                let context = try GLContext()
-                let renderer = try VolumeRenderer(context: context, shaders: ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) }))
-                try renderer.upload(series.volume, modality: series.info.modality)
-                return (context, { eyes throws(RenderingError) in
-                    var images: [RGBAImage] = []
-                    for eye in eyes {
-                        images.append(try renderer.render(camera: camera, width: width, height: height, transfer: transfer,
-                                                          eyeOffset: eye.offset, shift: eye.shift))
-                    }
-                    return images
-                })
-            } camera: { camera }
+            let (context, draw) = try make(camera)
+            written = try renderFrames(folder: folder, camera: camera, draw: draw)
+            description = "\(context.renderer) (\(context.version))"
         } catch {
             fail("\(error)")
         }
-        print("Rendered \(preset) with \(description)")
+        print("Rendered \(title) with \(description)")
         for (name, time) in written {
             print("  wrote \(folder.appendingPathComponent(name).path)" + (time > 0 ? " (\(ms(time)) per frame)" : ""))
         }
     }
 
-    /// Renders one image or a stereo pair with `draw(eyeOffset, shift)` and writes the PNGs.
-    private func renderFrames(folder: URL,
-                              make: () throws(RenderingError) -> (GLContext, ([(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]),
-                              camera: () -> Camera) throws(RenderingError) -> ([(String, Double)], String) {
-        let (context, draw) = try make()
+    /// Renders one image or a stereo pair with `draw` and writes the PNGs: (file, seconds per frame).
+    private func renderFrames(folder: URL, camera: Camera, draw: Draw) throws(RenderingError) -> [(String, Double)] {
         let clock = Stopwatch()
         var written: [(String, Double)] = []
         if stereo {
-            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera())
+            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera)
             let images = try draw([eyes.left, eyes.right])
             let perFrame = clock.lap() / 2
             let (left, right) = (images[0], images[1])
@@ -198,6 +191,6 @@ struct RenderCommand: ParsableCommand {
             try image.writePNG(to: folder.appendingPathComponent("\(view).png"))
             written.append(("\(view).png", time))
         }
-        return (written, "\(context.renderer) (\(context.version))")
+        return written
     }
 }

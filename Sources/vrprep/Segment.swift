@@ -157,7 +157,7 @@ struct Segment: ParsableCommand {
         let report = DicomLoader(threads: threads).load(paths, progress: callback)
         progress?.finish()
         let loadSeconds = clock.lap()
-        let chosen = try choose(report)
+        let chosen = chooseSeries(report, from: paths, choice: series)
         let volume = chosen.volume
         let seeds = try self.seeds()
         progress?.say("segmenting \(preset ?? method!) …")
@@ -294,19 +294,6 @@ struct Segment: ParsableCommand {
     private func describe(_ g: VolumeGeometry) -> String {
         "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(fmt(g.spacing.x))×\(fmt(g.spacing.y))×" +
             "\(fmt(g.spacing.z)) mm at (\(fmt(g.origin.x)), \(fmt(g.origin.y)), \(fmt(g.origin.z)))"
-    }
-
-    private func choose(_ report: LoadReport) throws -> LoadedSeries {
-        guard !report.series.isEmpty else {
-            let reasons = report.rejected.prefix(5).map { "\($0.path): \($0.reason)" }.joined(separator: "\n  ")
-            fail("no series could be loaded from \(paths.joined(separator: ", "))" + (reasons.isEmpty ? "" : ":\n  " + reasons))
-        }
-        if let series {
-            if let number = Int(series), number >= 1, number <= report.series.count { return report.series[number - 1] }
-            if let match = report.series.first(where: { $0.info.seriesInstanceUID == series }) { return match }
-            fail("no series '\(series)' here: give 1…\(report.series.count) or a SeriesInstanceUID (see vrprep inspect)")
-        }
-        return report.series.max { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }!
     }
 }
 
