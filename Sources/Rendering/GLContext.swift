@@ -38,6 +38,13 @@ public final class GLContext: @unchecked Sendable {
         thread.stop()
     }
 
+    /// Refuses image sizes the driver cannot hold (each side 1…maxSize pixels).
+    public func checkSize(width: Int, height: Int) throws(RenderingError) {
+        guard width >= 1, height >= 1, width <= maxSize, height <= maxSize else {
+            throw .invalidSize(width: width, height: height, limit: maxSize)
+        }
+    }
+
     /// Runs `body` on the context's thread, with the context current, and waits for it.
     public func perform<T>(_ body: @escaping () throws(RenderingError) -> T) throws(RenderingError) -> T {
         let result: Result<T, RenderingError> = thread.run {

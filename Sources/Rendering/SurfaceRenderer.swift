@@ -33,10 +33,7 @@ public final class SurfaceRenderer: @unchecked Sendable {
     /// the meshes uploaded once: `eyes` lists (eye offset, frustum shift) per image.
     public func render(_ meshes: [Mesh], camera: Camera, width: Int, height: Int, background: RGBA = RGBA(0, 0, 0, 1),
                        eyes: [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage] {
-        let limit = context.maxSize
-        guard width >= 1, height >= 1, width <= limit, height <= limit else {
-            throw .invalidSize(width: width, height: height, limit: limit)
-        }
+        try context.checkSize(width: width, height: height)
         let prepared = meshes.map { $0.normals.count == $0.vertexCount ? $0 : $0.withNormals() }
         let aspect = Double(width) / Double(height)
         let matrices = eyes.map { eye -> (Matrix4, Matrix4) in

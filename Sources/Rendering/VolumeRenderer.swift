@@ -170,10 +170,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         if let expected = transfer.modality, expected != modality {
             throw .invalidParameter(name: "preset \(transfer.name)", reason: "made for \(expected), this series is \(modality.isEmpty ? "of unknown modality" : modality)")
         }
-        let limit = context.maxSize
-        guard width >= 1, height >= 1, width <= limit, height <= limit else {
-            throw .invalidSize(width: width, height: height, limit: limit)
-        }
+        try context.checkSize(width: width, height: height)
         let eyeCamera = camera.shifted(by: eyeOffset)
         let viewProjection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift) * eyeCamera.viewMatrix
         guard let inverse = viewProjection.inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
