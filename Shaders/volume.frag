@@ -1,24 +1,28 @@
 #version 300 es
-// Direct volume rendering: rays from the eye through each pixel, marched front to back through
-// the volume's box in texture space; values mapped through a transfer function (1D texture),
-// shaded by the gradient (headlight), stopped once nearly opaque.
+// Direct volume rendering: a ray from the eye through each pixel, marched front to back through
+// the volume in texture space, one sample per voxel crossed along the ray's main axis; values
+// mapped through a transfer function (1D texture), shaded by the gradient (headlight), stopped
+// once nearly opaque or at the opaque surfaces drawn before (depth-correct hybrid rendering).
 precision highp float;
 precision highp sampler3D;
 
 in vec2 ndc;
 
-uniform sampler3D volume;           // values (HU for CT), linear filtering
+uniform sampler3D volume;           // values (HU for CT) / the texture's scale, linear filtering
 uniform sampler2D transfer;         // 256×1 RGBA: colour and opacity per normalised value
 uniform sampler3D occupancy;        // per brick of voxels: > 0 where the transfer function can be seen
-uniform vec3 dimensions;            // voxels along each axis (bricks are 8³ voxels)
+uniform sampler2D entryDepth;       // depth of the first visible brick's face (1 where none)
+uniform sampler2D surfaceDepth;     // depth of the opaque surfaces (1 where none)
+uniform sampler2D surfaceColour;    // the opaque surfaces over the background
+uniform vec3 dimensions;            // voxels along each axis
+uniform float brickSize;            // voxels per brick side
 uniform mat4 inverseViewProjection; // clip → patient (mm)
+uniform mat4 viewProjection;        // patient (mm) → clip
 uniform mat4 patientToTexture;      // patient (mm) → texture coordinates [0, 1]³
-uniform vec2 valueRange;            // values mapped to 0 and 1 in the transfer function
-uniform float stepMM;               // distance between samples along a ray
-uniform float opacityExponent;      // stepMM / 0.5 mm: table opacities are per half millimetre
+uniform mat3 gradientToPatient;     // voxel-index gradient → patient gradient (per mm)
 uniform vec3 textureStep;           // one voxel in texture coordinates (gradient offsets)
+uniform vec2 valueRange;            // texture values mapped to 0 and 1 in the transfer function
 uniform int maxSteps;
-uniform vec4 background;
 
 out vec4 fragment;
 
@@ -29,48 +33,85 @@ vec4 classify(float v) {
     return texture(transfer, vec2(x, 0.5));
 }
 
+// Window depth [0, 1] of a patient point.
+float depthOf(vec3 p) {
+    vec4 clip = viewProjection * vec4(p, 1.0);
+    return clamp(clip.z / clip.w * 0.5 + 0.5, 0.0, 1.0);
+}
+
+// Distance (mm) from `start` along `direction` of the point at window depth `depth` of this pixel.
+float distanceAtDepth(float depth, vec3 start, vec3 direction) {
+    vec4 p = inverseViewProjection * vec4(ndc, depth * 2.0 - 1.0, 1.0);
+    return dot(p.xyz / p.w - start, direction);
+}
+
+bool occupied(vec3 p) {
+    return texelFetch(occupancy, ivec3(floor((p * dimensions - 0.5) / brickSize)), 0).r > 0.0;
+}
+
 void main() {
+    vec2 uv = ndc * 0.5 + 0.5;
+    vec4 behind = texture(surfaceColour, uv);
+    float stopDepth = texture(surfaceDepth, uv).r;
+    float entry = texture(entryDepth, uv).r;
     vec4 nearPoint = inverseViewProjection * vec4(ndc, -1.0, 1.0);
     vec4 farPoint = inverseViewProjection * vec4(ndc, 1.0, 1.0);
     vec3 start = nearPoint.xyz / nearPoint.w, end = farPoint.xyz / farPoint.w;
     vec3 direction = normalize(end - start);
-    // Ray in texture space; clip it to the unit box.
+    // Ray in texture space, one step per voxel along its main axis; clipped to the unit box.
+    vec3 perMM = (patientToTexture * vec4(direction, 0.0)).xyz;
+    vec3 voxelsPerMM = abs(perMM * dimensions);
+    float stepMM = 1.0 / max(max(voxelsPerMM.x, voxelsPerMM.y), voxelsPerMM.z);
+    float opacityExponent = stepMM / 0.5;  // table opacities are per half millimetre
     vec3 origin = (patientToTexture * vec4(start, 1.0)).xyz;
-    vec3 step = (patientToTexture * vec4(direction * stepMM, 0.0)).xyz;
+    vec3 step = perMM * stepMM;
     vec3 inverseStep = 1.0 / (step + vec3(1e-12));
     vec3 t0 = (vec3(0.0) - origin) * inverseStep, t1 = (vec3(1.0) - origin) * inverseStep;
-    float enter = max(max(min(t0.x, t1.x), min(t0.y, t1.y)), min(t0.z, t1.z));
+    float enter = max(max(max(min(t0.x, t1.x), min(t0.y, t1.y)), min(t0.z, t1.z)), 0.0);
     float leave = min(min(max(t0.x, t1.x), max(t0.y, t1.y)), max(t0.z, t1.z));
+    if (stopDepth < 1.0) leave = min(leave, distanceAtDepth(stopDepth, start, direction) / stepMM);
     vec4 colour = vec4(0.0);
-    if (leave > max(enter, 0.0)) {
-        float s = max(enter, 0.0);
-        vec3 viewDirection = -normalize(step);
-        for (int i = 0; i < maxSteps && s <= leave; ++i, s += 1.0) {
-            vec3 p = origin + step * s;
-            // Empty-space skipping: in a brick the transfer function leaves transparent, jump to
-            // where the ray leaves that brick.
-            vec3 cell = floor((p * dimensions - 0.5) / 8.0);
+    float hitDepth = stopDepth;
+    // Start at the first visible brick (from the bricks' depth pass), on the ray's sample grid,
+    // or where the ray enters the box if that point is already in one (eye inside the volume).
+    float s = enter;
+    if (!occupied(origin + step * enter)) {
+        s = entry < 1.0 ? enter + max(floor(distanceAtDepth(entry, start, direction) / stepMM - enter) - 1.0, 0.0) : leave + 1.0;
+    }
+    float brickExit = -1.0;
+    for (int i = 0; i < maxSteps && s <= leave; ++i, s += 1.0) {
+        vec3 p = origin + step * s;
+        if (s > brickExit) {
+            // Entering another brick: where the ray leaves it; jump there if it is transparent.
+            vec3 cell = floor((p * dimensions - 0.5) / brickSize);
+            vec3 low = (cell * brickSize + 0.5) / dimensions, high = ((cell + 1.0) * brickSize + 0.5) / dimensions;
+            vec3 a = (low - origin) * inverseStep, b = (high - origin) * inverseStep;
+            brickExit = min(min(max(a.x, b.x), max(a.y, b.y)), max(a.z, b.z));
             if (texelFetch(occupancy, ivec3(cell), 0).r == 0.0) {
-                vec3 low = (cell * 8.0 + 0.5) / dimensions, high = ((cell + 1.0) * 8.0 + 0.5) / dimensions;
-                vec3 a = (low - origin) * inverseStep, b = (high - origin) * inverseStep;
-                float exitAt = min(min(max(a.x, b.x), max(a.y, b.y)), max(a.z, b.z));
                 // Stay on the ray's sample grid: the next sample is the first one past the exit.
-                s += max(ceil(exitAt - s), 1.0) - 1.0;
+                s += max(ceil(brickExit - s), 1.0) - 1.0;
                 continue;
             }
-            vec4 sampleColour = classify(valueAt(p));
-            if (sampleColour.a > 0.002) {
-                vec3 g = vec3(valueAt(p + vec3(textureStep.x, 0.0, 0.0)) - valueAt(p - vec3(textureStep.x, 0.0, 0.0)),
-                              valueAt(p + vec3(0.0, textureStep.y, 0.0)) - valueAt(p - vec3(0.0, textureStep.y, 0.0)),
-                              valueAt(p + vec3(0.0, 0.0, textureStep.z)) - valueAt(p - vec3(0.0, 0.0, textureStep.z)));
-                float lit = 0.3;
-                if (length(g) > 1e-3) lit += 0.7 * abs(dot(normalize(g), viewDirection));
-                float a = 1.0 - pow(1.0 - min(sampleColour.a, 0.999), opacityExponent);
-                colour.rgb += (1.0 - colour.a) * a * sampleColour.rgb * lit;
-                colour.a += (1.0 - colour.a) * a;
-                if (colour.a > 0.98) break;
-            }
+        }
+        float v0 = valueAt(p);
+        vec4 sampleColour = classify(v0);
+        // Shaded by the gradient (forward differences: three fetches, not six; the half-voxel
+        // shift does not show under a headlight).
+        if (sampleColour.a > 0.002) {
+            vec3 g = gradientToPatient * (vec3(
+                valueAt(p + vec3(textureStep.x, 0.0, 0.0)),
+                valueAt(p + vec3(0.0, textureStep.y, 0.0)),
+                valueAt(p + vec3(0.0, 0.0, textureStep.z))) - v0);
+            float lit = 0.3;
+            if (length(g) > 1e-6) lit += 0.7 * abs(dot(normalize(g), direction));
+            float a = 1.0 - pow(1.0 - min(sampleColour.a, 0.999), opacityExponent);
+            colour.rgb += (1.0 - colour.a) * a * sampleColour.rgb * lit;
+            float before = colour.a;
+            colour.a += (1.0 - colour.a) * a;
+            if (before < 0.5 && colour.a >= 0.5) hitDepth = depthOf(start + direction * (s * stepMM));
+            if (colour.a > 0.98) break;
         }
     }
-    fragment = vec4(colour.rgb + (1.0 - colour.a) * background.rgb, 1.0);
+    fragment = vec4(colour.rgb + (1.0 - colour.a) * behind.rgb, 1.0);
+    gl_FragDepth = hitDepth;
 }

@@ -12,6 +12,8 @@ public final class GLContext: @unchecked Sendable {
     public private(set) var version = ""
     public private(set) var maxSize = 0
     public private(set) var max3DTextureSize = 0
+    /// The driver's OpenGL ES extensions.
+    public private(set) var extensions: Set<String> = []
 
     /// Creates the context on a new thread. Throws when no display or context can be had.
     public init() throws(RenderingError) {
@@ -76,6 +78,10 @@ public final class GLContext: @unchecked Sendable {
         maxSize = Int(value)
         glGetIntegerv(GLenum(GL_MAX_3D_TEXTURE_SIZE), &value)
         max3DTextureSize = Int(value)
+        glGetIntegerv(GLenum(GL_NUM_EXTENSIONS), &value)
+        for i in 0..<max(0, value) {
+            if let name = glGetStringi(GLenum(GL_EXTENSIONS), GLuint(i)) { extensions.insert(String(cString: name)) }
+        }
     }
 
     private func glString(_ name: Int32) -> String {

@@ -42,7 +42,7 @@ public struct ShaderLibrary: Sendable {
     }
 
     /// Every program of the renderer: (vertex file, fragment file).
-    public static let programs: [(String, String)] = [("mesh.vert", "mesh.frag"), ("volume.vert", "volume.frag")]
+    public static let programs: [(String, String)] = [("mesh.vert", "mesh.frag"), ("volume.vert", "volume.frag"), ("bricks.vert", "depth.frag")]
 
     func source(_ name: String) throws(RenderingError) -> String {
         let url = directory.appendingPathComponent(name)

@@ -62,14 +62,19 @@ public struct TransferFunction: Sendable, Equatable {
     }
 }
 
-/// Ray-marching volume renderer: the volume as a 3D texture (half floats, linear filtering).
+/// Ray-marching volume renderer: the volume as a 3D texture (16-bit, linear filtering), bricks of
+/// 8³ voxels whose value ranges tell which ones a transfer function leaves empty.
 public final class VolumeRenderer: @unchecked Sendable {
     public let context: GLContext
     private var program: GLuint = 0
+    private var bricksProgram: GLuint = 0
+    private let surfaceRenderer: SurfaceRenderer
     private var texture: GLuint = 0
     private var geometry: VolumeGeometry?
     private var range: ClosedRange<Double> = 0...1
     private var modality = ""
+    /// The value a texel of 1 stands for (32767 for Int16 voxels in a 16-bit normalised texture).
+    private var valueScale = 1.0
     /// Smallest and largest value of each brick of `brick`³ voxels (for empty-space skipping).
     private var brickLow: [Float] = [], brickHigh: [Float] = []
     private var bricks = SIMD3<Int>(1, 1, 1)
@@ -77,15 +82,18 @@ public final class VolumeRenderer: @unchecked Sendable {
 
     public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
         self.context = context
-        program = try context.perform { () throws(RenderingError) -> GLuint in
-            try shaders.program(vertex: "volume.vert", fragment: "volume.frag")
+        surfaceRenderer = try SurfaceRenderer(context: context, shaders: shaders)
+        (program, bricksProgram) = try context.perform { () throws(RenderingError) -> (GLuint, GLuint) in
+            (try shaders.program(vertex: "volume.vert", fragment: "volume.frag"),
+             try shaders.program(vertex: "bricks.vert", fragment: "depth.frag"))
         }
     }
 
     deinit {
-        let (program, texture) = (self.program, self.texture)
+        let (program, bricksProgram, texture) = (self.program, self.bricksProgram, self.texture)
         _ = try? context.perform {
             glDeleteProgram(program)
+            glDeleteProgram(bricksProgram)
             var t = texture
             if t != 0 { glDeleteTextures(1, &t) }
         }
@@ -98,39 +106,85 @@ public final class VolumeRenderer: @unchecked Sendable {
         guard g.dimensions.x <= limit, g.dimensions.y <= limit, g.dimensions.z <= limit else {
             throw .invalidParameter(name: "volume", reason: "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels exceed the 3D texture limit of \(limit)")
         }
-        var half = [Float16](repeating: 0, count: g.voxelCount)
-        switch volume {
-        case .int16(let v): for i in half.indices { half[i] = Float16(Float(v.voxels[i])) }
-        case .float32(let v): for i in half.indices { half[i] = Float16(v.voxels[i]) }
-        }
         self.range = volume.valueRange() ?? 0...1
         self.modality = modality
-        // Brick ranges, one voxel of overlap so linear filtering at brick borders is covered.
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
+        switch volume {
+        case .int16(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
+        case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
+        }
+        // Values as 16-bit signed normalised integers where the driver has them (EXT_texture_norm16):
+        // Int16 voxels as they are, others scaled to the largest magnitude; else half floats.
+        let norm16 = context.extensions.contains("GL_EXT_texture_norm16")
+        let values: TextureData
+        switch volume {
+        case .int16(let v) where norm16:
+            values = .snorm16(v.voxels, scale: 32767)
+        case .float32(let v) where norm16:
+            let largest = max(abs(range.lowerBound), abs(range.upperBound), 1e-30)
+            let factor = Float(32767 / largest)
+            values = .snorm16(v.voxels.map { Int16(($0 * factor).rounded()) }, scale: largest)
+        case .int16(let v):
+            values = .half(v.voxels.map { Float16(Float($0)) })
+        case .float32(let v):
+            values = .half(v.voxels.map { Float16($0) })
+        }
+        valueScale = values.scale
+        texture = try context.perform { [texture] () throws(RenderingError) -> GLuint in
+            switch values {
+            case .snorm16(let data, _): try Self.texture3D(texture, g.dimensions, GL_R16_SNORM_EXT, GL_RED, GL_SHORT, data)
+            case .half(let data): try Self.texture3D(texture, g.dimensions, GL_R16F, GL_RED, GL_HALF_FLOAT, data)
+            }
+        }
+        geometry = g
+    }
+
+    /// What the value texture is made from; `scale` is the value a texel of 1 stands for.
+    private enum TextureData {
+        case snorm16([Int16], scale: Double)
+        case half([Float16])
+
+        var scale: Double {
+            if case .snorm16(_, let scale) = self { return scale }
+            return 1
+        }
+    }
+
+    /// Smallest and largest value of each brick, one voxel of overlap so that linear filtering at
+    /// brick borders is covered.
+    private static func brickRanges<T: TextureVoxel>(_ voxels: [T], geometry g: VolumeGeometry, bricks: SIMD3<Int>,
+                                                     size: Int) -> ([Float], [Float]) {
         let count = bricks.x * bricks.y * bricks.z
         var low = [Float](repeating: .infinity, count: count), high = [Float](repeating: -.infinity, count: count)
-        let (bx, by, bz, size) = (bricks.x, bricks.y, bricks.z, brick)
+        let (bx, by, bz) = (bricks.x, bricks.y, bricks.z)
+        let (nx, ny, nz) = (g.dimensions.x, g.dimensions.y, g.dimensions.z)
         low.withUnsafeMutableBufferPointer { lowBuffer in
             high.withUnsafeMutableBufferPointer { highBuffer in
-                half.withUnsafeBufferPointer { values in
+                voxels.withUnsafeBufferPointer { values in
                     let (lo, hi, v) = (UncheckedSendable(lowBuffer), UncheckedSendable(highBuffer), UncheckedSendable(values))
                     parallelFor(0..<bz, threads: nil) { slabs in
+                        // Per row of bricks: ranges of each brick's x span, accumulated over its y and z span.
+                        var rowLow = [T](repeating: T.largest, count: bx), rowHigh = [T](repeating: T.smallest, count: bx)
                         for k in slabs {
                             for j in 0..<by {
-                                for i in 0..<bx {
-                                    var a = Float.infinity, b = -Float.infinity
-                                    for z in max(0, k * size - 1)..<min(g.dimensions.z, (k + 1) * size + 1) {
-                                        for y in max(0, j * size - 1)..<min(g.dimensions.y, (j + 1) * size + 1) {
-                                            let row = (z * g.dimensions.y + y) * g.dimensions.x
-                                            for x in max(0, i * size - 1)..<min(g.dimensions.x, (i + 1) * size + 1) {
-                                                let value = Float(v.value[row + x])
+                                for i in 0..<bx { (rowLow[i], rowHigh[i]) = (T.largest, T.smallest) }
+                                for z in max(0, k * size - 1)..<min(nz, (k + 1) * size + 1) {
+                                    for y in max(0, j * size - 1)..<min(ny, (j + 1) * size + 1) {
+                                        let row = (z * ny + y) * nx
+                                        for i in 0..<bx {
+                                            var a = rowLow[i], b = rowHigh[i]
+                                            for x in max(0, i * size - 1)..<min(nx, (i + 1) * size + 1) {
+                                                let value = v.value[row + x]
                                                 a = min(a, value)
                                                 b = max(b, value)
                                             }
+                                            (rowLow[i], rowHigh[i]) = (a, b)
                                         }
                                     }
-                                    lo.value[(k * by + j) * bx + i] = a
-                                    hi.value[(k * by + j) * bx + i] = b
+                                }
+                                for i in 0..<bx {
+                                    lo.value[(k * by + j) * bx + i] = rowLow[i].floatValue
+                                    hi.value[(k * by + j) * bx + i] = rowHigh[i].floatValue
                                 }
                             }
                         }
@@ -138,110 +192,213 @@ public final class VolumeRenderer: @unchecked Sendable {
                 }
             }
         }
-        brickLow = low
-        brickHigh = high
-        let upload = half
-        texture = try context.perform { [texture] () throws(RenderingError) -> GLuint in
-            var id = texture
-            if id == 0 { glGenTextures(1, &id) }
-            glBindTexture(GLenum(GL_TEXTURE_3D), id)
-            glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
-            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R16F, GLsizei(g.dimensions.x), GLsizei(g.dimensions.y),
-                         GLsizei(g.dimensions.z), 0, GLenum(GL_RED), GLenum(GL_HALF_FLOAT), upload)
-            for parameter in [GL_TEXTURE_MIN_FILTER, GL_TEXTURE_MAG_FILTER] {
-                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(parameter), GL_LINEAR)
-            }
-            for wrap in [GL_TEXTURE_WRAP_S, GL_TEXTURE_WRAP_T, GL_TEXTURE_WRAP_R] {
-                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(wrap), GL_CLAMP_TO_EDGE)
-            }
-            let error = glGetError()
-            guard error == GLenum(GL_NO_ERROR) else {
-                throw .invalidParameter(name: "volume", reason: "3D texture upload failed (GL error 0x\(String(error, radix: 16)))")
-            }
-            return id
+        return (low, high)
+    }
+
+    /// Creates (or replaces the contents of) a linearly filtered 3D texture (GL thread only).
+    private static func texture3D<T: BitwiseCopyable>(_ existing: GLuint, _ d: SIMD3<Int>, _ internalFormat: Int32, _ format: Int32,
+                                                      _ type: Int32, _ data: [T]) throws(RenderingError) -> GLuint {
+        var id = existing
+        if id == 0 { glGenTextures(1, &id) }
+        bindTexture(id, unit: 0, target: GL_TEXTURE_3D, filter: GL_LINEAR)
+        glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
+        data.withUnsafeBytes { bytes in
+            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, internalFormat, GLsizei(d.x), GLsizei(d.y), GLsizei(d.z), 0,
+                         GLenum(format), GLenum(type), bytes.baseAddress)
         }
-        geometry = g
+        let error = glGetError()
+        guard error == GLenum(GL_NO_ERROR) else {
+            throw .invalidParameter(name: "volume", reason: "3D texture upload failed (GL error 0x\(String(error, radix: 16)); out of memory?)")
+        }
+        return id
     }
 
     /// One image of the uploaded volume through `transfer`.
     public func render(camera: Camera, width: Int, height: Int, transfer: TransferFunction,
                        background: RGBA = RGBA(0, 0, 0, 1), eyeOffset: Double = 0, shift: Double = 0) throws(RenderingError) -> RGBAImage {
+        try render(camera: camera, width: width, height: height, transfer: transfer, background: background,
+                   eyes: [(eyeOffset, shift)])[0]
+    }
+
+    /// Several images of the uploaded volume (the eyes of a stereo pair, frames of a turntable):
+    /// `eyes` lists (eye offset, frustum shift) per image. `surfaces` are drawn in the same
+    /// images, depth-correct: rays stop at opaque surfaces, translucent ones are blended over the
+    /// volume where they are in front of it (where the rays reached an opacity of one half).
+    public func render(camera: Camera, width: Int, height: Int, transfer: TransferFunction, background: RGBA = RGBA(0, 0, 0, 1),
+                       eyes: [(offset: Double, shift: Double)], surfaces: UploadedMeshes? = nil) throws(RenderingError) -> [RGBAImage] {
         guard let g = geometry else { throw .invalidParameter(name: "volume", reason: "no volume uploaded") }
         if let expected = transfer.modality, expected != modality {
             throw .invalidParameter(name: "preset \(transfer.name)", reason: "made for \(expected), this series is \(modality.isEmpty ? "of unknown modality" : modality)")
         }
         try context.checkSize(width: width, height: height)
-        let eyeCamera = camera.shifted(by: eyeOffset)
-        let viewProjection = eyeCamera.projectionMatrix(aspect: Double(width) / Double(height), shift: shift) * eyeCamera.viewMatrix
-        guard let inverse = viewProjection.inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
-        let toTexture = try Self.patientToTexture(g)
-        let table = transfer.table(low: range.lowerBound, high: range.upperBound)
-        // One sample per smallest voxel size; opacities corrected to it (the table is per 0.5 mm).
-        let step = min(g.spacing.x, g.spacing.y, g.spacing.z)
-        let diagonal = (SIMD3<Double>(Double(g.dimensions.x), Double(g.dimensions.y), Double(g.dimensions.z)) * g.spacing).length
-        let (program, texture, range, bricks) = (self.program, self.texture, self.range, self.bricks)
-        // Occupancy: 255 where some value of the brick has a visible opacity in the table.
-        var alphaPrefix = [Int](repeating: 0, count: 257)
-        for i in 0..<256 { alphaPrefix[i + 1] = alphaPrefix[i] + (table[4 * i + 3] > 0 ? 1 : 0) }
-        let span = range.upperBound - range.lowerBound
-        let occupancy: [UInt8] = zip(brickLow, brickHigh).map { low, high in
-            let a = max(0, min(255, Int(((Double(low) - range.lowerBound) / max(span, 1e-9) * 255).rounded(.down))))
-            let b = max(0, min(255, Int(((Double(high) - range.lowerBound) / max(span, 1e-9) * 255).rounded(.up))))
-            return alphaPrefix[b + 1] - alphaPrefix[a] > 0 ? 255 : 0
+        let aspect = Double(width) / Double(height)
+        var matrices: [(view: Matrix4, projection: Matrix4, inverse: Matrix4)] = []
+        for eye in eyes {
+            let eyeCamera = camera.shifted(by: eye.offset)
+            let view = eyeCamera.viewMatrix, projection = eyeCamera.projectionMatrix(aspect: aspect, shift: eye.shift)
+            guard let inverse = (projection * view).inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
+            matrices.append((view, projection, inverse))
         }
-        return try context.perform { () throws(RenderingError) -> RGBAImage in
+        let toTexture = try Self.patientToTexture(g)
+        guard let toPatient = toTexture.inverse else { throw .invalidParameter(name: "volume direction", reason: "singular direction matrix") }
+        let table = transfer.table(low: range.lowerBound, high: range.upperBound)
+        let occupancy = occupancy(table: table)
+        let faces = brickFaces(occupancy)
+        let gradient = Self.gradientToPatient(g)
+        let diagonal = Double(g.dimensions.x + g.dimensions.y + g.dimensions.z)
+        let meshes = surfaces?.meshes ?? []
+        let (programs, texture, range, bricks, brick) = ((program, bricksProgram), self.texture, self.range, self.bricks, self.brick)
+        let valueScale = self.valueScale
+        let surfaceRenderer = self.surfaceRenderer
+        return try context.perform { () throws(RenderingError) -> [RGBAImage] in
             let target = try Framebuffer(width: width, height: height)
             defer { target.delete() }
-            var transferTexture: GLuint = 0, array: GLuint = 0
-            glGenTextures(1, &transferTexture)
-            defer { glDeleteTextures(1, &transferTexture) }
-            glActiveTexture(GLenum(GL_TEXTURE1))
-            glBindTexture(GLenum(GL_TEXTURE_2D), transferTexture)
+            let scene = try TextureTarget(width: width, height: height, colour: true)
+            defer { scene.delete() }
+            let entry = try TextureTarget(width: width, height: height, colour: false)
+            defer { entry.delete() }
+            var textures = [GLuint](repeating: 0, count: 2)
+            glGenTextures(2, &textures)
+            defer { glDeleteTextures(2, textures) }
+            Self.bindTexture(textures[0], unit: 1, target: GL_TEXTURE_2D, filter: GL_LINEAR)
             glTexImage2D(GLenum(GL_TEXTURE_2D), 0, GL_RGBA8, 256, 1, 0, GLenum(GL_RGBA), GLenum(GL_UNSIGNED_BYTE), table)
-            glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_MIN_FILTER), GL_LINEAR)
-            glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_MAG_FILTER), GL_LINEAR)
-            glTexParameteri(GLenum(GL_TEXTURE_2D), GLenum(GL_TEXTURE_WRAP_S), GL_CLAMP_TO_EDGE)
-            var occupancyTexture: GLuint = 0
-            glGenTextures(1, &occupancyTexture)
-            defer { glDeleteTextures(1, &occupancyTexture) }
-            glActiveTexture(GLenum(GL_TEXTURE2))
-            glBindTexture(GLenum(GL_TEXTURE_3D), occupancyTexture)
+            Self.bindTexture(textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
             glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
             glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
                          GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), occupancy)
-            for parameter in [GL_TEXTURE_MIN_FILTER, GL_TEXTURE_MAG_FILTER] {
-                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(parameter), GL_NEAREST)
-            }
-            for wrap in [GL_TEXTURE_WRAP_S, GL_TEXTURE_WRAP_T, GL_TEXTURE_WRAP_R] {
-                glTexParameteri(GLenum(GL_TEXTURE_3D), GLenum(wrap), GL_CLAMP_TO_EDGE)
-            }
             glActiveTexture(GLenum(GL_TEXTURE0))
             glBindTexture(GLenum(GL_TEXTURE_3D), texture)
-            glViewport(0, 0, GLsizei(width), GLsizei(height))
-            glDisable(GLenum(GL_DEPTH_TEST))
-            glUseProgram(program)
-            glUniform1i(glGetUniformLocation(program, "volume"), 0)
-            glUniform1i(glGetUniformLocation(program, "transfer"), 1)
-            glUniform1i(glGetUniformLocation(program, "occupancy"), 2)
-            glUniform3f(glGetUniformLocation(program, "dimensions"), Float(g.dimensions.x), Float(g.dimensions.y),
-                        Float(g.dimensions.z))
-            glUniformMatrix4fv(glGetUniformLocation(program, "inverseViewProjection"), 1, GLboolean(GL_FALSE), inverse.m)
-            glUniformMatrix4fv(glGetUniformLocation(program, "patientToTexture"), 1, GLboolean(GL_FALSE), toTexture.m)
-            glUniform2f(glGetUniformLocation(program, "valueRange"), Float(range.lowerBound), Float(range.upperBound))
-            glUniform1f(glGetUniformLocation(program, "stepMM"), Float(step))
-            glUniform1f(glGetUniformLocation(program, "opacityExponent"), Float(step / 0.5))
-            glUniform3f(glGetUniformLocation(program, "textureStep"), 1 / Float(g.dimensions.x), 1 / Float(g.dimensions.y),
-                        1 / Float(g.dimensions.z))
-            glUniform1i(glGetUniformLocation(program, "maxSteps"), GLint(min(4096, Int(diagonal / step) + 2)))
-            glUniform4f(glGetUniformLocation(program, "background"), Float(background.r), Float(background.g),
-                        Float(background.b), Float(background.a))
+            // The bricks' faces as triangles (corners in texture coordinates).
+            var buffer: GLuint = 0, array: GLuint = 0
             glGenVertexArrays(1, &array)
+            defer { glDeleteVertexArrays(1, &array) }
+            glGenBuffers(1, &buffer)
+            defer { glDeleteBuffers(1, &buffer) }
             glBindVertexArray(array)
-            glDrawArrays(GLenum(GL_TRIANGLES), 0, 3)
-            glBindVertexArray(0)
-            glDeleteVertexArrays(1, &array)
-            return try target.read()
+            glBindBuffer(GLenum(GL_ARRAY_BUFFER), buffer)
+            glBufferData(GLenum(GL_ARRAY_BUFFER), max(faces.count, 1) * 4, faces, GLenum(GL_STATIC_DRAW))
+            glVertexAttribPointer(0, 3, GLenum(GL_FLOAT), GLboolean(GL_FALSE), 12, nil)
+            glEnableVertexAttribArray(0)
+            glViewport(0, 0, GLsizei(width), GLsizei(height))
+            var images: [RGBAImage] = []
+            for (view, projection, inverse) in matrices {
+                let viewProjection = projection * view
+                // 1. Opaque surfaces over the background: colour and depth the rays stop at.
+                glBindFramebuffer(GLenum(GL_FRAMEBUFFER), scene.framebuffer)
+                glClearColor(Float(background.r), Float(background.g), Float(background.b), Float(background.a))
+                glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
+                glEnable(GLenum(GL_DEPTH_TEST))
+                glDepthFunc(GLenum(GL_LESS))
+                surfaceRenderer.draw(meshes, view: view, projection: projection, translucent: false)
+                // 2. The visible bricks' faces: where each ray starts.
+                glBindFramebuffer(GLenum(GL_FRAMEBUFFER), entry.framebuffer)
+                glClear(GLbitfield(GL_DEPTH_BUFFER_BIT))
+                glUseProgram(programs.1)
+                glUniformMatrix4fv(glGetUniformLocation(programs.1, "textureToClip"), 1, GLboolean(GL_FALSE), (viewProjection * toPatient).m)
+                glBindVertexArray(array)
+                glDrawArrays(GLenum(GL_TRIANGLES), 0, GLsizei(faces.count / 3))
+                // 3. The rays, over the surfaces; each writes the depth where it became half opaque.
+                glBindFramebuffer(GLenum(GL_FRAMEBUFFER), target.framebuffer)
+                glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
+                glDepthFunc(GLenum(GL_ALWAYS))
+                Self.bindTexture(entry.depth, unit: 3, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                Self.bindTexture(scene.depth, unit: 4, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                Self.bindTexture(scene.colour, unit: 5, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                let program = programs.0
+                glUseProgram(program)
+                for (name, unit) in [("volume", 0), ("transfer", 1), ("occupancy", 2), ("entryDepth", 3), ("surfaceDepth", 4),
+                                     ("surfaceColour", 5)] {
+                    glUniform1i(glGetUniformLocation(program, name), GLint(unit))
+                }
+                glUniform3f(glGetUniformLocation(program, "dimensions"), Float(g.dimensions.x), Float(g.dimensions.y),
+                            Float(g.dimensions.z))
+                glUniform1f(glGetUniformLocation(program, "brickSize"), Float(brick))
+                glUniformMatrix4fv(glGetUniformLocation(program, "inverseViewProjection"), 1, GLboolean(GL_FALSE), inverse.m)
+                glUniformMatrix4fv(glGetUniformLocation(program, "viewProjection"), 1, GLboolean(GL_FALSE), viewProjection.m)
+                glUniformMatrix4fv(glGetUniformLocation(program, "patientToTexture"), 1, GLboolean(GL_FALSE), toTexture.m)
+                glUniform2f(glGetUniformLocation(program, "valueRange"), Float(range.lowerBound / valueScale),
+                            Float(range.upperBound / valueScale))
+                glUniformMatrix3fv(glGetUniformLocation(program, "gradientToPatient"), 1, GLboolean(GL_FALSE), gradient)
+                glUniform3f(glGetUniformLocation(program, "textureStep"), 1 / Float(g.dimensions.x), 1 / Float(g.dimensions.y),
+                            1 / Float(g.dimensions.z))
+                glUniform1i(glGetUniformLocation(program, "maxSteps"), GLint(min(8192, Int(diagonal) + 2)))
+                glDrawArrays(GLenum(GL_TRIANGLES), 0, 3)
+                // 4. Translucent surfaces, blended where they are in front.
+                glDepthFunc(GLenum(GL_LESS))
+                surfaceRenderer.draw(meshes, view: view, projection: projection, translucent: true)
+                glBindVertexArray(0)
+                images.append(try target.read())
+            }
+            glBindFramebuffer(GLenum(GL_FRAMEBUFFER), 0)
+            return images
         }
+    }
+
+    /// One byte per brick: 255 where some value of the brick has a visible opacity in `table`.
+    private func occupancy(table: [UInt8]) -> [UInt8] {
+        var alphaPrefix = [Int](repeating: 0, count: 257)
+        for i in 0..<256 { alphaPrefix[i + 1] = alphaPrefix[i] + (table[4 * i + 3] > 0 ? 1 : 0) }
+        let span = max(range.upperBound - range.lowerBound, 1e-9)
+        return zip(brickLow, brickHigh).map { low, high in
+            let a = max(0, min(255, Int(((Double(low) - range.lowerBound) / span * 255).rounded(.down))))
+            let b = max(0, min(255, Int(((Double(high) - range.lowerBound) / span * 255).rounded(.up))))
+            return alphaPrefix[b + 1] - alphaPrefix[a] > 0 ? 255 : 0
+        }
+    }
+
+    /// The faces between visible bricks and the rest (two triangles each, corners in texture
+    /// coordinates), each brick grown by one voxel so that rasterisation errs on the early side.
+    private func brickFaces(_ occupancy: [UInt8]) -> [Float] {
+        guard let g = geometry else { return [] }
+        let (nx, ny, nz) = (bricks.x, bricks.y, bricks.z)
+        func visible(_ i: Int, _ j: Int, _ k: Int) -> Bool {
+            i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz && occupancy[(k * ny + j) * nx + i] != 0
+        }
+        let d = SIMD3<Float>(Float(g.dimensions.x), Float(g.dimensions.y), Float(g.dimensions.z))
+        let size = Float(brick)
+        var out: [Float] = []
+        for k in 0..<nz {
+            for j in 0..<ny {
+                for i in 0..<nx where visible(i, j, k) {
+                    let cell = SIMD3<Float>(Float(i), Float(j), Float(k))
+                    let low = (cell * size - 0.5) / d, high = ((cell + 1) * size + 1.5) / d
+                    let corners = (0..<8).map { c in
+                        SIMD3<Float>(c & 1 == 0 ? low.x : high.x, c & 2 == 0 ? low.y : high.y, c & 4 == 0 ? low.z : high.z)
+                    }
+                    // (neighbour offset, the face's corners in order around it)
+                    let sides: [((Int, Int, Int), [Int])] = [
+                        ((-1, 0, 0), [0, 2, 6, 4]), ((1, 0, 0), [1, 3, 7, 5]), ((0, -1, 0), [0, 1, 5, 4]),
+                        ((0, 1, 0), [2, 3, 7, 6]), ((0, 0, -1), [0, 1, 3, 2]), ((0, 0, 1), [4, 5, 7, 6]),
+                    ]
+                    for (offset, quad) in sides where !visible(i + offset.0, j + offset.1, k + offset.2) {
+                        for c in [quad[0], quad[1], quad[2], quad[0], quad[2], quad[3]] {
+                            out += [corners[c].x, corners[c].y, corners[c].z]
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    private static func bindTexture(_ texture: GLuint, unit: Int, target: Int32, filter: Int32) {
+        glActiveTexture(GLenum(GL_TEXTURE0 + Int32(unit)))
+        glBindTexture(GLenum(target), texture)
+        glTexParameteri(GLenum(target), GLenum(GL_TEXTURE_MIN_FILTER), filter)
+        glTexParameteri(GLenum(target), GLenum(GL_TEXTURE_MAG_FILTER), filter)
+        for wrap in [GL_TEXTURE_WRAP_S, GL_TEXTURE_WRAP_T, GL_TEXTURE_WRAP_R] {
+            glTexParameteri(GLenum(target), GLenum(wrap), GL_CLAMP_TO_EDGE)
+        }
+    }
+
+    /// Voxel-index gradient → patient gradient: D⁻ᵀ · diag(1 / spacing), column-major 3×3 (D is
+    /// the direction matrix, not orthogonal for a tilted gantry).
+    static func gradientToPatient(_ g: VolumeGeometry) -> [Float] {
+        let inverse = g.direction.inverse ?? .identity
+        let rows = [inverse.rows.0, inverse.rows.1, inverse.rows.2]
+        var m = [Float](repeating: 0, count: 9)
+        for r in 0..<3 { for c in 0..<3 { m[c * 3 + r] = Float(rows[c][r] / g.spacing[c]) } }
+        return m
     }
 
     /// Patient (LPS mm) → texture coordinates: ((D⁻¹ (p − origin)) / spacing + 0.5) / dimensions.
@@ -288,4 +445,23 @@ extension Matrix4 {
         for r in 0..<4 { for c in 0..<4 { out[r, c] = Float(b[r][c]) } }
         return out
     }
+}
+
+/// Voxel types the volume textures are made from.
+protocol TextureVoxel: Comparable {
+    var floatValue: Float { get }
+    static var smallest: Self { get }
+    static var largest: Self { get }
+}
+
+extension Int16: TextureVoxel {
+    var floatValue: Float { Float(self) }
+    static var smallest: Int16 { .min }
+    static var largest: Int16 { .max }
+}
+
+extension Float: TextureVoxel {
+    var floatValue: Float { self }
+    static var smallest: Float { -.infinity }
+    static var largest: Float { .infinity }
 }

@@ -46,6 +46,15 @@ public struct VolumeGeometry: Equatable, Sendable {
         patientPosition(ofIndex: SIMD3<Double>(Double(index.x), Double(index.y), Double(index.z)))
     }
 
+    /// The smallest patient-axis-aligned box (LPS, mm) holding every voxel centre.
+    public var boundingBox: (SIMD3<Double>, SIMD3<Double>) {
+        let corners = (0..<8).map { c in
+            patientPosition(ofIndex: SIMD3<Int>(c & 1 == 0 ? 0 : dimensions.x - 1, c & 2 == 0 ? 0 : dimensions.y - 1,
+                                                c & 4 == 0 ? 0 : dimensions.z - 1))
+        }
+        return (corners.reduce(corners[0], pointwiseMin), corners.reduce(corners[0], pointwiseMax))
+    }
+
     /// Continuous voxel index of a patient (LPS, mm) position; nil if the direction matrix is singular.
     public func continuousIndex(ofPatient point: SIMD3<Double>) -> SIMD3<Double>? {
         guard let inverse = direction.inverse else { return nil }

@@ -8,7 +8,7 @@ import VolumeCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
-        subcommands: [Load.self, Segment.self, MeshBench.self]
+        subcommands: [Load.self, Segment.self, MeshBench.self, RenderBench.self]
     )
 
     struct Load: ParsableCommand {

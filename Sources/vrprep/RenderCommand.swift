@@ -55,16 +55,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
 
-    func parsedSize() throws -> (Int, Int) {
-        let parts = size.lowercased().split(separator: "x").map { Int($0) }
-        guard parts.count == 2, let w = parts[0], let h = parts[1], w > 0, h > 0 else {
-            throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(size)'")
-        }
-        return (w, h)
-    }
-
     func validate() throws {
-        _ = try parsedSize()
+        _ = try ImageSize(size)
         guard (labels == nil) != study.isEmpty else {
             throw ValidationError("give a study to render as a volume, or --labels L.nii.gz for surfaces (not both)")
         }
@@ -80,7 +72,7 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (width, height) = try parsedSize()
+        let (width, height) = try ImageSize(size).pair
         guard let labels else { return renderVolume(width: width, height: height) }
         let map: LabelMap
         do {
@@ -117,12 +109,7 @@ struct RenderCommand: ParsableCommand {
 
     private func renderVolume(width: Int, height: Int) {
         let series = chooseSeries(DicomLoader().load(study), from: study)
-        let g = series.info.geometry
-        let corners = (0..<8).map { c in
-            g.patientPosition(ofIndex: SIMD3<Int>(c & 1 == 0 ? 0 : g.dimensions.x - 1, c & 2 == 0 ? 0 : g.dimensions.y - 1,
-                                                  c & 4 == 0 ? 0 : g.dimensions.z - 1))
-        }
-        let box = (corners.reduce(corners[0], pointwiseMin), corners.reduce(corners[0], pointwiseMax))
+        let box = series.info.geometry.boundingBox
         let transfer = TransferFunction.presets.first { $0.name == preset }!
         renderScene(box: box, title: preset, width: width, height: height) { camera throws(RenderingError) in
             let context = try GLContext()
@@ -193,4 +180,21 @@ struct RenderCommand: ParsableCommand {
         }
         return written
     }
+}
+
+/// `--size WIDTHxHEIGHT`: positive whole numbers (the renderer checks the driver's limit).
+struct ImageSize {
+    var width: Int
+    var height: Int
+
+    init(_ text: String) throws {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let w = parts[0], let h = parts[1], w > 0, h > 0 else {
+            throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(text)'")
+        }
+        (width, height) = (w, h)
+    }
+
+    var pair: (Int, Int) { (width, height) }
+    var aspect: Double { Double(width) / Double(height) }
 }
