@@ -81,7 +81,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "RenderingTests",
                     dependencies: ["Rendering", "Meshing", "VolumeCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep", "Rendering"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,5 +1,6 @@
 #version 300 es
-// A triangle that covers the screen; the fragment shader casts one ray per pixel.
+// A triangle that covers the screen: the fragment shader works per pixel (a ray through the
+// volume, or a point of a slice).
 out vec2 ndc;
 
 void main() {

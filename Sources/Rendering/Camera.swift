@@ -58,6 +58,23 @@ public struct Camera: Equatable, Sendable {
     public static func fitted(_ view: View, box: (SIMD3<Double>, SIMD3<Double>), fieldOfView: Double = 30,
                               aspect: Double = 1, margin: Double = 1.1) -> Camera {
         let (forward, up) = view.axes
+        return fitted(forward: forward, up: up, box: box, fieldOfView: fieldOfView, aspect: aspect, margin: margin)
+    }
+
+    /// A camera orbiting a box, fitted to it: azimuth 0° looks from the front (anterior view),
+    /// 90° from the patient's left, 180° from behind, 270° from the right (about the superior
+    /// axis); elevation 90° looks from above, −90° from below.
+    public static func orbit(azimuth: Double, elevation: Double, box: (SIMD3<Double>, SIMD3<Double>), fieldOfView: Double = 30,
+                             aspect: Double = 1, margin: Double = 1.1) -> Camera {
+        let (a, e) = (azimuth * .pi / 180, elevation * .pi / 180)
+        let horizontal = SIMD3<Double>(sin(a), -cos(a), 0)  // from the centre toward the eye, level
+        let toEye = horizontal * cos(e) + SIMD3(0, 0, sin(e))
+        let up = SIMD3<Double>(0, 0, 1) * cos(e) - horizontal * sin(e)
+        return fitted(forward: -toEye, up: up, box: box, fieldOfView: fieldOfView, aspect: aspect, margin: margin)
+    }
+
+    private static func fitted(forward: SIMD3<Double>, up: SIMD3<Double>, box: (SIMD3<Double>, SIMD3<Double>),
+                               fieldOfView: Double, aspect: Double, margin: Double) -> Camera {
         let centre = (box.0 + box.1) / 2
         let radius = max(1e-3, (box.1 - box.0).length / 2) * margin
         let fit = fieldOfView > 0 ? radius / sin(fieldOfView * .pi / 360) / min(1, aspect) : radius * 3

@@ -1,5 +1,8 @@
 import CEGL
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The process's EGL display and one OpenGL ES 3 context, owned by one thread for its whole
 /// life: every GL call goes through `perform`, which runs it on that thread. Headless: Mesa's
@@ -112,20 +115,31 @@ public final class GLContext: @unchecked Sendable {
     }
 }
 
-/// A thread that runs submitted closures one at a time (the owner of a GL context).
+/// A thread that runs submitted closures one at a time (the owner of a GL context). A POSIX
+/// thread, so that `stop` can join it: a render thread still exiting while the process exits
+/// raced the libraries' exit handlers and corrupted the heap (a crash at exit, under load).
 final class RenderThread: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var stopping = false
-    private var thread: Thread?
+    private var handle: pthread_t = 0
 
     init() {
-        let thread = Thread { [unowned self] in self.loop() }
-        thread.name = "vrprep.render"
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
+        let attributes = UnsafeMutablePointer<pthread_attr_t>.allocate(capacity: 1)
+        defer { attributes.deallocate() }
+        pthread_attr_init(attributes)
+        pthread_attr_setstacksize(attributes, 8 << 20)
+        let me = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&handle, attributes, { raw in
+            let thread = Unmanaged<RenderThread>.fromOpaque(raw!).takeRetainedValue()
+            thread.loop()
+            return nil
+        }, me)
+        pthread_attr_destroy(attributes)
+        precondition(created == 0, "cannot start the render thread (pthread_create: \(created))")
     }
+
+    private var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
 
     private func loop() {
         while true {
@@ -144,7 +158,7 @@ final class RenderThread: @unchecked Sendable {
     /// Runs `body` on the thread and waits for its result. Called from the thread itself (a
     /// renderer released inside a job, whose deinit frees GL objects), it runs inline.
     func run<T>(_ body: @escaping () -> T) -> T {
-        if Thread.current === thread { return body() }
+        if isCurrent { return body() }
         var result: T?
         let done = DispatchSemaphore(value: 0)
         condition.lock()
@@ -158,11 +172,17 @@ final class RenderThread: @unchecked Sendable {
         return result!
     }
 
+    /// Ends the thread once its jobs are done and waits until it has exited (detaches it instead
+    /// when called from the thread itself).
     func stop() {
         condition.lock()
         stopping = true
         condition.signal()
         condition.unlock()
+        if isCurrent {
+            pthread_detach(handle)
+        } else {
+            pthread_join(handle, nil)
+        }
     }
 }
-

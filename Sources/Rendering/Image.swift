@@ -37,4 +37,27 @@ public struct RGBAImage: Sendable, Equatable {
             throw .pngWrite(path: url.path, reason: message)
         }
     }
+
+    /// Reads a PNG as RGBA (libpng's simplified API converts any colour type).
+    public static func readPNG(from url: URL) throws(RenderingError) -> RGBAImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let opened = url.path.withCString { png_image_begin_read_from_file(&image, $0) }
+        func message() -> String { withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        guard opened != 0 else { throw .pngRead(path: url.path, reason: message()) }
+        image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
+        let (width, height) = (Int(image.width), Int(image.height))
+        guard width > 0, height > 0, width * height <= 1 << 28 else {
+            png_image_free(&image)
+            throw .pngRead(path: url.path, reason: "absurd size \(width)×\(height)")
+        }
+        var pixels = [UInt8](repeating: 0, count: width * height * 4)
+        let done = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * 4), nil) }
+        guard done != 0 else {
+            let reason = message()
+            png_image_free(&image)
+            throw .pngRead(path: url.path, reason: reason)
+        }
+        return RGBAImage(width: width, height: height, pixels: pixels)
+    }
 }

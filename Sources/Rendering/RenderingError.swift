@@ -9,6 +9,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidSize(width: Int, height: Int, limit: Int)
     case framebuffer(reason: String)
     case pngWrite(path: String, reason: String)
+    case pngRead(path: String, reason: String)
     case invalidParameter(name: String, reason: String)
 
     public var description: String {
@@ -23,6 +24,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
             return "image size \(width)×\(height) is not possible: each side must be 1…\(limit) pixels"
         case .framebuffer(let reason): return "framebuffer: \(reason)"
         case .pngWrite(let path, let reason): return "\(path): cannot write PNG: \(reason)"
+        case .pngRead(let path, let reason): return "\(path): cannot read PNG: \(reason)"
         case .invalidParameter(let name, let reason): return "\(name): \(reason)"
         }
     }

@@ -42,7 +42,9 @@ public struct ShaderLibrary: Sendable {
     }
 
     /// Every program of the renderer: (vertex file, fragment file).
-    public static let programs: [(String, String)] = [("mesh.vert", "mesh.frag"), ("volume.vert", "volume.frag"), ("bricks.vert", "depth.frag")]
+    public static let programs: [(String, String)] = [
+        ("mesh.vert", "mesh.frag"), ("volume.vert", "volume.frag"), ("bricks.vert", "depth.frag"), ("volume.vert", "slice.frag"),
+    ]
 
     func source(_ name: String) throws(RenderingError) -> String {
         let url = directory.appendingPathComponent(name)

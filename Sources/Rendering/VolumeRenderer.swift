@@ -102,52 +102,15 @@ public final class VolumeRenderer: @unchecked Sendable {
     /// Uploads a volume (replacing the previous one); `modality` is checked against presets.
     public func upload(_ volume: AnyVolume, modality: String) throws(RenderingError) {
         let g = volume.geometry
-        let limit = context.max3DTextureSize
-        guard g.dimensions.x <= limit, g.dimensions.y <= limit, g.dimensions.z <= limit else {
-            throw .invalidParameter(name: "volume", reason: "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels exceed the 3D texture limit of \(limit)")
-        }
         self.range = volume.valueRange() ?? 0...1
         self.modality = modality
+        (texture, valueScale) = try VolumeTextures.upload(volume, range: range, replacing: texture, context: context)
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
         switch volume {
         case .int16(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         }
-        // Values as 16-bit signed normalised integers where the driver has them (EXT_texture_norm16):
-        // Int16 voxels as they are, others scaled to the largest magnitude; else half floats.
-        let norm16 = context.extensions.contains("GL_EXT_texture_norm16")
-        let values: TextureData
-        switch volume {
-        case .int16(let v) where norm16:
-            values = .snorm16(v.voxels, scale: 32767)
-        case .float32(let v) where norm16:
-            let largest = max(abs(range.lowerBound), abs(range.upperBound), 1e-30)
-            let factor = Float(32767 / largest)
-            values = .snorm16(v.voxels.map { Int16(($0 * factor).rounded()) }, scale: largest)
-        case .int16(let v):
-            values = .half(v.voxels.map { Float16(Float($0)) })
-        case .float32(let v):
-            values = .half(v.voxels.map { Float16($0) })
-        }
-        valueScale = values.scale
-        texture = try context.perform { [texture] () throws(RenderingError) -> GLuint in
-            switch values {
-            case .snorm16(let data, _): try Self.texture3D(texture, g.dimensions, GL_R16_SNORM_EXT, GL_RED, GL_SHORT, data)
-            case .half(let data): try Self.texture3D(texture, g.dimensions, GL_R16F, GL_RED, GL_HALF_FLOAT, data)
-            }
-        }
         geometry = g
-    }
-
-    /// What the value texture is made from; `scale` is the value a texel of 1 stands for.
-    private enum TextureData {
-        case snorm16([Int16], scale: Double)
-        case half([Float16])
-
-        var scale: Double {
-            if case .snorm16(_, let scale) = self { return scale }
-            return 1
-        }
     }
 
     /// Smallest and largest value of each brick, one voxel of overlap so that linear filtering at
@@ -195,24 +158,6 @@ public final class VolumeRenderer: @unchecked Sendable {
         return (low, high)
     }
 
-    /// Creates (or replaces the contents of) a linearly filtered 3D texture (GL thread only).
-    private static func texture3D<T: BitwiseCopyable>(_ existing: GLuint, _ d: SIMD3<Int>, _ internalFormat: Int32, _ format: Int32,
-                                                      _ type: Int32, _ data: [T]) throws(RenderingError) -> GLuint {
-        var id = existing
-        if id == 0 { glGenTextures(1, &id) }
-        bindTexture(id, unit: 0, target: GL_TEXTURE_3D, filter: GL_LINEAR)
-        glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
-        data.withUnsafeBytes { bytes in
-            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, internalFormat, GLsizei(d.x), GLsizei(d.y), GLsizei(d.z), 0,
-                         GLenum(format), GLenum(type), bytes.baseAddress)
-        }
-        let error = glGetError()
-        guard error == GLenum(GL_NO_ERROR) else {
-            throw .invalidParameter(name: "volume", reason: "3D texture upload failed (GL error 0x\(String(error, radix: 16)); out of memory?)")
-        }
-        return id
-    }
-
     /// One image of the uploaded volume through `transfer`.
     public func render(camera: Camera, width: Int, height: Int, transfer: TransferFunction,
                        background: RGBA = RGBA(0, 0, 0, 1), eyeOffset: Double = 0, shift: Double = 0) throws(RenderingError) -> RGBAImage {
@@ -239,7 +184,7 @@ public final class VolumeRenderer: @unchecked Sendable {
             guard let inverse = (projection * view).inverse else { throw .invalidParameter(name: "camera", reason: "singular projection") }
             matrices.append((view, projection, inverse))
         }
-        let toTexture = try Self.patientToTexture(g)
+        let toTexture = try VolumeTextures.patientToTexture(g)
         guard let toPatient = toTexture.inverse else { throw .invalidParameter(name: "volume direction", reason: "singular direction matrix") }
         let table = transfer.table(low: range.lowerBound, high: range.upperBound)
         let occupancy = occupancy(table: table)
@@ -260,9 +205,9 @@ public final class VolumeRenderer: @unchecked Sendable {
             var textures = [GLuint](repeating: 0, count: 2)
             glGenTextures(2, &textures)
             defer { glDeleteTextures(2, textures) }
-            Self.bindTexture(textures[0], unit: 1, target: GL_TEXTURE_2D, filter: GL_LINEAR)
+            VolumeTextures.bind(textures[0], unit: 1, target: GL_TEXTURE_2D, filter: GL_LINEAR)
             glTexImage2D(GLenum(GL_TEXTURE_2D), 0, GL_RGBA8, 256, 1, 0, GLenum(GL_RGBA), GLenum(GL_UNSIGNED_BYTE), table)
-            Self.bindTexture(textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
+            VolumeTextures.bind(textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
             glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
             glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
                          GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), occupancy)
@@ -301,9 +246,9 @@ public final class VolumeRenderer: @unchecked Sendable {
                 glBindFramebuffer(GLenum(GL_FRAMEBUFFER), target.framebuffer)
                 glClear(GLbitfield(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT))
                 glDepthFunc(GLenum(GL_ALWAYS))
-                Self.bindTexture(entry.depth, unit: 3, target: GL_TEXTURE_2D, filter: GL_NEAREST)
-                Self.bindTexture(scene.depth, unit: 4, target: GL_TEXTURE_2D, filter: GL_NEAREST)
-                Self.bindTexture(scene.colour, unit: 5, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                VolumeTextures.bind(entry.depth, unit: 3, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                VolumeTextures.bind(scene.depth, unit: 4, target: GL_TEXTURE_2D, filter: GL_NEAREST)
+                VolumeTextures.bind(scene.colour, unit: 5, target: GL_TEXTURE_2D, filter: GL_NEAREST)
                 let program = programs.0
                 glUseProgram(program)
                 for (name, unit) in [("volume", 0), ("transfer", 1), ("occupancy", 2), ("entryDepth", 3), ("surfaceDepth", 4),
@@ -381,16 +326,6 @@ public final class VolumeRenderer: @unchecked Sendable {
         return out
     }
 
-    private static func bindTexture(_ texture: GLuint, unit: Int, target: Int32, filter: Int32) {
-        glActiveTexture(GLenum(GL_TEXTURE0 + Int32(unit)))
-        glBindTexture(GLenum(target), texture)
-        glTexParameteri(GLenum(target), GLenum(GL_TEXTURE_MIN_FILTER), filter)
-        glTexParameteri(GLenum(target), GLenum(GL_TEXTURE_MAG_FILTER), filter)
-        for wrap in [GL_TEXTURE_WRAP_S, GL_TEXTURE_WRAP_T, GL_TEXTURE_WRAP_R] {
-            glTexParameteri(GLenum(target), GLenum(wrap), GL_CLAMP_TO_EDGE)
-        }
-    }
-
     /// Voxel-index gradient → patient gradient: D⁻ᵀ · diag(1 / spacing), column-major 3×3 (D is
     /// the direction matrix, not orthogonal for a tilted gantry).
     static func gradientToPatient(_ g: VolumeGeometry) -> [Float] {
@@ -398,22 +333,6 @@ public final class VolumeRenderer: @unchecked Sendable {
         let rows = [inverse.rows.0, inverse.rows.1, inverse.rows.2]
         var m = [Float](repeating: 0, count: 9)
         for r in 0..<3 { for c in 0..<3 { m[c * 3 + r] = Float(rows[c][r] / g.spacing[c]) } }
-        return m
-    }
-
-    /// Patient (LPS mm) → texture coordinates: ((D⁻¹ (p − origin)) / spacing + 0.5) / dimensions.
-    static func patientToTexture(_ g: VolumeGeometry) throws(RenderingError) -> Matrix4 {
-        guard let inverse = g.direction.inverse else {
-            throw .invalidParameter(name: "volume direction", reason: "singular direction matrix")
-        }
-        let d = SIMD3<Double>(Double(g.dimensions.x), Double(g.dimensions.y), Double(g.dimensions.z))
-        var m = Matrix4.identity
-        let rows = [inverse.rows.0, inverse.rows.1, inverse.rows.2]
-        for r in 0..<3 {
-            let scale = 1 / (g.spacing[r] * d[r])
-            for c in 0..<3 { m[r, c] = Float(rows[r][c] * scale) }
-            m[r, 3] = Float(-rows[r].dot(g.origin) * scale + 0.5 / d[r])
-        }
         return m
     }
 }

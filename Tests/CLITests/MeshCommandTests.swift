@@ -1,4 +1,5 @@
 import Foundation
+import Rendering
 import Testing
 import TestSupport
 
@@ -102,6 +103,58 @@ extension MeshCommandTests {
             let noShaders = try CommandLineTool.run(["render", "--labels", labels.path, "--size", "64x64", "--out", out.path,
                                                      "--shaders", "/nonexistent"])
             #expect(noShaders.status == 1 && noShaders.standardError.contains("/nonexistent: shader directory not found"))
+        }
+    }
+
+    @Test func renderDrawsVolumeAndSurfacesSlicesTurntablesAndMeshFiles() throws {
+        try Self.withBoneLabels { folder, labels in
+            let out = folder.appendingPathComponent("renders")
+            let shaders = ["--shaders", Fixtures.root.appendingPathComponent("Shaders").path]
+            let study = Fixtures.sampleCT.path
+            let hybrid = try CommandLineTool.run(["render", study, "--labels", labels.path, "--smooth", "2", "--preset", "ct-soft-tissue",
+                                                  "--size", "96x96", "--out", out.path] + shaders)
+            #expect(hybrid.status == 0, "\(hybrid.standardError)")
+            #expect(hybrid.standardOutput.contains("ct-soft-tissue with 1 surface(s)"))
+            let slice = try CommandLineTool.run(["render", study, "--labels", labels.path, "--slice", "axial", "--size", "128x128",
+                                                 "--out", out.path] + shaders)
+            #expect(slice.status == 0, "\(slice.standardError)")
+            let picture = try RGBAImage.readPNG(from: out.appendingPathComponent("slice-axial.png"))
+            // Bone label colours (not grey) somewhere, grey values elsewhere.
+            let coloured = (0..<(128 * 128)).filter { i in
+                let p = picture.pixel(i % 128, i / 128)
+                return p.x != p.z
+            }
+            #expect(coloured.count > 100 && coloured.count < 128 * 128 / 2)
+            let turntable = try CommandLineTool.run(["render", "--labels", labels.path, "--smooth", "0", "--turntable", "3",
+                                                     "--elevation", "15", "--size", "64x48", "--out", out.path] + shaders)
+            #expect(turntable.status == 0, "\(turntable.standardError)")
+            for frame in 0..<3 {
+                let image = try RGBAImage.readPNG(from: out.appendingPathComponent(String(format: "turntable-%03d.png", frame)))
+                #expect(image.width == 64 && image.height == 48)
+            }
+            let mesh = folder.appendingPathComponent("bone.stl")
+            #expect(try CommandLineTool.run(["mesh", labels.path, "--smooth", "2", "--out", mesh.path]).status == 0)
+            let meshes = try CommandLineTool.run(["render", "--meshes", mesh.path, "--view", "left", "--size", "64x64",
+                                                  "--out", out.path] + shaders)
+            #expect(meshes.status == 0, "\(meshes.standardError)")
+            let side = try RGBAImage.readPNG(from: out.appendingPathComponent("left.png"))
+            #expect(side.pixel(32, 32).x > 40 && side.pixel(1, 1).x < 10, "the bone in the middle, background in the corner")
+            // Wrong combinations and inputs: usage errors (2) or failures naming the file (1).
+            let usage = [["render", study, "--slice", "oblique", "--out", out.path],
+                         ["render", study, "--slice", "axial", "--stereo", "--out", out.path],
+                         ["render", study, "--window", "400,40", "--out", out.path],
+                         ["render", study, "--elevation", "120", "--out", out.path],
+                         ["render", "--out", out.path]]
+            for arguments in usage {
+                let result = try CommandLineTool.run(arguments)
+                #expect(result.status == 2, "\(arguments): \(result.standardError)")
+            }
+            let notAMesh = folder.appendingPathComponent("notes.stl")
+            try Data("hello".utf8).write(to: notAMesh)
+            let broken = try CommandLineTool.run(["render", "--meshes", notAMesh.path, "--out", out.path] + shaders)
+            #expect(broken.status == 1 && broken.standardError.contains("notes.stl"))
+            let outside = try CommandLineTool.run(["render", study, "--slice", "axial", "--slice-mm", "900", "--out", out.path] + shaders)
+            #expect(outside.status == 1 && outside.standardError.contains("outside the data"))
         }
     }
 }
