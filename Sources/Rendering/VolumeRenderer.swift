@@ -8,6 +8,9 @@ public struct TransferFunction: Sendable, Equatable {
     /// Modality it expects ("CT", "MR"), or nil for any.
     public var modality: String?
     public var points: [Point]
+    /// True when the points' values are fractions of the series' robust value range (its 1st to
+    /// 99.5th percentile): for MR, whose values have no fixed scale.
+    public var relative = false
 
     public struct Point: Sendable, Equatable {
         public var value: Double
@@ -37,7 +40,27 @@ public struct TransferFunction: Sendable, Equatable {
         Point(100, RGBA(0.7, 0.1, 0.1, 0)), Point(200, RGBA(0.9, 0.2, 0.15, 0.3)), Point(500, RGBA(1, 0.85, 0.8, 0.8)),
         Point(3071, RGBA(1, 1, 1, 1)),
     ])
-    public static let presets = [ctBone, ctSoftTissue, ctAngiography]
+    /// MR (any weighting): bright tissue opaque, dark transparent, on the robust value range.
+    public static let mr: TransferFunction = {
+        var mr = TransferFunction(name: "mr", modality: "MR", points: [
+            Point(0.15, RGBA(0.5, 0.3, 0.25, 0)), Point(0.35, RGBA(0.8, 0.6, 0.5, 0.08)),
+            Point(0.65, RGBA(0.95, 0.85, 0.75, 0.5)), Point(1.0, RGBA(1, 1, 1, 0.9)),
+        ])
+        mr.relative = true
+        return mr
+    }()
+
+    public static let presets = [ctBone, ctSoftTissue, ctAngiography, mr]
+
+    /// The points in the series' values: relative points placed on `robustRange`.
+    func resolved(robustRange: ClosedRange<Double>) -> TransferFunction {
+        guard relative else { return self }
+        let span = robustRange.upperBound - robustRange.lowerBound
+        var out = self
+        out.points = points.map { Point(robustRange.lowerBound + $0.value * span, $0.color) }
+        out.relative = false
+        return out
+    }
 
     /// 256 RGBA entries over [low, high].
     func table(low: Double, high: Double) -> [UInt8] {
@@ -72,13 +95,15 @@ public final class VolumeRenderer: @unchecked Sendable {
     private var texture: GLuint = 0
     private var geometry: VolumeGeometry?
     private var range: ClosedRange<Double> = 0...1
+    /// The 1st to 99.5th percentile of the values (where relative transfer functions go).
+    private var robustRange: ClosedRange<Double> = 0...1
     private var modality = ""
     /// The value a texel of 1 stands for (32767 for Int16 voxels in a 16-bit normalised texture).
     private var valueScale = 1.0
     /// Smallest and largest value of each brick of `brick`³ voxels (for empty-space skipping).
     private var brickLow: [Float] = [], brickHigh: [Float] = []
     private var bricks = SIMD3<Int>(1, 1, 1)
-    private let brick = 8  // voxels per brick side; volume.frag assumes 8
+    private let brick = 8  // voxels per brick side
 
     public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
         self.context = context
@@ -103,6 +128,7 @@ public final class VolumeRenderer: @unchecked Sendable {
     public func upload(_ volume: AnyVolume, modality: String) throws(RenderingError) {
         let g = volume.geometry
         self.range = volume.valueRange() ?? 0...1
+        self.robustRange = Self.percentiles(volume, range: range)
         self.modality = modality
         (texture, valueScale) = try VolumeTextures.upload(volume, range: range, replacing: texture, context: context)
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
@@ -111,6 +137,22 @@ public final class VolumeRenderer: @unchecked Sendable {
         case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         }
         geometry = g
+    }
+
+    /// The 1st and 99.5th percentiles of the values, from about a million voxels spread over the volume.
+    static func percentiles(_ volume: AnyVolume, range: ClosedRange<Double>) -> ClosedRange<Double> {
+        let count = volume.geometry.voxelCount
+        let stride = max(1, count / 1_000_000) | 1  // odd, so that it does not follow rows or slices
+        var sample: [Double] = []
+        sample.reserveCapacity(count / stride + 1)
+        switch volume {
+        case .int16(let v): for i in Swift.stride(from: 0, to: count, by: stride) { sample.append(Double(v.voxels[i])) }
+        case .float32(let v): for i in Swift.stride(from: 0, to: count, by: stride) where v.voxels[i].isFinite { sample.append(Double(v.voxels[i])) }
+        }
+        guard sample.count > 1 else { return range }
+        sample.sort()
+        let low = sample[Int(Double(sample.count - 1) * 0.01)], high = sample[Int(Double(sample.count - 1) * 0.995)]
+        return high > low ? low...high : range
     }
 
     /// Smallest and largest value of each brick, one voxel of overlap so that linear filtering at
@@ -186,7 +228,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         }
         let toTexture = try VolumeTextures.patientToTexture(g)
         guard let toPatient = toTexture.inverse else { throw .invalidParameter(name: "volume direction", reason: "singular direction matrix") }
-        let table = transfer.table(low: range.lowerBound, high: range.upperBound)
+        let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
         let occupancy = occupancy(table: table)
         let faces = brickFaces(occupancy)
         let gradient = Self.gradientToPatient(g)

@@ -33,8 +33,8 @@ struct RenderCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Mesh files (.stl, .obj, .ply, LPS mm) to draw as surfaces.")
     var meshes: [String] = []
 
-    @Option(help: "Volume preset: \(TransferFunction.presets.map(\.name).joined(separator: ", ")).")
-    var preset: String = "ct-bone"
+    @Option(help: "Volume preset: \(TransferFunction.presets.map(\.name).joined(separator: ", ")) (default: ct-bone for CT, mr for MR).")
+    var preset: String?
 
     @Option(help: "Only this label.")
     var label: Int?
@@ -86,7 +86,7 @@ struct RenderCommand: ParsableCommand {
         guard !study.isEmpty || labels != nil || !meshes.isEmpty else {
             throw ValidationError("give a study, --labels L.nii.gz or --meshes FILE… to render")
         }
-        guard TransferFunction.presets.contains(where: { $0.name == preset }) else {
+        if let preset, !TransferFunction.presets.contains(where: { $0.name == preset }) {
             throw ValidationError("--preset must be one of \(TransferFunction.presets.map(\.name).joined(separator: ", ")), not '\(preset)'")
         }
         guard Camera.View(rawValue: view) != nil else {
@@ -135,7 +135,8 @@ struct RenderCommand: ParsableCommand {
             box = box.map { (pointwiseMin($0.0, m.minimum), pointwiseMax($0.1, m.maximum)) } ?? (m.minimum, m.maximum)
         }
         guard let box else { fail("nothing to render") }
-        let title = series != nil ? preset + (surfaces.isEmpty ? "" : " with \(surfaces.count) surface(s)") : "\(surfaces.count) surface(s)"
+        let transfer = series.map { chosenPreset(modality: $0.info.modality) } ?? .ctBone
+        let title = series != nil ? transfer.name + (surfaces.isEmpty ? "" : " with \(surfaces.count) surface(s)") : "\(surfaces.count) surface(s)"
         renderScene(box: box, title: title, image: image) { () throws(RenderingError) -> (GLContext, Draw) in
             let context = try GLContext()
             let library = try shaderLibrary()
@@ -148,12 +149,20 @@ struct RenderCommand: ParsableCommand {
             }
             let renderer = try VolumeRenderer(context: context, shaders: library)
             try renderer.upload(series.volume, modality: series.info.modality)
-            let transfer = TransferFunction.presets.first { $0.name == preset }!
             return (context, { camera, eyes throws(RenderingError) in
                 try renderer.render(camera: camera, width: image.width, height: image.height, transfer: transfer, eyes: eyes,
                                     surfaces: surfaces.isEmpty ? nil : uploaded)
             })
         }
+    }
+
+    /// --preset, else the modality's own (ct-bone for CT, mr for MR; other modalities must name one).
+    private func chosenPreset(modality: String) -> TransferFunction {
+        if let preset { return TransferFunction.presets.first { $0.name == preset }! }
+        if let own = TransferFunction.presets.first(where: { $0.modality == modality && ($0.name == "ct-bone" || $0.name == "mr") }) {
+            return own
+        }
+        fail("no default volume preset for modality '\(modality)': choose one with --preset (\(TransferFunction.presets.map(\.name).joined(separator: ", ")))")
     }
 
     /// The surfaces of the label map's labels (or --label's) and the mesh files.

@@ -121,4 +121,23 @@ import VolumeCore
         #expect(mean <= 2, "mean error \(mean)")
         #expect(off <= image.pixels.count / 100, "\(off) channel values off by more than 40")
     }
+
+    @Test func theMRPresetFollowsTheSeriesOwnValueRange() throws {
+        // An MR-like float volume: a bright ball (900, arbitrary units) in dim tissue (100) in air (0).
+        var v = Volume<Float>(geometry: VolumeGeometry(dimensions: SIMD3(40, 40, 40), origin: SIMD3(-20, -20, -20)), filledWith: 0)
+        for k in 0..<40 { for j in 0..<40 { for i in 0..<40 {
+            let r = v.geometry.patientPosition(ofIndex: SIMD3(i, j, k)).length
+            v[i, j, k] = r <= 8 ? 900 : r <= 18 ? 100 : 0
+        } } }
+        let renderer = try VolumeRenderer(context: RenderingTests.context, shaders: RenderingTests.shaders)
+        try renderer.upload(.float32(v), modality: "MR")
+        var camera = Camera.fitted(.anterior, box: (SIMD3(-20, -20, -20), SIMD3(19, 19, 19)), fieldOfView: 0)
+        camera.orthographicHeight = 60
+        let image = try renderer.render(camera: camera, width: 120, height: 120, transfer: .mr)
+        // 2 px per mm: the ball (radius 16 px) is bright, the dim shell around it nearly clear.
+        #expect(image.pixel(60, 60).x > 150, "\(image.pixel(60, 60))")
+        #expect(image.pixel(60, 60 + 28).x < 60, "\(image.pixel(60, 88))")
+        #expect(image.pixel(2, 2).x < 10)
+        #expect(throws: RenderingError.self) { try renderer.render(camera: camera, width: 120, height: 120, transfer: .ctBone) }
+    }
 }
