@@ -48,6 +48,8 @@ let package = Package(
             swiftSettings: kernelSettings
         ),
         .target(name: "Segmentation", dependencies: ["VolumeCore"], swiftSettings: kernelSettings),
+        // Ground-truth phantoms (lesions, vessel trees in a real CT) for tests and benchmarks.
+        .target(name: "Phantoms", dependencies: ["VolumeCore"], swiftSettings: kernelSettings),
         // zlib, for .nii.gz (zlib1g-dev comes with libpng-dev).
         .systemLibrary(name: "CZLibShim", path: "Sources/CZLibShim"),
         .target(name: "VolumeIO", dependencies: ["VolumeCore", "CZLibShim"], swiftSettings: kernelSettings),
@@ -61,20 +63,20 @@ let package = Package(
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(name: "TestSupport",
-                dependencies: ["VolumeCore", "DICOM", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                dependencies: ["VolumeCore", "DICOM", "Phantoms", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SegmentationTests",
-                    dependencies: ["Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],
+                    dependencies: ["Segmentation", "VolumeCore", "VolumeIO", "DICOM", "Phantoms", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "MeshingTests",
                     dependencies: ["Meshing", "Segmentation", "VolumeCore", "VolumeIO", "DICOM", "TestSupport"],

@@ -39,6 +39,17 @@ public enum MaskComponents {
         return (runs.mask(selected: selected, geometry: mask.geometry, threads: resolved(threads)), removed)
     }
 
+    /// Only the components holding one of `voxels` (indices on the mask's grid).
+    public static func keepConnected(_ mask: Volume<UInt8>, to voxels: [SIMD3<Int>], connectivity: Connectivity = .twentySix,
+                                     threads: Int? = nil) -> Volume<UInt8> {
+        let runs = label(mask, connectivity, threads)
+        var keep = [Bool](repeating: false, count: runs.runs.count)
+        for v in voxels where mask.geometry.contains(v) {
+            if let run = runs.run(containing: v.x, y: v.y, z: v.z) { keep[Int(runs.label[run])] = true }
+        }
+        return runs.mask(selected: runs.label.map { keep[Int($0)] }, geometry: mask.geometry, threads: resolved(threads))
+    }
+
     static func label(_ mask: Volume<UInt8>, _ connectivity: Connectivity, _ threads: Int?) -> RunComponents {
         RegionGrowing.components(mask, lower: 1, upper: 255, mask: nil, windows: nil, connectivity: connectivity,
                                  threads: resolved(threads))
