@@ -62,29 +62,42 @@ public enum Phantoms {
     /// A 15 mm lesion in the sample head CT's brain (white matter of the right hemisphere).
     public static let headLesion = Ellipsoid(centre: SIMD3(95.7, -100.5, 105), diameter: 15)
 
-    /// `volume` with the shapes added: each voxel whose centre lies in a shape gets `contrast`
-    /// added (the background's texture stays), then every voxel gets Gaussian noise of `noise`
-    /// (standard deviation, same units) from a fixed random seed. Returns the volume and the
-    /// exact mask of the shapes.
+    /// `volume` with the shapes added, with partial volume: each voxel gets `contrast` times the
+    /// fraction of it inside a shape (from 4 × 4 × 4 sub-samples) added to its value, so the
+    /// background's texture stays and edges are blurred as a scanner blurs them; then every voxel
+    /// gets Gaussian noise of `noise` (standard deviation, same units) from a fixed random seed.
+    /// Returns the volume and the exact mask (voxels whose centre lies inside a shape).
     public static func draw(into volume: Volume<Int16>, ellipsoids: [Ellipsoid] = [], segments: [Segment] = [],
                             contrast: Double, noise: Double, randomSeed: UInt64 = 1) -> (Volume<Int16>, Volume<UInt8>) {
         let g = volume.geometry
         var out = volume
         var mask = Volume<UInt8>(geometry: g, filledWith: 0)
+        var done = Volume<UInt8>(geometry: g, filledWith: 0)
+        func inside(_ p: SIMD3<Double>) -> Bool {
+            ellipsoids.contains { $0.contains(p) } || segments.contains { $0.signedDistance(p) <= 0 }
+        }
         var boxes: [(SIMD3<Int>, SIMD3<Int>)] = []
-        for e in ellipsoids { boxes.append(g.indexBox(around: e.centre, radius: e.radii.max() + 1)) }
+        for e in ellipsoids { boxes.append(g.indexBox(around: e.centre, radius: e.radii.max() + 2)) }
         for s in segments {
             let centre = (s.p0 + s.p1) / 2
-            boxes.append(g.indexBox(around: centre, radius: ((s.p1 - s.p0) * (s.p1 - s.p0)).sum().squareRoot() / 2 + s.maxRadius + 1))
+            boxes.append(g.indexBox(around: centre, radius: ((s.p1 - s.p0) * (s.p1 - s.p0)).sum().squareRoot() / 2 + s.maxRadius + 2))
         }
+        let steps = 4
         for (low, high) in boxes where low.x <= high.x && low.y <= high.y && low.z <= high.z {
             for k in low.z...high.z {
                 for j in low.y...high.y {
-                    for i in low.x...high.x where mask[i, j, k] == 0 {
-                        let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
-                        if ellipsoids.contains(where: { $0.contains(p) }) || segments.contains(where: { $0.signedDistance(p) <= 0 }) {
-                            mask[i, j, k] = 1
-                            out[i, j, k] = Int16(clamping: Int((Double(out[i, j, k]) + contrast).rounded()))
+                    for i in low.x...high.x where done[i, j, k] == 0 {
+                        done[i, j, k] = 1
+                        if inside(g.patientPosition(ofIndex: SIMD3(i, j, k))) { mask[i, j, k] = 1 }
+                        var covered = 0
+                        for c in 0..<(steps * steps * steps) {
+                            let sub = SIMD3<Double>(Double(c % steps), Double((c / steps) % steps), Double(c / (steps * steps)))
+                            let offset = (sub + 0.5) / Double(steps) - 0.5
+                            if inside(g.patientPosition(ofIndex: SIMD3<Double>(Double(i), Double(j), Double(k)) + offset)) { covered += 1 }
+                        }
+                        if covered > 0 {
+                            let added = contrast * Double(covered) / Double(steps * steps * steps)
+                            out[i, j, k] = Int16(clamping: Int((Double(out[i, j, k]) + added).rounded()))
                         }
                     }
                 }

@@ -18,4 +18,19 @@ public enum Connectivity: Int, Sendable, CaseIterable, Codable {
     var allRows: [(dy: Int, dz: Int, diagonal: Bool)] {
         earlierRows + earlierRows.map { (-$0.dy, -$0.dz, $0.diagonal) }
     }
+
+    /// The neighbours' offsets (dx, dy, dz), for voxel-by-voxel walks.
+    var offsets: [(Int, Int, Int)] {
+        var out: [(Int, Int, Int)] = []
+        for dz in -1...1 {
+            for dy in -1...1 {
+                for dx in -1...1 {
+                    let order = abs(dx) + abs(dy) + abs(dz)
+                    if order == 0 || (self == .six && order > 1) || (self == .eighteen && order > 2) { continue }
+                    out.append((dx, dy, dz))
+                }
+            }
+        }
+        return out
+    }
 }

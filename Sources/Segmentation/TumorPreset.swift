@@ -7,7 +7,8 @@ import VolumeCore
 ///    Gaussian (`smoothingMM`), which takes most of the noise out of the intensities.
 /// 2. The seeds' statistics come from a ball around them (half the given radius, else 2.5 mm);
 ///    a first region grows within mean ± `multiplier`·σ of them (confidence growing).
-/// 3. Edge: the surroundings' intensity is the median of a shell 1–3 mm outside that region; the
+/// 3. Edge: the surroundings' intensity is the median of a shell outside that region, beyond the
+///    reach of the smoothing and of partial volume (1.5 mm + 2 × `smoothingMM`, 3 mm thick); the
 ///    final boundary sits half-way between lesion and surroundings (where a blurred step's
 ///    gradient magnitude peaks), and the region grows again within that.
 /// 4. Leak guard: no voxel farther than the limit from a seed (1.5 × the radius, else
@@ -35,7 +36,8 @@ public struct TumorPreset: Sendable {
         public var mask: Volume<UInt8>
         public var voxelCount: Int
         public var volumeML: Double
-        /// The largest distance across the lesion (mm), between the outer faces of its voxels.
+        /// The largest distance across the lesion (mm): between boundary voxel centres, plus half a
+        /// voxel's extent along it.
         public var maximalDiameterMM: Double
         public var seeds: [ResolvedSeed]
         /// Statistics of the (smoothed) values in the ball around the seeds.
@@ -124,20 +126,25 @@ public struct TumorPreset: Sendable {
         let seedValues = local.map { Double(smooth[$0.x, $0.y, $0.z]) }
         let first = try grower.grow(smoothVolume, seeds: roiSeeds, criterion: .interval(
             lower: min(seedMean - multiplier * sigma, seedValues.min()!), upper: max(seedMean + multiplier * sigma, seedValues.max()!)))
-        let inner = Morphology.dilate(first.mask, radius: 1, threads: threads)
-        let outer = Morphology.dilate(first.mask, radius: 3, threads: threads)
+        // The surroundings: a shell beyond the smoothing's and the partial volume's reach, in the
+        // unsmoothed values (a median, so that bone or air in it do not pull it).
+        let gap = 1.5 + 2 * smoothingMM
+        let inner = Morphology.dilate(first.mask, radius: gap, threads: threads)
+        let outer = Morphology.dilate(first.mask, radius: gap + 3, threads: threads)
         var shell: [Float] = [], lesionSum = 0.0, lesionSquares = 0.0
         for index in smooth.voxels.indices {
             if first.mask.voxels[index] != 0 {
-                let v = Double(smooth.voxels[index])
+                let v = Double(raw.voxels[index])
                 lesionSum += v
                 lesionSquares += v * v
             } else if outer.voxels[index] != 0 && inner.voxels[index] == 0 {
-                shell.append(smooth.voxels[index])
+                shell.append(raw.voxels[index])
             }
         }
         let lesionMean = lesionSum / Double(max(first.voxelCount, 1))
-        let lesionSigma = max(floor, max(0, lesionSquares / Double(max(first.voxelCount, 1)) - lesionMean * lesionMean).squareRoot())
+        // The spread of the smoothed values (the ones grown on): the raw spread scaled down by the
+        // seeds' smoothed-to-raw ratio is not needed; the seeds' own σ bounds it from below.
+        let lesionSigma = max(sigma, 0.5 * max(0, lesionSquares / Double(max(first.voxelCount, 1)) - lesionMean * lesionMean).squareRoot())
         shell.sort()
         let surrounding = shell.isEmpty ? lesionMean : Double(shell[shell.count / 2])
 
@@ -218,8 +225,8 @@ public struct TumorPreset: Sendable {
         }
     }
 
-    /// The largest distance between two boundary voxels' outer faces (mm): exact up to 4,000
-    /// boundary voxels, else between the extreme voxels along 98 directions and all others.
+    /// The largest distance across the mask (mm; see `Result.maximalDiameterMM`): exact up to
+    /// 4,000 boundary voxels, else between the extreme voxels along 98 directions and all others.
     static func maximalDiameter(_ mask: Volume<UInt8>) -> Double {
         let edge = Overlap.boundary(mask)
         var points: [SIMD3<Double>] = []
@@ -254,9 +261,10 @@ public struct TumorPreset: Sendable {
                 }
             }
         }
-        // Centre-to-centre distance plus one voxel's extent along that direction (half a voxel at each end).
+        // Centre-to-centre distance plus half a voxel's extent along that direction: the centres
+        // of a digitised ball lie on average a quarter voxel inside its surface at each end.
         let direction = (pair.1 - pair.0) / max(best.squareRoot(), 1e-12)
-        return best.squareRoot() + voxelExtent(direction, mask.geometry)
+        return best.squareRoot() + 0.5 * voxelExtent(direction, mask.geometry)
     }
 
     /// The extent of one voxel along a unit direction (mm): Σ |d · axis_i| · spacing_i.

@@ -1,0 +1,80 @@
+import DICOM
+import Foundation
+import Phantoms
+import Segmentation
+import Testing
+import TestSupport
+import VolumeCore
+
+/// The vessel preset on a tube tree drawn into the sample head CT, against its exact mask.
+@Suite struct VesselPresetTests {
+    static var ct: Volume<Int16> { TumorPresetTests.ct }
+    static let tree = Phantoms.headVesselTree.map(\.segment)
+    static let trunkSeed = Seed.patient(SIMD3(125, -110, 50))
+
+    static func bone() -> Volume<UInt8> {
+        Volume(geometry: ct.geometry, voxels: ct.voxels.map { $0 >= 226 ? 1 : 0 })
+    }
+
+    @Test func theTreeDrawnIntoTheHeadPassesTwoMillimetresFromTheSkull() {
+        // The phantom itself: branch B2's surface lies 1.5…2.5 mm from the nearest bone voxel
+        // centre (≥ 226 HU); no other branch comes within 4 mm.
+        let bone = Self.bone(), g = bone.geometry
+        var nearest: [String: Double] = [:]
+        for k in 0..<g.dimensions.z { for j in 0..<g.dimensions.y { for i in 0..<g.dimensions.x where bone[i, j, k] != 0 {
+            let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
+            for (name, segment) in Phantoms.headVesselTree {
+                nearest[name] = min(nearest[name] ?? .infinity, segment.signedDistance(p))
+            }
+        } } }
+        #expect(nearest["B2"]! >= 1.5 && nearest["B2"]! <= 2.5, "\(nearest)")
+        for (name, gap) in nearest where name != "B2" && name != "B1" { #expect(gap > 4, "\(name): \(gap) mm") }
+    }
+
+    @Test func theTreeIsFoundWithoutAVoxelOfBone() throws {
+        let (volume, truth) = Phantoms.draw(into: Self.ct, segments: Self.tree, contrast: 300, noise: 10)
+        let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [Self.trunkSeed])
+        let dice = Overlap.dice(result.mask, truth)
+        let hd95 = try #require(Overlap.hausdorff95(result.mask, truth))
+        print("vessels: Dice \(dice), HD95 \(hd95) mm, \(result.voxelCount) voxels, \(result.waves) waves, " +
+              "edge voxels left out \(result.edgeVoxelsExcluded), warnings \(result.warnings)")
+        #expect(dice >= 0.85)
+        let bone = Self.bone()
+        let inBone = zip(result.mask.voxels, bone.voxels).filter { $0 != 0 && $1 != 0 }.count
+        #expect(inBone == 0, "\(inBone) voxels of bone in the vessels")
+        #expect(result.stoppedBy == nil)
+        // Every branch reached, down to the 1.5 mm ones.
+        for (name, segment) in Phantoms.headVesselTree {
+            let end = segment.p1
+            let index = try #require(result.mask.geometry.nearestIndex(ofPatient: end))
+            #expect(result.mask[index.x, index.y, index.z] != 0 || truth[index.x, index.y, index.z] == 0, "branch \(name)")
+        }
+    }
+
+    @Test func aVesselOpeningIntoAnOrganIsStoppedByTheFrontGuard() throws {
+        // A 2 mm tube from the trunk's base to a 40 mm "organ" of the same contrast.
+        let tube = Phantoms.Segment(SIMD3(125, -110, 45), SIMD3(125, -110, 80), r0: 2, r1: 2)
+        let organ = Phantoms.Ellipsoid(centre: SIMD3(125, -110, 100), radii: SIMD3(22, 22, 20))
+        let (volume, _) = Phantoms.draw(into: Self.ct, ellipsoids: [organ], segments: [tube], contrast: 300, noise: 10)
+        let (_, tubeTruth) = Phantoms.draw(into: Self.ct, segments: [tube], contrast: 0, noise: 0)
+        let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [.patient(SIMD3(125, -110, 47))])
+        let stopped = result.stoppedBy ?? "nothing"
+        #expect(stopped.contains("leak guard") && stopped.contains("front widened"), "\(stopped)")
+        let organVoxels = Double(4) / 3 * .pi * 22 * 22 * 20 / result.mask.geometry.voxelVolume, grown = result.voxelCount
+        print("organ: grew \(grown) voxels of a \(Int(organVoxels))-voxel organ; \(stopped)")
+        #expect(Double(grown) < organVoxels / 4, "\(grown) voxels of a \(organVoxels)-voxel organ")
+        let tubeFound = zip(result.mask.voxels, tubeTruth.voxels).filter { $0 != 0 && $1 != 0 }.count
+        #expect(Double(tubeFound) > 0.9 * Double(tubeTruth.voxels.filter { $0 != 0 }.count))
+    }
+
+    @Test func aSeedOnACTWithoutContrastSaysWhatToChange() throws {
+        do {
+            _ = try VesselPreset().run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed])
+            Issue.record("grew vessels on a CT without contrast")
+        } catch {
+            #expect(error.description.contains("outside the vessel window 150…700"), "\(error)")
+            #expect(error.description.contains("contrast") && error.description.contains("--lower/--upper"), "\(error)")
+        }
+        #expect(throws: SegmentationError.self) { try VesselPreset(lower: 500, upper: 200).run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed]) }
+    }
+}
