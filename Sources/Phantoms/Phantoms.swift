@@ -76,6 +76,18 @@ public enum Phantoms {
         func inside(_ p: SIMD3<Double>) -> Bool {
             ellipsoids.contains { $0.contains(p) } || segments.contains { $0.signedDistance(p) <= 0 }
         }
+        // A lower bound of the distance from `p` to the shapes' surfaces (negative inside): voxels
+        // farther from a surface than half their diagonal are wholly in or out.
+        func distance(_ p: SIMD3<Double>) -> Double {
+            var d = Double.infinity
+            for e in ellipsoids {
+                let q = (p - e.centre) / e.radii
+                d = min(d, (((q * q).sum()).squareRoot() - 1) * (((q * q).sum()).squareRoot() >= 1 ? e.radii.min() : e.radii.max()))
+            }
+            for s in segments { d = min(d, s.signedDistance(p)) }
+            return d
+        }
+        let halfDiagonal = (g.spacing * g.spacing).sum().squareRoot() / 2
         var boxes: [(SIMD3<Int>, SIMD3<Int>)] = []
         for e in ellipsoids { boxes.append(g.indexBox(around: e.centre, radius: e.radii.max() + 2)) }
         for s in segments {
@@ -88,7 +100,14 @@ public enum Phantoms {
                 for j in low.y...high.y {
                     for i in low.x...high.x where done[i, j, k] == 0 {
                         done[i, j, k] = 1
-                        if inside(g.patientPosition(ofIndex: SIMD3(i, j, k))) { mask[i, j, k] = 1 }
+                        let centre = g.patientPosition(ofIndex: SIMD3(i, j, k))
+                        if inside(centre) { mask[i, j, k] = 1 }
+                        let d = distance(centre)
+                        if d > halfDiagonal { continue }
+                        if d < -halfDiagonal {
+                            out[i, j, k] = Int16(clamping: Int((Double(out[i, j, k]) + contrast).rounded()))
+                            continue
+                        }
                         var covered = 0
                         for c in 0..<(steps * steps * steps) {
                             let sub = SIMD3<Double>(Double(c % steps), Double((c / steps) % steps), Double(c / (steps * steps)))

@@ -7,11 +7,21 @@ import VolumeIO
 
 struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Segment a structure of a study by region growing and write a NIfTI label map.",
+        abstract: "Segment structures of a study by region growing and write one NIfTI label map.",
         discussion: """
-            With --preset bone (CT only): components of [--lower, --upper] HU (default 226…3071) seeded by \
-            --seed/--seed-mm, or, without seeds, by every voxel ≥ --seed-hu; islands under --min-island-ml \
-            removed; the scanner table and head rest left out unless --keep-table.
+            Presets (labels: bone 1, skin 2, vessels 3, tumor 4; where they overlap the map keeps tumor, \
+            then vessels, then bone, then skin):
+              bone (CT): components of [--lower, --upper] HU (default 226…3071) seeded by --seed/--seed-mm, \
+            or, without seeds, by every voxel ≥ --seed-hu; islands under --min-island-ml removed; the table \
+            and head rest left out unless --keep-table.
+              skin: the body's outline (CT above −400 HU, or --lower), largest component, holes filled.
+              vessels (contrast CT, MR angiography): grown from seeds in the lumen within [--lower, --upper] \
+            (CT default 150…700 HU), leaving out the edge of bone, stopped when the front suddenly widens or \
+            past --max-volume-ml (default 500).
+              tumor (CT, MR): from seeds inside the lesion, optional --radius-mm; reports volume, maximal \
+            diameter and the seeds' statistics.
+            Several structures: --structures bone,skin,vessels,tumor with seeds per structure \
+            (--seed-mm vessels:x,y,z, --seed tumor:i,j,k), or --recipe recipe.json (see the README).
             With --method: threshold (every voxel in [--lower, --upper], no seeds), connected (region \
             grown from the seeds within [--lower, --upper]) or confidence (ITK-style ConfidenceConnected: \
             mean ± --multiplier·σ, re-estimated up to --iterations times).
@@ -23,17 +33,26 @@ struct Segment: ParsableCommand {
     @Argument(help: "DICOM folders, files or .zip archives of the study.")
     var paths: [String]
 
-    @Option(help: "A preset: bone.")
+    @Option(help: "A preset: bone, skin, vessels or tumor.")
     var preset: String?
+
+    @Option(help: ArgumentHelp("Several presets into one label map, e.g. bone,skin,vessels,tumor.", valueName: "list"))
+    var structures: String?
+
+    @Option(help: ArgumentHelp("A recipe file (JSON) naming the structures, their seeds and settings.", valueName: "recipe.json"))
+    var recipe: String?
+
+    @Option(name: .customLong("radius-mm"), help: "Tumor: the lesion's expected radius (mm); growth stops at 1.5 × it.")
+    var radiusMM: Double?
 
     @Option(help: "An expert method: threshold, connected or confidence.")
     var method: String?
 
-    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed voxel i,j,k (repeatable).", valueName: "i,j,k"))
+    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed voxel i,j,k (repeatable); with --structures, STRUCTURE:i,j,k.", valueName: "i,j,k"))
     var seedVoxels: [String] = []
 
     // .unconditional: values may start with "-" (negative HU and coordinates).
-    @Option(name: .customLong("seed-mm"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A seed position x,y,z in LPS mm (repeatable).", valueName: "x,y,z"))
+    @Option(name: .customLong("seed-mm"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A seed position x,y,z in LPS mm (repeatable); with --structures, STRUCTURE:x,y,z.", valueName: "x,y,z"))
     var seedPositions: [String] = []
 
     @Option(parsing: .unconditional, help: "Lower bound of the interval (HU for CT).")
@@ -52,7 +71,7 @@ struct Segment: ParsableCommand {
     @Option(name: .customLong("within-label"), help: "With --within: only this label (default: any non-zero label).")
     var withinLabel: Int?
 
-    @Option(name: .customLong("max-volume-ml"), help: "Stop growing before the region exceeds this volume (mL).")
+    @Option(name: .customLong("max-volume-ml"), help: "Stop growing before the region exceeds this volume (mL; vessels: default 500).")
     var maxVolumeML: Double?
 
     @Option(name: .customLong("max-distance-mm"), help: "Only grow within this distance of a seed (mm).")
@@ -89,10 +108,14 @@ struct Segment: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard (preset == nil) != (method == nil) else {
-            throw ValidationError("give exactly one of --preset (bone) or --method (threshold, connected, confidence)")
+        let modes = [preset != nil, method != nil, structures != nil, recipe != nil].filter { $0 }.count
+        guard modes == 1 else {
+            throw ValidationError("give exactly one of --preset (bone, skin, vessels, tumor), --structures LIST, --recipe FILE " +
+                                  "or --method (threshold, connected, confidence)")
         }
-        if let preset, preset != "bone" { throw ValidationError("unknown preset '\(preset)': use bone") }
+        if let preset, !Recipe.presets.contains(preset) {
+            throw ValidationError("unknown preset '\(preset)': use \(Recipe.presets.joined(separator: ", "))")
+        }
         if let method, !["threshold", "connected", "confidence"].contains(method) {
             throw ValidationError("unknown method '\(method)': use threshold, connected or confidence")
         }
@@ -114,7 +137,20 @@ struct Segment: ParsableCommand {
         if let lower, let upper, lower > upper {
             throw ValidationError("--lower \(lower) is above --upper \(upper): the interval is empty")
         }
-        _ = try seeds()
+        if let radiusMM, !(radiusMM > 0) {
+            throw ValidationError("--radius-mm must be more than 0 mm (the lesion's expected radius), not \(radiusMM)")
+        }
+        if radiusMM != nil && preset != "tumor" { throw ValidationError("--radius-mm goes with --preset tumor") }
+        if structures != nil || recipe != nil {
+            if lower != nil || upper != nil || radiusMM != nil || maxVolumeML != nil || maxDistanceMM != nil {
+                throw ValidationError("with --structures or --recipe, put bounds and limits in a recipe file (--lower, --upper, " +
+                                      "--radius-mm, --max-volume-ml and --max-distance-mm are for one --preset)")
+            }
+        }
+        if recipe != nil && !(seedVoxels.isEmpty && seedPositions.isEmpty) {
+            throw ValidationError("with --recipe, the seeds are in the recipe file")
+        }
+        if structures != nil || preset != nil { _ = try presetRecipe() } else if method != nil { _ = try seeds() }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if within != nil && method != "connected" {
             throw ValidationError("--within restricts --method connected only")
@@ -122,35 +158,115 @@ struct Segment: ParsableCommand {
         if withinLabel != nil && within == nil { throw ValidationError("--within-label needs --within") }
         if let maxVolumeML, maxVolumeML <= 0 { throw ValidationError("--max-volume-ml must be more than 0") }
         if let maxDistanceMM, maxDistanceMM <= 0 { throw ValidationError("--max-distance-mm must be more than 0") }
+        if maxDistanceMM != nil && preset != nil { throw ValidationError("--max-distance-mm is for --method connected/confidence") }
     }
 
-    func seeds() throws -> [Seed] {
-        func numbers(_ text: String, _ option: String) throws -> [Double] {
-            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
-                Double($0.trimmingCharacters(in: .whitespaces))
-            }
-            guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
-                throw ValidationError("\(option) '\(text)' is not three numbers separated by commas")
-            }
-            return parts.map { $0! }
+    /// Seeds of the options: "x,y,z" (one structure) or "STRUCTURE:x,y,z" (with --structures).
+    func taggedSeeds() throws -> [(structure: String?, seed: Seed)] {
+        func split(_ text: String) -> (String?, String) {
+            guard let colon = text.firstIndex(of: ":") else { return (nil, text) }
+            return (String(text[..<colon]), String(text[text.index(after: colon)...]))
         }
-        var result: [Seed] = []
+        var result: [(String?, Seed)] = []
         for text in seedVoxels {
-            let v = try numbers(text, "--seed")
-            guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
-                throw ValidationError("--seed '\(text)' must be whole voxel indices i,j,k")
-            }
-            result.append(.voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2]))))
+            let (tag, value) = split(text)
+            result.append((tag, try parseSeed(value, option: "--seed", voxel: true)))
         }
         for text in seedPositions {
-            let v = try numbers(text, "--seed-mm")
-            result.append(.patient(SIMD3(v[0], v[1], v[2])))
+            let (tag, value) = split(text)
+            result.append((tag, try parseSeed(value, option: "--seed-mm", voxel: false)))
         }
         return result
     }
 
+    func seeds() throws -> [Seed] {
+        let tagged = try taggedSeeds()
+        if let tagged = tagged.first(where: { $0.structure != nil }) {
+            throw ValidationError("a seed names structure '\(tagged.structure!)': STRUCTURE:… seeds go with --structures")
+        }
+        return tagged.map(\.seed)
+    }
+
+    private func parseSeed(_ text: String, option: String, voxel: Bool) throws -> Seed {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Double($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw ValidationError("\(option) '\(text)' is not three numbers separated by commas")
+        }
+        let v = parts.map { $0! }
+        if voxel {
+            guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
+                throw ValidationError("\(option) '\(text)' must be whole voxel indices i,j,k")
+            }
+            return .voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2])))
+        }
+        return .patient(SIMD3(v[0], v[1], v[2]))
+    }
+
+    /// The recipe that --preset or --structures (with their seeds and settings) stand for.
+    func presetRecipe() throws -> Recipe {
+        let names: [String]
+        if let structures {
+            names = structures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for name in names where !Recipe.presets.contains(name) {
+                throw ValidationError("--structures: unknown structure '\(name)': use \(Recipe.presets.joined(separator: ", "))")
+            }
+            guard !names.isEmpty, Set(names).count == names.count else {
+                throw ValidationError("--structures must list each of \(Recipe.presets.joined(separator: ", ")) at most once")
+            }
+        } else {
+            names = [preset!]
+        }
+        let tagged = try taggedSeeds()
+        var list: [Recipe.Structure] = []
+        for name in names {
+            var structure = Recipe.Structure(preset: name)
+            let mine = tagged.filter { $0.structure == name || (structures == nil && $0.structure == nil) }
+            if structures != nil, let untagged = tagged.first(where: { $0.structure == nil }) {
+                throw ValidationError("with --structures, name the structure of each seed (e.g. vessels:\(untagged.seed)), not a bare seed")
+            }
+            if let stray = tagged.first(where: { $0.structure != nil && !names.contains($0.structure!) }) {
+                throw ValidationError("a seed names '\(stray.structure!)', which is not among the structures \(names.joined(separator: ","))")
+            }
+            for (_, seed) in mine {
+                switch seed {
+                case .voxel(let v): structure.seeds = (structure.seeds ?? []) + [[v.x, v.y, v.z]]
+                case .patient(let p): structure.seedsMM = (structure.seedsMM ?? []) + [[p.x, p.y, p.z]]
+                }
+            }
+            if structures == nil {
+                structure.lower = lower
+                structure.upper = upper
+                structure.radiusMM = radiusMM
+                if name == "vessels" { structure.maxVolumeML = maxVolumeML }
+                if name == "bone" {
+                    structure.seedHU = seedHU
+                    structure.minIslandML = minIslandML
+                    structure.keepTable = keepTable
+                }
+            }
+            list.append(structure)
+        }
+        let recipe = Recipe(structures: list)
+        do {
+            try recipe.validate(source: structures != nil ? "--structures" : "--preset \(preset!)")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return recipe
+    }
+
     func run() throws {
         let clock = Stopwatch()
+        // Recipe problems are reported before the study is read.
+        var plan: Recipe?
+        do {
+            if let recipe { plan = try Recipe.load(from: URL(fileURLWithPath: recipe)) }
+        } catch {
+            fail("\(error)")
+        }
+        if method == nil && plan == nil { plan = try presetRecipe() }
         let progress = TerminalProgress()
         var callback: (@Sendable (LoadProgress) -> Void)?
         if let progress { callback = { progress.update($0) } }
@@ -159,53 +275,96 @@ struct Segment: ParsableCommand {
         let loadSeconds = clock.lap()
         let chosen = chooseSeries(report, from: paths, choice: series)
         let volume = chosen.volume
-        let seeds = try self.seeds()
-        progress?.say("segmenting \(preset ?? method!) …")
+        let g = volume.geometry
 
-        let outcome: Outcome
-        do {
-            outcome = try segment(volume, modality: chosen.info.modality, seeds: seeds)
-        } catch let error as SegmentationError {
-            fail("\(error)")
+        let labels: LabelMap
+        var entries: [SegmentJSON.Label] = [], seedsUsed: [ResolvedSeed] = [], warnings = chosen.info.warnings
+        var interval: [Double]?, automatic = 0, iterations: Int?, limited = false
+        if let plan {
+            let result: RecipeRunner.Result
+            do {
+                result = try RecipeRunner(threads: threads).run(plan, volume: volume, modality: chosen.info.modality) { done, total, name in
+                    if !name.isEmpty { progress?.say("segmenting \(name) (\(done + 1) of \(total)) …") }
+                }
+            } catch {
+                fail("\(error)")
+            }
+            progress?.finish()
+            labels = result.labels
+            for structure in result.structures {
+                entries.append(.init(value: structure.label.value, name: structure.label.name, voxels: structure.voxelsInMap,
+                                     volumeML: Double(structure.voxelsInMap) * g.voxelVolume / 1000, preset: structure.preset,
+                                     segmentedVoxels: structure.voxels, interval: structure.interval,
+                                     figures: structure.figures.isEmpty ? nil : structure.figures,
+                                     seeds: structure.seeds.map(SegmentJSON.SeedUsed.init), seconds: structure.seconds,
+                                     warnings: structure.warnings))
+                seedsUsed += structure.seeds
+                warnings += structure.warnings.map { "\(structure.preset): \($0)" }
+                if structure.preset == "vessels" && structure.warnings.contains(where: { $0.contains("limit") || $0.contains("leak") }) {
+                    limited = true
+                }
+            }
+            interval = result.structures.count == 1 ? result.structures[0].interval : nil
+            automatic = Int(result.structures.first { $0.preset == "bone" }?.figures["automaticSeedVoxels"] ?? 0)
+        } else {
+            progress?.say("segmenting \(method!) …")
+            let outcome: Outcome
+            do {
+                outcome = try segment(volume, modality: chosen.info.modality, seeds: try seeds())
+            } catch let error as SegmentationError {
+                fail("\(error)")
+            }
+            progress?.finish()
+            labels = LabelMap(mask: outcome.mask, label: outcome.label)
+            entries = [.init(value: outcome.label.value, name: outcome.label.name, voxels: outcome.voxels,
+                             volumeML: Double(outcome.voxels) * g.voxelVolume / 1000)]
+            seedsUsed = outcome.seeds
+            interval = outcome.interval
+            iterations = outcome.iterations
+            limited = outcome.limited
+            warnings += outcome.warnings
         }
         let segmentSeconds = clock.lap()
-        progress?.finish()
-        let labels = LabelMap(mask: outcome.mask, label: outcome.label)
         do {
             try NIfTI.write(labels, to: URL(fileURLWithPath: out))
         } catch {
             fail("\(error)")
         }
         let writeSeconds = clock.lap()
-        let g = volume.geometry
+        let name = method ?? preset ?? structures ?? "recipe \(recipe!)"
         let summary = SegmentJSON(
             series: .init(seriesInstanceUID: chosen.info.seriesInstanceUID, modality: chosen.info.modality,
                           dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z]),
-            method: preset ?? method!, connectivity: connectivity, interval: outcome.interval,
-            labels: [.init(value: outcome.label.value, name: outcome.label.name, voxels: outcome.voxels,
-                           volumeML: Double(outcome.voxels) * g.voxelVolume / 1000)],
-            seeds: outcome.seeds.map {
-                .init(given: $0.given.description, index: [$0.index.x, $0.index.y, $0.index.z],
-                      patientMM: [$0.patient.x, $0.patient.y, $0.patient.z], value: $0.value)
-            },
-            automaticSeedVoxels: outcome.automaticSeedVoxels, iterations: outcome.iterations,
-            stoppedByVolumeLimit: outcome.limited, seconds: .init(load: loadSeconds, segment: segmentSeconds, write: writeSeconds),
-            threads: threads ?? Parallelism.defaultThreadCount, output: out, warnings: chosen.info.warnings + outcome.warnings)
+            method: name, connectivity: connectivity, interval: interval, labels: entries,
+            seeds: seedsUsed.map(SegmentJSON.SeedUsed.init), automaticSeedVoxels: automatic, iterations: iterations,
+            stoppedByVolumeLimit: limited, seconds: .init(load: loadSeconds, segment: segmentSeconds, write: writeSeconds),
+            threads: threads ?? Parallelism.defaultThreadCount, output: out, warnings: warnings, recipe: plan)
         if json {
             print(try summary.encoded())
-        } else {
-            print("Segmented \(summary.method) in series \(chosen.info.seriesInstanceUID) (\(chosen.info.modality))")
-            print("  voxels        \(outcome.voxels) (\(String(format: "%.3f", summary.labels[0].volumeML)) mL)")
-            if let interval = outcome.interval { print("  interval      \(fmt(interval[0])) … \(fmt(interval[1]))") }
-            for seed in summary.seeds {
-                print("  seed          \(seed.given) → voxel \(seed.index.map(String.init).joined(separator: ",")) " +
-                      "at \(seed.patientMM.map(fmt).joined(separator: ", ")) mm, value \(fmt(seed.value))")
-            }
-            if outcome.automaticSeedVoxels > 0 { print("  auto seeds    \(outcome.automaticSeedVoxels) voxels ≥ \(fmt(seedHU))") }
-            for warning in summary.warnings { print("  warning       \(warning)") }
-            print("  time          load \(ms(loadSeconds)), segment \(ms(segmentSeconds)), write \(ms(writeSeconds))")
-            print("  wrote         \(out)")
+            return
         }
+        print("Segmented \(name) in series \(chosen.info.seriesInstanceUID) (\(chosen.info.modality))")
+        for label in entries {
+            print("  \(label.name.padding(toLength: 12, withPad: " ", startingAt: 0))  label \(label.value): \(label.voxels) voxels " +
+                  "(\(String(format: "%.3f", label.volumeML)) mL)" + (label.seconds.map { " in \(ms($0))" } ?? ""))
+            if let figures = label.figures, let diameter = figures["maximalDiameterMM"] {
+                let one = { (key: String) in String(format: "%.1f", figures[key] ?? 0) }
+                print("                maximal diameter \(String(format: "%.1f", diameter)) mm; seeds' mean \(one("seedMean")) " +
+                      "± \(one("seedSigma")) over \(Int(figures["seedVoxels"] ?? 0)) voxels; surroundings \(one("surroundingMedian"))")
+            }
+            if let interval = label.interval, interval.count == 2, entries.count > 1 {
+                print("                interval \(fmt1(interval[0])) … \(fmt1(interval[1]))")
+            }
+        }
+        if let interval, interval.count == 2 { print("  interval      \(fmt1(interval[0])) … \(fmt1(interval[1]))") }
+        for seed in summary.seeds {
+            print("  seed          \(seed.given) → voxel \(seed.index.map(String.init).joined(separator: ",")) " +
+                  "at \(seed.patientMM.map(fmt).joined(separator: ", ")) mm, value \(fmt(seed.value))")
+        }
+        if automatic > 0 { print("  auto seeds    \(automatic) voxels ≥ \(fmt(seedHU))") }
+        for warning in summary.warnings { print("  warning       \(warning)") }
+        print("  time          load \(ms(loadSeconds)), segment \(ms(segmentSeconds)), write \(ms(writeSeconds))")
+        print("  wrote         \(out)")
     }
 
     struct Outcome {
@@ -225,24 +384,6 @@ struct Segment: ParsableCommand {
         let grower = RegionGrowing(connectivity: Connectivity(rawValue: connectivity)!, limits: limits, threads: threads)
         let region = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
         switch preset ?? method! {
-        case "bone":
-            var bone = BonePreset()
-            bone.lower = lower ?? bone.lower
-            bone.upper = upper ?? bone.upper
-            bone.seedHU = seedHU
-            bone.minimumIslandML = minIslandML
-            bone.excludeTable = !keepTable
-            bone.connectivity = Connectivity(rawValue: connectivity)!
-            bone.threads = threads
-            let result = try bone.run(volume, modality: modality, seeds: seeds)
-            var warnings = result.warnings
-            if !result.tableComponents.isEmpty {
-                warnings.append("left out \(result.tableComponents.count) component(s) lying outside the body " +
-                    "(table or head rest: \(result.tableComponents.map { String($0.voxels) }.joined(separator: ", ")) voxels)")
-            }
-            return Outcome(mask: result.mask, label: BonePreset.label, voxels: result.voxelCount,
-                           interval: [bone.lower, bone.upper], seeds: result.seeds,
-                           automaticSeedVoxels: result.automaticSeedVoxels, warnings: warnings)
         case "threshold":
             let mask = try Thresholding.mask(volume, lower: lower!, upper: upper!, threads: threads)
             return Outcome(mask: mask, label: region, voxels: mask.voxels.reduce(0) { $0 + Int($1) },
@@ -303,6 +444,11 @@ func fail(_ message: String) -> Never {
     Foundation.exit(1)
 }
 
+/// A value with at most one decimal.
+func fmt1(_ value: Double) -> String {
+    value == value.rounded() ? fmt(value) : String(format: "%.1f", value)
+}
+
 func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
 /// Wall-clock laps.
@@ -325,14 +471,30 @@ struct SegmentJSON: Encodable {
     struct Label: Encodable {
         var value: Int
         var name: String
+        /// Voxels with this label in the map written (after overlaps went to higher priorities).
         var voxels: Int
         var volumeML: Double
+        var preset: String?
+        /// Voxels the preset found, before overlaps.
+        var segmentedVoxels: Int?
+        var interval: [Double]?
+        var figures: [String: Double]?
+        var seeds: [SeedUsed]?
+        var seconds: Double?
+        var warnings: [String]?
     }
     struct SeedUsed: Encodable {
         var given: String
         var index: [Int]
         var patientMM: [Double]
         var value: Double
+
+        init(_ seed: ResolvedSeed) {
+            given = seed.given.description
+            index = [seed.index.x, seed.index.y, seed.index.z]
+            patientMM = [seed.patient.x, seed.patient.y, seed.patient.z]
+            value = seed.value
+        }
     }
     struct Seconds: Encodable {
         var load: Double
@@ -352,6 +514,7 @@ struct SegmentJSON: Encodable {
     var threads: Int
     var output: String
     var warnings: [String]
+    var recipe: Recipe?
 
     func encoded() throws -> String {
         let encoder = JSONEncoder()

@@ -103,3 +103,60 @@ extension SegmentCommandTests {
         }
     }
 }
+
+extension SegmentCommandTests {
+    @Test func tumorVesselsAndSeveralStructuresFromTheCommandLine() throws {
+        try Self.withFolder { folder in
+            let out = folder.appendingPathComponent("labels.nii.gz").path
+            // A seed in brain tissue for the tumor preset (no lesion there): it grows, and says
+            // that it reached its limit.
+            let tumor = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--preset", "tumor",
+                                                 "--seed-mm", "95.7,-100.5,105", "--radius-mm", "5", "--out", out, "--json"])
+            #expect(tumor.status == 0, "\(tumor.standardError)")
+            let label = try #require((try Self.json(tumor)["labels"] as? [[String: Any]])?.first)
+            #expect(label["name"] as? String == "tumor" && label["value"] as? Int == 4)
+            let figures = try #require(label["figures"] as? [String: Double])
+            #expect(figures["maximalDiameterMM"] != nil && figures["limitMM"] == 7.5)
+            #expect((label["warnings"] as? [String])?.contains { $0.contains("leak guard") } == true)
+            // Several structures, seeds named per structure, one map.
+            let several = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin,tumor",
+                                                   "--seed-mm", "tumor:95.7,-100.5,105", "--out", out, "--json"])
+            #expect(several.status == 0, "\(several.standardError)")
+            let labels = try #require(try Self.json(several)["labels"] as? [[String: Any]])
+            #expect(labels.compactMap { $0["name"] as? String } == ["bone", "skin", "tumor"])
+            #expect(labels.compactMap { $0["value"] as? Int } == [1, 2, 4])
+            // A recipe file.
+            let recipe = folder.appendingPathComponent("recipe.json")
+            try #"{"structures": [{"preset": "bone", "minIslandML": 0.5}, {"preset": "skin"}]}"#.write(to: recipe, atomically: true, encoding: .utf8)
+            let fromRecipe = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--recipe", recipe.path, "--out", out, "--json"])
+            #expect(fromRecipe.status == 0, "\(fromRecipe.standardError)")
+            #expect((try Self.json(fromRecipe)["recipe"] as? [String: Any]) != nil)
+        }
+    }
+
+    @Test func presetRefusalsSayWhatToChange() throws {
+        try Self.withFolder { folder in
+            let out = folder.appendingPathComponent("x.nii.gz").path
+            let study = Fixtures.sampleCT.path
+            let noContrast = try CommandLineTool.run(["segment", study, "--preset", "vessels", "--seed-mm", "125,-110,50", "--out", out])
+            #expect(noContrast.status == 1 && noContrast.standardError.contains("contrast") &&
+                    noContrast.standardError.contains("--lower/--upper"), "\(noContrast.standardError)")
+            let air = try CommandLineTool.run(["segment", study, "--preset", "tumor", "--seed", "5,5,50", "--out", out])
+            #expect(air.status == 1 && air.standardError.contains("air"), "\(air.standardError)")
+            let bone = try CommandLineTool.run(["segment", study, "--preset", "tumor", "--seed", "179,92,80", "--out", out])
+            #expect(bone.status == 1 && bone.standardError.contains("bone"), "\(bone.standardError)")
+            let radius = try CommandLineTool.run(["segment", study, "--preset", "tumor", "--seed", "100,150,70", "--radius-mm", "0", "--out", out])
+            #expect(radius.status == 2 && radius.standardError.contains("--radius-mm must be more than 0"))
+            let noSeed = try CommandLineTool.run(["segment", study, "--preset", "tumor", "--out", out])
+            #expect(noSeed.status == 2 && noSeed.standardError.contains("needs at least one seed"), "\(noSeed.standardError)")
+            let bare = try CommandLineTool.run(["segment", study, "--structures", "bone,tumor", "--seed-mm", "1,2,3", "--out", out])
+            #expect(bare.status == 2 && bare.standardError.contains("name the structure of each seed"), "\(bare.standardError)")
+            let recipe = folder.appendingPathComponent("bad.json")
+            try #"{"structures": [{"preset": "bone", "colour": "white"}]}"#.write(to: recipe, atomically: true, encoding: .utf8)
+            let badRecipe = try CommandLineTool.run(["segment", study, "--recipe", recipe.path, "--out", out])
+            #expect(badRecipe.status == 1 && badRecipe.standardError.contains("bad.json") &&
+                    badRecipe.standardError.contains("unknown key 'colour'"), "\(badRecipe.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+}

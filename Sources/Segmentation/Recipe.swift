@@ -1,0 +1,293 @@
+import Foundation
+import VolumeCore
+
+/// Which structures to segment and how: the input of `vrprep segment --recipe` (and of the scene
+/// pipeline), stored with its results. JSON:
+///
+///     {"structures": [
+///        {"preset": "bone"},
+///        {"preset": "skin"},
+///        {"preset": "vessels", "seedsMM": [[125, -110, 50]], "lower": 150, "upper": 700},
+///        {"preset": "tumor", "seedsMM": [[95.7, -100.5, 105]], "radiusMM": 7.5}]}
+///
+/// Each structure gets a fixed label (bone 1, skin 2, vessels 3, tumor 4). Where structures
+/// overlap, the label map keeps the higher priority: tumor, then vessels, then bone, then skin
+/// (so the skin label is the body minus what lies in it).
+public struct Recipe: Codable, Sendable, Equatable {
+    public var structures: [Structure]
+
+    public struct Structure: Codable, Sendable, Equatable {
+        /// bone, skin, vessels or tumor.
+        public var preset: String
+        /// Seeds in LPS millimetres and as voxel indices (i, j, k).
+        public var seedsMM: [[Double]]?
+        public var seeds: [[Int]]?
+        /// Intensity bounds (bone, vessels: the window; skin: the lower bound).
+        public var lower: Double?
+        public var upper: Double?
+        /// Tumor: the expected radius.
+        public var radiusMM: Double?
+        /// Vessels: the volume limit.
+        public var maxVolumeML: Double?
+        /// Bone: automatic seeds at or above this value, islands removed below this size, and
+        /// whether the table and head rest are kept.
+        public var seedHU: Double?
+        public var minIslandML: Double?
+        public var keepTable: Bool?
+
+        public init(preset: String, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil, lower: Double? = nil,
+                    upper: Double? = nil, radiusMM: Double? = nil, maxVolumeML: Double? = nil) {
+            self.preset = preset
+            self.seedsMM = seedsMM
+            self.seeds = seeds
+            self.lower = lower
+            self.upper = upper
+            self.radiusMM = radiusMM
+            self.maxVolumeML = maxVolumeML
+        }
+    }
+
+    public init(structures: [Structure]) {
+        self.structures = structures
+    }
+
+    public static let presets = ["bone", "skin", "vessels", "tumor"]
+    /// Priority where structures overlap, lowest first (later ones paint over earlier ones).
+    public static let priority = ["skin", "bone", "vessels", "tumor"]
+    static let structureKeys: Set<String> = ["preset", "seedsMM", "seeds", "lower", "upper", "radiusMM", "maxVolumeML",
+                                             "seedHU", "minIslandML", "keepTable"]
+
+    public static func label(of preset: String) -> LabelInfo {
+        switch preset {
+        case "bone": return BonePreset.label
+        case "skin": return SkinPreset.label
+        case "vessels": return VesselPreset.label
+        default: return TumorPreset.label
+        }
+    }
+
+    /// Reads and checks a recipe file: unknown keys, unknown presets and values out of range are
+    /// refused with the file, the structure and the key named.
+    public static func load(from url: URL) throws(SegmentationError) -> Recipe {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw .invalidParameter(name: url.path, reason: "cannot read the recipe: \(error.localizedDescription)")
+        }
+        return try parse(data, source: url.path)
+    }
+
+    public static func parse(_ data: Data, source: String) throws(SegmentationError) -> Recipe {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let top = object as? [String: Any] else {
+            throw .invalidParameter(name: source, reason: "not a JSON object (a recipe is {\"structures\": [...]})")
+        }
+        if let unknown = top.keys.sorted().first(where: { $0 != "structures" }) {
+            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has only \"structures\")")
+        }
+        guard let list = top["structures"] as? [Any] else {
+            throw .invalidParameter(name: source, reason: "\"structures\" must be a list of structures")
+        }
+        for (n, item) in list.enumerated() {
+            guard let structure = item as? [String: Any] else {
+                throw .invalidParameter(name: source, reason: "structure \(n + 1) is not an object")
+            }
+            if let unknown = structure.keys.sorted().first(where: { !structureKeys.contains($0) }) {
+                throw .invalidParameter(name: source, reason: "structure \(n + 1): unknown key '\(unknown)' (known: \(structureKeys.sorted().joined(separator: ", ")))")
+            }
+        }
+        let recipe: Recipe
+        do {
+            recipe = try JSONDecoder().decode(Recipe.self, from: data)
+        } catch {
+            throw .invalidParameter(name: source, reason: "a value has the wrong type: \(Self.describe(error))")
+        }
+        try recipe.validate(source: source)
+        return recipe
+    }
+
+    /// Checks presets, seeds and ranges; `source` names the file (or the options) in messages.
+    public func validate(source: String = "recipe") throws(SegmentationError) {
+        guard !structures.isEmpty else { throw .invalidParameter(name: source, reason: "no structure to segment") }
+        var seen = Set<String>()
+        for (n, s) in structures.enumerated() {
+            let which = "\(source): structure \(n + 1) (\(s.preset))"
+            guard Self.presets.contains(s.preset) else {
+                throw .invalidParameter(name: "\(source): structure \(n + 1)", reason: "unknown preset '\(s.preset)': use \(Self.presets.joined(separator: ", "))")
+            }
+            guard seen.insert(s.preset).inserted else {
+                throw .invalidParameter(name: which, reason: "appears twice: give several seeds to one structure instead")
+            }
+            for seed in s.seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(\.isFinite) {
+                throw .invalidParameter(name: which, reason: "a seed in mm must be three numbers [x, y, z], not \(seed)")
+            }
+            for seed in s.seeds ?? [] where seed.count != 3 {
+                throw .invalidParameter(name: which, reason: "a voxel seed must be three indices [i, j, k], not \(seed)")
+            }
+            let seedCount = (s.seedsMM ?? []).count + (s.seeds ?? []).count
+            if (s.preset == "vessels" || s.preset == "tumor") && seedCount == 0 {
+                throw .invalidParameter(name: which, reason: "needs at least one seed (seedsMM or seeds) inside the \(s.preset == "tumor" ? "lesion" : "vessel")")
+            }
+            if s.preset == "skin" && seedCount > 0 {
+                throw .invalidParameter(name: which, reason: "takes no seeds")
+            }
+            if let r = s.radiusMM, !(r > 0 && r < 500) {
+                throw .invalidParameter(name: which, reason: "radiusMM must be more than 0 and less than 500 mm, not \(format(r))")
+            }
+            if s.radiusMM != nil && s.preset != "tumor" { throw .invalidParameter(name: which, reason: "radiusMM is for the tumor preset") }
+            if let v = s.maxVolumeML, !(v > 0) { throw .invalidParameter(name: which, reason: "maxVolumeML must be more than 0") }
+            if s.maxVolumeML != nil && s.preset != "vessels" { throw .invalidParameter(name: which, reason: "maxVolumeML is for the vessels preset") }
+            if (s.seedHU != nil || s.minIslandML != nil || s.keepTable != nil) && s.preset != "bone" {
+                throw .invalidParameter(name: which, reason: "seedHU, minIslandML and keepTable are for the bone preset")
+            }
+            if let m = s.minIslandML, !(m >= 0) { throw .invalidParameter(name: which, reason: "minIslandML must be 0 or more") }
+            if let lower = s.lower, let upper = s.upper, lower > upper {
+                throw .invalidParameter(name: which, reason: "lower \(format(lower)) is above upper \(format(upper))")
+            }
+            if s.preset == "tumor" && (s.lower != nil || s.upper != nil) {
+                throw .invalidParameter(name: which, reason: "the tumor preset estimates its interval from the seeds: no lower/upper")
+            }
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.typeMismatch(_, let context) = error {
+            return context.codingPath.map(\.stringValue).joined(separator: ".") + ": " + context.debugDescription
+        }
+        if case DecodingError.keyNotFound(let key, let context) = error {
+            return "missing \"\(key.stringValue)\" in " + context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        return "\(error)"
+    }
+}
+
+extension Recipe.Structure {
+    var allSeeds: [Seed] {
+        (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
+    }
+}
+
+/// Runs a recipe on a volume and composes one label map.
+public struct RecipeRunner: Sendable {
+    public var threads: Int?
+
+    public init(threads: Int? = nil) {
+        self.threads = threads
+    }
+
+    /// What one structure gave.
+    public struct StructureResult: Sendable {
+        public var preset: String
+        public var label: LabelInfo
+        /// Voxels of the structure's own mask, and those it keeps in the composed map.
+        public var voxels: Int
+        public var voxelsInMap: Int
+        public var volumeML: Double
+        public var seeds: [ResolvedSeed]
+        public var interval: [Double]?
+        /// Preset-specific figures: maximalDiameterMM, seedMean, seedSigma… (tumor), waves (vessels).
+        public var figures: [String: Double]
+        public var warnings: [String]
+        public var seconds: Double
+    }
+
+    public struct Result: Sendable {
+        public var labels: LabelMap
+        public var structures: [StructureResult]
+    }
+
+    /// Segments every structure, in the recipe's order, and paints them by priority.
+    /// `progress(done, total, preset)` is called before each structure.
+    public func run(_ recipe: Recipe, volume: AnyVolume, modality: String,
+                    progress: ((Int, Int, String) -> Void)? = nil) throws(SegmentationError) -> Result {
+        try recipe.validate()
+        var masks: [String: Volume<UInt8>] = [:]
+        var results: [StructureResult] = []
+        for (n, structure) in recipe.structures.enumerated() {
+            progress?(n, recipe.structures.count, structure.preset)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var result = try segment(structure, volume: volume, modality: modality)
+            result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            masks[structure.preset] = result.mask
+            results.append(result.summary)
+        }
+        progress?(recipe.structures.count, recipe.structures.count, "")
+        // Paint, lowest priority first.
+        var map = Volume<UInt8>(geometry: volume.geometry, filledWith: 0)
+        for preset in Recipe.priority {
+            guard let mask = masks[preset] else { continue }
+            let value = UInt8(Recipe.label(of: preset).value)
+            map.voxels.withUnsafeMutableBufferPointer { target in
+                mask.voxels.withUnsafeBufferPointer { source in
+                    let (t, s) = (UncheckedSendable(target), UncheckedSendable(source))
+                    parallelFor(0..<source.count, grain: 1 << 18, threads: threads) { range in
+                        for i in range where s.value[i] != 0 { t.value[i] = value }
+                    }
+                }
+            }
+        }
+        var counts = [Int](repeating: 0, count: 256)
+        for v in map.voxels { counts[Int(v)] += 1 }
+        for index in results.indices { results[index].voxelsInMap = counts[results[index].label.value] }
+        let labels = LabelMap(storage: .uint8(map), labels: recipe.structures.map { Recipe.label(of: $0.preset) }
+            .sorted { $0.value < $1.value })
+        return Result(labels: labels, structures: results)
+    }
+
+    private struct Segmented {
+        var mask: Volume<UInt8>
+        var summary: StructureResult
+        var seconds: Double {
+            get { summary.seconds }
+            set { summary.seconds = newValue }
+        }
+    }
+
+    private func segment(_ s: Recipe.Structure, volume: AnyVolume, modality: String) throws(SegmentationError) -> Segmented {
+        let label = Recipe.label(of: s.preset)
+        let g = volume.geometry
+        func make(_ mask: Volume<UInt8>, _ voxels: Int, _ seeds: [ResolvedSeed], _ interval: [Double]?,
+                  _ figures: [String: Double], _ warnings: [String]) -> Segmented {
+            Segmented(mask: mask, summary: StructureResult(
+                preset: s.preset, label: label, voxels: voxels, voxelsInMap: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
+                seeds: seeds, interval: interval, figures: figures, warnings: warnings, seconds: 0))
+        }
+        switch s.preset {
+        case "bone":
+            var bone = BonePreset()
+            bone.lower = s.lower ?? bone.lower
+            bone.upper = s.upper ?? bone.upper
+            bone.seedHU = s.seedHU ?? bone.seedHU
+            bone.minimumIslandML = s.minIslandML ?? bone.minimumIslandML
+            bone.excludeTable = !(s.keepTable ?? false)
+            bone.threads = threads
+            let r = try bone.run(volume, modality: modality, seeds: s.allSeeds)
+            var warnings = r.warnings
+            if !r.tableComponents.isEmpty {
+                warnings.append("left out \(r.tableComponents.count) component(s) lying outside the body " +
+                    "(table or head rest: \(r.tableComponents.map { String($0.voxels) }.joined(separator: ", ")) voxels)")
+            }
+            return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], ["automaticSeedVoxels": Double(r.automaticSeedVoxels)], warnings)
+        case "skin":
+            var skin = SkinPreset(lower: s.lower)
+            skin.threads = threads
+            let r = try skin.run(volume, modality: modality)
+            return make(r.mask, r.voxelCount, [], [r.lower], [:], [])
+        case "vessels":
+            var vessels = VesselPreset(lower: s.lower, upper: s.upper)
+            vessels.maxVolumeML = s.maxVolumeML ?? vessels.maxVolumeML
+            vessels.threads = threads
+            let r = try vessels.run(volume, modality: modality, seeds: s.allSeeds)
+            return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
+                        ["waves": Double(r.waves), "edgeVoxelsExcluded": Double(r.edgeVoxelsExcluded)], r.warnings)
+        default:
+            var tumor = TumorPreset(radiusMM: s.radiusMM)
+            tumor.threads = threads
+            let r = try tumor.run(volume, modality: modality, seeds: s.allSeeds)
+            return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
+                        ["maximalDiameterMM": r.maximalDiameterMM, "seedMean": r.seedMean, "seedSigma": r.seedSigma,
+                         "seedVoxels": Double(r.seedVoxels), "lesionMean": r.lesionMean, "surroundingMedian": r.surroundingMedian,
+                         "limitMM": r.limitMM, "reachedLimit": r.reachedLimit ? 1 : 0], r.warnings)
+        }
+    }
+}

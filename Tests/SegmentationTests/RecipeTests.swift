@@ -1,0 +1,73 @@
+import DICOM
+import Foundation
+import Phantoms
+import Segmentation
+import Testing
+import TestSupport
+import VolumeCore
+
+/// Recipes: parsing and checking, and several structures composed into one label map.
+@Suite struct RecipeTests {
+    @Test func aRecipeWithEveryPresetParses() throws {
+        let text = """
+            {"structures": [{"preset": "bone", "keepTable": false}, {"preset": "skin"},
+              {"preset": "vessels", "seedsMM": [[125, -110, 50]], "lower": 150, "upper": 700, "maxVolumeML": 300},
+              {"preset": "tumor", "seeds": [[100, 150, 70]], "radiusMM": 7.5}]}
+            """
+        let recipe = try Recipe.parse(Data(text.utf8), source: "r.json")
+        #expect(recipe.structures.map(\.preset) == ["bone", "skin", "vessels", "tumor"])
+        #expect(recipe.structures[2].seedsMM == [[125, -110, 50]])
+        #expect(try JSONDecoder().decode(Recipe.self, from: JSONEncoder().encode(recipe)) == recipe)
+    }
+
+    @Test(arguments: [
+        (#"{"structures": [{"preset": "bone"}], "colour": 1}"#, "unknown key 'colour'"),
+        (#"{"structures": [{"preset": "bone", "treshold": 200}]}"#, "structure 1: unknown key 'treshold'"),
+        (#"{"structures": [{"preset": "lungs"}]}"#, "unknown preset 'lungs'"),
+        (#"{"structures": [{"preset": "tumor", "seedsMM": [[1, 2, 3]], "radiusMM": 0}]}"#, "radiusMM must be more than 0"),
+        (#"{"structures": [{"preset": "tumor"}]}"#, "needs at least one seed"),
+        (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2]]}]}"#, "three numbers"),
+        (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2, 3]], "lower": 700, "upper": 150}]}"#, "lower 700 is above upper 150"),
+        (#"{"structures": [{"preset": "bone"}, {"preset": "bone"}]}"#, "appears twice"),
+        (#"{"structures": [{"preset": "skin", "radiusMM": 3}]}"#, "radiusMM is for the tumor preset"),
+        (#"{"structures": [{"preset": 3}]}"#, "wrong type"),
+        (#"[1, 2]"#, "not a JSON object"),
+        (#"{"structures": []}"#, "no structure"),
+    ])
+    func badRecipesNameTheProblem(text: String, expected: String) {
+        do {
+            _ = try Recipe.parse(Data(text.utf8), source: "r.json")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.contains("r.json") && error.description.contains(expected), "\(error)")
+        }
+    }
+
+    @Test func structuresArePaintedByPriorityWithoutOverlap() throws {
+        // The tree and the lesion drawn into the sample CT; the lesion lies where skin (body)
+        // and, for one voxel, maybe bone; the map must give tumor its whole mask.
+        let ct = TumorPresetTests.ct
+        let tree = Phantoms.headVesselTree.map(\.segment)
+        let (withTree, treeTruth) = Phantoms.draw(into: ct, segments: tree, contrast: 300, noise: 0)
+        let (volume, lesionTruth) = Phantoms.draw(into: withTree, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)
+        let recipe = Recipe(structures: [
+            .init(preset: "tumor", seedsMM: [[95.7, -100.5, 105]], radiusMM: 7.5),
+            .init(preset: "vessels", seedsMM: [[125, -110, 50]]),
+            .init(preset: "bone"),
+            .init(preset: "skin"),
+        ])
+        let result = try RecipeRunner().run(recipe, volume: .int16(volume), modality: "CT")
+        guard case .uint8(let map) = result.labels.storage else { Issue.record("UInt8 map"); return }
+        #expect(result.labels.labels.map(\.value) == [1, 2, 3, 4])
+        #expect(result.labels.labels.map(\.name) == ["bone", "skin", "vessels", "tumor"])
+        func mask(_ value: UInt8) -> Volume<UInt8> { Volume(geometry: map.geometry, voxels: map.voxels.map { $0 == value ? 1 : 0 }) }
+        let tumorDice = Overlap.dice(mask(4), lesionTruth), vesselDice = Overlap.dice(mask(3), treeTruth)
+        print("recipe: tumor Dice \(tumorDice), vessels Dice \(vesselDice), " + result.structures.map { "\($0.preset) \($0.voxels)→\($0.voxelsInMap) in \($0.seconds) s" }.joined(separator: ", "))
+        #expect(tumorDice >= 0.9 && vesselDice >= 0.85)
+        // Counts add up: every structure's voxels are in the map once, under its label or a higher one.
+        let tumor = result.structures.first { $0.preset == "tumor" }!, skin = result.structures.first { $0.preset == "skin" }!
+        #expect(tumor.voxelsInMap == tumor.voxels)
+        #expect(skin.voxelsInMap < skin.voxels)
+        #expect(result.structures.reduce(0) { $0 + $1.voxelsInMap } == map.voxels.filter { $0 != 0 }.count)
+    }
+}
