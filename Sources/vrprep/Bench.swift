@@ -5,6 +5,7 @@ import Meshing
 import Phantoms
 import Segmentation
 import VolumeCore
+import VolumeIO
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -115,6 +116,11 @@ extension Bench {
         @Flag(help: "Draw the sample head's phantom for --preset into the series first.")
         var phantom = false
 
+        @Option(name: .customLong("save-phantom"), help: ArgumentHelp(
+            "With --phantom: write the phantom series to PREFIX.nii.gz and its exact mask to PREFIX-truth.nii.gz (for peers).",
+            valueName: "PREFIX"))
+        var savePhantom: String?
+
         @Option(help: "Timed runs after one warm-up run.")
         var runs: Int = 5
 
@@ -125,6 +131,7 @@ extension Bench {
             if let preset, !["tumor", "vessels"].contains(preset) { throw ValidationError("--preset must be tumor or vessels") }
             if preset == nil && seed == nil { throw ValidationError("--method \(method) needs --seed i,j,k") }
             if phantom && preset == nil { throw ValidationError("--phantom goes with --preset") }
+            if savePhantom != nil && !phantom { throw ValidationError("--save-phantom goes with --phantom") }
             guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         }
 
@@ -178,6 +185,11 @@ extension Bench {
                 }
             }
             if phantom && truth == nil { throw ValidationError("--phantom needs a CT in Int16 Hounsfield units") }
+            if let savePhantom, let truth, case .int16(let drawn) = volume {
+                try NIfTI.write(drawn, to: URL(fileURLWithPath: savePhantom + ".nii.gz"), description: "VRPrep \(preset) phantom")
+                try NIfTI.write(LabelMap(mask: truth, label: LabelInfo(value: 1, name: "truth", color: RGBA(1, 1, 0))),
+                                to: URL(fileURLWithPath: savePhantom + "-truth.nii.gz"))
+            }
             let modality = series.info.modality
             func once() throws -> (Volume<UInt8>, Int) {
                 if preset == "tumor" {
