@@ -65,21 +65,16 @@ public enum Morphology {
         var f = mask.voxels.map { ($0 != 0) == inside ? Float(0) : Float.infinity }
         // One pass per axis: lines along x, then y, then z.
         for axis in 0..<3 {
-            let (length, stride): (Int, Int) = axis == 0 ? (d.x, 1) : axis == 1 ? (d.y, d.x) : (d.z, d.x * d.y)
+            let grid = GridLines(d, axis: axis)
+            let (length, stride) = (grid.length, grid.stride)
             let weight = Float(s[axis] * s[axis])
-            let lines = d.x * d.y * d.z / length
             f.withUnsafeMutableBufferPointer { buffer in
                 let values = UncheckedSendable(buffer.baseAddress!)
-                parallelFor(0..<lines, grain: 64, threads: workers) { range in
+                parallelFor(0..<grid.count, grain: 64, threads: workers) { range in
                     var line = [Float](repeating: 0, count: length), out = [Float](repeating: 0, count: length)
                     var v = [Int](repeating: 0, count: length), z = [Float](repeating: 0, count: length + 1)
                     for lineIndex in range {
-                        let start: Int
-                        switch axis {
-                        case 0: start = lineIndex * d.x
-                        case 1: start = (lineIndex / d.x) * d.x * d.y + lineIndex % d.x
-                        default: start = lineIndex
-                        }
+                        let start = grid.start(lineIndex)
                         for i in 0..<length { line[i] = values.value[start + i * stride] }
                         lowerEnvelope(line, weight, &out, &v, &z)
                         for i in 0..<length { values.value[start + i * stride] = out[i] }

@@ -19,19 +19,14 @@ public enum Smoothing {
             }
             let total = kernel.reduce(0, +)
             kernel = kernel.map { $0 / total }
-            let (length, stride): (Int, Int) = axis == 0 ? (d.x, 1) : axis == 1 ? (d.y, d.x) : (d.z, d.x * d.y)
-            let lines = d.x * d.y * d.z / length
+            let grid = GridLines(d, axis: axis)
+            let (length, stride) = (grid.length, grid.stride)
             values.withUnsafeBufferPointer { input in
                 scratch.withUnsafeMutableBufferPointer { output in
                     let (source, target) = (UncheckedSendable(input), UncheckedSendable(output))
-                    parallelFor(0..<lines, grain: 64, threads: threads) { range in
+                    parallelFor(0..<grid.count, grain: 64, threads: threads) { range in
                         for line in range {
-                            let start: Int
-                            switch axis {
-                            case 0: start = line * d.x
-                            case 1: start = (line / d.x) * d.x * d.y + line % d.x
-                            default: start = line
-                            }
+                            let start = grid.start(line)
                             for n in 0..<length {
                                 var sum: Float = 0
                                 for (offset, weight) in kernel.enumerated() {

@@ -50,3 +50,31 @@ extension VolumeGeometry {
         return (pointwiseMax(low, .zero), pointwiseMin(high, dimensions &- 1))
     }
 }
+
+/// The lines of voxels along one axis of a grid (x-fastest storage): `count` lines of `length`
+/// voxels; voxel n of line l sits at `start(l) + n · stride`.
+public struct GridLines: Sendable {
+    public let length: Int
+    public let stride: Int
+    public let count: Int
+    private let dimensions: SIMD3<Int>
+    private let axis: Int
+
+    public init(_ dimensions: SIMD3<Int>, axis: Int) {
+        precondition((0..<3).contains(axis), "axis is 0, 1 or 2")
+        self.dimensions = dimensions
+        self.axis = axis
+        length = dimensions[axis]
+        stride = axis == 0 ? 1 : axis == 1 ? dimensions.x : dimensions.x * dimensions.y
+        count = length == 0 ? 0 : dimensions.x * dimensions.y * dimensions.z / length
+    }
+
+    /// Offset of the first voxel of line `line`.
+    public func start(_ line: Int) -> Int {
+        switch axis {
+        case 0: return line * length
+        case 1: return (line / stride) * stride * length + line % stride
+        default: return line
+        }
+    }
+}

@@ -220,6 +220,12 @@ extension Bench {
             if let truth {
                 output["dice"] = Overlap.dice(mask, truth)
                 output["hausdorff95MM"] = Overlap.hausdorff95(mask, truth) ?? -1
+                // Bone: voxels of the series before the phantom at 226 HU or more, not in the truth.
+                if case .int16(let original) = series.volume {
+                    var bone = 0
+                    for i in mask.voxels.indices where mask.voxels[i] != 0 && truth.voxels[i] == 0 && original.voxels[i] >= 226 { bone += 1 }
+                    output["boneVoxels"] = bone
+                }
             }
             let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

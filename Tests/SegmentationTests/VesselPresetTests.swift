@@ -78,3 +78,29 @@ import VolumeCore
         #expect(throws: SegmentationError.self) { try VesselPreset(lower: 500, upper: 200).run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed]) }
     }
 }
+
+extension VesselPresetTests {
+    @Test func aVesselTouchingTheSkullDoesNotGrowIntoIt() throws {
+        // Branch B2 moved onto the skull's inner surface: the window (150…700 HU) holds the
+        // bone's blurred edge too, so growing without the local-contrast guard runs into the skull.
+        var tree = Self.tree
+        tree[3] = Phantoms.Segment(SIMD3(186.5, -96, 105), SIMD3(186.5, -78, 105), r0: 1.5, r1: 1.5)
+        tree[2] = Phantoms.Segment(SIMD3(160, -105, 95), SIMD3(186.5, -96, 105), r0: 2, r1: 1.5)
+        let (volume, truth) = Phantoms.draw(into: Self.ct, segments: tree, contrast: 300, noise: 10)
+        let bone = Self.bone()
+        func boneVoxels(_ mask: Volume<UInt8>) -> Int {
+            zip(zip(mask.voxels, bone.voxels), truth.voxels).filter { $0.0 != 0 && $0.1 != 0 && $1 == 0 }.count
+        }
+        var unguarded = VesselPreset()
+        unguarded.boneMarginMM = 0
+        let leaked = try unguarded.run(.int16(volume), modality: "CT", seeds: [Self.trunkSeed])
+        let guarded = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [Self.trunkSeed])
+        let (leakedBone, guardedBone) = (boneVoxels(leaked.mask), boneVoxels(guarded.mask))
+        let dice = Overlap.dice(guarded.mask, truth)
+        print("touching the skull: without the guard \(leaked.voxelCount) voxels, \(leakedBone) of bone; " +
+              "with it \(guarded.voxelCount) voxels, \(guardedBone) of bone, Dice \(dice)")
+        #expect(leakedBone > 100, "the phantom must tempt growth into bone")
+        #expect(guardedBone == 0)
+        #expect(dice >= 0.85)
+    }
+}
