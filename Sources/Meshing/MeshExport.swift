@@ -42,6 +42,18 @@ public enum MeshExport {
 
     // MARK: STL
 
+    /// The bytes of one file of `format` (STL, PLY: the first mesh; glTF binary: all of them; OBJ
+    /// needs its material file too and is not offered here).
+    public static func data(_ meshes: [Mesh], format: Format, quantize: Bool = false) throws(MeshingError) -> Data {
+        guard let first = meshes.first, meshes.allSatisfy({ !$0.indices.isEmpty }) else { throw .emptySurface(what: "\(format.rawValue) data") }
+        switch format {
+        case .stl: return stl(first)
+        case .ply: return ply(first)
+        case .glb: return glb(meshes, quantize: quantize)
+        case .obj: throw .invalidParameter(name: "format", reason: "OBJ comes with a material file: write it with write(_:to:)")
+        }
+    }
+
     static func stl(_ mesh: Mesh) -> Data {
         var out = Data(count: 80)
         let header = Array("VRPrep binary STL, millimetres, DICOM LPS: \(mesh.name)".utf8.prefix(80))

@@ -107,15 +107,17 @@ extension Mesh {
     /// Simplifies to about `targetTriangles` triangles (meshoptimizer's quadric edge collapse,
     /// borders locked), never moving the surface by more than `maxErrorMM` when given; then drops
     /// unused vertices and orders triangles and vertices for the GPU's caches. Large meshes are cut
-    /// into slabs along their longest axis, simplified in parallel with the cuts locked (so the
-    /// pieces still meet exactly), and joined.
+    /// into four slabs along their longest axis, simplified in parallel with the cuts locked (so the
+    /// pieces still meet exactly), and joined: the same result whatever the thread count.
     public func decimated(targetTriangles: Int, maxErrorMM: Double? = nil, threads: Int? = nil) throws(MeshingError) -> Mesh {
         guard targetTriangles > 0 else {
             throw .invalidParameter(name: "target triangles", reason: "must be at least 1, not \(targetTriangles)")
         }
         guard targetTriangles < triangleCount else { return optimizedForGPU() }
-        let workers = triangleCount >= 200_000 ? max(1, threads ?? Parallelism.defaultThreadCount) : 1
-        let parts = slabs(workers)
+        // A fixed number of slabs (not one per thread), so that the result does not depend on
+        // the thread count (scene packages must be the same whatever the machine).
+        let workers = max(1, threads ?? Parallelism.defaultThreadCount)
+        let parts = slabs(triangleCount >= 200_000 ? 4 : 1)
         // One error scale for every piece: the whole mesh's.
         let scale = positions.withUnsafeBytes { raw in
             meshopt_simplifyScale(raw.bindMemory(to: Float.self).baseAddress, vertexCount, MemoryLayout<SIMD3<Float>>.stride)

@@ -38,6 +38,28 @@ public struct RGBAImage: Sendable, Equatable {
         }
     }
 
+    /// The image as PNG bytes (libpng's simplified API, in memory; pixels only, no text chunks).
+    public func pngData() throws(RenderingError) -> Data {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
+        var size = 0
+        // First call: the size needed; second: the bytes.
+        let sized = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, Int32(width * 4), nil) }
+        guard sized != 0, size > 0 else { throw .pngWrite(path: "(memory)", reason: "libpng could not size the image") }
+        var out = Data(count: size)
+        let written = out.withUnsafeMutableBytes { target in
+            pixels.withUnsafeBytes { png_image_write_to_memory(&image, target.baseAddress, &size, 0, $0.baseAddress, Int32(width * 4), nil) }
+        }
+        guard written != 0 else {
+            let message = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw .pngWrite(path: "(memory)", reason: message)
+        }
+        return out.prefix(size)
+    }
+
     /// Reads a PNG as RGBA (libpng's simplified API converts any colour type).
     public static func readPNG(from url: URL) throws(RenderingError) -> RGBAImage {
         var image = png_image()
