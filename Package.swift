@@ -22,10 +22,13 @@ let package = Package(
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
         .library(name: "Meshing", targets: ["Meshing"]),
         .library(name: "Rendering", targets: ["Rendering"]),
+        .library(name: "ScenePackage", targets: ["ScenePackage"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C door over DCMTK (libdcmtk-dev) and OpenJPEG (libopenjp2-7-dev) for JPEG 2000.
@@ -60,10 +63,19 @@ let package = Package(
         .systemLibrary(name: "CEGL", path: "Sources/CEGL"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG"], swiftSettings: kernelSettings),
+        // Scene packages: manifest, files and hashes, archive, verification, de-identification.
+        .target(name: "ScenePackage",
+                dependencies: ["VolumeCore", .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: swiftSettings),
+        // Study → scene package in one call.
+        .target(name: "Pipeline",
+                dependencies: ["VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "ScenePackage"],
+                swiftSettings: swiftSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms", "ScenePackage", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -73,6 +85,9 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "PipelineTests",
+                    dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SegmentationTests",

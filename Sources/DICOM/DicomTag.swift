@@ -27,6 +27,8 @@ extension DicomTag {
     public static let imageType = DicomTag(0x0008, 0x0008)
     public static let sopClassUID = DicomTag(0x0008, 0x0016)
     public static let sopInstanceUID = DicomTag(0x0008, 0x0018)
+    public static let patientName = DicomTag(0x0010, 0x0010)
+    public static let patientID = DicomTag(0x0010, 0x0020)
     public static let modality = DicomTag(0x0008, 0x0060)
     public static let studyDescription = DicomTag(0x0008, 0x1030)
     public static let seriesDescription = DicomTag(0x0008, 0x103E)

@@ -10,7 +10,7 @@ struct VRPrep: ParsableCommand {
         commandName: "vrprep",
         abstract: "Turn a CT or MRI study into a VR-ready 3D scene for surgery.",
         version: version,
-        subcommands: [Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, Bench.self]
+        subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self, Bench.self]
     )
 
     /// Exit statuses: 0 success, 1 the job found nothing to work on, 2 usage errors.

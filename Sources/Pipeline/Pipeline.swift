@@ -1,0 +1,220 @@
+import DICOM
+import Foundation
+import Meshing
+import Rendering
+import ScenePackage
+import Segmentation
+import VolumeCore
+import VolumeIO
+
+/// Study → scene package in one call: load, segment (a recipe), mesh, render, package.
+public struct Pipeline: Sendable {
+    public struct Options: Sendable {
+        public var recipe: Recipe?
+        /// Smoothing passes and the most triangles per structure in the scene.
+        public var smoothingPasses = 10
+        public var maxTriangles = 250_000
+        public var renderSize = 1024
+        public var ipd = 64.0
+        public var zip = false
+        public var threads: Int?
+        public var shaders: URL?
+        public var softwareVersion = "0.0.0"
+
+        public init() {}
+    }
+
+    /// A stage and how far along the whole job is (0…1).
+    public struct Progress: Sendable {
+        public var stage: String
+        public var fraction: Double
+    }
+
+    public struct Result: Sendable {
+        public var folder: URL
+        public var manifest: Manifest
+        public var seriesDescription: String
+        public var structures: [RecipeRunner.StructureResult]
+        public var seconds: [(stage: String, seconds: Double)]
+        public var warnings: [String]
+    }
+
+    public enum Failure: Error, Sendable, CustomStringConvertible {
+        case input(String)
+        case stage(String, String)
+
+        public var description: String {
+            switch self {
+            case .input(let message): return message
+            case .stage(let stage, let message): return "\(stage): \(message)"
+            }
+        }
+    }
+
+    public var options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// The default recipe: bone and skin for CT, skin for other modalities.
+    public static func defaultRecipe(modality: String) -> Recipe {
+        modality == "CT" ? Recipe(structures: [.init(preset: "bone"), .init(preset: "skin")]) : Recipe(structures: [.init(preset: "skin")])
+    }
+
+    /// Checks what can be checked before any work: the recipe and the output folder.
+    public func check(out folder: URL) throws(Failure) {
+        do {
+            try PackageStore.checkTarget(folder)
+        } catch {
+            throw .input("\(error)")
+        }
+        if let recipe = options.recipe {
+            do {
+                try recipe.validate()
+            } catch {
+                throw .input("\(error)")
+            }
+        }
+    }
+
+    public func run(study paths: [String], out folder: URL, progress: (@Sendable (Progress) -> Void)? = nil) throws(Failure) -> Result {
+        try check(out: folder)
+        var seconds: [(String, Double)] = []
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ stage: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            seconds.append((stage, Double(now - clock) / 1e9))
+            clock = now
+        }
+        // 1. Load (0–20 %).
+        progress?(Progress(stage: "loading", fraction: 0))
+        let report = DicomLoader(threads: options.threads).load(paths) { p in
+            progress?(Progress(stage: "loading", fraction: 0.2 * Double(p.done) / Double(max(p.total, 1))))
+        }
+        guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
+            let reasons = report.rejected.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
+            throw .input("no usable series in \(paths.joined(separator: ", "))" + (reasons.isEmpty ? "" : " (\(reasons))"))
+        }
+        let modality = series.info.modality
+        let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
+        if modality != "CT", let ctOnly = recipe.structures.first(where: { $0.preset == "bone" }) {
+            throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use skin, vessels or tumor)")
+        }
+        lap("load")
+
+        // 2. Segment (20–45 %).
+        let segmented: RecipeRunner.Result
+        do {
+            segmented = try RecipeRunner(threads: options.threads).run(recipe, volume: series.volume, modality: modality) { done, total, name in
+                progress?(Progress(stage: name.isEmpty ? "segmented" : "segmenting \(name)", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1))))
+            }
+        } catch {
+            throw .stage("segmentation", "\(error)")
+        }
+        lap("segment")
+
+        // 3. Mesh (45–75 %): each structure's surface; the skin is the body's outline (every label).
+        var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
+        guard case .uint8(let map) = segmented.labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
+        for (n, info) in segmented.labels.labels.enumerated() {
+            progress?(Progress(stage: "meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count)))
+            let value = UInt8(info.value), body = info.name == "skin"
+            var mask = Volume<UInt8>(geometry: map.geometry, filledWith: 0)
+            for i in map.voxels.indices where body ? map.voxels[i] != 0 : map.voxels[i] == value { mask.voxels[i] = 1 }
+            var mesh = Surfaces.surface(of: mask, threads: options.threads).smoothed(passes: options.smoothingPasses, threads: options.threads)
+            guard mesh.triangleCount > 0 else { continue }
+            if mesh.triangleCount > options.maxTriangles {
+                do {
+                    mesh = try mesh.decimated(targetTriangles: options.maxTriangles, threads: options.threads)
+                } catch {
+                    throw .stage("meshing \(info.name)", "\(error)")
+                }
+            }
+            mesh.name = info.name
+            mesh.color = info.color
+            mesh = mesh.withNormals()
+            let m = MeshMeasurements(mesh)
+            let stl = "meshes/\(info.name).stl"
+            do {
+                files.append((stl, try MeshExport.data([mesh], format: .stl)))
+            } catch {
+                throw .stage("meshing \(info.name)", "\(error)")
+            }
+            meshes.append(mesh)
+            structures.append(Manifest.Structure(name: info.name, label: info.value, color: [info.color.r, info.color.g, info.color.b, info.color.a],
+                                                 volumeML: m.volumeML, areaMM2: m.area, triangles: m.triangles, watertight: m.watertight,
+                                                 file: stl, node: info.name))
+        }
+        guard !meshes.isEmpty else { throw .stage("meshing", "no structure has a surface: nothing to put in a scene") }
+        do {
+            files.append(("scene.glb", try MeshExport.data(meshes, format: .glb)))
+        } catch {
+            throw .stage("glTF", "\(error)")
+        }
+        lap("mesh")
+
+        // 4. Render (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.
+        progress?(Progress(stage: "rendering", fraction: 0.75))
+        var renders: [Manifest.Render] = []
+        do {
+            let context = try GLContext()
+            let renderer = try SurfaceRenderer(context: context, shaders: try ShaderLibrary(directory: options.shaders))
+            let uploaded = try renderer.upload(meshes)
+            var lo = SIMD3<Double>(repeating: .infinity), hi = SIMD3<Double>(repeating: -.infinity)
+            for mesh in meshes {
+                let m = MeshMeasurements(mesh, topology: false)
+                (lo, hi) = (pointwiseMin(lo, m.minimum), pointwiseMax(hi, m.maximum))
+            }
+            let camera = Camera.fitted(.anterior, box: (lo, hi))
+            let eyes = StereoRig(ipd: options.ipd).eyes(for: camera)
+            let size = options.renderSize
+            let pair = try renderer.render(uploaded, camera: camera, width: size, height: size, eyes: [eyes.left, eyes.right])
+            let thumbnail = try renderer.render(uploaded, camera: camera, width: 256, height: 256, eyes: [(0, 0)])[0]
+            for (kind, image) in [("left", pair[0]), ("right", pair[1]), ("side-by-side", StereoRig.sideBySide(pair[0], pair[1])),
+                                  ("anaglyph", StereoRig.anaglyph(pair[0], pair[1])), ("thumbnail", thumbnail)] {
+                let path = "renders/anterior-\(kind).png"
+                files.append((path, try image.pngData()))
+                renders.append(Manifest.Render(kind: kind, file: path, width: image.width, height: image.height, view: "anterior"))
+                if image.pixels.enumerated().allSatisfy({ $0.offset % 4 == 3 || $0.element == image.pixels[0] }) {
+                    throw RenderingError.invalidParameter(name: path, reason: "the render is blank")
+                }
+            }
+        } catch {
+            throw .stage("rendering", "\(error)")
+        }
+        lap("render")
+
+        // 5. Package (90–100 %): the label map, the manifest with replaced UIDs, every file hashed.
+        progress?(Progress(stage: "packaging", fraction: 0.9))
+        let labelsFile = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-labels-\(UUID().uuidString).nii.gz")
+        defer { try? FileManager.default.removeItem(at: labelsFile) }
+        do {
+            try NIfTI.write(segmented.labels, to: labelsFile)
+            files.append(("labels.nii.gz", try Data(contentsOf: labelsFile)))
+        } catch {
+            throw .stage("packaging", "\(error)")
+        }
+        let g = series.info.geometry
+        let uids = Deidentification(volume: series.volume)
+        let source = Manifest.Source(
+            studyUID: uids.replace(series.info.studyInstanceUID), seriesUID: uids.replace(series.info.seriesInstanceUID),
+            frameOfReferenceUID: series.info.frameOfReferenceUID.isEmpty ? nil : uids.replace(series.info.frameOfReferenceUID),
+            modality: modality, dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z],
+            spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z], originMM: [g.origin.x, g.origin.y, g.origin.z],
+            direction: g.direction.rowMajor, deidentification: Deidentification.profile)
+        let manifest: Manifest
+        do {
+            let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: try JSONValue.from(recipe),
+                                 source: source, structures: structures, renders: renders, files: [])
+            manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
+        } catch {
+            throw .stage("packaging", "\(error)")
+        }
+        lap("package")
+        progress?(Progress(stage: "done", fraction: 1))
+        return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
+                      structures: segmented.structures, seconds: seconds,
+                      warnings: series.info.warnings + segmented.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } })
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+/// `manifest.json` of a scene package, format `vrprep.scene/1` (DESIGN.md): what the package
+/// holds, where it came from (de-identified), how it was made, and every file's size and
+/// SHA-256. The package id is the SHA-256 of the canonical manifest (sorted keys, no spaces,
+/// without the id itself).
+public struct Manifest: Codable, Sendable, Equatable {
+    public static let schemaName = "vrprep.scene/1"
+
+    public var schema: String
+    /// Hex SHA-256 of the canonical manifest without this field; nil while it is being made.
+    public var packageID: String?
+    public var software: Software
+    /// The recipe the structures came from, as given (JSON).
+    public var recipe: JSONValue
+    public var source: Source
+    public var structures: [Structure]
+    public var renders: [Render]
+    public var files: [File]
+
+    public struct Software: Codable, Sendable, Equatable {
+        public var name: String
+        public var version: String
+
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    /// The study, without identity: UIDs replaced by hashed ones (consistent within a package),
+    /// modality and geometry kept (PS3.15 Annex E, Basic Application Level Confidentiality Profile).
+    public struct Source: Codable, Sendable, Equatable {
+        public var studyUID: String
+        public var seriesUID: String
+        public var frameOfReferenceUID: String?
+        public var modality: String
+        public var dimensions: [Int]
+        public var spacingMM: [Double]
+        public var originMM: [Double]
+        public var direction: [Double]
+        public var deidentification: String
+
+        enum CodingKeys: String, CodingKey {
+            case studyUID = "study_uid", seriesUID = "series_uid", frameOfReferenceUID = "frame_of_reference_uid"
+            case modality, dimensions, spacingMM = "spacing_mm", originMM = "origin_mm", direction, deidentification
+        }
+
+        public init(studyUID: String, seriesUID: String, frameOfReferenceUID: String?, modality: String, dimensions: [Int],
+                    spacingMM: [Double], originMM: [Double], direction: [Double], deidentification: String) {
+            self.studyUID = studyUID
+            self.seriesUID = seriesUID
+            self.frameOfReferenceUID = frameOfReferenceUID
+            self.modality = modality
+            self.dimensions = dimensions
+            self.spacingMM = spacingMM
+            self.originMM = originMM
+            self.direction = direction
+            self.deidentification = deidentification
+        }
+    }
+
+    public struct Structure: Codable, Sendable, Equatable {
+        public var name: String
+        public var label: Int
+        /// RGBA, 0…1.
+        public var color: [Double]
+        public var volumeML: Double
+        public var areaMM2: Double
+        public var triangles: Int
+        public var watertight: Bool
+        /// The STL file, and the glTF node holding the structure.
+        public var file: String
+        public var node: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, label, color, volumeML = "volume_ml", areaMM2 = "area_mm2", triangles, watertight, file, node
+        }
+
+        public init(name: String, label: Int, color: [Double], volumeML: Double, areaMM2: Double, triangles: Int,
+                    watertight: Bool, file: String, node: String) {
+            self.name = name
+            self.label = label
+            self.color = color
+            self.volumeML = volumeML
+            self.areaMM2 = areaMM2
+            self.triangles = triangles
+            self.watertight = watertight
+            self.file = file
+            self.node = node
+        }
+    }
+
+    public struct Render: Codable, Sendable, Equatable {
+        /// left, right, side-by-side, anaglyph or thumbnail.
+        public var kind: String
+        public var file: String
+        public var width: Int
+        public var height: Int
+        public var view: String
+
+        public init(kind: String, file: String, width: Int, height: Int, view: String) {
+            self.kind = kind
+            self.file = file
+            self.width = width
+            self.height = height
+            self.view = view
+        }
+    }
+
+    public struct File: Codable, Sendable, Equatable {
+        public var path: String
+        public var bytes: Int
+        public var sha256: String
+
+        public init(path: String, bytes: Int, sha256: String) {
+            self.path = path
+            self.bytes = bytes
+            self.sha256 = sha256
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, packageID = "package_id", software, recipe, source, structures, renders, files
+    }
+
+    public init(software: Software, recipe: JSONValue, source: Source, structures: [Structure], renders: [Render], files: [File]) {
+        self.schema = Self.schemaName
+        self.packageID = nil
+        self.software = software
+        self.recipe = recipe
+        self.source = source
+        self.structures = structures
+        self.renders = renders
+        self.files = files
+    }
+
+    /// The canonical bytes the id is computed from: sorted keys, no whitespace, no id.
+    public func canonicalData() throws -> Data {
+        var copy = self
+        copy.packageID = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(copy)
+    }
+
+    /// The manifest as written: pretty, sorted keys, with its id.
+    public func fileData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+}
+
+/// Any JSON value (for the recipe, which the package does not interpret).
+public enum JSONValue: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// A value from any Encodable (through JSON).
+    public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
+}

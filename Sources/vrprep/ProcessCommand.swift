@@ -1,0 +1,255 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import ScenePackage
+import Segmentation
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Study → scene package in one command: load, segment, mesh, render, package.",
+        discussion: """
+            Segments the largest series with --recipe, or --structures (default: bone and skin for CT, skin \\
+            otherwise) with --seed-mm STRUCTURE:x,y,z for vessels and tumor; builds each structure's surface \\
+            (smoothed, at most --max-triangles); renders an anterior stereo pair (left, right, side-by-side, \\
+            anaglyph) and a thumbnail; and writes a de-identified scene package (vrprep.scene/1: manifest.json, \\
+            scene.glb, meshes/*.stl, renders/*.png, labels.nii.gz) to --out, and with --zip also OUT.zip. \\
+            The package appears only when complete. Prints the package's path and id (--json: a summary).
+            Exit status: 0 on success, 1 when the study or a stage fails, 2 on usage errors.
+            """
+    )
+
+    @Argument(help: "DICOM folders, files or .zip archives of the study.")
+    var paths: [String]
+
+    @Option(help: "The package folder to write.")
+    var out: String
+
+    @Option(help: ArgumentHelp("A recipe file (JSON): structures, seeds and settings.", valueName: "recipe.json"))
+    var recipe: String?
+
+    @Option(help: ArgumentHelp("Structures, e.g. bone,skin,vessels,tumor.", valueName: "list"))
+    var structures: String?
+
+    // .unconditional: values may start with "-" (negative coordinates).
+    @Option(name: .customLong("seed-mm"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A seed for a structure, STRUCTURE:x,y,z in LPS mm (repeatable).", valueName: "structure:x,y,z"))
+    var seeds: [String] = []
+
+    @Flag(help: "Also write the package as one .zip next to the folder.")
+    var zip = false
+
+    @Option(help: "Smoothing passes of the surfaces.")
+    var smooth: Int = 10
+
+    @Option(name: .customLong("max-triangles"), help: "At most this many triangles per structure.")
+    var maxTriangles: Int = 250_000
+
+    @Option(name: .customLong("render-size"), help: "Width and height of the stereo renders (pixels).")
+    var renderSize: Int = 1024
+
+    @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
+    var shaders: String?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if recipe != nil && (structures != nil || !seeds.isEmpty) {
+            throw ValidationError("give --recipe, or --structures with --seed-mm, not both")
+        }
+        if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
+        if maxTriangles < 100 { throw ValidationError("--max-triangles must be at least 100") }
+        if !(64...8192).contains(renderSize) { throw ValidationError("--render-size must be 64…8192 pixels") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        _ = try plannedRecipe()
+    }
+
+    /// The recipe from --recipe or --structures/--seed-mm; nil for the modality's default.
+    func plannedRecipe() throws -> Recipe? {
+        if let recipe {
+            do {
+                return try Recipe.load(from: URL(fileURLWithPath: recipe))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        guard let structures else {
+            if !seeds.isEmpty { throw ValidationError("--seed-mm goes with --structures") }
+            return nil
+        }
+        var list: [Recipe.Structure] = []
+        for name in structures.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            list.append(Recipe.Structure(preset: name))
+        }
+        for text in seeds {
+            guard let colon = text.firstIndex(of: ":") else {
+                throw ValidationError("--seed-mm '\(text)' must name its structure: STRUCTURE:x,y,z")
+            }
+            let name = String(text[..<colon])
+            let numbers = text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+                .map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard numbers.count == 3, numbers.allSatisfy({ $0?.isFinite == true }) else {
+                throw ValidationError("--seed-mm '\(text)': x,y,z must be three numbers")
+            }
+            guard let index = list.firstIndex(where: { $0.preset == name }) else {
+                throw ValidationError("--seed-mm names '\(name)', which is not in --structures \(structures)")
+            }
+            list[index].seedsMM = (list[index].seedsMM ?? []) + [numbers.map { $0! }]
+        }
+        let recipe = Recipe(structures: list)
+        do {
+            try recipe.validate(source: "--structures")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return recipe
+    }
+
+    func run() throws {
+        var options = Pipeline.Options()
+        options.recipe = try plannedRecipe()
+        options.smoothingPasses = smooth
+        options.maxTriangles = maxTriangles
+        options.renderSize = renderSize
+        options.zip = zip
+        options.threads = threads
+        options.shaders = shaders.map { URL(fileURLWithPath: $0) }
+        options.softwareVersion = VRPrep.version
+        let pipeline = Pipeline(options: options)
+        let folder = URL(fileURLWithPath: out)
+        let progress = json ? nil : StageProgress()
+        let result: Pipeline.Result
+        do {
+            result = try pipeline.run(study: paths, out: folder) { progress?.update($0) }
+        } catch {
+            progress?.finish()
+            fail("\(error)")
+        }
+        progress?.finish()
+        let manifest = result.manifest
+        if json {
+            let summary: [String: Any] = [
+                "package": folder.path, "packageID": manifest.packageID ?? "", "zip": zip ? folder.path + ".zip" : NSNull(),
+                "series": result.seriesDescription,
+                "structures": manifest.structures.map { ["name": $0.name, "label": $0.label, "volumeML": $0.volumeML,
+                                                         "areaMM2": $0.areaMM2, "triangles": $0.triangles, "watertight": $0.watertight] },
+                "renders": manifest.renders.map(\.file), "files": manifest.files.count,
+                "seconds": Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) }),
+                "warnings": result.warnings,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("Scene package \(folder.path)")
+        print("  id            \(manifest.packageID ?? "")")
+        if zip { print("  archive       \(folder.path).zip") }
+        print("  series        \(result.seriesDescription)")
+        for s in manifest.structures {
+            print("  \(s.name.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(format: "%.1f", s.volumeML)) mL, " +
+                  "\(s.triangles) triangles\(s.watertight ? ", watertight" : "") → \(s.file)")
+        }
+        print("  renders       \(manifest.renders.map(\.file).joined(separator: ", "))")
+        for warning in result.warnings { print("  warning       \(warning)") }
+        print("  time          " + result.seconds.map { "\($0.stage) \(ms($0.seconds))" }.joined(separator: ", "))
+        print("Open scene.glb in any glTF viewer; check the package with: vrprep package verify \(folder.path)")
+    }
+}
+
+/// Stages and percent on one terminal line (stderr), or plain lines when not a terminal.
+final class StageProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let terminal = isatty(2) != 0
+    private var lastStage = ""
+    private var lastPercent = -1
+
+    func update(_ p: Pipeline.Progress) {
+        lock.lock()
+        defer { lock.unlock() }
+        let percent = Int((p.fraction * 100).rounded(.down))
+        if terminal {
+            guard percent != lastPercent || p.stage != lastStage else { return }
+            let width = 30, filled = width * percent / 100
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(bar) \(percent)% \(p.stage)".utf8))
+        } else if p.stage != lastStage {
+            FileHandle.standardError.write(Data("[\(percent)%] \(p.stage)\n".utf8))
+        }
+        (lastStage, lastPercent) = (p.stage, percent)
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if terminal && lastPercent >= 0 { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+}
+
+struct PackageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "package",
+        abstract: "Check or describe a scene package (a folder or its .zip).",
+        subcommands: [Verify.self, Info.self]
+    )
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a package: schema, id, every file's size and SHA-256, nothing unlisted, glTF readable, no patient identity.",
+            discussion: "Exit status: 0 when intact, 1 when not (each problem names its file), 2 on usage errors.")
+
+        @Argument(help: "The package folder or .zip.")
+        var package: String
+
+        func run() throws {
+            let check = Verification.verify(URL(fileURLWithPath: package))
+            guard check.ok else {
+                for problem in check.problems { FileHandle.standardError.write(Data("vrprep: \(package): \(problem)\n".utf8)) }
+                FileHandle.standardError.write(Data("vrprep: error: \(package): the package does not verify (\(check.problems.count) problem(s))\n".utf8))
+                throw ExitCode(1)
+            }
+            let manifest = check.manifest!
+            print("OK \(package): \(manifest.schema), id \(manifest.packageID ?? ""), \(manifest.files.count) files verified")
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Describe a package: source, structures, renders, files.")
+
+        @Argument(help: "The package folder or .zip.")
+        var package: String
+
+        @Flag(help: "Print the manifest.")
+        var json = false
+
+        func run() throws {
+            let url = URL(fileURLWithPath: package)
+            var folder = url
+            if url.pathExtension.lowercased() == "zip" {
+                do { folder = try PackageStore.extract(url) } catch { fail("\(error)") }
+            }
+            defer { if folder != url { try? FileManager.default.removeItem(at: folder) } }
+            let manifest: Manifest
+            do { manifest = try PackageStore.read(folder) } catch { fail("\(error)") }
+            if json {
+                print(String(decoding: try manifest.fileData(), as: UTF8.self), terminator: "")
+                return
+            }
+            let s = manifest.source
+            print("\(package): \(manifest.schema), id \(manifest.packageID ?? "")")
+            print("  made by       \(manifest.software.name) \(manifest.software.version)")
+            print("  source        \(s.modality) \(s.dimensions.map(String.init).joined(separator: "×")) voxels of " +
+                  "\(s.spacingMM.map { String(format: "%.3f", $0) }.joined(separator: "×")) mm (study \(s.studyUID))")
+            for structure in manifest.structures {
+                print("  \(structure.name.padding(toLength: 12, withPad: " ", startingAt: 0))  label \(structure.label), " +
+                      "\(String(format: "%.1f", structure.volumeML)) mL, \(String(format: "%.0f", structure.areaMM2)) mm², " +
+                      "\(structure.triangles) triangles\(structure.watertight ? ", watertight" : "")")
+            }
+            print("  renders       \(manifest.renders.map { "\($0.kind) \($0.width)×\($0.height)" }.joined(separator: ", "))")
+            print("  files         \(manifest.files.count), \(manifest.files.reduce(0) { $0 + $1.bytes }) bytes")
+        }
+    }
+}

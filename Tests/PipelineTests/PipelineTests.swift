@@ -1,0 +1,130 @@
+import DICOM
+import Foundation
+import Pipeline
+import ScenePackage
+import Segmentation
+import Testing
+import TestSupport
+import VolumeCore
+
+/// The whole pipeline on the sample CT: a verified, de-identified, deterministic scene package.
+@Suite(.serialized) struct PipelineTests {
+    static func options(threads: Int? = nil) -> Pipeline.Options {
+        var options = Pipeline.Options()
+        options.renderSize = 256
+        options.maxTriangles = 60_000
+        options.threads = threads
+        options.shaders = Fixtures.root.appendingPathComponent("Shaders")
+        options.softwareVersion = "test"
+        return options
+    }
+
+    /// The sample's identity, read from its files: name, ID and every UID (study, series, frame of
+    /// reference, each instance). None of it may be in any byte of a package.
+    static let identity: [String] = {
+        var values = Set<String>()
+        for url in Fixtures.sampleCTFiles {
+            guard let file = try? DicomFile(path: url.path) else { continue }
+            for tag in [DicomTag.patientName, .patientID, .studyInstanceUID, .seriesInstanceUID, .frameOfReferenceUID, .sopInstanceUID] {
+                if let value = file.string(tag), value.count >= 6 { values.insert(value) }
+            }
+        }
+        return values.sorted()
+    }()
+
+    @Test func theSampleCTBecomesAVerifiedDeidentifiedPackage() throws {
+        let folder = try Fixtures.temporaryFolder("package")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("head")
+        var options = Self.options()
+        options.zip = true
+        let result = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: out)
+        let manifest = result.manifest
+        #expect(manifest.schema == "vrprep.scene/1")
+        #expect(manifest.structures.map(\.name) == ["bone", "skin"])
+        #expect(manifest.renders.count == 5)
+        let check = Verification.verify(out)
+        #expect(check.ok, "\(check.problems)")
+        #expect(Verification.verify(folder.appendingPathComponent("head.zip")).ok)
+        // True size: the skull is 0.15–0.22 m wide in the glTF (metres).
+        let bone = try #require(manifest.structures.first { $0.name == "bone" })
+        #expect(bone.volumeML > 400 && bone.volumeML < 800)
+        let glb = try Data(contentsOf: out.appendingPathComponent("scene.glb"))
+        let names = try GLBReader.nodeNames(glb).get()
+        #expect(names == ["bone", "skin"])
+        // True size: the glTF's bone node (X = patient left, metres) is as wide as the skull in the
+        // CT, measured on the voxels (largest component ≥ 226 HU: 139.7 mm in this head).
+        let width = try Self.nodeWidth(glb, node: 0)
+        let ct = DicomLoader().load([Fixtures.sampleCT.path]).series[0].volume
+        let skull = MaskComponents.keepLargest(try Thresholding.mask(ct, lower: 226, upper: 3071))
+        var columns = Set<Int>()
+        for k in 0..<skull.dimensions.z { for j in 0..<skull.dimensions.y { for i in 0..<skull.dimensions.x where skull[i, j, k] != 0 { columns.insert(i) } } }
+        let skullWidth = Double(columns.max()! - columns.min()! + 1) * skull.spacing.x / 1000
+        #expect(abs(width - skullWidth) < 0.003 && width > 0.12 && width < 0.22, "glTF \(width) m, CT \(skullWidth) m")
+        // No identity in any byte, the zip included.
+        for path in Verification.allFiles(in: out) + ["../head.zip"] {
+            let data = try Data(contentsOf: out.appendingPathComponent(path))
+            for value in Self.identity {
+                #expect(data.range(of: Data(value.utf8)) == nil, "\(path) holds '\(value)'")
+            }
+        }
+        #expect(Self.identity.count >= 108 + 3 && Self.identity.contains("PROMED0051"), "\(Self.identity.prefix(5))")
+        #expect(manifest.source.studyUID.hasPrefix("2.25."))
+    }
+
+    @Test func theSameStudyGivesTheSamePackageIdWhateverTheThreadsAndAChangedByteIsFound() throws {
+        let folder = try Fixtures.temporaryFolder("package-twice")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let one = try Pipeline(options: Self.options(threads: 1)).run(study: [Fixtures.sampleCT.path], out: folder.appendingPathComponent("a"))
+        let two = try Pipeline(options: Self.options(threads: 2)).run(study: [Fixtures.sampleCT.path], out: folder.appendingPathComponent("b"))
+        #expect(one.manifest.packageID != nil && one.manifest.packageID == two.manifest.packageID)
+        // One byte changed: verify names the file.
+        let target = folder.appendingPathComponent("a/meshes/bone.stl")
+        var bytes = try Data(contentsOf: target)
+        bytes[200] ^= 0xFF
+        try bytes.write(to: target)
+        let check = Verification.verify(folder.appendingPathComponent("a"))
+        #expect(!check.ok && check.problems.contains { $0.contains("meshes/bone.stl") && $0.contains("SHA-256") }, "\(check.problems)")
+    }
+
+    @Test func badRequestsFailBeforeWorkAndLeaveNoPackage() throws {
+        let folder = try Fixtures.temporaryFolder("package-bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // An output folder that holds something else.
+        let busy = folder.appendingPathComponent("busy")
+        try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
+        try Data("notes".utf8).write(to: busy.appendingPathComponent("notes.txt"))
+        #expect(throws: Pipeline.Failure.self) { try Pipeline(options: Self.options()).run(study: [Fixtures.sampleCT.path], out: busy) }
+        // An MR study with a CT-only recipe.
+        var options = Self.options()
+        options.recipe = Recipe(structures: [.init(preset: "bone")])
+        let mr = Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path
+        do {
+            _ = try Pipeline(options: options).run(study: [mr], out: folder.appendingPathComponent("mr"))
+            Issue.record("a CT recipe ran on MR")
+        } catch {
+            #expect("\(error)".contains("needs a CT study"), "\(error)")
+        }
+        // No usable series.
+        #expect(throws: Pipeline.Failure.self) {
+            try Pipeline(options: Self.options()).run(study: [Fixtures.root.appendingPathComponent("README.md").path],
+                                                      out: folder.appendingPathComponent("none"))
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "busy" }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    /// The x extent (metres) of a GLB node's POSITION accessor.
+    static func nodeWidth(_ glb: Data, node: Int) throws -> Double {
+        let length = Int(glb.subdata(in: 12..<16).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        let json = try #require(try JSONSerialization.jsonObject(with: glb.subdata(in: 20..<(20 + length))) as? [String: Any])
+        let nodes = try #require(json["nodes"] as? [[String: Any]])
+        let meshIndex = try #require(nodes[node]["mesh"] as? Int)
+        let meshes = try #require(json["meshes"] as? [[String: Any]])
+        let primitive = try #require((meshes[meshIndex]["primitives"] as? [[String: Any]])?.first)
+        let position = try #require((primitive["attributes"] as? [String: Any])?["POSITION"] as? Int)
+        let accessor = try #require((json["accessors"] as? [[String: Any]])?[position])
+        let (lo, hi) = (try #require(accessor["min"] as? [Double]), try #require(accessor["max"] as? [Double]))
+        return hi[0] - lo[0]
+    }
+}
