@@ -24,11 +24,15 @@ let package = Package(
         .library(name: "Rendering", targets: ["Rendering"]),
         .library(name: "ScenePackage", targets: ["ScenePackage"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C door over DCMTK (libdcmtk-dev) and OpenJPEG (libopenjp2-7-dev) for JPEG 2000.
@@ -72,10 +76,19 @@ let package = Package(
         .target(name: "Pipeline",
                 dependencies: ["VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "ScenePackage"],
                 swiftSettings: swiftSettings),
+        // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
+        .target(name: "Service",
+                dependencies: ["Pipeline", "ScenePackage",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: swiftSettings),
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms", "ScenePackage", "Pipeline",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms", "ScenePackage", "Pipeline", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -85,6 +98,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),

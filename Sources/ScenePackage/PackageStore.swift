@@ -82,6 +82,11 @@ public enum PackageStore {
         return final
     }
 
+    /// Writes `folder`.zip for a package folder already written.
+    public static func writeArchive(of folder: URL) throws(PackageError) {
+        try writeZip(of: folder, manifest: try read(folder))
+    }
+
     /// `folder`.zip: the manifest and the listed files, in path order, with a fixed date, so
     /// that the same package gives the same archive.
     static func writeZip(of folder: URL, manifest: Manifest) throws(PackageError) {

@@ -3,22 +3,27 @@ import Foundation
 import VolumeCore
 
 @main
-struct VRPrep: ParsableCommand {
+struct VRPrep: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         commandName: "vrprep",
         abstract: "Turn a CT or MRI study into a VR-ready 3D scene for surgery.",
         version: version,
-        subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self, Bench.self]
+        subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self,
+                      ServeCommand.self, TokenCommand.self, Bench.self]
     )
 
     /// Exit statuses: 0 success, 1 the job found nothing to work on, 2 usage errors.
-    static func main() {
+    static func main() async {
         MemoryPolicy.reuseLargeAllocations()
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

@@ -1,0 +1,265 @@
+import Foundation
+import Hummingbird
+import Logging
+import Pipeline
+import ScenePackage
+
+/// The HTTP API (DESIGN.md, API v1) on Hummingbird: uploads, jobs, packages, shares.
+public struct ServiceServer: Sendable {
+    public struct Settings: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var data: URL
+        public var workers = 1
+        public var maxUploadBytes: Int64 = 2 << 30
+        public var maxUncompressedBytes: Int64 = 8 << 30
+        public var pipeline = Pipeline.Options()
+
+        public init(data: URL) {
+            self.data = data
+        }
+    }
+
+    public let settings: Settings
+    public let store: ServiceStore
+
+    public init(settings: Settings) throws {
+        self.settings = settings
+        store = try ServiceStore(data: settings.data)
+    }
+
+    /// Runs until cancelled: requeues interrupted jobs, starts the workers, serves.
+    /// `onRunning(port)` is called once the server listens.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        _ = try store.requeueInterrupted()
+        let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers)
+        runner.start()
+        defer { runner.stop() }
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: {
+                var logger = Logger(label: "vrprep.service")
+                logger.logLevel = .warning
+                return logger
+            }()
+        )
+        try await app.runService()
+    }
+
+    // MARK: Routes
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let store = self.store, settings = self.settings
+        let fileIO = FileIO()
+
+        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+
+        router.post("/v1/studies") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .admin])
+            guard request.headers[.contentType]?.lowercased().hasPrefix("application/zip") == true else {
+                throw HTTPError(.unsupportedMediaType, message: "send the study as one zip archive with Content-Type: application/zip")
+            }
+            if let length = request.headers[.contentLength].flatMap(Int64.init), length > settings.maxUploadBytes {
+                throw HTTPError(.contentTooLarge, message: "the upload is \(length) bytes; the limit is \(settings.maxUploadBytes)")
+            }
+            let id = UUID().uuidString.lowercased()
+            let target = store.folders.upload(id)
+            let partial = target.appendingPathExtension("partial")
+            FileManager.default.createFile(atPath: partial.path, contents: nil)
+            guard let handle = try? FileHandle(forWritingTo: partial) else { throw HTTPError(.internalServerError, message: "cannot store the upload") }
+            var written: Int64 = 0
+            do {
+                for try await buffer in request.body {
+                    written += Int64(buffer.readableBytes)
+                    if written > settings.maxUploadBytes {
+                        throw HTTPError(.contentTooLarge, message: "the upload passed the limit of \(settings.maxUploadBytes) bytes")
+                    }
+                    try handle.write(contentsOf: Data(buffer.readableBytesView))
+                }
+                try handle.close()
+            } catch {
+                try? handle.close()
+                try? FileManager.default.removeItem(at: partial)
+                throw error
+            }
+            if let problem = UploadCheck.check(partial, maxUncompressed: settings.maxUncompressedBytes) {
+                try? FileManager.default.removeItem(at: partial)
+                throw HTTPError(.unprocessableContent, message: "the upload is not a usable study: \(problem)")
+            }
+            try FileManager.default.moveItem(at: partial, to: target)
+            try store.createJob(id: id, owner: caller.id)
+            context.logger.info("job \(id) queued")
+            return try json(["jobId": id], status: .accepted)
+        }
+
+        router.get("/v1/jobs/:id") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .admin])
+            let id = try context.parameters.require("id")
+            guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
+                throw HTTPError(.notFound, message: "no job \(id)")
+            }
+            var body: [String: Any] = ["id": job.id, "state": job.state, "stage": job.stage, "percent": job.percent]
+            if let error = job.error { body["error"] = error }
+            if let package = job.packageID { body["packageId"] = package }
+            return try json(body)
+        }
+
+        router.delete("/v1/jobs/:id") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .admin])
+            let id = try context.parameters.require("id")
+            guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
+                throw HTTPError(.notFound, message: "no job \(id)")
+            }
+            guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
+            return try json(["id": id, "state": "cancelled"])
+        }
+
+        router.get("/v1/packages") { request, _ -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .admin])
+            return try json(["packages": try store.packages(owner: caller.role == .admin ? nil : caller.id)])
+        }
+
+        router.get("/v1/packages/:id") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            try authorizePackage(request, store, id)
+            return try await file(fileIO, store.folders.package(id).appendingPathComponent("manifest.json"), request, context,
+                                  type: "application/json", etag: id)
+        }
+
+        router.get("/v1/packages/:id/archive") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            try authorizePackage(request, store, id)
+            var response = try await file(fileIO, store.folders.archive(id), request, context, type: "application/zip", etag: id)
+            response.headers[.contentDisposition] = "attachment; filename=\"\(id).zip\""
+            return response
+        }
+
+        router.get("/v1/packages/:id/files/**") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            try authorizePackage(request, store, id)
+            let path = context.parameters.getCatchAll().joined(separator: "/")
+            guard !path.isEmpty, !path.split(separator: "/").contains(".."), let manifest = try? PackageStore.read(store.folders.package(id)),
+                  path == "manifest.json" || manifest.files.contains(where: { $0.path == path }) else {
+                throw HTTPError(.notFound, message: "package \(id) has no file '\(path)'")
+            }
+            let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"
+                : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+            return try await file(fileIO, store.folders.package(id).appendingPathComponent(path), request, context, type: type,
+                                  etag: "\(id)/\(path)")
+        }
+
+        router.post("/v1/packages/:id/shares") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+            let id = try context.parameters.require("id")
+            guard let owner = try store.packageOwner(id), caller.role == .admin || owner == caller.id else {
+                throw HTTPError(.notFound, message: "no package \(id)")
+            }
+            let body = try await request.body.collect(upTo: 4096)
+            var hours = 24.0
+            if body.readableBytes > 0 {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+                    throw HTTPError(.badRequest, message: "the body must be a JSON object such as {\"expiresInHours\": 24}")
+                }
+                if let unknown = object.keys.first(where: { $0 != "expiresInHours" }) {
+                    throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (only expiresInHours)")
+                }
+                if let value = object["expiresInHours"] {
+                    guard let number = value as? Double, number > 0, number <= 24 * 365 else {
+                        throw HTTPError(.badRequest, message: "expiresInHours must be a number of hours, more than 0 and at most a year")
+                    }
+                    hours = number
+                }
+            }
+            let share = try store.share(package: id, hours: hours)
+            let formatter = ISO8601DateFormatter()
+            return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
+                             "expiresAt": formatter.string(from: share.expires)], status: .created)
+        }
+        return router
+    }
+}
+
+// MARK: Helpers
+
+struct Caller {
+    var id: String
+    var role: ServiceStore.Role
+}
+
+func bearer(_ request: Request) -> String? {
+    guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+    return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+}
+
+/// The caller of an access token with one of `roles`: 401 without a valid token, 403 for another role.
+func authorize(_ request: Request, _ store: ServiceStore, roles: Set<ServiceStore.Role>) throws -> Caller {
+    guard let token = bearer(request) else { throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …)") }
+    guard let caller = try store.caller(token: token) else { throw HTTPError(.unauthorized, message: "unknown or revoked token") }
+    guard roles.contains(caller.role) else {
+        throw HTTPError(.forbidden, message: "a \(caller.role.rawValue) token cannot do this (needs \(roles.map(\.rawValue).sorted().joined(separator: " or ")))")
+    }
+    return Caller(id: caller.id, role: caller.role)
+}
+
+/// Reading a package: its owner, an admin, or a share token for exactly this package (as a bearer
+/// token or `?share=`).
+func authorizePackage(_ request: Request, _ store: ServiceStore, _ id: String) throws {
+    let share = request.uri.queryParameters["share"].map(String.init) ?? bearer(request)
+    if let share, share.hasPrefix("vrs_") {
+        guard try store.sharedPackage(token: share) == id else {
+            throw HTTPError(.forbidden, message: "this share link does not open package \(id) (or it expired or was revoked)")
+        }
+        return
+    }
+    let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
+    guard let owner = try store.packageOwner(id) else { throw HTTPError(.notFound, message: "no package \(id)") }
+    guard caller.role == .admin || owner == caller.id else {
+        throw HTTPError(.forbidden, message: "package \(id) belongs to someone else: ask its owner for a share link")
+    }
+}
+
+func json(_ object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// A file with an ETag (If-None-Match → 304) and byte ranges (Range: bytes=a-b → 206).
+func file(_ fileIO: FileIO, _ url: URL, _ request: Request, _ context: BasicRequestContext, type: String,
+          etag: String) async throws -> Response {
+    guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
+        throw HTTPError(.notFound, message: "not found")
+    }
+    let tag = "\"\(etag)\""
+    var headers: HTTPFields = [.contentType: type, .eTag: tag, .acceptRanges: "bytes"]
+    if request.headers[.ifNoneMatch] == tag { return Response(status: .notModified, headers: headers) }
+    if let range = request.headers[.range] {
+        guard let (start, end) = parseRange(range, size: size) else {
+            headers[.contentRange] = "bytes */\(size)"
+            throw HTTPError(.rangeNotSatisfiable, headers: headers, message: "range '\(range)' is not within the \(size) bytes")
+        }
+        headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
+        headers[.contentLength] = String(end - start + 1)
+        let body = try await fileIO.loadFile(path: url.path, range: start...end, context: context)
+        return Response(status: .partialContent, headers: headers, body: body)
+    }
+    headers[.contentLength] = String(size)
+    return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: url.path, context: context))
+}
+
+/// One range of "bytes=a-b", "bytes=a-" or "bytes=-n" within `size`.
+func parseRange(_ header: String, size: Int) -> (Int, Int)? {
+    guard header.hasPrefix("bytes="), size > 0 else { return nil }
+    let spec = header.dropFirst(6)
+    guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+    let (a, b) = (spec[..<dash].trimmingCharacters(in: .whitespaces), spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces))
+    if a.isEmpty {
+        guard let n = Int(b), n > 0 else { return nil }
+        return (max(0, size - n), size - 1)
+    }
+    guard let start = Int(a), start < size else { return nil }
+    let end = b.isEmpty ? size - 1 : min(Int(b) ?? -1, size - 1)
+    return end >= start ? (start, end) : nil
+}

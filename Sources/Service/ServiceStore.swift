@@ -1,0 +1,224 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The service's records in one SQLite database (GRDB) under the data folder: access tokens
+/// (only their hashes), jobs, packages and shares. Blobs live beside it (`BlobFolders`).
+public final class ServiceStore: Sendable {
+    public enum Role: String, Sendable, CaseIterable {
+        case submitter, host, trainer, admin
+    }
+
+    public struct Job: Sendable, Equatable {
+        public var id: String
+        public var owner: String
+        public var state: String
+        public var stage: String
+        public var percent: Int
+        public var error: String?
+        public var packageID: String?
+    }
+
+    let database: DatabaseQueue
+    public let folders: BlobFolders
+
+    public init(data: URL) throws {
+        folders = BlobFolders(root: data)
+        try folders.create()
+        database = try DatabaseQueue(path: data.appendingPathComponent("vrprep.sqlite").path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "token") { t in
+                t.primaryKey("hash", .text)
+                t.column("role", .text).notNull()
+                t.column("name", .text).notNull()
+            }
+            try db.create(table: "job") { t in
+                t.primaryKey("id", .text)
+                t.column("owner", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("stage", .text).notNull()
+                t.column("percent", .integer).notNull()
+                t.column("error", .text)
+                t.column("packageId", .text)
+                t.column("created", .double).notNull()
+            }
+            try db.create(table: "package") { t in
+                t.primaryKey("id", .text)
+                t.column("owner", .text).notNull()
+                t.column("jobId", .text).notNull()
+                t.column("created", .double).notNull()
+            }
+            try db.create(table: "share") { t in
+                t.primaryKey("hash", .text)
+                t.column("packageId", .text).notNull()
+                t.column("expires", .double).notNull()
+                t.column("revoked", .boolean).notNull().defaults(to: false)
+            }
+        }
+        try migrator.migrate(database)
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func newToken(prefix: String) -> String {
+        var bytes = [UInt8](repeating: 0, count: 24)
+        var random = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = random.next() }
+        return prefix + bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Tokens
+
+    /// Creates an access token; only its hash is stored. Returns the token.
+    public func createToken(role: Role, name: String) throws -> String {
+        let token = Self.newToken(prefix: "vrp_")
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO token (hash, role, name) VALUES (?, ?, ?)", arguments: [Self.hash(token), role.rawValue, name])
+        }
+        return token
+    }
+
+    /// (hash, role) of an access token, nil when unknown.
+    public func caller(token: String) throws -> (id: String, role: Role)? {
+        let hash = Self.hash(token)
+        return try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT role FROM token WHERE hash = ?", arguments: [hash]),
+                  let role = Role(rawValue: row["role"]) else { return nil }
+            return (hash, role)
+        }
+    }
+
+    // MARK: Jobs
+
+    public func createJob(id: String, owner: String) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created) VALUES (?, ?, 'queued', 'queued', 0, ?)",
+                           arguments: [id, owner, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func job(_ id: String) throws -> Job? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job)
+        }
+    }
+
+    static func job(_ row: Row) -> Job {
+        Job(id: row["id"], owner: row["owner"], state: row["state"], stage: row["stage"], percent: row["percent"],
+            error: row["error"], packageID: row["packageId"])
+    }
+
+    /// Takes the oldest queued job for a worker (running), if any.
+    public func claimJob() throws -> Job? {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1") else { return nil }
+            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting' WHERE id = ?", arguments: [row["id"] as String])
+            var job = Self.job(row)
+            job.state = "running"
+            return job
+        }
+    }
+
+    public func progress(job id: String, stage: String, percent: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running'", arguments: [stage, percent, id])
+        }
+    }
+
+    public func finish(job id: String, packageID: String?, error: String?) throws {
+        try database.write { db in
+            if let packageID {
+                try db.execute(sql: "UPDATE job SET state = 'done', stage = 'done', percent = 100, packageId = ? WHERE id = ?",
+                               arguments: [packageID, id])
+            } else {
+                try db.execute(sql: "UPDATE job SET state = 'failed', error = ? WHERE id = ? AND state != 'cancelled'", arguments: [error, id])
+            }
+        }
+    }
+
+    /// Cancels a queued or running job (a running one is dropped when its pipeline returns).
+    public func cancel(job id: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET state = 'cancelled' WHERE id = ? AND state IN ('queued', 'running')", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    /// At start: jobs left running by a crash or a stop go back to the queue.
+    public func requeueInterrupted() throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0 WHERE state = 'running'")
+            return db.changesCount
+        }
+    }
+
+    // MARK: Packages and shares
+
+    public func addPackage(id: String, owner: String, job: String) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO package (id, owner, jobId, created) VALUES (?, ?, ?, ?)",
+                           arguments: [id, owner, job, Date().timeIntervalSince1970])
+        }
+    }
+
+    /// Package ids, oldest first; those of `owner` only unless nil.
+    public func packages(owner: String?) throws -> [String] {
+        try database.read { db in
+            if let owner {
+                return try String.fetchAll(db, sql: "SELECT id FROM package WHERE owner = ? ORDER BY created", arguments: [owner])
+            }
+            return try String.fetchAll(db, sql: "SELECT id FROM package ORDER BY created")
+        }
+    }
+
+    public func packageOwner(_ id: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT owner FROM package WHERE id = ?", arguments: [id]) }
+    }
+
+    /// A read-only share of one package; returns the token and its expiry.
+    public func share(package id: String, hours: Double) throws -> (token: String, expires: Date) {
+        let token = Self.newToken(prefix: "vrs_"), expires = Date().addingTimeInterval(hours * 3600)
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO share (hash, packageId, expires) VALUES (?, ?, ?)",
+                           arguments: [Self.hash(token), id, expires.timeIntervalSince1970])
+        }
+        return (token, expires)
+    }
+
+    /// The package a share token opens, if it is valid now.
+    public func sharedPackage(token: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT packageId FROM share WHERE hash = ? AND revoked = 0 AND expires > ?",
+                                arguments: [Self.hash(token), Date().timeIntervalSince1970])
+        }
+    }
+
+    public func revokeShare(token: String) throws {
+        try database.write { db in try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash = ?", arguments: [Self.hash(token)]) }
+    }
+}
+
+/// Where blobs live under the data folder: uploads, work in progress, published packages.
+public struct BlobFolders: Sendable {
+    public let root: URL
+    public var uploads: URL { root.appendingPathComponent("uploads") }
+    public var staging: URL { root.appendingPathComponent("staging") }
+    public var packages: URL { root.appendingPathComponent("packages") }
+
+    public func upload(_ job: String) -> URL { uploads.appendingPathComponent("\(job).zip") }
+    public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
+    public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
+
+    func create() throws {
+        for folder in [uploads, staging, packages] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        // Work a crash left behind is started again from the upload.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? [] {
+            try? FileManager.default.removeItem(at: staging.appendingPathComponent(name))
+        }
+    }
+}

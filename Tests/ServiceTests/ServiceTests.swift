@@ -1,0 +1,265 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Pipeline
+import ScenePackage
+import Service
+import Testing
+import TestSupport
+
+/// The service on loopback: a real HTTP server, real uploads, real downloads.
+@Suite(.serialized) struct ServiceTests {
+    /// A running service on a free port, with its data folder; stopped by `stop()`.
+    final class Running: @unchecked Sendable {
+        let data: URL
+        let base: URL
+        let task: Task<Void, any Error>
+        let store: ServiceStore
+
+        init(maxUploadBytes: Int64 = 1 << 30) async throws {
+            data = try Fixtures.temporaryFolder("service")
+            var settings = ServiceServer.Settings(data: data)
+            settings.port = 0
+            settings.maxUploadBytes = maxUploadBytes
+            settings.maxUncompressedBytes = 256 << 20
+            settings.pipeline.renderSize = 128
+            settings.pipeline.maxTriangles = 20_000
+            settings.pipeline.shaders = Fixtures.root.appendingPathComponent("Shaders")
+            let server = try ServiceServer(settings: settings)
+            store = server.store
+            let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+            task = Task { try await server.run { port in continuation.yield(port) } }
+            var port = 0
+            for await value in stream {
+                port = value
+                break
+            }
+            base = URL(string: "http://127.0.0.1:\(port)")!
+        }
+
+        func stop() async {
+            task.cancel()
+            _ = await task.result
+            try? FileManager.default.removeItem(at: data)
+        }
+
+        func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil, type: String? = nil,
+                     headers: [String: String] = [:]) async throws -> (Int, Data, HTTPURLResponse) {
+            var request = URLRequest(url: URL(string: base.absoluteString + path)!)
+            request.httpMethod = method
+            request.timeoutInterval = 120
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            if let type { request.setValue(type, forHTTPHeaderField: "Content-Type") }
+            for (key, value) in headers { request.setValue(value, forHTTPHeaderField: key) }
+            request.httpBody = body
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let http = response as! HTTPURLResponse
+            return (http.statusCode, data, http)
+        }
+
+        func json(_ data: Data) -> [String: Any] { (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] }
+
+        /// Polls a job until it ends.
+        func wait(job id: String, token: String) async throws -> [String: Any] {
+            for _ in 0..<240 {
+                let (_, data, _) = try await request("GET", "/v1/jobs/\(id)", token: token)
+                let job = json(data)
+                if let state = job["state"] as? String, ["done", "failed", "cancelled"].contains(state) { return job }
+                try await Task.sleep(nanoseconds: 250_000_000)
+            }
+            Issue.record("job \(id) did not end")
+            return [:]
+        }
+    }
+
+    static func sampleZip() throws -> Data {
+        let folder = try Fixtures.temporaryFolder("sample-zip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let zip = folder.appendingPathComponent("study.zip")
+        try ZipMaker.make(zip, entries: try Fixtures.sampleCTFiles.map { ("study/\($0.lastPathComponent)", try Data(contentsOf: $0)) })
+        return try Data(contentsOf: zip)
+    }
+
+    @Test func aStudyUploadedBecomesAPackageThatDownloadsResumesVerifiesAndShares() async throws {
+        let service = try await Running()
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        let other = try service.store.createToken(role: .submitter, name: "someone else")
+        let host = try service.store.createToken(role: .host, name: "conference")
+        do {
+            let (status, body, _) = try await service.request("POST", "/v1/studies", token: submitter, body: try Self.sampleZip(), type: "application/zip")
+            #expect(status == 202, "\(String(decoding: body, as: UTF8.self))")
+            let jobID = try #require(service.json(body)["jobId"] as? String)
+            let job = try await service.wait(job: jobID, token: submitter)
+            #expect(job["state"] as? String == "done", "\(job)")
+            let packageID = try #require(job["packageId"] as? String)
+            // The archive, whole and resumed from the middle, verifies.
+            let (ok, archive, response) = try await service.request("GET", "/v1/packages/\(packageID)/archive", token: submitter)
+            #expect(ok == 200 && response.value(forHTTPHeaderField: "ETag") == "\"\(packageID)\"")
+            let half = archive.count / 2
+            let (partial, rest, _) = try await service.request("GET", "/v1/packages/\(packageID)/archive", token: submitter,
+                                                               headers: ["Range": "bytes=\(half)-"])
+            #expect(partial == 206 && archive.prefix(half) + rest == archive)
+            let folder = try Fixtures.temporaryFolder("download")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let file = folder.appendingPathComponent("scene.zip")
+            try (archive.prefix(half) + rest).write(to: file)
+            let check = Verification.verify(file)
+            #expect(check.ok, "\(check.problems)")
+            let (notModified, _, _) = try await service.request("GET", "/v1/packages/\(packageID)/archive", token: submitter,
+                                                                headers: ["If-None-Match": "\"\(packageID)\""])
+            #expect(notModified == 304)
+            // One file and the manifest.
+            let (fileStatus, png, _) = try await service.request("GET", "/v1/packages/\(packageID)/files/renders/anterior-thumbnail.png", token: submitter)
+            #expect(fileStatus == 200 && png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+            let (manifestStatus, manifest, _) = try await service.request("GET", "/v1/packages/\(packageID)", token: submitter)
+            #expect(manifestStatus == 200 && service.json(manifest)["package_id"] as? String == packageID)
+            // Access: no token, someone else's token, a host without a share, a share link.
+            #expect(try await service.request("GET", "/v1/packages/\(packageID)/archive").0 == 401)
+            #expect(try await service.request("GET", "/v1/packages/\(packageID)/archive", token: other).0 == 403)
+            #expect(try await service.request("GET", "/v1/packages/\(packageID)/archive", token: host).0 == 403)
+            #expect(try await service.request("GET", "/v1/jobs/\(jobID)", token: other).0 == 404)
+            let (created, share, _) = try await service.request("POST", "/v1/packages/\(packageID)/shares", token: submitter,
+                                                                body: Data(#"{"expiresInHours": 2}"#.utf8), type: "application/json")
+            #expect(created == 201)
+            let shareToken = try #require(service.json(share)["token"] as? String)
+            let url = try #require(service.json(share)["url"] as? String)
+            let (shared, sharedArchive, _) = try await service.request("GET", url)
+            #expect(shared == 200 && sharedArchive == archive)
+            #expect(try await service.request("GET", "/v1/packages/\(packageID)", token: shareToken).0 == 200)
+            try service.store.revokeShare(token: shareToken)
+            #expect(try await service.request("GET", url).0 == 403)
+            let (listed, list, _) = try await service.request("GET", "/v1/packages", token: submitter)
+            #expect(listed == 200 && (service.json(list)["packages"] as? [String]) == [packageID])
+            #expect((service.json(try await service.request("GET", "/v1/packages", token: other).1)["packages"] as? [String]) == [])
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
+    }
+
+    @Test func badUploadsAreRefusedWithAClearBodyAndTheServiceGoesOn() async throws {
+        let service = try await Running(maxUploadBytes: 40 << 20)
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        let folder = try Fixtures.temporaryFolder("bad-uploads")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func zip(_ name: String, _ entries: [(String, Data)]) throws -> Data {
+            let url = folder.appendingPathComponent(name)
+            try ZipMaker.make(url, entries: entries)
+            return try Data(contentsOf: url)
+        }
+        let dicom = try Data(contentsOf: Fixtures.sampleCTFiles[0])
+        let cases: [(String, Data, String?, Int, String)] = [
+            ("traversal", try zip("a.zip", [("../../escape.dcm", dicom)]), "application/zip", 422, "outside"),
+            ("bomb", try zip("b.zip", [("zeros.dcm", Data(count: 300 << 20))]), "application/zip", 422, "inflates past"),
+            ("not DICOM", try zip("c.zip", [("notes.txt", Data("hello".utf8))]), "application/zip", 422, "no DICOM file"),
+            ("not a zip", Data("plain text".utf8), "application/zip", 422, "not a readable zip"),
+            ("too large", Data(count: 41 << 20), "application/zip", 413, "limit"),
+            ("wrong type", dicom, "application/octet-stream", 415, "one zip archive"),
+        ]
+        do {
+            for (name, body, type, expected, words) in cases {
+                let (status, answer, _) = try await service.request("POST", "/v1/studies", token: submitter, body: body, type: type)
+                let text = String(decoding: answer, as: UTF8.self)
+                #expect(status == expected && text.contains(words), "\(name): \(status) \(text)")
+                #expect(try await service.request("GET", "/healthz").0 == 200, "\(name): the service must go on")
+            }
+            #expect(try await service.request("POST", "/v1/studies", body: dicom, type: "application/zip").0 == 401)
+            let host = try service.store.createToken(role: .host, name: "conference")
+            #expect(try await service.request("POST", "/v1/studies", token: host, body: dicom, type: "application/zip").0 == 403)
+            #expect((try FileManager.default.contentsOfDirectory(atPath: service.data.appendingPathComponent("uploads").path)).isEmpty)
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
+    }
+}
+
+extension ServiceTests {
+    /// `vrprep serve` as a process: killed (SIGKILL) while a job runs, started again, the job ends.
+    final class ServeProcess: @unchecked Sendable {
+        let process = Process()
+        var port = 0
+
+        init(data: URL) throws {
+            process.executableURL = CommandLineTool.executable
+            process.arguments = ["serve", "--data", data.path, "--port", "0", "--shaders", Fixtures.root.appendingPathComponent("Shaders").path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // "vrprep service listening on http://127.0.0.1:PORT (data …)"
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += chunk
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let range = text.range(of: "127.0.0.1:"),
+                  let value = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
+                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no port in '\(text)'"])
+            }
+            port = value
+        }
+
+        func kill() {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func aJobInterruptedByAKillFinishesAfterARestart() async throws {
+        let data = try Fixtures.temporaryFolder("service-kill")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let store = try ServiceStore(data: data)
+        let token = try store.createToken(role: .submitter, name: "surgeon")
+        func call(_ port: Int, _ method: String, _ path: String, body: Data? = nil) async throws -> (Int, [String: Any], Data) {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method
+            request.timeoutInterval = 120
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            if let body {
+                request.httpBody = body
+                request.setValue("application/zip", forHTTPHeaderField: "Content-Type")
+            }
+            let (answer, response) = try await URLSession.shared.data(for: request)
+            return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: answer) as? [String: Any]) ?? [:], answer)
+        }
+        let first = try ServeProcess(data: data)
+        let (accepted, created, _) = try await call(first.port, "POST", "/v1/studies", body: try Self.sampleZip())
+        #expect(accepted == 202)
+        let job = try #require(created["jobId"] as? String)
+        // Kill it while the pipeline runs (past loading).
+        var seen = ""
+        for _ in 0..<400 {
+            let state = try await call(first.port, "GET", "/v1/jobs/\(job)").1
+            seen = "\(state["state"] ?? "")/\(state["stage"] ?? "")"
+            if state["state"] as? String == "running", (state["percent"] as? Int ?? 0) >= 20 { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        first.kill()
+        #expect(seen.hasPrefix("running"), "killed at \(seen)")
+        let second = try ServeProcess(data: data)
+        defer { second.kill() }
+        var final: [String: Any] = [:]
+        for _ in 0..<600 {
+            final = try await call(second.port, "GET", "/v1/jobs/\(job)").1
+            if ["done", "failed"].contains(final["state"] as? String ?? "") { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(final["state"] as? String == "done", "\(final)")
+        let package = try #require(final["packageId"] as? String)
+        let (status, _, archive) = try await call(second.port, "GET", "/v1/packages/\(package)/archive")
+        #expect(status == 200)
+        let file = data.appendingPathComponent("check.zip")
+        try archive.write(to: file)
+        #expect(Verification.verify(file).ok)
+        // Nothing half-written is listed: one package, its archive, empty staging.
+        let published = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("packages").path).sorted()
+        #expect(published == [package, package + ".zip"], "\(published)")
+        #expect(try await call(second.port, "GET", "/v1/packages").1["packages"] as? [String] == [package])
+    }
+}
