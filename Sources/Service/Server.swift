@@ -57,6 +57,20 @@ public struct ServiceServer: Sendable {
 
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
 
+        // Prometheus text format: counts only, nothing about who or what.
+        router.get("/metrics") { _, _ -> Response in
+            let (jobs, packages) = try store.counts()
+            var lines = ["# HELP vrprep_jobs Jobs by state.", "# TYPE vrprep_jobs gauge"]
+            for state in ["queued", "running", "done", "failed", "cancelled"] {
+                lines.append("vrprep_jobs{state=\"\(state)\"} \(jobs[state] ?? 0)")
+            }
+            lines += ["# HELP vrprep_packages Published scene packages.", "# TYPE vrprep_packages gauge", "vrprep_packages \(packages)",
+                      "# HELP vrprep_resident_bytes Resident memory of the service.", "# TYPE vrprep_resident_bytes gauge",
+                      "vrprep_resident_bytes \(residentBytes())"]
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
+        }
+
         router.post("/v1/studies") { request, context -> Response in
             let caller = try authorize(request, store, roles: [.submitter, .admin])
             guard request.headers[.contentType]?.lowercased().hasPrefix("application/zip") == true else {
@@ -247,6 +261,14 @@ func file(_ fileIO: FileIO, _ url: URL, _ request: Request, _ context: BasicRequ
     }
     headers[.contentLength] = String(size)
     return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: url.path, context: context))
+}
+
+/// Resident memory (bytes) from /proc/self/statm; 0 where there is none.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
 /// One range of "bytes=a-b", "bytes=a-" or "bytes=-n" within `size`.

@@ -155,6 +155,17 @@ public final class ServiceStore: Sendable {
         }
     }
 
+    /// Jobs per state, and the number of packages (for /metrics).
+    public func counts() throws -> (jobs: [String: Int], packages: Int) {
+        try database.read { db in
+            var jobs: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
+                jobs[row["state"]] = row["n"]
+            }
+            return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
+        }
+    }
+
     // MARK: Packages and shares
 
     public func addPackage(id: String, owner: String, job: String) throws {
