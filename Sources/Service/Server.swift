@@ -73,8 +73,11 @@ public struct ServiceServer: Sendable {
 
         router.post("/v1/studies") { request, context -> Response in
             let caller = try authorize(request, store, roles: [.submitter, .admin])
-            guard request.headers[.contentType]?.lowercased().hasPrefix("application/zip") == true else {
-                throw HTTPError(.unsupportedMediaType, message: "send the study as one zip archive with Content-Type: application/zip")
+            let contentType = request.headers[.contentType] ?? ""
+            let boundary = Multipart.boundary(contentType)
+            guard contentType.lowercased().hasPrefix("application/zip") || boundary != nil else {
+                throw HTTPError(.unsupportedMediaType, message: "send the study as one zip archive (Content-Type: application/zip) " +
+                                "or as files in multipart/form-data")
             }
             if let length = request.headers[.contentLength].flatMap(Int64.init), length > settings.maxUploadBytes {
                 throw HTTPError(.contentTooLarge, message: "the upload is \(length) bytes; the limit is \(settings.maxUploadBytes)")
@@ -98,6 +101,17 @@ public struct ServiceServer: Sendable {
                 try? handle.close()
                 try? FileManager.default.removeItem(at: partial)
                 throw error
+            }
+            if let boundary {
+                // The form's files, repacked as a zip for the same checks and job.
+                let repacked = partial.appendingPathExtension("zip")
+                let outcome = Multipart.repack(partial, boundary: boundary, to: repacked)
+                try? FileManager.default.removeItem(at: partial)
+                if case .failure(let problem) = outcome {
+                    try? FileManager.default.removeItem(at: repacked)
+                    throw HTTPError(.badRequest, message: "the multipart upload cannot be read: \(problem.message)")
+                }
+                try FileManager.default.moveItem(at: repacked, to: partial)
             }
             if let problem = UploadCheck.check(partial, maxUncompressed: settings.maxUncompressedBytes) {
                 try? FileManager.default.removeItem(at: partial)

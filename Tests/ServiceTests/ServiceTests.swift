@@ -168,6 +168,14 @@ import TestSupport
                 #expect(status == expected && text.contains(words), "\(name): \(status) \(text)")
                 #expect(try await service.request("GET", "/healthz").0 == 200, "\(name): the service must go on")
             }
+            // A form without a file part, and a broken form.
+            let boundary = "vrprep-test-boundary"
+            let field = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--\(boundary)--\r\n".utf8)
+            let (noFile, noFileBody, _) = try await service.request("POST", "/v1/studies", token: submitter, body: field,
+                                                                    type: "multipart/form-data; boundary=\(boundary)")
+            #expect(noFile == 400 && String(decoding: noFileBody, as: UTF8.self).contains("no file part"))
+            #expect(try await service.request("POST", "/v1/studies", token: submitter, body: Data("garbage".utf8),
+                                              type: "multipart/form-data; boundary=\(boundary)").0 == 400)
             #expect(try await service.request("POST", "/v1/studies", body: dicom, type: "application/zip").0 == 401)
             let host = try service.store.createToken(role: .host, name: "conference")
             #expect(try await service.request("POST", "/v1/studies", token: host, body: dicom, type: "application/zip").0 == 403)
@@ -212,6 +220,30 @@ extension ServiceTests {
             Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    @Test func filesSentAsAFormBecomeAJob() async throws {
+        let service = try await Running()
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        do {
+            // The sample's slices as form files (what a browser or `curl -F` sends).
+            let boundary = "----vrprep\(UUID().uuidString)"
+            var body = Data()
+            for url in Fixtures.sampleCTFiles {
+                body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\(url.lastPathComponent)\"\r\nContent-Type: application/dicom\r\n\r\n".utf8)
+                body += try Data(contentsOf: url) + Data("\r\n".utf8)
+            }
+            body += Data("--\(boundary)--\r\n".utf8)
+            let (status, answer, _) = try await service.request("POST", "/v1/studies", token: submitter, body: body,
+                                                                type: "multipart/form-data; boundary=\(boundary)")
+            #expect(status == 202, "\(String(decoding: answer, as: UTF8.self))")
+            let job = try await service.wait(job: try #require(service.json(answer)["jobId"] as? String), token: submitter)
+            #expect(job["state"] as? String == "done", "\(job)")
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
     }
 
     @Test func aJobInterruptedByAKillFinishesAfterARestart() async throws {
