@@ -3,6 +3,8 @@ import Hummingbird
 import Logging
 import Pipeline
 import ScenePackage
+import ServiceLifecycle
+import UnixSignals
 
 /// The HTTP API (DESIGN.md, API v1) on Hummingbird: uploads, jobs, packages, shares.
 public struct ServiceServer: Sendable {
@@ -28,9 +30,27 @@ public struct ServiceServer: Sendable {
         store = try ServiceStore(data: settings.data)
     }
 
-    /// Runs until cancelled: requeues interrupted jobs, starts the workers, serves.
-    /// `onRunning(port)` is called once the server listens.
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Stops a running server gracefully (open requests finish, workers end their jobs).
+    public actor Stopper {
+        private var group: ServiceGroup?
+        private var stopped = false
+
+        public init() {}
+
+        func attach(_ group: ServiceGroup) async {
+            self.group = group
+            if stopped { await group.triggerGracefulShutdown() }
+        }
+
+        public func stop() async {
+            stopped = true
+            await group?.triggerGracefulShutdown()
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT or `stopper.stop()`: requeues interrupted jobs, starts the
+    /// workers, serves. `onRunning(port)` is called once the server listens.
+    public func run(stopper: Stopper? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         _ = try store.requeueInterrupted()
         let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers)
         runner.start()
@@ -45,7 +65,9 @@ public struct ServiceServer: Sendable {
                 return logger
             }()
         )
-        try await app.runService()
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+        await stopper?.attach(group)
+        try await group.run()
     }
 
     // MARK: Routes

@@ -16,6 +16,7 @@ import TestSupport
         let base: URL
         let task: Task<Void, any Error>
         let store: ServiceStore
+        let stopper = ServiceServer.Stopper()
 
         init(maxUploadBytes: Int64 = 1 << 30) async throws {
             data = try Fixtures.temporaryFolder("service")
@@ -29,7 +30,8 @@ import TestSupport
             let server = try ServiceServer(settings: settings)
             store = server.store
             let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-            task = Task { try await server.run { port in continuation.yield(port) } }
+            let stopper = self.stopper
+            task = Task { try await server.run(stopper: stopper) { port in continuation.yield(port) } }
             var port = 0
             for await value in stream {
                 port = value
@@ -39,7 +41,7 @@ import TestSupport
         }
 
         func stop() async {
-            task.cancel()
+            await stopper.stop()
             _ = await task.result
             try? FileManager.default.removeItem(at: data)
         }
