@@ -228,8 +228,69 @@ public struct ServiceServer: Sendable {
             return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
                              "expiresAt": formatter.string(from: share.expires)], status: .created)
         }
+        // Collections: a trainer gathers packages it can read (its own, or through a share link
+        // it was given) with notes, for a course; each item comes back with a fresh share link.
+        router.post("/v1/collections") { request, _ -> Response in
+            let caller = try authorize(request, store, roles: [.trainer, .admin])
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+                throw HTTPError(.badRequest, message: "the body must be a JSON object {\"name\", \"items\": [{\"package\", \"share\", \"notes\"}]}")
+            }
+            if let unknown = object.keys.sorted().first(where: { !["name", "items"].contains($0) }) {
+                throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (name, items)")
+            }
+            guard let name = object["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+                throw HTTPError(.badRequest, message: "name must be a text of 1…200 characters")
+            }
+            guard let list = object["items"] as? [[String: Any]], !list.isEmpty, list.count <= 500 else {
+                throw HTTPError(.badRequest, message: "items must be a list of 1…500 objects {package, share, notes}")
+            }
+            var items: [(packageID: String, notes: String)] = []
+            for (n, item) in list.enumerated() {
+                if let unknown = item.keys.sorted().first(where: { !["package", "share", "notes"].contains($0) }) {
+                    throw HTTPError(.badRequest, message: "item \(n + 1): unknown key '\(unknown)' (package, share, notes)")
+                }
+                guard let package = item["package"] as? String else { throw HTTPError(.badRequest, message: "item \(n + 1): no package id") }
+                let notes = item["notes"] as? String ?? ""
+                guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
+                let readable = try store.packageOwner(package) == caller.id || caller.role == .admin
+                    || (item["share"] as? String).map { try store.sharedPackage(token: $0) == package } == true
+                guard readable else {
+                    throw HTTPError(.forbidden, message: "item \(n + 1): package \(package) is not yours and no valid share link for it was given")
+                }
+                items.append((package, notes))
+            }
+            let id = try store.createCollection(owner: caller.id, name: name, items: items)
+            return try json(try collectionJSON(store, id, hours: 24 * 30), status: .created)
+        }
+
+        router.get("/v1/collections") { request, _ -> Response in
+            let caller = try authorize(request, store, roles: [.trainer, .admin])
+            return try json(["collections": try store.collections(owner: caller.role == .admin ? nil : caller.id)])
+        }
+
+        router.get("/v1/collections/:id") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.trainer, .admin])
+            let id = try context.parameters.require("id")
+            guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
+                throw HTTPError(.notFound, message: "no collection \(id)")
+            }
+            return try json(try collectionJSON(store, id, hours: 24 * 30))
+        }
         return router
     }
+}
+
+/// A collection with a share link (valid `hours`) for each of its packages.
+func collectionJSON(_ store: ServiceStore, _ id: String, hours: Double) throws -> [String: Any] {
+    guard let collection = try store.collection(id) else { throw HTTPError(.notFound, message: "no collection \(id)") }
+    let formatter = ISO8601DateFormatter()
+    let items: [[String: Any]] = try collection.items.map { item in
+        let share = try store.share(package: item.packageID, hours: hours)
+        return ["package": item.packageID, "notes": item.notes, "url": "/v1/packages/\(item.packageID)/archive?share=\(share.token)",
+                "expiresAt": formatter.string(from: share.expires)]
+    }
+    return ["id": collection.id, "name": collection.name, "items": items]
 }
 
 // MARK: Helpers

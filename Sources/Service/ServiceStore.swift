@@ -56,6 +56,21 @@ public final class ServiceStore: Sendable {
                 t.column("revoked", .boolean).notNull().defaults(to: false)
             }
         }
+        migrator.registerMigration("v2-collections") { db in
+            try db.create(table: "collection") { t in
+                t.primaryKey("id", .text)
+                t.column("owner", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("created", .double).notNull()
+            }
+            try db.create(table: "collectionItem") { t in
+                t.column("collectionId", .text).notNull().references("collection", onDelete: .cascade)
+                t.column("position", .integer).notNull()
+                t.column("packageId", .text).notNull()
+                t.column("notes", .text).notNull()
+                t.primaryKey(["collectionId", "position"])
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -163,6 +178,51 @@ public final class ServiceStore: Sendable {
                 jobs[row["state"]] = row["n"]
             }
             return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
+        }
+    }
+
+    // MARK: Collections (a trainer's course: packages with notes)
+
+    public struct Collection: Sendable, Equatable {
+        public var id: String
+        public var owner: String
+        public var name: String
+        public var items: [(packageID: String, notes: String)]
+
+        public static func == (a: Collection, b: Collection) -> Bool {
+            a.id == b.id && a.owner == b.owner && a.name == b.name && a.items.map(\.packageID) == b.items.map(\.packageID)
+                && a.items.map(\.notes) == b.items.map(\.notes)
+        }
+    }
+
+    public func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)]) throws -> String {
+        let id = UUID().uuidString.lowercased()
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO collection (id, owner, name, created) VALUES (?, ?, ?, ?)",
+                           arguments: [id, owner, name, Date().timeIntervalSince1970])
+            for (position, item) in items.enumerated() {
+                try db.execute(sql: "INSERT INTO collectionItem (collectionId, position, packageId, notes) VALUES (?, ?, ?, ?)",
+                               arguments: [id, position, item.packageID, item.notes])
+            }
+        }
+        return id
+    }
+
+    public func collection(_ id: String) throws -> Collection? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collection WHERE id = ?", arguments: [id]) else { return nil }
+            let items = try Row.fetchAll(db, sql: "SELECT packageId, notes FROM collectionItem WHERE collectionId = ? ORDER BY position",
+                                         arguments: [id]).map { (packageID: $0["packageId"] as String, notes: $0["notes"] as String) }
+            return Collection(id: row["id"], owner: row["owner"], name: row["name"], items: items)
+        }
+    }
+
+    public func collections(owner: String?) throws -> [String] {
+        try database.read { db in
+            if let owner {
+                return try String.fetchAll(db, sql: "SELECT id FROM collection WHERE owner = ? ORDER BY created", arguments: [owner])
+            }
+            return try String.fetchAll(db, sql: "SELECT id FROM collection ORDER BY created")
         }
     }
 
