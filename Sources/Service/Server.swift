@@ -72,12 +72,26 @@ public struct ServiceServer: Sendable {
 
     // MARK: Routes
 
+    /// Every route as "METHOD /path", paths written as OpenAPI writes them ({id}, {path}).
+    func routeList() -> Set<String> {
+        Set(makeRouter().routes.map { route in
+            let path = route.path.description.split(separator: "/").map { part -> String in
+                part.hasPrefix(":") ? "{\(part.dropFirst())}" : part == "**" ? "{path}" : String(part)
+            }.joined(separator: "/")
+            return "\(route.method) /\(path)"
+        })
+    }
+
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let store = self.store, settings = self.settings
         let fileIO = FileIO()
 
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.yaml)))
+        }
 
         // Prometheus text format: counts only, nothing about who or what.
         router.get("/metrics") { _, _ -> Response in

@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import Pipeline
 import ScenePackage
-import Service
+@testable import Service
 import Testing
 import TestSupport
 
@@ -314,5 +314,17 @@ extension ServiceTests {
         let published = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("packages").path).sorted()
         #expect(published == [package, package + ".zip"], "\(published)")
         #expect(try await call(second.port, "GET", "/v1/packages").1["packages"] as? [String] == [package])
+    }
+}
+
+extension ServiceTests {
+    @Test func theOpenAPIDescriptionListsExactlyTheRoutes() async throws {
+        let data = try Fixtures.temporaryFolder("openapi")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try ServiceServer(settings: ServiceServer.Settings(data: data))
+        let routes = server.routeList()
+        let documented = OpenAPI.operations
+        #expect(routes == documented, "undocumented: \(routes.subtracting(documented).sorted()); not routed: \(documented.subtracting(routes).sorted())")
+        #expect(routes.count >= 14)
     }
 }

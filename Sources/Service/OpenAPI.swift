@@ -1,0 +1,170 @@
+/// The API's description (OpenAPI 3.0), served at `GET /openapi.yaml`; a test checks it against
+/// the router's routes, both ways.
+public enum OpenAPI {
+    public static let yaml = """
+        openapi: 3.0.3
+        info:
+          title: VRPrep service
+          version: "1"
+          description: >
+            Upload a CT or MRI study, follow the job that turns it into a de-identified scene package
+            (vrprep.scene/1), fetch the package, and share it read-only. Bearer tokens carry a role
+            (submitter, host, trainer, admin); share tokens (vrs_…) open one package, as a bearer token
+            or as ?share=. Errors answer {"error": {"message": "…"}}.
+        components:
+          securitySchemes:
+            bearer:
+              type: http
+              scheme: bearer
+          schemas:
+            Error:
+              type: object
+              properties:
+                error:
+                  type: object
+                  properties:
+                    message: {type: string}
+            Job:
+              type: object
+              properties:
+                id: {type: string}
+                state: {type: string, enum: [queued, running, done, failed, cancelled]}
+                stage: {type: string}
+                percent: {type: integer}
+                error: {type: string}
+                packageId: {type: string}
+        security:
+          - bearer: []
+        paths:
+          /healthz:
+            get:
+              summary: Liveness.
+              security: []
+              responses:
+                "200": {description: '{"status": "ok"}'}
+          /metrics:
+            get:
+              summary: Prometheus text (jobs by state, packages, resident memory).
+              security: []
+              responses:
+                "200": {description: 'Metrics in the Prometheus text format.'}
+          /openapi.yaml:
+            get:
+              summary: This description.
+              security: []
+              responses:
+                "200": {description: 'OpenAPI 3.0 YAML.'}
+          /v1/studies:
+            post:
+              summary: Upload a study (submitter, admin); answers the job that will make its package.
+              requestBody:
+                required: true
+                content:
+                  application/zip: {schema: {type: string, format: binary}}
+                  multipart/form-data: {schema: {type: object}}
+              responses:
+                "202": {description: '{"jobId": "…"}'}
+                "400": {description: 'A broken multipart body.'}
+                "401": {description: 'No or unknown token.'}
+                "403": {description: 'A role that cannot upload.'}
+                "413": {description: 'Over the size limit.'}
+                "415": {description: 'Neither a zip nor a form.'}
+                "422": {description: 'Not a usable study (paths leaving the archive, a zip bomb, no DICOM file).'}
+          /v1/jobs/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            get:
+              summary: A job's state, stage, percent, error and package id (owner, admin).
+              responses:
+                "200": {description: 'The job.', content: {application/json: {schema: {$ref: '#/components/schemas/Job'}}}}
+                "404": {description: 'No such job of the caller.'}
+            delete:
+              summary: Cancel a queued or running job.
+              responses:
+                "200": {description: 'Cancelled.'}
+                "409": {description: 'The job has ended.'}
+          /v1/packages:
+            get:
+              summary: The caller's packages (all, for an admin).
+              responses:
+                "200": {description: '{"packages": ["…"]}'}
+          /v1/packages/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            get:
+              summary: A package's manifest.
+              responses:
+                "200": {description: 'manifest.json'}
+                "403": {description: 'Someone else''s package, or a share link for another one.'}
+          /v1/packages/{id}/archive:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: false, schema: {type: string}}
+            get:
+              summary: The package as one zip (ETag, If-None-Match, Range).
+              responses:
+                "200": {description: 'The zip.'}
+                "206": {description: 'A byte range of it.'}
+                "304": {description: 'Not modified.'}
+                "416": {description: 'A range outside the file.'}
+          /v1/packages/{id}/files/{path}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: path, in: path, required: true, schema: {type: string}}
+            get:
+              summary: One file of the package (scene.glb, renders/…, meshes/…).
+              responses:
+                "200": {description: 'The file.'}
+                "404": {description: 'Not a file of the package.'}
+          /v1/packages/{id}/shares:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            post:
+              summary: A read-only share link to the package (owner, trainer with it, admin).
+              requestBody:
+                content:
+                  application/json: {schema: {type: object, properties: {expiresInHours: {type: number}}}}
+              responses:
+                "201": {description: '{"token", "url", "expiresAt"}'}
+          /v1/collections:
+            get:
+              summary: The trainer's collections.
+              responses:
+                "200": {description: '{"collections": ["…"]}'}
+            post:
+              summary: A course's collection of packages with notes (trainer, admin).
+              requestBody:
+                required: true
+                content:
+                  application/json: {schema: {type: object}}
+              responses:
+                "201": {description: 'The collection, each item with a share link.'}
+                "400": {description: 'Unknown keys or values out of range.'}
+                "403": {description: 'A package the trainer cannot read.'}
+          /v1/collections/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            get:
+              summary: One collection, each item with a share link.
+              responses:
+                "200": {description: 'The collection.'}
+
+        """
+
+    /// (method, path) pairs of the description, methods in upper case.
+    public static var operations: Set<String> {
+        var out = Set<String>(), path: String?
+        var inPaths = false
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "paths:" { inPaths = true; continue }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "),
+                      let method = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) {
+                out.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        return out
+    }
+}
