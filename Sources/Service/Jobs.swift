@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import ScenePackage
+import VolumeCore
 import ZIPFoundation
 
 /// Checks an uploaded study archive before it is queued: a readable zip, no entry that would land
@@ -102,6 +103,7 @@ public final class JobRunner: @unchecked Sendable {
                 continue
             }
             run(job)
+            MemoryPolicy.releaseFreeMemory()
         }
     }
 

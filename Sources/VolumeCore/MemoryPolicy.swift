@@ -23,4 +23,14 @@ public enum MemoryPolicy {
         _ = mallopt(trimThreshold, Int32.max)
         #endif
     }
+
+    /// Gives memory freed by a finished job back to the system (glibc's malloc_trim): a
+    /// long-running service calls it between jobs, so that its resident memory follows its work.
+    public static func releaseFreeMemory() {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
+    }
 }
