@@ -141,6 +141,22 @@ public enum OpenAPI {
                 "201": {description: 'The collection, each item with a share link.'}
                 "400": {description: 'Unknown keys or values out of range.'}
                 "403": {description: 'A package the trainer cannot read.'}
+          /view/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: false, schema: {type: string}}
+            get:
+              summary: 'The web viewer: the scene in three.js, structure toggles and opacity, the stereo renders, Enter VR (WebXR).'
+              responses:
+                "200": {description: 'An HTML page.'}
+          /static/three/{path}:
+            parameters:
+              - {name: path, in: path, required: true, schema: {type: string}}
+            get:
+              summary: 'The viewer''s three.js files (from Debian''s libjs-three).'
+              security: []
+              responses:
+                "200": {description: 'JavaScript.'}
           /v1/collections/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

@@ -242,6 +242,26 @@ public struct ServiceServer: Sendable {
             return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
                              "expiresAt": formatter.string(from: share.expires)], status: .created)
         }
+        // The web viewer: the page (opened with a share link, or a token) and three.js.
+        router.get("/view/:id") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            try authorizePackage(request, store, id)
+            let share = request.uri.queryParameters["share"].map(String.init)
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: Viewer.page(id: id, share: share))))
+        }
+
+        router.get("/static/three/**") { request, context -> Response in
+            let path = context.parameters.getCatchAll().joined(separator: "/")
+            guard Viewer.threeFiles.contains(path) else { throw HTTPError(.notFound, message: "not a viewer file") }
+            // Debian links some of these files to /usr/share/nodejs: serve the file, not the link.
+            let url = URL(fileURLWithPath: Viewer.threeFolder).appendingPathComponent(path).resolvingSymlinksInPath()
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw HTTPError(.notFound, message: "three.js is not installed (apt-get install libjs-three)")
+            }
+            return try await file(fileIO, url, request, context, type: "text/javascript", etag: "three-\(path)")
+        }
+
         // Collections: a trainer gathers packages it can read (its own, or through a share link
         // it was given) with notes, for a course; each item comes back with a fresh share link.
         router.post("/v1/collections") { request, _ -> Response in

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Pipeline
+import Rendering
 import ScenePackage
 @testable import Service
 import Testing
@@ -145,6 +146,7 @@ import TestSupport
             #expect(try await service.request("POST", "/v1/collections", token: trainer, body: badKey, type: "application/json").0 == 400)
             let collectionID = try #require(service.json(collection)["id"] as? String)
             #expect(try await service.request("GET", "/v1/collections/\(collectionID)", token: trainer).0 == 200)
+            try await Self.checkViewer(service.base.absoluteString + "/view/\(packageID)?share=\(shareToken)")
             try service.store.revokeShare(token: shareToken)
             #expect(try await service.request("GET", url).0 == 403)
             let (metricsStatus, metrics, _) = try await service.request("GET", "/metrics")
@@ -326,5 +328,45 @@ extension ServiceTests {
         let documented = OpenAPI.operations
         #expect(routes == documented, "undocumented: \(routes.subtracting(documented).sorted()); not routed: \(documented.subtracting(routes).sorted())")
         #expect(routes.count >= 14)
+    }
+}
+
+extension ServiceTests {
+    /// Opens the viewer in headless chromium (Debian's package, software WebGL): the page says
+    /// "ready" once the scene is loaded, no script error reaches the console, and the screenshot
+    /// shows the model (pixels in the canvas that are not its background).
+    static func checkViewer(_ url: String) async throws {
+        let folder = try Fixtures.temporaryFolder("viewer")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func chromium(_ extra: [String]) throws -> (String, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+            process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                                 "--window-size=800,600", "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0",
+                                 "--user-data-dir=\(folder.appendingPathComponent("profile").path)"] + extra + [url]
+            let (out, err) = (Pipe(), Pipe())
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        }
+        let (dom, log) = try chromium(["--dump-dom"])
+        #expect(dom.contains("<div id=\"status\">ready</div>"), "the viewer did not finish loading: \(dom.suffix(400))")
+        let console = log.split(separator: "\n").filter { $0.contains(":CONSOLE:") && !$0.contains("GL Driver Message")
+            && !$0.contains("OVR_multiview2") }
+        #expect(console.isEmpty, "console: \(console.joined(separator: "\n"))")
+        let screenshot = folder.appendingPathComponent("view.png")
+        _ = try chromium(["--screenshot=\(screenshot.path)"])
+        let image = try RGBAImage.readPNG(from: screenshot)
+        var model = 0
+        for y in stride(from: 100, to: 400, by: 4) {
+            for x in stride(from: 250, to: 550, by: 4) {
+                let p = image.pixel(x, y)
+                if abs(Int(p.x) - 0x11) > 24 || abs(Int(p.y) - 0x11) > 24 { model += 1 }
+            }
+        }
+        #expect(model > 500, "the model does not show: \(model) pixels differ from the background")
     }
 }

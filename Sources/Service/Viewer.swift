@@ -1,0 +1,103 @@
+import Foundation
+
+/// The web viewer: one HTML page per package, with three.js from Debian's libjs-three (served by
+/// the service from its folder), orbit controls, a toggle and an opacity slider per structure,
+/// the stereo renders, and an Enter VR button (WebXR) for headsets.
+enum Viewer {
+    /// Where Debian's libjs-three puts three.js (r111), and the files the page uses.
+    static let threeFolder = "/usr/share/javascript/three"
+    static let threeFiles = ["build/three.min.js", "examples/js/loaders/GLTFLoader.js",
+                             "examples/js/controls/OrbitControls.js", "examples/js/webxr/VRButton.js"]
+
+    /// The page for package `id`; `share` (if any) is passed on to the package's files.
+    static func page(id: String, share: String?) -> String {
+        let query = share.map { "?share=\(escape($0))" } ?? ""
+        let scripts = threeFiles.map { "<script src=\"/static/three/\($0)\"></script>" }.joined(separator: "\n")
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>VRPrep scene \(escape(String(id.prefix(12))))</title>
+            <style>
+              body { margin: 0; font-family: sans-serif; background: #111; color: #eee; }
+              #scene { width: 100vw; height: 75vh; display: block; }
+              #panel { position: absolute; top: 8px; left: 8px; background: rgba(0,0,0,0.6); padding: 8px; border-radius: 4px; }
+              #panel label { display: block; margin: 4px 0; }
+              #renders img { max-width: 48%; margin: 4px; }
+              #status { position: absolute; top: 8px; right: 8px; }
+            </style>
+            \(scripts)
+            </head>
+            <body>
+            <canvas id="scene"></canvas>
+            <div id="panel"><strong>Structures</strong><div id="structures"></div></div>
+            <div id="status">loading…</div>
+            <div id="renders"></div>
+            <script>
+            (function () {
+              const base = "/v1/packages/\(escape(id))";
+              const query = "\(query)";
+              const canvas = document.getElementById("scene");
+              const renderer = new THREE.WebGLRenderer({ canvas: canvas, antialias: true });
+              renderer.setPixelRatio(window.devicePixelRatio);
+              renderer.setSize(canvas.clientWidth, canvas.clientHeight, false);
+              renderer.vr.enabled = true;
+              document.body.appendChild(THREE.VRButton.createButton(renderer));
+              const scene = new THREE.Scene();
+              scene.background = new THREE.Color(0x111111);
+              const camera = new THREE.PerspectiveCamera(30, canvas.clientWidth / canvas.clientHeight, 0.01, 10);
+              scene.add(new THREE.HemisphereLight(0xffffff, 0x444444, 1.0));
+              const light = new THREE.DirectionalLight(0xffffff, 0.6);
+              camera.add(light);
+              scene.add(camera);
+              const controls = new THREE.OrbitControls(camera, canvas);
+              fetch(base + query).then(r => r.json()).then(manifest => {
+                const renders = document.getElementById("renders");
+                for (const r of manifest.renders.filter(r => r.kind === "side-by-side" || r.kind === "anaglyph")) {
+                  const img = document.createElement("img");
+                  img.src = base + "/files/" + r.file + query;
+                  img.alt = r.kind;
+                  renders.appendChild(img);
+                }
+                new THREE.GLTFLoader().load(base + "/files/scene.glb" + query, gltf => {
+                  const root = gltf.scene;
+                  scene.add(root);
+                  const box = new THREE.Box3().setFromObject(root);
+                  const centre = box.getCenter(new THREE.Vector3()), size = box.getSize(new THREE.Vector3()).length();
+                  controls.target.copy(centre);
+                  camera.position.copy(centre).add(new THREE.Vector3(0, 0, size * 1.8));
+                  camera.near = size / 100; camera.far = size * 10; camera.updateProjectionMatrix();
+                  const list = document.getElementById("structures");
+                  root.traverse(node => {
+                    if (!node.isMesh) return;
+                    const name = node.parent && node.parent.name ? node.parent.name : node.name;
+                    const row = document.createElement("label");
+                    const box = document.createElement("input"); box.type = "checkbox"; box.checked = true;
+                    box.onchange = () => { node.visible = box.checked; };
+                    const slider = document.createElement("input"); slider.type = "range"; slider.min = 0; slider.max = 1; slider.step = 0.05;
+                    slider.value = node.material.opacity;
+                    slider.oninput = () => { node.material.transparent = slider.value < 1; node.material.opacity = Number(slider.value); };
+                    row.appendChild(box); row.appendChild(document.createTextNode(" " + (node.name || name) + " ")); row.appendChild(slider);
+                    list.appendChild(row);
+                  });
+                  document.getElementById("status").textContent = "ready";
+                  document.title = "VRPrep scene ready";
+                }, undefined, error => { document.getElementById("status").textContent = "could not load the scene: " + error; });
+              }).catch(error => { document.getElementById("status").textContent = "could not load the package: " + error; });
+              renderer.setAnimationLoop(() => { controls.update(); renderer.render(scene, camera); });
+            })();
+            </script>
+            </body>
+            </html>
+
+            """
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "'", with: "&#39;")
+    }
+}
