@@ -53,14 +53,14 @@ public enum UploadCheck {
 /// N worker threads that take queued jobs, run the pipeline off the event loops, and publish
 /// each package into the content-addressed folder only once it is complete.
 public final class JobRunner: @unchecked Sendable {
-    let store: ServiceStore
+    let store: any ServiceRecords
     let options: Pipeline.Options
     let workers: Int
     private let lock = NSCondition()
     private var stopping = false
     private var running = 0
 
-    public init(store: ServiceStore, options: Pipeline.Options, workers: Int) {
+    public init(store: any ServiceRecords, options: Pipeline.Options, workers: Int) {
         self.store = store
         self.options = options
         self.workers = max(1, workers)

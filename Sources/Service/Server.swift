@@ -23,11 +23,17 @@ public struct ServiceServer: Sendable {
     }
 
     public let settings: Settings
-    public let store: ServiceStore
+    public let store: any ServiceRecords
 
     public init(settings: Settings) throws {
         self.settings = settings
         store = try ServiceStore(data: settings.data)
+    }
+
+    /// A server over other records (another database) with the same blob folders.
+    public init(settings: Settings, store: any ServiceRecords) {
+        self.settings = settings
+        self.store = store
     }
 
     /// Stops a running server gracefully (open requests finish, workers end their jobs).
@@ -316,7 +322,7 @@ public struct ServiceServer: Sendable {
 }
 
 /// A collection with a share link (valid `hours`) for each of its packages.
-func collectionJSON(_ store: ServiceStore, _ id: String, hours: Double) throws -> [String: Any] {
+func collectionJSON(_ store: any ServiceRecords, _ id: String, hours: Double) throws -> [String: Any] {
     guard let collection = try store.collection(id) else { throw HTTPError(.notFound, message: "no collection \(id)") }
     let formatter = ISO8601DateFormatter()
     let items: [[String: Any]] = try collection.items.map { item in
@@ -340,7 +346,7 @@ func bearer(_ request: Request) -> String? {
 }
 
 /// The caller of an access token with one of `roles`: 401 without a valid token, 403 for another role.
-func authorize(_ request: Request, _ store: ServiceStore, roles: Set<ServiceStore.Role>) throws -> Caller {
+func authorize(_ request: Request, _ store: any ServiceRecords, roles: Set<ServiceStore.Role>) throws -> Caller {
     guard let token = bearer(request) else { throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …)") }
     guard let caller = try store.caller(token: token) else { throw HTTPError(.unauthorized, message: "unknown or revoked token") }
     guard roles.contains(caller.role) else {
@@ -351,7 +357,7 @@ func authorize(_ request: Request, _ store: ServiceStore, roles: Set<ServiceStor
 
 /// Reading a package: its owner, an admin, or a share token for exactly this package (as a bearer
 /// token or `?share=`).
-func authorizePackage(_ request: Request, _ store: ServiceStore, _ id: String) throws {
+func authorizePackage(_ request: Request, _ store: any ServiceRecords, _ id: String) throws {
     let share = request.uri.queryParameters["share"].map(String.init) ?? bearer(request)
     if let share, share.hasPrefix("vrs_") {
         guard try store.sharedPackage(token: share) == id else {

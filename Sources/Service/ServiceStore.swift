@@ -2,9 +2,37 @@ import Crypto
 import Foundation
 import GRDB
 
+/// What the service keeps: access tokens, the job queue, packages, shares and collections. The
+/// server and the workers see only this protocol; `ServiceStore` keeps it in SQLite for one
+/// machine. A PostgreSQL store for several workers on several machines would implement the same
+/// calls, `claimJob` with `SELECT … FOR UPDATE SKIP LOCKED` (here, SQLite's one-writer transaction
+/// makes the claim atomic).
+public protocol ServiceRecords: Sendable {
+    var folders: BlobFolders { get }
+    func createToken(role: ServiceStore.Role, name: String) throws -> String
+    func caller(token: String) throws -> (id: String, role: ServiceStore.Role)?
+    func createJob(id: String, owner: String) throws
+    func job(_ id: String) throws -> ServiceStore.Job?
+    func claimJob() throws -> ServiceStore.Job?
+    func progress(job id: String, stage: String, percent: Int) throws
+    func finish(job id: String, packageID: String?, error: String?) throws
+    func cancel(job id: String) throws -> Bool
+    func requeueInterrupted() throws -> Int
+    func counts() throws -> (jobs: [String: Int], packages: Int)
+    func addPackage(id: String, owner: String, job: String) throws
+    func packages(owner: String?) throws -> [String]
+    func packageOwner(_ id: String) throws -> String?
+    func share(package id: String, hours: Double) throws -> (token: String, expires: Date)
+    func sharedPackage(token: String) throws -> String?
+    func revokeShare(token: String) throws
+    func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)]) throws -> String
+    func collection(_ id: String) throws -> ServiceStore.Collection?
+    func collections(owner: String?) throws -> [String]
+}
+
 /// The service's records in one SQLite database (GRDB) under the data folder: access tokens
-/// (only their hashes), jobs, packages and shares. Blobs live beside it (`BlobFolders`).
-public final class ServiceStore: Sendable {
+/// (only their hashes), jobs, packages, shares and collections. Blobs live beside it (`BlobFolders`).
+public final class ServiceStore: ServiceRecords {
     public enum Role: String, Sendable, CaseIterable {
         case submitter, host, trainer, admin
     }

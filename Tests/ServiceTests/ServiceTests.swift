@@ -16,7 +16,7 @@ import TestSupport
         let data: URL
         let base: URL
         let task: Task<Void, any Error>
-        let store: ServiceStore
+        let store: any ServiceRecords
         let stopper = ServiceServer.Stopper()
 
         init(maxUploadBytes: Int64 = 1 << 30) async throws {
