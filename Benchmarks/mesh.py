@@ -178,17 +178,22 @@ def mask_image(vtk, np, mask, spacing, origin, pad: bool):
     if pad:
         mask = np.pad(mask, 1)
         origin = tuple(o - s for o, s in zip(origin, spacing))
-    mask = np.ascontiguousarray(mask)
-    nz, ny, nx = mask.shape
+    return array_image(vtk, np, mask, spacing, origin, "mask")
+
+
+def array_image(vtk, np, array, spacing, origin, name: str):
+    """A numpy array, shape (z, y, x), as vtkImageData sharing its memory, scalars named `name`."""
+    array = np.ascontiguousarray(array)
+    nz, ny, nx = array.shape
     image = vtk.vtkImageData()
     image.SetDimensions(nx, ny, nz)
     image.SetSpacing(*spacing)
     image.SetOrigin(*origin)
-    scalars = vtk.numpy_support.numpy_to_vtk(mask.ravel(), deep=False,
-                                             array_type=vtk.numpy_support.get_vtk_array_type(mask.dtype))
-    scalars.SetName("mask")
+    scalars = vtk.numpy_support.numpy_to_vtk(array.ravel(), deep=False,
+                                             array_type=vtk.numpy_support.get_vtk_array_type(array.dtype))
+    scalars.SetName(name)
     image.GetPointData().SetScalars(scalars)
-    image._keep_alive = mask  # numpy_to_vtk(deep=False) does not own the buffer
+    image._keep_alive = array  # numpy_to_vtk(deep=False) does not own the buffer
     return image
 
 

@@ -290,18 +290,8 @@ def renderer_strings(window) -> dict:
 
 def volume_image(vtk, np, a, spacing, origin):
     """The int16 array, shape (z, y, x), as vtkImageData (shares the array's memory)."""
-    a = np.ascontiguousarray(a)
-    nz, ny, nx = a.shape
-    image = vtk.vtkImageData()
-    image.SetDimensions(nx, ny, nz)
-    image.SetSpacing(*spacing)
-    image.SetOrigin(*origin)
-    scalars = vtk.numpy_support.numpy_to_vtk(a.ravel(), deep=False,
-                                             array_type=vtk.numpy_support.get_vtk_array_type(a.dtype))
-    scalars.SetName("HU")
-    image.GetPointData().SetScalars(scalars)
-    image._keep_alive = a  # numpy_to_vtk(deep=False) does not own the buffer
-    return image
+    from mesh import array_image  # the same wrapping as mesh.py's masks
+    return array_image(vtk, np, a, spacing, origin, "HU")
 
 
 def bone_volume(vtk, image, mapper_kind: str, sample_distance: float, threads: int):
