@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "CDCMTK",
             linkerSettings: [
-                .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimgle"),
+                .linkedLibrary("dcmnet"), .linkedLibrary("dcmtls"), .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimgle"),
                 .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"),
                 .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
             ]

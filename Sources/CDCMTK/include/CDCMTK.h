@@ -95,6 +95,25 @@ const char *cdcm_uid_name(const char *uid);
 /// DCMTK's version string, e.g. "3.6.7".
 const char *cdcm_dcmtk_version(void);
 
+// MARK: Storage SCP (dcmnet)
+
+/// A DICOM Storage SCP: answers C-ECHO, takes C-STORE of CT and MR images (classic and enhanced)
+/// in the common transfer syntaxes, refuses other storage classes with status 0x0122, accepts
+/// only the calling AE titles allowed, and files each instance as
+/// `output_directory/<SOPInstanceUID>.dcm`.
+typedef struct cdcm_scp cdcm_scp;
+
+/// Called on the listening thread for each instance stored.
+typedef void (*cdcm_stored_callback)(void *context, const char *path, const char *calling_ae, const char *peer,
+                                     const char *sop_class_uid, const char *sop_instance_uid);
+
+cdcm_status cdcm_scp_create(uint16_t port, const char *ae_title, const char *output_directory, cdcm_scp **out);
+void cdcm_scp_allow_calling_ae(cdcm_scp *scp, const char *ae_title);
+/// Listens until cdcm_scp_stop (checked every second between and after associations).
+cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_stored_callback callback, void *context);
+void cdcm_scp_stop(cdcm_scp *scp);
+void cdcm_scp_free(cdcm_scp *scp);
+
 #ifdef __cplusplus
 }
 #endif
