@@ -79,7 +79,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
         .target(name: "Service",
-                dependencies: ["Pipeline", "ScenePackage", "VolumeCore",
+                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "GRDB", package: "GRDB.swift"),
                                .product(name: "Logging", package: "swift-log"),

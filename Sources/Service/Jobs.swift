@@ -114,7 +114,10 @@ public final class JobRunner: @unchecked Sendable {
         let store = self.store
         let last = LastProgress()
         do {
-            let result = try Pipeline(options: options).run(study: [folders.upload(job.id).path], out: staging) { p in
+            // An upload is a zip; a study received by DICOM is a folder of its instances.
+            let folder = folders.uploads.appendingPathComponent(job.id)
+            let input = FileManager.default.fileExists(atPath: folder.path) ? folder : folders.upload(job.id)
+            let result = try Pipeline(options: options).run(study: [input.path], out: staging) { p in
                 let percent = Int(p.fraction * 100)
                 if last.changed(p.stage, percent) { try? store.progress(job: job.id, stage: p.stage, percent: percent) }
             }

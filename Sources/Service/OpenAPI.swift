@@ -70,6 +70,11 @@ public enum OpenAPI {
                 "413": {description: 'Over the size limit.'}
                 "415": {description: 'Neither a zip nor a form.'}
                 "422": {description: 'Not a usable study (paths leaving the archive, a zip bomb, no DICOM file).'}
+          /v1/jobs:
+            get:
+              summary: 'The caller''s jobs, newest first (all, for an admin), each with its source (upload, or dicom with the calling AE, the peer and the instances received).'
+              responses:
+                "200": {description: '{"jobs": [Job]}'}
           /v1/jobs/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

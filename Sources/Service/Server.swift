@@ -16,6 +16,8 @@ public struct ServiceServer: Sendable {
         public var maxUploadBytes: Int64 = 2 << 30
         public var maxUncompressedBytes: Int64 = 8 << 30
         public var pipeline = Pipeline.Options()
+        /// A DICOM Storage SCP taking studies by C-STORE, when set.
+        public var dicom: DicomIntake.Settings?
 
         public init(data: URL) {
             self.data = data
@@ -61,6 +63,9 @@ public struct ServiceServer: Sendable {
         let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers)
         runner.start()
         defer { runner.stop() }
+        let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
+        intake?.start()
+        defer { intake?.stop() }
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
@@ -165,16 +170,19 @@ public struct ServiceServer: Sendable {
             return try json(["jobId": id], status: .accepted)
         }
 
+        router.get("/v1/jobs") { request, _ -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .admin])
+            let jobs = try store.jobs(owner: caller.role == .admin ? nil : caller.id)
+            return try json(["jobs": jobs.map(jobJSON)])
+        }
+
         router.get("/v1/jobs/:id") { request, context -> Response in
             let caller = try authorize(request, store, roles: [.submitter, .admin])
             let id = try context.parameters.require("id")
             guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
                 throw HTTPError(.notFound, message: "no job \(id)")
             }
-            var body: [String: Any] = ["id": job.id, "state": job.state, "stage": job.stage, "percent": job.percent]
-            if let error = job.error { body["error"] = error }
-            if let package = job.packageID { body["packageId"] = package }
-            return try json(body)
+            return try json(jobJSON(job))
         }
 
         router.delete("/v1/jobs/:id") { request, context -> Response in
@@ -319,6 +327,20 @@ public struct ServiceServer: Sendable {
         }
         return router
     }
+}
+
+/// A job as the API shows it (with its source for studies received by DICOM).
+func jobJSON(_ job: ServiceStore.Job) -> [String: Any] {
+    var body: [String: Any] = ["id": job.id, "state": job.state, "stage": job.stage, "percent": job.percent]
+    if let error = job.error { body["error"] = error }
+    if let package = job.packageID { body["packageId"] = package }
+    if job.sourceKind == "dicom" {
+        body["source"] = ["kind": "dicom", "callingAE": job.callingAE ?? "", "peer": job.peer ?? ""]
+        body["instances"] = job.instances ?? 0
+    } else {
+        body["source"] = ["kind": "upload"]
+    }
+    return body
 }
 
 /// A collection with a share link (valid `hours`) for each of its packages.

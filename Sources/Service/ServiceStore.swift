@@ -13,6 +13,8 @@ public protocol ServiceRecords: Sendable {
     func caller(token: String) throws -> (id: String, role: ServiceStore.Role)?
     func createJob(id: String, owner: String) throws
     func job(_ id: String) throws -> ServiceStore.Job?
+    func jobs(owner: String?) throws -> [ServiceStore.Job]
+    func createDicomJob(id: String, callingAE: String, peer: String, instances: Int) throws
     func claimJob() throws -> ServiceStore.Job?
     func progress(job id: String, stage: String, percent: Int) throws
     func finish(job id: String, packageID: String?, error: String?) throws
@@ -45,6 +47,11 @@ public final class ServiceStore: ServiceRecords {
         public var percent: Int
         public var error: String?
         public var packageID: String?
+        /// "upload", or "dicom" with the calling AE title, the peer and the instances received.
+        public var sourceKind = "upload"
+        public var callingAE: String?
+        public var peer: String?
+        public var instances: Int?
     }
 
     let database: DatabaseQueue
@@ -99,6 +106,14 @@ public final class ServiceStore: ServiceRecords {
                 t.primaryKey(["collectionId", "position"])
             }
         }
+        migrator.registerMigration("v3-job-source") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "sourceKind", .text).notNull().defaults(to: "upload")
+                t.add(column: "callingAE", .text)
+                t.add(column: "peer", .text)
+                t.add(column: "instances", .integer)
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -151,7 +166,28 @@ public final class ServiceStore: ServiceRecords {
 
     static func job(_ row: Row) -> Job {
         Job(id: row["id"], owner: row["owner"], state: row["state"], stage: row["stage"], percent: row["percent"],
-            error: row["error"], packageID: row["packageId"])
+            error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
+            peer: row["peer"], instances: row["instances"])
+    }
+
+    /// Jobs, newest first; those of `owner` only unless nil.
+    public func jobs(owner: String?) throws -> [Job] {
+        try database.read { db in
+            if let owner {
+                return try Row.fetchAll(db, sql: "SELECT * FROM job WHERE owner = ? ORDER BY created DESC", arguments: [owner]).map(Self.job)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY created DESC").map(Self.job)
+        }
+    }
+
+    /// A job for a study received by DICOM: its owner is the calling AE ("dicom:AE").
+    public func createDicomJob(id: String, callingAE: String, peer: String, instances: Int) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances)
+                VALUES (?, ?, 'queued', 'queued', 0, ?, 'dicom', ?, ?, ?)
+                """, arguments: [id, "dicom:\(callingAE)", Date().timeIntervalSince1970, callingAE, peer, instances])
+        }
     }
 
     /// Takes the oldest queued job for a worker (running), if any.

@@ -34,10 +34,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
 
+    @Option(name: .customLong("dicom-port"), help: "Also take studies by DICOM C-STORE on this port.")
+    var dicomPort: Int?
+
+    @Option(name: .customLong("ae-title"), help: "The service's DICOM AE title.")
+    var aeTitle = "VRPREP"
+
+    @Option(name: .customLong("allow-ae"), help: "A calling AE title allowed to send studies (repeatable).")
+    var allowedAEs: [String] = []
+
+    @Option(name: .customLong("dicom-idle-seconds"), help: "A study received by DICOM is complete after this many seconds without an instance.")
+    var dicomIdleSeconds = 10.0
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         guard maxUploadMB > 0 else { throw ValidationError("--max-upload-mb must be more than 0") }
+        if let dicomPort {
+            guard (1...65535).contains(dicomPort) else { throw ValidationError("--dicom-port must be 1…65535") }
+            guard !allowedAEs.isEmpty else { throw ValidationError("--dicom-port needs at least one --allow-ae (the PACS or modality that sends)") }
+        }
+        guard (1...16).contains(aeTitle.count) else { throw ValidationError("--ae-title must be 1…16 characters") }
+        guard dicomIdleSeconds > 0 else { throw ValidationError("--dicom-idle-seconds must be more than 0") }
     }
 
     func run() async throws {
@@ -48,6 +66,13 @@ struct ServeCommand: AsyncParsableCommand {
         settings.maxUploadBytes = Int64(maxUploadMB) << 20
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }
         settings.pipeline.softwareVersion = VRPrep.version
+        if let dicomPort {
+            var dicom = DicomIntake.Settings(port: dicomPort)
+            dicom.aeTitle = aeTitle
+            dicom.allowedCallingAEs = allowedAEs
+            dicom.idleSeconds = dicomIdleSeconds
+            settings.dicom = dicom
+        }
         let server: ServiceServer
         do {
             server = try ServiceServer(settings: settings)

@@ -19,7 +19,9 @@ import TestSupport
         let store: any ServiceRecords
         let stopper = ServiceServer.Stopper()
 
-        init(maxUploadBytes: Int64 = 1 << 30) async throws {
+        let dicomPort: Int
+
+        init(maxUploadBytes: Int64 = 1 << 30, dicom: Bool = false) async throws {
             data = try Fixtures.temporaryFolder("service")
             var settings = ServiceServer.Settings(data: data)
             settings.port = 0
@@ -28,6 +30,13 @@ import TestSupport
             settings.pipeline.renderSize = 128
             settings.pipeline.maxTriangles = 20_000
             settings.pipeline.shaders = Fixtures.root.appendingPathComponent("Shaders")
+            dicomPort = 20000 + Int.random(in: 0..<25000)
+            if dicom {
+                var intake = DicomIntake.Settings(port: dicomPort)
+                intake.allowedCallingAEs = ["SURGERY"]
+                intake.idleSeconds = 2
+                settings.dicom = intake
+            }
             let server = try ServiceServer(settings: settings)
             store = server.store
             let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -368,5 +377,45 @@ extension ServiceTests {
             }
         }
         #expect(model > 500, "the model does not show: \(model) pixels differ from the background")
+    }
+}
+
+extension ServiceTests {
+    @Test func aStudySentByStorescuBecomesAPackage() async throws {
+        let service = try await Running(dicom: true)
+        let admin = try service.store.createToken(role: .admin, name: "admin")
+        do {
+            try await Task.sleep(nanoseconds: 300_000_000)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
+            process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(service.dicomPort)] + Fixtures.sampleCTFiles.map(\.path)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            // The study becomes a job once idle, listed with its source.
+            var job: [String: Any] = [:]
+            for _ in 0..<80 {
+                let (_, body, _) = try await service.request("GET", "/v1/jobs", token: admin)
+                if let first = (service.json(body)["jobs"] as? [[String: Any]])?.first { job = first; break }
+                try await Task.sleep(nanoseconds: 250_000_000)
+            }
+            let source = try #require(job["source"] as? [String: Any])
+            #expect(source["kind"] as? String == "dicom" && source["callingAE"] as? String == "SURGERY")
+            #expect(job["instances"] as? Int == 108)
+            let done = try await service.wait(job: try #require(job["id"] as? String), token: admin)
+            #expect(done["state"] as? String == "done", "\(done)")
+            let packageID = try #require(done["packageId"] as? String)
+            let (status, archive, _) = try await service.request("GET", "/v1/packages/\(packageID)/archive", token: admin)
+            #expect(status == 200)
+            let file = service.data.appendingPathComponent("dicom.zip")
+            try archive.write(to: file)
+            #expect(Verification.verify(file).ok)
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
     }
 }
