@@ -128,7 +128,11 @@ public final class VolumeRenderer: @unchecked Sendable {
     public func upload(_ volume: AnyVolume, modality: String) throws(RenderingError) {
         let g = volume.geometry
         self.range = volume.valueRange() ?? 0...1
-        self.robustRange = Self.percentiles(volume, range: range)
+        if let p = volume.sampledPercentiles([0.01, 0.995]), p[1] > p[0] {
+            robustRange = p[0]...p[1]
+        } else {
+            robustRange = range
+        }
         self.modality = modality
         (texture, valueScale) = try VolumeTextures.upload(volume, range: range, replacing: texture, context: context)
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
@@ -137,22 +141,6 @@ public final class VolumeRenderer: @unchecked Sendable {
         case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         }
         geometry = g
-    }
-
-    /// The 1st and 99.5th percentiles of the values, from about a million voxels spread over the volume.
-    static func percentiles(_ volume: AnyVolume, range: ClosedRange<Double>) -> ClosedRange<Double> {
-        let count = volume.geometry.voxelCount
-        let stride = max(1, count / 1_000_000) | 1  // odd, so that it does not follow rows or slices
-        var sample: [Double] = []
-        sample.reserveCapacity(count / stride + 1)
-        switch volume {
-        case .int16(let v): for i in Swift.stride(from: 0, to: count, by: stride) { sample.append(Double(v.voxels[i])) }
-        case .float32(let v): for i in Swift.stride(from: 0, to: count, by: stride) where v.voxels[i].isFinite { sample.append(Double(v.voxels[i])) }
-        }
-        guard sample.count > 1 else { return range }
-        sample.sort()
-        let low = sample[Int(Double(sample.count - 1) * 0.01)], high = sample[Int(Double(sample.count - 1) * 0.995)]
-        return high > low ? low...high : range
     }
 
     /// Smallest and largest value of each brick, one voxel of overlap so that linear filtering at

@@ -26,7 +26,7 @@ public struct SkinPreset: Sendable {
         } else if modality == "CT" {
             threshold = -400
         } else {
-            threshold = 0.1 * Self.percentile(volume, 0.99)
+            threshold = 0.1 * (volume.sampledPercentiles([0.99])?.first ?? 0)
         }
         let upper = volume.valueRange(threads: threads)?.upperBound ?? threshold
         guard threshold <= upper else {
@@ -38,21 +38,5 @@ public struct SkinPreset: Sendable {
         let voxels = mask.voxels.reduce(0) { $0 + Int($1) }
         guard voxels > 0 else { throw .nothingFound(reason: "no body found above \(format(threshold))") }
         return Result(mask: mask, voxelCount: voxels, volumeML: Double(voxels) * volume.geometry.voxelVolume / 1000, lower: threshold)
-    }
-
-    /// A percentile of about a million voxels spread over the volume.
-    static func percentile(_ volume: AnyVolume, _ fraction: Double) -> Double {
-        let count = volume.geometry.voxelCount
-        let stride = max(1, count / 1_000_000) | 1
-        var sample: [Double] = []
-        for i in Swift.stride(from: 0, to: count, by: stride) {
-            switch volume {
-            case .int16(let v): sample.append(Double(v.voxels[i]))
-            case .float32(let v): if v.voxels[i].isFinite { sample.append(Double(v.voxels[i])) }
-            }
-        }
-        guard !sample.isEmpty else { return 0 }
-        sample.sort()
-        return sample[min(sample.count - 1, Int(Double(sample.count - 1) * fraction))]
     }
 }

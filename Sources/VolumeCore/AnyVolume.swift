@@ -36,3 +36,23 @@ public enum AnyVolume: Sendable {
         }
     }
 }
+
+extension AnyVolume {
+    /// Percentiles (`fractions` in 0…1) of about a million voxels spread over the volume (an odd
+    /// stride, so that the sample does not follow rows or slices; non-finite values skipped);
+    /// nil when there is no finite voxel.
+    public func sampledPercentiles(_ fractions: [Double]) -> [Double]? {
+        let count = geometry.voxelCount
+        let stride = max(1, count / 1_000_000) | 1
+        var sample: [Double] = []
+        sample.reserveCapacity(count / stride + 1)
+        switch self {
+        case .int16(let v): for i in Swift.stride(from: 0, to: count, by: stride) { sample.append(Double(v.voxels[i])) }
+        case .float32(let v):
+            for i in Swift.stride(from: 0, to: count, by: stride) where v.voxels[i].isFinite { sample.append(Double(v.voxels[i])) }
+        }
+        guard !sample.isEmpty else { return nil }
+        sample.sort()
+        return fractions.map { sample[min(sample.count - 1, Int(Double(sample.count - 1) * $0))] }
+    }
+}
