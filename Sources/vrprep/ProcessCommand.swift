@@ -86,19 +86,12 @@ struct ProcessCommand: ParsableCommand {
             list.append(Recipe.Structure(preset: name))
         }
         for text in seeds {
-            guard let colon = text.firstIndex(of: ":") else {
-                throw ValidationError("--seed-mm '\(text)' must name its structure: STRUCTURE:x,y,z")
-            }
-            let name = String(text[..<colon])
-            let numbers = text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
-                .map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard numbers.count == 3, numbers.allSatisfy({ $0?.isFinite == true }) else {
-                throw ValidationError("--seed-mm '\(text)': x,y,z must be three numbers")
-            }
-            guard let index = list.firstIndex(where: { $0.preset == name }) else {
+            let (tag, seed) = try parseTaggedSeed(text, option: "--seed-mm", voxel: false)
+            guard let name = tag else { throw ValidationError("--seed-mm '\(text)' must name its structure: STRUCTURE:x,y,z") }
+            guard let index = list.firstIndex(where: { $0.preset == name }), case .patient(let p) = seed else {
                 throw ValidationError("--seed-mm names '\(name)', which is not in --structures \(structures)")
             }
-            list[index].seedsMM = (list[index].seedsMM ?? []) + [numbers.map { $0! }]
+            list[index].seedsMM = (list[index].seedsMM ?? []) + [[p.x, p.y, p.z]]
         }
         let recipe = Recipe(structures: list)
         do {

@@ -163,20 +163,8 @@ struct Segment: ParsableCommand {
 
     /// Seeds of the options: "x,y,z" (one structure) or "STRUCTURE:x,y,z" (with --structures).
     func taggedSeeds() throws -> [(structure: String?, seed: Seed)] {
-        func split(_ text: String) -> (String?, String) {
-            guard let colon = text.firstIndex(of: ":") else { return (nil, text) }
-            return (String(text[..<colon]), String(text[text.index(after: colon)...]))
-        }
-        var result: [(String?, Seed)] = []
-        for text in seedVoxels {
-            let (tag, value) = split(text)
-            result.append((tag, try parseSeed(value, option: "--seed", voxel: true)))
-        }
-        for text in seedPositions {
-            let (tag, value) = split(text)
-            result.append((tag, try parseSeed(value, option: "--seed-mm", voxel: false)))
-        }
-        return result
+        try seedVoxels.map { try parseTaggedSeed($0, option: "--seed", voxel: true) }
+            + seedPositions.map { try parseTaggedSeed($0, option: "--seed-mm", voxel: false) }
     }
 
     func seeds() throws -> [Seed] {
@@ -185,23 +173,6 @@ struct Segment: ParsableCommand {
             throw ValidationError("a seed names structure '\(tagged.structure!)': STRUCTURE:… seeds go with --structures")
         }
         return tagged.map(\.seed)
-    }
-
-    private func parseSeed(_ text: String, option: String, voxel: Bool) throws -> Seed {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
-            Double($0.trimmingCharacters(in: .whitespaces))
-        }
-        guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
-            throw ValidationError("\(option) '\(text)' is not three numbers separated by commas")
-        }
-        let v = parts.map { $0! }
-        if voxel {
-            guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
-                throw ValidationError("\(option) '\(text)' must be whole voxel indices i,j,k")
-            }
-            return .voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2])))
-        }
-        return .patient(SIMD3(v[0], v[1], v[2]))
     }
 
     /// The recipe that --preset or --structures (with their seeds and settings) stand for.
@@ -521,4 +492,27 @@ struct SegmentJSON: Encodable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
+}
+
+/// A seed option: "x,y,z" (mm) or "i,j,k" (voxel, `voxel`), optionally tagged "STRUCTURE:…".
+func parseTaggedSeed(_ text: String, option: String, voxel: Bool) throws -> (structure: String?, seed: Seed) {
+    var tag: String?, value = Substring(text)
+    if let colon = text.firstIndex(of: ":") {
+        tag = String(text[..<colon])
+        value = text[text.index(after: colon)...]
+    }
+    let parts = value.split(separator: ",", omittingEmptySubsequences: false).map {
+        Double($0.trimmingCharacters(in: .whitespaces))
+    }
+    guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+        throw ValidationError("\(option) '\(value)' is not three numbers separated by commas")
+    }
+    let v = parts.map { $0! }
+    if voxel {
+        guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
+            throw ValidationError("\(option) '\(value)' must be whole voxel indices i,j,k")
+        }
+        return (tag, .voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2]))))
+    }
+    return (tag, .patient(SIMD3(v[0], v[1], v[2])))
 }
