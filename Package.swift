@@ -79,7 +79,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
         .target(name: "Service",
-                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM",
+                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM", "Segmentation",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "GRDB", package: "GRDB.swift"),
                                .product(name: "Logging", package: "swift-log"),
@@ -101,7 +101,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "TestSupport"],
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "TestSupport"],

@@ -1,27 +1,54 @@
 import CDCMTK
 import Foundation
 
-/// A DICOM Storage SCP (DCMTK's dcmnet): answers C-ECHO and takes C-STORE of CT and MR images
-/// (classic and enhanced, the common transfer syntaxes) from the calling AE titles allowed,
-/// refusing other storage classes with status 0x0122 (not stored) and unknown callers at
-/// association. Each instance is filed as `folder/<SOPInstanceUID>.dcm` and reported.
+/// A DICOM Storage SCP (DCMTK's dcmnet, one thread per association, up to `maxAssociations` at
+/// once): answers C-ECHO and takes C-STORE of CT and MR images (classic and enhanced, the common
+/// transfer syntaxes) from the calling AE titles `accept` allows, refusing other storage classes
+/// with status 0x0122 (not stored) and unknown callers at association. Each instance is written
+/// to a fresh file in `folder` and handed to `stored`, which owns the file from then on.
 public final class DicomReceiver: @unchecked Sendable {
     public struct Instance: Sendable, Equatable {
+        /// Where the instance was written (a fresh name in the receiver's folder).
         public var path: String
+        /// Which association brought it (unique in this process).
+        public var association: UInt64
         public var callingAE: String
         public var peer: String
         public var sopClassUID: String
         public var sopInstanceUID: String
+        public var studyInstanceUID: String
+    }
+
+    /// What the receiver asks and tells. Called on the association threads, at the same time for
+    /// different associations.
+    public struct Handlers: Sendable {
+        /// May this calling AE title associate from this peer address?
+        public var accept: @Sendable (_ callingAE: String, _ peerIP: String) -> Bool
+        /// Takes the instance's file over (moves or deletes it); false: it could not be kept, the peer is told so.
+        public var stored: @Sendable (Instance) -> Bool
+        /// An accepted association ended; `released` is false when it was aborted or broken.
+        public var ended: @Sendable (_ association: UInt64, _ callingAE: String, _ released: Bool) -> Void
+
+        public init(accept: @escaping @Sendable (String, String) -> Bool, stored: @escaping @Sendable (Instance) -> Bool,
+                    ended: @escaping @Sendable (UInt64, String, Bool) -> Void = { _, _, _ in }) {
+            self.accept = accept
+            self.stored = stored
+            self.ended = ended
+        }
     }
 
     /// What went wrong starting or running the receiver.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
-    private final class Callback {
-        let body: @Sendable (Instance) -> Void
-        init(_ body: @escaping @Sendable (Instance) -> Void) { self.body = body }
+    private final class Box {
+        let handlers: Handlers
+        init(_ handlers: Handlers) { self.handlers = handlers }
     }
 
     private let scp: OpaquePointer
@@ -29,14 +56,17 @@ public final class DicomReceiver: @unchecked Sendable {
     public let aeTitle: String
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
-    private var callback: Unmanaged<Callback>?
+    private var box: Unmanaged<Box>?
     private let lock = NSLock()
     private var failure: String?
 
-    public init(port: Int, aeTitle: String, folder: URL, allowedCallingAEs: [String]) throws(Failure) {
+    public init(port: Int, aeTitle: String, folder: URL, maxAssociations: Int = 8) throws(Failure) {
         guard (1...65535).contains(port) else { throw Failure(description: "DICOM port \(port) is not 1…65535") }
-        guard !aeTitle.isEmpty, aeTitle.count <= 16, aeTitle.allSatisfy({ $0.isASCII && $0 != "\\" }) else {
-            throw Failure(description: "AE title '\(aeTitle)' must be 1…16 ASCII characters")
+        guard Self.isValidAETitle(aeTitle) else {
+            throw Failure(description: "AE title '\(aeTitle)' must be 1…16 printable ASCII characters, without a backslash")
+        }
+        guard (1...64).contains(maxAssociations) else {
+            throw Failure(description: "at most 1…64 associations at once (asked for \(maxAssociations))")
         }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -44,38 +74,53 @@ public final class DicomReceiver: @unchecked Sendable {
             throw Failure(description: "\(folder.path): cannot create the folder for received instances")
         }
         var handle: OpaquePointer?
-        let status = cdcm_scp_create(UInt16(port), aeTitle, folder.path, &handle)
+        let status = cdcm_scp_create(UInt16(port), aeTitle, folder.path, UInt16(maxAssociations), &handle)
         guard status.code == CDCM_OK, let handle else {
             throw Failure(description: "cannot set up the DICOM receiver: \(Self.message(status))")
         }
         scp = handle
         self.port = port
         self.aeTitle = aeTitle
-        for ae in allowedCallingAEs { cdcm_scp_allow_calling_ae(scp, ae) }
     }
 
     deinit {
         stop()
         cdcm_scp_free(scp)
-        callback?.release()
+        box?.release()
     }
 
-    /// Allows another calling AE title.
-    public func allow(callingAE: String) { cdcm_scp_allow_calling_ae(scp, callingAE) }
+    /// An AE title as DICOM allows it: 1…16 characters of printable ASCII, no backslash, not only spaces.
+    public static func isValidAETitle(_ title: String) -> Bool {
+        !title.isEmpty && title.count <= 16 && title.allSatisfy { $0.isASCII && ($0 == " " || $0.isPunctuation || $0.isSymbol || $0.isLetter || $0.isNumber) && $0 != "\\" }
+            && !title.allSatisfy { $0 == " " }
+    }
 
-    /// Listens on a thread of its own; `onInstance` is called (on that thread) for each instance stored.
-    public func start(onInstance: @escaping @Sendable (Instance) -> Void) {
-        let box = Unmanaged.passRetained(Callback(onInstance))
-        callback = box
-        let handles = UncheckedHandles(scp: scp, context: box.toOpaque())
+    /// Listens on a thread of its own.
+    public func start(_ handlers: Handlers) {
+        let box = Unmanaged.passRetained(Box(handlers))
+        self.box = box
+        var callbacks = cdcm_scp_callbacks()
+        callbacks.context = box.toOpaque()
+        callbacks.accept = { context, ae, peer in
+            guard let context else { return 0 }
+            let handlers = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().handlers
+            return handlers.accept(text(ae), text(peer)) ? 1 : 0
+        }
+        callbacks.stored = { context, association, path, ae, peer, sopClass, sopInstance, study in
+            guard let context else { return 0 }
+            let handlers = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().handlers
+            let instance = Instance(path: text(path), association: association, callingAE: text(ae), peer: text(peer),
+                                    sopClassUID: text(sopClass), sopInstanceUID: text(sopInstance), studyInstanceUID: text(study))
+            return handlers.stored(instance) ? 1 : 0
+        }
+        callbacks.ended = { context, association, ae, released in
+            guard let context else { return }
+            let handlers = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().handlers
+            handlers.ended(association, text(ae), released != 0)
+        }
+        let handles = UncheckedHandles(scp: scp, callbacks: callbacks)
         let thread = Thread { [self] in
-            let status = cdcm_scp_listen(handles.scp, { context, path, ae, peer, sopClass, sopInstance in
-                guard let context else { return }
-                let callback = Unmanaged<Callback>.fromOpaque(context).takeUnretainedValue()
-                func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
-                callback.body(Instance(path: text(path), callingAE: text(ae).trimmingCharacters(in: .whitespaces), peer: text(peer),
-                                       sopClassUID: text(sopClass), sopInstanceUID: text(sopInstance)))
-            }, handles.context)
+            let status = cdcm_scp_listen(handles.scp, handles.callbacks)
             if status.code != CDCM_OK {
                 lock.lock()
                 failure = Self.message(status)
@@ -95,7 +140,7 @@ public final class DicomReceiver: @unchecked Sendable {
         return failure
     }
 
-    /// Stops listening (within about a second) and waits for the listening thread.
+    /// Stops listening (within about a second), lets the associations running end, and waits.
     public func stop() {
         guard thread != nil else { return }
         cdcm_scp_stop(scp)
@@ -108,8 +153,10 @@ public final class DicomReceiver: @unchecked Sendable {
     }
 }
 
+private func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
+
 /// The C handles the listening thread uses (owned by the receiver, which outlives the thread).
 private struct UncheckedHandles: @unchecked Sendable {
     let scp: OpaquePointer
-    let context: UnsafeMutableRawPointer
+    let callbacks: cdcm_scp_callbacks
 }

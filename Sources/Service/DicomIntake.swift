@@ -1,91 +1,229 @@
 import DICOM
 import Foundation
+import Logging
 
-/// Studies pushed by a PACS or a modality (C-STORE): instances are received into an incoming
-/// folder, filed per calling AE and study as they arrive, and a study that has received nothing
-/// for `idleSeconds` becomes a job (owner "dicom:<AE>") exactly as an upload would.
+/// Studies pushed by a PACS, a modality or another DICOM node (C-STORE). Instances are written
+/// by the receiver, then filed into one folder per calling AE and study (`uploads/<id>`, `id`
+/// becoming the job's); the study is recorded in the database from its first instance, so that a
+/// restart goes on receiving it. A study is complete when nothing has arrived for `idleSeconds`
+/// and no association is sending it, or, for a peer whose rule is `release`, as soon as the
+/// association that sent it is released normally; then it becomes a job owned by "dicom:<AE>",
+/// with the peer's recipe (or the default), exactly as an upload would.
 public final class DicomIntake: @unchecked Sendable {
+    /// A calling AE allowed on the command line: `NAME` (from any host) or `NAME@HOST`.
+    public struct AllowedPeer: Sendable, Equatable, CustomStringConvertible {
+        public var aeTitle: String
+        public var host: String?
+
+        public init(aeTitle: String, host: String? = nil) {
+            self.aeTitle = aeTitle
+            self.host = host
+        }
+
+        /// Parses "NAME" or "NAME@HOST"; nil when the AE title is not valid.
+        public init?(parsing text: String) {
+            let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard DicomReceiver.isValidAETitle(parts[0]), parts.count == 1 || !parts[1].isEmpty else { return nil }
+            self.init(aeTitle: parts[0], host: parts.count == 2 ? parts[1] : nil)
+        }
+
+        public var description: String { host.map { "\(aeTitle)@\($0)" } ?? aeTitle }
+    }
+
     public struct Settings: Sendable {
         public var port: Int
         public var aeTitle = "VRPREP"
-        public var allowedCallingAEs: [String] = []
+        /// Calling AEs allowed besides those stored in the database (`/v1/dicom/peers`).
+        public var allowed: [AllowedPeer] = []
         public var idleSeconds = 10.0
+        /// The completion rule for peers allowed on the command line (database peers have their own).
+        public var completion = ServiceStore.Completion.idle
+        public var maxAssociations = 8
 
         public init(port: Int) {
             self.port = port
         }
     }
 
-    private struct Pending {
-        var folder: URL
-        var callingAE: String
-        var peer: String
-        var instances: Int
+    /// A study being received: its record, when it last got an instance, which associations are sending it.
+    private struct Receiving {
+        var study: ServiceStore.DicomStudy
         var last: Date
+        var sending: Set<UInt64> = []
     }
 
     let store: any ServiceRecords
     let settings: Settings
     let receiver: DicomReceiver
+    private let logger = {
+        var logger = Logger(label: "vrprep.dicom")
+        logger.logLevel = .notice
+        return logger
+    }()
     private let lock = NSLock()
-    private var pending: [String: Pending] = [:]  // key: AE + study UID
+    private var receiving: [String: Receiving] = [:]  // key: calling AE + "|" + study UID
     private var timer: (any DispatchSourceTimer)?
 
     public init(store: any ServiceRecords, settings: Settings) throws {
         self.store = store
         self.settings = settings
         let incoming = store.folders.root.appendingPathComponent("dicom-incoming")
+        // Files a stop left half written; the peer was not told they were stored.
+        try? FileManager.default.removeItem(at: incoming)
         receiver = try DicomReceiver(port: settings.port, aeTitle: settings.aeTitle, folder: incoming,
-                                     allowedCallingAEs: settings.allowedCallingAEs)
+                                     maxAssociations: settings.maxAssociations)
+        // Studies being received when the service stopped: their idle time starts again.
+        for study in try store.dicomStudiesBeingReceived() {
+            receiving[Self.key(study.callingAE, study.studyUID)] = Receiving(study: study, last: Date())
+        }
     }
 
     public func start() {
-        receiver.start { [weak self] instance in self?.file(instance) }
+        receiver.start(DicomReceiver.Handlers(
+            accept: { [weak self] ae, ip in self?.accepts(callingAE: ae, peerIP: ip) ?? false },
+            stored: { [weak self] instance in self?.file(instance) ?? false },
+            ended: { [weak self] association, ae, released in self?.ended(association, callingAE: ae, released: released) }))
         let timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
         timer.setEventHandler { [weak self] in self?.queueIdleStudies() }
         timer.resume()
         self.timer = timer
     }
 
+    /// Stops taking associations (those running end first). Studies still incomplete stay
+    /// recorded and go on at the next start.
     public func stop() {
         timer?.cancel()
         receiver.stop()
-        queueIdleStudies(all: true)
     }
 
-    /// Moves a received instance into its study's folder (one folder per calling AE and study).
-    private func file(_ instance: DicomReceiver.Instance) {
+    /// Why the receiver stopped, if it failed (a port in use).
+    public var error: String? { receiver.error }
+
+    private static func key(_ callingAE: String, _ studyUID: String) -> String { callingAE + "|" + studyUID }
+
+    // MARK: Who may send
+
+    func accepts(callingAE: String, peerIP: String) -> Bool {
+        if settings.allowed.contains(where: { $0.aeTitle == callingAE && Self.host($0.host, matches: peerIP) }) { return true }
+        guard let peer = try? store.dicomPeer(callingAE) else { return false }
+        return Self.host(peer.host, matches: peerIP)
+    }
+
+    /// A host given by address or name (resolved now) against the peer's address; nil: any host.
+    static func host(_ host: String?, matches peerIP: String) -> Bool {
+        guard let host, !host.isEmpty else { return true }
+        let peer = peerIP.hasPrefix("::ffff:") ? String(peerIP.dropFirst(7)) : peerIP
+        if host == peer { return true }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return false }
+        defer { freeaddrinfo(list) }
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = node {
+            var name = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &name, socklen_t(name.count), nil, 0, NI_NUMERICHOST) == 0,
+               String(cString: name) == peer {
+                return true
+            }
+            node = entry.pointee.ai_next
+        }
+        return false
+    }
+
+    private func completion(of callingAE: String) -> ServiceStore.Completion {
+        (try? store.dicomPeer(callingAE))?.completion ?? settings.completion
+    }
+
+    // MARK: Receiving
+
+    /// Files an instance into its study's folder; false when it could not be kept.
+    private func file(_ instance: DicomReceiver.Instance) -> Bool {
         let source = URL(fileURLWithPath: instance.path)
-        let study = (try? DicomFile(path: instance.path).string(.studyInstanceUID)) ?? "unknown"
-        let key = instance.callingAE + "|" + study
+        let key = Self.key(instance.callingAE, instance.studyInstanceUID)
         lock.lock()
         defer { lock.unlock() }
-        var entry = pending[key] ?? Pending(
-            folder: store.folders.uploads.appendingPathComponent(".dicom-\(UUID().uuidString.lowercased())"),
-            callingAE: instance.callingAE, peer: instance.peer, instances: 0, last: Date())
-        try? FileManager.default.createDirectory(at: entry.folder, withIntermediateDirectories: true)
-        let target = entry.folder.appendingPathComponent(source.lastPathComponent)
-        try? FileManager.default.removeItem(at: target)
-        if (try? FileManager.default.moveItem(at: source, to: target)) != nil { entry.instances += 1 }
+        var entry = receiving[key]
+        if entry == nil {
+            let study = ServiceStore.DicomStudy(id: UUID().uuidString.lowercased(), callingAE: instance.callingAE,
+                                                studyUID: instance.studyInstanceUID, peer: instance.peer)
+            do {
+                try store.beginDicomStudy(study)
+            } catch {
+                logger.error("cannot record study \(instance.studyInstanceUID) from \(instance.callingAE): \(error)")
+                try? FileManager.default.removeItem(at: source)
+                return false
+            }
+            entry = Receiving(study: study, last: Date())
+        }
+        guard var entry else { return false }
+        let folder = store.folders.uploads.appendingPathComponent(entry.study.id)
+        // Named by SOP instance UID (a resent instance replaces itself); a UID unfit for a file name is not used.
+        let uid = instance.sopInstanceUID
+        let name = !uid.isEmpty && uid.count <= 64 && uid.allSatisfy({ $0.isNumber || $0 == "." }) && !uid.hasPrefix(".")
+            ? uid : "instance-\(UUID().uuidString.lowercased())"
+        let target = folder.appendingPathComponent(name + ".dcm")
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+            try FileManager.default.moveItem(at: source, to: target)
+        } catch {
+            logger.error("cannot file \(source.path) into \(folder.path): \(error)")
+            try? FileManager.default.removeItem(at: source)
+            receiving[key] = entry
+            return false
+        }
         entry.last = Date()
-        pending[key] = entry
+        entry.sending.insert(instance.association)
+        receiving[key] = entry
+        return true
     }
 
-    /// Studies idle for `idleSeconds` (or all, when stopping) become jobs.
-    private func queueIdleStudies(all: Bool = false) {
+    private func ended(_ association: UInt64, callingAE: String, released: Bool) {
+        let rule = completion(of: callingAE)
+        var complete: [Receiving] = []
         lock.lock()
-        let ready = pending.filter { all || Date().timeIntervalSince($0.value.last) >= settings.idleSeconds }
-        for key in ready.keys { pending[key] = nil }
-        lock.unlock()
-        for (_, study) in ready {
-            let id = UUID().uuidString.lowercased()
-            do {
-                try FileManager.default.moveItem(at: study.folder, to: store.folders.uploads.appendingPathComponent(id))
-                try store.createDicomJob(id: id, callingAE: study.callingAE, peer: study.peer, instances: study.instances)
-            } catch {
-                try? FileManager.default.removeItem(at: study.folder)
+        for (key, var entry) in receiving where entry.sending.contains(association) {
+            entry.sending.remove(association)
+            entry.last = Date()
+            if released && rule == .release && entry.sending.isEmpty {
+                receiving[key] = nil
+                complete.append(entry)
+            } else {
+                receiving[key] = entry
             }
+        }
+        lock.unlock()
+        complete.forEach(queue)
+    }
+
+    /// Studies no association is sending and idle for `idleSeconds` become jobs.
+    private func queueIdleStudies() {
+        let now = Date()
+        lock.lock()
+        let ready = receiving.filter { $0.value.sending.isEmpty && now.timeIntervalSince($0.value.last) >= settings.idleSeconds }
+        for key in ready.keys { receiving[key] = nil }
+        lock.unlock()
+        ready.values.forEach(queue)
+    }
+
+    private func queue(_ entry: Receiving) {
+        let study = entry.study
+        let folder = store.folders.uploads.appendingPathComponent(study.id)
+        let instances = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+        do {
+            let recipe = try store.dicomPeer(study.callingAE)?.recipe
+            try store.queueDicomStudy(study, instances: instances, recipe: recipe)
+            logger.notice("study from \(study.callingAE) (\(instances) instances) queued as job \(study.id)")
+        } catch {
+            // Tried again at the next tick.
+            logger.error("cannot queue the study received from \(study.callingAE): \(error)")
+            lock.lock()
+            var again = entry
+            again.last = Date()
+            receiving[Self.key(study.callingAE, study.studyUID)] = again
+            lock.unlock()
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import ScenePackage
+import Segmentation
 import VolumeCore
 import ZIPFoundation
 
@@ -117,6 +118,10 @@ public final class JobRunner: @unchecked Sendable {
             // An upload is a zip; a study received by DICOM is a folder of its instances.
             let folder = folders.uploads.appendingPathComponent(job.id)
             let input = FileManager.default.fileExists(atPath: folder.path) ? folder : folders.upload(job.id)
+            var options = self.options
+            if let recipe = job.recipe {
+                options.recipe = try Recipe.parse(Data(recipe.utf8), source: "the recipe of DICOM peer \(job.callingAE ?? "?")")
+            }
             let result = try Pipeline(options: options).run(study: [input.path], out: staging) { p in
                 let percent = Int(p.fraction * 100)
                 if last.changed(p.stage, percent) { try? store.progress(job: job.id, stage: p.stage, percent: percent) }

@@ -33,6 +33,10 @@ public enum OpenAPI {
                 percent: {type: integer}
                 error: {type: string}
                 packageId: {type: string}
+                source:
+                  type: object
+                  description: '{"kind": "upload"} or {"kind": "dicom", "callingAE", "peer"}'
+                instances: {type: integer, description: 'Instances received (studies received by DICOM).'}
         security:
           - bearer: []
         paths:
@@ -88,6 +92,39 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'Cancelled.'}
                 "409": {description: 'The job has ended.'}
+          /v1/dicom/peers:
+            get:
+              summary: The calling AEs stored in the database, and the receiver's own settings (admin).
+              responses:
+                "200": {description: '{"peers": [{"aeTitle", "host", "completion", "recipe"}], "receiver": {"aeTitle", "port", "idleSeconds", "commandLine", "completion"}}'}
+          /v1/dicom/peers/{ae}:
+            parameters:
+              - {name: ae, in: path, required: true, schema: {type: string, maxLength: 16}}
+            put:
+              summary: >
+                Allow a calling AE to send studies by C-STORE (admin): from one host (name or address) or any,
+                with a recipe for its studies (default, bone and skin for CT), and completion "idle" (nothing
+                received for the idle time) or "release" (the sending association released). Replaces the
+                peer of the same title.
+              requestBody:
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      additionalProperties: false
+                      properties:
+                        host: {type: string}
+                        completion: {type: string, enum: [idle, release]}
+                        recipe: {type: object}
+              responses:
+                "201": {description: 'Added.'}
+                "200": {description: 'Replaced.'}
+                "400": {description: 'Not an AE title, an unknown key, a bad host, completion or recipe.'}
+            delete:
+              summary: Stop allowing a calling AE stored in the database (admin).
+              responses:
+                "204": {description: 'Removed.'}
+                "404": {description: 'No such peer in the database.'}
           /v1/packages:
             get:
               summary: The caller's packages (all, for an admin).

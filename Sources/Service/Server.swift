@@ -1,3 +1,4 @@
+import DICOM
 import Foundation
 import Hummingbird
 import Logging
@@ -66,6 +67,13 @@ public struct ServiceServer: Sendable {
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
         intake?.start()
         defer { intake?.stop() }
+        if let intake {
+            // The receiver binds its port on its own thread: a port in use shows within moments.
+            for _ in 0..<5 where intake.error == nil { try await Task.sleep(for: .milliseconds(100)) }
+            if let error = intake.error {
+                throw DicomReceiver.Failure(description: "cannot take DICOM on port \(intake.settings.port): \(error)")
+            }
+        }
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
@@ -325,6 +333,7 @@ public struct ServiceServer: Sendable {
             }
             return try json(try collectionJSON(store, id, hours: 24 * 30))
         }
+        addDicomPeerRoutes(router, store, settings)
         return router
     }
 }

@@ -14,7 +14,13 @@ public protocol ServiceRecords: Sendable {
     func createJob(id: String, owner: String) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
-    func createDicomJob(id: String, callingAE: String, peer: String, instances: Int) throws
+    func dicomPeers() throws -> [ServiceStore.DicomPeer]
+    func dicomPeer(_ aeTitle: String) throws -> ServiceStore.DicomPeer?
+    func saveDicomPeer(_ peer: ServiceStore.DicomPeer) throws
+    func removeDicomPeer(_ aeTitle: String) throws -> Bool
+    func beginDicomStudy(_ study: ServiceStore.DicomStudy) throws
+    func dicomStudiesBeingReceived() throws -> [ServiceStore.DicomStudy]
+    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?) throws
     func claimJob() throws -> ServiceStore.Job?
     func progress(job id: String, stage: String, percent: Int) throws
     func finish(job id: String, packageID: String?, error: String?) throws
@@ -52,6 +58,47 @@ public final class ServiceStore: ServiceRecords {
         public var callingAE: String?
         public var peer: String?
         public var instances: Int?
+        /// The recipe (JSON) the job runs with; nil: the default one.
+        public var recipe: String?
+    }
+
+    /// How completion of a study received by DICOM is decided.
+    public enum Completion: String, Sendable, CaseIterable {
+        /// When nothing has arrived for the idle time (and no association is sending).
+        case idle
+        /// When the association that sent it is released normally (and, as a fallback, idle).
+        case release
+    }
+
+    /// A calling AE allowed to send studies: from one host (name or address) or any, with the
+    /// recipe its studies run with (JSON, nil for the default) and how their end is found.
+    public struct DicomPeer: Sendable, Equatable {
+        public var aeTitle: String
+        public var host: String?
+        public var recipe: String?
+        public var completion: Completion
+
+        public init(aeTitle: String, host: String? = nil, recipe: String? = nil, completion: Completion = .idle) {
+            self.aeTitle = aeTitle
+            self.host = host
+            self.recipe = recipe
+            self.completion = completion
+        }
+    }
+
+    /// A study being received by DICOM; `id` names its folder under uploads and becomes its job's id.
+    public struct DicomStudy: Sendable, Equatable {
+        public var id: String
+        public var callingAE: String
+        public var studyUID: String
+        public var peer: String
+
+        public init(id: String, callingAE: String, studyUID: String, peer: String) {
+            self.id = id
+            self.callingAE = callingAE
+            self.studyUID = studyUID
+            self.peer = peer
+        }
     }
 
     let database: DatabaseQueue
@@ -114,6 +161,22 @@ public final class ServiceStore: ServiceRecords {
                 t.add(column: "instances", .integer)
             }
         }
+        migrator.registerMigration("v4-dicom-peers") { db in
+            try db.create(table: "dicomPeer") { t in
+                t.primaryKey("aeTitle", .text)
+                t.column("host", .text)
+                t.column("recipe", .text)
+                t.column("completion", .text).notNull()
+            }
+            try db.create(table: "dicomStudy") { t in
+                t.primaryKey("id", .text)
+                t.column("callingAE", .text).notNull()
+                t.column("studyUID", .text).notNull()
+                t.column("peer", .text).notNull()
+                t.column("created", .double).notNull()
+            }
+            try db.alter(table: "job") { t in t.add(column: "recipe", .text) }
+        }
         try migrator.migrate(database)
     }
 
@@ -167,7 +230,7 @@ public final class ServiceStore: ServiceRecords {
     static func job(_ row: Row) -> Job {
         Job(id: row["id"], owner: row["owner"], state: row["state"], stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
-            peer: row["peer"], instances: row["instances"])
+            peer: row["peer"], instances: row["instances"], recipe: row["recipe"])
     }
 
     /// Jobs, newest first; those of `owner` only unless nil.
@@ -180,13 +243,61 @@ public final class ServiceStore: ServiceRecords {
         }
     }
 
-    /// A job for a study received by DICOM: its owner is the calling AE ("dicom:AE").
-    public func createDicomJob(id: String, callingAE: String, peer: String, instances: Int) throws {
+    // MARK: DICOM peers and studies being received
+
+    public func dicomPeers() throws -> [DicomPeer] {
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dicomPeer ORDER BY aeTitle").map(Self.peer) }
+    }
+
+    public func dicomPeer(_ aeTitle: String) throws -> DicomPeer? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle]).map(Self.peer) }
+    }
+
+    static func peer(_ row: Row) -> DicomPeer {
+        DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle)
+    }
+
+    /// Adds a peer, or replaces the one with the same AE title.
+    public func saveDicomPeer(_ peer: DicomPeer) throws {
         try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion) VALUES (?, ?, ?, ?)",
+                           arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue])
+        }
+    }
+
+    public func removeDicomPeer(_ aeTitle: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Records a study whose first instance arrived, so that a restart finds it again.
+    public func beginDicomStudy(_ study: DicomStudy) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO dicomStudy (id, callingAE, studyUID, peer, created) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [study.id, study.callingAE, study.studyUID, study.peer, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func dicomStudiesBeingReceived() throws -> [DicomStudy] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dicomStudy ORDER BY created").map {
+                DicomStudy(id: $0["id"], callingAE: $0["callingAE"], studyUID: $0["studyUID"], peer: $0["peer"])
+            }
+        }
+    }
+
+    /// A received study becomes a job (its id the study's), owned by the calling AE ("dicom:AE"),
+    /// in one transaction with forgetting it as being received.
+    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
             try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances)
-                VALUES (?, ?, 'queued', 'queued', 0, ?, 'dicom', ?, ?, ?)
-                """, arguments: [id, "dicom:\(callingAE)", Date().timeIntervalSince1970, callingAE, peer, instances])
+                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe)
+                VALUES (?, ?, 'queued', 'queued', 0, ?, 'dicom', ?, ?, ?, ?)
+                """, arguments: [study.id, "dicom:\(study.callingAE)", Date().timeIntervalSince1970, study.callingAE, study.peer,
+                                 instances, recipe])
         }
     }
 

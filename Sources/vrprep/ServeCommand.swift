@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import DICOM
 import Pipeline
 import Service
 
@@ -40,11 +41,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ae-title"), help: "The service's DICOM AE title.")
     var aeTitle = "VRPREP"
 
-    @Option(name: .customLong("allow-ae"), help: "A calling AE title allowed to send studies (repeatable).")
+    @Option(name: .customLong("allow-ae"),
+            help: "A calling AE allowed to send studies, NAME or NAME@HOST (repeatable; more in the database: PUT /v1/dicom/peers/{ae}).")
     var allowedAEs: [String] = []
 
     @Option(name: .customLong("dicom-idle-seconds"), help: "A study received by DICOM is complete after this many seconds without an instance.")
     var dicomIdleSeconds = 10.0
+
+    @Option(name: .customLong("dicom-complete-on"),
+            help: "For the --allow-ae peers: idle (the idle time) or release (as soon as the sending association is released).")
+    var dicomCompleteOn = "idle"
+
+    @Option(name: .customLong("dicom-max-associations"), help: "DICOM associations served at once.")
+    var dicomMaxAssociations = 8
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -52,10 +61,18 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxUploadMB > 0 else { throw ValidationError("--max-upload-mb must be more than 0") }
         if let dicomPort {
             guard (1...65535).contains(dicomPort) else { throw ValidationError("--dicom-port must be 1…65535") }
-            guard !allowedAEs.isEmpty else { throw ValidationError("--dicom-port needs at least one --allow-ae (the PACS or modality that sends)") }
         }
-        guard (1...16).contains(aeTitle.count) else { throw ValidationError("--ae-title must be 1…16 characters") }
+        guard DicomReceiver.isValidAETitle(aeTitle) else {
+            throw ValidationError("--ae-title must be 1…16 printable ASCII characters without a backslash, not '\(aeTitle)'")
+        }
+        for ae in allowedAEs where DicomIntake.AllowedPeer(parsing: ae) == nil {
+            throw ValidationError("--allow-ae '\(ae)' is not NAME or NAME@HOST with an AE title of 1…16 printable ASCII characters")
+        }
         guard dicomIdleSeconds > 0 else { throw ValidationError("--dicom-idle-seconds must be more than 0") }
+        guard ServiceStore.Completion(rawValue: dicomCompleteOn) != nil else {
+            throw ValidationError("--dicom-complete-on must be idle or release, not '\(dicomCompleteOn)'")
+        }
+        guard (1...64).contains(dicomMaxAssociations) else { throw ValidationError("--dicom-max-associations must be 1…64") }
     }
 
     func run() async throws {
@@ -69,8 +86,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let dicomPort {
             var dicom = DicomIntake.Settings(port: dicomPort)
             dicom.aeTitle = aeTitle
-            dicom.allowedCallingAEs = allowedAEs
+            dicom.allowed = allowedAEs.compactMap(DicomIntake.AllowedPeer.init(parsing:))
             dicom.idleSeconds = dicomIdleSeconds
+            dicom.completion = ServiceStore.Completion(rawValue: dicomCompleteOn) ?? .idle
+            dicom.maxAssociations = dicomMaxAssociations
             settings.dicom = dicom
         }
         let server: ServiceServer
@@ -79,8 +98,20 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("\(data): cannot open the service's data: \(error)")
         }
-        try await server.run { port in
-            FileHandle.standardOutput.write(Data("vrprep service listening on http://\(host):\(port) (data \(data))\n".utf8))
+        let dicomSettings = settings.dicom
+        do {
+            try await server.run { port in
+                var line = "vrprep service listening on http://\(host):\(port) (data \(data))\n"
+                if let dicom = dicomSettings {
+                    let peers = (try? server.store.dicomPeers().count) ?? 0
+                    line += "DICOM C-STORE: AE title \(dicom.aeTitle) on port \(dicom.port); calling AEs allowed: "
+                        + (dicom.allowed.map(\.description) + (peers > 0 ? ["\(peers) in the database"] : [])).joined(separator: ", ")
+                    line += dicom.allowed.isEmpty && peers == 0 ? "none yet (--allow-ae NAME, or PUT /v1/dicom/peers/{ae})\n" : "\n"
+                }
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        } catch let error as DicomReceiver.Failure {
+            fail(error.description)
         }
     }
 }

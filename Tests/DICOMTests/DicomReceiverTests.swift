@@ -6,11 +6,24 @@ import VolumeCore
 
 /// The Storage SCP with DCMTK's own peers (`echoscu`, `storescu` from Debian's dcmtk) on loopback.
 @Suite(.serialized) struct DicomReceiverTests {
+    /// What the receiver reported: instances (with when they came) and associations ended.
     final class Received: @unchecked Sendable {
         let lock = NSLock()
-        var instances: [DicomReceiver.Instance] = []
-        func add(_ i: DicomReceiver.Instance) { lock.lock(); instances.append(i); lock.unlock() }
-        var all: [DicomReceiver.Instance] { lock.lock(); defer { lock.unlock() }; return instances }
+        var instances: [(DicomReceiver.Instance, Date)] = []
+        var ended: [(UInt64, String, Bool)] = []
+        func add(_ i: DicomReceiver.Instance) { lock.lock(); instances.append((i, Date())); lock.unlock() }
+        var all: [DicomReceiver.Instance] { lock.lock(); defer { lock.unlock() }; return instances.map(\.0) }
+        var timed: [(DicomReceiver.Instance, Date)] { lock.lock(); defer { lock.unlock() }; return instances }
+        var ends: [(UInt64, String, Bool)] { lock.lock(); defer { lock.unlock() }; return ended }
+
+        /// Handlers that allow SURGERY from anywhere, keep each file where it was written, and record.
+        var handlers: DicomReceiver.Handlers {
+            DicomReceiver.Handlers(accept: { ae, _ in ae == "SURGERY" },
+                                   stored: { [self] in add($0); return true },
+                                   ended: { [self] association, ae, released in
+                                       lock.lock(); ended.append((association, ae, released)); lock.unlock()
+                                   })
+        }
     }
 
     static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
@@ -28,7 +41,7 @@ import VolumeCore
 
     /// A receiver on a random high port (binding happens when it starts listening).
     static func receiver(folder: URL) throws -> DicomReceiver {
-        try DicomReceiver(port: 20000 + Int.random(in: 0..<25000), aeTitle: "VRPREP", folder: folder, allowedCallingAEs: ["SURGERY"])
+        try DicomReceiver(port: 20000 + Int.random(in: 0..<25000), aeTitle: "VRPREP", folder: folder)
     }
 
     @Test func echoAndTheSampleStudyArriveAndStrangersAndNonImagesAreRefused() throws {
@@ -36,7 +49,7 @@ import VolumeCore
         defer { try? FileManager.default.removeItem(at: folder) }
         let receiver = try Self.receiver(folder: folder)
         let received = Received()
-        receiver.start { received.add($0) }
+        receiver.start(received.handlers)
         defer { receiver.stop() }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(receiver.error == nil, "\(receiver.error ?? "")")
@@ -50,6 +63,9 @@ import VolumeCore
         #expect(store.0 == 0, "\(store.1.suffix(500))")
         #expect(received.all.count == files.count)
         #expect(Set(received.all.map(\.callingAE)) == ["SURGERY"])
+        #expect(Set(received.all.map(\.studyInstanceUID)).count == 1 && Set(received.all.map(\.association)).count == 1)
+        // The echo and the store were accepted and released; the stranger never associated.
+        #expect(received.ends.count == 2 && received.ends.allSatisfy { $0.1 == "SURGERY" && $0.2 })
         let stored = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".dcm") }
         #expect(stored.count == files.count)
         // The files received load as the same study.
@@ -61,5 +77,46 @@ import VolumeCore
         #expect(refused.1.contains("0x0122") || refused.1.contains("SOPClassNotSupported"), "\(refused.1)")
         #expect(received.all.count == files.count)
         #expect(receiver.error == nil)
+    }
+
+    @Test func fourAssociationsAtOnceAreServedAtOnceAndKeptApart() throws {
+        let folder = try Fixtures.temporaryFolder("scp4")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let receiver = try Self.receiver(folder: folder)
+        let received = Received()
+        receiver.start(received.handlers)
+        defer { receiver.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        // Four storescu processes at once, each sending a different part of the sample.
+        let files = Fixtures.sampleCTFiles.map(\.path)
+        let parts = (0..<4).map { k in Array(files[(k * 27)..<((k + 1) * 27)]) }
+        let senders = try parts.map { part in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
+            process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(receiver.port)] + part
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        senders.forEach { $0.waitUntilExit() }
+        #expect(senders.map(\.terminationStatus) == [0, 0, 0, 0])
+        let timed = received.timed
+        #expect(timed.count == files.count)
+        // Four associations, each with exactly the instances of its part, all released.
+        let byAssociation = Dictionary(grouping: timed, by: { $0.0.association })
+        #expect(byAssociation.count == 4)
+        let sent = Set(parts.map { Set($0.map { URL(fileURLWithPath: $0).lastPathComponent }) })
+        let uids = try Set(byAssociation.values.map { list in
+            Set(try list.map { try DicomFile(path: $0.0.path).string(.sopInstanceUID) ?? "" })
+        })
+        let sentUIDs = try Set(sent.map { names in
+            Set(try names.map { try DicomFile(path: Fixtures.sampleCT.appendingPathComponent($0).path).string(.sopInstanceUID) ?? "" })
+        })
+        #expect(uids == sentUIDs)
+        #expect(received.ends.count == 4 && received.ends.allSatisfy(\.2))
+        // Served at once: every association received something before any had finished.
+        let firsts = byAssociation.values.map { $0.map(\.1).min()! }, lasts = byAssociation.values.map { $0.map(\.1).max()! }
+        #expect(firsts.max()! < lasts.min()!, "associations ran one after another")
     }
 }

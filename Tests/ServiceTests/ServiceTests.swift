@@ -21,39 +21,40 @@ import TestSupport
 
         let dicomPort: Int
 
-        init(maxUploadBytes: Int64 = 1 << 30, dicom: Bool = false) async throws {
-            data = try Fixtures.temporaryFolder("service")
-            var settings = ServiceServer.Settings(data: data)
+        /// `dicom`: a receiver on `dicom.port`; `data`: the folder of a service that ran before.
+        init(maxUploadBytes: Int64 = 1 << 30, dicom: DicomIntake.Settings? = nil, data: URL? = nil, workers: Int = 1) async throws {
+            self.data = try data ?? Fixtures.temporaryFolder("service")
+            var settings = ServiceServer.Settings(data: self.data)
             settings.port = 0
+            settings.workers = workers
             settings.maxUploadBytes = maxUploadBytes
             settings.maxUncompressedBytes = 256 << 20
             settings.pipeline.renderSize = 128
             settings.pipeline.maxTriangles = 20_000
             settings.pipeline.shaders = Fixtures.root.appendingPathComponent("Shaders")
-            dicomPort = 20000 + Int.random(in: 0..<25000)
-            if dicom {
-                var intake = DicomIntake.Settings(port: dicomPort)
-                intake.allowedCallingAEs = ["SURGERY"]
-                intake.idleSeconds = 2
-                settings.dicom = intake
-            }
+            dicomPort = dicom?.port ?? 0
+            settings.dicom = dicom
             let server = try ServiceServer(settings: settings)
             store = server.store
             let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
             let stopper = self.stopper
-            task = Task { try await server.run(stopper: stopper) { port in continuation.yield(port) } }
+            task = Task {
+                defer { continuation.finish() }
+                try await server.run(stopper: stopper) { port in continuation.yield(port) }
+            }
             var port = 0
             for await value in stream {
                 port = value
                 break
             }
+            if port == 0, case .failure(let error) = await task.result { throw error }
             base = URL(string: "http://127.0.0.1:\(port)")!
         }
 
-        func stop() async {
+        func stop(keepData: Bool = false) async {
             await stopper.stop()
             _ = await task.result
-            try? FileManager.default.removeItem(at: data)
+            if !keepData { try? FileManager.default.removeItem(at: data) }
         }
 
         func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil, type: String? = nil,
@@ -377,45 +378,5 @@ extension ServiceTests {
             }
         }
         #expect(model > 500, "the model does not show: \(model) pixels differ from the background")
-    }
-}
-
-extension ServiceTests {
-    @Test func aStudySentByStorescuBecomesAPackage() async throws {
-        let service = try await Running(dicom: true)
-        let admin = try service.store.createToken(role: .admin, name: "admin")
-        do {
-            try await Task.sleep(nanoseconds: 300_000_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
-            process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(service.dicomPort)] + Fixtures.sampleCTFiles.map(\.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
-            // The study becomes a job once idle, listed with its source.
-            var job: [String: Any] = [:]
-            for _ in 0..<80 {
-                let (_, body, _) = try await service.request("GET", "/v1/jobs", token: admin)
-                if let first = (service.json(body)["jobs"] as? [[String: Any]])?.first { job = first; break }
-                try await Task.sleep(nanoseconds: 250_000_000)
-            }
-            let source = try #require(job["source"] as? [String: Any])
-            #expect(source["kind"] as? String == "dicom" && source["callingAE"] as? String == "SURGERY")
-            #expect(job["instances"] as? Int == 108)
-            let done = try await service.wait(job: try #require(job["id"] as? String), token: admin)
-            #expect(done["state"] as? String == "done", "\(done)")
-            let packageID = try #require(done["packageId"] as? String)
-            let (status, archive, _) = try await service.request("GET", "/v1/packages/\(packageID)/archive", token: admin)
-            #expect(status == 200)
-            let file = service.data.appendingPathComponent("dicom.zip")
-            try archive.write(to: file)
-            #expect(Verification.verify(file).ok)
-        } catch {
-            await service.stop()
-            throw error
-        }
-        await service.stop()
     }
 }

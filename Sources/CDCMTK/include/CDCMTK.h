@@ -97,20 +97,31 @@ const char *cdcm_dcmtk_version(void);
 
 // MARK: Storage SCP (dcmnet)
 
-/// A DICOM Storage SCP: answers C-ECHO, takes C-STORE of CT and MR images (classic and enhanced)
-/// in the common transfer syntaxes, refuses other storage classes with status 0x0122, accepts
-/// only the calling AE titles allowed, and files each instance as
-/// `output_directory/<SOPInstanceUID>.dcm`.
+/// A DICOM Storage SCP over dcmnet's thread pool (one thread per association, up to
+/// `max_associations` at once): answers C-ECHO, takes C-STORE of CT and MR images (classic and
+/// enhanced) in the common transfer syntaxes, refuses other storage classes with status 0x0122
+/// (received, not stored), and accepts only the calling AE titles the `accept` callback allows.
+/// Each instance is written to a fresh file in `output_directory` and handed to `stored`, which
+/// owns it from then on (moves or deletes it).
 typedef struct cdcm_scp cdcm_scp;
 
-/// Called on the listening thread for each instance stored.
-typedef void (*cdcm_stored_callback)(void *context, const char *path, const char *calling_ae, const char *peer,
-                                     const char *sop_class_uid, const char *sop_instance_uid);
+typedef struct {
+    /// May this calling AE title (trailing spaces removed) from this peer address associate? Nonzero: yes.
+    int (*accept)(void *context, const char *calling_ae, const char *peer_ip);
+    /// An instance was stored at `path` (association: a number unique per association in this process).
+    /// Nonzero: taken over; zero: it could not be kept (the peer is told: out of resources, 0xA700).
+    int (*stored)(void *context, uint64_t association, const char *path, const char *calling_ae, const char *peer_ip,
+                   const char *sop_class_uid, const char *sop_instance_uid, const char *study_instance_uid);
+    /// An accepted association ended: released by the peer (released != 0) or aborted / broken.
+    void (*ended)(void *context, uint64_t association, const char *calling_ae, int released);
+    void *context;
+} cdcm_scp_callbacks;
 
-cdcm_status cdcm_scp_create(uint16_t port, const char *ae_title, const char *output_directory, cdcm_scp **out);
-void cdcm_scp_allow_calling_ae(cdcm_scp *scp, const char *ae_title);
-/// Listens until cdcm_scp_stop (checked every second between and after associations).
-cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_stored_callback callback, void *context);
+cdcm_status cdcm_scp_create(uint16_t port, const char *ae_title, const char *output_directory, uint16_t max_associations,
+                            cdcm_scp **out);
+/// Listens until cdcm_scp_stop (checked every second), then waits for the associations running.
+/// The callbacks are called on the association threads, at the same time for different associations.
+cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_scp_callbacks callbacks);
 void cdcm_scp_stop(cdcm_scp *scp);
 void cdcm_scp_free(cdcm_scp *scp);
 

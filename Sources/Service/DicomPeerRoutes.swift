@@ -1,0 +1,88 @@
+import DICOM
+import Foundation
+import Hummingbird
+import Segmentation
+
+/// The DICOM peers stored in the database (admin): who may send studies by C-STORE, from where,
+/// with which recipe, and how the end of a study is found. Changes apply to the next association.
+func addDicomPeerRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    router.get("/v1/dicom/peers") { request, _ -> Response in
+        _ = try authorize(request, store, roles: [.admin])
+        var body: [String: Any] = ["peers": try store.dicomPeers().map(peerJSON)]
+        if let dicom = settings.dicom {
+            body["receiver"] = ["aeTitle": dicom.aeTitle, "port": dicom.port, "idleSeconds": dicom.idleSeconds,
+                                "commandLine": dicom.allowed.map(\.description), "completion": dicom.completion.rawValue]
+        }
+        return try json(body)
+    }
+
+    router.put("/v1/dicom/peers/:ae") { request, context -> Response in
+        _ = try authorize(request, store, roles: [.admin])
+        let ae = try peerTitle(context)
+        let data = Data(try await request.body.collect(upTo: 1 << 20).readableBytesView)
+        let object: [String: Any]
+        if data.isEmpty {
+            object = [:]
+        } else {
+            guard let parsed = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw HTTPError(.badRequest, message: "the body must be a JSON object {\"host\", \"completion\", \"recipe\"} (each optional)")
+            }
+            object = parsed
+        }
+        if let unknown = object.keys.sorted().first(where: { !["host", "completion", "recipe"].contains($0) }) {
+            throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (host, completion, recipe)")
+        }
+        var peer = ServiceStore.DicomPeer(aeTitle: ae)
+        if let host = object["host"], !(host is NSNull) {
+            guard let host = host as? String, !host.isEmpty, host.count <= 253, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+                throw HTTPError(.badRequest, message: "host must be a host name or an address")
+            }
+            peer.host = host
+        }
+        if let completion = object["completion"] {
+            guard let text = completion as? String, let rule = ServiceStore.Completion(rawValue: text) else {
+                throw HTTPError(.badRequest, message: "completion must be \"idle\" or \"release\"")
+            }
+            peer.completion = rule
+        }
+        if let recipe = object["recipe"], !(recipe is NSNull) {
+            guard JSONSerialization.isValidJSONObject(recipe),
+                  let recipeData = try? JSONSerialization.data(withJSONObject: recipe, options: [.sortedKeys]) else {
+                throw HTTPError(.badRequest, message: "recipe must be a JSON object (a vrprep recipe)")
+            }
+            do {
+                _ = try Recipe.parse(recipeData, source: "recipe")
+            } catch {
+                throw HTTPError(.badRequest, message: "\(error)")
+            }
+            peer.recipe = String(decoding: recipeData, as: UTF8.self)
+        }
+        let existed = try store.dicomPeer(ae) != nil
+        try store.saveDicomPeer(peer)
+        return try json(peerJSON(peer), status: existed ? .ok : .created)
+    }
+
+    router.delete("/v1/dicom/peers/:ae") { request, context -> Response in
+        _ = try authorize(request, store, roles: [.admin])
+        let ae = try peerTitle(context)
+        guard try store.removeDicomPeer(ae) else { throw HTTPError(.notFound, message: "no DICOM peer '\(ae)' in the database") }
+        return Response(status: .noContent)
+    }
+}
+
+/// The AE title in the path (percent-decoded), checked.
+private func peerTitle(_ context: BasicRequestContext) throws -> String {
+    let raw = try context.parameters.require("ae")
+    let ae = raw.removingPercentEncoding ?? raw
+    guard DicomReceiver.isValidAETitle(ae) else {
+        throw HTTPError(.badRequest, message: "'\(ae)' is not an AE title (1…16 printable ASCII characters, no backslash)")
+    }
+    return ae
+}
+
+private func peerJSON(_ peer: ServiceStore.DicomPeer) -> [String: Any] {
+    var body: [String: Any] = ["aeTitle": peer.aeTitle, "completion": peer.completion.rawValue]
+    if let host = peer.host { body["host"] = host }
+    if let recipe = peer.recipe, let object = try? JSONSerialization.jsonObject(with: Data(recipe.utf8)) { body["recipe"] = object }
+    return body
+}
