@@ -41,7 +41,7 @@ import TestSupport
         process.executableURL = URL(fileURLWithPath: "/usr/bin/\(name)")
         process.arguments = arguments
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-\(name)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         defer { try? FileManager.default.removeItem(at: log) }
         process.standardOutput = handle
@@ -120,5 +120,118 @@ import TestSupport
             let manifest = try await Self.verifiedManifest(service, job: job, admin: admin)
             #expect(((manifest["source"] as? [String: Any])?["dimensions"] as? [Int]) == [256, 256, 108])
         }
+    }
+
+    @Test func peersStoredInTheDatabaseSayWhoSendsWithWhichRecipeAndWhenTheStudyEnds() async throws {
+        // Nobody allowed on the command line; an idle time far longer than the test.
+        try await Self.with(Self.settings(idle: 600)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+            let port = service.dicomPort
+            #expect(try Self.echo("CARDIO", port) != 0)
+            func put(_ ae: String, _ body: String, token: String) async throws -> (Int, [String: Any]) {
+                let (status, data, _) = try await service.request("PUT", "/v1/dicom/peers/\(ae)", token: token, body: Data(body.utf8),
+                                                                  type: "application/json")
+                return (status, service.json(data))
+            }
+            // Refused: not an admin, an unknown key, a recipe that is not one, a rule that does not exist, not an AE title.
+            #expect(try await put("CARDIO", "{}", token: submitter).0 == 403)
+            #expect(try await put("CARDIO", #"{"colour": "red"}"#, token: admin).0 == 400)
+            #expect(try await put("CARDIO", #"{"recipe": {"structures": [{"preset": "liver"}]}}"#, token: admin).0 == 400)
+            #expect(try await put("CARDIO", #"{"completion": "sometimes"}"#, token: admin).0 == 400)
+            #expect(try await put("MUCH-TOO-LONG-AE-TITLE", "{}", token: admin).0 == 400)
+            #expect(try Self.echo("CARDIO", port) != 0)
+            // Allowed with a recipe (skin only) and completion on release: no restart needed.
+            let (created, peer) = try await put("CARDIO", #"{"completion": "release", "recipe": {"structures": [{"preset": "skin"}]}}"#,
+                                                token: admin)
+            #expect(created == 201 && peer["completion"] as? String == "release")
+            #expect(try Self.echo("CARDIO", port) == 0)
+            // A peer bound to another host is refused from here.
+            #expect(try await put("REMOTE", #"{"host": "192.0.2.7"}"#, token: admin).0 == 201)
+            #expect(try Self.echo("REMOTE", port) != 0)
+            #expect(try await put("LOCAL", #"{"host": "localhost"}"#, token: admin).0 == 201)
+            #expect(try Self.echo("LOCAL", port) == 0)
+            let listed = service.json(try await service.request("GET", "/v1/dicom/peers", token: admin).1)["peers"] as? [[String: Any]]
+            #expect(listed?.compactMap { $0["aeTitle"] as? String } == ["CARDIO", "LOCAL", "REMOTE"])
+
+            // The study is a job as soon as its association is released (the idle time is 10 minutes).
+            let started = Date()
+            #expect(try Self.send("CARDIO", port, Fixtures.sampleCTFiles) == 0)
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 10)?.first)
+            #expect(Date().timeIntervalSince(started) < 30)
+            #expect(job["instances"] as? Int == 108 && job["state"] as? String != nil)
+            let manifest = try await Self.verifiedManifest(service, job: job, admin: admin)
+            let structures = (manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(structures == ["skin"], "the peer's recipe was not used: \(structures ?? [])")
+
+            // Removed: refused again.
+            #expect(try await service.request("DELETE", "/v1/dicom/peers/CARDIO", token: admin).0 == 204)
+            #expect(try await service.request("DELETE", "/v1/dicom/peers/CARDIO", token: admin).0 == 404)
+            #expect(try Self.echo("CARDIO", port) != 0)
+        }
+    }
+
+    @Test func fourAssociationsAtOnceSendingFourStudiesMakeFourPackagesNothingMixed() async throws {
+        let folder = try Fixtures.temporaryFolder("four-studies")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Four studies told apart by their slice count (so that a slice filed in the wrong study shows).
+        let counts = [108, 100, 92, 84]
+        let studies = try counts.enumerated().map { try Self.derivedStudy($0.offset, slices: $0.element, in: folder) }
+        try await Self.with(Self.settings(allowed: ["SURGERY"], completion: .release), workers: 2) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let senders = try studies.map { files in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
+                process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(service.dicomPort)] + files.map(\.path)
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            senders.forEach { $0.waitUntilExit() }
+            #expect(senders.map(\.terminationStatus) == [0, 0, 0, 0])
+            let jobs = try #require(try await Self.jobs(service, admin: admin, count: 4, within: 20))
+            #expect(jobs.count == 4)
+            #expect(jobs.compactMap { $0["instances"] as? Int }.sorted() == counts.sorted())
+            var packages = Set<String>()
+            for job in jobs {
+                let manifest = try await Self.verifiedManifest(service, job: job, admin: admin)
+                let dimensions = (manifest["source"] as? [String: Any])?["dimensions"] as? [Int]
+                #expect(dimensions == [256, 256, job["instances"] as? Int ?? -1], "a study mixed with another: \(dimensions ?? [])")
+                packages.insert(manifest["package_id"] as? String ?? "")
+            }
+            #expect(packages.count == 4)
+        }
+    }
+
+    @Test func aStudyBeingReceivedWhenTheServiceStopsGoesOnAfterTheRestart() async throws {
+        let data = try Fixtures.temporaryFolder("restart")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let files = try Self.sampleByPosition()
+        let port = 20000 + Int.random(in: 0..<25000)
+        var first = Self.settings(allowed: ["SURGERY"], idle: 600)
+        first.port = port
+        // The first half arrives; the service stops before the study is complete.
+        try await Self.with(first, data: data, keepData: true) { service in
+            let status = try Self.send("SURGERY", port, Array(files.prefix(54)))
+            #expect(status == 0)
+        }
+        let pending = try ServiceStore(data: data).dicomStudiesBeingReceived()
+        #expect(pending.count == 1)
+        // Started again: the rest arrives and the study ends as one job with every instance.
+        var second = Self.settings(allowed: ["SURGERY"], idle: 1)
+        second.port = port
+        try await Self.with(second, data: data, keepData: true) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            #expect(try Self.send("SURGERY", port, Array(files.dropFirst(54))) == 0)
+            let jobs = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 20))
+            try await Task.sleep(nanoseconds: 2_000_000_000)
+            let all = service.json(try await service.request("GET", "/v1/jobs", token: admin).1)["jobs"] as? [[String: Any]] ?? []
+            #expect(all.count == 1)
+            #expect(jobs.first?["id"] as? String == pending.first?.id && jobs.first?["instances"] as? Int == 108)
+            let manifest = try await Self.verifiedManifest(service, job: try #require(jobs.first), admin: admin)
+            #expect(((manifest["source"] as? [String: Any])?["dimensions"] as? [Int]) == [256, 256, 108])
+        }
+        #expect(try ServiceStore(data: data).dicomStudiesBeingReceived().isEmpty)
     }
 }
