@@ -234,4 +234,88 @@ import TestSupport
         }
         #expect(try ServiceStore(data: data).dicomStudiesBeingReceived().isEmpty)
     }
+
+    /// Orthanc (Debian's package) on loopback, with the service as a modality named "vrprep".
+    final class Orthanc {
+        let folder: URL
+        let process = Process()
+        let http: URL
+
+        init(servicePort: Int) throws {
+            folder = try Fixtures.temporaryFolder("orthanc")
+            let httpPort = 20000 + Int.random(in: 0..<25000)
+            http = URL(string: "http://127.0.0.1:\(httpPort)")!
+            let configuration: [String: Any] = [
+                "Name": "VRPrep test", "StorageDirectory": folder.appendingPathComponent("storage").path,
+                "IndexDirectory": folder.appendingPathComponent("index").path, "HttpPort": httpPort,
+                "DicomPort": 20000 + Int.random(in: 0..<25000), "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
+                "AuthenticationEnabled": false, "Plugins": [String](),
+                "DicomModalities": ["vrprep": ["VRPREP", "127.0.0.1", servicePort]],
+            ]
+            let file = folder.appendingPathComponent("orthanc.json")
+            try JSONSerialization.data(withJSONObject: configuration).write(to: file)
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/Orthanc")
+            process.arguments = [file.path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            // SIGKILL: the test process blocks SIGTERM and SIGINT (the service's graceful stop
+            // listens for them), and a child started from it inherits that mask.
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(at: folder)
+        }
+
+        func request(_ method: String, _ path: String, body: Data? = nil) async throws -> (Int, Data) {
+            var request = URLRequest(url: http.appendingPathComponent(path))
+            request.httpMethod = method
+            request.httpBody = body
+            request.timeoutInterval = 120
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        }
+
+        /// Waits until its REST API answers.
+        func ready() async -> Bool {
+            for _ in 0..<100 {
+                if let (status, _) = try? await request("GET", "/system"), status == 200 { return true }
+                try? await Task.sleep(nanoseconds: 200_000_000)
+            }
+            return false
+        }
+    }
+
+    @Test func orthancToldByItsRestAPIToSendAStudyMakesAPackage() async throws {
+        try await Self.with(Self.settings(idle: 600)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            // Orthanc sends as ORTHANC; the service takes it, the study ending when Orthanc releases the association.
+            let (status, _, _) = try await service.request("PUT", "/v1/dicom/peers/ORTHANC", token: admin,
+                                                           body: Data(#"{"host": "127.0.0.1", "completion": "release"}"#.utf8),
+                                                           type: "application/json")
+            #expect(status == 201)
+            let orthanc = try Orthanc(servicePort: service.dicomPort)
+            defer { orthanc.stop() }
+            #expect(await orthanc.ready(), "Orthanc did not start")
+            for file in Fixtures.sampleCTFiles {
+                let (stored, body) = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
+                #expect(stored == 200, "\(String(decoding: body, as: UTF8.self))")
+            }
+            let studies = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String]
+            let study = try #require(studies?.first)
+            #expect(studies?.count == 1)
+            // The REST call a PACS administrator (or a routing rule) makes: send the study to the modality "vrprep".
+            let (sent, answer) = try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8))
+            #expect(sent == 200, "\(String(decoding: answer, as: UTF8.self))")
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
+            let source = try #require(job["source"] as? [String: Any])
+            #expect(source["callingAE"] as? String == "ORTHANC" && job["instances"] as? Int == 108)
+            let manifest = try await Self.verifiedManifest(service, job: job, admin: admin)
+            #expect(((manifest["source"] as? [String: Any])?["dimensions"] as? [Int]) == [256, 256, 108])
+        }
+    }
 }
