@@ -319,3 +319,19 @@ import TestSupport
         }
     }
 }
+
+extension DicomServiceTests {
+    @Test func allowedPeersParseAndHostsMatchByAddressOrName() {
+        #expect(DicomIntake.AllowedPeer(parsing: "PACS") == DicomIntake.AllowedPeer(aeTitle: "PACS"))
+        #expect(DicomIntake.AllowedPeer(parsing: "CT 2@10.1.2.3") == DicomIntake.AllowedPeer(aeTitle: "CT 2", host: "10.1.2.3"))
+        for bad in ["", "   ", "A\\B", "SEVENTEEN-LETTERS", "PACS@", "@HOST", "ÄRZTE"] {
+            #expect(DicomIntake.AllowedPeer(parsing: bad) == nil, "\(bad)")
+        }
+        #expect(DicomIntake.host(nil, matches: "10.0.0.1"))
+        #expect(DicomIntake.host("10.0.0.1", matches: "10.0.0.1"))
+        #expect(DicomIntake.host("10.0.0.1", matches: "::ffff:10.0.0.1"))
+        #expect(!DicomIntake.host("10.0.0.2", matches: "10.0.0.1"))
+        #expect(DicomIntake.host("localhost", matches: "127.0.0.1"))
+        #expect(!DicomIntake.host("no-such-host.invalid", matches: "127.0.0.1"))
+    }
+}
