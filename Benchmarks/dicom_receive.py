@@ -15,6 +15,12 @@ Receivers, each on a loopback port, fed by DCMTK's ``storescu`` (Debian package 
   same library with nothing around it, the floor;
 - Orthanc (Debian package orthanc), a PACS that files every instance in its index.
 
+storescp and Orthanc are run twice: as installed, and with TCP_NODELAY=1 in their environment
+(DCMTK, which both use, leaves Nagle's algorithm on for accepted sockets unless told; each
+C-STORE response then waits for the sender's delayed ACK, about 40 ms an instance). VRPrep
+turns it off itself. All offer the same 128 KiB receive PDU (VRPrep's; ``--max-pdu 131072`` for storescp,
+``MaximumPduLength`` for Orthanc; their defaults are 16 KiB).
+
 Scenarios: the 512 x 512 x 432 series (227 MB) in one association; the same series split in
 four parts sent by four associations at once; the 256 x 256 x 108 sample in one association.
 What is timed: storescu's wall time, start to exit, which ends when every instance has been
@@ -48,6 +54,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from segment import binary_info, private_binary  # noqa: E402
 
 
+# Debian's dcmtk tools by their full paths: pynetdicom installs Python tools of the same names.
+STORESCU, STORESCP, ECHOSCU = "/usr/bin/storescu", "/usr/bin/storescp", "/usr/bin/echoscu"
+
+
 def fail(message: str) -> None:
     print(f"dicom_receive.py: {message}", file=sys.stderr)
     sys.exit(2)
@@ -62,7 +72,7 @@ def free_port() -> int:
 def echo_ready(port: int, seconds: float = 20) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if subprocess.run(["echoscu", "-aet", "BENCH", "-aec", "VRPREP", "127.0.0.1", str(port)],
+        if subprocess.run([ECHOSCU, "-aet", "BENCH", "-aec", "VRPREP", "127.0.0.1", str(port)],
                           capture_output=True).returncode == 0:
             return
         time.sleep(0.2)
@@ -72,7 +82,7 @@ def echo_ready(port: int, seconds: float = 20) -> None:
 def send(port: int, parts: list[list[Path]]) -> float:
     """storescu per part, all at once; seconds until the last one exits."""
     start = time.perf_counter()
-    senders = [subprocess.Popen(["storescu", "-aet", "BENCH", "-aec", "VRPREP", "127.0.0.1", str(port)]
+    senders = [subprocess.Popen([STORESCU, "-aet", "BENCH", "-aec", "VRPREP", "127.0.0.1", str(port)]
                                 + [str(f) for f in part], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                for part in parts]
     for sender in senders:
@@ -127,15 +137,19 @@ class VRPrep:
         self.process.wait(timeout=60)
 
 
-class StoreSCP:
-    name = "DCMTK storescp"
+def environment(nodelay: bool) -> dict:
+    """DCMTK leaves Nagle's algorithm on for accepted sockets unless TCP_NODELAY=1 is set."""
+    return {**os.environ, "TCP_NODELAY": "1"} if nodelay else dict(os.environ)
 
-    def __init__(self, work: Path) -> None:
-        self.folder = work / "storescp"
+
+class StoreSCP:
+    def __init__(self, work: Path, nodelay: bool = False) -> None:
+        self.name = "DCMTK storescp" + (", TCP_NODELAY=1" if nodelay else "")
+        self.folder = work / ("storescp-nodelay" if nodelay else "storescp")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.process = subprocess.Popen(["storescp", "--fork", "-aet", "VRPREP", "-od", str(self.folder), str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([STORESCP, "--fork", "--max-pdu", "131072", "-aet", "VRPREP", "-od", str(self.folder), str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(nodelay))
         echo_ready(self.port)
 
     def clear(self) -> None:
@@ -145,14 +159,14 @@ class StoreSCP:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
-        subprocess.run(["pkill", "-f", f"storescp --fork -aet VRPREP -od {self.folder}"], capture_output=True)
+        subprocess.run(["pkill", "-f", f"{STORESCP} --fork --max-pdu 131072 -aet VRPREP -od {self.folder}"], capture_output=True)
 
 
 class Orthanc:
-    name = "Orthanc"
-
-    def __init__(self, work: Path) -> None:
-        self.root = work / "orthanc"
+    def __init__(self, work: Path, nodelay: bool = False) -> None:
+        self.name = "Orthanc" + (", TCP_NODELAY=1" if nodelay else "")
+        self.nodelay = nodelay
+        self.root = work / ("orthanc-nodelay" if nodelay else "orthanc")
         self.port = free_port()
         self.http = free_port()
         self.start()
@@ -162,10 +176,11 @@ class Orthanc:
         self.root.mkdir(parents=True)
         config = {"Name": "bench", "StorageDirectory": str(self.root / "storage"), "IndexDirectory": str(self.root / "index"),
                   "HttpPort": self.http, "DicomPort": self.port, "DicomAet": "VRPREP", "RemoteAccessAllowed": False,
-                  "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False}
+                  "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False,
+                  "MaximumPduLength": 131072}
         (self.root / "orthanc.json").write_text(json.dumps(config))
         self.process = subprocess.Popen(["/usr/sbin/Orthanc", str(self.root / "orthanc.json")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(self.nodelay))
         echo_ready(self.port)
 
     def clear(self) -> None:
@@ -201,8 +216,8 @@ def main() -> None:
         fail("--runs must be at least 1")
     if not args.vrprep.is_file():
         fail(f"{args.vrprep} not found: run `swift build -c release --product vrprep` first")
-    for tool in ("storescu", "storescp", "echoscu"):
-        if shutil.which(tool) is None:
+    for tool in (STORESCU, STORESCP, ECHOSCU):
+        if not Path(tool).exists():
             fail(f"{tool} not found: apt-get install dcmtk")
     if not Path("/usr/sbin/Orthanc").exists():
         fail("Orthanc not found: apt-get install orthanc")
@@ -222,9 +237,14 @@ def main() -> None:
     try:
         with private_binary(args.vrprep, "vrprep-dicom-bench-") as binary:
             info = binary_info(binary)
-            receivers = [VRPrep(binary, scratch), StoreSCP(scratch), Orthanc(scratch)]
-            orthanc_version = receivers[2].version()
+            receivers: list = []
             try:
+                receivers.append(VRPrep(binary, scratch))
+                receivers.append(StoreSCP(scratch))
+                receivers.append(StoreSCP(scratch, nodelay=True))
+                receivers.append(Orthanc(scratch))
+                receivers.append(Orthanc(scratch, nodelay=True))
+                orthanc_version = receivers[3].version()
                 for scenario, parts in scenarios:
                     nbytes = sum(f.stat().st_size for part in parts for f in part)
                     count = sum(len(part) for part in parts)
@@ -240,7 +260,7 @@ def main() -> None:
                                "median_s": round(median, 3), "best_s": round(min(times), 3),
                                "mb_per_s": round(nbytes / median / 1e6, 1), "instances_per_s": round(count / median, 1)}
                         results.append(row)
-                        print(f"{scenario:45s} {receiver.name:15s} {median:7.3f} s  {row['mb_per_s']:7.1f} MB/s", flush=True)
+                        print(f"{scenario:45s} {receiver.name:30s} {median:7.3f} s  {row['mb_per_s']:7.1f} MB/s", flush=True)
                 vrprep_peak = receivers[0].peak_memory_mib()
             finally:
                 for receiver in receivers:
@@ -249,8 +269,9 @@ def main() -> None:
             # End to end: send → package, against `vrprep process` on the same folder.
             end_to_end, process_times = [], []
             for _ in range(args.runs):
-                service = VRPrep(binary, scratch, completion="release")
+                service = None
                 try:
+                    service = VRPrep(binary, scratch, completion="release")
                     start = time.perf_counter()
                     send(service.port, [large_files])
                     received = time.perf_counter() - start
@@ -263,7 +284,8 @@ def main() -> None:
                         fail(f"the job failed: {jobs[0]}")
                     end_to_end.append((time.perf_counter() - start, received))
                 finally:
-                    service.stop()
+                    if service is not None:
+                        service.stop()
                 out = scratch / "process-out"
                 start = time.perf_counter()
                 subprocess.run([str(binary), "process", str(large), "--out", str(out), "--json",
@@ -278,7 +300,7 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
     report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "vrprep": info,
-              "dcmtk": subprocess.run(["storescu", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+              "dcmtk": subprocess.run([STORESCU, "--version"], capture_output=True, text=True).stdout.split("\n")[0],
               "orthanc": orthanc_version, "runs": args.runs, "receive": results,
               "vrprep_peak_resident_mib": round(vrprep_peak, 1), "end_to_end_large": e2e}
     print()
