@@ -16,10 +16,34 @@ import VolumeCore
         var timed: [(DicomReceiver.Instance, Date)] { lock.lock(); defer { lock.unlock() }; return instances }
         var ends: [(UInt64, String, Bool)] { lock.lock(); defer { lock.unlock() }; return ended }
 
+        /// With `meeting` n: each association's first instance waits (up to 20 s) until n
+        /// associations are inside the receiver at once; `met` tells whether they were.
+        let meeting: Int
+        let gathered = NSCondition()
+        var inside = Set<UInt64>()
+        var met = false
+
+        init(meeting: Int = 0) {
+            self.meeting = meeting
+        }
+
+        func meet(_ association: UInt64) {
+            guard meeting > 0 else { return }
+            gathered.lock()
+            defer { gathered.unlock() }
+            guard inside.insert(association).inserted else { return }
+            if inside.count >= meeting {
+                met = true
+                gathered.broadcast()
+            }
+            let end = Date().addingTimeInterval(20)
+            while inside.count < meeting && Date() < end { _ = gathered.wait(until: end) }
+        }
+
         /// Handlers that allow SURGERY from anywhere, keep each file where it was written, and record.
         var handlers: DicomReceiver.Handlers {
             DicomReceiver.Handlers(accept: { ae, _ in ae == "SURGERY" },
-                                   stored: { [self] in add($0); return true },
+                                   stored: { [self] in add($0); meet($0.association); return true },
                                    ended: { [self] association, ae, released in
                                        lock.lock(); ended.append((association, ae, released)); lock.unlock()
                                    })
@@ -83,7 +107,7 @@ import VolumeCore
         let folder = try Fixtures.temporaryFolder("scp4")
         defer { try? FileManager.default.removeItem(at: folder) }
         let receiver = try Self.receiver(folder: folder)
-        let received = Received()
+        let received = Received(meeting: 4)
         receiver.start(received.handlers)
         defer { receiver.stop() }
         Thread.sleep(forTimeInterval: 0.3)
@@ -115,8 +139,11 @@ import VolumeCore
         })
         #expect(uids == sentUIDs)
         #expect(received.ends.count == 4 && received.ends.allSatisfy(\.2))
-        // Served at once: every association received something before any had finished.
-        let firsts = byAssociation.values.map { $0.map(\.1).min()! }, lasts = byAssociation.values.map { $0.map(\.1).max()! }
-        #expect(firsts.max()! < lasts.min()!, "associations ran one after another")
+        // Served at once: each association's first instance was held until all four were inside
+        // the receiver together (one after another, the first would have waited alone).
+        received.gathered.lock()
+        let met = received.met
+        received.gathered.unlock()
+        #expect(met, "the four associations were not served at the same time")
     }
 }
