@@ -9,11 +9,11 @@ struct ProcessCommand: ParsableCommand {
         commandName: "process",
         abstract: "Study → scene package in one command: load, segment, mesh, render, package.",
         discussion: """
-            Segments the largest series with --recipe, or --structures (default: bone and skin for CT, skin \\
-            otherwise) with --seed-mm STRUCTURE:x,y,z for vessels and tumor; builds each structure's surface \\
-            (smoothed, at most --max-triangles); renders an anterior stereo pair (left, right, side-by-side, \\
-            anaglyph) and a thumbnail; and writes a de-identified scene package (vrprep.scene/1: manifest.json, \\
-            scene.glb, meshes/*.stl, renders/*.png, labels.nii.gz) to --out, and with --zip also OUT.zip. \\
+            Segments the largest series with --recipe, or --structures (default: bone and skin for CT, skin \
+            otherwise) with --seed-mm STRUCTURE:x,y,z for vessels and tumor; builds each structure's surface \
+            (smoothed, at most --max-triangles); renders an anterior stereo pair (left, right, side-by-side, \
+            anaglyph) and a thumbnail; and writes a de-identified scene package (vrprep.scene/1: manifest.json, \
+            scene.glb, meshes/*.stl, renders/*.png, labels.nii.gz) to --out, and with --zip also OUT.zip. \
             The package appears only when complete. Prints the package's path and id (--json: a summary).
             Exit status: 0 on success, 1 when the study or a stage fails, 2 on usage errors.
             """

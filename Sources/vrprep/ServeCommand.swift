@@ -7,13 +7,18 @@ import Service
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP service: upload studies, follow jobs, fetch and share scene packages.",
+        abstract: "Run the HTTP service: upload studies (or receive them by DICOM), follow jobs, fetch and share scene packages.",
         discussion: """
-            API v1 (bearer tokens from `vrprep token create`): POST /v1/studies (application/zip) → 202 {jobId}; \\
-            GET|DELETE /v1/jobs/{id}; GET /v1/packages, /v1/packages/{id} (manifest), /v1/packages/{id}/archive \\
-            (ETag, Range), /v1/packages/{id}/files/{path}; POST /v1/packages/{id}/shares {expiresInHours} → \\
-            {token, url, expiresAt}; GET /healthz. Records in DATA/vrprep.sqlite, blobs under DATA. Jobs \\
-            interrupted by a stop or a crash run again at the next start.
+            API v1 (bearer tokens from `vrprep token create`): POST /v1/studies (application/zip) → 202 {jobId}; \
+            GET|DELETE /v1/jobs/{id}; GET /v1/packages, /v1/packages/{id} (manifest), /v1/packages/{id}/archive \
+            (ETag, Range), /v1/packages/{id}/files/{path}; POST /v1/packages/{id}/shares {expiresInHours} → \
+            {token, url, expiresAt}; GET /healthz; GET /openapi.yaml (every route). Records in \
+            DATA/vrprep.sqlite, blobs under DATA. Jobs interrupted by a stop or a crash run again at the next start.
+
+            DICOM: with --dicom-port, studies arrive by C-STORE from the calling AEs allowed by --allow-ae or \
+            stored with PUT /v1/dicom/peers/{ae} (admin: {host, completion, recipe}); a study is complete when \
+            idle for --dicom-idle-seconds, or when its association is released (completion "release"), and \
+            becomes a job owned by dicom:<AE>.
             """
     )
 

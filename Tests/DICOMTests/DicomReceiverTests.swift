@@ -100,6 +100,14 @@ import VolumeCore
         let refused = try Self.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtstruct])
         #expect(refused.1.contains("0x0122") || refused.1.contains("SOPClassNotSupported"), "\(refused.1)")
         #expect(received.all.count == files.count)
+        // An image without a study instance UID cannot be filed: refused (0xC000), not stored.
+        let orphan = folder.appendingPathComponent("no-study.dcm")
+        try FileManager.default.copyItem(at: Fixtures.sampleCTFiles[0], to: orphan)
+        let erased = try Self.run("dcmodify", ["-nb", "-ea", "(0020,000d)", orphan.path])
+        #expect(erased.0 == 0, "\(erased.1)")
+        let unfiled = try Self.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, orphan.path])
+        #expect(unfiled.1.contains("0xc000") || unfiled.1.contains("0xC000") || unfiled.1.contains("CannotUnderstand"), "\(unfiled.1)")
+        #expect(received.all.count == files.count)
         #expect(receiver.error == nil)
     }
 
