@@ -74,7 +74,7 @@ public final class DicomIntake: @unchecked Sendable {
                                      maxAssociations: settings.maxAssociations)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
-            receiving[Self.key(study.callingAE, study.studyUID)] = Receiving(study: study, last: Date())
+            keep(Receiving(study: study, last: Date()))
         }
     }
 
@@ -101,6 +101,14 @@ public final class DicomIntake: @unchecked Sendable {
     public var error: String? { receiver.error }
 
     private static func key(_ callingAE: String, _ studyUID: String) -> String { callingAE + "|" + studyUID }
+
+    /// Keeps a study that is not the one new instances of its AE and UID go to (one restored at
+    /// start, or one whose queueing failed) under a key of its own if that one is taken, so that
+    /// neither is lost; both become jobs. Call with the lock held (or before the receiver starts).
+    private func keep(_ entry: Receiving) {
+        let key = Self.key(entry.study.callingAE, entry.study.studyUID)
+        receiving[receiving[key] == nil ? key : key + "#" + entry.study.id] = entry
+    }
 
     // MARK: Who may send
 
@@ -222,7 +230,7 @@ public final class DicomIntake: @unchecked Sendable {
             lock.lock()
             var again = entry
             again.last = Date()
-            receiving[Self.key(study.callingAE, study.studyUID)] = again
+            keep(again)
             lock.unlock()
         }
     }
