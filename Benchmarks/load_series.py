@@ -69,7 +69,8 @@ SEED = 20261121
 
 
 def fail(message: str, status: int = 2) -> None:
-    print(f"load_series.py: error: {message}", file=sys.stderr)
+    """Stops the benchmark script that runs (any of them) with its name and the message."""
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
     sys.exit(status)
 
 

@@ -65,10 +65,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, import_packages, machine_info,  # noqa: E402
+from load_series import (GRID, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
                          parse_threads, prepare_large, prepare_sample)
-from segment import (LOWER, UPPER, add_idle_options, binary_info, private_binary,  # noqa: E402
-                     summary, timed, watch_from_args)
+from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options, binary_info,  # noqa: E402
+                     checked_binary, disturbed_warnings, print_warnings, private_binary, row_measurer, summary,
+                     timed, watch_from_args)
 
 SMOOTH_PASSES = 20
 PASS_BAND = 0.1
@@ -79,11 +80,6 @@ STEP_NAMES = {"extract": "extract", "smooth": f"smooth {SMOOTH_PASSES}",
               "decimate": f"decimate {DECIMATE_FRACTION:.0%}"}
 # Goals (large series, VRPrep with 2 threads).
 GOAL_EXTRACT_RATIO, GOAL_SMOOTH_S, GOAL_DECIMATE_S = 1.5, 0.5, 3.0
-
-
-def fail(message: str, status: int = 2) -> None:
-    print(f"mesh.py: error: {message}", file=sys.stderr)
-    sys.exit(status)
 
 
 def import_vtk():
@@ -417,15 +413,9 @@ def goal_lines(results: list[dict], threads: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Surface meshing time: VRPrep vs VTK.")
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
-                             "a rebuild during the benchmark does not mix two builds")
-    parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work",
-                        help="folder for the generated input series (default: Benchmarks/work)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per measurement, after one warm-up (default: 3)")
+    add_common_arguments(parser, runs=3)
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="comma-separated thread counts for VRPrep and VTK (default: 1,2)")
-    parser.add_argument("--json", type=Path, help="also write the results, with machine info, as JSON to this file")
     parser.add_argument("--vtk-backend", default="STDThread",
                         help="vtkSMPTools backend for VTK (default: STDThread; the pip wheel's default is "
                              "Sequential, which ignores the thread count)")
@@ -440,10 +430,7 @@ def main() -> None:
     if args.vtk_decimate_large_runs < 1:
         parser.error("--vtk-decimate-large-runs must be at least 1")
 
-    original_binary = args.vrprep.resolve()
-    if not (original_binary.is_file() and os.access(original_binary, os.X_OK)):
-        fail(f"vrprep binary not found at {original_binary}. Build it first with: swift build -c release "
-             f"--product vrprep (or pass --vrprep PATH)")
+    original_binary = checked_binary(args.vrprep)
     modules = import_packages()
     vtk = import_vtk()
     backend = select_smp_backend(vtk, args.vtk_backend)
@@ -463,7 +450,6 @@ def main() -> None:
             results += time_series(args, modules, vtk, watch, binary, name, folder)
 
     problems = triangle_problems(results)
-    disturbed = [r for r in results if r.get("disturbed")]
     print(markdown_table(results))
     print()
     print(f"vtkSMPTools backend: {backend['used']} (the VTK wheel's default: {backend['default']}; available: "
@@ -474,24 +460,17 @@ def main() -> None:
     print()
     for line in goal_lines(results, reference_threads):
         print(line)
-    banner = "!" * 78
     warnings = list(problems)
     if backend["used"] == "Sequential":
         warnings.append("VTK ran with the Sequential vtkSMPTools backend only: its SMP filters were single-threaded")
-    if disturbed:
-        warnings.append(f"{len(disturbed)} measurement row(s) marked ‡ were disturbed by other processes "
-                        f"(more than {args.max_other_cpu:.0%} of a core) even after {args.retries} retries: "
-                        "their times are not reliable")
-    for warning in warnings:
-        print(f"\n{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
-        print(f"\nWARNING: {warning}")
+    warnings += disturbed_warnings(results, args)
+    print_warnings(warnings)
 
     if args.json:
         machine = machine_info(original_binary, modules)
         machine["vtk"] = vtk.version
         machine["vtkSMPBackend"] = backend
-        machine["vrprepBinarySha256"] = build["sha256"]
-        machine["vrprepBinaryMtime"] = build["mtime"]
+        add_build(machine, build)
         document = {
             "benchmark": "mesh",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -544,16 +523,7 @@ def time_series(args, modules, vtk, watch, binary: Path, name: str, folder: Path
     large = name != "sample"
     rows = []
 
-    def measure(description: str, function):
-        print(f"{name}: {description} ...", file=sys.stderr)
-        holder = {}
-
-        def call():
-            row, output = function()
-            holder["output"] = output
-            return row
-        rows.append(watch.measure(f"{name}: {description}", call))
-        return rows[-1], holder["output"]
+    measure = row_measurer(watch, name, rows)
 
     for threads in args.threads:
         measured, _ = measure(f"VRPrep, {threads} thread(s)",

@@ -71,16 +71,16 @@ import argparse
 import datetime
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, import_packages, machine_info,  # noqa: E402
+from load_series import (GRID, fail, import_packages, machine_info,  # noqa: E402
                          prepare_large, prepare_sample)
-from segment import (CONFIDENCE, LOWER, add_idle_options, binary_info, private_binary,  # noqa: E402
-                     summary, timed, watch_from_args)
+from segment import (CONFIDENCE, LOWER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
+                     binary_info, check_sitk_version, checked_binary, disturbed_warnings, print_warnings,
+                     private_binary, row_measurer, summary, timed, watch_from_args)
 
 PRESETS = ("tumor", "vessels")
 # The phantoms' seeds (LPS mm), where vrprep seeds its presets.
@@ -94,11 +94,6 @@ SMOOTHING_SIGMA_MM = 1.0
 # Goals (from the presets issue): large series, VRPrep on 2 cores; Dice on every series.
 GOAL_SECONDS = {"tumor": 1.0, "vessels": 5.0}
 GOAL_DICE = {"tumor": 0.90, "vessels": 0.85}
-
-
-def fail(message: str, status: int = 2) -> None:
-    print(f"presets.py: error: {message}", file=sys.stderr)
-    sys.exit(status)
 
 
 def parse_series(text: str) -> list[str]:
@@ -317,17 +312,12 @@ def goal_lines(results: list[dict], threads: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Segmentation presets on phantoms: VRPrep vs SimpleITK.")
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
-                             "a rebuild during the benchmark does not mix two builds")
-    parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work",
-                        help="folder for the generated input series and the phantoms (default: Benchmarks/work)")
+    add_common_arguments(parser, runs=3,
+                         work_help="folder for the generated input series and the phantoms (default: Benchmarks/work)")
     parser.add_argument("--series", type=parse_series, default=["sample", "large"],
                         help="comma-separated: sample, large (default: both)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per measurement, after one warm-up (default: 3)")
     parser.add_argument("--threads", type=int, default=2,
                         help="threads for VRPrep and SimpleITK (default: 2, the goals' core count)")
-    parser.add_argument("--json", type=Path, help="also write the results, with machine info, as JSON to this file")
     add_idle_options(parser)
     args = parser.parse_args()
     if args.runs < 1:
@@ -335,15 +325,10 @@ def main() -> None:
     if args.threads < 1:
         parser.error("--threads must be at least 1")
 
-    original_binary = args.vrprep.resolve()
-    if not (original_binary.is_file() and os.access(original_binary, os.X_OK)):
-        fail(f"vrprep binary not found at {original_binary}. Build it first with: swift build -c release "
-             f"--product vrprep (or pass --vrprep PATH)")
+    original_binary = checked_binary(args.vrprep)
     modules = import_packages()
     sitk = modules["SimpleITK"]
-    if sitk.Version.VersionString() != "2.5.7":
-        print(f"warning: SimpleITK {sitk.Version.VersionString()} is installed, the benchmark was written "
-              f"for 2.5.7 (pip install -r {REQUIREMENTS})", file=sys.stderr)
+    check_sitk_version(sitk)
     watch = watch_from_args(args)
 
     work = args.work.resolve()
@@ -360,25 +345,16 @@ def main() -> None:
         for name, folder in series:
             results += time_series(args, modules, watch, binary, work, name, folder)
 
-    disturbed = [r for r in results if r.get("disturbed")]
     print(markdown_table(results, args.threads))
     print()
     for line in goal_lines(results, args.threads):
         print(line)
-    banner = "!" * 78
-    warnings = []
-    if disturbed:
-        warnings.append(f"{len(disturbed)} measurement(s) marked ‡ were disturbed by other processes "
-                        f"(more than {args.max_other_cpu:.0%} of a core) even after {args.retries} retries: "
-                        "their times are not reliable")
-    for warning in warnings:
-        print(f"\n{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
-        print(f"\nWARNING: {warning}")
+    warnings = disturbed_warnings(results, args)
+    print_warnings(warnings)
 
     if args.json:
         machine = machine_info(original_binary, modules)
-        machine["vrprepBinarySha256"] = build["sha256"]
-        machine["vrprepBinaryMtime"] = build["mtime"]
+        add_build(machine, build)
         document = {
             "benchmark": "presets",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -437,16 +413,7 @@ def time_series(args, modules, watch, binary: Path, work: Path, name: str, folde
     bone_original = sitk.GetArrayViewFromImage(original) >= BONE_HU  # (z, y, x)
     rows = []
 
-    def measure(description: str, function):
-        print(f"{name}: {description} ...", file=sys.stderr)
-        holder = {}
-
-        def call():
-            row, output = function()
-            holder["output"] = output
-            return row
-        rows.append(watch.measure(f"{name}: {description}", call))
-        return rows[-1], holder["output"]
+    measure = row_measurer(watch, name, rows)
 
     for preset in PRESETS:
         prefix = work / f"phantom-{preset}-{name}"

@@ -122,10 +122,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, import_packages, machine_info,  # noqa: E402
+from load_series import (GRID, REPO, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
                          prepare_large, prepare_sample)
-from segment import (LOWER, UPPER, add_idle_options, binary_info, private_binary,  # noqa: E402
-                     summary, watch_from_args)
+from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
+                     binary_info, checked_binary, disturbed_warnings, print_warnings, private_binary, summary,
+                     watch_from_args)
 
 PRESET = "ct-bone"
 # ct-bone, as VRPrep's TransferFunction.ctBone: (HU, (r, g, b), opacity).
@@ -147,11 +148,6 @@ LABELS = {("vrprep", "volume"): "VRPrep", ("vrprep", "surface"): "VRPrep",
           ("vtk-cpu", "volume"): "VTK vtkFixedPointVolumeRayCastMapper",
           ("vtk-gl", "volume"): "VTK vtkGPUVolumeRayCastMapper (llvmpipe)",
           ("vtk-gl", "surface"): "VTK vtkPolyDataMapper (llvmpipe)"}
-
-
-def fail(message: str, status: int = 2) -> None:
-    print(f"render.py: error: {message}", file=sys.stderr)
-    sys.exit(status)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -569,12 +565,8 @@ def triangle_problems(results: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Rendering time: VRPrep vs VTK on Mesa llvmpipe.")
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
-                             "a rebuild during the benchmark does not mix two builds")
+    add_common_arguments(parser)
     parser.add_argument("--skip-vrprep", action="store_true", help="time VTK only (no vrprep binary needed)")
-    parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work",
-                        help="folder for the generated input series (default: Benchmarks/work)")
     parser.add_argument("--series", type=parse_series, default=["sample", "large"],
                         help="comma-separated: sample, large (default: both)")
     parser.add_argument("--runs", type=int, default=3,
@@ -616,10 +608,8 @@ def main() -> None:
         os.environ.pop("VTK_DEFAULT_OPENGL_WINDOW", None)
 
     original_binary = args.vrprep.resolve()
-    if not args.skip_vrprep and not (original_binary.is_file() and os.access(original_binary, os.X_OK)):
-        fail(f"vrprep binary not found at {original_binary}. Build it first with: swift build -c release "
-             f"--product vrprep (or pass --vrprep PATH, or --skip-vrprep to time VTK only)")
     if not args.skip_vrprep:
+        checked_binary(args.vrprep, ", or --skip-vrprep to time VTK only")
         check_render_subcommand(original_binary)
     modules = import_packages()
     vtk = import_vtk()
@@ -657,7 +647,6 @@ def main() -> None:
             print(f"VRPrep renderer ({r['series']}, {r['scene']}): \"{r['renderer']}\"")
     print(f"VTK images: {args.images}")
 
-    banner = "!" * 78
     warnings = triangle_problems(results)
     renderers = [("VTK", gl.get("renderer"))] + [(f"VRPrep ({r['series']}, {r['scene']})", r["renderer"])
                                                  for r in results if r["tool"] == "vrprep"]
@@ -669,14 +658,8 @@ def main() -> None:
         if r["tool"] == "vrprep" and r["scene"] == "volume" and list(r["dimensions"]) != r["sitkDimensions"]:
             warnings.append(f"{r['series']}: VRPrep's volume is {r['dimensions']}, SimpleITK's "
                             f"{r['sitkDimensions']}")
-    disturbed = [r for r in results if r.get("disturbed")]
-    if disturbed:
-        warnings.append(f"{len(disturbed)} measurement(s) marked ‡ were disturbed by other processes "
-                        f"(more than {args.max_other_cpu:.0%} of a core) even after {args.retries} retries: "
-                        "their times are not reliable")
-    for warning in warnings:
-        print(f"\n{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
-        print(f"\nWARNING: {warning}")
+    warnings += disturbed_warnings(results, args)
+    print_warnings(warnings)
 
     if args.json:
         machine = machine_info(original_binary, modules)
@@ -684,9 +667,7 @@ def main() -> None:
         machine["vtkOpenGL"] = gl
         machine["LP_NUM_THREADS"] = args.threads
         machine["VTK_DEFAULT_OPENGL_WINDOW"] = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
-        if build:
-            machine["vrprepBinarySha256"] = build["sha256"]
-            machine["vrprepBinaryMtime"] = build["mtime"]
+        add_build(machine, build)
         document = {
             "benchmark": "render",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -60,7 +60,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, import_packages, machine_info,  # noqa: E402
+from load_series import (GRID, REPO, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
                          parse_threads, prepare_large, prepare_sample)
 
 LOWER, UPPER = 226, 3071
@@ -69,11 +69,6 @@ SEEDS = {"sample": (179, 92, 80), GRID["name"]: (358, 184, 320)}
 CONFIDENCE = {"multiplier": 2.5, "iterations": 4, "radius": 1}  # ITK's defaults, as VRPrep's
 # Goals (large series, VRPrep with 2 threads).
 GOAL_6_MS, GOAL_6_RATIO, GOAL_26_MS, GOAL_CONFIDENCE_RATIO = 40, 8, 60, 3
-
-
-def fail(message: str, status: int = 2) -> None:
-    print(f"segment.py: error: {message}", file=sys.stderr)
-    sys.exit(status)
 
 
 def summary(seconds: list[float]) -> dict:
@@ -406,20 +401,88 @@ def binary_info(binary: Path) -> dict:
             .isoformat(timespec="seconds")}
 
 
+# --------------------------------------------------------------------------- shared by the benchmark scripts
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, runs: int | None = None,
+                         work_help: str = "folder for the generated input series (default: Benchmarks/work)") -> None:
+    """--vrprep and --work, as every benchmark script takes them; with `runs`, also --runs (that
+    default) and --json."""
+    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
+                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
+                             "a rebuild during the benchmark does not mix two builds")
+    parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work", help=work_help)
+    if runs is not None:
+        parser.add_argument("--runs", type=int, default=runs,
+                            help=f"timed runs per measurement, after one warm-up (default: {runs})")
+        parser.add_argument("--json", type=Path, help="also write the results, with machine info, as JSON to this file")
+
+
+def row_measurer(watch: CpuWatch, name: str, rows: list[dict]):
+    """measure(description, function) for a series: runs `function` (which returns a row and an
+    output) under the CPU watch, appends the row to `rows`, and returns the row and the output."""
+    def measure(description: str, function):
+        print(f"{name}: {description} ...", file=sys.stderr)
+        holder = {}
+
+        def call():
+            row, output = function()
+            holder["output"] = output
+            return row
+        rows.append(watch.measure(f"{name}: {description}", call))
+        return rows[-1], holder["output"]
+    return measure
+
+
+def checked_binary(path: Path, hint: str = "") -> Path:
+    """The vrprep binary's resolved path; stops with how to build it when there is none."""
+    original = path.resolve()
+    if not (original.is_file() and os.access(original, os.X_OK)):
+        fail(f"vrprep binary not found at {original}. Build it first with: swift build -c release "
+             f"--product vrprep (or pass --vrprep PATH{hint})")
+    return original
+
+
+def check_sitk_version(sitk) -> None:
+    if sitk.Version.VersionString() != "2.5.7":
+        print(f"warning: SimpleITK {sitk.Version.VersionString()} is installed, the benchmark was written "
+              f"for 2.5.7 (pip install -r {REQUIREMENTS})", file=sys.stderr)
+
+
+def disturbed_warnings(results: list[dict], args) -> list[str]:
+    """A warning when measurements were disturbed by other processes even after the retries."""
+    disturbed = [r for r in results if r.get("disturbed")]
+    if not disturbed:
+        return []
+    return [f"{len(disturbed)} measurement(s) marked ‡ were disturbed by other processes "
+            f"(more than {args.max_other_cpu:.0%} of a core) even after {args.retries} retries: "
+            "their times are not reliable"]
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning in a banner on standard error, and plainly in the report."""
+    banner = "!" * 78
+    for warning in warnings:
+        print(f"\n{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
+        print(f"\nWARNING: {warning}")
+
+
+def add_build(machine: dict, build: dict | None) -> dict:
+    """The timed copy of vrprep (hash, date) in the machine description."""
+    if build:
+        machine["vrprepBinarySha256"] = build["sha256"]
+        machine["vrprepBinaryMtime"] = build["mtime"]
+    return machine
+
+
 # --------------------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Region growing time: VRPrep vs SimpleITK and scikit-image.")
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
-                             "a rebuild during the benchmark does not mix two builds")
-    parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work",
-                        help="folder for the generated input series (default: Benchmarks/work)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement, after one warm-up (default: 5)")
+    add_common_arguments(parser, runs=5)
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="comma-separated thread counts for VRPrep and SimpleITK (default: 1,2)")
-    parser.add_argument("--json", type=Path, help="also write the results, with machine info, as JSON to this file")
     parser.add_argument("--confidence-large", action="store_true",
                         help="also run SimpleITK's ConfidenceConnected on the large series (1 timed run)")
     parser.add_argument("--sitk-pixel", choices=("int16", "int32"), default="int16",
@@ -434,10 +497,7 @@ def main() -> None:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    original_binary = args.vrprep.resolve()
-    if not (original_binary.is_file() and os.access(original_binary, os.X_OK)):
-        fail(f"vrprep binary not found at {original_binary}. Build it first with: swift build -c release "
-             f"--product vrprep (or pass --vrprep PATH)")
+    original_binary = checked_binary(args.vrprep)
     modules = import_packages()
     try:
         import skimage
@@ -446,9 +506,7 @@ def main() -> None:
         fail(f"missing Python package scikit-image. Install it with: pip install -r {REQUIREMENTS}")
     np = modules["numpy"]
     sitk = modules["SimpleITK"]
-    if sitk.Version.VersionString() != "2.5.7":
-        print(f"warning: SimpleITK {sitk.Version.VersionString()} is installed, the benchmark was written "
-              f"for 2.5.7 (pip install -r {REQUIREMENTS})", file=sys.stderr)
+    check_sitk_version(sitk)
     peer_malloc_reuse = reuse_large_allocations() if args.peer_malloc_reuse else False
     if args.peer_malloc_reuse and not peer_malloc_reuse:
         print("warning: could not apply the malloc settings (mallopt not found)", file=sys.stderr)
@@ -466,28 +524,19 @@ def main() -> None:
             results += time_series(args, np, sitk, flood, watch, binary, name, folder)
 
     problems = check_regions(results)
-    disturbed = [r for r in results if r.get("disturbed")]
     print(markdown_table(results, reference_threads))
     print()
     for line in goal_lines(results, reference_threads):
         print(line)
     if peer_malloc_reuse:
         print("\nPeers ran with vrprep's malloc settings (--peer-malloc-reuse).")
-    banner = "!" * 78
-    warnings = list(problems)
-    if disturbed:
-        warnings.append(f"{len(disturbed)} measurement(s) marked ‡ were disturbed by other processes "
-                        f"(more than {args.max_other_cpu:.0%} of a core) even after {args.retries} retries: "
-                        "their times are not reliable")
-    for warning in warnings:
-        print(f"\n{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
-        print(f"\nWARNING: {warning}")
+    warnings = list(problems) + disturbed_warnings(results, args)
+    print_warnings(warnings)
 
     if args.json:
         machine = machine_info(original_binary, modules)
         machine["scikit-image"] = skimage.__version__
-        machine["vrprepBinarySha256"] = build["sha256"]
-        machine["vrprepBinaryMtime"] = build["mtime"]
+        add_build(machine, build)
         document = {
             "benchmark": "segment",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
