@@ -39,6 +39,11 @@ public final class DicomIntake: @unchecked Sendable {
         /// The completion rule for peers allowed on the command line (database peers have their own).
         public var completion = ServiceStore.Completion.idle
         public var maxAssociations = 8
+        /// The most one study may take on disk; instances beyond are refused (0xA700) and the
+        /// study ends as a failed job that says so.
+        public var maxStudyBytes: Int64 = 16 << 30
+        /// Instances are refused (0xA700) while the data folder's disk has less free space than this.
+        public var minFreeBytes: Int64 = 512 << 20
 
         public init(port: Int) {
             self.port = port
@@ -50,6 +55,9 @@ public final class DicomIntake: @unchecked Sendable {
         var study: ServiceStore.DicomStudy
         var last: Date
         var sending: Set<UInt64> = []
+        /// Bytes filed, and instances refused for want of room (the study then fails).
+        var bytes: Int64 = 0
+        var refused = 0
     }
 
     let store: any ServiceRecords
@@ -74,7 +82,11 @@ public final class DicomIntake: @unchecked Sendable {
                                      maxAssociations: settings.maxAssociations)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
-            keep(Receiving(study: study, last: Date()))
+            let folder = store.folders.uploads.appendingPathComponent(study.id)
+            let bytes = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).reduce(Int64(0)) { sum, name in
+                sum + Int64((try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path))?[.size] as? Int ?? 0)
+            }
+            keep(Receiving(study: study, last: Date(), bytes: bytes))
         }
     }
 
@@ -166,6 +178,23 @@ public final class DicomIntake: @unchecked Sendable {
             entry = Receiving(study: study, last: Date())
         }
         guard var entry else { return false }
+        entry.last = Date()
+        entry.sending.insert(instance.association)
+        // Room: the study's own limit, and free space left for the database and the packages.
+        let size = Int64((try? FileManager.default.attributesOfItem(atPath: source.path))?[.size] as? Int ?? 0)
+        let free = Self.freeBytes(at: store.folders.uploads)
+        if entry.bytes + size > settings.maxStudyBytes || free < settings.minFreeBytes {
+            if entry.refused == 0 {
+                logger.error("""
+                    study \(instance.studyInstanceUID) from \(instance.callingAE): refusing instances \
+                    (\(free < settings.minFreeBytes ? "the disk is nearly full" : "over \(settings.maxStudyBytes >> 20) MB"))
+                    """)
+            }
+            entry.refused += 1
+            receiving[key] = entry
+            try? FileManager.default.removeItem(at: source)
+            return false
+        }
         let folder = store.folders.uploads.appendingPathComponent(entry.study.id)
         // Named by SOP instance UID (a resent instance replaces itself); a UID unfit for a file name is not used.
         let uid = instance.sopInstanceUID
@@ -182,10 +211,16 @@ public final class DicomIntake: @unchecked Sendable {
             receiving[key] = entry
             return false
         }
-        entry.last = Date()
-        entry.sending.insert(instance.association)
+        entry.bytes += size
         receiving[key] = entry
         return true
+    }
+
+    /// Free bytes on the disk holding `folder` (for an unprivileged process); Int64.max if unknown.
+    static func freeBytes(at folder: URL) -> Int64 {
+        var info = statvfs()
+        guard statvfs(folder.path, &info) == 0 else { return .max }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     private func ended(_ association: UInt64, callingAE: String, released: Bool) {
@@ -220,10 +255,17 @@ public final class DicomIntake: @unchecked Sendable {
         let study = entry.study
         let folder = store.folders.uploads.appendingPathComponent(study.id)
         let instances = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+        // A study that did not fit is not made into a model from its part: the job fails and says why.
+        let failure = entry.refused == 0 ? nil : """
+            \(entry.refused) instance(s) of this study were refused for want of room (a study may take at most \
+            \(settings.maxStudyBytes >> 20) MB, --dicom-max-study-mb, and \(settings.minFreeBytes >> 20) MB of disk must stay \
+            free); nothing was made from the \(instances) received: make room and send the study again
+            """
         do {
             let recipe = try store.dicomPeer(study.callingAE)?.recipe
-            try store.queueDicomStudy(study, instances: instances, recipe: recipe)
-            logger.notice("study from \(study.callingAE) (\(instances) instances) queued as job \(study.id)")
+            try store.queueDicomStudy(study, instances: instances, recipe: recipe, failure: failure)
+            if failure != nil { try? FileManager.default.removeItem(at: folder) }
+            logger.notice("study from \(study.callingAE) (\(instances) instances) \(failure == nil ? "queued" : "failed") as job \(study.id)")
         } catch {
             // Tried again at the next tick.
             logger.error("cannot queue the study received from \(study.callingAE): \(error)")

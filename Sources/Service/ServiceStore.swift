@@ -20,7 +20,7 @@ public protocol ServiceRecords: Sendable {
     func removeDicomPeer(_ aeTitle: String) throws -> Bool
     func beginDicomStudy(_ study: ServiceStore.DicomStudy) throws
     func dicomStudiesBeingReceived() throws -> [ServiceStore.DicomStudy]
-    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?) throws
+    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?, failure: String?) throws
     func claimJob() throws -> ServiceStore.Job?
     func progress(job id: String, stage: String, percent: Int) throws
     func finish(job id: String, packageID: String?, error: String?) throws
@@ -289,15 +289,17 @@ public final class ServiceStore: ServiceRecords {
     }
 
     /// A received study becomes a job (its id the study's), owned by the calling AE ("dicom:AE"),
-    /// in one transaction with forgetting it as being received.
-    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?) throws {
+    /// in one transaction with forgetting it as being received. With a `failure`, the job is
+    /// recorded as failed with that error (a study that could not be received whole).
+    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
             try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe)
-                VALUES (?, ?, 'queued', 'queued', 0, ?, 'dicom', ?, ?, ?, ?)
-                """, arguments: [study.id, "dicom:\(study.callingAE)", Date().timeIntervalSince1970, study.callingAE, study.peer,
-                                 instances, recipe])
+                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error)
+                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?)
+                """, arguments: [study.id, "dicom:\(study.callingAE)", failure == nil ? "queued" : "failed",
+                                 failure == nil ? "queued" : "receiving", Date().timeIntervalSince1970, study.callingAE, study.peer,
+                                 instances, recipe, failure])
         }
     }
 

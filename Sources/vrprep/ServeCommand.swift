@@ -60,6 +60,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("dicom-max-associations"), help: "DICOM associations served at once.")
     var dicomMaxAssociations = 8
 
+    @Option(name: .customLong("dicom-max-study-mb"),
+            help: "The most one study received by DICOM may take on disk (MB); beyond, instances are refused and the study fails.")
+    var dicomMaxStudyMB = 16384
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
@@ -78,6 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--dicom-complete-on must be idle or release, not '\(dicomCompleteOn)'")
         }
         guard (1...64).contains(dicomMaxAssociations) else { throw ValidationError("--dicom-max-associations must be 1…64") }
+        guard dicomMaxStudyMB > 0 else { throw ValidationError("--dicom-max-study-mb must be more than 0") }
     }
 
     func run() async throws {
@@ -95,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
             dicom.idleSeconds = dicomIdleSeconds
             dicom.completion = ServiceStore.Completion(rawValue: dicomCompleteOn) ?? .idle
             dicom.maxAssociations = dicomMaxAssociations
+            dicom.maxStudyBytes = Int64(dicomMaxStudyMB) << 20
             settings.dicom = dicom
         }
         let server: ServiceServer

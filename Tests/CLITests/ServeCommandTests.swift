@@ -10,6 +10,7 @@ import TestSupport
         (["--allow-ae", "PACS@"], "--allow-ae 'PACS@'"),
         (["--dicom-complete-on", "sometimes"], "--dicom-complete-on must be idle or release"),
         (["--dicom-max-associations", "0"], "--dicom-max-associations must be 1…64"),
+        (["--dicom-max-study-mb", "0"], "--dicom-max-study-mb must be more than 0"),
         (["--ae-title", ""], "--ae-title"),
     ])
     func badDicomOptionsAreRefusedByName(extra: [String], message: String) throws {

@@ -321,6 +321,27 @@ import TestSupport
 }
 
 extension DicomServiceTests {
+    @Test func aStudyTooLargeForItsLimitIsRefusedAndEndsAsAFailedJobThatSaysWhy() async throws {
+        var settings = Self.settings(allowed: ["SURGERY"], idle: 1)
+        settings.maxStudyBytes = 2 << 20  // about 15 of the sample's 108 slices
+        try await Self.with(settings) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let sent = try Self.tool("storescu", ["-v", "--no-halt", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1",
+                                                  String(service.dicomPort)] + Fixtures.sampleCTFiles.map(\.path))
+            #expect(sent.output.contains("Refused: OutOfResources") || sent.output.contains("0xa700") || sent.output.contains("0xA700"),
+                    "\(sent.output.suffix(800))")
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 20)?.first)
+            #expect(job["state"] as? String == "failed")
+            let error = job["error"] as? String ?? ""
+            #expect(error.contains("--dicom-max-study-mb") && error.contains("refused"), "\(error)")
+            let received = job["instances"] as? Int ?? 0
+            #expect(received > 0 && received < 108)
+            // Nothing kept of the partial study.
+            let folder = service.data.appendingPathComponent("uploads").appendingPathComponent(job["id"] as? String ?? "")
+            #expect(!FileManager.default.fileExists(atPath: folder.path))
+        }
+    }
+
     @Test func allowedPeersParseAndHostsMatchByAddressOrName() {
         #expect(DicomIntake.AllowedPeer(parsing: "PACS") == DicomIntake.AllowedPeer(aeTitle: "PACS"))
         #expect(DicomIntake.AllowedPeer(parsing: "CT 2@10.1.2.3") == DicomIntake.AllowedPeer(aeTitle: "CT 2", host: "10.1.2.3"))
