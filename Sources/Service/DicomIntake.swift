@@ -82,7 +82,7 @@ public final class DicomIntake: @unchecked Sendable {
                                      maxAssociations: settings.maxAssociations)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
-            let folder = store.folders.uploads.appendingPathComponent(study.id)
+            let folder = self.folder(of: study)
             let bytes = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).reduce(Int64(0)) { sum, name in
                 sum + Int64((try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path))?[.size] as? Int ?? 0)
             }
@@ -113,6 +113,9 @@ public final class DicomIntake: @unchecked Sendable {
     public var error: String? { receiver.error }
 
     private static func key(_ callingAE: String, _ studyUID: String) -> String { callingAE + "|" + studyUID }
+
+    /// Where a study being received is filed (its id becomes its job's, whose input this folder is).
+    private func folder(of study: ServiceStore.DicomStudy) -> URL { store.folders.uploads.appendingPathComponent(study.id) }
 
     /// Keeps a study that is not the one new instances of its AE and UID go to (one restored at
     /// start, or one whose queueing failed) under a key of its own if that one is taken, so that
@@ -195,7 +198,7 @@ public final class DicomIntake: @unchecked Sendable {
             try? FileManager.default.removeItem(at: source)
             return false
         }
-        let folder = store.folders.uploads.appendingPathComponent(entry.study.id)
+        let folder = self.folder(of: entry.study)
         // Named by SOP instance UID (a resent instance replaces itself); a UID unfit for a file name is not used.
         let uid = instance.sopInstanceUID
         let name = !uid.isEmpty && uid.count <= 64 && uid.allSatisfy({ $0.isNumber || $0 == "." }) && !uid.hasPrefix(".")
@@ -224,7 +227,8 @@ public final class DicomIntake: @unchecked Sendable {
     }
 
     private func ended(_ association: UInt64, callingAE: String, released: Bool) {
-        let rule = completion(of: callingAE)
+        // The rule matters only for a release (a database read otherwise spared, C-ECHO included).
+        let rule = released ? completion(of: callingAE) : .idle
         var complete: [Receiving] = []
         lock.lock()
         for (key, var entry) in receiving where entry.sending.contains(association) {
@@ -253,7 +257,7 @@ public final class DicomIntake: @unchecked Sendable {
 
     private func queue(_ entry: Receiving) {
         let study = entry.study
-        let folder = store.folders.uploads.appendingPathComponent(study.id)
+        let folder = self.folder(of: study)
         let instances = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".dcm") }.count
         // A study that did not fit is not made into a model from its part: the job fails and says why.
         let failure = entry.refused == 0 ? nil : """

@@ -50,19 +50,6 @@ import VolumeCore
         }
     }
 
-    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     /// A receiver on a random high port (binding happens when it starts listening).
     static func receiver(folder: URL) throws -> DicomReceiver {
         try DicomReceiver(port: 20000 + Int.random(in: 0..<25000), aeTitle: "VRPREP", folder: folder)
@@ -78,12 +65,12 @@ import VolumeCore
         Thread.sleep(forTimeInterval: 0.3)
         #expect(receiver.error == nil, "\(receiver.error ?? "")")
         let port = String(receiver.port)
-        let echo = try Self.run("echoscu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port])
+        let echo = try DcmtkTool.run("echoscu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port])
         #expect(echo.0 == 0, "\(echo.1)")
-        let stranger = try Self.run("echoscu", ["-aet", "STRANGER", "-aec", "VRPREP", "127.0.0.1", port])
+        let stranger = try DcmtkTool.run("echoscu", ["-aet", "STRANGER", "-aec", "VRPREP", "127.0.0.1", port])
         #expect(stranger.0 != 0 && stranger.1.lowercased().contains("reject"), "\(stranger.1)")
         let files = Fixtures.sampleCTFiles.map(\.path)
-        let store = try Self.run("storescu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port] + files)
+        let store = try DcmtkTool.run("storescu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port] + files)
         #expect(store.0 == 0, "\(store.1.suffix(500))")
         #expect(received.all.count == files.count)
         #expect(Set(received.all.map(\.callingAE)) == ["SURGERY"])
@@ -97,15 +84,15 @@ import VolumeCore
         #expect(report.series.count == 1 && report.series.first?.info.geometry.dimensions == SIMD3(256, 256, 108))
         // A structure set (not an image) is refused with 0x0122 and not stored.
         let rtstruct = Fixtures.corpusFile("pydicom-test_files/rtstruct.dcm").path
-        let refused = try Self.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtstruct])
+        let refused = try DcmtkTool.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtstruct])
         #expect(refused.1.contains("0x0122") || refused.1.contains("SOPClassNotSupported"), "\(refused.1)")
         #expect(received.all.count == files.count)
         // An image without a study instance UID cannot be filed: refused (0xC000), not stored.
         let orphan = folder.appendingPathComponent("no-study.dcm")
         try FileManager.default.copyItem(at: Fixtures.sampleCTFiles[0], to: orphan)
-        let erased = try Self.run("dcmodify", ["-nb", "-ea", "(0020,000d)", orphan.path])
+        let erased = try DcmtkTool.run("dcmodify", ["-nb", "-ea", "(0020,000d)", orphan.path])
         #expect(erased.0 == 0, "\(erased.1)")
-        let unfiled = try Self.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, orphan.path])
+        let unfiled = try DcmtkTool.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, orphan.path])
         #expect(unfiled.1.contains("0xc000") || unfiled.1.contains("0xC000") || unfiled.1.contains("CannotUnderstand"), "\(unfiled.1)")
         #expect(received.all.count == files.count)
         #expect(receiver.error == nil)
@@ -122,17 +109,8 @@ import VolumeCore
         // Four storescu processes at once, each sending a different part of the sample.
         let files = Fixtures.sampleCTFiles.map(\.path)
         let parts = (0..<4).map { k in Array(files[(k * 27)..<((k + 1) * 27)]) }
-        let senders = try parts.map { part in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
-            process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(receiver.port)] + part
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
-        senders.forEach { $0.waitUntilExit() }
-        #expect(senders.map(\.terminationStatus) == [0, 0, 0, 0])
+        let statuses = try DcmtkTool.storeAtOnce(parts, callingAE: "SURGERY", port: receiver.port)
+        #expect(statuses == [0, 0, 0, 0])
         let timed = received.timed
         #expect(timed.count == files.count)
         // Four associations, each with exactly the instances of its part, all released.

@@ -34,30 +34,12 @@ import TestSupport
         await service.stop(keepData: keepData)
     }
 
-    /// Runs one of dcmtk's tools; its exit status and what it printed.
-    @discardableResult
-    static func tool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(name)")
-        process.arguments = arguments
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-\(name)-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? FileManager.default.removeItem(at: log) }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-    }
-
     static func echo(_ ae: String, _ port: Int) throws -> Int32 {
-        try tool("echoscu", ["-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)]).status
+        try DcmtkTool.run("echoscu", ["-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)]).status
     }
 
     static func send(_ ae: String, _ port: Int, _ files: [URL]) throws -> Int32 {
-        try tool("storescu", ["-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)] + files.map(\.path)).status
+        try DcmtkTool.run("storescu", ["-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)] + files.map(\.path)).status
     }
 
     /// The admin's view of the jobs once there are `count` of them (nil if they do not come).
@@ -100,7 +82,7 @@ import TestSupport
             return copy
         }
         let root = "1.2.826.0.1.3680043.10.1199.\(Int.random(in: 1000..<9999)).\(n)"
-        let result = try tool("dcmodify", ["-nb", "-gin", "-m", "(0020,000d)=\(root).1", "-m", "(0020,000e)=\(root).2"] + files.map(\.path))
+        let result = try DcmtkTool.run("dcmodify", ["-nb", "-gin", "-m", "(0020,000d)=\(root).1", "-m", "(0020,000e)=\(root).2"] + files.map(\.path))
         #expect(result.status == 0, "\(result.output)")
         return files
     }
@@ -179,17 +161,8 @@ import TestSupport
         let studies = try counts.enumerated().map { try Self.derivedStudy($0.offset, slices: $0.element, in: folder) }
         try await Self.with(Self.settings(allowed: ["SURGERY"], completion: .release), workers: 2) { service in
             let admin = try service.store.createToken(role: .admin, name: "admin")
-            let senders = try studies.map { files in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
-                process.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(service.dicomPort)] + files.map(\.path)
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                return process
-            }
-            senders.forEach { $0.waitUntilExit() }
-            #expect(senders.map(\.terminationStatus) == [0, 0, 0, 0])
+            let statuses = try DcmtkTool.storeAtOnce(studies.map { $0.map(\.path) }, callingAE: "SURGERY", port: service.dicomPort)
+            #expect(statuses == [0, 0, 0, 0])
             let jobs = try #require(try await Self.jobs(service, admin: admin, count: 4, within: 20))
             #expect(jobs.count == 4)
             #expect(jobs.compactMap { $0["instances"] as? Int }.sorted() == counts.sorted())
@@ -326,7 +299,7 @@ extension DicomServiceTests {
         settings.maxStudyBytes = 2 << 20  // about 15 of the sample's 108 slices
         try await Self.with(settings) { service in
             let admin = try service.store.createToken(role: .admin, name: "admin")
-            let sent = try Self.tool("storescu", ["-v", "--no-halt", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1",
+            let sent = try DcmtkTool.run("storescu", ["-v", "--no-halt", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1",
                                                   String(service.dicomPort)] + Fixtures.sampleCTFiles.map(\.path))
             #expect(sent.output.contains("Refused: OutOfResources") || sent.output.contains("0xa700") || sent.output.contains("0xA700"),
                     "\(sent.output.suffix(800))")
