@@ -65,11 +65,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
-                         parse_threads, prepare_large, prepare_sample)
+from load_series import (GRID, REQUIREMENTS, fail, import_packages, machine_info, parse_threads)  # noqa: E402
 from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options, binary_info,  # noqa: E402
-                     checked_binary, disturbed_warnings, print_warnings, private_binary, row_measurer, summary,
-                     timed, watch_from_args)
+                     checked_binary, disturbed_warnings, prepared_series, print_warnings, private_binary,
+                     row_measurer, summary, timed, watch_from_args)
 
 SMOOTH_PASSES = 20
 PASS_BAND = 0.1
@@ -438,9 +437,7 @@ def main() -> None:
           f"available: {', '.join(backend['available'])})", file=sys.stderr)
     watch = watch_from_args(args)
 
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    series = [("sample", prepare_sample(work)), (GRID["name"], prepare_large(work, modules))]
+    work, series = prepared_series(args.work, modules)
     reference_threads = 2 if 2 in args.threads else max(args.threads)
 
     results = []

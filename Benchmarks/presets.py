@@ -76,11 +76,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, fail, import_packages, machine_info,  # noqa: E402
-                         prepare_large, prepare_sample)
+from load_series import (GRID, fail, import_packages, machine_info)  # noqa: E402
 from segment import (CONFIDENCE, LOWER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
                      binary_info, check_sitk_version, checked_binary, disturbed_warnings, print_warnings,
-                     private_binary, row_measurer, summary, timed, watch_from_args)
+                     prepared_series, private_binary, row_measurer, summary, timed, watch_from_args)
 
 PRESETS = ("tumor", "vessels")
 # The phantoms' seeds (LPS mm), where vrprep seeds its presets.
@@ -331,13 +330,7 @@ def main() -> None:
     check_sitk_version(sitk)
     watch = watch_from_args(args)
 
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    series = []
-    if "sample" in args.series:
-        series.append(("sample", prepare_sample(work)))
-    if "large" in args.series:
-        series.append((GRID["name"], prepare_large(work, modules)))
+    work, series = prepared_series(args.work, modules, args.series)
 
     results = []
     with private_binary(original_binary, "vrprep-presets-bench-") as binary:

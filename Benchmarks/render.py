@@ -122,11 +122,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
-                         prepare_large, prepare_sample)
+from load_series import (REPO, REQUIREMENTS, fail, import_packages, machine_info)  # noqa: E402
 from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
-                     binary_info, checked_binary, disturbed_warnings, print_warnings, private_binary, summary,
-                     watch_from_args)
+                     binary_info, checked_binary, disturbed_warnings, prepared_series, print_warnings,
+                     private_binary, summary, watch_from_args)
 
 PRESET = "ct-bone"
 # ct-bone, as VRPrep's TransferFunction.ctBone: (HU, (r, g, b), opacity).
@@ -615,13 +614,7 @@ def main() -> None:
     vtk = import_vtk()
     watch = watch_from_args(args)
 
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    series = []
-    if "sample" in args.series:
-        series.append(("sample", prepare_sample(work)))
-    if "large" in args.series:
-        series.append((GRID["name"], prepare_large(work, modules)))
+    work, series = prepared_series(args.work, modules, args.series)
 
     results, context = [], {"vtkRenderer": None, "cameras": {}, "images": []}
     if args.skip_vrprep:

@@ -418,6 +418,18 @@ def add_common_arguments(parser: argparse.ArgumentParser, runs: int | None = Non
         parser.add_argument("--json", type=Path, help="also write the results, with machine info, as JSON to this file")
 
 
+def prepared_series(work: Path, modules, wanted=("sample", "large")) -> tuple[Path, list[tuple[str, Path]]]:
+    """The work folder (made if missing) and the input series wanted, prepared once (sample, large)."""
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    series = []
+    if "sample" in wanted:
+        series.append(("sample", prepare_sample(work)))
+    if "large" in wanted:
+        series.append((GRID["name"], prepare_large(work, modules)))
+    return work, series
+
+
 def row_measurer(watch: CpuWatch, name: str, rows: list[dict]):
     """measure(description, function) for a series: runs `function` (which returns a row and an
     output) under the CPU watch, appends the row to `rows`, and returns the row and the output."""
@@ -512,9 +524,7 @@ def main() -> None:
         print("warning: could not apply the malloc settings (mallopt not found)", file=sys.stderr)
     watch = watch_from_args(args)
 
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    series = [("sample", prepare_sample(work)), (GRID["name"], prepare_large(work, modules))]
+    work, series = prepared_series(args.work, modules)
     reference_threads = 2 if 2 in args.threads else max(args.threads)
 
     results = []
