@@ -101,7 +101,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport"],
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "TestSupport"],

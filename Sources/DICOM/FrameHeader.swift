@@ -149,24 +149,26 @@ extension FrameHeader {
             imageType: file.string(.imageType) ?? "",
             rows: rows, columns: columns, format: format,
             transferSyntax: pixels.transferSyntaxName, lossy: pixels.lossy, fragments: pixels.fragments,
-            position: vector3(file.doubles(.imagePositionPatient)),
+            position: try file.checkedPosition(within: []),
             rowDirection: nil, columnDirection: nil,
-            pixelSpacing: spacing2(file.doubles(.pixelSpacing) ?? file.doubles(.imagerPixelSpacing)),
-            sliceThickness: positive(file.double(.sliceThickness)),
-            spacingBetweenSlices: positive(file.double(.spacingBetweenSlices)),
+            pixelSpacing: try file.checkedPixelSpacing(within: []),
+            sliceThickness: try file.checkedSliceStep(.sliceThickness, within: []),
+            spacingBetweenSlices: try file.checkedSliceStep(.spacingBetweenSlices, within: []),
             gantryTilt: file.double(.gantryDetectorTilt),
-            slope: file.double(.rescaleSlope) ?? 1, intercept: file.double(.rescaleIntercept) ?? 0,
+            slope: try file.checkedRescale(.rescaleSlope, within: []) ?? 1,
+            intercept: try file.checkedRescale(.rescaleIntercept, within: []) ?? 0,
             rescaleType: file.string(.rescaleType),
             window: nil,
             echo: file.string(.echoNumbers).flatMap { $0.isEmpty ? nil : $0 },
             temporal: file.string(.temporalPositionIdentifier).flatMap { $0.isEmpty ? nil : $0 },
             stack: nil)
-        (base.rowDirection, base.columnDirection) = orientation(file.doubles(.imageOrientationPatient))
+        (base.rowDirection, base.columnDirection) = try file.checkedOrientation(within: [])
         if let center = file.double(.windowCenter), let width = file.double(.windowWidth) {
             base.window = (center, width)
         }
         if base.slope == 0 { base.slope = 1 }  // a zero slope is a broken header, not a constant image
-        if base.modality == "RTDOSE", file.double(.rescaleSlope) == nil, let scaling = file.double(.doseGridScaling) {
+        if base.modality == "RTDOSE", file.double(.rescaleSlope) == nil,
+           let scaling = try file.checked(.doseGridScaling, "DoseGridScaling", count: 1, in: rescaleSlopeRange)?[0] {
             base.slope = scaling  // dose in Gy = stored × DoseGridScaling
             base.rescaleType = "GY"
         }
@@ -187,48 +189,64 @@ extension FrameHeader {
                 "for \(frames) frames")
         }
         let shared: [DicomFile.SequenceStep] = [(.sharedFunctionalGroupsSequence, 0)]
-        return (0..<frames).map { frame in
+        var headers: [FrameHeader] = []
+        headers.reserveCapacity(frames)
+        for frame in 0..<frames {
             let perFrame: [DicomFile.SequenceStep] = [(.perFrameFunctionalGroupsSequence, frame)]
             // A functional group's attribute: per-frame item first, then the shared one.
-            func value<T>(_ group: DicomTag, _ read: ([DicomFile.SequenceStep]) -> T?) -> T? {
-                read(perFrame + [(group, 0)]) ?? read(shared + [(group, 0)])
+            func value<T>(_ group: DicomTag, _ read: ([DicomFile.SequenceStep]) throws(DicomError) -> T?) throws(DicomError) -> T? {
+                if let own = try read(perFrame + [(group, 0)]) { return own }
+                return try read(shared + [(group, 0)])
             }
             var header = base
             header.frame = frame
-            if let position = value(.planePositionSequence, { vector3(file.doubles(.imagePositionPatient, within: $0)) }) {
+            if let position = try value(.planePositionSequence, { path throws(DicomError) in try file.checkedPosition(within: path) }) {
                 header.position = position
             }
-            let iop = value(.planeOrientationSequence, { file.doubles(.imageOrientationPatient, within: $0) })
-            if iop != nil { (header.rowDirection, header.columnDirection) = orientation(iop) }
-            if let spacing = value(.pixelMeasuresSequence, { spacing2(file.doubles(.pixelSpacing, within: $0)) }) {
+            if let directions = try value(.planeOrientationSequence, { path throws(DicomError) in
+                let (row, column) = try file.checkedOrientation(within: path)
+                return row.map { ($0, column!) }
+            }) {
+                (header.rowDirection, header.columnDirection) = directions
+            }
+            if let spacing = try value(.pixelMeasuresSequence, { path throws(DicomError) in try file.checkedPixelSpacing(within: path) }) {
                 header.pixelSpacing = spacing
             }
-            if let thickness = value(.pixelMeasuresSequence, { positive(file.double(.sliceThickness, within: $0)) }) {
+            if let thickness = try value(.pixelMeasuresSequence, { path throws(DicomError) in
+                try file.checkedSliceStep(.sliceThickness, within: path)
+            }) {
                 header.sliceThickness = thickness
             }
-            if let between = value(.pixelMeasuresSequence, { positive(file.double(.spacingBetweenSlices, within: $0)) }) {
+            if let between = try value(.pixelMeasuresSequence, { path throws(DicomError) in
+                try file.checkedSliceStep(.spacingBetweenSlices, within: path)
+            }) {
                 header.spacingBetweenSlices = between
             }
-            if let slope = value(.pixelValueTransformationSequence, { file.double(.rescaleSlope, within: $0) }), slope != 0 {
+            if let slope = try value(.pixelValueTransformationSequence, { path throws(DicomError) in
+                try file.checkedRescale(.rescaleSlope, within: path)
+            }), slope != 0 {
                 header.slope = slope
             }
-            if let intercept = value(.pixelValueTransformationSequence, { file.double(.rescaleIntercept, within: $0) }) {
+            if let intercept = try value(.pixelValueTransformationSequence, { path throws(DicomError) in
+                try file.checkedRescale(.rescaleIntercept, within: path)
+            }) {
                 header.intercept = intercept
             }
-            if let type = value(.pixelValueTransformationSequence, { file.string(.rescaleType, within: $0) }) {
+            if let type = try value(.pixelValueTransformationSequence, { file.string(.rescaleType, within: $0) }) {
                 header.rescaleType = type
             }
-            if let echoTime = value(.mrEchoSequence, { file.string(.effectiveEchoTime, within: $0) }), !echoTime.isEmpty {
+            if let echoTime = try value(.mrEchoSequence, { file.string(.effectiveEchoTime, within: $0) }), !echoTime.isEmpty {
                 header.echo = echoTime
             }
-            header.stack = value(.frameContentSequence, { file.string(.stackID, within: $0) })
-            if let temporal = value(.frameContentSequence, { file.string(.temporalPositionIndex, within: $0) }), !temporal.isEmpty {
+            header.stack = try value(.frameContentSequence, { file.string(.stackID, within: $0) })
+            if let temporal = try value(.frameContentSequence, { file.string(.temporalPositionIndex, within: $0) }), !temporal.isEmpty {
                 header.temporal = temporal
             }
-            header.instanceNumber = value(.frameContentSequence, { file.int(.inStackPositionNumber, within: $0) })
+            header.instanceNumber = try value(.frameContentSequence, { file.int(.inStackPositionNumber, within: $0) })
                 ?? frame + 1
-            return header
+            headers.append(header)
         }
+        return headers
     }
 
     /// Multi-frame objects without functional groups (RT Dose, legacy multi-frame): frames are
@@ -254,29 +272,88 @@ extension FrameHeader {
     }
 }
 
-private func vector3(_ values: [Double]?) -> SIMD3<Double>? {
-    guard let values, values.count >= 3 else { return nil }
-    return SIMD3(values[0], values[1], values[2])
-}
+/// Geometry and rescale attributes, checked where they enter: a value that is present but not a
+/// number, not finite or outside its physical range refuses the file, naming the attribute.
+/// (Absent values stay absent: the plan says what it assumes instead.)
+private let rescaleSlopeRange = CheckedRange(-1e6, 1e6)
+private let rescaleInterceptRange = CheckedRange(-1e7, 1e7)
+private let directionCosineRange = CheckedRange(-1.001, 1.001)
 
-private func spacing2(_ values: [Double]?) -> SIMD2<Double>? {
-    guard let values, values.count >= 2, values[0] > 0, values[1] > 0 else { return nil }
-    // DICOM gives (between rows, between columns); we keep (along a row = x, along a column = y).
-    return SIMD2(values[1], values[0])
-}
+private let keywords: [DicomTag: String] = [
+    .pixelSpacing: "PixelSpacing", .imagerPixelSpacing: "ImagerPixelSpacing", .imagePositionPatient: "ImagePositionPatient",
+    .imageOrientationPatient: "ImageOrientationPatient", .sliceThickness: "SliceThickness",
+    .spacingBetweenSlices: "SpacingBetweenSlices", .rescaleSlope: "RescaleSlope", .rescaleIntercept: "RescaleIntercept",
+]
 
-private func positive(_ value: Double?) -> Double? {
-    guard let value, value > 0 else { return nil }
-    return value
-}
+extension DicomFile {
+    /// The values of `tag` (nil when absent), or an error naming the file and the attribute when a
+    /// value is not a number, when fewer than `count` values are given, or when one lies outside `range`.
+    func checked(_ tag: DicomTag, _ keyword: String? = nil, count: Int, in range: CheckedRange,
+                 within path: [SequenceStep] = []) throws(DicomError) -> [Double]? {
+        let texts = strings(tag, within: path)
+        guard !texts.isEmpty else { return nil }
+        let name = "\(keyword ?? keywords[tag] ?? "attribute") \(tag)" + (path.isEmpty ? "" : " (in a functional group)")
+        guard texts.count >= count else {
+            throw .unusable(path: self.path, reason: "\(name) holds \(texts.count) value(s), \(count) are needed")
+        }
+        var numbers: [Double] = []
+        for text in texts.prefix(count) {
+            guard let number = Double(text) else {
+                throw .unusable(path: self.path, reason: "\(name): '\(text)' is not a number")
+            }
+            if let problem = range.problem(number) {
+                throw .unusable(path: self.path, reason: "\(name): \(problem)")
+            }
+            numbers.append(number)
+        }
+        return numbers
+    }
 
-/// Row and column direction cosines from ImageOrientationPatient, or nil when they are not
-/// two (nearly) orthogonal non-zero vectors.
-private func orientation(_ values: [Double]?) -> (SIMD3<Double>?, SIMD3<Double>?) {
-    guard let values, values.count >= 6 else { return (nil, nil) }
-    let row = SIMD3(values[0], values[1], values[2]), column = SIMD3(values[3], values[4], values[5])
-    guard row.length > 0.5, column.length > 0.5 else { return (nil, nil) }
-    let r = row.normalized, c = column.normalized
-    guard abs(r.dot(c)) < 0.01 else { return (nil, nil) }
-    return (r, c)
+    /// (along a row = x, along a column = y) in mm; DICOM gives (between rows, between columns).
+    func checkedPixelSpacing(within path: [SequenceStep]) throws(DicomError) -> SIMD2<Double>? {
+        let range = VolumeGeometry.spacingRange
+        var values = try checked(.pixelSpacing, count: 2, in: range, within: path)
+        if values == nil, path.isEmpty { values = try checked(.imagerPixelSpacing, count: 2, in: range) }
+        return values.map { SIMD2($0[1], $0[0]) }
+    }
+
+    func checkedPosition(within path: [SequenceStep]) throws(DicomError) -> SIMD3<Double>? {
+        try checked(.imagePositionPatient, count: 3, in: VolumeGeometry.coordinateRange, within: path).map { SIMD3($0[0], $0[1], $0[2]) }
+    }
+
+    /// SliceThickness or SpacingBetweenSlices: within the spacing range when positive; zero or
+    /// negative (seen in real files, meaning "not given") are taken as absent.
+    func checkedSliceStep(_ tag: DicomTag, within path: [SequenceStep]) throws(DicomError) -> Double? {
+        let range = VolumeGeometry.spacingRange
+        guard let value = try checked(tag, count: 1, in: CheckedRange(-range.upper, range.upper, unit: "mm"), within: path)?[0],
+              value > 0 else { return nil }
+        if let problem = range.problem(value) {
+            throw .unusable(path: self.path, reason: "\(keywords[tag] ?? "") \(tag): \(problem)")
+        }
+        return value
+    }
+
+    func checkedRescale(_ tag: DicomTag, within path: [SequenceStep]) throws(DicomError) -> Double? {
+        try checked(tag, count: 1, in: tag == .rescaleSlope ? rescaleSlopeRange : rescaleInterceptRange, within: path)?[0]
+    }
+
+    /// Row and column direction cosines: two unit vectors at right angles (within 1 %), or an
+    /// error naming ImageOrientationPatient. Nil when absent.
+    func checkedOrientation(within path: [SequenceStep]) throws(DicomError) -> (SIMD3<Double>?, SIMD3<Double>?) {
+        guard let values = try checked(.imageOrientationPatient, count: 6, in: directionCosineRange, within: path) else {
+            return (nil, nil)
+        }
+        let row = SIMD3(values[0], values[1], values[2]), column = SIMD3(values[3], values[4], values[5])
+        let name = "ImageOrientationPatient \(DicomTag.imageOrientationPatient)"
+        guard abs(row.length - 1) < 0.01, abs(column.length - 1) < 0.01 else {
+            throw .unusable(path: self.path, reason: "\(name): the row and column directions must be unit vectors " +
+                "(lengths \(format(row.length)) and \(format(column.length)))")
+        }
+        let r = row.normalized, c = column.normalized
+        guard abs(r.dot(c)) < 0.01 else {
+            throw .unusable(path: self.path, reason: "\(name): the row and column directions are not at right angles " +
+                "(cosine \(format(r.dot(c))))")
+        }
+        return (r, c)
+    }
 }

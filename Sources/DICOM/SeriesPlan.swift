@@ -41,6 +41,12 @@ struct SeriesPlan: Sendable {
             plan = unplaced(group, pixel: pixel, warnings: warnings)
         }
         plan.splitBy = splitBy
+        // The grid as built (slice step from positions, thickness or spacing between slices):
+        // nothing downstream may compute from a spacing of 1e-30 mm or a direction of NaN.
+        if let problem = plan.geometry.problem {
+            throw .series(uid: first.seriesInstanceUID, reason: "impossible geometry: \(problem) (from the PixelSpacing, " +
+                "ImagePositionPatient, ImageOrientationPatient, SliceThickness or SpacingBetweenSlices of \(first.path))")
+        }
         let bytes = plan.geometry.voxelCount * 4
         guard bytes <= limits.maxVolumeBytes else {
             let d = plan.geometry.dimensions

@@ -9,7 +9,7 @@ import VolumeIO
 
 /// Study → scene package in one call: load, segment (a recipe), mesh, render, package.
 public struct Pipeline: Sendable {
-    public struct Options: Sendable {
+    public struct Options: Sendable, Codable {
         public var recipe: Recipe?
         /// Smoothing passes and the most triangles per structure in the scene.
         public var smoothingPasses = 10

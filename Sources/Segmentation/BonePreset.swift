@@ -53,7 +53,7 @@ public struct BonePreset: Sendable {
         var automatic = 0
         if resolved.isEmpty {
             // Roots of every run holding a voxel ≥ seedHU.
-            let seedValue = Int16(clamping: Int(seedHU.rounded(.up)))
+            let seedValue = Int16(clamping: Int(saturating: seedHU.rounded(.up)))
             hu.voxels.withUnsafeBufferPointer { values in
                 for row in 0..<(runs.ny * runs.nz) {
                     for index in runs.rowRange(row) {
@@ -139,8 +139,8 @@ public struct BonePreset: Sendable {
 
     static func body(_ hu: Volume<Int16>, threads: Int) -> Body {
         let g = hu.geometry
-        let block = SIMD3(max(1, Int((2.0 / g.spacing.x).rounded(.down))),
-                          max(1, Int((2.0 / g.spacing.y).rounded(.down))), max(1, Int((2.0 / g.spacing.z).rounded(.down))))
+        // 2 mm blocks, at most the volume itself.
+        let block = SIMD3((0..<3).map { max(1, min(g.dimensions[$0], Int(saturating: (2.0 / g.spacing[$0]).rounded(.down)))) })
         let coarse = SIMD3((g.dimensions.x + block.x - 1) / block.x, (g.dimensions.y + block.y - 1) / block.y,
                            (g.dimensions.z + block.z - 1) / block.z)
         var geometry = g

@@ -57,6 +57,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     static let structureKeys: Set<String> = ["preset", "seedsMM", "seeds", "lower", "upper", "radiusMM", "maxVolumeML",
                                              "seedHU", "minIslandML", "keepTable"]
 
+    /// The range of every number a structure may carry, checked by `validate` with the key and
+    /// the range named (the same for recipe files, job requests, DICOM peers and CLI flags).
+    public static let ranges: [(key: String, range: CheckedRange)] = [
+        ("lower", valueRange), ("upper", valueRange),
+        ("radiusMM", CheckedRange(0.5, 500, unit: "mm", upperIncluded: false)),
+        ("maxVolumeML", CheckedRange(0, 100_000, unit: "mL", lowerIncluded: false)),
+        ("seedHU", CheckedRange(-32768, 32767, unit: "HU")),
+        ("minIslandML", CheckedRange(0, 100_000, unit: "mL")),
+    ]
+    /// Intensity bounds: HU for CT, stored values (after rescale) for MR.
+    static let valueRange = CheckedRange(-1e6, 1e6)
+    /// Voxel seeds: indices of a grid of at most 65,535 columns, rows or slices.
+    static let indexRange = CheckedRange(0, 65535)
+
     public static func label(of preset: String) -> LabelInfo {
         switch preset {
         case "bone": return BonePreset.label
@@ -118,11 +132,18 @@ public struct Recipe: Codable, Sendable, Equatable {
             guard seen.insert(s.preset).inserted else {
                 throw .invalidParameter(name: which, reason: "appears twice: give several seeds to one structure instead")
             }
-            for seed in s.seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(\.isFinite) {
-                throw .invalidParameter(name: which, reason: "a seed in mm must be three numbers [x, y, z], not \(seed)")
+            for seed in s.seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(VolumeGeometry.coordinateRange.contains) {
+                throw .invalidParameter(name: which, reason: "seedsMM: a seed in mm must be three numbers [x, y, z], each " +
+                    "\(VolumeGeometry.coordinateRange.description), not \(seed.map(CheckedRange.text))")
             }
-            for seed in s.seeds ?? [] where seed.count != 3 {
-                throw .invalidParameter(name: which, reason: "a voxel seed must be three indices [i, j, k], not \(seed)")
+            for seed in s.seeds ?? [] where seed.count != 3 || !seed.allSatisfy({ Self.indexRange.contains(Double($0)) }) {
+                throw .invalidParameter(name: which, reason: "seeds: a voxel seed must be three indices [i, j, k], each " +
+                    "\(Self.indexRange.description), not \(seed)")
+            }
+            for (key, value) in s.numbers {
+                if let range = Self.ranges.first(where: { $0.key == key })?.range, let problem = range.problem(value) {
+                    throw .invalidParameter(name: which, reason: "\(key): \(problem)")
+                }
             }
             let seedCount = (s.seedsMM ?? []).count + (s.seeds ?? []).count
             if (s.preset == "vessels" || s.preset == "tumor") && seedCount == 0 {
@@ -131,16 +152,11 @@ public struct Recipe: Codable, Sendable, Equatable {
             if s.preset == "skin" && seedCount > 0 {
                 throw .invalidParameter(name: which, reason: "takes no seeds")
             }
-            if let r = s.radiusMM, !(r > 0 && r < 500) {
-                throw .invalidParameter(name: which, reason: "radiusMM must be more than 0 and less than 500 mm, not \(format(r))")
-            }
             if s.radiusMM != nil && s.preset != "tumor" { throw .invalidParameter(name: which, reason: "radiusMM is for the tumor preset") }
-            if let v = s.maxVolumeML, !(v > 0) { throw .invalidParameter(name: which, reason: "maxVolumeML must be more than 0") }
             if s.maxVolumeML != nil && s.preset != "vessels" { throw .invalidParameter(name: which, reason: "maxVolumeML is for the vessels preset") }
             if (s.seedHU != nil || s.minIslandML != nil || s.keepTable != nil) && s.preset != "bone" {
                 throw .invalidParameter(name: which, reason: "seedHU, minIslandML and keepTable are for the bone preset")
             }
-            if let m = s.minIslandML, !(m >= 0) { throw .invalidParameter(name: which, reason: "minIslandML must be 0 or more") }
             if let lower = s.lower, let upper = s.upper, lower > upper {
                 throw .invalidParameter(name: which, reason: "lower \(format(lower)) is above upper \(format(upper))")
             }
@@ -162,6 +178,12 @@ public struct Recipe: Codable, Sendable, Equatable {
 }
 
 extension Recipe.Structure {
+    /// The numbers the structure carries, by key (those given).
+    var numbers: [(key: String, value: Double)] {
+        [("lower", lower), ("upper", upper), ("radiusMM", radiusMM), ("maxVolumeML", maxVolumeML), ("seedHU", seedHU),
+         ("minIslandML", minIslandML)].compactMap { key, value in value.map { (key, $0) } }
+    }
+
     var allSeeds: [Seed] {
         (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
     }

@@ -203,7 +203,7 @@ public struct RegionGrowing: Sendable {
         var warnings: [String] = []
         var limited = false
         if let maxML = limits.maxVolumeML {
-            let maxVoxels = Int((maxML * 1000 / geometry.voxelVolume).rounded(.down))
+            let maxVoxels = Int(saturating: (maxML * 1000 / geometry.voxelVolume).rounded(.down))
             if voxelCount > maxVoxels {
                 let walk = components.breadthFirst(from: seedRuns, connectivity: connectivity, maxVoxels: maxVoxels)
                 selected = walk.selected
@@ -325,8 +325,8 @@ public struct RegionGrowing: Sendable {
 
 /// Whole-number bounds for Int16 data: [⌈lower⌉, ⌊upper⌋], clamped to the Int16 range.
 func int16Bounds(_ lower: Double, _ upper: Double) -> (Int16, Int16) {
-    (Int16(clamping: Int(max(-40000, min(40000, lower.rounded(.up))))),
-     Int16(clamping: Int(max(-40000, min(40000, upper.rounded(.down))))))
+    (Int16(clamping: Int(saturating: lower.rounded(.up))),
+     Int16(clamping: Int(saturating: upper.rounded(.down))))
 }
 
 /// Per row, the x ranges within `radius` mm of at least one seed (any direction matrix).
@@ -354,8 +354,8 @@ struct DistanceWindows: Sendable {
             let discriminant = b * b - 4 * a * c
             guard discriminant >= 0 else { continue }
             let root = discriminant.squareRoot()
-            let lo = max(0, Int(((-b - root) / (2 * a)).rounded(.up)))
-            let hi = min(nx - 1, Int(((-b + root) / (2 * a)).rounded(.down)))
+            let lo = max(0, Int(saturating: ((-b - root) / (2 * a)).rounded(.up)))
+            let hi = min(nx - 1, Int(saturating: ((-b + root) / (2 * a)).rounded(.down)))
             if lo <= hi { windows.append((lo, hi)) }
         }
         windows.sort { $0.0 < $1.0 }

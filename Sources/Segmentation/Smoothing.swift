@@ -11,7 +11,7 @@ public enum Smoothing {
         var scratch = values
         for axis in 0..<3 {
             let sigma = sigmaMM / volume.spacing[axis]
-            let radius = Int((3 * sigma).rounded(.up))
+            let radius = min(d[axis], Int(saturating: (3 * sigma).rounded(.up)))
             guard radius >= 1, d[axis] > 1 else { continue }
             var kernel: [Float] = (-radius...radius).map { (offset: Int) -> Float in
                 let x = Double(offset)

@@ -64,8 +64,8 @@ public struct VesselPreset: Sendable {
         // Breadth-first growth, voxel by voxel, with the leak guards; a voxel is eligible when it
         // is in the window and no voxel brighter than the window lies within the bone margin
         // (checked only for the voxels the growth reaches).
-        let radii = SIMD3<Int>((0..<3).map { boneMarginMM > 0 ? Int((boneMarginMM / g.spacing[$0]).rounded(.up)) : 0 })
-        let maxVoxels = Int((maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
+        let radii = SIMD3<Int>((0..<3).map { boneMarginMM > 0 ? min(g.dimensions[$0], Int(saturating: (boneMarginMM / g.spacing[$0]).rounded(.up))) : 0 })
+        let maxVoxels = Int(saturating: (maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
         let growth: Growth
         switch volume {
         case .int16(let v):

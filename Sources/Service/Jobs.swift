@@ -51,20 +51,23 @@ public enum UploadCheck {
     }
 }
 
-/// N worker threads that take queued jobs, run the pipeline off the event loops, and publish
-/// each package into the content-addressed folder only once it is complete.
+/// N worker threads that take queued jobs, run each in a child process (`JobProcess`), and
+/// publish its package into the content-addressed folder only once it is complete.
 public final class JobRunner: @unchecked Sendable {
     let store: any ServiceRecords
     let options: Pipeline.Options
     let workers: Int
+    let process: JobProcess
     private let lock = NSCondition()
     private var stopping = false
     private var running = 0
 
-    public init(store: any ServiceRecords, options: Pipeline.Options, workers: Int) {
+    /// `executable`: the `vrprep` binary whose `run-job` command runs one job.
+    public init(store: any ServiceRecords, options: Pipeline.Options, workers: Int, executable: URL, limits: JobLimits) {
         self.store = store
         self.options = options
         self.workers = max(1, workers)
+        self.process = JobProcess(executable: executable, limits: limits)
     }
 
     public func start() {
@@ -76,12 +79,19 @@ public final class JobRunner: @unchecked Sendable {
         }
     }
 
-    /// Asks the workers to stop after their current job and waits for them.
+    /// Stops the workers: a running job's process is ended and the job goes back to the queue
+    /// (this stop does not count as one of its attempts).
     public func stop() {
         lock.lock()
         stopping = true
         while running > 0 { lock.wait() }
         lock.unlock()
+    }
+
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
     }
 
     private func loop() {
@@ -94,17 +104,12 @@ public final class JobRunner: @unchecked Sendable {
             lock.broadcast()
             lock.unlock()
         }
-        while true {
-            lock.lock()
-            let stop = stopping
-            lock.unlock()
-            if stop { return }
+        while !isStopping {
             guard let job = try? store.claimJob() else {
                 Thread.sleep(forTimeInterval: 0.2)
                 continue
             }
             run(job)
-            MemoryPolicy.releaseFreeMemory()
         }
     }
 
@@ -112,41 +117,64 @@ public final class JobRunner: @unchecked Sendable {
         let folders = store.folders
         let staging = folders.staging.appendingPathComponent(job.id)
         try? FileManager.default.removeItem(at: staging)
+        defer { try? FileManager.default.removeItem(at: staging) }
         let store = self.store
         let last = LastProgress()
+        // An upload is a zip; a study received by DICOM is a folder of its instances.
+        let folder = folders.uploads.appendingPathComponent(job.id)
+        let input = FileManager.default.fileExists(atPath: folder.path) ? folder : folders.upload(job.id)
+        var options = self.options
         do {
-            // An upload is a zip; a study received by DICOM is a folder of its instances.
-            let folder = folders.uploads.appendingPathComponent(job.id)
-            let input = FileManager.default.fileExists(atPath: folder.path) ? folder : folders.upload(job.id)
-            var options = self.options
             if let recipe = job.recipe {
                 options.recipe = try Recipe.parse(Data(recipe.utf8), source: "the recipe of DICOM peer \(job.callingAE ?? "?")")
             }
-            let result = try Pipeline(options: options).run(study: [input.path], out: staging) { p in
-                let percent = Int(p.fraction * 100)
-                if last.changed(p.stage, percent) { try? store.progress(job: job.id, stage: p.stage, percent: percent) }
-            }
-            if try store.job(job.id)?.state == "cancelled" {
-                try? FileManager.default.removeItem(at: staging)
-                return
-            }
-            let id = result.manifest.packageID ?? ""
-            let target = folders.package(id)
-            if FileManager.default.fileExists(atPath: target.path) {
-                try? FileManager.default.removeItem(at: staging)  // the same package exists already
-            } else {
-                try FileManager.default.moveItem(at: staging, to: target)
-            }
-            if !FileManager.default.fileExists(atPath: folders.archive(id).path) {
-                try PackageStore.writeArchive(of: target)
-            }
-            try store.addPackage(id: id, owner: job.owner, job: job.id)
-            try store.finish(job: job.id, packageID: id, error: nil)
         } catch {
-            try? FileManager.default.removeItem(at: staging)
             try? store.finish(job: job.id, packageID: nil, error: "\(error)")
+            return
+        }
+        let spec = JobSpec(job: job.id, input: input.path, out: staging.path, options: options)
+        let outcome = process.run(spec, progress: { stage, percent in
+            if last.changed(stage, percent) { try? store.progress(job: job.id, stage: stage, percent: percent) }
+        }, shouldCancel: { (try? store.job(job.id))?.state == "cancelled" }, stopping: { isStopping })
+        switch outcome {
+        case .cancelled:
+            return
+        case .interrupted:
+            try? store.release(job: job.id)
+        case .failed(let message):
+            try? store.finish(job: job.id, packageID: nil, error: Self.scrubbed(message, input: input, folders: folders))
+        case .done:
+            do {
+                // The package id is the manifest's, read here rather than taken on the child's word.
+                guard let id = try PackageStore.read(staging).packageID else {
+                    throw ServiceFailure("the job's package has no id")
+                }
+                let target = folders.package(id)
+                if !FileManager.default.fileExists(atPath: target.path) {
+                    try FileManager.default.moveItem(at: staging, to: target)
+                }
+                if !FileManager.default.fileExists(atPath: folders.archive(id).path) {
+                    try PackageStore.writeArchive(of: target)
+                }
+                try store.addPackage(id: id, owner: job.owner, job: job.id)
+                try store.finish(job: job.id, packageID: id, error: nil)
+            } catch {
+                try? store.finish(job: job.id, packageID: nil,
+                                  error: Self.scrubbed("publishing the package: \(error)", input: input, folders: folders))
+            }
         }
     }
+
+    /// A job's error as its sender sees it: the server's own paths replaced by what they are.
+    static func scrubbed(_ message: String, input: URL, folders: BlobFolders) -> String {
+        message.replacingOccurrences(of: input.path, with: "the study")
+            .replacingOccurrences(of: folders.root.path, with: "[service data]")
+    }
+}
+
+struct ServiceFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Progress lines are written to the database only when the stage or the percent changes.

@@ -19,6 +19,10 @@ public struct ServiceServer: Sendable {
         public var pipeline = Pipeline.Options()
         /// A DICOM Storage SCP taking studies by C-STORE, when set.
         public var dicom: DicomIntake.Settings?
+        /// The `vrprep` binary whose `run-job` command runs each job in a process of its own
+        /// (default: this process's own executable), and the limits on that process.
+        public var jobExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        public var jobLimits = JobLimits()
 
         public init(data: URL) {
             self.data = data
@@ -61,7 +65,11 @@ public struct ServiceServer: Sendable {
     /// workers, serves. `onRunning(port)` is called once the server listens.
     public func run(stopper: Stopper? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         _ = try store.requeueInterrupted()
-        let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers)
+        guard FileManager.default.isExecutableFile(atPath: settings.jobExecutable.path) else {
+            throw ServiceFailure("cannot run jobs: \(settings.jobExecutable.path) is not an executable")
+        }
+        let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers,
+                               executable: settings.jobExecutable, limits: settings.jobLimits)
         runner.start()
         defer { runner.stop() }
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }

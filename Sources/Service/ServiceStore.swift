@@ -26,6 +26,7 @@ public protocol ServiceRecords: Sendable {
     func finish(job id: String, packageID: String?, error: String?) throws
     func cancel(job id: String) throws -> Bool
     func requeueInterrupted() throws -> Int
+    func release(job id: String) throws
     func counts() throws -> (jobs: [String: Int], packages: Int)
     func addPackage(id: String, owner: String, job: String) throws
     func packages(owner: String?) throws -> [String]
@@ -60,6 +61,8 @@ public final class ServiceStore: ServiceRecords {
         public var instances: Int?
         /// The recipe (JSON) the job runs with; nil: the default one.
         public var recipe: String?
+        /// Times a runner took it (counted before it runs).
+        public var attempts = 0
     }
 
     /// How completion of a study received by DICOM is decided.
@@ -177,6 +180,9 @@ public final class ServiceStore: ServiceRecords {
             }
             try db.alter(table: "job") { t in t.add(column: "recipe", .text) }
         }
+        migrator.registerMigration("v5-job-attempts") { db in
+            try db.alter(table: "job") { t in t.add(column: "attempts", .integer).notNull().defaults(to: 0) }
+        }
         try migrator.migrate(database)
     }
 
@@ -230,7 +236,7 @@ public final class ServiceStore: ServiceRecords {
     static func job(_ row: Row) -> Job {
         Job(id: row["id"], owner: row["owner"], state: row["state"], stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
-            peer: row["peer"], instances: row["instances"], recipe: row["recipe"])
+            peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0)
     }
 
     /// Jobs, newest first; those of `owner` only unless nil.
@@ -303,13 +309,16 @@ public final class ServiceStore: ServiceRecords {
         }
     }
 
-    /// Takes the oldest queued job for a worker (running), if any.
+    /// Takes the oldest queued job for a worker (running), if any, and counts the attempt
+    /// before anything runs.
     public func claimJob() throws -> Job? {
         try database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1") else { return nil }
-            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting' WHERE id = ?", arguments: [row["id"] as String])
+            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
+                           arguments: [row["id"] as String])
             var job = Self.job(row)
             job.state = "running"
+            job.attempts += 1
             return job
         }
     }
@@ -339,11 +348,30 @@ public final class ServiceStore: ServiceRecords {
         }
     }
 
-    /// At start: jobs left running by a crash or a stop go back to the queue.
+    /// Attempts after which a job that was running when its service stopped is not tried again.
+    public static let maxAttempts = 2
+
+    /// At start: jobs left running by a crash go back to the queue, unless they were running
+    /// when the service stopped `maxAttempts` times already: those fail, never queued again.
     public func requeueInterrupted() throws -> Int {
         try database.write { db in
+            try db.execute(sql: """
+                UPDATE job SET state = 'failed',
+                    error = 'the service stopped twice while this job ran (at ' || stage || '); not retried'
+                WHERE state = 'running' AND attempts >= ?
+                """, arguments: [Self.maxAttempts])
             try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0 WHERE state = 'running'")
             return db.changesCount
+        }
+    }
+
+    /// A running job given back by a runner that is stopping: queued again, this attempt not counted.
+    public func release(job id: String) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = MAX(attempts - 1, 0)
+                WHERE id = ? AND state = 'running'
+                """, arguments: [id])
         }
     }
 

@@ -64,7 +64,7 @@ public struct VolumeGeometry: Equatable, Sendable {
     /// Nearest voxel index of a patient position (it may lie outside the grid).
     public func nearestIndex(ofPatient point: SIMD3<Double>) -> SIMD3<Int>? {
         guard let c = continuousIndex(ofPatient: point) else { return nil }
-        return SIMD3(Int(c.x.rounded()), Int(c.y.rounded()), Int(c.z.rounded()))
+        return SIMD3(Int(saturating: c.x.rounded()), Int(saturating: c.y.rounded()), Int(saturating: c.z.rounded()))
     }
 
     /// The 4×4 index-to-patient matrix (row-major, LPS mm), as NIfTI/ITK tools expect it.

@@ -37,6 +37,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "Largest upload accepted (MiB).")
     var maxUploadMB = 2048
 
+    @Option(name: .customLong("job-memory-mb"),
+            help: "Memory one job may use (MiB) before it is stopped (default: 75 % of this machine's memory).")
+    var jobMemoryMB: Int?
+
+    @Option(name: .customLong("job-timeout-minutes"), help: "Time one job may run before it is stopped (minutes).")
+    var jobTimeoutMinutes = 30.0
+
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
 
@@ -68,6 +75,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         guard maxUploadMB > 0 else { throw ValidationError("--max-upload-mb must be more than 0") }
+        if let jobMemoryMB, !(64...(1 << 30)).contains(jobMemoryMB) {
+            throw ValidationError("--job-memory-mb must be 64…\(1 << 30) MiB, not \(jobMemoryMB)")
+        }
+        guard jobTimeoutMinutes.isFinite, jobTimeoutMinutes >= 0.1, jobTimeoutMinutes <= 7 * 24 * 60 else {
+            throw ValidationError("--job-timeout-minutes must be 0.1…10080 minutes, not \(jobTimeoutMinutes)")
+        }
         if let dicomPort {
             guard (1...65535).contains(dicomPort) else { throw ValidationError("--dicom-port must be 1…65535") }
         }
@@ -91,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.port = port
         settings.workers = workers
         settings.maxUploadBytes = Int64(maxUploadMB) << 20
+        settings.jobLimits = JobLimits(memoryBytes: jobMemoryMB.map { $0 << 20 }, seconds: jobTimeoutMinutes * 60)
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }
         settings.pipeline.softwareVersion = VRPrep.version
         if let dicomPort {
@@ -124,6 +138,21 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as DicomReceiver.Failure {
             fail(error.description)
         }
+    }
+}
+
+/// One job of the service, in a process of its own (started by `vrprep serve`, not by people):
+/// reads the job's description on standard input, prints its progress as JSON lines.
+struct RunJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-job", abstract: "Run one job of the service (started by vrprep serve).", shouldDisplay: false)
+
+    @Option(help: "The job's id (shown in process lists).")
+    var job: String
+
+    func run() throws {
+        let status = JobChild.run()
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

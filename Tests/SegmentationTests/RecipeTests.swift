@@ -24,7 +24,7 @@ import VolumeCore
         (#"{"structures": [{"preset": "bone"}], "colour": 1}"#, "unknown key 'colour'"),
         (#"{"structures": [{"preset": "bone", "treshold": 200}]}"#, "structure 1: unknown key 'treshold'"),
         (#"{"structures": [{"preset": "lungs"}]}"#, "unknown preset 'lungs'"),
-        (#"{"structures": [{"preset": "tumor", "seedsMM": [[1, 2, 3]], "radiusMM": 0}]}"#, "radiusMM must be more than 0"),
+        (#"{"structures": [{"preset": "tumor", "seedsMM": [[1, 2, 3]], "radiusMM": 0}]}"#, "radiusMM: 0 is out of range (expected a number at least 0.5"),
         (#"{"structures": [{"preset": "tumor"}]}"#, "needs at least one seed"),
         (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2]]}]}"#, "three numbers"),
         (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2, 3]], "lower": 700, "upper": 150}]}"#, "lower 700 is above upper 150"),

@@ -22,7 +22,8 @@ import TestSupport
         let dicomPort: Int
 
         /// `dicom`: a receiver on `dicom.port`; `data`: the folder of a service that ran before.
-        init(maxUploadBytes: Int64 = 1 << 30, dicom: DicomIntake.Settings? = nil, data: URL? = nil, workers: Int = 1) async throws {
+        init(maxUploadBytes: Int64 = 1 << 30, dicom: DicomIntake.Settings? = nil, data: URL? = nil, workers: Int = 1,
+             jobLimits: JobLimits = JobLimits()) async throws {
             self.data = try data ?? Fixtures.temporaryFolder("service")
             var settings = ServiceServer.Settings(data: self.data)
             settings.port = 0
@@ -32,6 +33,8 @@ import TestSupport
             settings.pipeline.renderSize = 128
             settings.pipeline.maxTriangles = 20_000
             settings.pipeline.shaders = Fixtures.root.appendingPathComponent("Shaders")
+            settings.jobExecutable = CommandLineTool.executable
+            settings.jobLimits = jobLimits
             dicomPort = dicom?.port ?? 0
             settings.dicom = dicom
             let server = try ServiceServer(settings: settings)

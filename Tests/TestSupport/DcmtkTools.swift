@@ -38,3 +38,20 @@ public enum DcmtkTool {
         return senders.map(\.terminationStatus)
     }
 }
+
+extension DcmtkTool {
+    /// A copy of the sample CT's slices in a fresh folder, with `dcmodify -m` applied to each
+    /// (e.g. `(0028,0030)=1e-30\1e-30`): the sample as a careless or hostile sender might send it.
+    public static func modifiedSample(_ modifications: [String], label: String = "modified-sample") throws -> URL {
+        let folder = try Fixtures.temporaryFolder(label)
+        var files: [String] = []
+        for file in Fixtures.sampleCTFiles {
+            let copy = folder.appendingPathComponent(file.lastPathComponent)
+            try FileManager.default.copyItem(at: file, to: copy)
+            files.append(copy.path)
+        }
+        let (status, output) = try run("dcmodify", ["-nb"] + modifications.flatMap { ["-m", $0] } + files)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "dcmodify: \(output)"]) }
+        return folder
+    }
+}
