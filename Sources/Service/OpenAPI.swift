@@ -48,10 +48,10 @@ public enum OpenAPI {
                 "200": {description: '{"status": "ok"}'}
           /metrics:
             get:
-              summary: Prometheus text (jobs by state, packages, resident memory).
-              security: []
+              summary: Prometheus text (jobs by state, packages, resident memory), for an admin token.
               responses:
                 "200": {description: 'Metrics in the Prometheus text format.'}
+                "401": {description: 'No admin token.'}
           /openapi.yaml:
             get:
               summary: This description.
@@ -138,6 +138,11 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'manifest.json'}
                 "403": {description: 'Someone else''s package, or a share link for another one.'}
+            delete:
+              summary: 'Take the package from the caller (an admin: from everyone); its files go with its last owner.'
+              responses:
+                "200": {description: '{"id", "removed": true when nobody has it any more}'}
+                "404": {description: 'Not one of the caller''s packages.'}
           /v1/packages/{id}/archive:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -165,9 +170,10 @@ public enum OpenAPI {
               summary: A read-only share link to the package (owner, trainer with it, admin).
               requestBody:
                 content:
-                  application/json: {schema: {type: object, properties: {expiresInHours: {type: number}}}}
+                  application/json: {schema: {type: object, properties: {expiresInHours: {type: number, minimum: 0.0167, maximum: 8760}}}}
               responses:
                 "201": {description: '{"token", "url", "expiresAt"}'}
+                "400": {description: 'An unknown key, a wrong type or expiresInHours out of range (named).'}
           /v1/collections:
             get:
               summary: The trainer's collections.
@@ -180,7 +186,7 @@ public enum OpenAPI {
                 content:
                   application/json: {schema: {type: object}}
               responses:
-                "201": {description: 'The collection, each item with a share link.'}
+                "201": {description: 'The collection with its one share link (token, url; expiresInHours, 720 by default), each item with a link to its package.'}
                 "400": {description: 'Unknown keys or values out of range.'}
                 "403": {description: 'A package the trainer cannot read.'}
           /view/{id}:
@@ -202,10 +208,13 @@ public enum OpenAPI {
           /v1/collections/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: false, schema: {type: string}}
             get:
-              summary: One collection, each item with a share link.
+              summary: 'One collection: for its owner, its items; with its share link, each item with a link to its package. Reading writes nothing.'
               responses:
                 "200": {description: 'The collection.'}
+                "403": {description: 'A share link for another collection.'}
+                "410": {description: 'The collection''s link expired or was revoked.'}
 
         """
 

@@ -6,6 +6,7 @@ import Pipeline
 import ScenePackage
 import ServiceLifecycle
 import UnixSignals
+import VolumeCore
 
 /// The HTTP API (DESIGN.md, API v1) on Hummingbird: uploads, jobs, packages, shares.
 public struct ServiceServer: Sendable {
@@ -120,8 +121,9 @@ public struct ServiceServer: Sendable {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.yaml)))
         }
 
-        // Prometheus text format: counts only, nothing about who or what.
-        router.get("/metrics") { _, _ -> Response in
+        // Prometheus text format (scraped with an admin token): counts only, nothing about who or what.
+        router.get("/metrics") { request, _ -> Response in
+            _ = try authorize(request, store, roles: [.admin])
             let (jobs, packages) = try store.counts()
             var lines = ["# HELP vrprep_jobs Jobs by state.", "# TYPE vrprep_jobs gauge"]
             for state in ["queued", "running", "done", "failed", "cancelled"] {
@@ -138,7 +140,7 @@ public struct ServiceServer: Sendable {
             let caller = try authorize(request, store, roles: [.submitter, .admin])
             let contentType = request.headers[.contentType] ?? ""
             let boundary = Multipart.boundary(contentType)
-            guard contentType.lowercased().hasPrefix("application/zip") || boundary != nil else {
+            guard mediaType(contentType) == "application/zip" || boundary != nil else {
                 throw HTTPError(.unsupportedMediaType, message: "send the study as one zip archive (Content-Type: application/zip) " +
                                 "or as files in multipart/form-data")
             }
@@ -148,7 +150,7 @@ public struct ServiceServer: Sendable {
             let id = UUID().uuidString.lowercased()
             let target = store.folders.upload(id)
             let partial = target.appendingPathExtension("partial")
-            FileManager.default.createFile(atPath: partial.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: partial.path, contents: nil)
             guard let handle = try? FileHandle(forWritingTo: partial) else { throw HTTPError(.internalServerError, message: "cannot store the upload") }
             var written: Int64 = 0
             do {
@@ -248,25 +250,14 @@ public struct ServiceServer: Sendable {
         router.post("/v1/packages/:id/shares") { request, context -> Response in
             let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
             let id = try context.parameters.require("id")
-            guard let owner = try store.packageOwner(id), caller.role == .admin || owner == caller.id else {
+            let owners = try store.packageOwners(id)
+            guard !owners.isEmpty, caller.role == .admin || owners.contains(caller.id) else {
                 throw HTTPError(.notFound, message: "no package \(id)")
             }
-            let body = try await request.body.collect(upTo: 4096)
-            var hours = 24.0
-            if body.readableBytes > 0 {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
-                    throw HTTPError(.badRequest, message: "the body must be a JSON object such as {\"expiresInHours\": 24}")
-                }
-                if let unknown = object.keys.first(where: { $0 != "expiresInHours" }) {
-                    throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (only expiresInHours)")
-                }
-                if let value = object["expiresInHours"] {
-                    guard let number = value as? Double, number > 0, number <= 24 * 365 else {
-                        throw HTTPError(.badRequest, message: "expiresInHours must be a number of hours, more than 0 and at most a year")
-                    }
-                    hours = number
-                }
-            }
+            struct Body: Decodable { var expiresInHours: Double? }
+            let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
+                                            allowEmpty: true)
+            let hours = try checked(body?.expiresInHours, "expiresInHours", shareHours) ?? 24
             let share = try store.share(package: id, hours: hours)
             let formatter = ISO8601DateFormatter()
             return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
@@ -296,36 +287,37 @@ public struct ServiceServer: Sendable {
         // it was given) with notes, for a course; each item comes back with a fresh share link.
         router.post("/v1/collections") { request, _ -> Response in
             let caller = try authorize(request, store, roles: [.trainer, .admin])
-            let body = try await request.body.collect(upTo: 1 << 20)
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
-                throw HTTPError(.badRequest, message: "the body must be a JSON object {\"name\", \"items\": [{\"package\", \"share\", \"notes\"}]}")
+            struct Item: Decodable { var package: String; var share: String?; var notes: String? }
+            struct Body: Decodable { var name: String; var items: [Item]; var expiresInHours: Double? }
+            let example = #"{"name": "…", "items": [{"package": "…", "share": "…", "notes": "…"}], "expiresInHours": 720}"#
+            guard let body = try await decodeBody(Body.self, request, limit: 1 << 20, keys: ["name", "items", "expiresInHours"],
+                                                  itemKeys: ["package", "share", "notes"], example: example) else {
+                throw HTTPError(.badRequest, message: "the body must be a JSON object \(example)")
             }
-            if let unknown = object.keys.sorted().first(where: { !["name", "items"].contains($0) }) {
-                throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (name, items)")
-            }
-            guard let name = object["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+            guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty, body.name.count <= 200 else {
                 throw HTTPError(.badRequest, message: "name must be a text of 1…200 characters")
             }
-            guard let list = object["items"] as? [[String: Any]], !list.isEmpty, list.count <= 500 else {
+            guard (1...500).contains(body.items.count) else {
                 throw HTTPError(.badRequest, message: "items must be a list of 1…500 objects {package, share, notes}")
             }
+            let hours = try checked(body.expiresInHours, "expiresInHours", shareHours) ?? 24 * 30
             var items: [(packageID: String, notes: String)] = []
-            for (n, item) in list.enumerated() {
-                if let unknown = item.keys.sorted().first(where: { !["package", "share", "notes"].contains($0) }) {
-                    throw HTTPError(.badRequest, message: "item \(n + 1): unknown key '\(unknown)' (package, share, notes)")
-                }
-                guard let package = item["package"] as? String else { throw HTTPError(.badRequest, message: "item \(n + 1): no package id") }
-                let notes = item["notes"] as? String ?? ""
+            for (n, item) in body.items.enumerated() {
+                let notes = item.notes ?? ""
                 guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
-                let readable = try store.packageOwner(package) == caller.id || caller.role == .admin
-                    || (item["share"] as? String).map { try store.sharedPackage(token: $0) == package } == true
+                let readable = try caller.role == .admin || store.packageOwners(item.package).contains(caller.id)
+                    || item.share.map { try store.shareOpens(token: $0, package: item.package) } == true
                 guard readable else {
-                    throw HTTPError(.forbidden, message: "item \(n + 1): package \(package) is not yours and no valid share link for it was given")
+                    throw HTTPError(.forbidden, message: "item \(n + 1): package \(item.package) is not yours and no valid share link for it was given")
                 }
-                items.append((package, notes))
+                items.append((item.package, notes))
             }
-            let id = try store.createCollection(owner: caller.id, name: name, items: items)
-            return try json(try collectionJSON(store, id, hours: 24 * 30), status: .created)
+            let made = try store.createCollection(owner: caller.id, name: body.name, items: items, hours: hours)
+            guard let collection = try store.collection(made.id) else { throw HTTPError(.internalServerError, message: "the collection was not kept") }
+            var answer = collectionJSON(collection, share: made.token)
+            answer["token"] = made.token
+            answer["url"] = "/v1/collections/\(made.id)?share=\(made.token)"
+            return try json(answer, status: .created)
         }
 
         router.get("/v1/collections") { request, _ -> Response in
@@ -333,13 +325,43 @@ public struct ServiceServer: Sendable {
             return try json(["collections": try store.collections(owner: caller.role == .admin ? nil : caller.id)])
         }
 
+        // One collection: for its owner (or an admin), its items; with its share link, its items
+        // each with a link to the package. Reading writes nothing; an expired link stays refused.
         router.get("/v1/collections/:id") { request, context -> Response in
-            let caller = try authorize(request, store, roles: [.trainer, .admin])
             let id = try context.parameters.require("id")
+            if let share = shareToken(request) {
+                guard let shared = try store.sharedCollection(token: share), shared.id == id,
+                      let collection = try store.collection(id) else {
+                    throw HTTPError(.forbidden, message: "this share link does not open collection \(id)")
+                }
+                guard shared.valid else {
+                    throw HTTPError(.gone, message: "this collection's link expired at \(ISO8601DateFormatter().string(from: shared.expires)) " +
+                                    "or was revoked: ask the trainer for a new one")
+                }
+                return try json(collectionJSON(collection, share: share))
+            }
+            let caller = try authorize(request, store, roles: [.trainer, .admin])
             guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
                 throw HTTPError(.notFound, message: "no collection \(id)")
             }
-            return try json(try collectionJSON(store, id, hours: 24 * 30))
+            return try json(collectionJSON(collection, share: nil))
+        }
+
+        // A package taken from its owner (an admin: from everyone); its files go with its last owner.
+        router.delete("/v1/packages/:id") { request, context -> Response in
+            let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+            let id = try context.parameters.require("id")
+            let removal = try store.removePackage(id, owner: caller.role == .admin ? nil : caller.id)
+            switch removal {
+            case .notFound:
+                throw HTTPError(.notFound, message: "no package \(id)")
+            case .released:
+                return try json(["id": id, "removed": false, "note": "removed from your packages; other senders of the same study still have it"])
+            case .removed:
+                try? FileManager.default.removeItem(at: store.folders.package(id))
+                try? FileManager.default.removeItem(at: store.folders.archive(id))
+                return try json(["id": id, "removed": true])
+            }
         }
         addDicomPeerRoutes(router, store, settings)
         return router
@@ -360,16 +382,67 @@ func jobJSON(_ job: ServiceStore.Job) -> [String: Any] {
     return body
 }
 
-/// A collection with a share link (valid `hours`) for each of its packages.
-func collectionJSON(_ store: any ServiceRecords, _ id: String, hours: Double) throws -> [String: Any] {
-    guard let collection = try store.collection(id) else { throw HTTPError(.notFound, message: "no collection \(id)") }
-    let formatter = ISO8601DateFormatter()
-    let items: [[String: Any]] = try collection.items.map { item in
-        let share = try store.share(package: item.packageID, hours: hours)
-        return ["package": item.packageID, "notes": item.notes, "url": "/v1/packages/\(item.packageID)/archive?share=\(share.token)",
-                "expiresAt": formatter.string(from: share.expires)]
+/// A collection as the API shows it; with its share token, each item with a link to its package.
+func collectionJSON(_ collection: ServiceStore.Collection, share: String?) -> [String: Any] {
+    let items: [[String: Any]] = collection.items.map { item in
+        var answer: [String: Any] = ["package": item.packageID, "notes": item.notes]
+        if let share { answer["url"] = "/v1/packages/\(item.packageID)/archive?share=\(share)" }
+        return answer
     }
-    return ["id": collection.id, "name": collection.name, "items": items]
+    return ["id": collection.id, "name": collection.name, "expiresAt": ISO8601DateFormatter().string(from: collection.expires),
+            "expired": collection.expires <= Date(), "items": items]
+}
+
+/// Share links last at least a minute and at most a year.
+let shareHours = CheckedRange(1.0 / 60, 24 * 365, unit: "hours")
+
+/// A number of a request checked against its range: 400 naming the key and the range.
+func checked(_ value: Double?, _ key: String, _ range: CheckedRange) throws -> Double? {
+    guard let value else { return nil }
+    if let problem = range.problem(value) { throw HTTPError(.badRequest, message: "\(key): \(problem)") }
+    return value
+}
+
+/// The media type of a Content-Type header, lower case, without parameters.
+func mediaType(_ contentType: String) -> String {
+    String(contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+}
+
+/// A JSON object body decoded as `T`. Malformed JSON, a key other than `keys` (and, in the objects
+/// of an "items" list, other than `itemKeys`), a wrong type or a missing key is a 400 that names
+/// it. An empty body is nil when `allowEmpty`.
+func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int, keys: Set<String>, itemKeys: Set<String> = [],
+                              example: String, allowEmpty: Bool = false) async throws -> T? {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: limit)
+    } catch {
+        throw HTTPError(.contentTooLarge, message: "the body is larger than \(limit) bytes")
+    }
+    if buffer.readableBytes == 0 && allowEmpty { return nil }
+    let data = Data(buffer.readableBytesView)
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw HTTPError(.badRequest, message: "the body must be a JSON object such as \(example)")
+    }
+    if let unknown = object.keys.sorted().first(where: { !keys.contains($0) }) {
+        throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (known: \(keys.sorted().joined(separator: ", ")))")
+    }
+    for (n, item) in ((object["items"] as? [Any]) ?? []).enumerated() {
+        if let item = item as? [String: Any], let unknown = item.keys.sorted().first(where: { !itemKeys.contains($0) }) {
+            throw HTTPError(.badRequest, message: "item \(n + 1): unknown key '\(unknown)' (known: \(itemKeys.sorted().joined(separator: ", ")))")
+        }
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+        throw HTTPError(.badRequest, message: "\(key.isEmpty ? "the body" : key) has the wrong type; example: \(example)")
+    } catch let DecodingError.keyNotFound(key, context) {
+        let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+        throw HTTPError(.badRequest, message: "\(path) is missing; example: \(example)")
+    } catch {
+        throw HTTPError(.badRequest, message: "the body cannot be read; example: \(example)")
+    }
 }
 
 // MARK: Helpers
@@ -394,20 +467,30 @@ func authorize(_ request: Request, _ store: any ServiceRecords, roles: Set<Servi
     return Caller(id: caller.id, role: caller.role)
 }
 
-/// Reading a package: its owner, an admin, or a share token for exactly this package (as a bearer
-/// token or `?share=`).
+/// A share token given with the request: `?share=` or a bearer token that is a share link.
+func shareToken(_ request: Request) -> String? {
+    if let share = request.uri.queryParameters["share"].map(String.init) { return share }
+    if let token = bearer(request), token.hasPrefix("vrs_") { return token }
+    return nil
+}
+
+/// Reading a package: its owners, an admin, or a share link that opens it (a link to this
+/// package or to a collection holding it), as a bearer token or `?share=`. A valid access token
+/// is asked first, so a share link on the same request never takes away what the token allows.
 func authorizePackage(_ request: Request, _ store: any ServiceRecords, _ id: String) throws {
-    let share = request.uri.queryParameters["share"].map(String.init) ?? bearer(request)
-    if let share, share.hasPrefix("vrs_") {
-        guard try store.sharedPackage(token: share) == id else {
-            throw HTTPError(.forbidden, message: "this share link does not open package \(id) (or it expired or was revoked)")
-        }
-        return
-    }
-    let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
-    guard let owner = try store.packageOwner(id) else { throw HTTPError(.notFound, message: "no package \(id)") }
-    guard caller.role == .admin || owner == caller.id else {
+    if let token = bearer(request), !token.hasPrefix("vrs_") {
+        let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
+        let owners = try store.packageOwners(id)
+        if caller.role == .admin && !owners.isEmpty || owners.contains(caller.id) { return }
+        if let share = shareToken(request), try store.shareOpens(token: share, package: id) { return }
+        guard !owners.isEmpty else { throw HTTPError(.notFound, message: "no package \(id)") }
         throw HTTPError(.forbidden, message: "package \(id) belongs to someone else: ask its owner for a share link")
+    }
+    guard let share = shareToken(request) else {
+        throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …) and no share link")
+    }
+    guard try store.shareOpens(token: share, package: id) else {
+        throw HTTPError(.forbidden, message: "this share link does not open package \(id) (or it expired or was revoked)")
     }
 }
 

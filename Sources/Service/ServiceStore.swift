@@ -30,11 +30,14 @@ public protocol ServiceRecords: Sendable {
     func counts() throws -> (jobs: [String: Int], packages: Int)
     func addPackage(id: String, owner: String, job: String) throws
     func packages(owner: String?) throws -> [String]
-    func packageOwner(_ id: String) throws -> String?
+    func packageOwners(_ id: String) throws -> [String]
+    func removePackage(_ id: String, owner: String?) throws -> ServiceStore.Removal
     func share(package id: String, hours: Double) throws -> (token: String, expires: Date)
-    func sharedPackage(token: String) throws -> String?
+    func shareOpens(token: String, package id: String) throws -> Bool
+    func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)?
     func revokeShare(token: String) throws
-    func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)]) throws -> String
+    func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)],
+                          hours: Double) throws -> (id: String, token: String, expires: Date)
     func collection(_ id: String) throws -> ServiceStore.Collection?
     func collections(owner: String?) throws -> [String]
 }
@@ -182,6 +185,24 @@ public final class ServiceStore: ServiceRecords {
         }
         migrator.registerMigration("v5-job-attempts") { db in
             try db.alter(table: "job") { t in t.add(column: "attempts", .integer).notNull().defaults(to: 0) }
+        }
+        // A package belongs to everyone who sent its study (deduplicated packages have several owners).
+        migrator.registerMigration("v6-package-owners") { db in
+            try db.create(table: "packageOwner") { t in
+                t.column("packageId", .text).notNull()
+                t.column("owner", .text).notNull()
+                t.column("jobId", .text).notNull()
+                t.column("created", .double).notNull()
+                t.primaryKey(["packageId", "owner"])
+            }
+            try db.execute(sql: "INSERT INTO packageOwner (packageId, owner, jobId, created) SELECT id, owner, jobId, created FROM package")
+            try db.create(index: "packageOwnerByOwner", on: "packageOwner", columns: ["owner", "created"])
+        }
+        // A collection has its own expiry and one share link, made when it is made: reading it writes nothing.
+        migrator.registerMigration("v7-collection-shares") { db in
+            try db.alter(table: "collection") { t in t.add(column: "expires", .double).notNull().defaults(to: 0) }
+            try db.execute(sql: "UPDATE collection SET expires = created + 30 * 86400")
+            try db.alter(table: "share") { t in t.add(column: "collectionId", .text) }
         }
         try migrator.migrate(database)
     }
@@ -392,25 +413,32 @@ public final class ServiceStore: ServiceRecords {
         public var id: String
         public var owner: String
         public var name: String
+        public var expires: Date
         public var items: [(packageID: String, notes: String)]
 
         public static func == (a: Collection, b: Collection) -> Bool {
-            a.id == b.id && a.owner == b.owner && a.name == b.name && a.items.map(\.packageID) == b.items.map(\.packageID)
-                && a.items.map(\.notes) == b.items.map(\.notes)
+            a.id == b.id && a.owner == b.owner && a.name == b.name && a.expires == b.expires
+                && a.items.map(\.packageID) == b.items.map(\.packageID) && a.items.map(\.notes) == b.items.map(\.notes)
         }
     }
 
-    public func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)]) throws -> String {
-        let id = UUID().uuidString.lowercased()
+    /// A collection and, in the same transaction, its one share link (valid `hours`), which
+    /// opens each of its packages; only the link's hash is kept, so the token is returned once.
+    public func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)],
+                                 hours: Double) throws -> (id: String, token: String, expires: Date) {
+        let id = UUID().uuidString.lowercased(), token = Self.newToken(prefix: "vrs_")
+        let now = Date(), expires = now.addingTimeInterval(hours * 3600)
         try database.write { db in
-            try db.execute(sql: "INSERT INTO collection (id, owner, name, created) VALUES (?, ?, ?, ?)",
-                           arguments: [id, owner, name, Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO collection (id, owner, name, created, expires) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, owner, name, now.timeIntervalSince1970, expires.timeIntervalSince1970])
             for (position, item) in items.enumerated() {
                 try db.execute(sql: "INSERT INTO collectionItem (collectionId, position, packageId, notes) VALUES (?, ?, ?, ?)",
                                arguments: [id, position, item.packageID, item.notes])
             }
+            try db.execute(sql: "INSERT INTO share (hash, packageId, expires, collectionId) VALUES (?, '', ?, ?)",
+                           arguments: [Self.hash(token), expires.timeIntervalSince1970, id])
         }
-        return id
+        return (id, token, expires)
     }
 
     public func collection(_ id: String) throws -> Collection? {
@@ -418,7 +446,8 @@ public final class ServiceStore: ServiceRecords {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collection WHERE id = ?", arguments: [id]) else { return nil }
             let items = try Row.fetchAll(db, sql: "SELECT packageId, notes FROM collectionItem WHERE collectionId = ? ORDER BY position",
                                          arguments: [id]).map { (packageID: $0["packageId"] as String, notes: $0["notes"] as String) }
-            return Collection(id: row["id"], owner: row["owner"], name: row["name"], items: items)
+            return Collection(id: row["id"], owner: row["owner"], name: row["name"],
+                              expires: Date(timeIntervalSince1970: row["expires"]), items: items)
         }
     }
 
@@ -433,10 +462,15 @@ public final class ServiceStore: ServiceRecords {
 
     // MARK: Packages and shares
 
+    /// Records a published package and that `owner` (through `job`) has it; a package already
+    /// published by another sender gains an owner.
     public func addPackage(id: String, owner: String, job: String) throws {
         try database.write { db in
+            let now = Date().timeIntervalSince1970
             try db.execute(sql: "INSERT OR IGNORE INTO package (id, owner, jobId, created) VALUES (?, ?, ?, ?)",
-                           arguments: [id, owner, job, Date().timeIntervalSince1970])
+                           arguments: [id, owner, job, now])
+            try db.execute(sql: "INSERT OR IGNORE INTO packageOwner (packageId, owner, jobId, created) VALUES (?, ?, ?, ?)",
+                           arguments: [id, owner, job, now])
         }
     }
 
@@ -444,14 +478,46 @@ public final class ServiceStore: ServiceRecords {
     public func packages(owner: String?) throws -> [String] {
         try database.read { db in
             if let owner {
-                return try String.fetchAll(db, sql: "SELECT id FROM package WHERE owner = ? ORDER BY created", arguments: [owner])
+                return try String.fetchAll(db, sql: "SELECT packageId FROM packageOwner WHERE owner = ? ORDER BY created, packageId",
+                                           arguments: [owner])
             }
             return try String.fetchAll(db, sql: "SELECT id FROM package ORDER BY created")
         }
     }
 
-    public func packageOwner(_ id: String) throws -> String? {
-        try database.read { db in try String.fetchOne(db, sql: "SELECT owner FROM package WHERE id = ?", arguments: [id]) }
+    /// Who has the package (empty when there is no such package).
+    public func packageOwners(_ id: String) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT owner FROM packageOwner WHERE packageId = ? ORDER BY created", arguments: [id])
+        }
+    }
+
+    public enum Removal: Sendable, Equatable {
+        /// No such package (for this owner).
+        case notFound
+        /// The owner no longer has it; others still do.
+        case released
+        /// Nobody has it any more: its records and shares are gone, its files are the caller's to remove.
+        case removed
+    }
+
+    /// Takes the package from `owner` (nil: from everyone, an admin's removal); once nobody has
+    /// it, its record, its shares and its place in collections go.
+    public func removePackage(_ id: String, owner: String?) throws -> Removal {
+        try database.write { db in
+            if let owner {
+                try db.execute(sql: "DELETE FROM packageOwner WHERE packageId = ? AND owner = ?", arguments: [id, owner])
+            } else {
+                try db.execute(sql: "DELETE FROM packageOwner WHERE packageId = ?", arguments: [id])
+            }
+            guard db.changesCount > 0 else { return .notFound }
+            let left = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM packageOwner WHERE packageId = ?", arguments: [id]) ?? 0
+            guard left == 0 else { return .released }
+            try db.execute(sql: "DELETE FROM package WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM share WHERE packageId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM collectionItem WHERE packageId = ?", arguments: [id])
+            return .removed
+        }
     }
 
     /// A read-only share of one package; returns the token and its expiry.
@@ -464,12 +530,32 @@ public final class ServiceStore: ServiceRecords {
         return (token, expires)
     }
 
-    /// The package a share token opens, if it is valid now.
-    public func sharedPackage(token: String) throws -> String? {
+    /// Whether a share token opens the package now: a link to this package, or to a collection
+    /// that holds it, neither expired nor revoked.
+    public func shareOpens(token: String, package id: String) throws -> Bool {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT packageId FROM share WHERE hash = ? AND revoked = 0 AND expires > ?",
-                                arguments: [Self.hash(token), Date().timeIntervalSince1970])
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM share s WHERE s.hash = ? AND s.revoked = 0 AND s.expires > ? AND (
+                    (s.collectionId IS NULL AND s.packageId = ?) OR
+                    (s.collectionId IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM collectionItem i WHERE i.collectionId = s.collectionId AND i.packageId = ?))))
+                """, arguments: [Self.hash(token), Date().timeIntervalSince1970, id, id]) ?? false
         }
+    }
+
+    /// The collection a share token was made for, its expiry, and whether it opens it now.
+    public func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT collectionId, expires, revoked FROM share WHERE hash = ? AND collectionId IS NOT NULL",
+                                             arguments: [Self.hash(token)]) else { return nil }
+            let expires = Date(timeIntervalSince1970: row["expires"])
+            return (row["collectionId"], expires, !(row["revoked"] as Bool) && expires > Date())
+        }
+    }
+
+    /// Share rows, for checks that reading writes nothing.
+    func shareCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM share") ?? 0 }
     }
 
     public func revokeShare(token: String) throws {

@@ -1,0 +1,111 @@
+import Foundation
+@testable import Service
+import Testing
+import TestSupport
+
+/// Who reaches a package: every sender of its study, share links that keep their expiry,
+/// collections that write nothing when read, and requests whose numbers and types are checked.
+extension ServiceTests {
+    @Test func aStudySentByTwoSubmittersIsEachOnesPackageAndLeavesWithItsLastOwner() async throws {
+        let service = try await Running()
+        let first = try service.store.createToken(role: .submitter, name: "surgeon A")
+        let second = try service.store.createToken(role: .submitter, name: "surgeon B")
+        do {
+            let zip = try Self.sampleZip()
+            let jobA = try await service.wait(job: try await upload(service, zip, token: first), token: first)
+            let jobB = try await service.wait(job: try await upload(service, zip, token: second), token: second)
+            let package = try #require(jobA["packageId"] as? String)
+            #expect(jobB["packageId"] as? String == package, "the same study gives the same package")
+            for token in [first, second] {
+                #expect(try await service.request("GET", "/v1/packages/\(package)/archive", token: token).0 == 200)
+                #expect((service.json(try await service.request("GET", "/v1/packages", token: token).1)["packages"] as? [String]) == [package])
+            }
+            // One sender deletes it: the other keeps it, files included.
+            let (deleted, answer, _) = try await service.request("DELETE", "/v1/packages/\(package)", token: first)
+            #expect(deleted == 200 && service.json(answer)["removed"] as? Bool == false, "\(service.json(answer))")
+            #expect(try await service.request("GET", "/v1/packages/\(package)/archive", token: first).0 == 403)
+            #expect(try await service.request("GET", "/v1/packages/\(package)/archive", token: second).0 == 200)
+            // The last owner deletes it: records and files go.
+            let (gone, last, _) = try await service.request("DELETE", "/v1/packages/\(package)", token: second)
+            #expect(gone == 200 && service.json(last)["removed"] as? Bool == true)
+            #expect(!FileManager.default.fileExists(atPath: service.store.folders.package(package).path))
+            #expect(try await service.request("DELETE", "/v1/packages/\(package)", token: second).0 == 404)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await service.stop()
+    }
+
+    @Test func collectionsKeepTheirOneLinkAndItsExpiryAndReadingThemWritesNothing() async throws {
+        let service = try await Running()
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        let trainer = try service.store.createToken(role: .trainer, name: "course")
+        do {
+            let job = try await service.wait(job: try await upload(service, try Self.sampleZip(), token: submitter), token: submitter)
+            let package = try #require(job["packageId"] as? String)
+            let (_, shareBody, _) = try await service.request("POST", "/v1/packages/\(package)/shares", token: submitter)
+            let share = try #require(service.json(shareBody)["token"] as? String)
+            let items = (0..<100).map { n in #"{"package": "\#(package)", "share": "\#(share)", "notes": "case \#(n)"}"# }
+            let body = Data(#"{"name": "Skull base", "items": [\#(items.joined(separator: ","))]}"#.utf8)
+            let (made, madeBody, _) = try await service.request("POST", "/v1/collections", token: trainer, body: body, type: "application/json")
+            #expect(made == 201, "\(String(decoding: madeBody, as: UTF8.self))")
+            let collection = service.json(madeBody)
+            let id = try #require(collection["id"] as? String)
+            let link = try #require(collection["url"] as? String)
+            let itemURL = try #require((collection["items"] as? [[String: Any]])?.first?["url"] as? String)
+            let rows = try (service.store as! ServiceStore).shareCount()
+            // Two reads by the trainer and two through the link: no share row is made.
+            for _ in 0..<2 {
+                #expect(try await service.request("GET", "/v1/collections/\(id)", token: trainer).0 == 200)
+                let (status, read, _) = try await service.request("GET", link)
+                #expect(status == 200 && (service.json(read)["items"] as? [[String: Any]])?.count == 100)
+            }
+            #expect(try (service.store as! ServiceStore).shareCount() == rows)
+            #expect(try await service.request("GET", itemURL).0 == 200)
+            // The package's own link revoked: the collection's link still opens it.
+            try service.store.revokeShare(token: share)
+            #expect(try await service.request("GET", itemURL).0 == 200)
+
+            // A collection whose link has expired stays refused, and so do its packages.
+            let short = try service.store.createCollection(owner: "t", name: "brief", items: [(package, "")], hours: 0.5 / 3600)
+            try await Task.sleep(nanoseconds: 1_200_000_000)
+            for _ in 0..<2 {
+                let (expired, message, _) = try await service.request("GET", "/v1/collections/\(short.id)?share=\(short.token)")
+                #expect(expired == 410 && String(decoding: message, as: UTF8.self).contains("expired"))
+            }
+            #expect(try await service.request("GET", "/v1/packages/\(package)/archive?share=\(short.token)").0 == 403)
+            #expect(try await service.request("GET", "/v1/collections/\(id)?share=\(short.token)").0 == 403)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await service.stop()
+    }
+
+    @Test func requestsWithWrongTypesNumbersOrContentTypesAreRefusedByName() async throws {
+        let service = try await Running()
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        do {
+            let job = try await service.wait(job: try await upload(service, try Self.sampleZip(), token: submitter), token: submitter)
+            let package = try #require(job["packageId"] as? String)
+            for (body, expected) in [(#"{"expiresInHours": true}"#, "expiresInHours has the wrong type"),
+                                     (#"{"expiresInHours": 1e-9}"#, "expiresInHours: 1e-09 is out of range"),
+                                     (#"{"expiresInHours": 1e300}"#, "expiresInHours: 1e+300 is out of range"),
+                                     (#"{"expiresInHours": "2"}"#, "expiresInHours has the wrong type"),
+                                     (#"{"expiresInHours": 2, "x": 1}"#, "unknown key 'x'"),
+                                     (#"[2]"#, "must be a JSON object")] {
+                let (status, answer, _) = try await service.request("POST", "/v1/packages/\(package)/shares", token: submitter,
+                                                                    body: Data(body.utf8), type: "application/json")
+                #expect(status == 400 && String(decoding: answer, as: UTF8.self).contains(expected), "\(body): \(String(decoding: answer, as: UTF8.self))")
+            }
+            // A Content-Type that merely begins with application/zip is not a zip.
+            let (refused, _, _) = try await service.request("POST", "/v1/studies", token: submitter, body: Data("x".utf8),
+                                                            type: "application/zipfoo")
+            #expect(refused == 415)
+            // A share link for another package does not take away what the owner's token allows.
+            #expect(try await service.request("GET", "/v1/packages/\(package)/archive?share=vrs_0000", token: submitter).0 == 200)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await service.stop()
+    }
+}
