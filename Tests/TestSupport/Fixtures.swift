@@ -41,6 +41,8 @@ public enum CommandLineTool {
         public var status: Int32
         public var standardOutput: String
         public var standardError: String
+        /// Whether the process ended by a signal (a trap, a kill) rather than by exiting.
+        public var signalled = false
     }
 
     /// The `vrprep` built next to the test bundle (SwiftPM puts products in one folder).
@@ -72,6 +74,7 @@ public enum CommandLineTool {
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       standardOutput: String(decoding: outputData, as: UTF8.self),
-                      standardError: String(decoding: errorData, as: UTF8.self))
+                      standardError: String(decoding: errorData, as: UTF8.self),
+                      signalled: process.terminationReason == .uncaughtSignal)
     }
 }
