@@ -1,0 +1,137 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import TestSupport
+
+/// `vrprep serve` as an operator runs it, killed with SIGKILL and started again: a study that
+/// cannot be processed never puts the service in a crash loop.
+@Suite(.serialized) struct ServiceRestartTests {
+    /// A `vrprep serve` process on a free port over `data`.
+    final class Serve: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+
+        init(data: URL) throws {
+            process.executableURL = CommandLineTool.executable
+            process.arguments = ["serve", "--data", data.path, "--port", "0", "--job-timeout-minutes", "5"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // The first line says where it listens.
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+                  let port = Int(text[range].split(separator: ":").last ?? "") else {
+                process.terminate()
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "vrprep serve did not start: \(text)"])
+            }
+            self.port = port
+            // Keep reading so that the service never blocks on a full pipe.
+            Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+        }
+
+        func kill9() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil) async throws -> (Int, [String: Any]) {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method
+            request.timeoutInterval = 30
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            if body != nil { request.setValue("application/zip", forHTTPHeaderField: "Content-Type") }
+            request.httpBody = body
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        }
+
+        func job(_ id: String, token: String) async throws -> [String: Any] {
+            try await request("GET", "/v1/jobs/\(id)", token: token).1
+        }
+
+        /// Polls until the job's state is one of `states`.
+        func wait(_ id: String, token: String, for states: Set<String>, seconds: Double = 120) async throws -> [String: Any] {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                let job = try await job(id, token: token)
+                if let state = job["state"] as? String, states.contains(state) { return job }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+            Issue.record("job \(id) never reached \(states)")
+            return [:]
+        }
+    }
+
+    static func zip(_ files: [URL]) throws -> Data {
+        let folder = try Fixtures.temporaryFolder("restart-zip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let zip = folder.appendingPathComponent("study.zip")
+        try ZipMaker.make(zip, entries: try files.map { ("study/\($0.lastPathComponent)", try Data(contentsOf: $0)) })
+        return try Data(contentsOf: zip)
+    }
+
+    /// The process ids of `vrprep run-job --job ID`.
+    static func jobProcesses(_ id: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            guard let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+            let words = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.contains("run-job") && words.contains(id)
+        }
+    }
+
+    @Test func aStudyThatCannotBeProcessedNeverPutsTheServiceInACrashLoop() async throws {
+        let data = try Fixtures.temporaryFolder("restart")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let created = try CommandLineTool.run(["token", "create", "--role", "submitter", "--data", data.path])
+        let token = try #require(created.standardOutput.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let bad = try DcmtkTool.modifiedSample([#"(0028,0030)=1e-30\1e-30"#], label: "restart-bad")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let badFiles = try FileManager.default.contentsOfDirectory(atPath: bad.path).filter { $0.hasSuffix(".dcm") }
+            .map { bad.appendingPathComponent($0) }
+
+        // 1. The study with impossible geometry: its job fails with its reason, the service lives.
+        var serve = try Serve(data: data)
+        let (accepted, answer) = try await serve.request("POST", "/v1/studies", token: token, body: try Self.zip(badFiles))
+        #expect(accepted == 202)
+        let badJob = try #require(answer["jobId"] as? String)
+        let failed = try await serve.wait(badJob, token: token, for: ["done", "failed"])
+        #expect(failed["state"] as? String == "failed" && (failed["error"] as? String ?? "").contains("PixelSpacing"), "\(failed)")
+        #expect(try await serve.request("GET", "/healthz").0 == 200)
+
+        // 2. A good study is running when the service is killed: its process goes with it…
+        let (_, goodAnswer) = try await serve.request("POST", "/v1/studies", token: token, body: try Self.zip(Fixtures.sampleCTFiles))
+        let goodJob = try #require(goodAnswer["jobId"] as? String)
+        _ = try await serve.wait(goodJob, token: token, for: ["running"])
+        serve.kill9()
+        for _ in 0..<50 where !Self.jobProcesses(goodJob).isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(Self.jobProcesses(goodJob).isEmpty, "the job's process outlived its service")
+
+        // …and after a restart the service is up, the bad job still failed, the good one runs again.
+        serve = try Serve(data: data)
+        #expect(try await serve.request("GET", "/healthz").0 == 200)
+        #expect(try await serve.job(badJob, token: token)["state"] as? String == "failed")
+        let again = try await serve.wait(goodJob, token: token, for: ["running", "done", "failed"])
+        #expect(again["state"] as? String == "running", "the sample's job (seconds long) should be running again: \(again)")
+
+        // 3. Killed again while that job runs (as a job that crashed its runner would): at the
+        // next start it is failed, not queued a third time, and the service stays up.
+        serve.kill9()
+        serve = try Serve(data: data)
+        let job = try await serve.job(goodJob, token: token)
+        #expect(job["state"] as? String == "failed" && (job["error"] as? String ?? "").contains("stopped twice"), "\(job)")
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        #expect(try await serve.request("GET", "/healthz").0 == 200)
+        #expect(try await serve.job(badJob, token: token)["state"] as? String == "failed")
+        serve.process.terminate()
+        serve.process.waitUntilExit()
+    }
+}
