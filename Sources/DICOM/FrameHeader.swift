@@ -65,6 +65,8 @@ public struct DicomLimits: Sendable {
     public var maxVolumeBytes: Int
     /// Largest archive content extracted, in bytes.
     public var maxArchiveBytes: Int
+    /// Largest expansion of an archive (bytes extracted per byte of archive) beyond 64 MiB.
+    public var maxExpansionRatio: Double = 100
 
     public init(maxFrameBytes: Int = 1 << 30, maxVolumeBytes: Int? = nil, maxArchiveBytes: Int? = nil) {
         let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)

@@ -1,4 +1,5 @@
 import Foundation
+import VolumeCore
 import ZIPFoundation
 
 /// A file to read: where it is on disk, and the name the user knows it by (for zip entries,
@@ -95,6 +96,11 @@ final class InputCollection {
             return
         }
         var extracted: [InputFile] = []
+        // A zip bomb is stopped while it inflates, whatever its directory claims: at most
+        // `maxExpansionRatio` times the archive's own size (and never less than 64 MiB).
+        let archiveBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let ratioCeiling = Int(saturating: max(64 * 1048576, limits.maxExpansionRatio * Double(archiveBytes)))
+        let ceiling = extractedBytes + min(ratioCeiling, limits.maxArchiveBytes - extractedBytes)
         for entry in archive {
             let name = "\(path):\(entry.path)"
             switch entry.type {
@@ -111,14 +117,14 @@ final class InputCollection {
                 continue
             }
             let declared = Int(clamping: entry.uncompressedSize)
-            if extractedBytes + declared > limits.maxArchiveBytes {
+            if extractedBytes + declared > ceiling {
                 rejected.append(Rejection(path: name, reason: "archive content exceeds the limit of " +
-                    "\(limits.maxArchiveBytes) bytes: entry not extracted"))
+                    "\(ceiling) bytes (\(Int(limits.maxExpansionRatio))× the archive, at most \(limits.maxArchiveBytes)): entry not extracted"))
                 continue
             }
             let target = folder.appendingPathComponent(String(format: "%08d.dcm", files.count + extracted.count))
             do {
-                try extract(entry, of: archive, to: target, declaredSize: declared)
+                try extract(entry, of: archive, to: target, declaredSize: declared, ceiling: ceiling)
                 extracted.append(InputFile(diskPath: target.path, displayPath: name))
             } catch let error as ArchiveEntryError {
                 try? FileManager.default.removeItem(at: target)
@@ -140,7 +146,7 @@ final class InputCollection {
     private struct ArchiveEntryError: Error { var reason: String }
 
     /// Streams one entry to `target`, stopping as soon as it grows past its declared size.
-    private func extract(_ entry: Entry, of archive: Archive, to target: URL, declaredSize: Int) throws {
+    private func extract(_ entry: Entry, of archive: Archive, to target: URL, declaredSize: Int, ceiling: Int) throws {
         guard FileManager.default.createFile(atPath: target.path, contents: nil),
               let handle = FileHandle(forWritingAtPath: target.path) else {
             throw ArchiveEntryError(reason: "cannot write a temporary file")
@@ -149,7 +155,7 @@ final class InputCollection {
         var written = 0
         _ = try archive.extract(entry) { chunk in
             written += chunk.count
-            if written > declaredSize || self.extractedBytes + written > self.limits.maxArchiveBytes {
+            if written > declaredSize || self.extractedBytes + written > ceiling {
                 throw ArchiveEntryError(reason: "entry inflates beyond its declared size of \(declaredSize) bytes " +
                     "(a damaged or malicious archive)")
             }

@@ -6,10 +6,16 @@ import VolumeCore
 import ZIPFoundation
 
 /// Checks an uploaded study archive before it is queued: a readable zip, no entry that would land
-/// outside (absolute paths, `..`), not more than `maxUncompressed` bytes once inflated (zip bombs),
-/// and at least one DICOM file ("DICM" at byte 128) among its first entries.
+/// outside (absolute paths, `..`), not more than `maxUncompressed` bytes once inflated nor more
+/// than `maxRatio` times its own size (zip bombs; the loader checks again while it inflates), and
+/// at least one DICOM file ("DICM" at byte 128) among its first entries.
 public enum UploadCheck {
-    public static func check(_ zip: URL, maxUncompressed: Int64) -> String? {
+    /// Archives below this size once inflated are never refused for their ratio (a small study of
+    /// blank slices compresses well).
+    static let ratioFloor: Int64 = 64 << 20
+
+    public static func check(_ zip: URL, maxUncompressed: Int64, maxRatio: Double = 100) -> String? {
+        let size = (try? FileManager.default.attributesOfItem(atPath: zip.path)[.size] as? Int64) ?? 0
         let archive: Archive
         do {
             archive = try Archive(url: zip, accessMode: .read)
@@ -27,9 +33,27 @@ public enum UploadCheck {
             if total > maxUncompressed {
                 return "the archive inflates past \(maxUncompressed / (1 << 20)) MiB (a zip bomb?)"
             }
+            if total > ratioFloor, Double(total) > maxRatio * Double(max(size, 1)) {
+                return "the archive of \(size >> 20) MiB inflates to more than \(Int(maxRatio))× its size (a zip bomb?)"
+            }
             if entry.type == .file { entries += 1 }
         }
         guard entries > 0 else { return "the archive holds no file" }
+        return firstDICOM(archive)
+    }
+
+    /// A folder of files (a form's parts): nil when a DICOM file is among its first 64 files.
+    public static func check(folder: URL) -> String? {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted().prefix(64)
+        for name in names {
+            guard let handle = FileHandle(forReadingAtPath: folder.appendingPathComponent(name).path) else { continue }
+            defer { try? handle.close() }
+            if let head = try? handle.read(upToCount: 132), head.count == 132, head[128..<132] == Data("DICM".utf8) { return nil }
+        }
+        return "no DICOM file found (no 'DICM' marker in the first \(names.count) files)"
+    }
+
+    private static func firstDICOM(_ archive: Archive) -> String? {
         // Look for a DICOM file among the first entries (reading at most 132 bytes of each).
         struct Found: Error {}
         var looked = 0
@@ -58,16 +82,19 @@ public final class JobRunner: @unchecked Sendable {
     let options: Pipeline.Options
     let workers: Int
     let process: JobProcess
+    let retention: Retention
     private let lock = NSCondition()
     private var stopping = false
     private var running = 0
 
     /// `executable`: the `vrprep` binary whose `run-job` command runs one job.
-    public init(store: any ServiceRecords, options: Pipeline.Options, workers: Int, executable: URL, limits: JobLimits) {
+    public init(store: any ServiceRecords, options: Pipeline.Options, workers: Int, executable: URL, limits: JobLimits,
+                retention: Retention = Retention()) {
         self.store = store
         self.options = options
         self.workers = max(1, workers)
         self.process = JobProcess(executable: executable, limits: limits)
+        self.retention = retention
     }
 
     public func start() {
@@ -104,12 +131,18 @@ public final class JobRunner: @unchecked Sendable {
             lock.broadcast()
             lock.unlock()
         }
+        var lastSweep = Date.distantPast
         while !isStopping {
+            if Date().timeIntervalSince(lastSweep) > 600 {
+                retention.sweep(store)
+                lastSweep = Date()
+            }
             guard let job = try? store.claimJob() else {
                 Thread.sleep(forTimeInterval: 0.2)
                 continue
             }
             run(job)
+            if (try? store.job(job.id))?.state != "queued" { retention.jobEnded(job.id, folders: store.folders) }
         }
     }
 

@@ -1,8 +1,7 @@
 import Foundation
-import ZIPFoundation
 
-/// multipart/form-data uploads (RFC 7578): the file parts of a body stored on disk, repacked as a
-/// zip archive so that they go through the same checks and the same job as a zip upload.
+/// multipart/form-data uploads (RFC 7578): the file parts of a body stored on disk, unpacked into
+/// a folder of the study's files, which goes through the same checks and the same job as an archive.
 enum Multipart {
     /// The boundary parameter of a multipart/form-data content type, nil for other types.
     static func boundary(_ contentType: String) -> String? {
@@ -15,47 +14,42 @@ enum Multipart {
         return nil
     }
 
-    /// Writes the file parts of the body in `body` to a new zip at `zip`; returns their count, or
-    /// a problem.
-    static func repack(_ body: URL, boundary: String, to zip: URL) -> Result<Int, MultipartProblem> {
+    /// Writes the file parts of the body in `body` into the new folder `folder`, each under a name
+    /// of our own making (its position, then its own name's safe characters); returns their count,
+    /// or a problem. Linear in the body's size; at most `maxParts` parts.
+    static func unpack(_ body: URL, boundary: String, to folder: URL, maxParts: Int) -> Result<Int, MultipartProblem> {
         guard let data = try? Data(contentsOf: body, options: .alwaysMapped) else { return .failure(.init("cannot read the upload")) }
         let delimiter = Data("--\(boundary)".utf8), headerEnd = Data("\r\n\r\n".utf8)
         guard var cursor = data.range(of: delimiter)?.upperBound else {
             return .failure(.init("no part starts with the boundary '\(boundary)'"))
         }
-        let archive: Archive
         do {
-            archive = try Archive(url: zip, accessMode: .create)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
         } catch {
             return .failure(.init("cannot store the files"))
         }
-        var files = 0, names = Set<String>()
+        var files = 0, parts = 0
         let closing = Data("\r\n--\(boundary)".utf8)
         while cursor + 2 <= data.count, data[cursor..<(cursor + 2)] != Data("--".utf8) {
+            parts += 1
+            guard parts <= maxParts else {
+                return .failure(.init("more than \(maxParts) parts: send a study this large as one zip archive"))
+            }
             guard let headersEnd = data.range(of: headerEnd, in: cursor..<data.count) else {
                 return .failure(.init("a part has no end of headers"))
             }
-            let headers = String(decoding: data[cursor..<headersEnd.lowerBound], as: UTF8.self)
+            let headers = String(decoding: data[cursor..<headersEnd.lowerBound].prefix(8192), as: UTF8.self)
             guard let next = data.range(of: closing, in: headersEnd.upperBound..<data.count) else {
                 return .failure(.init("a part is not closed by the boundary"))
             }
-            let content = headersEnd.upperBound..<next.lowerBound
             if let name = filename(headers) {
-                var unique = name, n = 1
-                while names.contains(unique) {
-                    n += 1
-                    unique = "\(n)-\(name)"
-                }
-                names.insert(unique)
-                let part = data.subdata(in: content)
-                do {
-                    try archive.addEntry(with: unique, type: .file, uncompressedSize: Int64(part.count), compressionMethod: .none) { position, size in
-                        part.subdata(in: Int(position)..<(Int(position) + size))
-                    }
-                } catch {
+                files += 1
+                let safe = String(name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
+                    .map(Character.init).prefix(100))
+                let file = folder.appendingPathComponent(String(format: "%06d-", files) + (safe.isEmpty ? "file" : safe))
+                guard FileManager.default.createFile(atPath: file.path, contents: data.subdata(in: headersEnd.upperBound..<next.lowerBound)) else {
                     return .failure(.init("cannot store '\(name)'"))
                 }
-                files += 1
             }
             cursor = next.upperBound
         }

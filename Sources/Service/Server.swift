@@ -17,6 +17,15 @@ public struct ServiceServer: Sendable {
         public var workers = 1
         public var maxUploadBytes: Int64 = 2 << 30
         public var maxUncompressedBytes: Int64 = 8 << 30
+        /// An archive may inflate to at most this many times its size (beyond 64 MiB).
+        public var maxExpansionRatio = 100.0
+        /// A form upload may hold at most this many parts.
+        public var maxFormParts = 10_000
+        /// Uploads are refused (507) while the data folder's disk has less free space than this.
+        public var minFreeBytes: Int64 = 512 << 20
+        /// A connection that sends nothing (no header, no body part, no new request) for this
+        /// long is closed: slow or silent senders cannot hold connections for ever.
+        public var idleTimeoutSeconds: Int64 = 30
         public var pipeline = Pipeline.Options()
         /// A DICOM Storage SCP taking studies by C-STORE, when set.
         public var dicom: DicomIntake.Settings?
@@ -24,6 +33,7 @@ public struct ServiceServer: Sendable {
         /// (default: this process's own executable), and the limits on that process.
         public var jobExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         public var jobLimits = JobLimits()
+        public var retention = Retention()
 
         public init(data: URL) {
             self.data = data
@@ -70,7 +80,7 @@ public struct ServiceServer: Sendable {
             throw ServiceFailure("cannot run jobs: \(settings.jobExecutable.path) is not an executable")
         }
         let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers,
-                               executable: settings.jobExecutable, limits: settings.jobLimits)
+                               executable: settings.jobExecutable, limits: settings.jobLimits, retention: settings.retention)
         runner.start()
         defer { runner.stop() }
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
@@ -85,6 +95,7 @@ public struct ServiceServer: Sendable {
         }
         let app = Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: {
@@ -131,7 +142,11 @@ public struct ServiceServer: Sendable {
             }
             lines += ["# HELP vrprep_packages Published scene packages.", "# TYPE vrprep_packages gauge", "vrprep_packages \(packages)",
                       "# HELP vrprep_resident_bytes Resident memory of the service.", "# TYPE vrprep_resident_bytes gauge",
-                      "vrprep_resident_bytes \(residentBytes())"]
+                      "vrprep_resident_bytes \(residentBytes())",
+                      "# HELP vrprep_data_bytes Bytes of the files under the data folder.", "# TYPE vrprep_data_bytes gauge",
+                      "vrprep_data_bytes \(await offLoop { store.folders.usedBytes() })",
+                      "# HELP vrprep_disk_free_bytes Free space on the data folder's disk.", "# TYPE vrprep_disk_free_bytes gauge",
+                      "vrprep_disk_free_bytes \(store.folders.freeBytes() ?? -1)"]
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
         }
@@ -146,6 +161,10 @@ public struct ServiceServer: Sendable {
             }
             if let length = request.headers[.contentLength].flatMap(Int64.init), length > settings.maxUploadBytes {
                 throw HTTPError(.contentTooLarge, message: "the upload is \(length) bytes; the limit is \(settings.maxUploadBytes)")
+            }
+            if let free = store.folders.freeBytes(), free < settings.minFreeBytes {
+                throw HTTPError(.init(code: 507, reasonPhrase: "Insufficient Storage"), message: "the service's disk is nearly full (\(free >> 20) MiB free): " +
+                                "try again later, or ask its administrator")
             }
             let id = UUID().uuidString.lowercased()
             let target = store.folders.upload(id)
@@ -167,22 +186,30 @@ public struct ServiceServer: Sendable {
                 try? FileManager.default.removeItem(at: partial)
                 throw error
             }
+            // Unpacking and checking read the whole upload: off the event loops.
             if let boundary {
-                // The form's files, repacked as a zip for the same checks and job.
-                let repacked = partial.appendingPathExtension("zip")
-                let outcome = Multipart.repack(partial, boundary: boundary, to: repacked)
+                // The form's files, unpacked into a folder for the same checks and job.
+                let unpacked = store.folders.uploads.appendingPathComponent("\(id).partial-form")
+                let maxParts = settings.maxFormParts
+                let outcome = await offLoop { Multipart.unpack(partial, boundary: boundary, to: unpacked, maxParts: maxParts) }
                 try? FileManager.default.removeItem(at: partial)
                 if case .failure(let problem) = outcome {
-                    try? FileManager.default.removeItem(at: repacked)
+                    try? FileManager.default.removeItem(at: unpacked)
                     throw HTTPError(.badRequest, message: "the multipart upload cannot be read: \(problem.message)")
                 }
-                try FileManager.default.moveItem(at: repacked, to: partial)
+                if let problem = await offLoop({ UploadCheck.check(folder: unpacked) }) {
+                    try? FileManager.default.removeItem(at: unpacked)
+                    throw HTTPError(.unprocessableContent, message: "the upload is not a usable study: \(problem)")
+                }
+                try FileManager.default.moveItem(at: unpacked, to: store.folders.uploads.appendingPathComponent(id))
+            } else {
+                let (limit, ratio) = (settings.maxUncompressedBytes, settings.maxExpansionRatio)
+                if let problem = await offLoop({ UploadCheck.check(partial, maxUncompressed: limit, maxRatio: ratio) }) {
+                    try? FileManager.default.removeItem(at: partial)
+                    throw HTTPError(.unprocessableContent, message: "the upload is not a usable study: \(problem)")
+                }
+                try FileManager.default.moveItem(at: partial, to: target)
             }
-            if let problem = UploadCheck.check(partial, maxUncompressed: settings.maxUncompressedBytes) {
-                try? FileManager.default.removeItem(at: partial)
-                throw HTTPError(.unprocessableContent, message: "the upload is not a usable study: \(problem)")
-            }
-            try FileManager.default.moveItem(at: partial, to: target)
             try store.createJob(id: id, owner: caller.id)
             context.logger.info("job \(id) queued")
             return try json(["jobId": id], status: .accepted)
@@ -210,6 +237,8 @@ public struct ServiceServer: Sendable {
                 throw HTTPError(.notFound, message: "no job \(id)")
             }
             guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
+            // A queued job never reaches a runner: its upload goes now (a running one's, when its process ends).
+            if job.state == "queued" { settings.retention.jobEnded(id, folders: store.folders) }
             return try json(["id": id, "state": "cancelled"])
         }
 
@@ -401,6 +430,13 @@ func checked(_ value: Double?, _ key: String, _ range: CheckedRange) throws -> D
     guard let value else { return nil }
     if let problem = range.problem(value) { throw HTTPError(.badRequest, message: "\(key): \(problem)") }
     return value
+}
+
+/// Runs blocking work (unpacking, checking an upload) on a global queue, not on an event loop.
+func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
 }
 
 /// The media type of a Content-Type header, lower case, without parameters.

@@ -31,6 +31,7 @@ public protocol ServiceRecords: Sendable {
     func addPackage(id: String, owner: String, job: String) throws
     func packages(owner: String?) throws -> [String]
     func packageOwners(_ id: String) throws -> [String]
+    func packages(publishedBefore date: Date) throws -> [String]
     func removePackage(_ id: String, owner: String?) throws -> ServiceStore.Removal
     func share(package id: String, hours: Double) throws -> (token: String, expires: Date)
     func shareOpens(token: String, package id: String) throws -> Bool
@@ -485,6 +486,13 @@ public final class ServiceStore: ServiceRecords {
         }
     }
 
+    /// Packages published before `date` (for retention).
+    public func packages(publishedBefore date: Date) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM package WHERE created < ? ORDER BY created", arguments: [date.timeIntervalSince1970])
+        }
+    }
+
     /// Who has the package (empty when there is no such package).
     public func packageOwners(_ id: String) throws -> [String] {
         try database.read { db in
@@ -574,9 +582,18 @@ public struct BlobFolders: Sendable {
     public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
 
+    /// Free space on the data folder's disk (bytes), nil where it cannot be known.
+    public func freeBytes() -> Int64? {
+        (try? FileManager.default.attributesOfFileSystem(forPath: root.path)[.systemFreeSize] as? NSNumber)?.int64Value
+    }
+
     func create() throws {
         for folder in [uploads, staging, packages] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        // Uploads a stop interrupted while they arrived or were checked.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: uploads.path)) ?? [] where name.contains(".partial") {
+            try? FileManager.default.removeItem(at: uploads.appendingPathComponent(name))
         }
         // Work a crash left behind is started again from the upload.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? [] {

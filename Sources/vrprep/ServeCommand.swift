@@ -44,6 +44,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("job-timeout-minutes"), help: "Time one job may run before it is stopped (minutes).")
     var jobTimeoutMinutes = 30.0
 
+    @Flag(name: .customLong("keep-uploads"), help: "Keep each study's upload after its job ends (by default it is removed).")
+    var keepUploads = false
+
+    @Option(name: .customLong("retain-days"), help: "Remove packages (with their shares) this many days after they were published (default: keep).")
+    var retainDays: Double?
+
+    @Option(name: .customLong("min-free-mb"), help: "Refuse uploads (507) while the data folder's disk has less free space (MiB).")
+    var minFreeMB = 512
+
+    @Option(name: .customLong("http-idle-seconds"),
+            help: "Close an HTTP connection that sends nothing (no header, body or new request) for this long.")
+    var httpIdleSeconds = 30
+
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
 
@@ -81,6 +94,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard jobTimeoutMinutes.isFinite, jobTimeoutMinutes >= 0.1, jobTimeoutMinutes <= 7 * 24 * 60 else {
             throw ValidationError("--job-timeout-minutes must be 0.1…10080 minutes, not \(jobTimeoutMinutes)")
         }
+        if let retainDays, !(retainDays.isFinite && retainDays >= 0.01 && retainDays <= 36500) {
+            throw ValidationError("--retain-days must be 0.01…36500 days, not \(retainDays)")
+        }
+        guard (0...(1 << 30)).contains(minFreeMB) else { throw ValidationError("--min-free-mb must be 0…\(1 << 30) MiB") }
+        guard (1...3600).contains(httpIdleSeconds) else { throw ValidationError("--http-idle-seconds must be 1…3600 seconds") }
         if let dicomPort {
             guard (1...65535).contains(dicomPort) else { throw ValidationError("--dicom-port must be 1…65535") }
         }
@@ -105,6 +123,9 @@ struct ServeCommand: AsyncParsableCommand {
         settings.workers = workers
         settings.maxUploadBytes = Int64(maxUploadMB) << 20
         settings.jobLimits = JobLimits(memoryBytes: jobMemoryMB.map { $0 << 20 }, seconds: jobTimeoutMinutes * 60)
+        settings.retention = Retention(keepUploads: keepUploads, retainDays: retainDays)
+        settings.minFreeBytes = Int64(minFreeMB) << 20
+        settings.idleTimeoutSeconds = Int64(httpIdleSeconds)
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }
         settings.pipeline.softwareVersion = VRPrep.version
         if let dicomPort {

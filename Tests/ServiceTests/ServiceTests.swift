@@ -23,7 +23,7 @@ import TestSupport
 
         /// `dicom`: a receiver on `dicom.port`; `data`: the folder of a service that ran before.
         init(maxUploadBytes: Int64 = 1 << 30, dicom: DicomIntake.Settings? = nil, data: URL? = nil, workers: Int = 1,
-             jobLimits: JobLimits = JobLimits()) async throws {
+             jobLimits: JobLimits = JobLimits(), configure: (inout ServiceServer.Settings) -> Void = { _ in }) async throws {
             self.data = try data ?? Fixtures.temporaryFolder("service")
             var settings = ServiceServer.Settings(data: self.data)
             settings.port = 0
@@ -35,6 +35,7 @@ import TestSupport
             settings.pipeline.shaders = Fixtures.root.appendingPathComponent("Shaders")
             settings.jobExecutable = CommandLineTool.executable
             settings.jobLimits = jobLimits
+            configure(&settings)
             dicomPort = dicom?.port ?? 0
             settings.dicom = dicom
             let server = try ServiceServer(settings: settings)
