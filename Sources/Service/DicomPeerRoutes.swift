@@ -34,8 +34,11 @@ func addDicomPeerRoutes(_ router: Router<BasicRequestContext>, _ store: any Serv
         }
         var peer = ServiceStore.DicomPeer(aeTitle: ae)
         if let host = object["host"], !(host is NSNull) {
-            guard let host = host as? String, !host.isEmpty, host.count <= 253, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else {
-                throw HTTPError(.badRequest, message: "host must be a host name or an address")
+            // Host names, IPv4 and IPv6 addresses: letters, digits, '.', '-', ':' and nothing else (no NUL, no spaces).
+            let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:")
+            guard let host = host as? String, !host.isEmpty, host.utf8.count <= 253,
+                  host.unicodeScalars.allSatisfy(allowed.contains) else {
+                throw HTTPError(.badRequest, message: "host must be a host name or an address (letters, digits, '.', '-', ':')")
             }
             peer.host = host
         }

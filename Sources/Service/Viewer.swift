@@ -11,7 +11,8 @@ enum Viewer {
 
     /// The page for package `id`; `share` (if any) is passed on to the package's files.
     static func page(id: String, share: String?) -> String {
-        let query = share.map { "?share=\(escape($0))" } ?? ""
+        let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let query = share.map { "?share=" + ($0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "") } ?? ""
         let scripts = threeFiles.map { "<script src=\"/static/three/\($0)\"></script>" }.joined(separator: "\n")
         return """
             <!DOCTYPE html>
@@ -37,8 +38,8 @@ enum Viewer {
             <div id="renders"></div>
             <script>
             (function () {
-              const base = "/v1/packages/\(escape(id))";
-              const query = "\(query)";
+              const base = \(jsString("/v1/packages/" + id));
+              const query = \(jsString(query));
               const canvas = document.getElementById("scene");
               const renderer = new THREE.WebGLRenderer({ canvas: canvas, antialias: true });
               renderer.setPixelRatio(window.devicePixelRatio);
@@ -93,6 +94,23 @@ enum Viewer {
             </html>
 
             """
+    }
+
+    /// A JavaScript string literal (quotes included) that is also safe inside a <script> element:
+    /// quotes, backslashes and control characters escaped as JSON does, and <, >, & and the line
+    /// separators as \u escapes, so that no text can end the script or the string.
+    static func jsString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "<", ">", "&", "\u{2028}", "\u{2029}", "'": out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     static func escape(_ text: String) -> String {

@@ -109,3 +109,26 @@ extension ServiceTests {
         await service.stop()
     }
 }
+
+extension ServiceTests {
+    @Test func theViewerWritesIdsAndLinksAsSafeJavaScriptStrings() {
+        let page = Viewer.page(id: #"a"b\c</script><x>"#, share: #"vrs_1"&\"#)
+        #expect(page.contains(#"const base = "/v1/packages/a\"b\\c\u003c/script\u003e\u003cx\u003e";"#), "\(page)")
+        #expect(page.contains(#"const query = "?share=vrs_1%22%26%5C";"#))
+        #expect(!page.contains("</script><x>"))
+        #expect(Viewer.jsString("line\u{2028}\n\u{0}'") == #""line\u2028\u000a\u0000\u0027""#)
+    }
+
+    @Test func aPeersHostWithANulByteOrSpacesIsRefused() async throws {
+        let service = try await Running()
+        let admin = try service.store.createToken(role: .admin, name: "admin")
+        for host in ["pacs\u{0}evil", "pacs host", "pacs/x", String(repeating: "a", count: 254)] {
+            let body = try JSONSerialization.data(withJSONObject: ["host": host])
+            let (status, answer, _) = try await service.request("PUT", "/v1/dicom/peers/PACS", token: admin, body: body, type: "application/json")
+            #expect(status == 400 && String(decoding: answer, as: UTF8.self).contains("host must be"), "\(host.debugDescription): \(status)")
+        }
+        let good = try JSONSerialization.data(withJSONObject: ["host": "fe80::1"])
+        #expect(try await service.request("PUT", "/v1/dicom/peers/PACS", token: admin, body: good, type: "application/json").0 == 201)
+        await service.stop()
+    }
+}
