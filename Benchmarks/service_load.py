@@ -19,7 +19,7 @@ from sending to the last byte read.
 Reported: requests per second and latency percentiles (p50, p99, max) per kind
 (download, upload, job poll), errors (any status other than the expected one, any
 exception), MiB/s downloaded, jobs finished, and the service's resident memory
-(``vrprep_resident_bytes`` from ``GET /metrics``, sampled every second: start, peak,
+(``vrprep_resident_bytes`` from ``GET /metrics`` with an admin token, sampled every second: start, peak,
 end). The service runs with one worker (``--workers 1``): the uploads queue.
 
 Goal (service issue): 20 concurrent downloaders and 4 concurrent uploaders for 60 s,
@@ -108,6 +108,9 @@ def main() -> None:
     made = subprocess.run([str(binary), "token", "create", "--role", "submitter", "--data", str(data)],
                           capture_output=True, text=True, check=True)
     token = made.stdout.strip().split("\n")[-1].split()[-1]
+    # /metrics needs an admin token.
+    admin = subprocess.run([str(binary), "token", "create", "--role", "admin", "--name", "metrics", "--data", str(data)],
+                           capture_output=True, text=True, check=True).stdout.strip().split("\n")[-1].split()[-1]
     # The sample study as a zip.
     sample = REPO / "SampleStudies" / "ct-head-promed0051"
     zip_path = work / "sample.zip"
@@ -186,7 +189,7 @@ def main() -> None:
             while time.monotonic() < stop:
                 try:
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    connection.request("GET", "/metrics")
+                    connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {admin}"})
                     text = connection.getresponse().read().decode()
                     connection.close()
                     for row in text.splitlines():

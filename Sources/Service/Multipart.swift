@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// multipart/form-data uploads (RFC 7578): the file parts of a body stored on disk, unpacked into
 /// a folder of the study's files, which goes through the same checks and the same job as an archive.
@@ -19,41 +22,56 @@ enum Multipart {
     /// or a problem. Linear in the body's size; at most `maxParts` parts.
     static func unpack(_ body: URL, boundary: String, to folder: URL, maxParts: Int) -> Result<Int, MultipartProblem> {
         guard let data = try? Data(contentsOf: body, options: .alwaysMapped) else { return .failure(.init("cannot read the upload")) }
-        let delimiter = Data("--\(boundary)".utf8), headerEnd = Data("\r\n\r\n".utf8)
-        guard var cursor = data.range(of: delimiter)?.upperBound else {
-            return .failure(.init("no part starts with the boundary '\(boundary)'"))
-        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
         } catch {
             return .failure(.init("cannot store the files"))
         }
-        var files = 0, parts = 0
-        let closing = Data("\r\n--\(boundary)".utf8)
-        while cursor + 2 <= data.count, data[cursor..<(cursor + 2)] != Data("--".utf8) {
-            parts += 1
-            guard parts <= maxParts else {
-                return .failure(.init("more than \(maxParts) parts: send a study this large as one zip archive"))
+        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<Int, MultipartProblem> in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            /// The first offset of `needle` in bytes[from...]: memchr to its first byte, memcmp for the rest.
+            func find(_ needle: [UInt8], from: Int) -> Int? {
+                guard let base = bytes.baseAddress, !needle.isEmpty else { return nil }
+                var i = from
+                while i + needle.count <= bytes.count {
+                    guard let hit = memchr(base + i, Int32(needle[0]), bytes.count - needle.count + 1 - i) else { return nil }
+                    let j = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                    if memcmp(base + j, needle, needle.count) == 0 { return j }
+                    i = j + 1
+                }
+                return nil
             }
-            guard let headersEnd = data.range(of: headerEnd, in: cursor..<data.count) else {
-                return .failure(.init("a part has no end of headers"))
+            let delimiter = Array("--\(boundary)".utf8), headerEnd = Array("\r\n\r\n".utf8), closing = Array("\r\n--\(boundary)".utf8)
+            guard var cursor = find(delimiter, from: 0).map({ $0 + delimiter.count }) else {
+                return .failure(.init("no part starts with the boundary '\(boundary)'"))
             }
-            let headers = String(decoding: data[cursor..<headersEnd.lowerBound].prefix(8192), as: UTF8.self)
-            guard let next = data.range(of: closing, in: headersEnd.upperBound..<data.count) else {
-                return .failure(.init("a part is not closed by the boundary"))
+            // First the parts' places (cheap), so that a form of too many parts is refused before
+            // anything is written; then their files.
+            var parts: [(headers: Range<Int>, content: Range<Int>)] = []
+            while cursor + 2 <= bytes.count, !(bytes[cursor] == UInt8(ascii: "-") && bytes[cursor + 1] == UInt8(ascii: "-")) {
+                guard parts.count < maxParts else {
+                    return .failure(.init("more than \(maxParts) parts: send a study this large as one zip archive"))
+                }
+                guard let headersEnd = find(headerEnd, from: cursor) else { return .failure(.init("a part has no end of headers")) }
+                let contentStart = headersEnd + headerEnd.count
+                guard let next = find(closing, from: contentStart) else { return .failure(.init("a part is not closed by the boundary")) }
+                parts.append((cursor..<min(headersEnd, cursor + 8192), contentStart..<next))
+                cursor = next + closing.count
             }
-            if let name = filename(headers) {
+            var files = 0
+            for part in parts {
+                let headers = String(decoding: UnsafeBufferPointer(rebasing: bytes[part.headers]), as: UTF8.self)
+                guard let name = filename(headers) else { continue }
                 files += 1
                 let safe = String(name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
                     .map(Character.init).prefix(100))
                 let file = folder.appendingPathComponent(String(format: "%06d-", files) + (safe.isEmpty ? "file" : safe))
-                guard FileManager.default.createFile(atPath: file.path, contents: data.subdata(in: headersEnd.upperBound..<next.lowerBound)) else {
+                guard FileManager.default.createFile(atPath: file.path, contents: Data(UnsafeRawBufferPointer(rebasing: raw[part.content]))) else {
                     return .failure(.init("cannot store '\(name)'"))
                 }
             }
-            cursor = next.upperBound
+            return files > 0 ? .success(files) : .failure(.init("the form holds no file part"))
         }
-        return files > 0 ? .success(files) : .failure(.init("the form holds no file part"))
     }
 
     /// The file name of a part (its last path component, without separators), nil for a field.
