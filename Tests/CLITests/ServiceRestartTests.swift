@@ -8,40 +8,17 @@ import TestSupport
 /// `vrprep serve` as an operator runs it, killed with SIGKILL and started again: a study that
 /// cannot be processed never puts the service in a crash loop.
 @Suite(.serialized) struct ServiceRestartTests {
-    /// A `vrprep serve` process on a free port over `data`.
+    /// `vrprep serve` with the calls this test makes to it.
     final class Serve: @unchecked Sendable {
-        let process = Process()
-        let port: Int
+        let serve: ServeProcess
+        var port: Int { serve.port }
 
         init(data: URL) throws {
-            process.executableURL = CommandLineTool.executable
-            process.arguments = ["serve", "--data", data.path, "--port", "0", "--job-timeout-minutes", "5"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // The first line says where it listens.
-            var line = Data()
-            while !line.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line.append(chunk)
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-                  let port = Int(text[range].split(separator: ":").last ?? "") else {
-                process.terminate()
-                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "vrprep serve did not start: \(text)"])
-            }
-            self.port = port
-            // Keep reading so that the service never blocks on a full pipe.
-            Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+            serve = try ServeProcess(data: data, arguments: ["--job-timeout-minutes", "5"])
         }
 
-        func kill9() {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        func kill9() { serve.kill() }
+        func stop() { serve.stop() }
 
         func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil) async throws -> (Int, [String: Any]) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
@@ -71,23 +48,6 @@ import TestSupport
         }
     }
 
-    static func zip(_ files: [URL]) throws -> Data {
-        let folder = try Fixtures.temporaryFolder("restart-zip")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let zip = folder.appendingPathComponent("study.zip")
-        try ZipMaker.make(zip, entries: try files.map { ("study/\($0.lastPathComponent)", try Data(contentsOf: $0)) })
-        return try Data(contentsOf: zip)
-    }
-
-    /// The process ids of `vrprep run-job --job ID`.
-    static func jobProcesses(_ id: String) -> [Int32] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
-            guard let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
-            let words = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return words.contains("run-job") && words.contains(id)
-        }
-    }
-
     @Test func aStudyThatCannotBeProcessedNeverPutsTheServiceInACrashLoop() async throws {
         let data = try Fixtures.temporaryFolder("restart")
         defer { try? FileManager.default.removeItem(at: data) }
@@ -100,7 +60,7 @@ import TestSupport
 
         // 1. The study with impossible geometry: its job fails with its reason, the service lives.
         var serve = try Serve(data: data)
-        let (accepted, answer) = try await serve.request("POST", "/v1/studies", token: token, body: try Self.zip(badFiles))
+        let (accepted, answer) = try await serve.request("POST", "/v1/studies", token: token, body: try ZipMaker.study(badFiles))
         #expect(accepted == 202)
         let badJob = try #require(answer["jobId"] as? String)
         let failed = try await serve.wait(badJob, token: token, for: ["done", "failed"])
@@ -108,12 +68,12 @@ import TestSupport
         #expect(try await serve.request("GET", "/healthz").0 == 200)
 
         // 2. A good study is running when the service is killed: its process goes with it…
-        let (_, goodAnswer) = try await serve.request("POST", "/v1/studies", token: token, body: try Self.zip(Fixtures.sampleCTFiles))
+        let (_, goodAnswer) = try await serve.request("POST", "/v1/studies", token: token, body: try ZipMaker.study(Fixtures.sampleCTFiles))
         let goodJob = try #require(goodAnswer["jobId"] as? String)
         _ = try await serve.wait(goodJob, token: token, for: ["running"])
         serve.kill9()
-        for _ in 0..<50 where !Self.jobProcesses(goodJob).isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
-        #expect(Self.jobProcesses(goodJob).isEmpty, "the job's process outlived its service")
+        for _ in 0..<50 where !ServeProcess.jobProcesses(goodJob).isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(ServeProcess.jobProcesses(goodJob).isEmpty, "the job's process outlived its service")
 
         // …and after a restart the service is up, the bad job still failed, the good one runs again.
         serve = try Serve(data: data)
@@ -131,7 +91,6 @@ import TestSupport
         try await Task.sleep(nanoseconds: 1_000_000_000)
         #expect(try await serve.request("GET", "/healthz").0 == 200)
         #expect(try await serve.job(badJob, token: token)["state"] as? String == "failed")
-        serve.process.terminate()
-        serve.process.waitUntilExit()
+        serve.stop()
     }
 }

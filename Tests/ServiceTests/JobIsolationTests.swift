@@ -7,11 +7,8 @@ import TestSupport
 /// job alone, with a reason a person understands, and the service goes on.
 extension ServiceTests {
     static func zip(_ folder: URL) throws -> Data {
-        let zip = folder.appendingPathComponent("study.zip")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".dcm") }.sorted()
-        try ZipMaker.make(zip, entries: try files.map { ("study/\($0)", try Data(contentsOf: folder.appendingPathComponent($0))) })
-        defer { try? FileManager.default.removeItem(at: zip) }
-        return try Data(contentsOf: zip)
+        try ZipMaker.study(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".dcm") }.sorted()
+            .map { folder.appendingPathComponent($0) })
     }
 
     /// Uploads `body` as a study; the job's id.
@@ -19,16 +16,6 @@ extension ServiceTests {
         let (status, answer, _) = try await service.request("POST", "/v1/studies", token: token, body: body, type: "application/zip")
         #expect(status == 202, "\(String(decoding: answer, as: UTF8.self))")
         return try #require(service.json(answer)["jobId"] as? String)
-    }
-
-    /// The process ids of `vrprep run-job --job ID`.
-    static func jobProcesses(_ id: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
-            let words = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return words.contains("run-job") && words.contains(id)
-        }
     }
 
     @Test func aStudyWithImpossibleGeometryFailsItsJobAloneNamingTheTag() async throws {
@@ -61,7 +48,7 @@ extension ServiceTests {
             let id = try await upload(service, try Self.sampleZip(), token: submitter)
             var pids: [Int32] = []
             for _ in 0..<200 where pids.isEmpty {
-                pids = Self.jobProcesses(id)
+                pids = ServeProcess.jobProcesses(id)
                 if pids.isEmpty { try await Task.sleep(nanoseconds: 20_000_000) }
             }
             let pid = try #require(pids.first, "no process runs job \(id)")
@@ -89,7 +76,7 @@ extension ServiceTests {
             let job = try await service.wait(job: id, token: submitter)
             #expect(job["state"] as? String == "failed")
             #expect((job["error"] as? String ?? "").contains(message), "\(job)")
-            #expect(Self.jobProcesses(id).isEmpty)
+            #expect(ServeProcess.jobProcesses(id).isEmpty)
             #expect(try await service.request("GET", "/healthz").0 == 200)
         } catch {
             Issue.record("\(error)")

@@ -91,11 +91,7 @@ import TestSupport
     }
 
     static func sampleZip() throws -> Data {
-        let folder = try Fixtures.temporaryFolder("sample-zip")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let zip = folder.appendingPathComponent("study.zip")
-        try ZipMaker.make(zip, entries: try Fixtures.sampleCTFiles.map { ("study/\($0.lastPathComponent)", try Data(contentsOf: $0)) })
-        return try Data(contentsOf: zip)
+        try ZipMaker.study(Fixtures.sampleCTFiles)
     }
 
     @Test func aStudyUploadedBecomesAPackageThatDownloadsResumesVerifiesAndShares() async throws {
@@ -225,39 +221,6 @@ import TestSupport
 }
 
 extension ServiceTests {
-    /// `vrprep serve` as a process: killed (SIGKILL) while a job runs, started again, the job ends.
-    final class ServeProcess: @unchecked Sendable {
-        let process = Process()
-        var port = 0
-
-        init(data: URL) throws {
-            process.executableURL = CommandLineTool.executable
-            process.arguments = ["serve", "--data", data.path, "--port", "0", "--shaders", Fixtures.root.appendingPathComponent("Shaders").path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // "vrprep service listening on http://127.0.0.1:PORT (data …)"
-            var line = Data()
-            while !line.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line += chunk
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            guard let range = text.range(of: "127.0.0.1:"),
-                  let value = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
-                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no port in '\(text)'"])
-            }
-            port = value
-        }
-
-        func kill() {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
     @Test func filesSentAsAFormBecomeAJob() async throws {
         let service = try await Running()
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")

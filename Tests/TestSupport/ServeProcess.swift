@@ -1,0 +1,63 @@
+import Foundation
+
+/// `vrprep serve` as an operator runs it: a process on a free port over a data folder, which a
+/// test may kill with SIGKILL and start again.
+public final class ServeProcess: @unchecked Sendable {
+    public let process = Process()
+    public let port: Int
+
+    public init(data: URL, arguments: [String] = []) throws {
+        process.executableURL = CommandLineTool.executable
+        process.arguments = ["serve", "--data", data.path, "--port", "0",
+                             "--shaders", Fixtures.root.appendingPathComponent("Shaders").path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // "vrprep service listening on http://127.0.0.1:PORT (data …)"
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: "127.0.0.1:"), let value = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
+            process.terminate()
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "vrprep serve did not start: '\(text)'"])
+        }
+        port = value
+        // Keep reading, so that the service never blocks on a full pipe.
+        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+    }
+
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    public func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// The process ids of `vrprep run-job --job ID` (a job's own process).
+    public static func jobProcesses(_ id: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            guard let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+            let words = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.contains("run-job") && words.contains(id)
+        }
+    }
+}
+
+extension ZipMaker {
+    /// The bytes of a zip holding `files` as study/<name>.
+    public static func study(_ files: [URL]) throws -> Data {
+        let folder = try Fixtures.temporaryFolder("study-zip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let zip = folder.appendingPathComponent("study.zip")
+        try make(zip, entries: try files.map { ("study/\($0.lastPathComponent)", try Data(contentsOf: $0)) })
+        return try Data(contentsOf: zip)
+    }
+}
