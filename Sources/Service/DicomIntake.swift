@@ -201,7 +201,7 @@ public final class DicomIntake: @unchecked Sendable {
         let folder = self.folder(of: entry.study)
         // Named by SOP instance UID (a resent instance replaces itself); a UID unfit for a file name is not used.
         let uid = instance.sopInstanceUID
-        let name = !uid.isEmpty && uid.count <= 64 && uid.allSatisfy({ $0.isNumber || $0 == "." }) && !uid.hasPrefix(".")
+        let name = !uid.isEmpty && uid.count <= 64 && uid.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }) && !uid.hasPrefix(".")
             ? uid : "instance-\(UUID().uuidString.lowercased())"
         let target = folder.appendingPathComponent(name + ".dcm")
         do {
