@@ -186,6 +186,7 @@ public:
             // waits for the count of busy workers): detached, its stack is freed when it ends.
             pthread_detach(pthread_self());
             association = ++owner.associations;
+            dulAssociation = assoc;
             accepted = released = false;
             // The pool's accepted sockets keep Nagle's algorithm: each C-STORE response (two small
             // writes) then waits for the peer's delayed ACK, about 40 ms per instance. Off here.
@@ -226,48 +227,55 @@ public:
         OFCondition handleIncomingCommand(T_DIMSE_Message *message, const DcmPresentationContextInfo &info) override {
             if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
             T_DIMSE_C_StoreRQ &request = message->msg.CStoreRQ;
-            DcmFileFormat file;
-            DcmDataset *dataset = file.getDataset();
             // The dataset is always read off the wire, so that the next command is understood.
-            OFCondition status = receiveSTORERequest(request, info.presentationContextID, dataset);
+            if (imageClasses().count(request.AffectedSOPClassUID) == 0) {
+                DIC_UL bytes = 0, pieces = 0;
+                OFCondition status = DIMSE_ignoreDataSet(dulAssociation, DIMSE_NONBLOCKING, owner.dimseTimeout, &bytes, &pieces);
+                if (status.bad()) return status;
+                return sendSTOREResponse(info.presentationContextID, request, STATUS_STORE_Refused_SOPClassNotSupported);
+            }
+            // Written to its file as it arrives (the transfer syntax kept, with a file meta header
+            // made from the request), never held in memory whole: an instance may be gigabytes.
+            char name[64];
+            std::snprintf(name, sizeof name, "/%llu-%llu.dcm", static_cast<unsigned long long>(association),
+                          static_cast<unsigned long long>(++owner.files));
+            const std::string path = owner.directory + name;
+            OFCondition status = receiveSTORERequest(request, info.presentationContextID, OFString(path.c_str()));
             if (status.bad()) {
+                // DCMTK removes a partial file; a file it could not create gives "out of resources".
+                std::remove(path.c_str());
                 if (status == DIMSE_OUTOFRESOURCES) {
                     sendSTOREResponse(info.presentationContextID, request, STATUS_STORE_Refused_OutOfResources);
                 }
                 return status;
             }
-            return sendSTOREResponse(info.presentationContextID, request, store(request, file));
+            return sendSTOREResponse(info.presentationContextID, request, store(request, path));
         }
 
     private:
         Pool &owner;
+        T_ASC_Association *dulAssociation = nullptr;
         uint64_t association = 0;
         bool accepted = false, released = false;
         int socket = -1;
         std::string callingTitle;
 
-        // Writes an image instance to a fresh file and hands it over; the DIMSE status to answer.
-        Uint16 store(const T_DIMSE_C_StoreRQ &request, DcmFileFormat &file) {
-            if (imageClasses().count(request.AffectedSOPClassUID) == 0) return STATUS_STORE_Refused_SOPClassNotSupported;
-            DcmDataset *dataset = file.getDataset();
-            if (dataset == nullptr || dataset->isEmpty()) return STATUS_STORE_Error_CannotUnderstand;
+        // Hands over an image instance received into `path` (removed unless taken); the DIMSE
+        // status to answer.
+        Uint16 store(const T_DIMSE_C_StoreRQ &request, const std::string &path) {
+            // Read up to the study instance UID only; large values stay on disk.
+            DcmFileFormat file;
             OFString study;
-            if (dataset->findAndGetOFString(DCM_StudyInstanceUID, study).bad() || study.empty()) {
-                return STATUS_STORE_Error_CannotUnderstand;
-            }
-            char name[64];
-            std::snprintf(name, sizeof name, "/%llu-%llu.dcm", static_cast<unsigned long long>(association),
-                          static_cast<unsigned long long>(++owner.files));
-            const std::string path = owner.directory + name;
-            // Written as received (the transfer syntax kept), with a file meta header.
-            if (file.saveFile(path.c_str(), EXS_Unknown).bad()) {
+            if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_fileOnly, DCM_SeriesInstanceUID).bad() ||
+                file.getDataset() == nullptr || file.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, study).bad() ||
+                trimmed(study).empty()) {
                 std::remove(path.c_str());
-                return STATUS_STORE_Refused_OutOfResources;
+                return STATUS_STORE_Error_CannotUnderstand;
             }
             if (owner.callbacks.stored == nullptr ||
                 owner.callbacks.stored(owner.callbacks.context, association, path.c_str(), callingTitle.c_str(),
                                        getPeerIP().c_str(), request.AffectedSOPClassUID, request.AffectedSOPInstanceUID,
-                                       study.c_str()) == 0) {
+                                       trimmed(study).c_str()) == 0) {
                 std::remove(path.c_str());
                 return STATUS_STORE_Refused_OutOfResources;
             }
