@@ -152,7 +152,8 @@ public:
 constexpr unsigned char associateRQ = 0x01;
 constexpr uint32_t minAssociateRQLength = 68;
 constexpr uint32_t maxAssociateRQLength = 256 * 1024;
-// Connections waiting to associate, from all addresses together: each is a thread and a buffer.
+// Connections waiting to associate, from all addresses together: each is a thread and a buffer
+// (at most 256 KiB, so 64 MiB in all at worst).
 constexpr size_t maxGreetings = 256;
 
 class Pool : public DcmBaseSCPPool {
@@ -297,6 +298,7 @@ private:
     std::map<std::string, size_t> pendingByAddress;  // guarded by greetersMutex
     T_ASC_Network *network = nullptr;
     GreetingLayer layer;
+    std::atomic<size_t> unstartedWorkers{0};
 
     bool admit(int socket, const std::string &from, const DcmSharedSCPConfig &shared);
     void greet(int socket, const DcmSharedSCPConfig &shared);
@@ -360,7 +362,7 @@ std::string Pool::serve() {
     // Greeters see `stopping` within their poll interval and close their connections.
     reapGreeters(true);
     // The associations running end on their own; the pool removes each worker as it ends.
-    while (numThreads(OFTrue) > 0) usleep(50 * 1000);
+    while (numThreads(OFTrue) > unstartedWorkers.load()) usleep(50 * 1000);
     ASC_dropNetwork(&network);
     return std::string();
 }
@@ -414,16 +416,18 @@ void Pool::reapGreeters(bool all) {
 }
 
 void Pool::greet(int socket, const DcmSharedSCPConfig &shared) {
+    Greeting greeting;
+    greeting.socket = socket;
     try {
-        Greeting greeting;
-        greeting.socket = socket;
         if (!readAssociateRQ(socket, greeting.pdu)) {
             close(socket);
             return;
         }
         associate(greeting, shared);
     } catch (...) {
-        // Nothing escapes a thread; the connection may be lost (closed when DCMTK took it).
+        // Nothing escapes a thread (out of memory, say): the connection is closed unless DCMTK
+        // has taken it (then its association closes it).
+        if (!greeting.taken) close(socket);
     }
 }
 
@@ -490,6 +494,8 @@ void Pool::associate(Greeting &greeting, const DcmSharedSCPConfig &shared) {
         return;
     }
     OFCondition running = runAssociation(assoc, shared);
+    // The pool keeps a worker whose thread could not start among the busy ones for good.
+    if (running == NET_EC_CannotStartSCPThread) ++unstartedWorkers;
     if (running.bad()) {
         rejectAssociation(assoc, running == NET_EC_SCPBusy ? ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED : ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
         dropAndDestroyAssociation(assoc);
