@@ -1,27 +1,50 @@
 // A DICOM Storage SCP (C-ECHO, C-STORE) over DCMTK's dcmnet SCP pool: one thread per
 // association, up to a limit. See CDCMTK.h.
+//
+// Why not DcmBaseSCPPool::listen(): it calls ASC_receiveAssociation() on its one listening
+// thread, which accepts a connection and then reads the A-ASSOCIATE-RQ (the body even with no
+// timeout at all), so one silent or slow connection holds up every other sender. Here the port is
+// ours: each accepted connection gets a short-lived greeter thread that reads the whole
+// A-ASSOCIATE-RQ itself, against a deadline; only then does DCMTK see the connection, through its
+// dcmExternalSocketHandle (DUL then takes that socket instead of calling accept()) and a
+// transport connection that hands DCMTK the bytes the greeter already read before reading the
+// socket. So DCMTK never waits on a peer before the association is running on its own worker,
+// exactly as the pool runs it (DcmBaseSCPPool::runAssociation, the limit, the same worker).
 #include "dcmtk/config/osconfig.h"  // must come first
 
 #include "dcmtk/dcmnet/scppool.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "dcmtk/dcmnet/diutil.h"
+#include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
+#include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CDCMTK.h"
@@ -58,14 +81,97 @@ struct TransportSocket : DcmTransportConnection {
 };
 constexpr auto socketOf = &TransportSocket::getSocket;
 
+// The A-ASSOCIATE-RQ a greeter has read, waiting for DCMTK to take its connection. Set by the
+// greeter (holding handleMutex()) for the one ASC_receiveAssociation() call of this thread.
+struct Greeting {
+    int socket = -1;
+    std::vector<unsigned char> pdu;
+    // Whether DCMTK made a connection of the socket (and so owns it, closing it when dropped).
+    bool taken = false;
+};
+thread_local Greeting *pendingGreeting = nullptr;
+
+// dcmExternalSocketHandle is one global for all of DCMTK in this process, and every receiver of
+// the process (tests run several) sets it: one lock for all of them.
+std::mutex &handleMutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+// A TCP connection whose first bytes are the A-ASSOCIATE-RQ the greeter read off the socket:
+// DCMTK reads those first, then the socket, so it never waits for the peer while it reads the
+// request (its body is read with no timeout at all).
+class GreetedConnection : public DcmTCPConnection {
+public:
+    GreetedConnection(DcmNativeSocketType socket, std::vector<unsigned char> &&pdu) : DcmTCPConnection(socket), head(std::move(pdu)) {}
+
+    ssize_t read(void *buffer, size_t count) override {
+        if (offset < head.size()) {
+            const size_t n = std::min(count, head.size() - offset);
+            std::memcpy(buffer, head.data() + offset, n);
+            offset += n;
+            // All handed over: the buffer goes, and the socket is read from now on.
+            if (offset == head.size()) {
+                std::vector<unsigned char>().swap(head);
+                offset = 0;
+            }
+            return static_cast<ssize_t>(n);
+        }
+        return DcmTCPConnection::read(buffer, count);
+    }
+    OFBool networkDataAvailable(int timeout) override {
+        return offset < head.size() || DcmTCPConnection::networkDataAvailable(timeout);
+    }
+    // While bytes are held here, DCMTK must ask networkDataAvailable() rather than poll the socket.
+    OFBool isTransparentConnection() override { return head.empty() && DcmTCPConnection::isTransparentConnection(); }
+
+private:
+    std::vector<unsigned char> head;
+    size_t offset = 0;
+};
+
+// Makes the greeted connection of the socket this thread's greeting names; others as DCMTK does.
+class GreetingLayer : public DcmTransportLayer {
+public:
+    DcmTransportConnection *createConnection(DcmNativeSocketType socket, OFBool secure) override {
+        Greeting *greeting = pendingGreeting;
+        if (greeting == nullptr || secure || greeting->socket != socket) return DcmTransportLayer::createConnection(socket, secure);
+        pendingGreeting = nullptr;
+        // DCMTK closes the socket itself when this returns NULL: either way it is no longer ours.
+        greeting->taken = true;
+        try {
+            return new GreetedConnection(socket, std::move(greeting->pdu));
+        } catch (...) {
+            return nullptr;
+        }
+    }
+};
+
+// A-ASSOCIATE-RQ PDU: type 0x01, a reserved byte, a 4-byte big-endian length, then at least the
+// 68-byte fixed part. Real requests (128 presentation contexts at most) stay far below 256 KiB.
+constexpr unsigned char associateRQ = 0x01;
+constexpr uint32_t minAssociateRQLength = 68;
+constexpr uint32_t maxAssociateRQLength = 256 * 1024;
+// Connections waiting to associate, from all addresses together: each is a thread and a buffer
+// (at most 256 KiB, so 64 MiB in all at worst).
+constexpr size_t maxGreetings = 256;
+
 class Pool : public DcmBaseSCPPool {
 public:
     cdcm_scp_callbacks callbacks{};
     std::string directory;
+    uint16_t port = 0;
+    int acseTimeout = 10;
+    int dimseTimeout = 60;
+    size_t maxPendingPerAddress = 16;
     std::atomic<bool> stopping{false};
     std::atomic<bool> listening{false};
     std::atomic<uint64_t> associations{0};
     std::atomic<uint64_t> files{0};
+
+    // Listens until `stopping`, then waits for the associations running; an error message, or
+    // empty. Replaces DcmBaseSCPPool::listen() (see the top of this file).
+    std::string serve();
 
     // One association, on a thread of its own (the pool deletes the worker when it ends).
     class Worker : public DcmBaseSCPPool::DcmBaseSCPWorker, public DcmThreadSCP {
@@ -77,7 +183,11 @@ public:
 
     protected:
         OFCondition workerListen(T_ASC_Association *const assoc) override {
+            // Nobody joins a worker's thread (the pool deletes the worker as it ends, and stop
+            // waits for the count of busy workers): detached, its stack is freed when it ends.
+            pthread_detach(pthread_self());
             association = ++owner.associations;
+            dulAssociation = assoc;
             accepted = released = false;
             // The pool's accepted sockets keep Nagle's algorithm: each C-STORE response (two small
             // writes) then waits for the peer's delayed ACK, about 40 ms per instance. Off here.
@@ -118,48 +228,55 @@ public:
         OFCondition handleIncomingCommand(T_DIMSE_Message *message, const DcmPresentationContextInfo &info) override {
             if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
             T_DIMSE_C_StoreRQ &request = message->msg.CStoreRQ;
-            DcmFileFormat file;
-            DcmDataset *dataset = file.getDataset();
             // The dataset is always read off the wire, so that the next command is understood.
-            OFCondition status = receiveSTORERequest(request, info.presentationContextID, dataset);
+            if (imageClasses().count(request.AffectedSOPClassUID) == 0) {
+                DIC_UL bytes = 0, pieces = 0;
+                OFCondition status = DIMSE_ignoreDataSet(dulAssociation, DIMSE_NONBLOCKING, owner.dimseTimeout, &bytes, &pieces);
+                if (status.bad()) return status;
+                return sendSTOREResponse(info.presentationContextID, request, STATUS_STORE_Refused_SOPClassNotSupported);
+            }
+            // Written to its file as it arrives (the transfer syntax kept, with a file meta header
+            // made from the request), never held in memory whole: an instance may be gigabytes.
+            char name[64];
+            std::snprintf(name, sizeof name, "/%llu-%llu.dcm", static_cast<unsigned long long>(association),
+                          static_cast<unsigned long long>(++owner.files));
+            const std::string path = owner.directory + name;
+            OFCondition status = receiveSTORERequest(request, info.presentationContextID, OFString(path.c_str()));
             if (status.bad()) {
+                // DCMTK removes a partial file; a file it could not create gives "out of resources".
+                std::remove(path.c_str());
                 if (status == DIMSE_OUTOFRESOURCES) {
                     sendSTOREResponse(info.presentationContextID, request, STATUS_STORE_Refused_OutOfResources);
                 }
                 return status;
             }
-            return sendSTOREResponse(info.presentationContextID, request, store(request, file));
+            return sendSTOREResponse(info.presentationContextID, request, store(request, path));
         }
 
     private:
         Pool &owner;
+        T_ASC_Association *dulAssociation = nullptr;
         uint64_t association = 0;
         bool accepted = false, released = false;
         int socket = -1;
         std::string callingTitle;
 
-        // Writes an image instance to a fresh file and hands it over; the DIMSE status to answer.
-        Uint16 store(const T_DIMSE_C_StoreRQ &request, DcmFileFormat &file) {
-            if (imageClasses().count(request.AffectedSOPClassUID) == 0) return STATUS_STORE_Refused_SOPClassNotSupported;
-            DcmDataset *dataset = file.getDataset();
-            if (dataset == nullptr || dataset->isEmpty()) return STATUS_STORE_Error_CannotUnderstand;
+        // Hands over an image instance received into `path` (removed unless taken); the DIMSE
+        // status to answer.
+        Uint16 store(const T_DIMSE_C_StoreRQ &request, const std::string &path) {
+            // Read up to the study instance UID only; large values stay on disk.
+            DcmFileFormat file;
             OFString study;
-            if (dataset->findAndGetOFString(DCM_StudyInstanceUID, study).bad() || study.empty()) {
-                return STATUS_STORE_Error_CannotUnderstand;
-            }
-            char name[64];
-            std::snprintf(name, sizeof name, "/%llu-%llu.dcm", static_cast<unsigned long long>(association),
-                          static_cast<unsigned long long>(++owner.files));
-            const std::string path = owner.directory + name;
-            // Written as received (the transfer syntax kept), with a file meta header.
-            if (file.saveFile(path.c_str(), EXS_Unknown).bad()) {
+            if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_fileOnly, DCM_SeriesInstanceUID).bad() ||
+                file.getDataset() == nullptr || file.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, study).bad() ||
+                trimmed(study).empty()) {
                 std::remove(path.c_str());
-                return STATUS_STORE_Refused_OutOfResources;
+                return STATUS_STORE_Error_CannotUnderstand;
             }
             if (owner.callbacks.stored == nullptr ||
                 owner.callbacks.stored(owner.callbacks.context, association, path.c_str(), callingTitle.c_str(),
                                        getPeerIP().c_str(), request.AffectedSOPClassUID, request.AffectedSOPInstanceUID,
-                                       study.c_str()) == 0) {
+                                       trimmed(study).c_str()) == 0) {
                 std::remove(path.c_str());
                 return STATUS_STORE_Refused_OutOfResources;
             }
@@ -169,7 +286,221 @@ public:
 
 protected:
     DcmBaseSCPWorker *createSCPWorker() override { return new Worker(*this); }
+
+private:
+    // A connection waiting to associate, on its own thread.
+    struct Greeter {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+    std::mutex greetersMutex;
+    std::list<Greeter> greeters;                 // guarded by greetersMutex
+    std::map<std::string, size_t> pendingByAddress;  // guarded by greetersMutex
+    T_ASC_Network *network = nullptr;
+    GreetingLayer layer;
+    std::atomic<size_t> unstartedWorkers{0};
+
+    bool admit(int socket, const std::string &from, const DcmSharedSCPConfig &shared);
+    void greet(int socket, const DcmSharedSCPConfig &shared);
+    bool readAssociateRQ(int socket, std::vector<unsigned char> &pdu);
+    void associate(Greeting &greeting, const DcmSharedSCPConfig &shared);
+    void reapGreeters(bool all);
 };
+
+std::string errnoText(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
+
+std::string Pool::serve() {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0) return errnoText("cannot create the listening socket");
+    int reuse = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+    // IPv4 on every interface, as DCMTK's own listening socket (DUL reads the peer as IPv4).
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    address.sin_port = htons(port);
+    if (bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 || ::listen(listener, 64) != 0) {
+        std::string message = errnoText(("cannot listen on port " + std::to_string(port)).c_str());
+        close(listener);
+        return message;
+    }
+    // An acceptor network without a listening socket of DCMTK's own: DUL makes none when the
+    // external handle is set (to any valid descriptor) as the network is made.
+    OFCondition made;
+    {
+        std::lock_guard<std::mutex> lock(handleMutex());
+        dcmExternalSocketHandle.set(listener);
+        made = ASC_initializeNetwork(NET_ACCEPTOR, port, acseTimeout, &network);
+        dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    }
+    if (made.good()) made = ASC_setTransportLayer(network, &layer, 0);
+    if (made.bad()) {
+        if (network != nullptr) ASC_dropNetwork(&network);
+        close(listener);
+        return std::string("cannot set up the DICOM network: ") + made.text();
+    }
+    // One configuration shared by all workers, as the pool's listen() makes it.
+    DcmSharedSCPConfig shared(getConfig());
+    while (!stopping.load()) {
+        reapGreeters(false);
+        // Short waits, so that a stop is seen within a fraction of a second.
+        pollfd ready{listener, POLLIN, 0};
+        if (poll(&ready, 1, 200) <= 0) continue;
+        sockaddr_in peer{};
+        socklen_t length = sizeof peer;
+        const int socket = accept4(listener, reinterpret_cast<sockaddr *>(&peer), &length, SOCK_CLOEXEC);
+        if (socket < 0) {
+            // Out of descriptors: wait for some to close rather than spin on the pending connection.
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) usleep(100 * 1000);
+            continue;
+        }
+        char text[INET_ADDRSTRLEN] = "";
+        inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+        if (!admit(socket, text, shared)) close(socket);
+    }
+    close(listener);
+    // Greeters see `stopping` within their poll interval and close their connections.
+    reapGreeters(true);
+    // The associations running end on their own; the pool removes each worker as it ends.
+    while (numThreads(OFTrue) > unstartedWorkers.load()) usleep(50 * 1000);
+    ASC_dropNetwork(&network);
+    return std::string();
+}
+
+// Gives the connection a greeter of its own unless its address, or all addresses together, have
+// as many waiting to associate as allowed; false: not taken (the caller closes it). Whoever opens
+// many connections and says nothing holds neither threads nor memory here beyond the limits.
+bool Pool::admit(int socket, const std::string &from, const DcmSharedSCPConfig &shared) {
+    std::lock_guard<std::mutex> lock(greetersMutex);
+    if (greeters.size() >= maxGreetings) return false;
+    auto known = pendingByAddress.find(from);
+    if (known != pendingByAddress.end() && known->second >= maxPendingPerAddress) return false;
+    // Room first, then the thread, which owns the socket from the moment it runs.
+    bool placed = false;
+    try {
+        size_t &pending = pendingByAddress[from];
+        greeters.emplace_back();
+        placed = true;
+        Greeter &greeter = greeters.back();
+        greeter.done = std::make_shared<std::atomic<bool>>(false);
+        std::shared_ptr<std::atomic<bool>> done = greeter.done;
+        greeter.thread = std::thread([this, socket, from, done, &shared] {
+            greet(socket, shared);
+            std::lock_guard<std::mutex> lock(greetersMutex);
+            auto entry = pendingByAddress.find(from);
+            if (entry != pendingByAddress.end() && --entry->second == 0) pendingByAddress.erase(entry);
+            done->store(true);
+        });
+        ++pending;
+        return true;
+    } catch (...) {
+        // No memory or no thread (std::system_error): refused like a connection beyond the limits.
+        if (placed) greeters.pop_back();
+        auto entry = pendingByAddress.find(from);
+        if (entry != pendingByAddress.end() && entry->second == 0) pendingByAddress.erase(entry);
+        return false;
+    }
+}
+
+void Pool::reapGreeters(bool all) {
+    std::list<Greeter> ended;
+    {
+        std::lock_guard<std::mutex> lock(greetersMutex);
+        for (auto it = greeters.begin(); it != greeters.end();) {
+            auto next = std::next(it);
+            if (all || it->done->load()) ended.splice(ended.end(), greeters, it);
+            it = next;
+        }
+    }
+    for (Greeter &greeter : ended) greeter.thread.join();
+}
+
+void Pool::greet(int socket, const DcmSharedSCPConfig &shared) {
+    Greeting greeting;
+    greeting.socket = socket;
+    try {
+        if (!readAssociateRQ(socket, greeting.pdu)) {
+            close(socket);
+            return;
+        }
+        associate(greeting, shared);
+    } catch (...) {
+        // Nothing escapes a thread (out of memory, say): the connection is closed unless DCMTK
+        // has taken it (then its association closes it).
+        if (!greeting.taken) close(socket);
+    }
+}
+
+// Reads one whole A-ASSOCIATE-RQ PDU (header included) before the ACSE timeout; false on a
+// timeout, a stop, a closed or broken connection, or anything that is not such a PDU.
+bool Pool::readAssociateRQ(int socket, std::vector<unsigned char> &pdu) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point deadline = Clock::now() + std::chrono::seconds(acseTimeout);
+    size_t need = 6, have = 0;
+    pdu.resize(need);
+    while (have < need) {
+        if (stopping.load()) return false;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return false;
+        pollfd ready{socket, POLLIN, 0};
+        const int polled = poll(&ready, 1, static_cast<int>(std::min<long long>(left, 200)));
+        if (polled < 0 && errno != EINTR) return false;
+        if (polled <= 0) continue;
+        const ssize_t n = recv(socket, pdu.data() + have, need - have, MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+            return false;
+        }
+        have += static_cast<size_t>(n);
+        if (have == 6 && need == 6) {
+            const uint32_t length = (uint32_t(pdu[2]) << 24) | (uint32_t(pdu[3]) << 16) | (uint32_t(pdu[4]) << 8) | uint32_t(pdu[5]);
+            if (pdu[0] != associateRQ || length < minAssociateRQLength || length > maxAssociateRQLength) return false;
+            need = 6 + length;
+            pdu.resize(need);
+        }
+    }
+    return true;
+}
+
+// Gives DCMTK the greeted connection (it reads the request from what the greeter read), then
+// the association to a worker, as DcmBaseSCPPool::listen() does.
+void Pool::associate(Greeting &greeting, const DcmSharedSCPConfig &shared) {
+    T_ASC_Association *assoc = nullptr;
+    OFCondition received;
+    {
+        std::lock_guard<std::mutex> lock(handleMutex());
+        // Reset however this block is left: a handle left set would make every later receive of
+        // any network in the process take this socket.
+        struct Reset {
+            ~Reset() {
+                dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+                pendingGreeting = nullptr;
+            }
+        } reset;
+        pendingGreeting = &greeting;
+        dcmExternalSocketHandle.set(greeting.socket);
+        received = ASC_receiveAssociation(network, &assoc, getConfig().getMaxReceivePDULength(), nullptr, nullptr, OFFalse,
+                                          DUL_NOBLOCK, acseTimeout);
+    }
+    if (!greeting.taken) {
+        // DCMTK failed before making a connection of the socket (getpeername, socket options).
+        close(greeting.socket);
+        if (assoc != nullptr) ASC_destroyAssociation(&assoc);
+        return;
+    }
+    if (received.bad()) {
+        dropAndDestroyAssociation(assoc);
+        return;
+    }
+    OFCondition running = runAssociation(assoc, shared);
+    // The pool keeps a worker whose thread could not start among the busy ones for good.
+    if (running == NET_EC_CannotStartSCPThread) ++unstartedWorkers;
+    if (running.bad()) {
+        rejectAssociation(assoc, running == NET_EC_SCPBusy ? ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED : ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+        dropAndDestroyAssociation(assoc);
+    }
+}
 
 }  // namespace
 
@@ -179,24 +510,32 @@ struct cdcm_scp {
 
 extern "C" {
 
-cdcm_status cdcm_scp_create(uint16_t port, const char *ae_title, const char *output_directory, uint16_t max_associations,
-                            cdcm_scp **out) {
+cdcm_status cdcm_scp_create(const cdcm_scp_settings *settings, cdcm_scp **out) {
     try {
+        if (settings == nullptr || settings->ae_title == nullptr || settings->output_directory == nullptr) {
+            return scpStatus(CDCM_ERROR, "no settings, AE title or output folder given");
+        }
+        if (settings->acse_timeout_seconds == 0 || settings->dimse_timeout_seconds == 0 || settings->max_pending_per_address == 0) {
+            return scpStatus(CDCM_ERROR, "the ACSE and DIMSE timeouts and the connections waiting per address must be more than 0");
+        }
         OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
         auto *scp = new cdcm_scp();
         Pool &pool = scp->pool;
-        pool.directory = output_directory;
-        pool.setMaxThreads(max_associations == 0 ? 1 : max_associations);
+        pool.directory = settings->output_directory;
+        pool.port = settings->port;
+        pool.acseTimeout = static_cast<int>(std::min<uint32_t>(settings->acse_timeout_seconds, 86400));
+        pool.dimseTimeout = static_cast<int>(std::min<uint32_t>(settings->dimse_timeout_seconds, 86400));
+        pool.maxPendingPerAddress = settings->max_pending_per_address;
+        pool.setMaxThreads(settings->max_associations == 0 ? 1 : settings->max_associations);
         DcmSCPConfig &config = pool.getConfig();
-        config.setPort(port);
-        config.setAETitle(ae_title);
+        config.setPort(settings->port);
+        config.setAETitle(settings->ae_title);
         config.setRespondWithCalledAETitle(OFFalse);
-        config.setConnectionBlockingMode(DUL_NOBLOCK);
-        config.setConnectionTimeout(1);
-        // A peer that stops talking mid-association is dropped after a minute, not waited for.
+        // A peer that stops talking mid-association is dropped after the DIMSE timeout, not
+        // waited for; the ACSE timeout bounds the association's negotiation and release.
         config.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-        config.setDIMSETimeout(60);
-        config.setACSETimeout(30);
+        config.setDIMSETimeout(static_cast<Uint32>(pool.dimseTimeout));
+        config.setACSETimeout(static_cast<Uint32>(pool.acseTimeout));
         config.setHostLookupEnabled(OFFalse);
         config.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
         config.setProgressNotificationMode(OFTrue);
@@ -262,10 +601,9 @@ cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_scp_callbacks callbacks) {
     try {
         // Returns once stopped, after the associations running have ended. A port in use makes
         // it return at once with the reason.
-        OFCondition condition = pool.listen();
+        const std::string failure = pool.serve();
         pool.listening.store(false);
-        if (condition.bad()) return scpStatus(CDCM_ERROR, condition.text());
-        return scpStatus(CDCM_OK);
+        return failure.empty() ? scpStatus(CDCM_OK) : scpStatus(CDCM_ERROR, failure);
     } catch (const std::exception &error) {
         pool.listening.store(false);
         return scpStatus(CDCM_ERROR, error.what());
@@ -278,12 +616,8 @@ cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_scp_callbacks callbacks) {
 void cdcm_scp_stop(cdcm_scp *scp) {
     Pool &pool = scp->pool;
     pool.stopping.store(true);
-    // The pool sets itself to listen when listen() begins; asking again until it has returned
-    // makes a stop right after the start hold.
-    while (pool.listening.load()) {
-        pool.stopAfterCurrentAssociations();
-        usleep(50 * 1000);
-    }
+    // The accept loop and the greeters look at `stopping` at least every 200 ms.
+    while (pool.listening.load()) usleep(50 * 1000);
 }
 
 void cdcm_scp_free(cdcm_scp *scp) { delete scp; }

@@ -6,6 +6,11 @@ import Foundation
 /// transfer syntaxes) from the calling AE titles `accept` allows, refusing other storage classes
 /// with status 0x0122 (not stored) and unknown callers at association. Each instance is written
 /// to a fresh file in `folder` and handed to `stored`, which owns the file from then on.
+///
+/// Nothing a sender does holds up the others: each connection waits for its association request
+/// on its own (closed after `acseTimeout` seconds without a whole one, or at once beyond
+/// `maxPendingPerAddress` such connections from its address), and an association silent for
+/// `dimseTimeout` seconds while a command or data is awaited is dropped.
 public final class DicomReceiver: @unchecked Sendable {
     public struct Instance: Sendable, Equatable {
         /// Where the instance was written (a fresh name in the receiver's folder).
@@ -60,7 +65,8 @@ public final class DicomReceiver: @unchecked Sendable {
     private let lock = NSLock()
     private var failure: String?
 
-    public init(port: Int, aeTitle: String, folder: URL, maxAssociations: Int = 8) throws(Failure) {
+    public init(port: Int, aeTitle: String, folder: URL, maxAssociations: Int = 8, acseTimeout: Int = 10,
+                dimseTimeout: Int = 60, maxPendingPerAddress: Int = 16) throws(Failure) {
         guard (1...65535).contains(port) else { throw Failure(description: "DICOM port \(port) is not 1…65535") }
         guard Self.isValidAETitle(aeTitle) else {
             throw Failure(description: "AE title '\(aeTitle)' must be 1…16 printable ASCII characters, without a backslash")
@@ -68,13 +74,30 @@ public final class DicomReceiver: @unchecked Sendable {
         guard (1...64).contains(maxAssociations) else {
             throw Failure(description: "at most 1…64 associations at once (asked for \(maxAssociations))")
         }
+        guard (1...3600).contains(acseTimeout) else {
+            throw Failure(description: "the DICOM ACSE timeout must be 1…3600 seconds (asked for \(acseTimeout))")
+        }
+        guard (1...86400).contains(dimseTimeout) else {
+            throw Failure(description: "the DICOM DIMSE timeout must be 1…86400 seconds (asked for \(dimseTimeout))")
+        }
+        guard (1...1024).contains(maxPendingPerAddress) else {
+            throw Failure(description: "connections waiting to associate per address must be 1…1024 (asked for \(maxPendingPerAddress))")
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw Failure(description: "\(folder.path): cannot create the folder for received instances")
         }
         var handle: OpaquePointer?
-        let status = cdcm_scp_create(UInt16(port), aeTitle, folder.path, UInt16(maxAssociations), &handle)
+        let status = aeTitle.withCString { title in
+            folder.path.withCString { path in
+                var settings = cdcm_scp_settings(port: UInt16(port), ae_title: title, output_directory: path,
+                                                 max_associations: UInt16(maxAssociations),
+                                                 acse_timeout_seconds: UInt32(acseTimeout), dimse_timeout_seconds: UInt32(dimseTimeout),
+                                                 max_pending_per_address: UInt32(maxPendingPerAddress))
+                return cdcm_scp_create(&settings, &handle)
+            }
+        }
         guard status.code == CDCM_OK, let handle else {
             throw Failure(description: "cannot set up the DICOM receiver: \(Self.message(status))")
         }
@@ -140,7 +163,7 @@ public final class DicomReceiver: @unchecked Sendable {
         return failure
     }
 
-    /// Stops listening (within about a second), lets the associations running end, and waits.
+    /// Stops listening (within a fraction of a second), lets the associations running end, and waits.
     public func stop() {
         guard thread != nil else { return }
         cdcm_scp_stop(scp)

@@ -39,6 +39,14 @@ public final class DicomIntake: @unchecked Sendable {
         /// The completion rule for peers allowed on the command line (database peers have their own).
         public var completion = ServiceStore.Completion.idle
         public var maxAssociations = 8
+        /// Seconds a connection may take to ask for an association (its A-ASSOCIATE-RQ); one that
+        /// stays silent or sends slowly is closed after this, and delays no other sender meanwhile.
+        public var acseTimeoutSeconds = 10
+        /// Seconds an association may stay silent while a command or the rest of an instance is
+        /// awaited; then it is dropped.
+        public var dimseTimeoutSeconds = 60
+        /// Connections from one IP address that may wait to associate at once; more are closed at once.
+        public var maxPendingPerAddress = 16
         /// The most one study may take on disk; instances beyond are refused (0xA700) and the
         /// study ends as a failed job that says so.
         public var maxStudyBytes: Int64 = 16 << 30
@@ -79,7 +87,8 @@ public final class DicomIntake: @unchecked Sendable {
         // Files a stop left half written; the peer was not told they were stored.
         try? FileManager.default.removeItem(at: incoming)
         receiver = try DicomReceiver(port: settings.port, aeTitle: settings.aeTitle, folder: incoming,
-                                     maxAssociations: settings.maxAssociations)
+                                     maxAssociations: settings.maxAssociations, acseTimeout: settings.acseTimeoutSeconds,
+                                     dimseTimeout: settings.dimseTimeoutSeconds, maxPendingPerAddress: settings.maxPendingPerAddress)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
             let folder = self.folder(of: study)

@@ -98,12 +98,31 @@ const char *cdcm_dcmtk_version(void);
 // MARK: Storage SCP (dcmnet)
 
 /// A DICOM Storage SCP over dcmnet's thread pool (one thread per association, up to
-/// `max_associations` at once): answers C-ECHO, takes C-STORE of CT and MR images (classic and
-/// enhanced) in the common transfer syntaxes, refuses other storage classes with status 0x0122
-/// (received, not stored), and accepts only the calling AE titles the `accept` callback allows.
-/// Each instance is written to a fresh file in `output_directory` and handed to `stored`, which
-/// owns it from then on (moves or deletes it).
+/// `max_associations` at once; beyond, refused with "local limit exceeded"): answers C-ECHO, takes
+/// C-STORE of CT and MR images (classic and enhanced) in the common transfer syntaxes, refuses other
+/// storage classes with status 0x0122 (received, not stored), and accepts only the calling AE
+/// titles the `accept` callback allows. Each instance is written to a fresh file in
+/// `output_directory` and handed to `stored`, which owns it from then on (moves or deletes it).
+///
+/// Connections are taken concurrently: each waits for its A-ASSOCIATE-RQ on a thread of its own,
+/// so a connection that stays silent or sends slowly delays nobody else. One that has not sent
+/// the whole request within the ACSE timeout, or sends something else, is closed; beyond
+/// `max_pending_per_address` connections from one address waiting to associate (or 256 from all
+/// addresses together), new ones are closed at once.
 typedef struct cdcm_scp cdcm_scp;
+
+typedef struct {
+    uint16_t port;
+    const char *ae_title;
+    const char *output_directory;
+    uint16_t max_associations;
+    /// Seconds a connection may take to send its A-ASSOCIATE-RQ; also DCMTK's ACSE timeout (release).
+    uint32_t acse_timeout_seconds;
+    /// Seconds an association may stay silent while a command or dataset is awaited.
+    uint32_t dimse_timeout_seconds;
+    /// Connections from one IP address that may wait to associate at once.
+    uint32_t max_pending_per_address;
+} cdcm_scp_settings;
 
 typedef struct {
     /// May this calling AE title (trailing spaces removed) from this peer address associate? Nonzero: yes.
@@ -117,9 +136,10 @@ typedef struct {
     void *context;
 } cdcm_scp_callbacks;
 
-cdcm_status cdcm_scp_create(uint16_t port, const char *ae_title, const char *output_directory, uint16_t max_associations,
-                            cdcm_scp **out);
-/// Listens until cdcm_scp_stop (checked every second), then waits for the associations running.
+/// Checks the settings and prepares the SCP; nothing is bound until cdcm_scp_listen. The strings are copied.
+cdcm_status cdcm_scp_create(const cdcm_scp_settings *settings, cdcm_scp **out);
+/// Listens until cdcm_scp_stop (seen within 200 ms), then waits for the associations running. A
+/// port that cannot be bound makes it return at once with the reason.
 /// The callbacks are called on the association threads, at the same time for different associations.
 cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_scp_callbacks callbacks);
 void cdcm_scp_stop(cdcm_scp *scp);
