@@ -207,6 +207,12 @@ public:
             return owner.callbacks.accept(owner.callbacks.context, callingTitle.c_str(), getPeerIP().c_str()) != 0;
         }
 
+        // DcmSCP accepts any called AE title by default: a sender that addresses another node
+        // (a misrouted PACS rule) is told "called AE title not recognized" instead of being stored.
+        OFBool checkCalledAETitleAccepted(const OFString &calledAE) override {
+            return trimmed(calledAE) == trimmed(getAETitle());
+        }
+
         void notifyAssociationAcknowledge() override { accepted = true; }
 
         // A sender that keeps Nagle's algorithm on holds the last small piece of each instance
@@ -320,7 +326,7 @@ std::string Pool::serve() {
     address.sin_addr.s_addr = htonl(INADDR_ANY);
     address.sin_port = htons(port);
     if (bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 || ::listen(listener, 64) != 0) {
-        std::string message = errnoText(("cannot listen on port " + std::to_string(port)).c_str());
+        std::string message = errnoText("cannot listen");
         close(listener);
         return message;
     }

@@ -80,6 +80,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("dicom-max-associations"), help: "DICOM associations served at once.")
     var dicomMaxAssociations = 8
 
+    @Option(name: .customLong("dicom-acse-seconds"),
+            help: "A DICOM connection must send its whole association request within this many seconds, or it is closed.")
+    var dicomACSESeconds = 10
+
+    @Option(name: .customLong("dicom-dimse-seconds"), help: "An association silent for this many seconds is dropped.")
+    var dicomDIMSESeconds = 60
+
+    @Option(name: .customLong("dicom-max-pending-per-address"),
+            help: "Connections from one address that may wait to associate at once; beyond, they are closed.")
+    var dicomMaxPendingPerAddress = 16
+
     @Option(name: .customLong("dicom-max-study-mb"),
             help: "The most one study received by DICOM may take on disk (MB); beyond, instances are refused and the study fails.")
     var dicomMaxStudyMB = 16384
@@ -114,6 +125,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...64).contains(dicomMaxAssociations) else { throw ValidationError("--dicom-max-associations must be 1…64") }
         guard dicomMaxStudyMB > 0 else { throw ValidationError("--dicom-max-study-mb must be more than 0") }
+        guard (1...3600).contains(dicomACSESeconds) else { throw ValidationError("--dicom-acse-seconds must be 1…3600") }
+        guard (1...86400).contains(dicomDIMSESeconds) else { throw ValidationError("--dicom-dimse-seconds must be 1…86400") }
+        guard (1...1024).contains(dicomMaxPendingPerAddress) else { throw ValidationError("--dicom-max-pending-per-address must be 1…1024") }
     }
 
     func run() async throws {
@@ -136,6 +150,9 @@ struct ServeCommand: AsyncParsableCommand {
             dicom.completion = ServiceStore.Completion(rawValue: dicomCompleteOn) ?? .idle
             dicom.maxAssociations = dicomMaxAssociations
             dicom.maxStudyBytes = Int64(dicomMaxStudyMB) << 20
+            dicom.acseTimeoutSeconds = dicomACSESeconds
+            dicom.dimseTimeoutSeconds = dicomDIMSESeconds
+            dicom.maxPendingPerAddress = dicomMaxPendingPerAddress
             settings.dicom = dicom
         }
         let server: ServiceServer

@@ -12,6 +12,9 @@ import TestSupport
         (["--dicom-max-associations", "0"], "--dicom-max-associations must be 1…64"),
         (["--dicom-max-study-mb", "0"], "--dicom-max-study-mb must be more than 0"),
         (["--ae-title", ""], "--ae-title"),
+        (["--dicom-acse-seconds", "0"], "--dicom-acse-seconds must be 1…3600"),
+        (["--dicom-dimse-seconds", "100000"], "--dicom-dimse-seconds must be 1…86400"),
+        (["--dicom-max-pending-per-address", "0"], "--dicom-max-pending-per-address must be 1…1024"),
     ])
     func badDicomOptionsAreRefusedByName(extra: [String], message: String) throws {
         let data = try Fixtures.temporaryFolder("serve-options")

@@ -77,6 +77,9 @@ import VolumeCore
         #expect(echo.0 == 0, "\(echo.1)")
         let stranger = try DcmtkTool.run("echoscu", ["-aet", "STRANGER", "-aec", "VRPREP", "127.0.0.1", port])
         #expect(stranger.0 != 0 && stranger.1.lowercased().contains("reject"), "\(stranger.1)")
+        // An allowed sender addressing another node (a misrouted rule) is refused too.
+        let misrouted = try DcmtkTool.run("echoscu", ["-aet", "SURGERY", "-aec", "OTHERPACS", "127.0.0.1", port])
+        #expect(misrouted.0 != 0 && misrouted.1.lowercased().contains("called ae title not recognized"), "\(misrouted.1)")
         let files = Fixtures.sampleCTFiles.map(\.path)
         let store = try DcmtkTool.run("storescu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port] + files)
         #expect(store.0 == 0, "\(store.1.suffix(500))")
