@@ -25,6 +25,7 @@ struct Inspect: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkOption(threads, "--threads", OptionRange.threads)
     }
 
     func run() throws {

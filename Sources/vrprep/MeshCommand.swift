@@ -79,6 +79,12 @@ struct MeshCommand: ParsableCommand {
         if targetTriangles != nil && decimate != nil { throw ValidationError("give --target-triangles or --decimate, not both") }
         if let maxErrorMM, maxErrorMM <= 0 { throw ValidationError("--max-error-mm must be more than 0") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkOption(threads, "--threads", OptionRange.threads)
+        try checkOption(iso, "--iso", OptionRange.value)
+        try checkOption(smooth, "--smooth", OptionRange.smoothingPasses)
+        try checkOption(targetTriangles, "--target-triangles", OptionRange.triangles)
+        try checkOption(maxErrorMM, "--max-error-mm", OptionRange.distanceMM)
+        try checkOption(label, "--label", OptionRange.label)
         _ = try parsedColor()
     }
 

@@ -65,6 +65,9 @@ struct ProcessCommand: ParsableCommand {
         if maxTriangles < 100 { throw ValidationError("--max-triangles must be at least 100") }
         if !(64...8192).contains(renderSize) { throw ValidationError("--render-size must be 64…8192 pixels") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkOption(threads, "--threads", OptionRange.threads)
+        try checkOption(smooth, "--smooth", OptionRange.smoothingPasses)
+        try checkOption(maxTriangles, "--max-triangles", 100...OptionRange.triangles.upperBound)
         _ = try plannedRecipe()
     }
 

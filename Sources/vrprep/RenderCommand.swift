@@ -98,6 +98,12 @@ struct RenderCommand: ParsableCommand {
         if ipd <= 0 { throw ValidationError("--ipd must be more than 0 mm") }
         if let convergence, convergence <= 0 { throw ValidationError("--convergence must be more than 0 mm") }
         if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
+        try checkOption(smooth, "--smooth", OptionRange.smoothingPasses)
+        try checkOption(ipd, "--ipd", CheckedRange(0, 1000, unit: "mm", lowerIncluded: false))
+        try checkOption(convergence, "--convergence", OptionRange.distanceMM)
+        try checkOption(azimuth, "--azimuth", OptionRange.angle)
+        try checkOption(sliceMM, "--slice-mm", VolumeGeometry.coordinateRange)
+        try checkOption(label, "--label", OptionRange.label)
         if let slice {
             guard SliceRenderer.Orientation(rawValue: slice) != nil else {
                 throw ValidationError("--slice must be axial, coronal or sagittal, not '\(slice)'")

@@ -159,6 +159,18 @@ struct Segment: ParsableCommand {
         if let maxVolumeML, maxVolumeML <= 0 { throw ValidationError("--max-volume-ml must be more than 0") }
         if let maxDistanceMM, maxDistanceMM <= 0 { throw ValidationError("--max-distance-mm must be more than 0") }
         if maxDistanceMM != nil && preset != nil { throw ValidationError("--max-distance-mm is for --method connected/confidence") }
+        try checkOption(lower, "--lower", OptionRange.value)
+        try checkOption(upper, "--upper", OptionRange.value)
+        try checkOption(radiusMM, "--radius-mm", OptionRange.recipe("radiusMM"))
+        try checkOption(maxVolumeML, "--max-volume-ml", OptionRange.recipe("maxVolumeML"))
+        try checkOption(maxDistanceMM, "--max-distance-mm", OptionRange.distanceMM)
+        try checkOption(seedHU, "--seed-hu", OptionRange.recipe("seedHU"))
+        try checkOption(minIslandML, "--min-island-ml", OptionRange.recipe("minIslandML"))
+        try checkOption(multiplier, "--multiplier", CheckedRange(0, 100, lowerIncluded: false))
+        try checkOption(iterations, "--iterations", 0...100)
+        try checkOption(radius, "--radius", 0...10)
+        try checkOption(withinLabel, "--within-label", OptionRange.label)
+        try checkOption(threads, "--threads", OptionRange.threads)
     }
 
     /// Seeds of the options: "x,y,z" (one structure) or "STRUCTURE:x,y,z" (with --structures).

@@ -52,3 +52,22 @@ import TestSupport
         }
     }
 }
+
+extension BadNumbersCommandTests {
+    @Test(arguments: [
+        (["segment", "S", "--preset", "bone", "--out", "o.nii.gz", "--seed-hu", "1e300"], "seedHU: 1e+300 is out of range"),
+        (["segment", "S", "--method", "connected", "--lower", "nan", "--upper", "5", "--seed", "1,1,1", "--out", "o.nii.gz"], "--lower: NaN"),
+        (["segment", "S", "--method", "confidence", "--seed", "1,1,1", "--iterations", "1000000000", "--out", "o.nii.gz"], "--iterations"),
+        (["process", "S", "--out", "p", "--smooth", "1000000000"], "--smooth: 1000000000 is out of range"),
+        (["process", "S", "--out", "p", "--threads", "100000"], "--threads: 100000 is out of range"),
+        (["mesh", "S", "--iso", "inf", "--out", "m.stl"], "--iso: inf is not a finite number"),
+        (["render", "S", "--ipd", "nan", "--out", "r"], "--ipd: NaN is not a finite number"),
+        (["render", "S", "--slice", "axial", "--slice-mm", "1e300", "--out", "r"], "--slice-mm: 1e+300 is out of range"),
+    ])
+    func absurdOptionsAreRefusedByName(arguments: [String], message: String) throws {
+        let resolved = arguments.map { $0 == "S" ? Fixtures.sampleCT.path : $0 }
+        let result = try CommandLineTool.run(resolved)
+        #expect(result.status == 2 && !result.signalled, "status \(result.status)")
+        #expect(result.standardError.contains(message), "\(result.standardError.suffix(300))")
+    }
+}
