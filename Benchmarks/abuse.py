@@ -206,7 +206,8 @@ def main() -> int:
         rows.append({"case": name, "expected": expected, "answer": answer, "ok": ok,
                      "seconds": round(time.monotonic() - start, 2)})
         mark = "ok " if ok else "BAD"
-        print(f"{mark} {name:<58} {expected:<34} {answer[:60]:<60} {rows[-1]['seconds']:>6.2f} s", flush=True)
+        shown = answer.replace("\n", " ")[:60]
+        print(f"{mark} {name:<58} {expected:<34} {shown:<60} {rows[-1]['seconds']:>6.2f} s", flush=True)
 
     try:
         a, b = service.token("submitter", "surgeon A"), service.token("submitter", "surgeon B")
