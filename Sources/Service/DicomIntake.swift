@@ -194,7 +194,7 @@ public final class DicomIntake: @unchecked Sendable {
         entry.sending.insert(instance.association)
         // Room: the study's own limit, and free space left for the database and the packages.
         let size = Int64((try? FileManager.default.attributesOfItem(atPath: source.path))?[.size] as? Int ?? 0)
-        let free = Self.freeBytes(at: store.folders.uploads)
+        let free = store.folders.freeBytes() ?? .max
         if entry.bytes + size > settings.maxStudyBytes || free < settings.minFreeBytes {
             if entry.refused == 0 {
                 logger.error("""
@@ -229,12 +229,6 @@ public final class DicomIntake: @unchecked Sendable {
     }
 
     /// Free bytes on the disk holding `folder` (for an unprivileged process); Int64.max if unknown.
-    static func freeBytes(at folder: URL) -> Int64 {
-        var info = statvfs()
-        guard statvfs(folder.path, &info) == 0 else { return .max }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
-    }
-
     private func ended(_ association: UInt64, callingAE: String, released: Bool) {
         // The rule matters only for a release (a database read otherwise spared, C-ECHO included).
         let rule = released ? completion(of: callingAE) : .idle

@@ -149,7 +149,7 @@ struct JobProcess {
             if seconds > limits.seconds {
                 killedFor = "it ran past the time limit of \(Self.duration(limits.seconds))"
                 kill(process.processIdentifier, SIGKILL)
-            } else if let resident = Self.residentBytes(of: process.processIdentifier), resident > limits.memoryBytes {
+            } else if let resident = Self.residentBytes(of: String(process.processIdentifier)), resident > limits.memoryBytes {
                 killedFor = "it used more than the memory limit of \(limits.memoryBytes >> 20) MB"
                 kill(process.processIdentifier, SIGKILL)
             } else if stopping() {
@@ -189,8 +189,8 @@ struct JobProcess {
         return names[signal] ?? "a signal"
     }
 
-    /// Resident memory of a process, from /proc/PID/statm.
-    static func residentBytes(of pid: Int32) -> Int? {
+    /// Resident memory of a process ("self" or a pid), from /proc/PID/statm.
+    static func residentBytes(of pid: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }

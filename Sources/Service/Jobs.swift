@@ -99,7 +99,7 @@ public final class JobRunner: @unchecked Sendable {
 
     public func start() {
         for n in 0..<workers {
-            let thread = Thread { [self] in self.loop() }
+            let thread = Thread { [self] in self.loop(sweeps: n == 0) }
             thread.name = "vrprep.worker.\(n)"
             thread.stackSize = 8 << 20
             thread.start()
@@ -121,7 +121,8 @@ public final class JobRunner: @unchecked Sendable {
         return stopping
     }
 
-    private func loop() {
+    /// Takes and runs jobs until stopped; the first worker also applies retention every ten minutes.
+    private func loop(sweeps: Bool) {
         lock.lock()
         running += 1
         lock.unlock()
@@ -133,7 +134,7 @@ public final class JobRunner: @unchecked Sendable {
         }
         var lastSweep = Date.distantPast
         while !isStopping {
-            if Date().timeIntervalSince(lastSweep) > 600 {
+            if sweeps, Date().timeIntervalSince(lastSweep) > 600 {
                 retention.sweep(store)
                 lastSweep = Date()
             }

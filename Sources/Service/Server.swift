@@ -560,10 +560,7 @@ func file(_ fileIO: FileIO, _ url: URL, _ request: Request, _ context: BasicRequ
 
 /// Resident memory (bytes) from /proc/self/statm; 0 where there is none.
 func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    JobProcess.residentBytes(of: "self") ?? 0
 }
 
 /// One range of "bytes=a-b", "bytes=a-" or "bytes=-n" within `size`.

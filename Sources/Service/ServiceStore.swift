@@ -582,9 +582,11 @@ public struct BlobFolders: Sendable {
     public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
 
-    /// Free space on the data folder's disk (bytes), nil where it cannot be known.
+    /// Free space on the data folder's disk that the service may use (bytes), nil where it cannot be known.
     public func freeBytes() -> Int64? {
-        (try? FileManager.default.attributesOfFileSystem(forPath: root.path)[.systemFreeSize] as? NSNumber)?.int64Value
+        var info = statvfs()
+        guard statvfs(root.path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     func create() throws {
