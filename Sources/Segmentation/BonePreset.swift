@@ -6,6 +6,15 @@ import VolumeCore
 /// seeds, or, without them, every voxel at or above `seedHU` (dense cortical bone and teeth).
 /// Components smaller than `minimumIslandML` are removed, and, unless disabled, components lying
 /// mostly outside the body (the scanner table, a head rest) are excluded.
+///
+/// - Contrast: blood with contrast (heart, aorta, dense contrast in veins) is found by its shape
+///   (`ContrastPools`) and left out before the components are made, so that neither it nor the
+///   bone it touches through partial volume joins; no automatic seed starts in it.
+/// - Thick voxels: thin bone (a rib) in voxels thicker than `partialVolumeMM` loses brightness to
+///   partial volume and breaks into pieces that meet only at edges and corners. There the seed
+///   level falls in proportion to the voxel size (never below `lower` + 100 HU) and components
+///   are 26-connected. Up to `partialVolumeMM` nothing changes.
+/// - Metal (components above `metalHU` of at least 0.5 mL, outside contrast) is reported.
 public struct BonePreset: Sendable {
     public var lower: Double = 226
     public var upper: Double = 3071
@@ -13,7 +22,13 @@ public struct BonePreset: Sendable {
     public var seedHU: Double = 700
     public var minimumIslandML: Double = 0.1
     public var excludeTable = true
+    /// Leave contrast-filled blood out (`ContrastPools`): on by default; a study without
+    /// contrast pools is unaffected.
+    public var excludeContrast = true
     public var connectivity: Connectivity = .six
+    /// Voxels thicker than this (largest spacing, mm) get the thick-voxel rules above.
+    public var partialVolumeMM: Double = 2
+    public var metalHU: Double = 2500
     public var threads: Int?
 
     public init() {}
@@ -30,6 +45,13 @@ public struct BonePreset: Sendable {
         public var islandsRemoved: Int
         /// Components left out as table or head rest: (voxels, fraction inside the body).
         public var tableComponents: [(voxels: Int, insideBody: Double)]
+        /// Contrast-filled blood found and left out (nil when not looked for).
+        public var contrast: ContrastPools.Finding?
+        /// The automatic seed level used (after the thick-voxel rule).
+        public var seedLevel: Double
+        /// Metal: volume (mL) above `metalHU`, and the centre of the largest piece (LPS mm).
+        public var metalML: Double
+        public var metalCentre: SIMD3<Double>?
         public var warnings: [String]
     }
 
@@ -47,13 +69,32 @@ public struct BonePreset: Sendable {
         for seed in resolved where !(seed.value >= lower && seed.value <= upper) {
             throw .seedOutsideInterval(seed: seed.given.description, value: seed.value, lower: lower, upper: upper)
         }
-        let runs = RegionGrowing.components(hu, lower: lo, upper: hi, mask: nil, windows: nil,
-                                            connectivity: connectivity, threads: workers)
+        var contrast: ContrastPools.Finding?
+        var allowed: Volume<UInt8>?
+        if excludeContrast {
+            var finder = ContrastPools()
+            finder.lower = lower
+            finder.threads = workers
+            let finding = finder.find(hu)
+            contrast = finding
+            if !finding.isEmpty {
+                var outside = finding.mask
+                for i in outside.voxels.indices { outside.voxels[i] = outside.voxels[i] == 0 ? 1 : 0 }
+                allowed = outside
+                for seed in resolved where finding.mask[seed.index.x, seed.index.y, seed.index.z] != 0 {
+                    throw .invalidParameter(name: "seed \(seed.given)", reason: "lies in contrast-filled blood (a blood pool or a vein with contrast), not in bone: place it in bone, or run with contrast exclusion off")
+                }
+            }
+        }
+        let thickVoxels = volume.geometry.spacing.max() > partialVolumeMM
+        let seedLevel = thickVoxels ? max(lower + 100, seedHU * 1.5 / volume.geometry.spacing.max()) : seedHU
+        let runs = RegionGrowing.components(hu, lower: lo, upper: hi, mask: allowed, windows: nil,
+                                            connectivity: thickVoxels ? .twentySix : connectivity, threads: workers)
         var seeded = [Bool](repeating: false, count: runs.runs.count)
         var automatic = 0
         if resolved.isEmpty {
             // Roots of every run holding a voxel ≥ seedHU.
-            let seedValue = Int16(clamping: Int(saturating: seedHU.rounded(.up)))
+            let seedValue = Int16(clamping: Int(saturating: seedLevel.rounded(.up)))
             hu.voxels.withUnsafeBufferPointer { values in
                 for row in 0..<(runs.ny * runs.nz) {
                     for index in runs.rowRange(row) {
@@ -69,7 +110,7 @@ public struct BonePreset: Sendable {
                 }
             }
             guard automatic > 0 else {
-                throw .nothingFound(reason: "no voxel at or above \(format(seedHU)) HU to seed bone: give --seed, or a lower seed threshold")
+                throw .nothingFound(reason: "no voxel at or above \(format(seedLevel.rounded())) HU to seed bone: give --seed, or a lower seed threshold")
             }
         } else {
             for seed in resolved {
@@ -119,14 +160,43 @@ public struct BonePreset: Sendable {
         let mask = runs.mask(selected: selected, geometry: volume.geometry, threads: workers)
         let count = voxels.indices.reduce(0) { $0 + (seeded[$1] ? voxels[$1] : 0) }
         guard count > 0 else { throw .nothingFound(reason: "no bone found in [\(format(lower)), \(format(upper))] HU") }
+        let metal = Self.metal(hu, above: metalHU, excluding: contrast?.mask, threads: workers)
         return Result(mask: mask, voxelCount: count, volumeML: Double(count) * volume.geometry.voxelVolume / 1000,
                       seeds: resolved, automaticSeedVoxels: automatic, islandsRemoved: islands,
-                      tableComponents: table, warnings: warnings)
+                      tableComponents: table, contrast: contrast, seedLevel: seedLevel, metalML: metal.ml,
+                      metalCentre: metal.centre, warnings: warnings)
+    }
+
+    /// Components (26-connected) above `level` of at least 0.5 mL, outside `excluding`.
+    static func metal(_ hu: Volume<Int16>, above level: Double, excluding: Volume<UInt8>?, threads: Int)
+        -> (ml: Double, centre: SIMD3<Double>?) {
+        let threshold = Int16(clamping: Int(saturating: level.rounded(.down)))
+        guard hu.voxels.contains(where: { $0 > threshold }) else { return (0, nil) }
+        var dense = Volume<UInt8>(geometry: hu.geometry, filledWith: 0)
+        for i in hu.voxels.indices where hu.voxels[i] > threshold && (excluding?.voxels[i] ?? 0) == 0 { dense.voxels[i] = 1 }
+        let pieces = MaskComponents.components(of: dense, connectivity: .twentySix, threads: threads)
+        let minimum = 500 / hu.geometry.voxelVolume
+        let kept = pieces.filter { Double($0.voxels) >= minimum }
+        guard let largest = kept.first else { return (0, nil) }
+        let voxels = kept.reduce(0) { $0 + $1.voxels }
+        let piece = MaskComponents.keepConnected(dense, to: [largest.firstVoxel], connectivity: .twentySix, threads: threads)
+        var sum = SIMD3<Double>.zero, n = 0.0
+        let d = hu.dimensions
+        for z in 0..<d.z {
+            for y in 0..<d.y {
+                for x in 0..<d.x where piece[x, y, z] != 0 {
+                    sum += SIMD3(Double(x), Double(y), Double(z))
+                    n += 1
+                }
+            }
+        }
+        return (Double(voxels) * hu.geometry.voxelVolume / 1000, hu.geometry.patientPosition(ofIndex: sum / max(n, 1)))
     }
 
     /// The body on a coarse grid (about 2 mm voxels, sampled at block centres): tissue above
-    /// −400 HU, opened by 5 mm (which cuts thin contacts with a table or pad), its largest
-    /// component, cavities filled.
+    /// −400 HU, opened by 5 mm (which cuts thin contacts with a table or pad); its largest
+    /// component and every other one of at least 100 mL that is mostly soft tissue (−200…200 HU:
+    /// an arm lying at the side, not a table, a pad or a head rest); cavities filled.
     struct Body {
         var mask: Volume<UInt8>
         var block: SIMD3<Int>
@@ -158,7 +228,28 @@ public struct BonePreset: Sendable {
             }
         }
         let opened = Morphology.open(tissue, radius: 5, threads: threads)
-        let body = Morphology.fillHoles(MaskComponents.keepLargest(opened, connectivity: .six, threads: threads), threads: threads)
+        let runs = MaskComponents.label(opened, .six, threads)
+        let sizes = MaskComponents.sizes(runs)
+        var keep = [Bool](repeating: false, count: runs.runs.count)
+        if let largest = sizes.first { keep[largest.root] = true }
+        let minimum = 100_000 / geometry.voxelVolume
+        var soft = [Int](repeating: 0, count: runs.runs.count)
+        for row in 0..<(runs.ny * runs.nz) {
+            let (j, k) = (row % runs.ny, row / runs.ny)
+            for index in runs.rowRange(row) {
+                let run = runs.runs[index]
+                for i in RunComponents.x0(run)...RunComponents.x1(run) {
+                    let v = hu[min(i * block.x + block.x / 2, g.dimensions.x - 1), min(j * block.y + block.y / 2, g.dimensions.y - 1),
+                               min(k * block.z + block.z / 2, g.dimensions.z - 1)]
+                    if v > -200 && v < 200 { soft[Int(runs.label[index])] += 1 }
+                }
+            }
+        }
+        for component in sizes.dropFirst() where Double(component.voxels) >= minimum && 2 * soft[component.root] >= component.voxels {
+            keep[component.root] = true
+        }
+        let kept = runs.mask(selected: runs.label.map { keep[Int($0)] }, geometry: geometry, threads: threads)
+        let body = Morphology.fillHoles(kept, threads: threads)
         return Body(mask: body, block: block)
     }
 }

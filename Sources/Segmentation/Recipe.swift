@@ -289,7 +289,22 @@ public struct RecipeRunner: Sendable {
                 warnings.append("left out \(r.tableComponents.count) component(s) lying outside the body " +
                     "(table or head rest: \(r.tableComponents.map { String($0.voxels) }.joined(separator: ", ")) voxels)")
             }
-            return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], ["automaticSeedVoxels": Double(r.automaticSeedVoxels)], warnings)
+            var figures = ["automaticSeedVoxels": Double(r.automaticSeedVoxels), "seedLevelHU": r.seedLevel]
+            if let centre = r.metalCentre {
+                figures["metalML"] = r.metalML
+                warnings.append("metal: \(format((r.metalML * 10).rounded() / 10)) mL above \(format(bone.metalHU)) HU (an implant or a filling; " +
+                    "the largest piece at \(format(centre.x.rounded())), \(format(centre.y.rounded())), \(format(centre.z.rounded())) mm LPS); " +
+                    "it is kept in the bone label up to \(format(bone.upper)) HU: give --upper \(format(bone.metalHU)) to leave it out")
+            }
+            if let contrast = r.contrast, !contrast.isEmpty {
+                let ml = Double(contrast.excludedVoxels) * g.voxelVolume / 1000
+                figures["contrastExcludedML"] = ml
+                let pools = contrast.pools.map { "\(format($0.volumeML.rounded())) mL at \(format($0.medianHU.rounded())) HU" }
+                warnings.append("contrast-enhanced study: left \(format(ml.rounded())) mL of contrast-filled blood out of bone " +
+                    "(blood pool(s): \(pools.joined(separator: ", "))" +
+                    (contrast.denseML > 0 ? "; dense contrast in veins: \(format(contrast.denseML.rounded())) mL" : "") + ")")
+            }
+            return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], figures, warnings)
         case "skin":
             var skin = SkinPreset(lower: s.lower)
             skin.threads = threads
