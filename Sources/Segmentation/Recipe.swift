@@ -316,7 +316,9 @@ public struct RecipeRunner: Sendable {
             vessels.threads = threads
             let r = try vessels.run(volume, modality: modality, seeds: s.allSeeds)
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
-                        ["waves": Double(r.waves), "edgeVoxelsExcluded": Double(r.edgeVoxelsExcluded)], r.warnings)
+                        ["waves": Double(r.waves), "edgeVoxelsExcluded": Double(r.edgeVoxelsExcluded),
+                         "boneVoxelsExcluded": Double(r.boneVoxelsExcluded), "chambersRemovedML": r.chambersRemovedML]
+                            .merging(r.seedMedian.map { ["seedMedian": $0] } ?? [:]) { a, _ in a }, r.warnings)
         default:
             var tumor = TumorPreset(radiusMM: s.radiusMM)
             tumor.threads = threads

@@ -1,21 +1,29 @@
 import Foundation
 import VolumeCore
 
-/// A lesion on CT or MR from one seed (or a few) inside it.
+/// A lesion on CT or MR from one seed (or a few) inside it, of any size and of either polarity.
 ///
-/// 1. A region of interest around the seeds (the growth limit plus a margin) is smoothed with a
-///    Gaussian (`smoothingMM`), which takes most of the noise out of the intensities.
-/// 2. The seeds' statistics come from a ball around them (half the given radius, else 2.5 mm);
-///    a first region grows within mean ± `multiplier`·σ of them (confidence growing).
-/// 3. Edge: the surroundings' intensity is the median of a shell outside that region, beyond the
-///    reach of the smoothing and of partial volume (1.5 mm + 2 × `smoothingMM`, 3 mm thick); the
-///    final boundary sits half-way between lesion and surroundings (where a blurred step's
-///    gradient magnitude peaks), and the region grows again within that.
-/// 4. Leak guard: no voxel farther than the limit from a seed (1.5 × the radius, else
-///    `defaultLimitMM`) joins; a region that reaches the limit has leaked into tissue of the same
-///    intensity: it is opened to cut the neck, and the result says so.
+/// 1. Size and contrast come from the image (`EdgeProbe`): rays from the seeds find where the
+///    lesion ends (the strongest gradient along each), the lesion's level inside and the
+///    surroundings' level beyond the edge (past partial volume), and the noise near the seeds.
+///    Statistics are relative to the seed's neighbourhood, so MR works as CT does. A lesion whose
+///    contrast is below `minimumContrastToNoise` times the noise of single voxels, whose edge
+///    most rays miss, or (CT) whose rays meet bone before any edge cannot be bounded: the preset
+///    fails and says so (never a ball). A soft-tissue lesion inside bone is not for this preset.
+/// 2. The growth limit is 1.5 × the given radius, else 1.5 × the rays' 90th-percentile edge
+///    distance (plus 3 mm), so a 5 mm nodule and a 9 cm mass each get their own.
+/// 3. A region of interest (the limit plus a margin) is smoothed with a Gaussian (`smoothingMM`);
+///    the boundary sits half-way between lesion and surroundings (where a blurred step's gradient
+///    peaks), on the lesion's side of it whichever is brighter (liver metastases are darker than
+///    liver), and the region grows from the seeds within that.
+/// 4. Shape prior: no voxel beyond its own ray's edge by more than a quarter of that distance
+///    (plus 2 mm) joins; where a ray left the lesion through a neighbour of about its own value
+///    (a chest wall, an organ), its edge is borrowed from the rays around it, so the lesion does
+///    not run into the neighbour. The leak guard (the limit) and an opening that cuts thin necks
+///    remain.
 /// 5. The boundary is smoothed (closing, hole filling, opening with a ball of `boundaryMM`) and
-///    only the components holding a seed are kept.
+///    only the components holding a seed are kept. A region larger than three times the volume
+///    the rays bound is not written: the preset fails (a leak).
 public struct TumorPreset: Sendable {
     /// The lesion's expected radius (mm), if known.
     public var radiusMM: Double?
@@ -24,6 +32,7 @@ public struct TumorPreset: Sendable {
     public var smoothingMM: Double = 1.0
     public var multiplier: Double = 2.5
     public var boundaryMM: Double = 1.0
+    public var minimumContrastToNoise: Double = 2
     public var threads: Int?
 
     public init(radiusMM: Double? = nil) {
@@ -53,6 +62,8 @@ public struct TumorPreset: Sendable {
         public var limitMM: Double
         /// True when the region reached the limit (a leak, stopped there).
         public var reachedLimit: Bool
+        /// What the rays found: the median edge distance and its 90th percentile (mm).
+        public var probe: EdgeProbe.Result
         public var warnings: [String]
     }
 
@@ -66,8 +77,36 @@ public struct TumorPreset: Sendable {
         }
         var resolved: [ResolvedSeed] = []
         for seed in seeds { resolved.append(try seed.resolve(in: volume)) }
+        if modality == "CT" {
+            let around = VesselPreset.ballValues(volume, around: resolved, radiusMM: 2.5)
+            let rawMean = around.reduce(0, +) / Double(max(around.count, 1))
+            let place = resolved[0].given.description
+            if rawMean < -300 {
+                throw .invalidParameter(name: "seed \(place)", reason: "lies in air or lung (mean \(format(rawMean.rounded())) HU around it): place the seed inside the lesion")
+            }
+            if rawMean > 400 {
+                throw .invalidParameter(name: "seed \(place)", reason: "lies in bone or calcification (mean \(format(rawMean.rounded())) HU around it): place the seed inside the soft-tissue lesion")
+            }
+        }
         let g = volume.geometry
-        let limit = radiusMM.map { 1.5 * $0 } ?? defaultLimitMM
+        let probe = EdgeProbe(reachMM: radiusMM.map { max(10, 2.5 * $0) } ?? 80).probe(volume, from: resolved.map(\.patient))
+        let place = resolved[0].given.description
+        // The noise of single voxels (the rays' samples are interpolated, hence smoother).
+        let near = VesselPreset.ballValues(volume, around: resolved, radiusMM: 3).sorted()
+        let centre = near[near.count / 2]
+        let noise = max(1.4826 * near.map { abs($0 - centre) }.sorted()[near.count / 2], 1e-9)
+        let contrastToNoise = abs(probe.inside - probe.outside) / noise
+        guard contrastToNoise >= minimumContrastToNoise, 3 * probe.raysWithEdge >= probe.rays else {
+            throw .nothingFound(reason: "the lesion at \(place) is too faint to bound: inside \(format(probe.inside.rounded())) against " +
+                "\(format(probe.outside.rounded())) around it, with noise of \(format(noise.rounded())) (contrast-to-noise " +
+                "\(format((contrastToNoise * 10).rounded() / 10)), at least \(format(minimumContrastToNoise)) needed); " +
+                "\(probe.raysWithEdge) of \(probe.rays) rays found an edge. No region was written: check the seed, or outline this lesion by hand")
+        }
+        if modality == "CT" && probe.outside > 300 && probe.inside < 300 {
+            throw .nothingFound(reason: "the lesion at \(place) is too faint to bound: the rays met bone (\(format(probe.outside.rounded())) HU, " +
+                "\(format(probe.radiusMM.rounded())) mm out) before any edge of a lesion. No region was written: check the seed, or outline this lesion by hand")
+        }
+        let limit = radiusMM.map { 1.5 * $0 } ?? min(defaultLimitMM * 4, 1.5 * probe.extentMM + 3)
         let margin = 3 * smoothingMM + 2 * g.spacing.max()
         var low = g.dimensions &- 1, high = SIMD3<Int>.zero
         for seed in resolved {
@@ -86,10 +125,9 @@ public struct TumorPreset: Sendable {
         let local = resolved.map { $0.index &- low }
 
         // Seed statistics.
-        let ball = radiusMM.map { max(1.5, min($0 / 2, 6)) } ?? 2.5
-        var rawSum = 0.0, sum = 0.0, squares = 0.0, count = 0
+        let ball = max(1.5, min((radiusMM ?? probe.radiusMM) / 2, 6))
+        var sum = 0.0, squares = 0.0, count = 0
         forEachVoxel(in: smooth.geometry, within: ball, of: resolved.map(\.patient)) { index in
-            rawSum += Double(raw.voxels[index])
             let v = Double(smooth.voxels[index])
             sum += v
             squares += v * v
@@ -98,75 +136,42 @@ public struct TumorPreset: Sendable {
         if count == 0 {
             for seed in local {
                 let index = smooth.geometry.offset(seed.x, seed.y, seed.z)
-                rawSum += Double(raw.voxels[index])
                 sum += Double(smooth.voxels[index])
                 squares += Double(smooth.voxels[index] * smooth.voxels[index])
                 count += 1
             }
         }
-        let seedMean = sum / Double(count), rawMean = rawSum / Double(count)
+        let seedMean = sum / Double(count)
         let seedSigma = max(0, squares / Double(count) - seedMean * seedMean).squareRoot()
-        if modality == "CT" {
-            let place = resolved[0].given.description
-            if rawMean < -300 {
-                throw .invalidParameter(name: "seed \(place)", reason: "lies in air or lung (mean \(format(rawMean.rounded())) HU around it): place the seed inside the lesion")
-            }
-            if rawMean > 400 {
-                throw .invalidParameter(name: "seed \(place)", reason: "lies in bone or calcification (mean \(format(rawMean.rounded())) HU around it): place the seed inside the soft-tissue lesion")
-            }
-        }
         let floor = max(1e-6, 0.01 * abs(seedMean))
         let sigma = max(seedSigma, floor)
         var warnings: [String] = []
 
-        // First region: the seeds' confidence interval.
         let grower = RegionGrowing(connectivity: .six, limits: GrowthLimits(maxDistanceMM: limit), threads: threads)
         let roiSeeds = local.map { Seed.voxel($0) }
         let smoothVolume = AnyVolume.float32(smooth)
         let seedValues = local.map { Double(smooth[$0.x, $0.y, $0.z]) }
-        let first = try grower.grow(smoothVolume, seeds: roiSeeds, criterion: .interval(
-            lower: min(seedMean - multiplier * sigma, seedValues.min()!), upper: max(seedMean + multiplier * sigma, seedValues.max()!)))
-        // The surroundings: a shell beyond the smoothing's and the partial volume's reach, in the
-        // unsmoothed values (a median, so that bone or air in it do not pull it).
-        let gap = 1.5 + 2 * smoothingMM
-        let inner = Morphology.dilate(first.mask, radius: gap, threads: threads)
-        let outer = Morphology.dilate(first.mask, radius: gap + 3, threads: threads)
-        var shell: [Float] = [], lesionSum = 0.0, lesionSquares = 0.0
-        for index in smooth.voxels.indices {
-            if first.mask.voxels[index] != 0 {
-                let v = Double(raw.voxels[index])
-                lesionSum += v
-                lesionSquares += v * v
-            } else if outer.voxels[index] != 0 && inner.voxels[index] == 0 {
-                shell.append(raw.voxels[index])
-            }
+        let lesionMean = probe.inside, surrounding = probe.outside
+        // The edge half-way; on the other side as wide a margin (or the lesion's spread), so that
+        // a heterogeneous lesion does not lose its brightest (or darkest) parts.
+        let bright = lesionMean > surrounding
+        let edge = (lesionMean + surrounding) / 2, spread = max(abs(lesionMean - edge), multiplier * sigma)
+        var lower: Double, upper: Double
+        if bright {
+            (lower, upper) = (edge, max(lesionMean + spread, seedValues.max()!))
+        } else {
+            (lower, upper) = (min(lesionMean - spread, seedValues.min()!), edge)
         }
-        let lesionMean = lesionSum / Double(max(first.voxelCount, 1))
-        // The spread of the smoothed values (the ones grown on): the raw spread scaled down by the
-        // seeds' smoothed-to-raw ratio is not needed; the seeds' own σ bounds it from below.
-        let lesionSigma = max(sigma, 0.5 * max(0, lesionSquares / Double(max(first.voxelCount, 1)) - lesionMean * lesionMean).squareRoot())
-        shell.sort()
-        let surrounding = shell.isEmpty ? lesionMean : Double(shell[shell.count / 2])
-
-        // Final region: from the seeds to half-way between lesion and surroundings.
-        var lower = first.lower, upper = first.upper
         if abs(lesionMean - surrounding) < 2 * sigma {
             warnings.append("low contrast: lesion \(format(lesionMean.rounded())) against \(format(surrounding.rounded())) around it; " +
-                            "the boundary is uncertain (the seeds' interval was used)")
-        } else {
-            // The edge half-way; on the other side as wide a margin (or the lesion's spread), so
-            // that a heterogeneous lesion does not lose its brightest (or darkest) parts.
-            let edge = (lesionMean + surrounding) / 2, spread = max(abs(lesionMean - edge), multiplier * lesionSigma)
-            if lesionMean > surrounding {
-                (lower, upper) = (edge, max(lesionMean + spread, seedValues.max()!))
-            } else {
-                (lower, upper) = (min(lesionMean - spread, seedValues.min()!), edge)
-            }
+                            "the boundary is uncertain")
         }
         for (seed, value) in zip(resolved, seedValues) where !(value >= lower && value <= upper) {
             throw .invalidParameter(name: "seed \(seed.given)", reason: "its smoothed value \(format(value.rounded())) lies on the surroundings' side of the lesion's edge (\(format(lower.rounded()))…\(format(upper.rounded()))): place it nearer the lesion's centre")
         }
-        var region = try grower.grow(smoothVolume, seeds: roiSeeds, criterion: .interval(lower: lower, upper: upper)).mask
+        let prior = Self.starPrior(smooth, lower: lower, upper: upper, seeds: resolved.map(\.patient), probe: probe,
+                                   directions: EdgeProbe().directions)
+        var region = try grower.grow(smoothVolume, seeds: roiSeeds, criterion: .intervalInMask(lower: lower, upper: upper, mask: prior)).mask
 
         // Leak guard: did the region reach the limit?
         let reach = limit - 1.5 * g.spacing.max()
@@ -198,13 +203,57 @@ public struct TumorPreset: Sendable {
         smoothed = MaskComponents.keepConnected(smoothed, to: local, connectivity: .six, threads: threads)
         if smoothed.voxels.contains(where: { $0 != 0 }) { region = smoothed }
 
+        let voxels = region.voxels.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        // Never more than three times what the rays bound (the star-shaped volume they outline;
+        // with several seeds, the largest).
+        let bounded = probe.rayEdges.map { edges in
+            edges.filter { $0 >= 0 }.reduce(0) { $0 + $1 * $1 * $1 } * 4 * .pi / 3 / Double(max(edges.count, 1)) / 1000
+        }.max() ?? 0
+        let grownML = Double(voxels) * g.voxelVolume / 1000
+        if radiusMM == nil && grownML > 3 * bounded {
+            throw .nothingFound(reason: "the lesion at \(place) could not be bounded: the region grew to \(format(grownML.rounded())) mL, more than " +
+                "three times the \(format((bounded * 10).rounded() / 10)) mL its edges outline, so it leaked into the surroundings. No region was written: " +
+                "give --radius-mm, add seeds, or outline this lesion by hand")
+        }
         var mask = Volume<UInt8>(geometry: g, filledWith: 0)
         mask.paste(region, at: low)
-        let voxels = region.voxels.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
         return Result(mask: mask, voxelCount: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
                       maximalDiameterMM: Self.maximalDiameter(region), seeds: resolved, seedMean: seedMean,
                       seedSigma: seedSigma, seedVoxels: count, lesionMean: lesionMean, surroundingMedian: surrounding,
-                      lower: lower, upper: upper, limitMM: limit, reachedLimit: reachedLimit, warnings: warnings)
+                      lower: lower, upper: upper, limitMM: limit, reachedLimit: reachedLimit, probe: probe, warnings: warnings)
+    }
+
+    /// The shape prior: voxels in [lower, upper] no farther from a seed than its ray's edge (the
+    /// ray nearest in direction) by more than a quarter of that distance plus 2 mm.
+    static func starPrior(_ v: Volume<Float>, lower: Double, upper: Double, seeds: [SIMD3<Double>], probe: EdgeProbe.Result,
+                          directions: Int) -> Volume<UInt8> {
+        let g = v.geometry
+        let units = (0..<directions).map { EdgeProbe.direction($0, of: directions) }
+        var out = Volume<UInt8>(geometry: g, filledWith: 0)
+        let (lo, hi) = (Float(lower), Float(upper))
+        let d = g.dimensions
+        for k in 0..<d.z {
+            for j in 0..<d.y {
+                for i in 0..<d.x {
+                    let index = g.offset(i, j, k)
+                    let value = v.voxels[index]
+                    guard value >= lo && value <= hi else { continue }
+                    let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
+                    for (s, seed) in seeds.enumerated() {
+                        let offset = p - seed, distance = offset.length
+                        if distance < 2 { out.voxels[index] = 1; break }
+                        var best = -2.0, ray = 0
+                        for (r, u) in units.enumerated() {
+                            let dot = (u * offset).sum()
+                            if dot > best { (best, ray) = (dot, r) }
+                        }
+                        let edge = probe.rayEdges[s][ray]
+                        if edge >= 0 && distance <= 1.25 * edge + 2 { out.voxels[index] = 1; break }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Calls `body` with the offset of every voxel whose centre is within `radius` mm of a point.

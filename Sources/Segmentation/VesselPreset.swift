@@ -4,21 +4,38 @@ import VolumeCore
 /// Contrast-filled vessels on CT angiography (or bright vessels on MR angiography), grown from
 /// one or more seeds in the lumen.
 ///
-/// - Window: voxels in [lower, upper] (CT default 150…700 HU; MR: from half the seeds' mean up).
-/// - Local contrast: a window voxel within `boneMarginMM` (along each axis) of a voxel brighter
-///   than the window is the edge of bone (or of a calcification), not vessel: it is left out, so
-///   growth cannot cross from a vessel into bone of similar values at its border.
-/// - Leak guards: growth goes breadth-first, voxel by voxel, in waves (the voxels one step further
-///   from the seeds: in a tube a wave is about its cross-section) and stops before a wave
-///   `widening` times wider than the median of the last 30 (a vessel opening into an organ of the
-///   same intensity), or one that would pass `maxVolumeML`.
-/// - Only what is connected to a seed is kept.
+/// - Window: from the study, not fixed. On CT, the blood's value μ is the median of a 3 mm ball
+///   around the seeds (σ from its median absolute deviation); the window runs from half-way
+///   between soft tissue (40 HU) and μ up to μ + max(4σ, 0.6·(μ − 40)), so arterial,
+///   portal-venous and late phases each get their own. A seed whose neighbourhood is below 100 HU is not in
+///   contrast-filled blood and is refused. On MR: from half the seeds' mean to the maximum.
+///   Given bounds replace these.
+/// - Bone (CT): what the bone preset finds (contrast-aware), with its marrow (holes of up to
+///   `marrowAreaCM2` in each slice filled) and a margin of `boneMarginMM` (at least a voxel), is
+///   left out, so that growth cannot cross into vertebrae whose trabecular bone lies in the
+///   window (the bone is closed by max(3 mm, 1.5 voxels) before its holes are filled, since a
+///   vertebra's cortex is not always whole at the bone threshold). When a seed lies in that (its vessel touches bone, so the bone label took it), bone
+///   is told by brightness alone, as on MR. On MR, a window
+///   voxel within the margin of a voxel brighter than the window is left out.
+/// - Heart chambers: after growing, parts thicker than a vessel are cut off. The region is eroded
+///   by `chamberCoreMM`, which parts it at its necks (valves, vessels pressed together); a part
+///   whose largest inscribed ball is wider than max(1.4 × the vessel at the seed, `chamberRadiusMM`)
+///   and that holds no seed is a chamber, and it is removed with its surroundings up to the
+///   erosion's reach. What stays connected to a seed is the vessel.
+/// - Leak guards: growth goes breadth-first in waves and stops before a wave `widening` times
+///   wider than the median of the last 30 (a vessel opening into an organ of the same intensity),
+///   or one that would pass `maxVolumeML`; either is reported.
 public struct VesselPreset: Sendable {
     public var lower: Double?
     public var upper: Double?
-    public var boneMarginMM: Double = 1.0
+    public var boneMarginMM: Double = 2
+    /// CT: leave the bone preset's bone out (off: only the window bounds growth).
+    public var excludeBone = true
+    public var marrowAreaCM2: Double = 15
+    public var chamberRadiusMM: Double = 18
+    public var chamberCoreMM: Double = 4.5
     public var maxVolumeML: Double = 500
-    public var widening: Double = 4
+    public var widening: Double?
     /// Fronts of fewer voxels than this never count as widened.
     public var minimumFront = 30
     public var connectivity: Connectivity = .six
@@ -38,8 +55,14 @@ public struct VesselPreset: Sendable {
         public var seeds: [ResolvedSeed]
         public var lower: Double
         public var upper: Double
-        /// Window voxels next to the region left out as the edge of brighter structures (bone).
+        /// CT: the blood's value around the seeds (median) the window was taken from.
+        public var seedMedian: Double?
+        /// MR: window voxels next to the region left out as the edge of brighter structures.
         public var edgeVoxelsExcluded: Int
+        /// CT: voxels left out as bone (the bone preset's label, its marrow and the margin).
+        public var boneVoxelsExcluded: Int
+        /// Heart chambers (or other parts thicker than a vessel) cut off, mL.
+        public var chambersRemovedML: Double
         public var waves: Int
         /// Why growth ended early, if it did (front widening or the volume limit).
         public var stoppedBy: String?
@@ -48,40 +71,206 @@ public struct VesselPreset: Sendable {
 
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed]) throws(SegmentationError) -> Result {
         guard !seeds.isEmpty else { throw .noSeeds }
-        guard boneMarginMM >= 0, maxVolumeML > 0, widening > 1 else {
-            throw .invalidParameter(name: "vessel preset", reason: "the bone margin must be ≥ 0 mm, the volume limit > 0 mL, widening > 1")
+        guard boneMarginMM >= 0, maxVolumeML > 0, (widening ?? 2) > 1, chamberRadiusMM > 0, chamberCoreMM > 0, marrowAreaCM2 >= 0 else {
+            throw .invalidParameter(name: "vessel preset", reason: "the bone margin must be ≥ 0 mm, the volume limit > 0 mL, widening > 1, the chamber sizes > 0 mm")
         }
         var resolved: [ResolvedSeed] = []
         for seed in seeds { resolved.append(try seed.resolve(in: volume)) }
         let g = volume.geometry
-        let (low, high) = try window(volume, modality: modality, seeds: resolved)
+        let (low, high, median) = try window(volume, modality: modality, seeds: resolved)
         for seed in resolved where !(seed.value >= low && seed.value <= high) {
             let hint = modality == "CT" && seed.value < low
                 ? "is this CT contrast-enhanced? On a CT without contrast vessels are not brighter than soft tissue; for this study give --lower/--upper, or place the seed in the contrast-filled lumen"
                 : "place the seed inside the vessel's lumen, or give --lower/--upper"
-            throw .invalidParameter(name: "seed \(seed.given)", reason: "has value \(format(seed.value.rounded())), outside the vessel window \(format(low))…\(format(high)): \(hint)")
+            throw .invalidParameter(name: "seed \(seed.given)", reason: "has value \(format(seed.value.rounded())), outside the vessel window \(format(low.rounded()))…\(format(high.rounded())): \(hint)")
         }
-        // Breadth-first growth, voxel by voxel, with the leak guards; a voxel is eligible when it
-        // is in the window and no voxel brighter than the window lies within the bone margin
-        // (checked only for the voxels the growth reaches).
-        let radii = SIMD3<Int>((0..<3).map { boneMarginMM > 0 ? min(g.dimensions[$0], Int(saturating: (boneMarginMM / g.spacing[$0]).rounded(.up))) : 0 })
         let maxVoxels = Int(saturating: (maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
-        let growth: Growth
-        switch volume {
-        case .int16(let v):
-            let (lo, hi) = int16Bounds(low, high)
-            growth = try grow(v, lower: lo, upper: hi, radii: radii, seeds: resolved, maxVoxels: maxVoxels)
-        case .float32(let v):
-            growth = try grow(v, lower: Float(low), upper: Float(high), radii: radii, seeds: resolved, maxVoxels: maxVoxels)
+        // MR (and CT without the bone rule): the local margin around brighter voxels.
+        func grown(within allowed: Volume<UInt8>?, limit: Int) throws(SegmentationError) -> Growth {
+            switch volume {
+            case .int16(let v):
+                let (lo, hi) = int16Bounds(low, high)
+                return try grow(v, lower: lo, upper: hi, radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit)
+            case .float32(let v):
+                return try grow(v, lower: Float(low), upper: Float(high), radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit)
+            }
+        }
+        let exploration = maxVoxels.multipliedReportingOverflow(by: 4).overflow ? .max : 4 * maxVoxels
+        // CT: bone as the bone preset finds it, marrow filled, with a margin; made only in the box
+        // that growth through the window alone reaches (it can only shrink from there).
+        var excluded: Volume<UInt8>?
+        var boneVoxels = 0, boneFallback = false
+        if modality == "CT", excludeBone, case .int16(let hu) = volume {
+            var plain = self
+            plain.excludeBone = false
+            plain.boneMarginMM = 0
+            let reach = try plain.grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero, excluded: nil,
+                                       seeds: resolved, maxVoxels: exploration)
+            if let box = Self.boundingBox(reach.mask) {
+                let pad = SIMD3<Int>((0..<3).map { Int((10 / g.spacing[$0]).rounded(.up)) })
+                let lo = pointwiseMax(box.0 &- pad, .zero), hi = pointwiseMin(box.1 &+ pad, g.dimensions &- 1)
+                let part = hu.cropped(low: lo, high: hi)
+                var bone = BonePreset()
+                bone.excludeTable = false
+                bone.threads = threads
+                if let found = try? bone.run(.int16(part), modality: modality) {
+                    // The marrow: holes in each slice of the bone closed by a few millimetres (a
+                    // vertebra's cortex is not always whole at the bone threshold).
+                    let closed = Morphology.close(found.mask, radius: max(3, 1.5 * g.spacing.max()), threads: threads)
+                    var local = Self.fillSmallHoles(closed, maximumAreaMM2: marrowAreaCM2 * 100)
+                    for i in local.voxels.indices where found.mask.voxels[i] != 0 { local.voxels[i] = 1 }
+                    local = Morphology.dilate(local, radius: boneMarginMM > 0 ? max(boneMarginMM, 1.01 * g.spacing.max()) : 0, threads: threads)
+                    if resolved.contains(where: { local[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
+                        // The vessel touches bone and joined the bone label: bone is then told by
+                        // its brightness alone (the local margin).
+                        boneFallback = true
+                    } else {
+                        boneVoxels = local.voxels.reduce(0) { $0 + Int($1) }
+                        var mask = Volume<UInt8>(geometry: g, filledWith: 1)
+                        mask.paste(local, at: lo)
+                        excluded = mask
+                    }
+                }
+            }
+        }
+        let radii = excluded == nil && (modality != "CT" || excludeBone)
+            ? SIMD3<Int>((0..<3).map { boneMarginMM > 0 ? min(g.dimensions[$0], Int(saturating: (boneMarginMM / g.spacing[$0]).rounded(.up))) : 0 })
+            : SIMD3<Int>(repeating: 0)
+        var growth = try grown(within: excluded, limit: exploration)
+        let cut = cutChambers(&growth.mask, seeds: resolved)
+        growth.voxels -= cut
+        if growth.voxels > maxVoxels {
+            // Held to the limit: grown again inside what was kept, nearest the seeds first.
+            var outside = growth.mask
+            for i in outside.voxels.indices { outside.voxels[i] = outside.voxels[i] == 0 ? 1 : 0 }
+            let waves = growth.waves, edge = growth.edgeVoxels
+            growth = try grown(within: outside, limit: maxVoxels)
+            (growth.waves, growth.edgeVoxels) = (max(waves, growth.waves), edge)
+        } else if growth.stoppedBy != nil && growth.stoppedBy!.contains("volume limit") {
+            growth.stoppedBy = nil
         }
         var warnings: [String] = []
         if let stoppedBy = growth.stoppedBy { warnings.append(stoppedBy) }
+        if boneFallback {
+            warnings.append("a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): " +
+                            "bone was left out by brightness alone, within \(format(boneMarginMM)) mm of voxels above the window")
+        }
+        if cut > 0 {
+            warnings.append("cut off \(format((Double(cut) * g.voxelVolume / 1000).rounded())) mL thicker than a vessel (a heart chamber, or a vessel " +
+                            "pressed against one): the region stops at its neck")
+        }
         if growth.voxels < 30 {
-            warnings.append("only \(growth.voxels) voxel(s) grew from the seeds: the window \(format(low))…\(format(high)) may not suit this study")
+            warnings.append("only \(growth.voxels) voxel(s) grew from the seeds: the window \(format(low.rounded()))…\(format(high.rounded())) may not suit this study")
         }
         return Result(mask: growth.mask, voxelCount: growth.voxels, volumeML: Double(growth.voxels) * g.voxelVolume / 1000,
-                      seeds: resolved, lower: low, upper: high, edgeVoxelsExcluded: growth.edgeVoxels, waves: growth.waves,
+                      seeds: resolved, lower: low, upper: high, seedMedian: median, edgeVoxelsExcluded: growth.edgeVoxels,
+                      boneVoxelsExcluded: boneVoxels, chambersRemovedML: Double(cut) * g.voxelVolume / 1000, waves: growth.waves,
                       stoppedBy: growth.stoppedBy, warnings: warnings)
+    }
+
+    /// Cuts parts thicker than a vessel off `mask` (see the type's notes); returns the voxels removed.
+    private func cutChambers(_ mask: inout Volume<UInt8>, seeds: [ResolvedSeed]) -> Int {
+        let g = mask.geometry
+        guard let box = Self.boundingBox(mask) else { return 0 }
+        let low = pointwiseMax(box.0 &- 1, .zero), high = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
+        let region = mask.cropped(low: low, high: high)
+        let c = region.geometry
+        let depth = Morphology.squaredDistance(to: region, inside: false, threads: threads).map { $0.squareRoot() }
+        // The vessel at the seeds: the deepest point within 5 mm of each.
+        var vessel = 0.0
+        for seed in seeds {
+            let local = seed.index &- low
+            let reach = SIMD3<Int>((0..<3).map { Int((5 / c.spacing[$0]).rounded(.up)) })
+            let a = pointwiseMax(local &- reach, .zero), b = pointwiseMin(local &+ reach, c.dimensions &- 1)
+            for k in a.z...b.z { for j in a.y...b.y { for i in a.x...b.x { vessel = max(vessel, Double(depth[c.offset(i, j, k)])) } } }
+        }
+        let chamber = max(1.4 * vessel, chamberRadiusMM)
+        guard depth.contains(where: { Double($0) > chamber }) else { return 0 }
+        var cores = Volume<UInt8>(geometry: c, filledWith: 0)
+        for i in depth.indices where Double(depth[i]) > chamberCoreMM { cores.voxels[i] = 1 }
+        let runs = MaskComponents.label(cores, .six, threads)
+        var deepest = [Float](repeating: 0, count: runs.runs.count)
+        var holdsSeed = [Bool](repeating: false, count: runs.runs.count)
+        for row in 0..<(runs.ny * runs.nz) {
+            let base = row * runs.nx
+            for index in runs.rowRange(row) {
+                let run = runs.runs[index], root = Int(runs.label[index])
+                for x in RunComponents.x0(run)...RunComponents.x1(run) { deepest[root] = max(deepest[root], depth[base + x]) }
+            }
+        }
+        for seed in seeds {
+            let local = seed.index &- low
+            if let run = runs.run(containing: local.x, y: local.y, z: local.z) { holdsSeed[Int(runs.label[run])] = true }
+        }
+        let chambers = runs.label.map { Double(deepest[Int($0)]) > chamber && !holdsSeed[Int($0)] }
+        guard chambers.contains(true) else { return 0 }
+        let zone = Morphology.dilate(runs.mask(selected: chambers, geometry: c, threads: MaskComponents.resolved(threads)),
+                                     radius: chamberCoreMM + 1.5 * c.spacing.max(), threads: threads)
+        var rest = region
+        for i in rest.voxels.indices where zone.voxels[i] != 0 { rest.voxels[i] = 0 }
+        let kept = MaskComponents.keepConnected(rest, to: seeds.map { $0.index &- low }, connectivity: connectivity, threads: threads)
+        let before = region.voxels.reduce(0) { $0 + Int($1) }, after = kept.voxels.reduce(0) { $0 + Int($1) }
+        guard after > 0 else { return 0 }
+        var out = Volume<UInt8>(geometry: g, filledWith: 0)
+        out.paste(kept, at: low)
+        mask = out
+        return before - after
+    }
+
+    static func boundingBox(_ mask: Volume<UInt8>) -> (SIMD3<Int>, SIMD3<Int>)? {
+        let d = mask.dimensions
+        var low = d, high = SIMD3<Int>(repeating: -1)
+        for k in 0..<d.z {
+            for j in 0..<d.y {
+                let row = (k * d.y + j) * d.x
+                for i in 0..<d.x where mask.voxels[row + i] != 0 {
+                    low = pointwiseMin(low, SIMD3(i, j, k))
+                    high = pointwiseMax(high, SIMD3(i, j, k))
+                }
+            }
+        }
+        return high.x < 0 ? nil : (low, high)
+    }
+
+    /// Fills, slice by slice (along the third axis), background regions enclosed by the mask of
+    /// at most `maximumAreaMM2` (the marrow inside a vertebra's cortex; not the skull's or the
+    /// pelvis's contents).
+    static func fillSmallHoles(_ mask: Volume<UInt8>, maximumAreaMM2: Double) -> Volume<UInt8> {
+        let d = mask.dimensions
+        let maximum = Int(saturating: (maximumAreaMM2 / (mask.spacing.x * mask.spacing.y)).rounded(.down))
+        var out = mask
+        out.voxels.withUnsafeMutableBufferPointer { target in
+            let shared = UncheckedSendable(target)
+            parallelFor(0..<d.z, grain: 1) { slices in
+                var seen = [Bool](repeating: false, count: d.x * d.y)
+                var queue: [Int] = []
+                for k in slices {
+                    let base = k * d.x * d.y
+                    for i in seen.indices { seen[i] = false }
+                    for start in 0..<(d.x * d.y) where !seen[start] && mask.voxels[base + start] == 0 {
+                        queue.removeAll(keepingCapacity: true)
+                        queue.append(start)
+                        seen[start] = true
+                        var head = 0, border = false
+                        while head < queue.count {
+                            let p = queue[head]
+                            head += 1
+                            let x = p % d.x, y = p / d.x
+                            if x == 0 || y == 0 || x == d.x - 1 || y == d.y - 1 { border = true }
+                            for (n, ok) in [(p - 1, x > 0), (p + 1, x < d.x - 1), (p - d.x, y > 0), (p + d.x, y < d.y - 1)]
+                            where ok && !seen[n] && mask.voxels[base + n] == 0 {
+                                seen[n] = true
+                                queue.append(n)
+                            }
+                        }
+                        if !border && queue.count <= maximum {
+                            for p in queue { shared.value[base + p] = 1 }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     private struct Growth {
@@ -95,8 +284,8 @@ public struct VesselPreset: Sendable {
     /// Grows from `seeds` through eligible voxels, wave by wave (a wave: the voxels one step
     /// further from the seeds). Stops before a wave wider than `widening` × the median of the last
     /// 30 waves (and than `minimumFront`), or one that would pass `maxVoxels`.
-    private func grow<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, seeds: [ResolvedSeed],
-                                     maxVoxels: Int) throws(SegmentationError) -> Growth {
+    private func grow<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, excluded: Volume<UInt8>?,
+                                     seeds: [ResolvedSeed], maxVoxels: Int) throws(SegmentationError) -> Growth {
         let d = volume.dimensions
         let (nx, ny, nz) = (d.x, d.y, d.z)
         let offsets = connectivity.offsets
@@ -112,6 +301,7 @@ public struct VesselPreset: Sendable {
                 func eligible(_ x: Int, _ y: Int, _ z: Int, _ index: Int) -> Bool {
                     let v = values[index]
                     guard v >= lower && v <= upper else { return false }
+                    if let excluded { return excluded.voxels[index] == 0 }
                     for zz in max(0, z - radii.z)...min(nz - 1, z + radii.z) {
                         for yy in max(0, y - radii.y)...min(ny - 1, y + radii.y) {
                             let row = (zz * ny + yy) * nx
@@ -156,7 +346,7 @@ public struct VesselPreset: Sendable {
                     let recent = fronts.suffix(30).sorted()
                     if recent.count >= 8 {
                         let median = recent[recent.count / 2]
-                        if Double(next.count) > widening * Double(max(median, minimumFront)) {
+                        if let widening, Double(next.count) > widening * Double(max(median, minimumFront)) {
                             stoppedBy = "leak guard: the growth front widened from about \(median) to \(next.count) voxels " +
                                 "\(waves + 1) steps from the seeds (a vessel opening into tissue of the same intensity); growth stopped before it"
                         }
@@ -182,17 +372,53 @@ public struct VesselPreset: Sendable {
                       edgeVoxels: edgeVoxels, stoppedBy: stoppedBy)
     }
 
-    /// The window: given bounds, else CT 150…700 HU, MR from half the seeds' mean to the maximum.
-    private func window(_ volume: AnyVolume, modality: String, seeds: [ResolvedSeed]) throws(SegmentationError) -> (Double, Double) {
+    /// The window (see the type's notes) and, on CT, the blood's median around the seeds.
+    private func window(_ volume: AnyVolume, modality: String, seeds: [ResolvedSeed]) throws(SegmentationError) -> (Double, Double, Double?) {
         if modality == "CT" {
-            let (low, high) = (lower ?? 150, upper ?? 700)
+            var median: Double?
+            var (low, high) = (lower ?? 0, upper ?? 0)
+            if lower == nil || upper == nil {
+                let values = Self.ballValues(volume, around: seeds, radiusMM: 3).sorted()
+                let mu = values[values.count / 2]
+                let sigma = 1.4826 * values.map { abs($0 - mu) }.sorted()[values.count / 2]
+                median = mu
+                if lower == nil {
+                    guard mu >= 100 else {
+                        throw .invalidParameter(name: "seed \(seeds[0].given)", reason: "its neighbourhood is \(format(mu.rounded())) HU, not contrast-filled blood " +
+                            "(blood without contrast is 30–60 HU): is this CT contrast-enhanced? Place the seed in the contrast-filled lumen, or give --lower/--upper")
+                    }
+                    low = 40 + 0.5 * (mu - 40)
+                }
+                if upper == nil { high = mu + max(4 * sigma, 0.6 * (mu - 40)) }
+            }
             guard low <= high else { throw .emptyInterval(lower: low, upper: high) }
-            return (low, high)
+            return (low, high, median)
         }
         let mean = seeds.map(\.value).reduce(0, +) / Double(seeds.count)
         let maximum = volume.valueRange()?.upperBound ?? mean
         let (low, high) = (lower ?? mean / 2, upper ?? maximum)
         guard low <= high else { throw .emptyInterval(lower: low, upper: high) }
-        return (low, high)
+        return (low, high, nil)
+    }
+
+    /// The values of the voxels whose centres lie within `radiusMM` of a seed (at least the seeds').
+    static func ballValues(_ volume: AnyVolume, around seeds: [ResolvedSeed], radiusMM: Double) -> [Double] {
+        let g = volume.geometry
+        var values: [Double] = []
+        for seed in seeds {
+            let (a, b) = g.indexBox(around: seed.patient, radius: radiusMM)
+            guard a.x <= b.x, a.y <= b.y, a.z <= b.z else { continue }
+            for k in a.z...b.z {
+                for j in a.y...b.y {
+                    for i in a.x...b.x where (g.patientPosition(ofIndex: SIMD3(i, j, k)) - seed.patient).length <= radiusMM {
+                        switch volume {
+                        case .int16(let v): values.append(Double(v[i, j, k]))
+                        case .float32(let v): values.append(Double(v[i, j, k]))
+                        }
+                    }
+                }
+            }
+        }
+        return values.isEmpty ? seeds.map(\.value) : values
     }
 }

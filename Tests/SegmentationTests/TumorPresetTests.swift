@@ -89,3 +89,61 @@ extension TumorPresetTests {
         #expect(result.upper < 450 && result.lower < 300)
     }
 }
+
+private extension Array {
+    var pair: (Element, Element) { (self[0], self[1]) }
+}
+
+/// Lesions of other sizes and kinds, drawn into the sample head CT: a large one, one pressed
+/// against a neighbour of its own value, several seeds, and one too faint to bound.
+extension TumorPresetTests {
+    @Test func aFortyMillimetreLesionIsFoundWithoutARadius() throws {
+        // 40 mm across: beyond the old 30 mm growth limit, so the size must come from the image.
+        let lesion = Phantoms.Ellipsoid(centre: SIMD3(95, -110, 80), radii: SIMD3(20, 18, 19))
+        let (volume, truth) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion], contrast: 40, noise: 10)
+        let result = try TumorPreset().run(.int16(volume), modality: "CT", seeds: [.patient(lesion.centre)])
+        let dice = Overlap.dice(result.mask, truth)
+        print("40 mm lesion: Dice \(dice), \(result.volumeML) mL, probe radius \(result.probe.radiusMM) mm, limit \(result.limitMM) mm")
+        #expect(dice >= 0.9)
+        #expect(result.limitMM > 30)
+    }
+
+    @Test func aLesionAgainstANeighbourOfItsOwnValueStaysRound() throws {
+        // A 24 mm lesion pressed 4 mm into a 30 mm-thick "wall" of the same value: the rays that
+        // leave through the wall borrow their edge from the others, so it does not run into it.
+        let lesion = Phantoms.Ellipsoid(centre: SIMD3(95, -110, 80), diameter: 24)
+        let wall = Phantoms.Ellipsoid(centre: SIMD3(95 + 12 + 15 - 4, -110, 80), radii: SIMD3(15, 30, 30))
+        let (volume, _) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion, wall], contrast: 40, noise: 10)
+        let (_, truth) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion], contrast: 0, noise: 0)
+        let (_, both) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion, wall], contrast: 0, noise: 0)
+        let result = try TumorPreset().run(.int16(volume), modality: "CT", seeds: [.patient(lesion.centre)])
+        let dice = Overlap.dice(result.mask, truth)
+        let (truthML, bothML) = [truth, both].map { Double($0.voxels.reduce(0) { $0 + Int($1) }) * $0.geometry.voxelVolume / 1000 }.pair
+        print("lesion against a wall: Dice \(dice), \(result.volumeML) mL of \(truthML) mL (with the wall \(bothML) mL), " +
+              "reliable rays \(result.probe.raysWithEdge)/\(result.probe.rays)")
+        #expect(dice >= 0.7)
+        #expect(result.volumeML < 1.6 * truthML && result.volumeML < 0.5 * bothML)
+        #expect(result.probe.raysWithEdge < result.probe.rays)
+    }
+
+    @Test func aLesionTooFaintToBoundFailsAndSaysSo() throws {
+        // +8 HU in noise of 10 HU: no boundary can be told from the noise.
+        let lesion = Phantoms.headLesion
+        let (volume, _) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion], contrast: 8, noise: 10)
+        do {
+            let result = try TumorPreset().run(.int16(volume), modality: "CT", seeds: [.patient(lesion.centre)])
+            let detail = "inside \(result.lesionMean), outside \(result.surroundingMedian), \(result.probe.raysWithEdge)/\(result.probe.rays) rays"
+            Issue.record(Comment(rawValue: "a region of \(result.volumeML) mL was written for a lesion too faint to bound: \(detail)"))
+        } catch {
+            #expect(error.description.contains("too faint to bound") && error.description.contains("No region was written"), "\(error)")
+        }
+    }
+
+    @Test func severalSeedsInOneLesion() throws {
+        let lesion = Phantoms.Ellipsoid(centre: SIMD3(95, -110, 80), radii: SIMD3(14, 8, 8))
+        let (volume, truth) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion], contrast: 40, noise: 10)
+        let seeds: [Seed] = [.patient(lesion.centre + SIMD3(-7, 0, 0)), .patient(lesion.centre + SIMD3(7, 0, 0))]
+        let result = try TumorPreset().run(.int16(volume), modality: "CT", seeds: seeds)
+        #expect(Overlap.dice(result.mask, truth) >= 0.88)
+    }
+}

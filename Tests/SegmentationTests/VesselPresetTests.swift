@@ -51,20 +51,21 @@ import VolumeCore
         }
     }
 
-    @Test func aVesselOpeningIntoAnOrganIsStoppedByTheFrontGuard() throws {
-        // A 2 mm tube from the trunk's base to a 40 mm "organ" of the same contrast.
+    @Test func aVesselOpeningIntoAnOrganIsCutAtItsNeck() throws {
+        // A 2 mm tube from the trunk's base to a 40 mm "organ" of the same contrast: the organ is
+        // thicker than a vessel, so it is cut off where the tube meets it.
         let tube = Phantoms.Segment(SIMD3(125, -110, 45), SIMD3(125, -110, 80), r0: 2, r1: 2)
         let organ = Phantoms.Ellipsoid(centre: SIMD3(125, -110, 100), radii: SIMD3(22, 22, 20))
         let (volume, _) = Phantoms.draw(into: Self.ct, ellipsoids: [organ], segments: [tube], contrast: 300, noise: 10)
         let (_, tubeTruth) = Phantoms.draw(into: Self.ct, segments: [tube], contrast: 0, noise: 0)
         let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [.patient(SIMD3(125, -110, 47))])
-        let stopped = result.stoppedBy ?? "nothing"
-        #expect(stopped.contains("leak guard") && stopped.contains("front widened"), "\(stopped)")
+        #expect(result.chambersRemovedML > 20, "\(result.chambersRemovedML) mL cut")
+        #expect(result.warnings.contains { $0.contains("thicker than a vessel") }, "\(result.warnings)")
         let organVoxels = Double(4) / 3 * .pi * 22 * 22 * 20 / result.mask.geometry.voxelVolume, grown = result.voxelCount
-        print("organ: grew \(grown) voxels of a \(Int(organVoxels))-voxel organ; \(stopped)")
-        #expect(Double(grown) < organVoxels / 4, "\(grown) voxels of a \(organVoxels)-voxel organ")
+        print("organ: grew \(grown) voxels of a \(Int(organVoxels))-voxel organ; cut \(result.chambersRemovedML) mL")
+        #expect(Double(grown) < organVoxels / 10, "\(grown) voxels of a \(organVoxels)-voxel organ")
         let tubeFound = zip(result.mask.voxels, tubeTruth.voxels).filter { $0 != 0 && $1 != 0 }.count
-        #expect(Double(tubeFound) > 0.9 * Double(tubeTruth.voxels.filter { $0 != 0 }.count))
+        #expect(Double(tubeFound) > 0.8 * Double(tubeTruth.voxels.filter { $0 != 0 }.count))
     }
 
     @Test func aSeedOnACTWithoutContrastSaysWhatToChange() throws {
@@ -72,8 +73,8 @@ import VolumeCore
             _ = try VesselPreset().run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed])
             Issue.record("grew vessels on a CT without contrast")
         } catch {
-            #expect(error.description.contains("outside the vessel window 150…700"), "\(error)")
-            #expect(error.description.contains("contrast") && error.description.contains("--lower/--upper"), "\(error)")
+            #expect(error.description.contains("not contrast-filled blood"), "\(error)")
+            #expect(error.description.contains("contrast-enhanced") && error.description.contains("--lower/--upper"), "\(error)")
         }
         #expect(throws: SegmentationError.self) { try VesselPreset(lower: 500, upper: 200).run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed]) }
     }
@@ -81,8 +82,9 @@ import VolumeCore
 
 extension VesselPresetTests {
     @Test func aVesselTouchingTheSkullDoesNotGrowIntoIt() throws {
-        // Branch B2 moved onto the skull's inner surface: the window (150…700 HU) holds the
-        // bone's blurred edge too, so growing without the local-contrast guard runs into the skull.
+        // Branch B2 moved onto the skull's inner surface: the window holds the bone's blurred edge
+        // too, so growing without a bone rule runs into the skull. The tree touches the skull, so
+        // the bone preset takes it for bone, and the preset tells bone by brightness instead.
         var tree = Self.tree
         tree[3] = Phantoms.Segment(SIMD3(186.5, -96, 105), SIMD3(186.5, -78, 105), r0: 1.5, r1: 1.5)
         tree[2] = Phantoms.Segment(SIMD3(160, -105, 95), SIMD3(186.5, -96, 105), r0: 2, r1: 1.5)
@@ -92,6 +94,7 @@ extension VesselPresetTests {
             zip(zip(mask.voxels, bone.voxels), truth.voxels).filter { $0.0 != 0 && $0.1 != 0 && $1 == 0 }.count
         }
         var unguarded = VesselPreset()
+        unguarded.excludeBone = false
         unguarded.boneMarginMM = 0
         let leaked = try unguarded.run(.int16(volume), modality: "CT", seeds: [Self.trunkSeed])
         let guarded = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [Self.trunkSeed])
@@ -102,5 +105,6 @@ extension VesselPresetTests {
         #expect(leakedBone > 100, "the phantom must tempt growth into bone")
         #expect(guardedBone == 0)
         #expect(dice >= 0.85)
+        #expect(guarded.warnings.contains { $0.contains("brightness alone") }, "\(guarded.warnings)")
     }
 }
