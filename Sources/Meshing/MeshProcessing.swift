@@ -105,10 +105,12 @@ extension Mesh {
     }
 
     /// Simplifies to about `targetTriangles` triangles (meshoptimizer's quadric edge collapse,
-    /// borders locked), never moving the surface by more than `maxErrorMM` when given; then drops
-    /// unused vertices and orders triangles and vertices for the GPU's caches. Large meshes are cut
-    /// into four slabs along their longest axis, simplified in parallel with the cuts locked (so the
-    /// pieces still meet exactly), and joined: the same result whatever the thread count.
+    /// borders locked), never moving the surface by more than `maxErrorMM` when given; then removes
+    /// the folds and separates the sheets that the collapses pinched together (so a closed mesh
+    /// stays closed and manifold, whatever the target), drops unused vertices and orders triangles
+    /// and vertices for the GPU's caches. Large meshes are cut into four slabs along their longest
+    /// axis, simplified in parallel with the cuts locked (so the pieces still meet exactly), and
+    /// joined: the same result whatever the thread count.
     public func decimated(targetTriangles: Int, maxErrorMM: Double? = nil, threads: Int? = nil) throws(MeshingError) -> Mesh {
         guard targetTriangles > 0 else {
             throw .invalidParameter(name: "target triangles", reason: "must be at least 1, not \(targetTriangles)")

@@ -89,11 +89,79 @@ extension Mesh {
                 newIndices[corner] = copies[root]!
             }
         }
+        Self.splittingDoubledEdges(overUsed, partner, &newPositions, &newIndices)
         var result = self
         result.positions = newPositions
         result.indices = newIndices
         result.normals = []
         return result
+    }
+
+    /// Where vertex copies could not separate the pairs of an over-used edge, gives every pair but
+    /// the first its own copy of the edge, split at its midpoint. That happens where the pairs are
+    /// joined around both ends of the edge, so that the surface meets itself along the edge: on
+    /// decimated bone, where both ends carry other pinched edges too. Splitting the pair
+    /// (u → v, w), (v → u, z) at a new vertex m gives (u → m, w), (m → v, w), (v → m, z),
+    /// (m → u, z): every edge of these is used once in each direction and m's fan is one closed
+    /// loop, so the pair becomes a manifold sheet that still lies on its old triangles. Only edges
+    /// listed in `overUsed` can be left over-used (vertex copies never join two edges into one).
+    private static func splittingDoubledEdges(_ overUsed: [[Int]], _ partner: [Int], _ positions: inout [SIMD3<Float>],
+                                              _ indices: inout [UInt32]) {
+        func ends(_ corner: Int) -> (from: UInt32, to: UInt32) {
+            (indices[corner], indices[corner / 3 * 3 + (corner % 3 + 1) % 3])
+        }
+        // The pairs to split, as (u, v, triangle running u → v, triangle running v → u).
+        var splits: [(u: UInt32, v: UInt32, forward: Int, backward: Int)] = []
+        for group in overUsed {
+            var keyed: [(key: UInt64, corner: Int)] = []
+            for corner in group {
+                let (a, b) = ends(corner)
+                let key = UInt64(min(a, b)) << 32 | UInt64(max(a, b))
+                keyed.append((key, corner))
+            }
+            keyed.sort { $0.key != $1.key ? $0.key < $1.key : $0.corner < $1.corner }
+            var start = 0
+            while start < keyed.count {
+                var end = start + 1
+                while end < keyed.count && keyed[end].key == keyed[start].key { end += 1 }
+                if end - start > 2 {
+                    let corners = Set(keyed[start..<end].map { $0.corner })
+                    var kept = false
+                    for entry in keyed[start..<end] where partner[entry.corner] > entry.corner && corners.contains(partner[entry.corner]) {
+                        guard kept else {
+                            kept = true
+                            continue
+                        }
+                        let (u, v) = ends(entry.corner)
+                        splits.append((u, v, entry.corner / 3, partner[entry.corner] / 3))
+                    }
+                }
+                start = end
+            }
+        }
+        guard !splits.isEmpty else { return }
+        // A triangle may lose an edge to one split and have another split later: look for the edge
+        // in the triangle and in the triangles split off it.
+        var children: [Int: [Int]] = [:]
+        func corner(running from: UInt32, _ to: UInt32, in triangle: Int) -> Int? {
+            for t in [triangle] + children[triangle, default: []] {
+                for e in 0..<3 where indices[3 * t + e] == from && indices[3 * t + (e + 1) % 3] == to { return 3 * t + e }
+            }
+            return nil
+        }
+        for split in splits {
+            guard let forward = corner(running: split.u, split.v, in: split.forward),
+                  let backward = corner(running: split.v, split.u, in: split.backward) else { continue }
+            let m = UInt32(positions.count)
+            positions.append((positions[Int(split.u)] + positions[Int(split.v)]) / 2)
+            for (slot, origin) in [(forward, split.forward), (backward, split.backward)] {
+                let t = slot / 3, e = slot % 3
+                let to = indices[3 * t + (e + 1) % 3], third = indices[3 * t + (e + 2) % 3]
+                indices[3 * t + (e + 1) % 3] = m  // (from, m, third)
+                children[origin, default: []].append(indices.count / 3)
+                indices += [m, to, third]
+            }
+        }
     }
 
     /// Whether the edge in slot `corner` runs from vertex `a`.
