@@ -108,23 +108,24 @@ extension SegmentCommandTests {
     @Test func tumorVesselsAndSeveralStructuresFromTheCommandLine() throws {
         try Self.withFolder { folder in
             let out = folder.appendingPathComponent("labels.nii.gz").path
-            // A seed in brain tissue for the tumor preset (no lesion there): it grows, and says
-            // that it reached its limit.
+            // A seed in brain tissue for the tumor preset (no lesion there): nothing can be
+            // bounded, so the structure fails, says why, and writes nothing.
             let tumor = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--preset", "tumor",
                                                  "--seed-mm", "95.7,-100.5,105", "--radius-mm", "5", "--out", out, "--json"])
-            #expect(tumor.status == 0, "\(tumor.standardError)")
-            let label = try #require((try Self.json(tumor)["labels"] as? [[String: Any]])?.first)
-            #expect(label["name"] as? String == "tumor" && label["value"] as? Int == 4)
-            let figures = try #require(label["figures"] as? [String: Double])
-            #expect(figures["maximalDiameterMM"] != nil && figures["limitMM"] == 7.5)
-            #expect((label["warnings"] as? [String])?.contains { $0.contains("leak guard") } == true)
-            // Several structures, seeds named per structure, one map.
-            let several = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin,tumor",
+            #expect(tumor.status == 1, "\(tumor.standardError)")
+            #expect(tumor.standardError.contains("too faint to bound") && tumor.standardError.contains("No region was written"), "\(tumor.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+            // Several structures, seeds named per structure, one map; the same tumor seed fails
+            // the whole map (exit 1), not silently.
+            let failing = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin,tumor",
                                                    "--seed-mm", "tumor:95.7,-100.5,105", "--out", out, "--json"])
+            #expect(failing.status == 1 && failing.standardError.contains("too faint to bound"), "\(failing.standardError)")
+            let several = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin",
+                                                   "--out", out, "--json"])
             #expect(several.status == 0, "\(several.standardError)")
             let labels = try #require(try Self.json(several)["labels"] as? [[String: Any]])
-            #expect(labels.compactMap { $0["name"] as? String } == ["bone", "skin", "tumor"])
-            #expect(labels.compactMap { $0["value"] as? Int } == [1, 2, 4])
+            #expect(labels.compactMap { $0["name"] as? String } == ["bone", "skin"])
+            #expect(labels.compactMap { $0["value"] as? Int } == [1, 2])
             // A recipe file.
             let recipe = folder.appendingPathComponent("recipe.json")
             try #"{"structures": [{"preset": "bone", "minIslandML": 0.5}, {"preset": "skin"}]}"#.write(to: recipe, atomically: true, encoding: .utf8)
