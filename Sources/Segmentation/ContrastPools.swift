@@ -189,30 +189,40 @@ public struct ContrastPools: Sendable {
         return Volume(geometry: geometry, voxels: zip(sums, counts).map { Float($0 / Double(max($1, 1))) })
     }
 
-    /// Mean and standard deviation over each voxel's 3 × 3 × 3 neighbourhood (clipped at the border).
+    /// Mean and standard deviation over each voxel's 3 × 3 × 3 neighbourhood (clipped at the
+    /// border): separable sums of the values and of their squares, one axis at a time.
     static func localStatistics(_ v: Volume<Float>) -> ([Double], [Double]) {
         let d = v.dimensions
-        var mean = [Double](repeating: 0, count: v.voxels.count), sd = mean
-        for z in 0..<d.z {
-            for y in 0..<d.y {
-                for x in 0..<d.x {
-                    var s = 0.0, s2 = 0.0, n = 0.0
-                    for zz in max(0, z - 1)...min(d.z - 1, z + 1) {
-                        for yy in max(0, y - 1)...min(d.y - 1, y + 1) {
-                            let row = (zz * d.y + yy) * d.x
-                            for xx in max(0, x - 1)...min(d.x - 1, x + 1) {
-                                let value = Double(v.voxels[row + xx])
-                                s += value
-                                s2 += value * value
-                                n += 1
-                            }
-                        }
-                    }
-                    let i = (z * d.y + y) * d.x + x
-                    mean[i] = s / n
-                    sd[i] = max(0, s2 / n - mean[i] * mean[i]).squareRoot()
+        var sum = v.voxels.map { Double($0) }, squares = sum.map { $0 * $0 }
+        var count = [Double](repeating: 1, count: sum.count)
+        let strides = [1, d.x, d.x * d.y], lengths = [d.x, d.y, d.z]
+        for axis in 0..<3 {
+            let (stride, length) = (strides[axis], lengths[axis])
+            guard length > 1 else { continue }
+            for array in [0, 1, 2] {
+                var source: [Double]
+                switch array {
+                case 0: source = sum
+                case 1: source = squares
+                default: source = count
+                }
+                var out = source
+                for i in source.indices {
+                    let position = (i / stride) % length
+                    if position > 0 { out[i] += source[i - stride] }
+                    if position < length - 1 { out[i] += source[i + stride] }
+                }
+                switch array {
+                case 0: sum = out
+                case 1: squares = out
+                default: count = out
                 }
             }
+        }
+        var mean = sum, sd = sum
+        for i in sum.indices {
+            mean[i] = sum[i] / count[i]
+            sd[i] = max(0, squares[i] / count[i] - mean[i] * mean[i]).squareRoot()
         }
         return (mean, sd)
     }

@@ -231,6 +231,8 @@ public struct TumorPreset: Sendable {
         let units = (0..<directions).map { EdgeProbe.direction($0, of: directions) }
         var out = Volume<UInt8>(geometry: g, filledWith: 0)
         let (lo, hi) = (Float(lower), Float(upper))
+        let allowances = probe.rayEdges.map { $0.map { $0 >= 0 ? 1.25 * $0 + 2 : -1 } }
+        let nearest = allowances.map { $0.filter { $0 >= 0 }.min() ?? 0 }, farthest = allowances.map { $0.max() ?? 0 }
         let d = g.dimensions
         for k in 0..<d.z {
             for j in 0..<d.y {
@@ -241,7 +243,9 @@ public struct TumorPreset: Sendable {
                     let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
                     for (s, seed) in seeds.enumerated() {
                         let offset = p - seed, distance = offset.length
-                        if distance < 2 { out.voxels[index] = 1; break }
+                        // Within every ray's allowance, or beyond all of them: no search needed.
+                        if distance < 2 || distance <= nearest[s] { out.voxels[index] = 1; break }
+                        if distance > farthest[s] { continue }
                         var best = -2.0, ray = 0
                         for (r, u) in units.enumerated() {
                             let dot = (u * offset).sum()
