@@ -50,6 +50,9 @@ public struct ContrastPools: Sendable {
         public var mask: Volume<UInt8>
         /// Voxels in the mask at or above `lower` (those a bone threshold would have taken).
         public var pools: [Pool]
+        /// The dense contrast alone (veins with undiluted contrast), on the study's grid: every
+        /// voxel within a block of it.
+        public var veins: Volume<UInt8>
         /// Dense contrast (veins) on the coarse grid, mL.
         public var denseML: Double
         public var excludedVoxels: Int
@@ -109,7 +112,8 @@ public struct ContrastPools: Sendable {
             pools.append(Pool(volumeML: Double(region.count) * voxelML, medianHU: median, lower: lo, upper: hi))
         }
         guard !pools.isEmpty else {
-            return Finding(mask: Volume(geometry: g, filledWith: 0), pools: [], denseML: 0, excludedVoxels: 0)
+            return Finding(mask: Volume(geometry: g, filledWith: 0), pools: [], veins: Volume(geometry: g, filledWith: 0),
+                           denseML: 0, excludedVoxels: 0)
         }
 
         // Dense contrast: solid cores ≥ denseHU near a pool, and what is ≥ denseHU connected to them.
@@ -135,12 +139,13 @@ public struct ContrastPools: Sendable {
         poolNear = Morphology.dilate(poolNear, radius: c.spacing.max() + 1e-3, threads: threads)
         let veinNear = Morphology.dilate(veinMask, radius: c.spacing.max() + 1e-3, threads: threads)
         let ceiling = Int16(clamping: Int(saturating: (pools.map(\.upper).max() ?? 0).rounded(.down)))
-        var out = Volume<UInt8>(geometry: g, filledWith: 0)
+        var out = Volume<UInt8>(geometry: g, filledWith: 0), veinsOut = out
         let d = g.dimensions
         var excluded = 0
         let lowest = Int16(clamping: Int(saturating: lower.rounded(.up)))
         hu.voxels.withUnsafeBufferPointer { values in
             out.voxels.withUnsafeMutableBufferPointer { target in
+              veinsOut.voxels.withUnsafeMutableBufferPointer { veinTarget in
                 for z in 0..<d.z {
                     let cz = min(z / block.z, nz - 1)
                     for y in 0..<d.y {
@@ -153,12 +158,14 @@ public struct ContrastPools: Sendable {
                                 target[row + x] = 1
                                 if v >= lowest { excluded += 1 }
                             }
+                            if veinNear.voxels[ci] != 0 { veinTarget[row + x] = 1 }
                         }
                     }
                 }
+              }
             }
         }
-        return Finding(mask: out, pools: pools, denseML: Double(veins.count) * voxelML, excludedVoxels: excluded)
+        return Finding(mask: out, pools: pools, veins: veinsOut, denseML: Double(veins.count) * voxelML, excludedVoxels: excluded)
     }
 
     /// Means over blocks (the last block along an axis may be partial).

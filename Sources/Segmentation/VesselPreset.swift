@@ -18,10 +18,12 @@ import VolumeCore
 ///   is told by brightness alone, as on MR. On MR, a window
 ///   voxel within the margin of a voxel brighter than the window is left out.
 /// - Heart chambers: after growing, parts thicker than a vessel are cut off. The region is eroded
-///   by `chamberCoreMM`, which parts it at its necks (valves, vessels pressed together); a part
-///   whose largest inscribed ball is wider than max(1.4 × the vessel at the seed, `chamberRadiusMM`)
-///   and that holds no seed is a chamber, and it is removed with its surroundings up to the
-///   erosion's reach. What stays connected to a seed is the vessel.
+///   by `chamberCoreMM` (then 1.5 and 2 times that, until something parts), which parts it at its
+///   necks (valves, vessels pressed together); a part whose largest inscribed ball is wider than
+///   max(1.4 × the vessel at the seed, `chamberRadiusMM`) and that holds no seed is a chamber, and
+///   it is removed with its surroundings up to the erosion's reach. What stays connected to a
+///   seed is the vessel. Veins full of undiluted contrast (found by `ContrastPools`) are left
+///   out unless a seed lies in them.
 /// - Leak guards: growth goes breadth-first in waves and stops before a wave `widening` times
 ///   wider than the median of the last 30 (a vessel opening into an organ of the same intensity),
 ///   or one that would pass `maxVolumeML`; either is reported.
@@ -119,6 +121,11 @@ public struct VesselPreset: Sendable {
                     let closed = Morphology.close(found.mask, radius: max(3, 1.5 * g.spacing.max()), threads: threads)
                     var local = Self.fillSmallHoles(closed, maximumAreaMM2: marrowAreaCM2 * 100)
                     for i in local.voxels.indices where found.mask.voxels[i] != 0 { local.voxels[i] = 1 }
+                    // Veins full of undiluted contrast (the injected side's veins, the superior
+                    // vena cava, the atrium they fill) are not the arteries seeded: left out too.
+                    if let veins = found.contrast?.veins, !resolved.contains(where: { veins[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
+                        for i in local.voxels.indices where veins.voxels[i] != 0 { local.voxels[i] = 1 }
+                    }
                     local = Morphology.dilate(local, radius: boneMarginMM > 0 ? max(boneMarginMM, 1.01 * g.spacing.max()) : 0, threads: threads)
                     if resolved.contains(where: { local[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
                         // The vessel touches bone and joined the bone label: bone is then told by
@@ -186,26 +193,33 @@ public struct VesselPreset: Sendable {
         }
         let chamber = max(1.4 * vessel, chamberRadiusMM)
         guard depth.contains(where: { Double($0) > chamber }) else { return 0 }
-        var cores = Volume<UInt8>(geometry: c, filledWith: 0)
-        for i in depth.indices where Double(depth[i]) > chamberCoreMM { cores.voxels[i] = 1 }
-        let runs = MaskComponents.label(cores, .six, threads)
-        var deepest = [Float](repeating: 0, count: runs.runs.count)
-        var holdsSeed = [Bool](repeating: false, count: runs.runs.count)
-        for row in 0..<(runs.ny * runs.nz) {
-            let base = row * runs.nx
-            for index in runs.rowRange(row) {
-                let run = runs.runs[index], root = Int(runs.label[index])
-                for x in RunComponents.x0(run)...RunComponents.x1(run) { deepest[root] = max(deepest[root], depth[base + x]) }
+        // Eroded by the core radius, then by 1.5 and 2 times it until a chamber parts from the
+        // seeds' part (a wide join, such as a dissected aorta against the heart, needs more).
+        var found: Volume<UInt8>?
+        for radius in [chamberCoreMM, 1.5 * chamberCoreMM, 2 * chamberCoreMM] {
+            var cores = Volume<UInt8>(geometry: c, filledWith: 0)
+            for i in depth.indices where Double(depth[i]) > radius { cores.voxels[i] = 1 }
+            let runs = MaskComponents.label(cores, .six, threads)
+            var deepest = [Float](repeating: 0, count: runs.runs.count)
+            var holdsSeed = [Bool](repeating: false, count: runs.runs.count)
+            for row in 0..<(runs.ny * runs.nz) {
+                let base = row * runs.nx
+                for index in runs.rowRange(row) {
+                    let run = runs.runs[index], root = Int(runs.label[index])
+                    for x in RunComponents.x0(run)...RunComponents.x1(run) { deepest[root] = max(deepest[root], depth[base + x]) }
+                }
             }
+            for seed in seeds {
+                let local = seed.index &- low
+                if let run = runs.run(containing: local.x, y: local.y, z: local.z) { holdsSeed[Int(runs.label[run])] = true }
+            }
+            let chambers = runs.label.map { Double(deepest[Int($0)]) > chamber && !holdsSeed[Int($0)] }
+            guard chambers.contains(true) else { continue }
+            found = Morphology.dilate(runs.mask(selected: chambers, geometry: c, threads: MaskComponents.resolved(threads)),
+                                      radius: radius + 1.5 * c.spacing.max(), threads: threads)
+            break
         }
-        for seed in seeds {
-            let local = seed.index &- low
-            if let run = runs.run(containing: local.x, y: local.y, z: local.z) { holdsSeed[Int(runs.label[run])] = true }
-        }
-        let chambers = runs.label.map { Double(deepest[Int($0)]) > chamber && !holdsSeed[Int($0)] }
-        guard chambers.contains(true) else { return 0 }
-        let zone = Morphology.dilate(runs.mask(selected: chambers, geometry: c, threads: MaskComponents.resolved(threads)),
-                                     radius: chamberCoreMM + 1.5 * c.spacing.max(), threads: threads)
+        guard let zone = found else { return 0 }
         var rest = region
         for i in rest.voxels.indices where zone.voxels[i] != 0 { rest.voxels[i] = 0 }
         let kept = MaskComponents.keepConnected(rest, to: seeds.map { $0.index &- low }, connectivity: connectivity, threads: threads)
