@@ -76,10 +76,9 @@ public struct ContrastPools: Sendable {
         for i in 0..<count where m[i] >= low { above.voxels[i] = 1 }
         let thick = Morphology.erode(above, radius: coreRadiusMM, threads: threads)
         var core = Volume<UInt8>(geometry: c, filledWith: 0)
-        let (localMean, localSD) = Self.localStatistics(coarse)
-        for i in 0..<count where thick.voxels[i] != 0 && Double(m[i]) <= poolMaximumHU
-            && localSD[i] <= max(60, 0.2 * localMean[i]) {
-            core.voxels[i] = 1
+        for i in 0..<count where thick.voxels[i] != 0 && Double(m[i]) <= poolMaximumHU {
+            let (localMean, localSD) = Self.localStatistics(coarse, at: i)
+            if localSD <= max(60, 0.2 * localMean) { core.voxels[i] = 1 }
         }
         let cores = Self.label(core.voxels, nx, ny, nz) { _ in true }
         var pool = [Bool](repeating: false, count: count)
@@ -196,42 +195,24 @@ public struct ContrastPools: Sendable {
         return Volume(geometry: geometry, voxels: zip(sums, counts).map { Float($0 / Double(max($1, 1))) })
     }
 
-    /// Mean and standard deviation over each voxel's 3 × 3 × 3 neighbourhood (clipped at the
-    /// border): separable sums of the values and of their squares, one axis at a time.
-    static func localStatistics(_ v: Volume<Float>) -> ([Double], [Double]) {
+    /// Mean and standard deviation over a voxel's 3 × 3 × 3 neighbourhood (clipped at the border).
+    static func localStatistics(_ v: Volume<Float>, at index: Int) -> (mean: Double, sd: Double) {
         let d = v.dimensions
-        var sum = v.voxels.map { Double($0) }, squares = sum.map { $0 * $0 }
-        var count = [Double](repeating: 1, count: sum.count)
-        let strides = [1, d.x, d.x * d.y], lengths = [d.x, d.y, d.z]
-        for axis in 0..<3 {
-            let (stride, length) = (strides[axis], lengths[axis])
-            guard length > 1 else { continue }
-            for array in [0, 1, 2] {
-                var source: [Double]
-                switch array {
-                case 0: source = sum
-                case 1: source = squares
-                default: source = count
-                }
-                var out = source
-                for i in source.indices {
-                    let position = (i / stride) % length
-                    if position > 0 { out[i] += source[i - stride] }
-                    if position < length - 1 { out[i] += source[i + stride] }
-                }
-                switch array {
-                case 0: sum = out
-                case 1: squares = out
-                default: count = out
+        let x = index % d.x, y = (index / d.x) % d.y, z = index / (d.x * d.y)
+        var s = 0.0, s2 = 0.0, n = 0.0
+        for zz in max(0, z - 1)...min(d.z - 1, z + 1) {
+            for yy in max(0, y - 1)...min(d.y - 1, y + 1) {
+                let row = (zz * d.y + yy) * d.x
+                for xx in max(0, x - 1)...min(d.x - 1, x + 1) {
+                    let value = Double(v.voxels[row + xx])
+                    s += value
+                    s2 += value * value
+                    n += 1
                 }
             }
         }
-        var mean = sum, sd = sum
-        for i in sum.indices {
-            mean[i] = sum[i] / count[i]
-            sd[i] = max(0, squares[i] / count[i] - mean[i] * mean[i]).squareRoot()
-        }
-        return (mean, sd)
+        let mean = s / n
+        return (mean, max(0, s2 / n - mean * mean).squareRoot())
     }
 
     /// 6-connected components of the non-zero voxels (offsets per component).
