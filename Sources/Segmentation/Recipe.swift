@@ -326,7 +326,8 @@ public struct RecipeRunner: Sendable {
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
                         ["maximalDiameterMM": r.maximalDiameterMM, "seedMean": r.seedMean, "seedSigma": r.seedSigma,
                          "seedVoxels": Double(r.seedVoxels), "lesionMean": r.lesionMean, "surroundingMedian": r.surroundingMedian,
-                         "limitMM": r.limitMM, "reachedLimit": r.reachedLimit ? 1 : 0], r.warnings)
+                         "limitMM": r.limitMM, "reachedLimit": r.reachedLimit ? 1 : 0, "edgeRadiusMM": r.probe.radiusMM,
+                         "edgeExtentMM": r.probe.extentMM, "raysWithEdge": Double(r.probe.raysWithEdge), "rays": Double(r.probe.rays)], r.warnings)
         }
     }
 }

@@ -12,14 +12,16 @@ struct Segment: ParsableCommand {
             Presets (labels: bone 1, skin 2, vessels 3, tumor 4; where they overlap the map keeps tumor, \
             then vessels, then bone, then skin):
               bone (CT): components of [--lower, --upper] HU (default 226…3071) seeded by --seed/--seed-mm, \
-            or, without seeds, by every voxel ≥ --seed-hu; islands under --min-island-ml removed; the table \
-            and head rest left out unless --keep-table.
+            or, without seeds, by every voxel ≥ --seed-hu (lower for slices thicker than 2 mm); contrast-filled \
+            blood (heart, aorta, veins with contrast) left out; islands under --min-island-ml removed; the table \
+            and head rest left out unless --keep-table; metal above 2,500 HU reported.
               skin: the body's outline (CT above −400 HU, or --lower), largest component, holes filled.
               vessels (contrast CT, MR angiography): grown from seeds in the lumen within [--lower, --upper] \
-            (CT default 150…700 HU), leaving out the edge of bone, stopped when the front suddenly widens or \
-            past --max-volume-ml (default 500).
-              tumor (CT, MR): from seeds inside the lesion, optional --radius-mm; reports volume, maximal \
-            diameter and the seeds' statistics.
+            (CT default: from the blood around the seeds), leaving out bone as the bone preset finds it and \
+            parts thicker than a vessel (heart chambers), held to --max-volume-ml (default 500).
+              tumor (CT, MR): from seeds inside the lesion; its size, levels and noise are read from the \
+            image (optional --radius-mm); fails, writing nothing, when the lesion cannot be bounded; reports \
+            volume, maximal diameter and what was measured.
             Several structures: --structures bone,skin,vessels,tumor with seeds per structure \
             (--seed-mm vessels:x,y,z, --seed tumor:i,j,k), or --recipe recipe.json (see the README).
             With --method: threshold (every voxel in [--lower, --upper], no seeds), connected (region \
