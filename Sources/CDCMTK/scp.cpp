@@ -178,11 +178,20 @@ public:
     public:
         explicit Worker(Pool &pool) : DcmBaseSCPPool::DcmBaseSCPWorker(pool), owner(pool) {}
 
+        // Set by the thread that started this worker once DcmBaseSCPPool::runAssociation() has
+        // returned. OFThread::start() writes the new thread's id into the worker after
+        // pthread_create() returns, and the pool deletes a worker as its association ends: an
+        // association that ended at once (a peer that closes straight after being accepted)
+        // freed the worker before that write, and the write corrupted the heap. The worker waits
+        // for this before it does anything.
+        std::atomic<bool> launched{false};
+
         OFCondition setSharedConfig(const DcmSharedSCPConfig &config) override { return DcmThreadSCP::setSharedConfig(config); }
         OFBool busy() override { return isConnected(); }
 
     protected:
         OFCondition workerListen(T_ASC_Association *const assoc) override {
+            while (!launched.load()) usleep(200);
             // Nobody joins a worker's thread (the pool deletes the worker as it ends, and stop
             // waits for the count of busy workers): detached, its stack is freed when it ends.
             pthread_detach(pthread_self());
@@ -291,7 +300,13 @@ public:
     };
 
 protected:
-    DcmBaseSCPWorker *createSCPWorker() override { return new Worker(*this); }
+    // The worker made on this thread by its last runAssociation() (created under the pool's
+    // lock, on the calling thread), for its `launched`.
+    static thread_local Worker *madeHere;
+    DcmBaseSCPWorker *createSCPWorker() override {
+        madeHere = new Worker(*this);
+        return madeHere;
+    }
 
 private:
     // A connection waiting to associate, on its own thread.
@@ -499,7 +514,11 @@ void Pool::associate(Greeting &greeting, const DcmSharedSCPConfig &shared) {
         dropAndDestroyAssociation(assoc);
         return;
     }
+    madeHere = nullptr;
     OFCondition running = runAssociation(assoc, shared);
+    // Started (or not): from here the worker may run, end and be deleted; not touched again.
+    if (madeHere != nullptr) madeHere->launched.store(true);
+    madeHere = nullptr;
     // The pool keeps a worker whose thread could not start among the busy ones for good.
     if (running == NET_EC_CannotStartSCPThread) ++unstartedWorkers;
     if (running.bad()) {
@@ -507,6 +526,8 @@ void Pool::associate(Greeting &greeting, const DcmSharedSCPConfig &shared) {
         dropAndDestroyAssociation(assoc);
     }
 }
+
+thread_local Pool::Worker *Pool::madeHere = nullptr;
 
 }  // namespace
 

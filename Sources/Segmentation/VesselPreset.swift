@@ -108,7 +108,7 @@ public struct VesselPreset: Sendable {
             plain.boneMarginMM = 0
             let reach = try plain.grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero, excluded: nil,
                                        seeds: resolved, maxVoxels: exploration)
-            if let box = Self.boundingBox(reach.mask) {
+            if let box = Overlap.box(reach.mask) {
                 let pad = SIMD3<Int>((0..<3).map { Int((10 / g.spacing[$0]).rounded(.up)) })
                 let lo = pointwiseMax(box.0 &- pad, .zero), hi = pointwiseMin(box.1 &+ pad, g.dimensions &- 1)
                 let part = hu.cropped(low: lo, high: hi)
@@ -178,7 +178,7 @@ public struct VesselPreset: Sendable {
     /// Cuts parts thicker than a vessel off `mask` (see the type's notes); returns the voxels removed.
     private func cutChambers(_ mask: inout Volume<UInt8>, seeds: [ResolvedSeed]) -> Int {
         let g = mask.geometry
-        guard let box = Self.boundingBox(mask) else { return 0 }
+        guard let box = Overlap.box(mask) else { return 0 }
         let low = pointwiseMax(box.0 &- 1, .zero), high = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
         let region = mask.cropped(low: low, high: high)
         let c = region.geometry
@@ -229,21 +229,6 @@ public struct VesselPreset: Sendable {
         out.paste(kept, at: low)
         mask = out
         return before - after
-    }
-
-    static func boundingBox(_ mask: Volume<UInt8>) -> (SIMD3<Int>, SIMD3<Int>)? {
-        let d = mask.dimensions
-        var low = d, high = SIMD3<Int>(repeating: -1)
-        for k in 0..<d.z {
-            for j in 0..<d.y {
-                let row = (k * d.y + j) * d.x
-                for i in 0..<d.x where mask.voxels[row + i] != 0 {
-                    low = pointwiseMin(low, SIMD3(i, j, k))
-                    high = pointwiseMax(high, SIMD3(i, j, k))
-                }
-            }
-        }
-        return high.x < 0 ? nil : (low, high)
     }
 
     /// Fills, slice by slice (along the third axis), background regions enclosed by the mask of

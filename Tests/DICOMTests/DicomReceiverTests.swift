@@ -260,6 +260,37 @@ import VolumeCore
         #expect(store.terminationStatus == 0)
     }
 
+    @Test func associationsThatEndAtOnceLeaveTheReceiverWhole() throws {
+        // Senders that close straight after their A-ASSOCIATE-RQ: each association ends as soon
+        // as its worker starts. DCMTK's pool deleted such a worker while the thread that started
+        // it still wrote into it, and the heap broke ("corrupted double-linked list", the
+        // service aborted): 112 of these took `vrprep serve` down before the fix.
+        let folder = try Fixtures.temporaryFolder("scp-abrupt")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let receiver = try Self.receiver(folder: folder, maxAssociations: 32, maxPendingPerAddress: 64)
+        receiver.start(Received().handlers)
+        defer { receiver.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        func item(_ type: UInt8, _ body: [UInt8]) -> [UInt8] { [type, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body }
+        func title(_ text: String) -> [UInt8] { Array(text.utf8) + [UInt8](repeating: 0x20, count: 16 - text.utf8.count) }
+        let context = item(0x20, [1, 0, 0, 0] + item(0x30, Array("1.2.840.10008.1.1".utf8)) + item(0x40, Array("1.2.840.10008.1.2".utf8)))
+        let body = [0, 1, 0, 0] + title("VRPREP") + title("SURGERY") + [UInt8](repeating: 0, count: 32)
+            + item(0x10, Array("1.2.840.10008.3.1.1.1".utf8)) + context
+            + item(0x50, item(0x51, [0, 0, 0x40, 0]) + item(0x52, Array("1.2.3.4".utf8)))
+        let pdu = [0x01, 0x00, 0, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+        var sent = 0
+        for _ in 0..<600 {
+            guard let sender = try? RawConnection(port: receiver.port) else { continue }
+            if sender.send(pdu) { sent += 1 }
+            sender.close()
+        }
+        #expect(sent >= 500)
+        // Still whole: an echo is answered.
+        Thread.sleep(forTimeInterval: 0.5)
+        let echo = try Self.echo(receiver.port)
+        #expect(echo.status == 0, "\(echo.output)")
+    }
+
     @Test func anAssociationRequestLargerThanASocketBufferIsTaken() throws {
         let folder = try Fixtures.temporaryFolder("scp-large-rq")
         defer { try? FileManager.default.removeItem(at: folder) }
