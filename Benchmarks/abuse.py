@@ -392,6 +392,29 @@ def main() -> int:
                     s.close()
             return f"exit {code} after {seconds:.1f} s", code == 0 and seconds < 8
         case("C-ECHO with 12 idle DICOM connections open", "answered within 8 s", idle_dicom)
+
+        def abrupt_associations():
+            # A-ASSOCIATE-RQs whose senders close at once: each association ends as its worker
+            # starts (this aborted the service with a corrupted heap before the fix).
+            def item(kind: int, body: bytes) -> bytes:
+                return bytes([kind, 0]) + len(body).to_bytes(2, "big") + body
+            context = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+            body = (bytes([0, 1, 0, 0]) + b"VRPREP".ljust(16) + b"ABUSE".ljust(16) + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1")
+                    + context + item(0x50, item(0x51, bytes([0, 0, 0x40, 0])) + item(0x52, b"1.2.3.4")))
+            pdu = bytes([1, 0]) + len(body).to_bytes(4, "big") + body
+            count = 100 if args.short else 800
+            sent = 0
+            for _ in range(count):
+                try:
+                    with socket.create_connection(("127.0.0.1", service.dicom_port), timeout=5) as s:
+                        s.sendall(pdu)
+                        sent += 1
+                except OSError:
+                    pass
+            time.sleep(0.5)
+            code, seconds = echo("ABUSE")
+            return f"{sent} sent; service {'alive' if service.alive() else 'DEAD'}; echo exit {code}", service.alive() and code == 0
+        case("DICOM senders that close right after A-ASSOCIATE-RQ", "service alive, echo answered", abrupt_associations)
     finally:
         alive = service.alive()
         service.stop()
