@@ -27,7 +27,7 @@ import VolumeCore
 public struct TumorPreset: Sendable {
     /// The lesion's expected radius (mm), if known.
     public var radiusMM: Double?
-    /// The growth limit around the seeds when no radius is given (mm).
+    /// Without a radius the growth limit comes from the lesion's extent, at most 4 × this (mm).
     public var defaultLimitMM: Double = 30
     public var smoothingMM: Double = 1.0
     public var multiplier: Double = 2.5
