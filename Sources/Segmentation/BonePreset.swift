@@ -156,6 +156,26 @@ public struct BonePreset: Sendable {
                     "run with table exclusion off if this study is not of a body")
             }
         }
+        // What is left of contrast beside the blood taken out (a dense streak in the atrium, the
+        // rim of a vein) lies mostly next to it; bone touches it only along part of its surface.
+        var remnants = 0
+        if let contrast, !contrast.isEmpty {
+            let near = Morphology.dilate(contrast.mask, radius: 2.01 * volume.geometry.spacing.max(), threads: workers)
+            var close = [Int](repeating: 0, count: runs.runs.count)
+            for row in 0..<(runs.ny * runs.nz) {
+                let base = row * runs.nx
+                for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
+                    let run = runs.runs[index]
+                    for x in RunComponents.x0(run)...RunComponents.x1(run) where near.voxels[base + x] != 0 {
+                        close[Int(runs.label[index])] += 1
+                    }
+                }
+            }
+            for root in voxels.indices where seeded[root] && 2 * close[root] >= voxels[root] {
+                seeded[root] = false
+                remnants += 1
+            }
+        }
         let selected = runs.label.map { seeded[Int($0)] }
         let mask = runs.mask(selected: selected, geometry: volume.geometry, threads: workers)
         let count = voxels.indices.reduce(0) { $0 + (seeded[$1] ? voxels[$1] : 0) }
