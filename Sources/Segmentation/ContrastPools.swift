@@ -53,11 +53,21 @@ public struct ContrastPools: Sendable {
         /// The dense contrast alone (veins with undiluted contrast), on the study's grid: every
         /// voxel within a block of it.
         public var veins: Volume<UInt8>
+        /// Blocks (of `block` voxels) within two blocks of the blood found, on the coarse grid.
+        public var nearBlocks: Volume<UInt8>
+        public var block: SIMD3<Int>
         /// Dense contrast (veins) on the coarse grid, mL.
         public var denseML: Double
         public var excludedVoxels: Int
 
         public var isEmpty: Bool { excludedVoxels == 0 }
+
+        /// Whether voxel (x, y, z) of the study lies within about two blocks of the blood found.
+        public func isNear(_ x: Int, _ y: Int, _ z: Int) -> Bool {
+            let d = nearBlocks.dimensions
+            guard d.x > 0 else { return false }
+            return nearBlocks[min(x / block.x, d.x - 1), min(y / block.y, d.y - 1), min(z / block.z, d.z - 1)] != 0
+        }
     }
 
     public func find(_ hu: Volume<Int16>) -> Finding {
@@ -112,7 +122,7 @@ public struct ContrastPools: Sendable {
         }
         guard !pools.isEmpty else {
             return Finding(mask: Volume(geometry: g, filledWith: 0), pools: [], veins: Volume(geometry: g, filledWith: 0),
-                           denseML: 0, excludedVoxels: 0)
+                           nearBlocks: Volume(geometry: c, filledWith: 0), block: block, denseML: 0, excludedVoxels: 0)
         }
 
         // Dense contrast: solid cores ≥ denseHU near a pool, and what is ≥ denseHU connected to them.
@@ -164,7 +174,11 @@ public struct ContrastPools: Sendable {
               }
             }
         }
-        return Finding(mask: out, pools: pools, veins: veinsOut, denseML: Double(veins.count) * voxelML, excludedVoxels: excluded)
+        var both = poolNear
+        for i in both.voxels.indices where veinNear.voxels[i] != 0 { both.voxels[i] = 1 }
+        let nearBlocks = Morphology.dilate(both, radius: c.spacing.max() + 1e-3, threads: threads)
+        return Finding(mask: out, pools: pools, veins: veinsOut, nearBlocks: nearBlocks, block: block,
+                       denseML: Double(veins.count) * voxelML, excludedVoxels: excluded)
     }
 
     /// Means over blocks (the last block along an axis may be partial).
