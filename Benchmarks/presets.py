@@ -39,7 +39,7 @@ of the shape (a voxel belongs to it when its centre lies inside).
     ``SmoothingRecursiveGaussianImageFilter`` (sigma 1.0 mm, float32 output). In the
     smoothed variant the smoothing is inside the timed region (smoothing + growing,
     one time).
-  - vessels: ``ConnectedThresholdImageFilter`` with VRPrep's default CT vessel window
+  - vessels: ``ConnectedThresholdImageFilter`` with VRPrep's former fixed CT vessel window
     [150, 700] HU, 6-connected (FaceConnectivity, SimpleITK's default and VRPrep's).
 
   Each is one warm-up plus N timed ``Execute`` calls; median and best.
@@ -87,7 +87,7 @@ SEED_MM = {"tumor": (95.7, -100.5, 105.0), "vessels": (125.0, -110.0, 50.0)}
 EXPECTED_SEED_HU = {"tumor": 60.0, "vessels": 320.0}
 SEED_TOLERANCE_HU = 50.0  # 5 sigma of the phantom's noise
 NOISE_SIGMA_HU = 10.0
-VESSEL_WINDOW = (150, 700)  # VRPrep's default CT vessel window
+VESSEL_WINDOW = (150, 700)  # VRPrep's former fixed CT vessel window (it now takes the window from the blood around the seeds)
 BONE_HU = LOWER  # 226: bone in the original series
 SMOOTHING_SIGMA_MM = 1.0
 # Goals (from the presets issue): large series, VRPrep on 2 cores; Dice on every series.
