@@ -134,16 +134,7 @@ public struct BonePreset: Sendable {
         var warnings: [String] = []
         if excludeTable {
             let body = Self.body(hu, threads: workers)
-            var inside = [Int](repeating: 0, count: runs.runs.count)
-            for row in 0..<(runs.ny * runs.nz) {
-                let (y, z) = (row % runs.ny, row / runs.ny)
-                for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
-                    let run = runs.runs[index]
-                    for x in RunComponents.x0(run)...RunComponents.x1(run) where body.contains(x, y, z) {
-                        inside[Int(runs.label[index])] += 1
-                    }
-                }
-            }
+            let inside = Self.voxelsPerComponent(runs, among: seeded) { body.contains($0, $1, $2) }
             for root in voxels.indices where seeded[root] {
                 let fraction = Double(inside[root]) / Double(voxels[root])
                 if fraction < 0.5 {
@@ -159,22 +150,9 @@ public struct BonePreset: Sendable {
         // What is left of contrast beside the blood taken out (a dense streak in the atrium, the
         // rim of a vein) lies mostly next to it (within about two blocks of 3 mm); bone touches
         // it only along part of its surface.
-        var remnants = 0
         if let contrast, !contrast.isEmpty {
-            var close = [Int](repeating: 0, count: runs.runs.count)
-            for row in 0..<(runs.ny * runs.nz) {
-                let (y, z) = (row % runs.ny, row / runs.ny)
-                for index in runs.rowRange(row) where seeded[Int(runs.label[index])] {
-                    let run = runs.runs[index]
-                    for x in RunComponents.x0(run)...RunComponents.x1(run) where contrast.isNear(x, y, z) {
-                        close[Int(runs.label[index])] += 1
-                    }
-                }
-            }
-            for root in voxels.indices where seeded[root] && 2 * close[root] >= voxels[root] {
-                seeded[root] = false
-                remnants += 1
-            }
+            let close = Self.voxelsPerComponent(runs, among: seeded) { contrast.isNear($0, $1, $2) }
+            for root in voxels.indices where seeded[root] && 2 * close[root] >= voxels[root] { seeded[root] = false }
         }
         let selected = runs.label.map { seeded[Int($0)] }
         let mask = runs.mask(selected: selected, geometry: volume.geometry, threads: workers)
@@ -185,6 +163,22 @@ public struct BonePreset: Sendable {
                       seeds: resolved, automaticSeedVoxels: automatic, islandsRemoved: islands,
                       tableComponents: table, contrast: contrast, seedLevel: seedLevel, metalML: metal.ml,
                       metalCentre: metal.centre, warnings: warnings)
+    }
+
+    /// Per component (by root run), how many of its voxels pass `test` (x, y, z); only the
+    /// components marked in `among` are looked at.
+    static func voxelsPerComponent(_ runs: RunComponents, among: [Bool], where test: (Int, Int, Int) -> Bool) -> [Int] {
+        var counts = [Int](repeating: 0, count: runs.runs.count)
+        for row in 0..<(runs.ny * runs.nz) {
+            let (y, z) = (row % runs.ny, row / runs.ny)
+            for index in runs.rowRange(row) where among[Int(runs.label[index])] {
+                let run = runs.runs[index]
+                for x in RunComponents.x0(run)...RunComponents.x1(run) where test(x, y, z) {
+                    counts[Int(runs.label[index])] += 1
+                }
+            }
+        }
+        return counts
     }
 
     /// Components (26-connected) above `level` of at least 0.5 mL, outside `excluding`.

@@ -220,12 +220,7 @@ public struct EdgeProbe: Sendable {
             let i = min(Int(c.x), max(dimensions.x - 2, 0)), j = min(Int(c.y), max(dimensions.y - 2, 0)), k = min(Int(c.z), max(dimensions.z - 2, 0))
             let fx = c.x - Double(i), fy = c.y - Double(j), fz = c.z - Double(k)
             let i1 = min(i + 1, dimensions.x - 1), j1 = min(j + 1, dimensions.y - 1), k1 = min(k + 1, dimensions.z - 1)
-            func at(_ x: Int, _ y: Int, _ z: Int) -> Double {
-                switch volume {
-                case .int16(let v): return Double(v[x, y, z])
-                case .float32(let v): return Double(v[x, y, z])
-                }
-            }
+            func at(_ x: Int, _ y: Int, _ z: Int) -> Double { volume.value(x, y, z) }
             let c00 = at(i, j, k) * (1 - fx) + at(i1, j, k) * fx
             let c10 = at(i, j1, k) * (1 - fx) + at(i1, j1, k) * fx
             let c01 = at(i, j, k1) * (1 - fx) + at(i1, j, k1) * fx

@@ -36,4 +36,23 @@ struct Statistics {
         }
         return stats
     }
+
+    /// The values of the voxels whose centres lie within `radiusMM` of each seed, seed by seed
+    /// (the seeds' own values when no voxel centre is that close).
+    static func values(of volume: AnyVolume, within radiusMM: Double, of seeds: [ResolvedSeed]) -> [Double] {
+        let g = volume.geometry
+        var values: [Double] = []
+        for seed in seeds {
+            let (a, b) = g.indexBox(around: seed.patient, radius: radiusMM)
+            guard a.x <= b.x, a.y <= b.y, a.z <= b.z else { continue }
+            for k in a.z...b.z {
+                for j in a.y...b.y {
+                    for i in a.x...b.x where (g.patientPosition(ofIndex: SIMD3(i, j, k)) - seed.patient).length <= radiusMM {
+                        values.append(volume.value(i, j, k))
+                    }
+                }
+            }
+        }
+        return values.isEmpty ? seeds.map(\.value) : values
+    }
 }

@@ -78,7 +78,7 @@ public struct TumorPreset: Sendable {
         var resolved: [ResolvedSeed] = []
         for seed in seeds { resolved.append(try seed.resolve(in: volume)) }
         if modality == "CT" {
-            let around = VesselPreset.ballValues(volume, around: resolved, radiusMM: 2.5)
+            let around = Statistics.values(of: volume, within: 2.5, of: resolved)
             let rawMean = around.reduce(0, +) / Double(max(around.count, 1))
             let place = resolved[0].given.description
             if rawMean < -300 {
@@ -92,7 +92,7 @@ public struct TumorPreset: Sendable {
         let probe = EdgeProbe(reachMM: radiusMM.map { max(10, 2.5 * $0) } ?? 80).probe(volume, from: resolved.map(\.patient))
         let place = resolved[0].given.description
         // The noise of single voxels (the rays' samples are interpolated, hence smoother).
-        let near = VesselPreset.ballValues(volume, around: resolved, radiusMM: 3).sorted()
+        let near = Statistics.values(of: volume, within: 3, of: resolved).sorted()
         let centre = near[near.count / 2]
         let noise = max(1.4826 * near.map { abs($0 - centre) }.sorted()[near.count / 2], 1e-9)
         let contrastToNoise = abs(probe.inside - probe.outside) / noise

@@ -377,7 +377,7 @@ public struct VesselPreset: Sendable {
             var median: Double?
             var (low, high) = (lower ?? 0, upper ?? 0)
             if lower == nil || upper == nil {
-                let values = Self.ballValues(volume, around: seeds, radiusMM: 3).sorted()
+                let values = Statistics.values(of: volume, within: 3, of: seeds).sorted()
                 let mu = values[values.count / 2]
                 let sigma = 1.4826 * values.map { abs($0 - mu) }.sorted()[values.count / 2]
                 median = mu
@@ -398,26 +398,5 @@ public struct VesselPreset: Sendable {
         let (low, high) = (lower ?? mean / 2, upper ?? maximum)
         guard low <= high else { throw .emptyInterval(lower: low, upper: high) }
         return (low, high, nil)
-    }
-
-    /// The values of the voxels whose centres lie within `radiusMM` of a seed (at least the seeds').
-    static func ballValues(_ volume: AnyVolume, around seeds: [ResolvedSeed], radiusMM: Double) -> [Double] {
-        let g = volume.geometry
-        var values: [Double] = []
-        for seed in seeds {
-            let (a, b) = g.indexBox(around: seed.patient, radius: radiusMM)
-            guard a.x <= b.x, a.y <= b.y, a.z <= b.z else { continue }
-            for k in a.z...b.z {
-                for j in a.y...b.y {
-                    for i in a.x...b.x where (g.patientPosition(ofIndex: SIMD3(i, j, k)) - seed.patient).length <= radiusMM {
-                        switch volume {
-                        case .int16(let v): values.append(Double(v[i, j, k]))
-                        case .float32(let v): values.append(Double(v[i, j, k]))
-                        }
-                    }
-                }
-            }
-        }
-        return values.isEmpty ? seeds.map(\.value) : values
     }
 }
