@@ -24,6 +24,11 @@ import VolumeCore
 /// 5. The boundary is smoothed (closing, hole filling, opening with a ball of `boundaryMM`) and
 ///    only the components holding a seed are kept. A region larger than three times the volume
 ///    the rays bound is not written: the preset fails (a leak).
+/// 6. A lesion that fades from its centre towards its rim (an enhancing brain tumour on MR) has its
+///    rays' first edges inside it. Before step 5, where the region at the half-way level stands
+///    alone without the shape prior, the level is moved towards the surroundings while the region
+///    stays compact (`fadingOutline`); if that reaches well beyond the first region, it is the
+///    lesion's outline and the warnings say so.
 public struct TumorPreset: Sendable {
     /// The lesion's expected radius (mm), if known.
     public var radiusMM: Double?
@@ -33,6 +38,9 @@ public struct TumorPreset: Sendable {
     public var multiplier: Double = 2.5
     public var boundaryMM: Double = 1.0
     public var minimumContrastToNoise: Double = 2
+    /// A lesion that fades towards its rim is followed at most this far from the seeds (mm), or
+    /// to its growth limit if that is farther.
+    public var fadeReachMM: Double = 60
     public var threads: Int?
 
     public init(radiusMM: Double? = nil) {
@@ -107,10 +115,12 @@ public struct TumorPreset: Sendable {
                 "\(format(probe.radiusMM.rounded())) mm out) before any edge of a lesion. No region was written: check the seed, or outline this lesion by hand")
         }
         let limit = radiusMM.map { 1.5 * $0 } ?? min(defaultLimitMM * 4, 1.5 * probe.extentMM + 3)
+        // How far the outline of a lesion that fades towards its rim may be followed (step 6).
+        let fadeLimit = radiusMM == nil ? max(limit, min(3 * limit, fadeReachMM)) : limit
         let margin = 3 * smoothingMM + 2 * g.spacing.max()
         var low = g.dimensions &- 1, high = SIMD3<Int>.zero
         for seed in resolved {
-            let box = g.indexBox(around: seed.patient, radius: limit + margin)
+            let box = g.indexBox(around: seed.patient, radius: fadeLimit + margin)
             low = pointwiseMin(low, box.0)
             high = pointwiseMax(high, box.1)
         }
@@ -196,6 +206,22 @@ public struct TumorPreset: Sendable {
             if opened.voxels.contains(where: { $0 != 0 }) { region = opened }
         }
 
+        // A lesion that fades from a bright (dark) centre towards its rim: its rays' first edges lay
+        // inside it. Followed outwards level by level while it stays compact.
+        var fadedTo: Double?
+        if radiusMM == nil,
+           let faded = try fadingOutline(smoothVolume, seeds: roiSeeds, first: region, edge: edge,
+                                         bound: bright ? upper : lower, step: max(sigma, abs(edge - surrounding) / 8),
+                                         bright: bright, limit: fadeLimit) {
+            region = faded.mask
+            fadedTo = faded.level
+            // It was the lesion's rim, not a neighbour, that the limit met.
+            warnings.removeAll { $0.hasPrefix("leak guard") }
+            if bright { lower = faded.level } else { upper = faded.level }
+            warnings.append("the lesion fades towards its rim: its outline was followed out to \(format(faded.level.rounded())) " +
+                            "(\(format(edge.rounded())) half-way from its centre), where it still stays compact")
+        }
+
         // Boundary smoothing.
         var smoothed = Morphology.close(region, radius: boundaryMM, threads: threads)
         smoothed = Morphology.fillHoles(smoothed, threads: threads)
@@ -210,7 +236,7 @@ public struct TumorPreset: Sendable {
             edges.filter { $0 >= 0 }.reduce(0) { $0 + $1 * $1 * $1 } * 4 * .pi / 3 / Double(max(edges.count, 1)) / 1000
         }.max() ?? 0
         let grownML = Double(voxels) * g.voxelVolume / 1000
-        if radiusMM == nil && grownML > 3 * bounded {
+        if radiusMM == nil && fadedTo == nil && grownML > 3 * bounded {
             throw .nothingFound(reason: "the lesion at \(place) could not be bounded: the region grew to \(format(grownML.rounded())) mL, more than " +
                 "three times the \(format((bounded * 10).rounded() / 10)) mL its edges outline, so it leaked into the surroundings. No region was written: " +
                 "give --radius-mm, add seeds, or outline this lesion by hand")
@@ -221,6 +247,61 @@ public struct TumorPreset: Sendable {
                       maximalDiameterMM: Self.maximalDiameter(region), seeds: resolved, seedMean: seedMean,
                       seedSigma: seedSigma, seedVoxels: count, lesionMean: lesionMean, surroundingMedian: surrounding,
                       lower: lower, upper: upper, limitMM: limit, reachedLimit: reachedLimit, probe: probe, warnings: warnings)
+    }
+
+    /// Step 6 of the preset: the outline of a lesion that fades towards its rim. Without the shape
+    /// prior, the region from the seeds within the half-way level must stay inside `limit` (else
+    /// the lesion touches a neighbour of its own value and the prior's region stands). The level
+    /// is then moved towards the surroundings by `step` at a time while the region grows by less
+    /// than half at each step and stays inside the limit; the level one step short of the last
+    /// compact one is taken (a margin against the noise near the surroundings' level). Taken only
+    /// if it reaches more than max(3 mm, 2 voxels) beyond `first`: a lesion with a sharp edge
+    /// gains just its partial-volume shell by this, and keeps its first region.
+    private func fadingOutline(_ smooth: AnyVolume, seeds: [Seed], first: Volume<UInt8>, edge: Double, bound: Double, step: Double,
+                               bright: Bool, limit: Double) throws(SegmentationError) -> (mask: Volume<UInt8>, level: Double)? {
+        let g = first.geometry
+        let firstVoxels = first.voxels.reduce(0) { $0 + Int($1) }
+        guard firstVoxels > 0, step > 0 else { return nil }
+        let centres = seeds.map { seed -> SIMD3<Double> in
+            if case .voxel(let index) = seed { return g.patientPosition(ofIndex: index) }
+            return g.origin
+        }
+        let rim = limit - 1.5 * g.spacing.max()
+        func grown(_ level: Double, most voxels: Int) throws(SegmentationError) -> GrowthResult? {
+            var limits = GrowthLimits(maxDistanceMM: limit)
+            limits.maxVolumeML = Double(voxels) * g.voxelVolume / 1000
+            let grower = RegionGrowing(connectivity: .six, limits: limits, threads: threads)
+            let interval = bright ? (level, bound) : (bound, level)
+            let result = try grower.grow(smooth, seeds: seeds, criterion: .interval(lower: interval.0, upper: interval.1))
+            guard !result.stoppedByVolumeLimit else { return nil }
+            // Touching the limit: joined to something beyond the lesion.
+            let m = result.mask, d = m.dimensions
+            for k in 0..<d.z {
+                for j in 0..<d.y {
+                    for i in 0..<d.x where m.voxels[m.geometry.offset(i, j, k)] != 0 {
+                        let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
+                        if centres.allSatisfy({ ($0 - p).length >= rim }) { return nil }
+                    }
+                }
+            }
+            return result
+        }
+        guard var previous = try grown(edge, most: 8 * firstVoxels) else { return nil }
+        var history: [(GrowthResult, Double)] = [(previous, edge)]
+        for n in 1...24 {
+            let level = edge + (bright ? -1 : 1) * Double(n) * step
+            guard let next = try grown(level, most: previous.voxelCount + previous.voxelCount / 2) else { break }
+            history.append((next, level))
+            previous = next
+        }
+        guard history.count >= 3 else { return nil }
+        let (chosen, level) = history[history.count - 2]
+        let beyond = Morphology.squaredDistance(to: first, inside: true, threads: threads)
+        var farthest: Float = 0
+        for i in chosen.mask.voxels.indices where chosen.mask.voxels[i] != 0 { farthest = max(farthest, beyond[i]) }
+        let needed = max(3, 2 * g.spacing.min())
+        guard Double(farthest.squareRoot()) > needed else { return nil }
+        return (chosen.mask, level)
     }
 
     /// The shape prior: voxels in [lower, upper] no farther from a seed than its ray's edge (the

@@ -97,6 +97,34 @@ private extension Array {
 /// Lesions of other sizes and kinds, drawn into the sample head CT: a large one, one pressed
 /// against a neighbour of its own value, several seeds, and one too faint to bound.
 extension TumorPresetTests {
+    @Test func aLesionThatFadesTowardsItsRimIsOutlinedWhereItMeetsItsSurroundings() throws {
+        // MR-like: tissue 600 with noise 25; a lesion of 28 × 24 × 24 mm whose centre is 450 above
+        // the tissue and whose shells step down by 150 towards a rim still 150 above it (an
+        // enhancing tumour brighter at its core). The rays' first edges lie on the inner shells.
+        let g = VolumeGeometry(dimensions: SIMD3(72, 72, 36), spacing: SIMD3(1, 1, 2), origin: SIMD3(-36, -36, -36))
+        let centre = SIMD3<Double>(1, -2, 2)
+        let shells = [SIMD3<Double>(14, 12, 12), SIMD3(9.5, 8, 8), SIMD3(5, 4.5, 4.5)].map { Phantoms.Ellipsoid(centre: centre, radii: $0) }
+        var drawn = Volume<Int16>(geometry: g, filledWith: 600)
+        var truth: Volume<UInt8>?
+        for (n, shell) in shells.enumerated() {
+            let (next, mask) = Phantoms.draw(into: drawn, ellipsoids: [shell], contrast: 150, noise: n == shells.count - 1 ? 25 : 0, randomSeed: 11)
+            drawn = next
+            if truth == nil { truth = mask }
+        }
+        let mr = Volume<Float>(geometry: g, voxels: drawn.voxels.map { Float($0) })
+        let result = try TumorPreset().run(.float32(mr), modality: "MR", seeds: [.patient(centre)])
+        let dice = Overlap.dice(result.mask, truth!)
+        #expect(dice >= 0.85, "Dice \(dice), interval \(result.lower)…\(result.upper), warnings \(result.warnings)")
+        #expect(result.warnings.contains { $0.contains("fades towards its rim") })
+        // The same lesion without its fading shells (one step of 450) keeps its half-way edge.
+        let (sharp, sharpTruth) = Phantoms.draw(into: Volume<Int16>(geometry: g, filledWith: 600), ellipsoids: [shells[0]], contrast: 450,
+                                                noise: 25, randomSeed: 11)
+        let plain = try TumorPreset().run(.float32(Volume<Float>(geometry: g, voxels: sharp.voxels.map { Float($0) })), modality: "MR",
+                                          seeds: [.patient(centre)])
+        #expect(Overlap.dice(plain.mask, sharpTruth) >= 0.9)
+        #expect(!plain.warnings.contains { $0.contains("fades towards its rim") })
+    }
+
     @Test func aFortyMillimetreLesionIsFoundWithoutARadius() throws {
         // 40 mm across: beyond the old 30 mm growth limit, so the size must come from the image.
         let lesion = Phantoms.Ellipsoid(centre: SIMD3(95, -110, 80), radii: SIMD3(20, 18, 19))
