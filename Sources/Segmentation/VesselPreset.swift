@@ -8,7 +8,10 @@ import VolumeCore
 ///   around the seeds (σ from its median absolute deviation); the window runs from half-way
 ///   between soft tissue (40 HU) and μ up to μ + max(4σ, 0.6·(μ − 40)), so arterial,
 ///   portal-venous and late phases each get their own. A seed whose neighbourhood is below 100 HU is not in
-///   contrast-filled blood and is refused. On MR: from half the seeds' mean to the maximum.
+///   contrast-filled blood and is refused. That half-way bound is a floor: the bound starts just
+///   below the blood and moves down to it only while growth through the window stays gradual
+///   (`settledLower`), so that an enhanced organ around a vein (the liver around the portal vein)
+///   or marrow behind an unresolved cortex does not join. On MR: from half the seeds' mean to the maximum.
 ///   Given bounds replace these.
 /// - Bone (CT): what the bone preset finds (contrast-aware), with its marrow (holes of up to
 ///   `marrowAreaCM2` in each slice filled) and a margin of `boneMarginMM` (at least a voxel), is
@@ -79,14 +82,21 @@ public struct VesselPreset: Sendable {
         var resolved: [ResolvedSeed] = []
         for seed in seeds { resolved.append(try seed.resolve(in: volume)) }
         let g = volume.geometry
-        let (low, high, median) = try window(volume, modality: modality, seeds: resolved)
+        let (floor, high, blood) = try window(volume, modality: modality, seeds: resolved)
+        let median = blood?.median
+        let maxVoxels = Int(saturating: (maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
+        let exploration = maxVoxels.multipliedReportingOverflow(by: 4).overflow ? .max : 4 * maxVoxels
+        // CT without a given lower bound: raised above an organ or marrow that would join (below).
+        var low = floor, reach: Growth?, jump: (from: Double, to: Double)?
+        if lower == nil, let blood, case .int16(let hu) = volume {
+            (low, reach, jump) = try settledLower(hu, blood: blood, floor: floor, upper: high, seeds: resolved, cap: exploration)
+        }
         for seed in resolved where !(seed.value >= low && seed.value <= high) {
             let hint = modality == "CT" && seed.value < low
                 ? "is this CT contrast-enhanced? On a CT without contrast vessels are not brighter than soft tissue; for this study give --lower/--upper, or place the seed in the contrast-filled lumen"
                 : "place the seed inside the vessel's lumen, or give --lower/--upper"
             throw .invalidParameter(name: "seed \(seed.given)", reason: "has value \(format(seed.value.rounded())), outside the vessel window \(format(low.rounded()))…\(format(high.rounded())): \(hint)")
         }
-        let maxVoxels = Int(saturating: (maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
         // MR (and CT without the bone rule): the local margin around brighter voxels.
         func grown(within allowed: Volume<UInt8>?, limit: Int) throws(SegmentationError) -> Growth {
             switch volume {
@@ -97,18 +107,17 @@ public struct VesselPreset: Sendable {
                 return try grow(v, lower: Float(low), upper: Float(high), radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit)
             }
         }
-        let exploration = maxVoxels.multipliedReportingOverflow(by: 4).overflow ? .max : 4 * maxVoxels
         // CT: bone as the bone preset finds it, marrow filled, with a margin; made only in the box
         // that growth through the window alone reaches (it can only shrink from there).
         var excluded: Volume<UInt8>?
         var boneVoxels = 0, boneFallback = false
         if modality == "CT", excludeBone, case .int16(let hu) = volume {
-            var plain = self
-            plain.excludeBone = false
-            plain.boneMarginMM = 0
-            let reach = try plain.grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero, excluded: nil,
-                                       seeds: resolved, maxVoxels: exploration)
-            if let box = Overlap.box(reach.mask) {
+            let explored: Growth
+            if let reach { explored = reach } else {
+                explored = try windowOnly().grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero,
+                                                 excluded: nil, seeds: resolved, maxVoxels: exploration)
+            }
+            if let box = Overlap.box(explored.mask) {
                 let pad = SIMD3<Int>((0..<3).map { Int((10 / g.spacing[$0]).rounded(.up)) })
                 let lo = pointwiseMax(box.0 &- pad, .zero), hi = pointwiseMin(box.1 &+ pad, g.dimensions &- 1)
                 let part = hu.cropped(low: lo, high: hi)
@@ -157,6 +166,11 @@ public struct VesselPreset: Sendable {
             growth.stoppedBy = nil
         }
         var warnings: [String] = []
+        if let jump {
+            warnings.append("the window starts at \(format(low.rounded())) HU, not \(format(floor.rounded())): one step lower, growth through the " +
+                            "window alone went from \(format(jump.from.rounded())) mL to more than \(format(jump.to.rounded())) mL (an organ or " +
+                            "bone marrow of that value next to the vessel)")
+        }
         if let stoppedBy = growth.stoppedBy { warnings.append(stoppedBy) }
         if boneFallback {
             warnings.append("a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): " +
@@ -173,6 +187,45 @@ public struct VesselPreset: Sendable {
                       seeds: resolved, lower: low, upper: high, seedMedian: median, edgeVoxelsExcluded: growth.edgeVoxels,
                       boneVoxelsExcluded: boneVoxels, chambersRemovedML: Double(cut) * g.voxelVolume / 1000, waves: growth.waves,
                       stoppedBy: growth.stoppedBy, warnings: warnings)
+    }
+
+    /// This preset with only the window bounding growth.
+    private func windowOnly() -> VesselPreset {
+        var plain = self
+        plain.excludeBone = false
+        plain.boneMarginMM = 0
+        return plain
+    }
+
+    /// CT: the window's lower bound. From just below the blood (μ − 2σ, or the darkest seed) it is
+    /// moved down towards `floor` in steps of max(σ, (μ − 40) / 20) while growth through the
+    /// window alone at most doubles at each step; a step that more than doubles it has reached an
+    /// organ or bone marrow lying between soft tissue and the blood (a portal vein in an enhanced
+    /// liver, an aorta against a vertebra whose cortex the scan does not resolve), and the bound
+    /// stays one step above it. Returns the bound, the growth at it (for the bone preset's box)
+    /// and, when the bound was held, the volumes (mL) of the jump.
+    private func settledLower(_ hu: Volume<Int16>, blood: (median: Double, sigma: Double), floor: Double, upper: Double,
+                              seeds: [ResolvedSeed], cap: Int) throws(SegmentationError) -> (Double, Growth?, (from: Double, to: Double)?) {
+        let plain = windowOnly()
+        let ml = hu.geometry.voxelVolume / 1000
+        var level = min(blood.median - 2 * blood.sigma, seeds.map(\.value).min()!)
+        guard level > floor else { return (floor, nil, nil) }
+        let step = max(blood.sigma, (blood.median - 40) / 20, 1)
+        var last = try plain.grow(hu, lower: int16Bounds(level, upper).0, upper: int16Bounds(level, upper).1, radii: .zero, excluded: nil,
+                                  seeds: seeds, maxVoxels: cap)
+        // Already past the cap just below the blood: the bound does not decide, the floor stands.
+        guard last.stoppedBy == nil else { return (floor, nil, nil) }
+        while level > floor {
+            let next = max(level - step, floor)
+            let most = min(cap, 2 * max(last.voxels, 1))
+            let grown = try plain.grow(hu, lower: int16Bounds(next, upper).0, upper: int16Bounds(next, upper).1, radii: .zero, excluded: nil,
+                                       seeds: seeds, maxVoxels: most)
+            if grown.stoppedBy != nil {
+                return (level, last, (Double(last.voxels) * ml, Double(most) * ml))
+            }
+            (level, last) = (next, grown)
+        }
+        return (floor, last, nil)
     }
 
     /// Cuts parts thicker than a vessel off `mask` (see the type's notes); returns the voxels removed.
@@ -372,15 +425,15 @@ public struct VesselPreset: Sendable {
     }
 
     /// The window (see the type's notes) and, on CT, the blood's median around the seeds.
-    private func window(_ volume: AnyVolume, modality: String, seeds: [ResolvedSeed]) throws(SegmentationError) -> (Double, Double, Double?) {
+    private func window(_ volume: AnyVolume, modality: String, seeds: [ResolvedSeed]) throws(SegmentationError) -> (Double, Double, (median: Double, sigma: Double)?) {
         if modality == "CT" {
-            var median: Double?
+            var blood: (median: Double, sigma: Double)?
             var (low, high) = (lower ?? 0, upper ?? 0)
             if lower == nil || upper == nil {
                 let values = Statistics.values(of: volume, within: 3, of: seeds).sorted()
                 let mu = values[values.count / 2]
                 let sigma = 1.4826 * values.map { abs($0 - mu) }.sorted()[values.count / 2]
-                median = mu
+                blood = (mu, sigma)
                 if lower == nil {
                     guard mu >= 100 else {
                         throw .invalidParameter(name: "seed \(seeds[0].given)", reason: "its neighbourhood is \(format(mu.rounded())) HU, not contrast-filled blood " +
@@ -391,7 +444,7 @@ public struct VesselPreset: Sendable {
                 if upper == nil { high = mu + max(4 * sigma, 0.6 * (mu - 40)) }
             }
             guard low <= high else { throw .emptyInterval(lower: low, upper: high) }
-            return (low, high, median)
+            return (low, high, blood)
         }
         let mean = seeds.map(\.value).reduce(0, +) / Double(seeds.count)
         let maximum = volume.valueRange()?.upperBound ?? mean

@@ -17,7 +17,8 @@ struct Segment: ParsableCommand {
             and head rest left out unless --keep-table; metal above 2,500 HU reported.
               skin: the body's outline (CT above −400 HU, or --lower), largest component, holes filled.
               vessels (contrast CT, MR angiography): grown from seeds in the lumen within [--lower, --upper] \
-            (CT default: from the blood around the seeds), leaving out bone as the bone preset finds it and \
+            (CT default: from the blood around the seeds, kept above an enhanced organ around the vessel), \
+            leaving out bone as the bone preset finds it and \
             parts thicker than a vessel (heart chambers), held to --max-volume-ml (default 500).
               tumor (CT, MR): from seeds inside the lesion; its size, levels and noise are read from the \
             image (optional --radius-mm); fails, writing nothing, when the lesion cannot be bounded; reports \

@@ -68,6 +68,25 @@ import VolumeCore
         #expect(Double(tubeFound) > 0.8 * Double(tubeTruth.voxels.filter { $0 != 0 }.count))
     }
 
+    @Test func aVeinInsideAnEnhancedOrganIsGrownWithoutTheOrgan() throws {
+        // Portal-venous phase in miniature: soft tissue at 40 HU, an "organ" enhanced to 105 HU
+        // and an 8 mm vein through it at 140 HU, noise 8 HU. Half-way from soft tissue to the blood
+        // (90 HU) would take the organ; the window's lower bound settles above it.
+        let g = VolumeGeometry(dimensions: SIMD3(80, 80, 60), spacing: SIMD3(1, 1, 1.5), origin: SIMD3(-40, -40, -45))
+        let organ = Phantoms.Ellipsoid(centre: .zero, radii: SIMD3(30, 26, 24))
+        let vein = Phantoms.Segment(SIMD3(-20, 0, -8), SIMD3(20, 0, 8), r0: 4, r1: 4)
+        let (enhanced, organTruth) = Phantoms.draw(into: Volume<Int16>(geometry: g, filledWith: 40), ellipsoids: [organ], contrast: 65, noise: 0)
+        let (volume, veinTruth) = Phantoms.draw(into: enhanced, segments: [vein], contrast: 35, noise: 8, randomSeed: 5)
+        let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [.patient(.zero)])
+        let inVein = zip(result.mask.voxels, veinTruth.voxels).filter { $0 != 0 && $1 != 0 }.count
+        let veinVoxels = veinTruth.voxels.filter { $0 != 0 }.count
+        let organVoxels = organTruth.voxels.filter { $0 != 0 }.count
+        let inOrgan = zip(result.mask.voxels, zip(organTruth.voxels, veinTruth.voxels)).filter { $0 != 0 && $1.0 != 0 && $1.1 == 0 }.count
+        #expect(Double(inVein) > 0.9 * Double(veinVoxels), "\(inVein) of \(veinVoxels) vein voxels")
+        #expect(inOrgan < veinVoxels / 2, "\(inOrgan) of \(organVoxels) organ voxels grown; window \(result.lower)…\(result.upper), blood \(result.seedMedian ?? .nan)")
+        #expect(result.warnings.contains { $0.contains("the window starts at") }, "\(result.warnings)")
+    }
+
     @Test func aSeedOnACTWithoutContrastSaysWhatToChange() throws {
         do {
             _ = try VesselPreset().run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed])
