@@ -32,8 +32,9 @@ public enum Morphology {
         erode(dilate(mask, radius: radius, threads: threads), radius: radius, threads: threads)
     }
 
-    /// Fills cavities: background regions (6-connected) that do not reach the grid's border.
-    public static func fillHoles(_ mask: Volume<UInt8>, threads: Int? = nil) -> Volume<UInt8> {
+    /// Fills cavities: background regions (6-connected) that do not reach the grid's border (and,
+    /// with `maximumVoxels`, hold at most that many voxels).
+    public static func fillHoles(_ mask: Volume<UInt8>, maximumVoxels: Int? = nil, threads: Int? = nil) -> Volume<UInt8> {
         let workers = MaskComponents.resolved(threads)
         var background = mask
         for index in background.voxels.indices { background.voxels[index] = mask.voxels[index] == 0 ? 1 : 0 }
@@ -49,6 +50,13 @@ public enum Morphology {
                     touchesBorder[Int(runs.label[index])] = true
                 }
             }
+        }
+        if let maximumVoxels {
+            var size = [Int](repeating: 0, count: runs.runs.count)
+            for index in 0..<runs.runs.count {
+                size[Int(runs.label[index])] += RunComponents.x1(runs.runs[index]) - RunComponents.x0(runs.runs[index]) + 1
+            }
+            for root in size.indices where size[root] > maximumVoxels { touchesBorder[root] = true }
         }
         let holes = runs.mask(selected: runs.label.map { !touchesBorder[Int($0)] }, geometry: mask.geometry, threads: workers)
         var out = mask

@@ -25,7 +25,11 @@ import VolumeCore
 ///   necks (valves, vessels pressed together); a part whose largest inscribed ball is wider than
 ///   max(1.4 × the vessel at the seed, `chamberRadiusMM`) and that holds no seed is a chamber, and
 ///   it is removed with its surroundings up to the erosion's reach. What stays connected to a
-///   seed is the vessel. Veins full of undiluted contrast (found by `ContrastPools`) are left
+///   seed is the vessel. On CT a chamber's thickness is measured with the contrast brighter than
+///   the window beside it (and pockets of up to 1 mm³ enclosed by both), so that a chamber whose
+///   values straddle the window's top (a mixing right atrium, a left ventricle seen from a darker
+///   false lumen) is not a sponge of thin pieces; the vessel it is compared with is measured as
+///   grown. Veins full of undiluted contrast (found by `ContrastPools`) are left
 ///   out unless a seed lies in them.
 /// - Leak guards: growth goes breadth-first in waves and stops before a wave `widening` times
 ///   wider than the median of the last 30 (a vessel opening into an organ of the same intensity),
@@ -153,7 +157,16 @@ public struct VesselPreset: Sendable {
             ? SIMD3<Int>((0..<3).map { boneMarginMM > 0 ? min(g.dimensions[$0], Int(saturating: (boneMarginMM / g.spacing[$0]).rounded(.up))) : 0 })
             : SIMD3<Int>(repeating: 0)
         var growth = try grown(within: excluded, limit: exploration)
-        let cut = cutChambers(&growth.mask, seeds: resolved)
+        // CT: contrast brighter than the window (not bone) counts as blood when thickness is
+        // measured, so a chamber whose values straddle the window's top is seen whole.
+        var brighter: Volume<UInt8>?
+        if let excluded, case .int16(let hu) = volume {
+            let top = int16Bounds(low, high).1
+            var above = Volume<UInt8>(geometry: g, filledWith: 0)
+            for i in above.voxels.indices where hu.voxels[i] > top && excluded.voxels[i] == 0 { above.voxels[i] = 1 }
+            brighter = above
+        }
+        let cut = cutChambers(&growth.mask, seeds: resolved, brighter: brighter)
         growth.voxels -= cut
         if growth.voxels > maxVoxels {
             // Held to the limit: grown again inside what was kept, nearest the seeds first.
@@ -229,20 +242,31 @@ public struct VesselPreset: Sendable {
     }
 
     /// Cuts parts thicker than a vessel off `mask` (see the type's notes); returns the voxels removed.
-    private func cutChambers(_ mask: inout Volume<UInt8>, seeds: [ResolvedSeed]) -> Int {
+    private func cutChambers(_ mask: inout Volume<UInt8>, seeds: [ResolvedSeed], brighter: Volume<UInt8>?) -> Int {
         let g = mask.geometry
         guard let box = Overlap.box(mask) else { return 0 }
         let low = pointwiseMax(box.0 &- 1, .zero), high = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
         let region = mask.cropped(low: low, high: high)
         let c = region.geometry
-        let depth = Morphology.squaredDistance(to: region, inside: false, threads: threads).map { $0.squareRoot() }
-        // The vessel at the seeds: the deepest point within 5 mm of each.
+        var solid = region
+        if let brighter {
+            let part = brighter.cropped(low: low, high: high)
+            for i in solid.voxels.indices where part.voxels[i] != 0 { solid.voxels[i] = 1 }
+            // Pockets of noise enclosed by blood (up to 1 mm³ … 8 voxels) are blood too: one
+            // would cap the depth. Larger cavities (tissue ringed by vessels) stay.
+            solid = Morphology.fillHoles(solid, maximumVoxels: max(8, Int(1 / c.voxelVolume)), threads: threads)
+        }
+        let depth = Morphology.squaredDistance(to: solid, inside: false, threads: threads).map { $0.squareRoot() }
+        // The vessel at the seeds: the deepest point within 5 mm of each, in the region as grown
+        // (a chamber is measured with its brighter part, the vessel it is compared with is not).
+        let grownDepth = brighter == nil ? depth
+            : Morphology.squaredDistance(to: region, inside: false, threads: threads).map { $0.squareRoot() }
         var vessel = 0.0
         for seed in seeds {
             let local = seed.index &- low
             let reach = SIMD3<Int>((0..<3).map { Int((5 / c.spacing[$0]).rounded(.up)) })
             let a = pointwiseMax(local &- reach, .zero), b = pointwiseMin(local &+ reach, c.dimensions &- 1)
-            for k in a.z...b.z { for j in a.y...b.y { for i in a.x...b.x { vessel = max(vessel, Double(depth[c.offset(i, j, k)])) } } }
+            for k in a.z...b.z { for j in a.y...b.y { for i in a.x...b.x { vessel = max(vessel, Double(grownDepth[c.offset(i, j, k)])) } } }
         }
         let chamber = max(1.4 * vessel, chamberRadiusMM)
         guard depth.contains(where: { Double($0) > chamber }) else { return 0 }

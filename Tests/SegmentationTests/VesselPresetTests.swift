@@ -87,6 +87,34 @@ import VolumeCore
         #expect(result.warnings.contains { $0.contains("the window starts at") }, "\(result.warnings)")
     }
 
+    @Test func aChamberStraddlingTheWindowsTopIsStillCut() throws {
+        // A darker lumen (about 300 HU, as a dissection's false lumen) opening into a chamber of
+        // denser contrast (about 450 HU), noise 30: the window's top falls inside the chamber's
+        // values, so within the window the chamber is a sponge, not thick. Counted with its
+        // brighter part it is thick, and it is cut at its neck.
+        let g = VolumeGeometry(dimensions: SIMD3(90, 90, 70), spacing: SIMD3(1, 1, 1.5), origin: SIMD3(-45, -45, -60))
+        let artery = Phantoms.Segment(SIMD3(0, 0, -55), SIMD3(0, 0, 6), r0: 5, r1: 5)
+        let chamber = Phantoms.Ellipsoid(centre: SIMD3(0, 0, 26), radii: SIMD3(28, 28, 26))
+        // A bone beside the artery, so that the bone preset has something to find.
+        let (base, _) = Phantoms.draw(into: Volume<Int16>(geometry: g, filledWith: 40),
+                                      ellipsoids: [Phantoms.Ellipsoid(centre: SIMD3(22, 0, -35), radii: SIMD3(6, 6, 12))], contrast: 1160, noise: 0)
+        let (arteryOnly, arteryTruth) = Phantoms.draw(into: base, segments: [artery], contrast: 260, noise: 0)
+        let (chamberOnly, chamberTruth) = Phantoms.draw(into: base, ellipsoids: [chamber], contrast: 410, noise: 0)
+        // Where they meet, the brighter of the two (not their sum); then noise of 30 HU.
+        var random = SplitMix64(seed: 3)
+        var volume = base
+        for i in volume.voxels.indices {
+            volume.voxels[i] = Int16(clamping: Int((Double(max(arteryOnly.voxels[i], chamberOnly.voxels[i])) + 30 * random.gaussian()).rounded()))
+        }
+        let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [.patient(SIMD3(0, 0, -40))])
+        let inChamber = zip(result.mask.voxels, chamberTruth.voxels).filter { $0 != 0 && $1 != 0 }.count
+        let arteryVoxels = arteryTruth.voxels.filter { $0 != 0 }.count
+        let inArtery = zip(result.mask.voxels, arteryTruth.voxels).filter { $0 != 0 && $1 != 0 }.count
+        print("straddling: \(inChamber) chamber voxels kept, \(result.chambersRemovedML) mL cut, window \(result.lower)…\(result.upper), bone \(result.boneVoxelsExcluded), \(result.voxelCount) voxels, \(result.warnings)")
+#expect(inChamber < arteryVoxels / 4, "\(inChamber) chamber voxels kept; window \(result.lower)…\(result.upper), \(result.warnings)")
+        #expect(Double(inArtery) > 0.7 * Double(arteryVoxels), "\(inArtery) of \(arteryVoxels) artery voxels")
+    }
+
     @Test func aSeedOnACTWithoutContrastSaysWhatToChange() throws {
         do {
             _ = try VesselPreset().run(.int16(Self.ct), modality: "CT", seeds: [Self.trunkSeed])
