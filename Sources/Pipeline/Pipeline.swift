@@ -59,7 +59,7 @@ public struct Pipeline: Sendable {
 
     /// The default recipe: bone and skin for CT, skin for other modalities.
     public static func defaultRecipe(modality: String) -> Recipe {
-        modality == "CT" ? Recipe(structures: [.init(preset: "bone"), .init(preset: "skin")]) : Recipe(structures: [.init(preset: "skin")])
+        modality == "CT" ? Recipe(structures: [.init(preset: .bone), .init(preset: .skin)]) : Recipe(structures: [.init(preset: .skin)])
     }
 
     /// Checks what can be checked before any work: the recipe and the output folder.
@@ -98,8 +98,8 @@ public struct Pipeline: Sendable {
         }
         let modality = series.info.modality
         let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
-        if modality != "CT", let ctOnly = recipe.structures.first(where: { $0.preset == "bone" }) {
-            throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use skin, vessels or tumor)")
+        if modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
+            throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
         lap("load")
 
@@ -107,7 +107,7 @@ public struct Pipeline: Sendable {
         let segmented: RecipeRunner.Result
         do {
             segmented = try RecipeRunner(threads: options.threads).run(recipe, volume: series.volume, modality: modality) { done, total, name in
-                progress?(Progress(stage: name.isEmpty ? "segmented" : "segmenting \(name)", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1))))
+                progress?(Progress(stage: name.map { "segmenting \($0)" } ?? "segmented", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1))))
             }
         } catch {
             throw .stage("segmentation", "\(error)")
@@ -119,7 +119,7 @@ public struct Pipeline: Sendable {
         guard case .uint8(let map) = segmented.labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
         for (n, info) in segmented.labels.labels.enumerated() {
             progress?(Progress(stage: "meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count)))
-            let value = UInt8(info.value), body = info.name == "skin"
+            let value = UInt8(info.value), body = info.value == Preset.skin.label.value
             var mask = Volume<UInt8>(geometry: map.geometry, filledWith: 0)
             for i in map.voxels.indices where body ? map.voxels[i] != 0 : map.voxels[i] == value { mask.voxels[i] = 1 }
             var mesh = Surfaces.surface(of: mask, threads: options.threads).smoothed(passes: options.smoothingPasses, threads: options.threads)

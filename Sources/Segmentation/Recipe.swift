@@ -17,8 +17,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var structures: [Structure]
 
     public struct Structure: Codable, Sendable, Equatable {
-        /// bone, skin, vessels or tumor.
-        public var preset: String
+        public var preset: Preset
         /// Seeds in LPS millimetres and as voxel indices (i, j, k).
         public var seedsMM: [[Double]]?
         public var seeds: [[Int]]?
@@ -35,7 +34,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         public var minIslandML: Double?
         public var keepTable: Bool?
 
-        public init(preset: String, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil, lower: Double? = nil,
+        public init(preset: Preset, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil, lower: Double? = nil,
                     upper: Double? = nil, radiusMM: Double? = nil, maxVolumeML: Double? = nil) {
             self.preset = preset
             self.seedsMM = seedsMM
@@ -51,9 +50,6 @@ public struct Recipe: Codable, Sendable, Equatable {
         self.structures = structures
     }
 
-    public static let presets = ["bone", "skin", "vessels", "tumor"]
-    /// Priority where structures overlap, lowest first (later ones paint over earlier ones).
-    public static let priority = ["skin", "bone", "vessels", "tumor"]
     static let structureKeys: Set<String> = ["preset", "seedsMM", "seeds", "lower", "upper", "radiusMM", "maxVolumeML",
                                              "seedHU", "minIslandML", "keepTable"]
 
@@ -71,13 +67,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Voxel seeds: indices of a grid of at most 65,535 columns, rows or slices.
     static let indexRange = CheckedRange(0, 65535)
 
-    public static func label(of preset: String) -> LabelInfo {
-        switch preset {
-        case "bone": return BonePreset.label
-        case "skin": return SkinPreset.label
-        case "vessels": return VesselPreset.label
-        default: return TumorPreset.label
+    /// The presets of a comma-separated list (`--structures bone,skin`), each named at most once.
+    public static func presets(in list: String, source: String = "--structures") throws(SegmentationError) -> [Preset] {
+        var presets: [Preset] = []
+        for part in list.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let preset = Preset(rawValue: name) else {
+                throw .invalidParameter(name: source, reason: "unknown structure '\(name)': use \(Preset.listed)")
+            }
+            presets.append(preset)
         }
+        guard Set(presets).count == presets.count else {
+            throw .invalidParameter(name: source, reason: "list each of \(Preset.listed) at most once")
+        }
+        return presets
     }
 
     /// Reads and checks a recipe file: unknown keys, unknown presets and values out of range are
@@ -109,6 +112,9 @@ public struct Recipe: Codable, Sendable, Equatable {
             if let unknown = structure.keys.sorted().first(where: { !structureKeys.contains($0) }) {
                 throw .invalidParameter(name: source, reason: "structure \(n + 1): unknown key '\(unknown)' (known: \(structureKeys.sorted().joined(separator: ", ")))")
             }
+            if let name = structure["preset"] as? String, Preset(rawValue: name) == nil {
+                throw .invalidParameter(name: "\(source): structure \(n + 1)", reason: "unknown preset '\(name)': use \(Preset.listed)")
+            }
         }
         let recipe: Recipe
         do {
@@ -123,12 +129,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Checks presets, seeds and ranges; `source` names the file (or the options) in messages.
     public func validate(source: String = "recipe") throws(SegmentationError) {
         guard !structures.isEmpty else { throw .invalidParameter(name: source, reason: "no structure to segment") }
-        var seen = Set<String>()
+        var seen = Set<Preset>()
         for (n, s) in structures.enumerated() {
             let which = "\(source): structure \(n + 1) (\(s.preset))"
-            guard Self.presets.contains(s.preset) else {
-                throw .invalidParameter(name: "\(source): structure \(n + 1)", reason: "unknown preset '\(s.preset)': use \(Self.presets.joined(separator: ", "))")
-            }
             guard seen.insert(s.preset).inserted else {
                 throw .invalidParameter(name: which, reason: "appears twice: give several seeds to one structure instead")
             }
@@ -146,21 +149,21 @@ public struct Recipe: Codable, Sendable, Equatable {
                 }
             }
             let seedCount = (s.seedsMM ?? []).count + (s.seeds ?? []).count
-            if (s.preset == "vessels" || s.preset == "tumor") && seedCount == 0 {
-                throw .invalidParameter(name: which, reason: "needs at least one seed (seedsMM or seeds) inside the \(s.preset == "tumor" ? "lesion" : "vessel")")
+            if s.preset.needsSeeds && seedCount == 0 {
+                throw .invalidParameter(name: which, reason: "needs at least one seed (seedsMM or seeds) inside the \(s.preset == .tumor ? "lesion" : "vessel")")
             }
-            if s.preset == "skin" && seedCount > 0 {
+            if s.preset == .skin && seedCount > 0 {
                 throw .invalidParameter(name: which, reason: "takes no seeds")
             }
-            if s.radiusMM != nil && s.preset != "tumor" { throw .invalidParameter(name: which, reason: "radiusMM is for the tumor preset") }
-            if s.maxVolumeML != nil && s.preset != "vessels" { throw .invalidParameter(name: which, reason: "maxVolumeML is for the vessels preset") }
-            if (s.seedHU != nil || s.minIslandML != nil || s.keepTable != nil) && s.preset != "bone" {
+            if s.radiusMM != nil && s.preset != .tumor { throw .invalidParameter(name: which, reason: "radiusMM is for the tumor preset") }
+            if s.maxVolumeML != nil && s.preset != .vessels { throw .invalidParameter(name: which, reason: "maxVolumeML is for the vessels preset") }
+            if (s.seedHU != nil || s.minIslandML != nil || s.keepTable != nil) && s.preset != .bone {
                 throw .invalidParameter(name: which, reason: "seedHU, minIslandML and keepTable are for the bone preset")
             }
             if let lower = s.lower, let upper = s.upper, lower > upper {
                 throw .invalidParameter(name: which, reason: "lower \(format(lower)) is above upper \(format(upper))")
             }
-            if s.preset == "tumor" && (s.lower != nil || s.upper != nil) {
+            if s.preset == .tumor && (s.lower != nil || s.upper != nil) {
                 throw .invalidParameter(name: which, reason: "the tumor preset estimates its interval from the seeds: no lower/upper")
             }
         }
@@ -199,7 +202,7 @@ public struct RecipeRunner: Sendable {
 
     /// What one structure gave.
     public struct StructureResult: Sendable {
-        public var preset: String
+        public var preset: Preset
         public var label: LabelInfo
         /// Voxels of the structure's own mask, and those it keeps in the composed map.
         public var voxels: Int
@@ -210,6 +213,8 @@ public struct RecipeRunner: Sendable {
         /// Preset-specific figures: maximalDiameterMM, seedMean, seedSigma… (tumor), waves (vessels).
         public var figures: [String: Double]
         public var warnings: [String]
+        /// Why growth ended before the structure's own edge, if it did (vessels).
+        public var stop: GrowthStop?
         public var seconds: Double
     }
 
@@ -219,11 +224,11 @@ public struct RecipeRunner: Sendable {
     }
 
     /// Segments every structure, in the recipe's order, and paints them by priority.
-    /// `progress(done, total, preset)` is called before each structure.
+    /// `progress(done, total, preset)` is called before each structure, and with no preset at the end.
     public func run(_ recipe: Recipe, volume: AnyVolume, modality: String,
-                    progress: ((Int, Int, String) -> Void)? = nil) throws(SegmentationError) -> Result {
+                    progress: ((Int, Int, Preset?) -> Void)? = nil) throws(SegmentationError) -> Result {
         try recipe.validate()
-        var masks: [String: Volume<UInt8>] = [:]
+        var masks: [Preset: Volume<UInt8>] = [:]
         var results: [StructureResult] = []
         for (n, structure) in recipe.structures.enumerated() {
             progress?(n, recipe.structures.count, structure.preset)
@@ -233,12 +238,12 @@ public struct RecipeRunner: Sendable {
             masks[structure.preset] = result.mask
             results.append(result.summary)
         }
-        progress?(recipe.structures.count, recipe.structures.count, "")
+        progress?(recipe.structures.count, recipe.structures.count, nil)
         // Paint, lowest priority first.
         var map = Volume<UInt8>(geometry: volume.geometry, filledWith: 0)
-        for preset in Recipe.priority {
+        for preset in Preset.paintingOrder {
             guard let mask = masks[preset] else { continue }
-            let value = UInt8(Recipe.label(of: preset).value)
+            let value = UInt8(preset.label.value)
             map.voxels.withUnsafeMutableBufferPointer { target in
                 mask.voxels.withUnsafeBufferPointer { source in
                     let (t, s) = (UncheckedSendable(target), UncheckedSendable(source))
@@ -251,7 +256,7 @@ public struct RecipeRunner: Sendable {
         var counts = [Int](repeating: 0, count: 256)
         for v in map.voxels { counts[Int(v)] += 1 }
         for index in results.indices { results[index].voxelsInMap = counts[results[index].label.value] }
-        let labels = LabelMap(storage: .uint8(map), labels: recipe.structures.map { Recipe.label(of: $0.preset) }
+        let labels = LabelMap(storage: .uint8(map), labels: recipe.structures.map(\.preset.label)
             .sorted { $0.value < $1.value })
         return Result(labels: labels, structures: results)
     }
@@ -266,16 +271,16 @@ public struct RecipeRunner: Sendable {
     }
 
     private func segment(_ s: Recipe.Structure, volume: AnyVolume, modality: String) throws(SegmentationError) -> Segmented {
-        let label = Recipe.label(of: s.preset)
+        let label = s.preset.label
         let g = volume.geometry
         func make(_ mask: Volume<UInt8>, _ voxels: Int, _ seeds: [ResolvedSeed], _ interval: [Double]?,
-                  _ figures: [String: Double], _ warnings: [String]) -> Segmented {
+                  _ figures: [String: Double], _ warnings: [String], stop: GrowthStop? = nil) -> Segmented {
             Segmented(mask: mask, summary: StructureResult(
                 preset: s.preset, label: label, voxels: voxels, voxelsInMap: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
-                seeds: seeds, interval: interval, figures: figures, warnings: warnings, seconds: 0))
+                seeds: seeds, interval: interval, figures: figures, warnings: warnings, stop: stop, seconds: 0))
         }
         switch s.preset {
-        case "bone":
+        case .bone:
             var bone = BonePreset()
             bone.lower = s.lower ?? bone.lower
             bone.upper = s.upper ?? bone.upper
@@ -305,12 +310,12 @@ public struct RecipeRunner: Sendable {
                     (contrast.denseML > 0 ? "; dense contrast in veins: \(format(contrast.denseML.rounded())) mL" : "") + ")")
             }
             return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], figures, warnings)
-        case "skin":
+        case .skin:
             var skin = SkinPreset(lower: s.lower)
             skin.threads = threads
             let r = try skin.run(volume, modality: modality)
             return make(r.mask, r.voxelCount, [], [r.lower], [:], [])
-        case "vessels":
+        case .vessels:
             var vessels = VesselPreset(lower: s.lower, upper: s.upper)
             vessels.maxVolumeML = s.maxVolumeML ?? vessels.maxVolumeML
             vessels.threads = threads
@@ -318,8 +323,8 @@ public struct RecipeRunner: Sendable {
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
                         ["waves": Double(r.waves), "edgeVoxelsExcluded": Double(r.edgeVoxelsExcluded),
                          "boneVoxelsExcluded": Double(r.boneVoxelsExcluded), "chambersRemovedML": r.chambersRemovedML]
-                            .merging(r.seedMedian.map { ["seedMedian": $0] } ?? [:]) { a, _ in a }, r.warnings)
-        default:
+                            .merging(r.seedMedian.map { ["seedMedian": $0] } ?? [:]) { a, _ in a }, r.warnings, stop: r.stop)
+        case .tumor:
             var tumor = TumorPreset(radiusMM: s.radiusMM)
             tumor.threads = threads
             let r = try tumor.run(volume, modality: modality, seeds: s.allSeeds)

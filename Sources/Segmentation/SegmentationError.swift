@@ -7,7 +7,7 @@ public enum SegmentationError: Error, Equatable, Sendable, CustomStringConvertib
     case seedOutsideInterval(seed: String, value: Double, lower: Double, upper: Double)
     case emptyInterval(lower: Double, upper: Double)
     case gridMismatch(what: String, expected: SIMD3<Int>, found: SIMD3<Int>)
-    case wrongModality(preset: String, expected: String, found: String)
+    case wrongModality(preset: Preset, expected: String, found: String)
     case invalidParameter(name: String, reason: String)
     case nothingFound(reason: String)
 

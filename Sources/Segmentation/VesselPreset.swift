@@ -74,7 +74,7 @@ public struct VesselPreset: Sendable {
         public var chambersRemovedML: Double
         public var waves: Int
         /// Why growth ended early, if it did (front widening or the volume limit).
-        public var stoppedBy: String?
+        public var stop: GrowthStop?
         public var warnings: [String]
     }
 
@@ -175,8 +175,8 @@ public struct VesselPreset: Sendable {
             let waves = growth.waves, edge = growth.edgeVoxels
             growth = try grown(within: outside, limit: maxVoxels)
             (growth.waves, growth.edgeVoxels) = (max(waves, growth.waves), edge)
-        } else if growth.stoppedBy != nil && growth.stoppedBy!.contains("volume limit") {
-            growth.stoppedBy = nil
+        } else if case .volumeLimit = growth.stop {
+            growth.stop = nil
         }
         var warnings: [String] = []
         if let jump {
@@ -184,7 +184,7 @@ public struct VesselPreset: Sendable {
                             "window alone went from \(format(jump.from.rounded())) mL to more than \(format(jump.to.rounded())) mL (an organ or " +
                             "bone marrow of that value next to the vessel)")
         }
-        if let stoppedBy = growth.stoppedBy { warnings.append(stoppedBy) }
+        if let stop = growth.stop { warnings.append(stop.message) }
         if boneFallback {
             warnings.append("a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): " +
                             "bone was left out by brightness alone, within \(format(boneMarginMM)) mm of voxels above the window")
@@ -199,7 +199,7 @@ public struct VesselPreset: Sendable {
         return Result(mask: growth.mask, voxelCount: growth.voxels, volumeML: Double(growth.voxels) * g.voxelVolume / 1000,
                       seeds: resolved, lower: low, upper: high, seedMedian: median, edgeVoxelsExcluded: growth.edgeVoxels,
                       boneVoxelsExcluded: boneVoxels, chambersRemovedML: Double(cut) * g.voxelVolume / 1000, waves: growth.waves,
-                      stoppedBy: growth.stoppedBy, warnings: warnings)
+                      stop: growth.stop, warnings: warnings)
     }
 
     /// This preset with only the window bounding growth.
@@ -227,13 +227,13 @@ public struct VesselPreset: Sendable {
         var last = try plain.grow(hu, lower: int16Bounds(level, upper).0, upper: int16Bounds(level, upper).1, radii: .zero, excluded: nil,
                                   seeds: seeds, maxVoxels: cap)
         // Already past the cap just below the blood: the bound does not decide, the floor stands.
-        guard last.stoppedBy == nil else { return (floor, nil, nil) }
+        guard last.stop == nil else { return (floor, nil, nil) }
         while level > floor {
             let next = max(level - step, floor)
             let most = min(cap, 2 * max(last.voxels, 1))
             let grown = try plain.grow(hu, lower: int16Bounds(next, upper).0, upper: int16Bounds(next, upper).1, radii: .zero, excluded: nil,
                                        seeds: seeds, maxVoxels: most)
-            if grown.stoppedBy != nil {
+            if grown.stop != nil {
                 return (level, last, (Double(last.voxels) * ml, Double(most) * ml))
             }
             (level, last) = (next, grown)
@@ -354,7 +354,7 @@ public struct VesselPreset: Sendable {
         var voxels: Int
         var waves: Int
         var edgeVoxels: Int
-        var stoppedBy: String?
+        var stop: GrowthStop?
     }
 
     /// Grows from `seeds` through eligible voxels, wave by wave (a wave: the voxels one step
@@ -369,7 +369,7 @@ public struct VesselPreset: Sendable {
         var state = [UInt8](repeating: 0, count: volume.geometry.voxelCount)
         var wave: [Int] = [], fronts: [Int] = []
         var total = 0, waves = 0, edgeVoxels = 0
-        var stoppedBy: String?
+        var stop: GrowthStop?
         var seedError: SegmentationError?
         volume.voxels.withUnsafeBufferPointer { values in
             state.withUnsafeMutableBufferPointer { state in
@@ -423,14 +423,13 @@ public struct VesselPreset: Sendable {
                     if recent.count >= 8 {
                         let median = recent[recent.count / 2]
                         if let widening, Double(next.count) > widening * Double(max(median, minimumFront)) {
-                            stoppedBy = "leak guard: the growth front widened from about \(median) to \(next.count) voxels " +
-                                "\(waves + 1) steps from the seeds (a vessel opening into tissue of the same intensity); growth stopped before it"
+                            stop = .widenedFront(from: median, to: next.count, steps: waves + 1)
                         }
                     }
-                    if stoppedBy == nil && total + next.count > maxVoxels {
-                        stoppedBy = "the region reached the volume limit of \(format(maxVolumeML)) mL; growth stopped there"
+                    if stop == nil && total + next.count > maxVoxels {
+                        stop = .volumeLimit(ml: maxVolumeML)
                     }
-                    if stoppedBy != nil { break }
+                    if stop != nil { break }
                     for index in next { state[index] = 1 }
                     fronts.append(next.count)
                     total += next.count
@@ -445,7 +444,7 @@ public struct VesselPreset: Sendable {
         }
         if let seedError { throw seedError }
         return Growth(mask: Volume(geometry: volume.geometry, voxels: state), voxels: total, waves: waves,
-                      edgeVoxels: edgeVoxels, stoppedBy: stoppedBy)
+                      edgeVoxels: edgeVoxels, stop: stop)
     }
 
     /// The window (see the type's notes) and, on CT, the blood's median around the seeds.

@@ -111,7 +111,7 @@ extension Bench {
         var method: String = "connected"
 
         @Option(help: "tumor or vessels (instead of --method).")
-        var preset: String?
+        var preset: Preset?
 
         @Flag(help: "Draw the sample head's phantom for --preset into the series first.")
         var phantom = false
@@ -128,7 +128,7 @@ extension Bench {
         var threads: Int?
 
         func validate() throws {
-            if let preset, !["tumor", "vessels"].contains(preset) { throw ValidationError("--preset must be tumor or vessels") }
+            if let preset, !preset.needsSeeds { throw ValidationError("--preset must be tumor or vessels") }
             if preset == nil && seed == nil { throw ValidationError("--method \(method) needs --seed i,j,k") }
             if phantom && preset == nil { throw ValidationError("--phantom goes with --preset") }
             if savePhantom != nil && !phantom { throw ValidationError("--save-phantom goes with --phantom") }
@@ -167,11 +167,11 @@ extension Bench {
             print(String(decoding: data, as: UTF8.self))
         }
 
-        private func runPreset(_ preset: String, series: LoadedSeries) throws {
+        private func runPreset(_ preset: Preset, series: LoadedSeries) throws {
             var volume = series.volume
             var truth: Volume<UInt8>?
             let seeds: [Seed]
-            if preset == "tumor" {
+            if preset == .tumor {
                 seeds = [.patient(Phantoms.headLesion.centre)]
                 if phantom, case .int16(let v) = volume {
                     let drawn = Phantoms.draw(into: v, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)
@@ -192,7 +192,7 @@ extension Bench {
             }
             let modality = series.info.modality
             func once() throws -> (Volume<UInt8>, Int) {
-                if preset == "tumor" {
+                if preset == .tumor {
                     var tumor = TumorPreset()
                     tumor.threads = threads
                     let r = try tumor.run(volume, modality: modality, seeds: seeds)
@@ -213,7 +213,7 @@ extension Bench {
             let sorted = seconds.sorted()
             let g = volume.geometry
             var output: [String: Any] = [
-                "tool": "vrprep", "preset": preset, "threads": threads ?? Parallelism.defaultThreadCount,
+                "tool": "vrprep", "preset": preset.rawValue, "threads": threads ?? Parallelism.defaultThreadCount,
                 "dimensions": [g.dimensions.x, g.dimensions.y, g.dimensions.z], "regionVoxels": count,
                 "seconds": seconds, "best": sorted[0], "median": sorted[sorted.count / 2],
             ]

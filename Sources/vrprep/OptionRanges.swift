@@ -29,3 +29,6 @@ func checkOption(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throw
     guard let value, !range.contains(value) else { return }
     throw ValidationError("\(name): \(value) is out of range (expected \(range.lowerBound)…\(range.upperBound))")
 }
+
+/// `--preset bone|skin|vessels|tumor`: parsed (and listed in the help) by swift-argument-parser.
+extension Preset: ExpressibleByArgument {}

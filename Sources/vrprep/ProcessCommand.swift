@@ -84,14 +84,16 @@ struct ProcessCommand: ParsableCommand {
             if !seeds.isEmpty { throw ValidationError("--seed-mm goes with --structures") }
             return nil
         }
-        var list: [Recipe.Structure] = []
-        for name in structures.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            list.append(Recipe.Structure(preset: name))
+        var list: [Recipe.Structure]
+        do {
+            list = try Recipe.presets(in: structures).map { Recipe.Structure(preset: $0) }
+        } catch {
+            throw ValidationError("\(error)")
         }
         for text in seeds {
             let (tag, seed) = try parseTaggedSeed(text, option: "--seed-mm", voxel: false)
             guard let name = tag else { throw ValidationError("--seed-mm '\(text)' must name its structure: STRUCTURE:x,y,z") }
-            guard let index = list.firstIndex(where: { $0.preset == name }), case .patient(let p) = seed else {
+            guard let index = list.firstIndex(where: { $0.preset.rawValue == name }), case .patient(let p) = seed else {
                 throw ValidationError("--seed-mm names '\(name)', which is not in --structures \(structures)")
             }
             list[index].seedsMM = (list[index].seedsMM ?? []) + [[p.x, p.y, p.z]]

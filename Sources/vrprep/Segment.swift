@@ -37,7 +37,7 @@ struct Segment: ParsableCommand {
     var paths: [String]
 
     @Option(help: "A preset: bone, skin, vessels or tumor.")
-    var preset: String?
+    var preset: Preset?
 
     @Option(help: ArgumentHelp("Several presets into one label map, e.g. bone,skin,vessels,tumor.", valueName: "list"))
     var structures: String?
@@ -116,9 +116,6 @@ struct Segment: ParsableCommand {
             throw ValidationError("give exactly one of --preset (bone, skin, vessels, tumor), --structures LIST, --recipe FILE " +
                                   "or --method (threshold, connected, confidence)")
         }
-        if let preset, !Recipe.presets.contains(preset) {
-            throw ValidationError("unknown preset '\(preset)': use \(Recipe.presets.joined(separator: ", "))")
-        }
         if let method, !["threshold", "connected", "confidence"].contains(method) {
             throw ValidationError("unknown method '\(method)': use threshold, connected or confidence")
         }
@@ -143,7 +140,7 @@ struct Segment: ParsableCommand {
         if let radiusMM, !(radiusMM > 0) {
             throw ValidationError("--radius-mm must be more than 0 mm (the lesion's expected radius), not \(radiusMM)")
         }
-        if radiusMM != nil && preset != "tumor" { throw ValidationError("--radius-mm goes with --preset tumor") }
+        if radiusMM != nil && preset != .tumor { throw ValidationError("--radius-mm goes with --preset tumor") }
         if structures != nil || recipe != nil {
             if lower != nil || upper != nil || radiusMM != nil || maxVolumeML != nil || maxDistanceMM != nil {
                 throw ValidationError("with --structures or --recipe, put bounds and limits in a recipe file (--lower, --upper, " +
@@ -192,14 +189,12 @@ struct Segment: ParsableCommand {
 
     /// The recipe that --preset or --structures (with their seeds and settings) stand for.
     func presetRecipe() throws -> Recipe {
-        let names: [String]
+        let names: [Preset]
         if let structures {
-            names = structures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            for name in names where !Recipe.presets.contains(name) {
-                throw ValidationError("--structures: unknown structure '\(name)': use \(Recipe.presets.joined(separator: ", "))")
-            }
-            guard !names.isEmpty, Set(names).count == names.count else {
-                throw ValidationError("--structures must list each of \(Recipe.presets.joined(separator: ", ")) at most once")
+            do {
+                names = try Recipe.presets(in: structures)
+            } catch {
+                throw ValidationError("\(error)")
             }
         } else {
             names = [preset!]
@@ -208,12 +203,12 @@ struct Segment: ParsableCommand {
         var list: [Recipe.Structure] = []
         for name in names {
             var structure = Recipe.Structure(preset: name)
-            let mine = tagged.filter { $0.structure == name || (structures == nil && $0.structure == nil) }
+            let mine = tagged.filter { $0.structure == name.rawValue || (structures == nil && $0.structure == nil) }
             if structures != nil, let untagged = tagged.first(where: { $0.structure == nil }) {
                 throw ValidationError("with --structures, name the structure of each seed (e.g. vessels:\(untagged.seed)), not a bare seed")
             }
-            if let stray = tagged.first(where: { $0.structure != nil && !names.contains($0.structure!) }) {
-                throw ValidationError("a seed names '\(stray.structure!)', which is not among the structures \(names.joined(separator: ","))")
+            if let stray = tagged.first(where: { $0.structure != nil && !names.map(\.rawValue).contains($0.structure!) }) {
+                throw ValidationError("a seed names '\(stray.structure!)', which is not among the structures \(names.map(\.rawValue).joined(separator: ","))")
             }
             for (_, seed) in mine {
                 switch seed {
@@ -225,8 +220,8 @@ struct Segment: ParsableCommand {
                 structure.lower = lower
                 structure.upper = upper
                 structure.radiusMM = radiusMM
-                if name == "vessels" { structure.maxVolumeML = maxVolumeML }
-                if name == "bone" {
+                if name == .vessels { structure.maxVolumeML = maxVolumeML }
+                if name == .bone {
                     structure.seedHU = seedHU
                     structure.minIslandML = minIslandML
                     structure.keepTable = keepTable
@@ -270,7 +265,7 @@ struct Segment: ParsableCommand {
             let result: RecipeRunner.Result
             do {
                 result = try RecipeRunner(threads: threads).run(plan, volume: volume, modality: chosen.info.modality) { done, total, name in
-                    if !name.isEmpty { progress?.say("segmenting \(name) (\(done + 1) of \(total)) …") }
+                    if let name { progress?.say("segmenting \(name) (\(done + 1) of \(total)) …") }
                 }
             } catch {
                 fail("\(error)")
@@ -286,12 +281,10 @@ struct Segment: ParsableCommand {
                                      warnings: structure.warnings))
                 seedsUsed += structure.seeds
                 warnings += structure.warnings.map { "\(structure.preset): \($0)" }
-                if structure.preset == "vessels" && structure.warnings.contains(where: { $0.contains("limit") || $0.contains("leak") }) {
-                    limited = true
-                }
+                if structure.stop != nil { limited = true }
             }
             interval = result.structures.count == 1 ? result.structures[0].interval : nil
-            automatic = Int(result.structures.first { $0.preset == "bone" }?.figures["automaticSeedVoxels"] ?? 0)
+            automatic = Int(result.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0)
         } else {
             progress?.say("segmenting \(method!) …")
             let outcome: Outcome
@@ -317,7 +310,7 @@ struct Segment: ParsableCommand {
             fail("\(error)")
         }
         let writeSeconds = clock.lap()
-        let name = method ?? preset ?? structures ?? "recipe \(recipe!)"
+        let name = method ?? preset?.rawValue ?? structures ?? "recipe \(recipe!)"
         let summary = SegmentJSON(
             series: .init(seriesInstanceUID: chosen.info.seriesInstanceUID, modality: chosen.info.modality,
                           dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z]),
@@ -369,7 +362,7 @@ struct Segment: ParsableCommand {
         let limits = GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM)
         let grower = RegionGrowing(connectivity: Connectivity(rawValue: connectivity)!, limits: limits, threads: threads)
         let region = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
-        switch preset ?? method! {
+        switch method! {
         case "threshold":
             let mask = try Thresholding.mask(volume, lower: lower!, upper: upper!, threads: threads)
             return Outcome(mask: mask, label: region, voxels: mask.voxels.reduce(0) { $0 + Int($1) },
@@ -460,7 +453,7 @@ struct SegmentJSON: Encodable {
         /// Voxels with this label in the map written (after overlaps went to higher priorities).
         var voxels: Int
         var volumeML: Double
-        var preset: String?
+        var preset: Preset?
         /// Voxels the preset found, before overlaps.
         var segmentedVoxels: Int?
         var interval: [Double]?

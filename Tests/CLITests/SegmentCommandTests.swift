@@ -72,6 +72,11 @@ import TestSupport
             let mr = try CommandLineTool.run(["segment", Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path,
                                               "--preset", "bone", "--out", out])
             #expect(mr.status == 1 && mr.standardError.contains("the bone preset needs a CT study, this series is MR"))
+            let lungs = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--preset", "lungs", "--out", out])
+            #expect(lungs.status == 2 && lungs.standardError.contains("lungs") && lungs.standardError.contains("vessels"),
+                    "\(lungs.standardError)")
+            let twice = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin,bone", "--out", out])
+            #expect(twice.status == 2 && twice.standardError.contains("at most once"), "\(twice.standardError)")
             #expect(!FileManager.default.fileExists(atPath: out))
         }
     }

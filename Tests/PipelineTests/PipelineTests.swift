@@ -97,7 +97,7 @@ import VolumeCore
         #expect(throws: Pipeline.Failure.self) { try Pipeline(options: Self.options()).run(study: [Fixtures.sampleCT.path], out: busy) }
         // An MR study with a CT-only recipe.
         var options = Self.options()
-        options.recipe = Recipe(structures: [.init(preset: "bone")])
+        options.recipe = Recipe(structures: [.init(preset: .bone)])
         let mr = Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path
         do {
             _ = try Pipeline(options: options).run(study: [mr], out: folder.appendingPathComponent("mr"))

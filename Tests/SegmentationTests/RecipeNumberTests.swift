@@ -76,14 +76,14 @@ import VolumeCore
 
     @Test func voxelSeedsOutOfAnyGridAreRefused() {
         for seed in [[-1, 0, 0], [0, 70_000, 0], [Int.max, 0, 0]] {
-            let recipe = Recipe(structures: [.init(preset: "vessels", seeds: [seed])])
+            let recipe = Recipe(structures: [.init(preset: .vessels, seeds: [seed])])
             #expect(throws: SegmentationError.self) { try recipe.validate(source: "r.json") }
         }
     }
 
     /// Builds a structure from fields that JSON cannot carry (NaN, infinities) by setting them.
     static func decode(_ fields: [String: Any]) throws -> Recipe.Structure {
-        var structure = Recipe.Structure(preset: fields["preset"] as! String)
+        var structure = Recipe.Structure(preset: Preset(rawValue: fields["preset"] as! String)!)
         structure.seeds = fields["seeds"] as? [[Int]]
         for (key, value) in fields where key != "preset" && key != "seeds" {
             switch (key, value) {

@@ -15,7 +15,7 @@ import VolumeCore
               {"preset": "tumor", "seeds": [[100, 150, 70]], "radiusMM": 7.5}]}
             """
         let recipe = try Recipe.parse(Data(text.utf8), source: "r.json")
-        #expect(recipe.structures.map(\.preset) == ["bone", "skin", "vessels", "tumor"])
+        #expect(recipe.structures.map(\.preset) == [.bone, .skin, .vessels, .tumor])
         #expect(recipe.structures[2].seedsMM == [[125, -110, 50]])
         #expect(try JSONDecoder().decode(Recipe.self, from: JSONEncoder().encode(recipe)) == recipe)
     }
@@ -43,6 +43,23 @@ import VolumeCore
         }
     }
 
+    @Test func theVocabularyNamesEachPresetOnce() throws {
+        #expect(Set(Preset.paintingOrder) == Set(Preset.allCases) && Preset.paintingOrder.count == Preset.allCases.count)
+        #expect(Set(Preset.allCases.map(\.label.value)).count == Preset.allCases.count)
+        #expect(try Recipe.presets(in: "tumor, bone") == [.tumor, .bone])
+        #expect(Preset.either([.skin, .vessels, .tumor]) == "skin, vessels or tumor")
+        for (list, expected) in [("bone,lungs", "unknown structure 'lungs'"), ("bone,bone", "at most once"), ("", "unknown structure ''")] {
+            #expect {
+                _ = try Recipe.presets(in: list, source: "--structures")
+            } throws: { error in
+                "\(error)".contains("--structures") && "\(error)".contains(expected)
+            }
+        }
+        // The JSON spelling is the preset's name.
+        let encoded = try JSONEncoder().encode(Recipe(structures: [.init(preset: .vessels, seedsMM: [[1, 2, 3]])]))
+        #expect(String(decoding: encoded, as: UTF8.self).contains(#""preset":"vessels""#))
+    }
+
     @Test func structuresArePaintedByPriorityWithoutOverlap() throws {
         // The tree and the lesion drawn into the sample CT; the lesion lies where skin (body)
         // and, for one voxel, maybe bone; the map must give tumor its whole mask.
@@ -51,10 +68,10 @@ import VolumeCore
         let (withTree, treeTruth) = Phantoms.draw(into: ct, segments: tree, contrast: 300, noise: 0)
         let (volume, lesionTruth) = Phantoms.draw(into: withTree, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)
         let recipe = Recipe(structures: [
-            .init(preset: "tumor", seedsMM: [[95.7, -100.5, 105]], radiusMM: 7.5),
-            .init(preset: "vessels", seedsMM: [[125, -110, 50]]),
-            .init(preset: "bone"),
-            .init(preset: "skin"),
+            .init(preset: .tumor, seedsMM: [[95.7, -100.5, 105]], radiusMM: 7.5),
+            .init(preset: .vessels, seedsMM: [[125, -110, 50]]),
+            .init(preset: .bone),
+            .init(preset: .skin),
         ])
         let result = try RecipeRunner().run(recipe, volume: .int16(volume), modality: "CT")
         guard case .uint8(let map) = result.labels.storage else { Issue.record("UInt8 map"); return }
@@ -65,7 +82,7 @@ import VolumeCore
         print("recipe: tumor Dice \(tumorDice), vessels Dice \(vesselDice), " + result.structures.map { "\($0.preset) \($0.voxels)→\($0.voxelsInMap) in \($0.seconds) s" }.joined(separator: ", "))
         #expect(tumorDice >= 0.9 && vesselDice >= 0.85)
         // Counts add up: every structure's voxels are in the map once, under its label or a higher one.
-        let tumor = result.structures.first { $0.preset == "tumor" }!, skin = result.structures.first { $0.preset == "skin" }!
+        let tumor = result.structures.first { $0.preset == .tumor }!, skin = result.structures.first { $0.preset == .skin }!
         #expect(tumor.voxelsInMap == tumor.voxels)
         #expect(skin.voxelsInMap < skin.voxels)
         #expect(result.structures.reduce(0) { $0 + $1.voxelsInMap } == map.voxels.filter { $0 != 0 }.count)

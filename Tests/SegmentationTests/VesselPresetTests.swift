@@ -42,7 +42,7 @@ import VolumeCore
         let bone = Self.bone()
         let inBone = zip(result.mask.voxels, bone.voxels).filter { $0 != 0 && $1 != 0 }.count
         #expect(inBone == 0, "\(inBone) voxels of bone in the vessels")
-        #expect(result.stoppedBy == nil)
+        #expect(result.stop == nil)
         // Every branch reached, down to the 1.5 mm ones.
         for (name, segment) in Phantoms.headVesselTree {
             let end = segment.p1
