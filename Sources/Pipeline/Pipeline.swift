@@ -114,15 +114,13 @@ public struct Pipeline: Sendable {
         }
         lap("segment")
 
-        // 3. Mesh (45–75 %): each structure's surface; the skin is the body's outline (every label).
+        // 3. Mesh (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's outline).
         var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
         guard case .uint8(let map) = segmented.labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
         for (n, info) in segmented.labels.labels.enumerated() {
             progress?(Progress(stage: "meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count)))
-            let value = UInt8(info.value), body = info.value == Preset.skin.label.value
-            var mask = Volume<UInt8>(geometry: map.geometry, filledWith: 0)
-            for i in map.voxels.indices where body ? map.voxels[i] != 0 : map.voxels[i] == value { mask.voxels[i] = 1 }
-            var mesh = Surfaces.surface(of: mask, threads: options.threads).smoothed(passes: options.smoothingPasses, threads: options.threads)
+            var mesh = StructureSurface.surface(of: info.value, in: segmented.labels, threads: options.threads)
+                .smoothed(passes: options.smoothingPasses, threads: options.threads)
             guard mesh.triangleCount > 0 else { continue }
             if mesh.triangleCount > options.maxTriangles {
                 do {

@@ -118,21 +118,25 @@ public struct TumorPreset: Sendable {
         // How far the outline of a lesion that fades towards its rim may be followed (step 6).
         let fadeLimit = radiusMM == nil ? max(limit, min(3 * limit, fadeReachMM)) : limit
         let margin = 3 * smoothingMM + 2 * g.spacing.max()
-        var low = g.dimensions &- 1, high = SIMD3<Int>.zero
-        for seed in resolved {
-            let box = g.indexBox(around: seed.patient, radius: fadeLimit + margin)
-            low = pointwiseMin(low, box.0)
-            high = pointwiseMax(high, box.1)
+        /// The smoothed region of interest within `radius` of the seeds (and its first voxel).
+        func interest(_ radius: Double) -> (Volume<Float>, SIMD3<Int>) {
+            var low = g.dimensions &- 1, high = SIMD3<Int>.zero
+            for seed in resolved {
+                let box = g.indexBox(around: seed.patient, radius: radius + margin)
+                low = pointwiseMin(low, box.0)
+                high = pointwiseMax(high, box.1)
+            }
+            let raw: Volume<Float>
+            switch volume {
+            case .int16(let v):
+                let part = v.cropped(low: low, high: high)
+                raw = Volume(geometry: part.geometry, voxels: part.voxels.map { Float($0) })
+            case .float32(let v): raw = v.cropped(low: low, high: high)
+            }
+            return (Smoothing.gaussian(raw, sigmaMM: smoothingMM, threads: threads), low)
         }
-        let raw: Volume<Float>
-        switch volume {
-        case .int16(let v):
-            let part = v.cropped(low: low, high: high)
-            raw = Volume(geometry: part.geometry, voxels: part.voxels.map { Float($0) })
-        case .float32(let v): raw = v.cropped(low: low, high: high)
-        }
-        let smooth = Smoothing.gaussian(raw, sigmaMM: smoothingMM, threads: threads)
-        let local = resolved.map { $0.index &- low }
+        var (smooth, low) = interest(limit)
+        var local = resolved.map { $0.index &- low }
 
         // Seed statistics.
         let ball = max(1.5, min((radiusMM ?? probe.radiusMM) / 2, 6))
@@ -209,17 +213,30 @@ public struct TumorPreset: Sendable {
         // A lesion that fades from a bright (dark) centre towards its rim: its rays' first edges lay
         // inside it. Followed outwards level by level while it stays compact.
         var fadedTo: Double?
-        if radiusMM == nil,
-           let faded = try fadingOutline(smoothVolume, seeds: roiSeeds, first: region, edge: edge,
-                                         bound: bright ? upper : lower, step: max(sigma, abs(edge - surrounding) / 8),
-                                         bright: bright, limit: fadeLimit) {
-            region = faded.mask
-            fadedTo = faded.level
-            // It was the lesion's rim, not a neighbour, that the limit met.
-            warnings.removeAll { $0.hasPrefix("leak guard") }
-            if bright { lower = faded.level } else { upper = faded.level }
-            warnings.append("the lesion fades towards its rim: its outline was followed out to \(format(faded.level.rounded())) " +
-                            "(\(format(edge.rounded())) half-way from its centre), where it still stays compact")
+        if radiusMM == nil {
+            let step = max(sigma, abs(edge - surrounding) / 8)
+            var outline = try fadingOutline(smoothVolume, seeds: roiSeeds, first: region, edge: edge, bound: bright ? upper : lower,
+                                            step: step, bright: bright, limit: limit, canWiden: fadeLimit > limit)
+            if case .reachedLimit = outline {
+                // Followed farther, in a larger region of interest.
+                let (wider, widerLow) = interest(fadeLimit)
+                var first = Volume<UInt8>(geometry: wider.geometry, filledWith: 0)
+                first.paste(region, at: low &- widerLow)
+                let widerSeeds = resolved.map { Seed.voxel($0.index &- widerLow) }
+                outline = try fadingOutline(.float32(wider), seeds: widerSeeds, first: first, edge: edge, bound: bright ? upper : lower,
+                                            step: step, bright: bright, limit: fadeLimit, canWiden: false)
+                if case .found = outline { (smooth, low) = (wider, widerLow) }
+            }
+            if case .found(let mask, let level) = outline {
+                region = mask
+                local = resolved.map { $0.index &- low }
+                fadedTo = level
+                if bright { lower = level } else { upper = level }
+                // It was the lesion's rim, not a neighbour, that the limit met.
+                warnings.removeAll { $0.hasPrefix("leak guard") }
+                warnings.append("the lesion fades towards its rim: its outline was followed out to \(format(level.rounded())) " +
+                                "(\(format(edge.rounded())) half-way from its centre), where it still stays compact")
+            }
         }
 
         // Boundary smoothing.
@@ -249,6 +266,16 @@ public struct TumorPreset: Sendable {
                       lower: lower, upper: upper, limitMM: limit, reachedLimit: reachedLimit, probe: probe, warnings: warnings)
     }
 
+    /// What following a fading outline gave.
+    private enum FadingOutline {
+        /// The lesion's outline at `level`.
+        case found(Volume<UInt8>, level: Double)
+        /// The region, without the prior, reached the limit while still compact.
+        case reachedLimit
+        /// A sharp edge, or a lesion joined to a neighbour: the first region stands.
+        case none
+    }
+
     /// Step 6 of the preset: the outline of a lesion that fades towards its rim. Without the shape
     /// prior, the region from the seeds within the half-way level must stay inside `limit` (else
     /// the lesion touches a neighbour of its own value and the prior's region stands). The level
@@ -256,52 +283,57 @@ public struct TumorPreset: Sendable {
     /// than half at each step and stays inside the limit; the level one step short of the last
     /// compact one is taken (a margin against the noise near the surroundings' level). Taken only
     /// if it reaches more than max(3 mm, 2 voxels) beyond `first`: a lesion with a sharp edge
-    /// gains just its partial-volume shell by this, and keeps its first region.
+    /// gains just its partial-volume shell by this, and keeps its first region. The caller first
+    /// tries the growth limit's region of interest and, on `.reachedLimit`, a wider one.
     private func fadingOutline(_ smooth: AnyVolume, seeds: [Seed], first: Volume<UInt8>, edge: Double, bound: Double, step: Double,
-                               bright: Bool, limit: Double) throws(SegmentationError) -> (mask: Volume<UInt8>, level: Double)? {
+                               bright: Bool, limit: Double, canWiden: Bool) throws(SegmentationError) -> FadingOutline {
         let g = first.geometry
         let firstVoxels = first.voxels.reduce(0) { $0 + Int($1) }
-        guard firstVoxels > 0, step > 0 else { return nil }
+        guard firstVoxels > 0, step > 0 else { return .none }
         let centres = seeds.map { seed -> SIMD3<Double> in
             if case .voxel(let index) = seed { return g.patientPosition(ofIndex: index) }
             return g.origin
         }
         let rim = limit - 1.5 * g.spacing.max()
-        func grown(_ level: Double, most voxels: Int) throws(SegmentationError) -> GrowthResult? {
+        /// The region at `level`; nil when it passes `most` voxels or reaches the limit.
+        func grown(_ level: Double, most voxels: Int) throws(SegmentationError) -> (GrowthResult?, reachedLimit: Bool) {
             var limits = GrowthLimits(maxDistanceMM: limit)
             limits.maxVolumeML = Double(voxels) * g.voxelVolume / 1000
             let grower = RegionGrowing(connectivity: .six, limits: limits, threads: threads)
             let interval = bright ? (level, bound) : (bound, level)
             let result = try grower.grow(smooth, seeds: seeds, criterion: .interval(lower: interval.0, upper: interval.1))
-            guard !result.stoppedByVolumeLimit else { return nil }
-            // Touching the limit: joined to something beyond the lesion.
+            guard !result.stoppedByVolumeLimit else { return (nil, false) }
             let m = result.mask, d = m.dimensions
             for k in 0..<d.z {
                 for j in 0..<d.y {
                     for i in 0..<d.x where m.voxels[m.geometry.offset(i, j, k)] != 0 {
                         let p = g.patientPosition(ofIndex: SIMD3(i, j, k))
-                        if centres.allSatisfy({ ($0 - p).length >= rim }) { return nil }
+                        if centres.allSatisfy({ ($0 - p).length >= rim }) { return (nil, true) }
                     }
                 }
             }
-            return result
+            return (result, false)
         }
-        guard var previous = try grown(edge, most: 8 * firstVoxels) else { return nil }
+        let (start, reached) = try grown(edge, most: 8 * firstVoxels)
+        guard var previous = start else { return reached && canWiden ? .reachedLimit : .none }
         var history: [(GrowthResult, Double)] = [(previous, edge)]
         for n in 1...24 {
             let level = edge + (bright ? -1 : 1) * Double(n) * step
-            guard let next = try grown(level, most: previous.voxelCount + previous.voxelCount / 2) else { break }
+            let (next, reachedLimit) = try grown(level, most: previous.voxelCount + previous.voxelCount / 2)
+            // The limit met before the region stopped being compact: a wider look may follow it.
+            if reachedLimit && canWiden { return .reachedLimit }
+            guard let next else { break }
             history.append((next, level))
             previous = next
         }
-        guard history.count >= 3 else { return nil }
+        guard history.count >= 3 else { return .none }
         let (chosen, level) = history[history.count - 2]
         let beyond = Morphology.squaredDistance(to: first, inside: true, threads: threads)
         var farthest: Float = 0
         for i in chosen.mask.voxels.indices where chosen.mask.voxels[i] != 0 { farthest = max(farthest, beyond[i]) }
         let needed = max(3, 2 * g.spacing.min())
-        guard Double(farthest.squareRoot()) > needed else { return nil }
-        return (chosen.mask, level)
+        guard Double(farthest.squareRoot()) > needed else { return .none }
+        return .found(chosen.mask, level: level)
     }
 
     /// The shape prior: voxels in [lower, upper] no farther from a seed than its ray's edge (the

@@ -2,6 +2,7 @@ import ArgumentParser
 import DICOM
 import Foundation
 import Meshing
+import Pipeline
 import VolumeCore
 import VolumeIO
 
@@ -196,9 +197,9 @@ struct MeshCommand: ParsableCommand {
             let info = labels.labels.first { $0.value == value } ?? LabelInfo(value: value, name: "label_\(value)", color: RGBA(0.9, 0.9, 0.9))
             var mesh: Mesh
             if let volume {
-                mesh = Surfaces.isoSurface(volume, iso: iso!, mask: labels.mask(of: value), threads: threads)
+                mesh = Surfaces.isoSurface(volume, iso: iso!, mask: StructureSurface.mask(of: value, in: labels), threads: threads)
             } else {
-                mesh = Surfaces.surface(of: labels, label: value, threads: threads)
+                mesh = StructureSurface.surface(of: value, in: labels, threads: threads)
             }
             if counts[value, default: 0] == labels.geometry.voxelCount {
                 FileHandle.standardError.write(Data("vrprep: warning: label \(value) fills the whole volume: its surface is the grid's box\n".utf8))

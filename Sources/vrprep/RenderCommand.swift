@@ -2,6 +2,7 @@ import ArgumentParser
 import DICOM
 import Foundation
 import Meshing
+import Pipeline
 import Rendering
 import VolumeCore
 import VolumeIO
@@ -178,7 +179,7 @@ struct RenderCommand: ParsableCommand {
             let values = label.map { [$0] } ?? map.labels.map(\.value)
             if values.isEmpty { fail("\(labels): the label map holds no label to render") }
             for value in values {
-                var mesh = Surfaces.surface(of: map, label: value).smoothed(passes: smooth)
+                var mesh = StructureSurface.surface(of: value, in: map).smoothed(passes: smooth)
                 guard !mesh.indices.isEmpty else { fail("\(labels): label \(value) is empty: nothing to render") }
                 if let info = map.labels.first(where: { $0.value == value }) {
                     mesh.name = info.name

@@ -34,6 +34,32 @@ import TestSupport
         #expect(again.status == 0 && again.standardOutput.contains(id), "the same input gives the same id")
     }
 
+    @Test func theSkinIsTheSameSurfaceFromProcessAndFromMesh() throws {
+        // One rule for every door: the skin's surface is the body's outline (every labelled
+        // voxel), not the skin label alone, which has holes where the bone took its voxels.
+        let folder = try Fixtures.temporaryFolder("surface-rule")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let package = folder.appendingPathComponent("scene").path
+        let made = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--out", package, "--render-size", "64",
+                                            "--max-triangles", "100000000", "--smooth", "4", "--json"] + Self.shaders)
+        #expect(made.status == 0, "\(made.standardError)")
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: package + "/manifest.json")))
+                                    as? [String: Any])
+        let fromProcess = try #require((manifest["structures"] as? [[String: Any]])?.first { $0["name"] as? String == "skin" })
+        let labels = folder.appendingPathComponent("labels.nii.gz").path
+        let segmented = try CommandLineTool.run(["segment", Fixtures.sampleCT.path, "--structures", "bone,skin", "--out", labels])
+        #expect(segmented.status == 0, "\(segmented.standardError)")
+        let meshed = try CommandLineTool.run(["mesh", labels, "--label", "2", "--smooth", "4", "--out", folder.appendingPathComponent("skin.stl").path, "--json"])
+        #expect(meshed.status == 0, "\(meshed.standardError)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(meshed.standardOutput.utf8)) as? [String: Any])
+        let fromMesh = try #require((summary["structures"] as? [[String: Any]])?.first)
+        let (a, b) = (try #require(fromProcess["triangles"] as? Int), try #require(fromMesh["triangles"] as? Int))
+        #expect(a == b, "process: \(fromProcess), mesh: \(fromMesh)")
+        let (areaA, areaB) = (try #require(fromProcess["area_mm2"] as? Double), try #require(fromMesh["areaMM2"] as? Double))
+        #expect(abs(areaA - areaB) <= 1e-6 * areaA, "areas \(areaA) and \(areaB) mm²")
+        #expect(fromMesh["watertight"] as? Bool == true)
+    }
+
     @Test func badRequestsAreRefusedBeforeAnyWork() throws {
         let folder = try Fixtures.temporaryFolder("process-bad")
         defer { try? FileManager.default.removeItem(at: folder) }
