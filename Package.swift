@@ -91,9 +91,19 @@ let package = Package(
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms", "ScenePackage", "Pipeline", "Service",
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "ScenePackage", "Pipeline", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The kernels timed for the scripts in Benchmarks/ (not part of the product).
+        .executableTarget(
+            name: "vrprep-bench",
+            dependencies: [
+                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/Sources/vrprep-bench",
             swiftSettings: swiftSettings
         ),
         .target(name: "TestSupport",

@@ -17,7 +17,7 @@ Two input series are prepared in --work (default Benchmarks/work, git-ignored):
   is the same as the sample's (see ``GRID`` below). File names are shuffled
   (seeded), so name order is not spatial order, like in the sample.
 
-For each series and each thread count it runs ``vrprep bench load DIR --runs N
+For each series and each thread count it runs ``vrprep-bench load DIR --runs N
 --threads T`` (one warm-up plus N timed runs, inside vrprep) and SimpleITK's
 ``ImageSeriesReader`` (GetGDCMSeriesFileNames on the folder, then Execute; one
 warm-up plus N timed runs, both steps inside the timed region, since vrprep's
@@ -269,7 +269,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def time_vrprep(binary: Path, folder: Path, runs: int, threads: int) -> dict:
-    command = [str(binary), "bench", "load", str(folder), "--runs", str(runs), "--threads", str(threads)]
+    command = [str(binary), "load", str(folder), "--runs", str(runs), "--threads", str(threads)]
     process = subprocess.run(command, capture_output=True, text=True)
     if process.returncode != 0:
         fail(f"`{' '.join(command)}` exited with status {process.returncode}:\n{process.stderr.strip()}", 1)
@@ -385,8 +385,8 @@ def parse_threads(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="DICOM series load time: VRPrep vs SimpleITK.")
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep)")
+    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep-bench",
+                        help="the vrprep-bench binary (default: .build/release/vrprep-bench)")
     parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work",
                         help="folder for the generated input series (default: Benchmarks/work)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per tool, after one warm-up (default: 5)")

@@ -18,7 +18,7 @@ thresholded to the bone mask ``[226, 3071] HU`` (0/1) and meshed in three steps:
 
 For each thread count T:
 
-* **VRPrep**: ``vrprep bench mesh DIR --lower 226 --upper 3071 --smooth 20
+* **VRPrep**: ``vrprep-bench mesh DIR --lower 226 --upper 3071 --smooth 20
   --decimate 0.1 --runs N --threads T`` (series loaded and thresholded once, not
   timed; then one warm-up plus N timed runs of extract (padded by one outside
   voxel, so border structures close), Taubin smoothing and meshoptimizer
@@ -138,7 +138,7 @@ def _backend_available(smp, name: str) -> bool:
 
 
 def run_vrprep(binary: Path, folder: Path, runs: int, threads: int) -> dict:
-    command = [str(binary), "bench", "mesh", str(folder), "--lower", str(LOWER), "--upper", str(UPPER),
+    command = [str(binary), "mesh", str(folder), "--lower", str(LOWER), "--upper", str(UPPER),
                "--smooth", str(SMOOTH_PASSES), "--decimate", str(DECIMATE_FRACTION),
                "--runs", str(runs), "--threads", str(threads)]
     process = subprocess.run(command, capture_output=True, text=True)
@@ -151,7 +151,7 @@ def run_vrprep(binary: Path, folder: Path, runs: int, threads: int) -> dict:
 
 
 def vrprep_rows(measured: dict) -> list[dict]:
-    """One row per step from one `vrprep bench mesh` run. Median and best are computed here from the
+    """One row per step from one `vrprep-bench mesh` run. Median and best are computed here from the
     per-run seconds (statistics.median, as for VTK; vrprep's own `*Median` is the upper median)."""
     r = measured["raw"]
     common = {"tool": "vrprep", "label": "VRPrep", "variant": "padded", "requestedThreads": measured["requestedThreads"],
@@ -412,7 +412,7 @@ def goal_lines(results: list[dict], threads: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Surface meshing time: VRPrep vs VTK.")
-    add_common_arguments(parser, runs=3)
+    add_common_arguments(parser, runs=3, tool="vrprep-bench")
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="comma-separated thread counts for VRPrep and VTK (default: 1,2)")
     parser.add_argument("--vtk-backend", default="STDThread",

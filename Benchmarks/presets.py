@@ -22,7 +22,7 @@ with a known truth into the CT:
 plus Gaussian noise (sigma 10 HU) on the whole volume. The truth is the exact mask
 of the shape (a voxel belongs to it when its centre lies inside).
 
-* **VRPrep**: ``vrprep bench segment DIR --preset P --phantom --runs N --threads T
+* **VRPrep**: ``vrprep-bench segment DIR --preset P --phantom --runs N --threads T
   --save-phantom WORK/phantom-P-SERIES`` (series loaded and phantom drawn once, not
   timed; then one warm-up plus N timed runs of the preset; vrprep reports Dice and
   HD95 against the truth). ``--save-phantom`` writes the phantom volume to
@@ -53,7 +53,7 @@ centre of the other mask (``scipy.ndimage.distance_transform_edt`` with the voxe
 spacing, on the complement of the other's boundary); the element at index
 ``ceil(0.95 * (n - 1))`` of all those distances, sorted. For the vessel rows the
 script also counts **bone voxels**: region voxels that are >= 226 HU in the original
-series (read with ``ImageSeriesReader``) and not in the truth; ``vrprep bench segment``
+series (read with ``ImageSeriesReader``) and not in the truth; ``vrprep-bench segment``
 reports the same count for its own mask (``boneVoxels``, taken from the series before
 the phantom was drawn).
 
@@ -162,7 +162,7 @@ def accuracy(np, ndimage, region, truth, spacing_zyx, bone=None) -> dict:
 
 
 def run_vrprep(binary: Path, folder: Path, preset: str, runs: int, threads: int, prefix: Path) -> dict:
-    command = [str(binary), "bench", "segment", str(folder), "--preset", preset, "--phantom",
+    command = [str(binary), "segment", str(folder), "--preset", preset, "--phantom",
                "--runs", str(runs), "--threads", str(threads), "--save-phantom", str(prefix)]
     for path in phantom_paths(prefix):
         path.unlink(missing_ok=True)  # so that a stale phantom cannot be read
@@ -312,7 +312,8 @@ def goal_lines(results: list[dict], threads: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Segmentation presets on phantoms: VRPrep vs SimpleITK.")
     add_common_arguments(parser, runs=3,
-                         work_help="folder for the generated input series and the phantoms (default: Benchmarks/work)")
+                         work_help="folder for the generated input series and the phantoms (default: Benchmarks/work)",
+                         tool="vrprep-bench")
     parser.add_argument("--series", type=parse_series, default=["sample", "large"],
                         help="comma-separated: sample, large (default: both)")
     parser.add_argument("--threads", type=int, default=2,
@@ -366,7 +367,7 @@ def main() -> None:
                 "The smoothed ConfidenceConnected row times SmoothingRecursiveGaussian and ConfidenceConnected "
                 "together.",
                 f"boneVoxels: region voxels >= {BONE_HU} HU in the original series and not in the truth (for VRPrep, "
-                "counted by vrprep bench segment itself).",
+                "counted by vrprep-bench segment itself).",
                 "HD95 as VRPrep's Overlap.hausdorff95: 6-neighbour boundary voxels, distances between voxel centres "
                 "in mm, element ceil(0.95 (n - 1)) of the sorted distances of both directions.",
             ],
@@ -457,7 +458,7 @@ def time_series(args, modules, watch, binary: Path, work: Path, name: str, folde
         v.update(truthVoxels=truth_voxels, outsideTruthVoxels=v["regionVoxels"] - both,
                  missedTruthVoxels=truth_voxels - both)
         if preset == "vessels" and "boneVoxels" not in v:
-            fail(f"{name}: vrprep bench segment --preset vessels --phantom printed no boneVoxels (an older binary?)", 1)
+            fail(f"{name}: vrprep-bench segment --preset vessels --phantom printed no boneVoxels (an older binary?)", 1)
         peers = []
         if preset == "tumor":
             for smoothed in (False, True):

@@ -18,7 +18,7 @@ the scene's box and placed so that the box's bounding sphere times 1.1 fills the
 view (distance = 1.1 r / sin 15 deg; near = distance - 1.5 * 1.1 r, far =
 distance + 1.5 * 1.1 r), as VRPrep's ``Camera.fitted`` does. The box is the
 volume's voxel-centre box (``VolumeGeometry.boundingBox``, VTK's image bounds)
-for both scenes, the surface included, as ``vrprep bench render`` fits it.
+for both scenes, the surface included, as ``vrprep-bench render`` fits it.
 
 Two scenes per series, each timed as a **frame** (one image) and a **stereo
 pair** (two images, left and right eye):
@@ -35,8 +35,8 @@ pair** (two images, left and right eye):
 
 Tools:
 
-* **VRPrep**: ``vrprep bench render DIR --preset ct-bone --size 1024x1024 --runs N``
-  (volume) and ``vrprep bench render DIR --surface --lower 226 --upper 3071 --size
+* **VRPrep**: ``vrprep-bench render DIR --preset ct-bone --size 1024x1024 --runs N``
+  (volume) and ``vrprep-bench render DIR --surface --lower 226 --upper 3071 --size
   1024x1024 --runs N`` (surface). It prints one JSON object: ``{"tool", "renderer",
   "mode", "dimensions", "triangles" (surface), "width", "height", "uploadSeconds",
   "frame": {"seconds", "median", "best"}, "stereoPair": {...}}``; the script stops
@@ -420,7 +420,7 @@ def save_images(vtk, images: dict, folder: Path, stem: str) -> list[str]:
 
 
 def check_render_subcommand(binary: Path) -> None:
-    process = subprocess.run([str(binary), "bench", "render", "--help"], capture_output=True, text=True)
+    process = subprocess.run([str(binary), "render", "--help"], capture_output=True, text=True)
     if process.returncode != 0:
         fail(f"`{binary} bench render --help` exited with status {process.returncode}: this vrprep has no "
              f"`bench render` subcommand. Rebuild it with: swift build -c release --product vrprep, or pass "
@@ -431,7 +431,7 @@ VRPREP_FIELDS = ("renderer", "mode", "dimensions", "width", "height", "uploadSec
 
 
 def run_vrprep(binary: Path, folder: Path, scene: str, runs: int, size: tuple[int, int]) -> dict:
-    command = [str(binary), "bench", "render", str(folder)]
+    command = [str(binary), "render", str(folder)]
     command += ["--preset", PRESET] if scene == "volume" else ["--surface", "--lower", str(LOWER),
                                                                 "--upper", str(UPPER)]
     command += ["--size", f"{size[0]}x{size[1]}", "--runs", str(runs)]
@@ -564,7 +564,7 @@ def triangle_problems(results: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Rendering time: VRPrep vs VTK on Mesa llvmpipe.")
-    add_common_arguments(parser)
+    add_common_arguments(parser, tool="vrprep-bench")
     parser.add_argument("--skip-vrprep", action="store_true", help="time VTK only (no vrprep binary needed)")
     parser.add_argument("--series", type=parse_series, default=["sample", "large"],
                         help="comma-separated: sample, large (default: both)")

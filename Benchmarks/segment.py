@@ -12,7 +12,7 @@ its ``prepare_sample`` / ``prepare_large``, default Benchmarks/work): ``sample/`
 (256 x 256 x 108) and ``large-432x512x512/`` (512 x 512 x 432). Each series is
 grown from one skull voxel with the interval [226, 3071] HU:
 
-* **VRPrep**: ``vrprep bench segment DIR --seed i,j,k --connectivity C --threads T
+* **VRPrep**: ``vrprep-bench segment DIR --seed i,j,k --connectivity C --threads T
   --runs N`` (one warm-up plus N timed runs inside vrprep; the series is loaded
   once, before), for C in {6, 26}, and ``--method confidence`` (6-connected).
 * **SimpleITK** ``ConnectedThresholdImageFilter`` (FaceConnectivity = 6,
@@ -187,7 +187,7 @@ def watch_from_args(args) -> CpuWatch:
 
 def run_vrprep(binary: Path, folder: Path, seed, runs: int, threads: int, connectivity: int,
                method: str) -> dict:
-    command = [str(binary), "bench", "segment", str(folder), "--seed", ",".join(map(str, seed)),
+    command = [str(binary), "segment", str(folder), "--seed", ",".join(map(str, seed)),
                "--lower", str(LOWER), "--upper", str(UPPER), "--connectivity", str(connectivity),
                "--method", method, "--runs", str(runs), "--threads", str(threads)]
     process = subprocess.run(command, capture_output=True, text=True)
@@ -405,11 +405,13 @@ def binary_info(binary: Path) -> dict:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, runs: int | None = None,
-                         work_help: str = "folder for the generated input series (default: Benchmarks/work)") -> None:
+                         work_help: str = "folder for the generated input series (default: Benchmarks/work)",
+                         tool: str = "vrprep") -> None:
     """--vrprep and --work, as every benchmark script takes them; with `runs`, also --runs (that
-    default) and --json."""
-    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / "vrprep",
-                        help="the vrprep binary (default: .build/release/vrprep); a copy of it is run, so that "
+    default) and --json. `tool`: the binary the script runs: vrprep (the product) or vrprep-bench
+    (the kernels timed on their own, a target under Benchmarks/)."""
+    parser.add_argument("--vrprep", type=Path, default=REPO / ".build" / "release" / tool,
+                        help=f"the {tool} binary (default: .build/release/{tool}); a copy of it is run, so that "
                              "a rebuild during the benchmark does not mix two builds")
     parser.add_argument("--work", type=Path, default=REPO / "Benchmarks" / "work", help=work_help)
     if runs is not None:
@@ -450,8 +452,8 @@ def checked_binary(path: Path, hint: str = "") -> Path:
     """The vrprep binary's resolved path; stops with how to build it when there is none."""
     original = path.resolve()
     if not (original.is_file() and os.access(original, os.X_OK)):
-        fail(f"vrprep binary not found at {original}. Build it first with: swift build -c release "
-             f"--product vrprep (or pass --vrprep PATH{hint})")
+        fail(f"{original.name} binary not found at {original}. Build it first with: swift build -c release "
+             f"--product {original.name} (or pass --vrprep PATH{hint})")
     return original
 
 
@@ -492,7 +494,7 @@ def add_build(machine: dict, build: dict | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Region growing time: VRPrep vs SimpleITK and scikit-image.")
-    add_common_arguments(parser, runs=5)
+    add_common_arguments(parser, runs=5, tool="vrprep-bench")
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="comma-separated thread counts for VRPrep and SimpleITK (default: 1,2)")
     parser.add_argument("--confidence-large", action="store_true",

@@ -83,7 +83,7 @@ struct RenderCommand: ParsableCommand {
     var shaders: String?
 
     func validate() throws {
-        _ = try ImageSize(size)
+        _ = try ImageSize(option: size)
         guard !study.isEmpty || labels != nil || !meshes.isEmpty else {
             throw ValidationError("give a study, --labels L.nii.gz or --meshes FILE… to render")
         }
@@ -129,7 +129,7 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try ImageSize(size)
+        let image = try ImageSize(option: size)
         let series = study.isEmpty ? nil : chooseSeries(DicomLoader().load(study), from: study)
         let map: LabelMap? = labels.map { path in
             do { return try NIfTI.readLabelMap(URL(fileURLWithPath: path)) } catch { fail("\(error)") }
@@ -304,18 +304,12 @@ struct RenderCommand: ParsableCommand {
     }
 }
 
-/// `--size WIDTHxHEIGHT`: positive whole numbers (the renderer checks the driver's limit).
-struct ImageSize {
-    var width: Int
-    var height: Int
-
-    init(_ text: String) throws {
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-        guard parts.count == 2, let w = parts[0], let h = parts[1], w > 0, h > 0 else {
+extension ImageSize {
+    /// `--size WIDTHxHEIGHT`, or a usage error naming the option.
+    init(option text: String) throws {
+        guard let size = ImageSize(parsing: text) else {
             throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(text)'")
         }
-        (width, height) = (w, h)
+        self = size
     }
-
-    var aspect: Double { Double(width) / Double(height) }
 }

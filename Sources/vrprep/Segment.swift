@@ -430,16 +430,6 @@ func fmt1(_ value: Double) -> String {
 
 func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
-/// Wall-clock laps.
-final class Stopwatch {
-    private var last = DispatchTime.now().uptimeNanoseconds
-    func lap() -> Double {
-        let now = DispatchTime.now().uptimeNanoseconds
-        defer { last = now }
-        return Double(now - last) / 1e9
-    }
-}
-
 /// The `--json` shape of `vrprep segment`.
 struct SegmentJSON: Encodable {
     struct Series: Encodable {

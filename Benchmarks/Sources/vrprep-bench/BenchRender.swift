@@ -40,19 +40,24 @@ extension Bench {
         @Option(help: "Timed runs after one warm-up frame.")
         var runs: Int = 5
 
+        private func imageSize() throws -> ImageSize {
+            guard let image = ImageSize(parsing: size) else { throw ValidationError("--size must be WIDTHxHEIGHT, not '\(size)'") }
+            return image
+        }
+
         func validate() throws {
             guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
             guard TransferFunction.presets.contains(where: { $0.name == preset }) else {
                 throw ValidationError("--preset must be one of \(TransferFunction.presets.map(\.name).joined(separator: ", "))")
             }
-            _ = try ImageSize(size)
+            _ = try imageSize()
         }
 
         func run() throws {
-            let image = try ImageSize(size)
+            let image = try imageSize()
             let report = DicomLoader().load(paths)
             guard let series = report.series.first else {
-                FileHandle.standardError.write(Data("vrprep bench render: no series could be loaded\n".utf8))
+                FileHandle.standardError.write(Data("vrprep-bench render: no series could be loaded\n".utf8))
                 throw ExitCode(1)
             }
             let g = series.info.geometry
@@ -107,3 +112,4 @@ extension Bench {
         }
     }
 }
+

@@ -7,11 +7,26 @@ import Segmentation
 import VolumeCore
 import VolumeIO
 
+/// `vrprep-bench`: VRPrep's kernels timed on a study, for the scripts in Benchmarks/. Not part of
+/// the product (`vrprep`): it prints JSON for the scripts, which compare it with peers.
+@main
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "vrprep-bench",
         abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
+        version: "0.1.0 (the kernels of vrprep 0.1.0)",
         subcommands: [Load.self, Segment.self, MeshBench.self, RenderBench.self]
     )
+
+    static func main() {
+        MemoryPolicy.reuseLargeAllocations()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,7 +50,7 @@ struct Bench: ParsableCommand {
             let loader = DicomLoader(threads: threads)
             var report = loader.load(paths)  // warm-up: page cache, codec set-up
             guard let first = report.series.first else {
-                FileHandle.standardError.write(Data("vrprep bench load: no series could be loaded\n".utf8))
+                FileHandle.standardError.write(Data("vrprep-bench load: no series could be loaded\n".utf8))
                 throw ExitCode(1)
             }
             var seconds: [Double] = []
@@ -301,3 +316,6 @@ extension Bench {
         }
     }
 }
+
+/// `--preset tumor|vessels`.
+extension Preset: ExpressibleByArgument {}
