@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import Pipeline
 import Foundation
 import VolumeCore
 
@@ -29,40 +30,41 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let loader = DicomLoader(threads: threads)
         let progress = TerminalProgress()
         var callback: (@Sendable (LoadProgress) -> Void)?
         if let progress { callback = { progress.update($0) } }
-        let report = loader.load(paths, progress: callback)
+        let inspection = StudyInspection(paths, threads: threads, progress: callback)
         progress?.finish()
         if json {
-            print(try InspectJSON(report).encoded())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(inspection), as: UTF8.self))
         } else {
-            printText(report)
+            printText(inspection)
         }
-        if report.series.isEmpty { throw ExitCode(1) }
+        if inspection.series.isEmpty { throw ExitCode(1) }
     }
 
-    private func printText(_ report: LoadReport) {
-        if report.series.isEmpty { print("No series could be loaded.") }
-        for (index, series) in report.series.enumerated() {
-            let info = series.info, g = info.geometry
-            print("Series \(index + 1): \(info.modality) \"\(info.seriesDescription)\" (number \(info.seriesNumber.map(String.init) ?? "–"))")
-            print("  study         \(info.studyInstanceUID) \"\(info.studyDescription)\"")
-            print("  series UID    \(info.seriesInstanceUID)")
-            print("  dimensions    \(g.dimensions.x) × \(g.dimensions.y) × \(g.dimensions.z) voxels (\(series.volume.voxelTypeName))")
-            print("  spacing       \(fmt(g.spacing.x)) × \(fmt(g.spacing.y)) × \(fmt(g.spacing.z)) mm")
-            print("  origin        (\(fmt(g.origin.x)), \(fmt(g.origin.y)), \(fmt(g.origin.z))) mm LPS")
-            print("  direction     \(g.direction.rowMajor.map(fmt).joined(separator: " "))")
+    private func printText(_ inspection: StudyInspection) {
+        if inspection.series.isEmpty { print("No series could be loaded.") }
+        for (index, series) in inspection.series.enumerated() {
+            let (d, s, o) = (series.dimensions, series.spacing, series.origin)
+            print("Series \(index + 1): \(series.modality) \"\(series.description)\" (number \(series.seriesNumber.map(String.init) ?? "–"))")
+            print("  study         \(series.studyInstanceUID) \"\(series.studyDescription)\"")
+            print("  series UID    \(series.seriesInstanceUID)")
+            print("  dimensions    \(d[0]) × \(d[1]) × \(d[2]) voxels (\(series.voxelType))")
+            print("  spacing       \(fmt(s[0])) × \(fmt(s[1])) × \(fmt(s[2])) mm")
+            print("  origin        (\(fmt(o[0])), \(fmt(o[1])), \(fmt(o[2]))) mm LPS")
+            print("  direction     \(series.direction.map(fmt).joined(separator: " "))")
             if let range = series.valueRange {
-                print("  values        \(fmt(range.lowerBound)) … \(fmt(range.upperBound))\(info.units.map { " " + $0 } ?? "")")
+                print("  values        \(fmt(range[0])) … \(fmt(range[1]))\(series.units.map { " " + $0 } ?? "")")
             }
-            print("  files         \(info.files) (\(info.slices) slices; \(info.transferSyntaxes.joined(separator: ", ")))")
-            for warning in info.warnings { print("  warning       \(warning)") }
+            print("  files         \(series.files) (\(series.slices) slices; \(series.transferSyntaxes.joined(separator: ", ")))")
+            for warning in series.warnings { print("  warning       \(warning)") }
         }
-        if !report.rejected.isEmpty {
-            print("Rejected files (\(report.rejected.count)):")
-            for rejection in report.rejected { print("  \(rejection.path): \(rejection.reason)") }
+        if !inspection.rejected.isEmpty {
+            print("Rejected files (\(inspection.rejected.count)):")
+            for rejection in inspection.rejected { print("  \(rejection.path): \(rejection.reason)") }
         }
     }
 }
@@ -71,59 +73,4 @@ func fmt(_ value: Double) -> String {
     let rounded = (value * 1e9).rounded() / 1e9
     if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int(rounded)) }
     return String(rounded)
-}
-
-/// The `--json` shape of `vrprep inspect`.
-struct InspectJSON: Encodable {
-    struct Series: Encodable {
-        var seriesInstanceUID: String
-        var studyInstanceUID: String
-        var modality: String
-        var description: String
-        var seriesNumber: Int?
-        var dimensions: [Int]
-        var spacing: [Double]
-        var origin: [Double]
-        var direction: [Double]
-        var valueRange: [Double]?
-        var voxelType: String
-        var units: String?
-        var files: Int
-        var slices: Int
-        var transferSyntaxes: [String]
-        var splitBy: String?
-        var warnings: [String]
-    }
-
-    var series: [Series]
-    var rejected: [Rejection]
-
-    init(_ report: LoadReport) {
-        series = report.series.map { loaded in
-            let info = loaded.info, g = info.geometry
-            return Series(
-                seriesInstanceUID: info.seriesInstanceUID, studyInstanceUID: info.studyInstanceUID,
-                modality: info.modality, description: info.seriesDescription, seriesNumber: info.seriesNumber,
-                dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z],
-                spacing: [g.spacing.x, g.spacing.y, g.spacing.z].map(clean),
-                origin: [g.origin.x, g.origin.y, g.origin.z].map(clean),
-                direction: g.direction.rowMajor.map(clean),
-                valueRange: loaded.valueRange.map { [$0.lowerBound, $0.upperBound] },
-                voxelType: loaded.volume.voxelTypeName, units: info.units, files: info.files, slices: info.slices,
-                transferSyntaxes: info.transferSyntaxes, splitBy: info.splitBy?.rawValue, warnings: info.warnings)
-        }
-        rejected = report.rejected
-    }
-
-    func encoded() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-}
-
-/// Rounds away binary noise (1e-9) so 0.9570312 prints as written in the DICOM header.
-private func clean(_ value: Double) -> Double {
-    let rounded = (value * 1e9).rounded() / 1e9
-    return rounded == 0 ? 0 : rounded
 }
