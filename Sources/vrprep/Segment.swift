@@ -1,6 +1,7 @@
 import ArgumentParser
 import DICOM
 import Foundation
+import Pipeline
 import Segmentation
 import VolumeCore
 import VolumeIO
@@ -239,7 +240,6 @@ struct Segment: ParsableCommand {
     }
 
     func run() throws {
-        let clock = Stopwatch()
         // Recipe problems are reported before the study is read.
         var plan: Recipe?
         do {
@@ -248,71 +248,48 @@ struct Segment: ParsableCommand {
             fail("\(error)")
         }
         if method == nil && plan == nil { plan = try presetRecipe() }
+        var request = SegmentStudy(method: try studyMethod(plan))
+        request.connectivity = Connectivity(rawValue: connectivity)!
+        request.limits = GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM)
+        request.threads = threads
         let progress = TerminalProgress()
         var callback: (@Sendable (LoadProgress) -> Void)?
         if let progress { callback = { progress.update($0) } }
-        let report = DicomLoader(threads: threads).load(paths, progress: callback)
-        progress?.finish()
-        let loadSeconds = clock.lap()
-        let chosen = chooseSeries(report, from: paths, choice: series)
-        let volume = chosen.volume
-        let g = volume.geometry
-
-        let labels: LabelMap
-        var entries: [SegmentJSON.Label] = [], seedsUsed: [ResolvedSeed] = [], warnings = chosen.info.warnings
-        var interval: [Double]?, automatic = 0, iterations: Int?, limited = false
-        if let plan {
-            let result: RecipeRunner.Result
-            do {
-                result = try RecipeRunner(threads: threads).run(plan, volume: volume, modality: chosen.info.modality) { done, total, name in
-                    if let name { progress?.say("segmenting \(name) (\(done + 1) of \(total)) …") }
-                }
-            } catch {
-                fail("\(error)")
-            }
-            progress?.finish()
-            labels = result.labels
-            for structure in result.structures {
-                entries.append(.init(value: structure.label.value, name: structure.label.name, voxels: structure.voxelsInMap,
-                                     volumeML: Double(structure.voxelsInMap) * g.voxelVolume / 1000, preset: structure.preset,
-                                     segmentedVoxels: structure.voxels, interval: structure.interval,
-                                     figures: structure.figures.isEmpty ? nil : structure.figures,
-                                     seeds: structure.seeds.map(SegmentJSON.SeedUsed.init), seconds: structure.seconds,
-                                     warnings: structure.warnings))
-                seedsUsed += structure.seeds
-                warnings += structure.warnings.map { "\(structure.preset): \($0)" }
-                if structure.stop != nil { limited = true }
-            }
-            interval = result.structures.count == 1 ? result.structures[0].interval : nil
-            automatic = Int(result.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0)
-        } else {
-            progress?.say("segmenting \(method!) …")
-            let outcome: Outcome
-            do {
-                outcome = try segment(volume, modality: chosen.info.modality, seeds: try seeds())
-            } catch let error as SegmentationError {
-                fail("\(error)")
-            }
-            progress?.finish()
-            labels = LabelMap(mask: outcome.mask, label: outcome.label)
-            entries = [.init(value: outcome.label.value, name: outcome.label.name, voxels: outcome.voxels,
-                             volumeML: Double(outcome.voxels) * g.voxelVolume / 1000)]
-            seedsUsed = outcome.seeds
-            interval = outcome.interval
-            iterations = outcome.iterations
-            limited = outcome.limited
-            warnings += outcome.warnings
-        }
-        let segmentSeconds = clock.lap()
+        let result: SegmentStudy.Result
         do {
-            try NIfTI.write(labels, to: URL(fileURLWithPath: out))
+            if plan == nil { progress?.say("segmenting \(method!) …") }
+            result = try request.run(paths, series: series, loading: callback) { done, total, preset in
+                progress?.say("segmenting \(preset) (\(done + 1) of \(total)) …")
+            }
+        } catch {
+            progress?.finish()
+            fail("\(error)")
+        }
+        progress?.finish()
+        let clock = Stopwatch()
+        do {
+            try NIfTI.write(result.labels, to: URL(fileURLWithPath: out))
         } catch {
             fail("\(error)")
         }
         let writeSeconds = clock.lap()
+        let (loadSeconds, segmentSeconds) = (result.loadSeconds, result.segmentSeconds)
+        let chosen = result.series
+        let g = chosen.geometry
+        let entries = result.structures.map { s in
+            let preset = s.preset != nil
+            return SegmentJSON.Label(value: s.label.value, name: s.label.name, voxels: s.voxelsInMap, volumeML: s.volumeML,
+                                     preset: s.preset, segmentedVoxels: s.segmentedVoxels, interval: s.interval,
+                                     figures: s.figures.isEmpty ? nil : s.figures,
+                                     seeds: preset ? s.seeds.map(SegmentJSON.SeedUsed.init) : nil, seconds: s.seconds,
+                                     warnings: preset ? s.warnings : nil)
+        }
+        let (interval, automatic, iterations, limited) = (result.interval, result.automaticSeedVoxels, result.iterations,
+                                                          result.stoppedByVolumeLimit)
+        let (seedsUsed, warnings) = (result.seeds, result.warnings)
         let name = method ?? preset?.rawValue ?? structures ?? "recipe \(recipe!)"
         let summary = SegmentJSON(
-            series: .init(seriesInstanceUID: chosen.info.seriesInstanceUID, modality: chosen.info.modality,
+            series: .init(seriesInstanceUID: chosen.seriesInstanceUID, modality: chosen.modality,
                           dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z]),
             method: name, connectivity: connectivity, interval: interval, labels: entries,
             seeds: seedsUsed.map(SegmentJSON.SeedUsed.init), automaticSeedVoxels: automatic, iterations: iterations,
@@ -322,7 +299,7 @@ struct Segment: ParsableCommand {
             print(try summary.encoded())
             return
         }
-        print("Segmented \(name) in series \(chosen.info.seriesInstanceUID) (\(chosen.info.modality))")
+        print("Segmented \(name) in series \(chosen.seriesInstanceUID) (\(chosen.modality))")
         for label in entries {
             print("  \(label.name.padding(toLength: 12, withPad: " ", startingAt: 0))  label \(label.value): \(label.voxels) voxels " +
                   "(\(String(format: "%.3f", label.volumeML)) mL)" + (label.seconds.map { " in \(ms($0))" } ?? ""))
@@ -346,74 +323,14 @@ struct Segment: ParsableCommand {
         print("  wrote         \(out)")
     }
 
-    struct Outcome {
-        var mask: Volume<UInt8>
-        var label: LabelInfo
-        var voxels: Int
-        var interval: [Double]?
-        var seeds: [ResolvedSeed]
-        var automaticSeedVoxels = 0
-        var iterations: Int?
-        var limited = false
-        var warnings: [String] = []
-    }
-
-    private func segment(_ volume: AnyVolume, modality: String, seeds: [Seed]) throws -> Outcome {
-        let limits = GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM)
-        let grower = RegionGrowing(connectivity: Connectivity(rawValue: connectivity)!, limits: limits, threads: threads)
-        let region = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
+    /// The use case's method from the options (a recipe, or an expert method).
+    private func studyMethod(_ plan: Recipe?) throws -> SegmentStudy.Method {
+        if let plan { return .recipe(plan) }
         switch method! {
-        case "threshold":
-            let mask = try Thresholding.mask(volume, lower: lower!, upper: upper!, threads: threads)
-            return Outcome(mask: mask, label: region, voxels: mask.voxels.reduce(0) { $0 + Int($1) },
-                           interval: [lower!, upper!], seeds: [])
-        case "connected":
-            let criterion: InclusionCriterion
-            if let within {
-                let mask = try withinMask(within, grid: volume.geometry)
-                criterion = .intervalInMask(lower: lower!, upper: upper!, mask: mask)
-            } else {
-                criterion = .interval(lower: lower!, upper: upper!)
-            }
-            let result = try grower.grow(volume, seeds: seeds, criterion: criterion)
-            return Outcome(mask: result.mask, label: region, voxels: result.voxelCount, interval: [result.lower, result.upper],
-                           seeds: result.seeds, limited: result.stoppedByVolumeLimit, warnings: result.warnings)
-        default:
-            let result = try grower.grow(volume, seeds: seeds, criterion: .confidence(multiplier: multiplier,
-                                                                                         iterations: iterations,
-                                                                                         initialRadius: radius))
-            return Outcome(mask: result.mask, label: region, voxels: result.voxelCount, interval: [result.lower, result.upper],
-                           seeds: result.seeds, iterations: result.iterations, limited: result.stoppedByVolumeLimit,
-                           warnings: result.warnings)
+        case "threshold": return .threshold(lower: lower!, upper: upper!)
+        case "connected": return .connected(lower: lower!, upper: upper!, seeds: try seeds(), within: within.map { ($0, withinLabel) })
+        default: return .confidence(multiplier: multiplier, iterations: iterations, radius: radius, seeds: try seeds())
         }
-    }
-
-    /// The `--within` label map as a mask, checked to lie on the volume's grid.
-    private func withinMask(_ path: String, grid: VolumeGeometry) throws -> Volume<UInt8> {
-        let labels: LabelMap
-        do {
-            labels = try NIfTI.readLabelMap(URL(fileURLWithPath: path))
-        } catch {
-            fail("\(error)")
-        }
-        let g = labels.geometry
-        let sameGrid = g.dimensions == grid.dimensions && (g.spacing - grid.spacing).length < 1e-3 &&
-            (g.origin - grid.origin).length < 1e-2 && g.direction.maxDifference(to: grid.direction) < 1e-4
-        guard sameGrid else {
-            fail("\(path): the label map is not on the study's grid (\(describe(g)) vs \(describe(grid)))")
-        }
-        if let withinLabel { return labels.mask(of: withinLabel) }
-        var mask = labels.mask(of: -1)
-        switch labels.storage {
-        case .uint8(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
-        case .uint16(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
-        }
-        return mask
-    }
-
-    private func describe(_ g: VolumeGeometry) -> String {
-        "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(fmt(g.spacing.x))×\(fmt(g.spacing.y))×" +
-            "\(fmt(g.spacing.z)) mm at (\(fmt(g.origin.x)), \(fmt(g.origin.y)), \(fmt(g.origin.z)))"
     }
 }
 

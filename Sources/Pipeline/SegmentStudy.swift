@@ -1,0 +1,205 @@
+import DICOM
+import Foundation
+import Segmentation
+import VolumeCore
+import VolumeIO
+
+/// Use case: segment one series of a study into one label map, by a recipe (the presets) or by
+/// an expert method (a threshold, connected or confidence growing from seeds). `vrprep segment`
+/// builds the request from its options and prints the result; it writes the label map.
+public struct SegmentStudy: Sendable {
+    /// How the label map is made.
+    public enum Method: Sendable {
+        /// The presets of a recipe, painted into one map by priority.
+        case recipe(Recipe)
+        /// Every voxel in [lower, upper].
+        case threshold(lower: Double, upper: Double)
+        /// Grown from the seeds within [lower, upper], optionally only inside a label map on the
+        /// study's grid (`within`: its path, and one label of it or any non-zero one).
+        case connected(lower: Double, upper: Double, seeds: [Seed], within: (path: String, label: Int?)?)
+        /// ITK-style ConfidenceConnected from the seeds.
+        case confidence(multiplier: Double, iterations: Int, radius: Int, seeds: [Seed])
+    }
+
+    public var method: Method
+    /// Expert methods: connectivity and limits of the growth.
+    public var connectivity: Connectivity = .six
+    public var limits = GrowthLimits()
+    public var threads: Int?
+
+    public init(method: Method) {
+        self.method = method
+    }
+
+    /// What one structure (or the expert method's one region) gave.
+    public struct Structure: Sendable {
+        public var label: LabelInfo
+        public var preset: Preset?
+        /// Voxels it keeps in the map, and (presets) those it found before overlaps.
+        public var voxelsInMap: Int
+        public var segmentedVoxels: Int?
+        public var volumeML: Double
+        public var interval: [Double]?
+        public var figures: [String: Double]
+        public var seeds: [ResolvedSeed]
+        public var seconds: Double?
+        public var warnings: [String]
+    }
+
+    public struct Result: Sendable {
+        public var labels: LabelMap
+        public var series: SeriesInfo
+        public var structures: [Structure]
+        /// The seeds used, over all structures.
+        public var seeds: [ResolvedSeed]
+        /// The interval, when there is one region (or one structure).
+        public var interval: [Double]?
+        public var automaticSeedVoxels: Int
+        /// Confidence growing: estimates made.
+        public var iterations: Int?
+        /// Growth ended early (the volume limit; a vessel's leak guard).
+        public var stoppedByVolumeLimit: Bool
+        /// The series' warnings, then each structure's (named by its preset).
+        public var warnings: [String]
+        public var loadSeconds: Double
+        public var segmentSeconds: Double
+    }
+
+    /// What went wrong, in words that name the file, the seed or the key.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads the study, picks its series (`SeriesChoice`) and segments it. `progress` hears the
+    /// loading and, for a recipe, each structure as it starts.
+    public func run(_ paths: [String], series choice: String? = nil, loading: (@Sendable (LoadProgress) -> Void)? = nil,
+                    structure: ((Int, Int, Preset) -> Void)? = nil) throws(Failure) -> Result {
+        let clock = Stopwatch()
+        let report = DicomLoader(threads: threads).load(paths, progress: loading)
+        let chosen: LoadedSeries
+        do {
+            chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+        let loadSeconds = clock.lap()
+        var result = try segment(chosen, structure: structure)
+        result.loadSeconds = loadSeconds
+        result.segmentSeconds = clock.lap()
+        return result
+    }
+
+    private func segment(_ chosen: LoadedSeries, structure: ((Int, Int, Preset) -> Void)?) throws(Failure) -> Result {
+        let volume = chosen.volume, modality = chosen.info.modality, g = volume.geometry
+        do throws(SegmentationError) {
+            switch method {
+            case .recipe(let recipe):
+                let done = try RecipeRunner(threads: threads).run(recipe, volume: volume, modality: modality) { n, total, preset in
+                    if let preset { structure?(n, total, preset) }
+                }
+                let structures = done.structures.map { s in
+                    Structure(label: s.label, preset: s.preset, voxelsInMap: s.voxelsInMap, segmentedVoxels: s.voxels,
+                              volumeML: Double(s.voxelsInMap) * g.voxelVolume / 1000, interval: s.interval, figures: s.figures, seeds: s.seeds,
+                              seconds: s.seconds, warnings: s.warnings)
+                }
+                return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds),
+                              interval: done.structures.count == 1 ? done.structures[0].interval : nil,
+                              automaticSeedVoxels: Int(done.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0),
+                              iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
+                              warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
+                              loadSeconds: 0, segmentSeconds: 0)
+            case .threshold(let lower, let upper):
+                let mask = try Thresholding.mask(volume, lower: lower, upper: upper, threads: threads)
+                return region(mask, voxels: mask.voxels.reduce(0) { $0 + Int($1) }, interval: [lower, upper], seeds: [], chosen)
+            case .connected(let lower, let upper, let seeds, let within):
+                let criterion: InclusionCriterion
+                if let within {
+                    criterion = .intervalInMask(lower: lower, upper: upper, mask: try Self.withinMask(within.path, label: within.label, grid: g))
+                } else {
+                    criterion = .interval(lower: lower, upper: upper)
+                }
+                let grown = try grower.grow(volume, seeds: seeds, criterion: criterion)
+                return region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds, chosen,
+                              limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+            case .confidence(let multiplier, let iterations, let radius, let seeds):
+                let grown = try grower.grow(volume, seeds: seeds, criterion: .confidence(multiplier: multiplier, iterations: iterations,
+                                                                                          initialRadius: radius))
+                var result = region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds,
+                                    chosen, limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+                result.iterations = grown.iterations
+                return result
+            }
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+    }
+
+    private var grower: RegionGrowing {
+        RegionGrowing(connectivity: connectivity, limits: limits, threads: threads)
+    }
+
+    /// The expert methods' one region, labelled 1.
+    private func region(_ mask: Volume<UInt8>, voxels: Int, interval: [Double], seeds: [ResolvedSeed], _ chosen: LoadedSeries,
+                        limited: Bool = false, warnings: [String] = []) -> Result {
+        let label = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
+        let structure = Structure(label: label, preset: nil, voxelsInMap: voxels, segmentedVoxels: nil,
+                                  volumeML: Double(voxels) * mask.geometry.voxelVolume / 1000,
+                                  interval: nil, figures: [:], seeds: [], seconds: nil, warnings: [])
+        return Result(labels: LabelMap(mask: mask, label: label), series: chosen.info, structures: [structure], seeds: seeds,
+                      interval: interval, automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: limited,
+                      warnings: chosen.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)
+    }
+
+    /// A label map as a mask, checked to lie on the study's grid.
+    static func withinMask(_ path: String, label: Int?, grid: VolumeGeometry) throws(SegmentationError) -> Volume<UInt8> {
+        let labels: LabelMap
+        do {
+            labels = try NIfTI.readLabelMap(URL(fileURLWithPath: path))
+        } catch {
+            throw .nothingFound(reason: "\(error)")
+        }
+        let g = labels.geometry
+        let sameGrid = g.dimensions == grid.dimensions && (g.spacing - grid.spacing).length < 1e-3 &&
+            (g.origin - grid.origin).length < 1e-2 && g.direction.maxDifference(to: grid.direction) < 1e-4
+        guard sameGrid else {
+            throw .invalidParameter(name: path, reason: "the label map is not on the study's grid (\(describe(g)) vs \(describe(grid)))")
+        }
+        if let label { return labels.mask(of: label) }
+        var mask = labels.mask(of: -1)
+        switch labels.storage {
+        case .uint8(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
+        case .uint16(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
+        }
+        return mask
+    }
+
+    private static func describe(_ g: VolumeGeometry) -> String {
+        func n(_ value: Double) -> String {
+            let rounded = (value * 1e9).rounded() / 1e9
+            return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)
+        }
+        return "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(n(g.spacing.x))×\(n(g.spacing.y))×" +
+            "\(n(g.spacing.z)) mm at (\(n(g.origin.x)), \(n(g.origin.y)), \(n(g.origin.z)))"
+    }
+}
+
+/// The series a use case works on: `choice` (its number in `vrprep inspect`, 1…, or its
+/// SeriesInstanceUID) when given, else the largest.
+public enum SeriesChoice {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func choose(_ report: LoadReport, from paths: [String], choice: String? = nil) throws(Failure) -> LoadedSeries {
+        guard !report.series.isEmpty else {
+            let reasons = report.rejected.prefix(5).map { "\($0.path): \($0.reason)" }.joined(separator: "\n  ")
+            throw Failure(description: "no series could be loaded from \(paths.joined(separator: ", "))" + (reasons.isEmpty ? "" : ":\n  " + reasons))
+        }
+        if let choice {
+            if let number = Int(choice), number >= 1, number <= report.series.count { return report.series[number - 1] }
+            if let match = report.series.first(where: { $0.info.seriesInstanceUID == choice }) { return match }
+            throw Failure(description: "no series '\(choice)' here: give 1…\(report.series.count) or a SeriesInstanceUID (see vrprep inspect)")
+        }
+        return report.series.max { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }!
+    }
+}
