@@ -1,10 +1,8 @@
 import ArgumentParser
-import DICOM
 import Foundation
 import Meshing
 import Pipeline
 import VolumeCore
-import VolumeIO
 
 struct MeshCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,44 +97,27 @@ struct MeshCommand: ParsableCommand {
     }
 
     func run() throws {
-        let clock = Stopwatch()
-        var meshes = try extract()
-        let extractSeconds = clock.lap()
-        let before = meshes.map { MeshMeasurements($0, topology: false) }
-        if smooth > 0 { meshes = meshes.map { $0.smoothed(passes: smooth, threads: threads) } }
-        let smoothSeconds = clock.lap()
-        let smoothed = meshes.map { MeshMeasurements($0, topology: false) }
-        _ = clock.lap()
-        if targetTriangles != nil || decimate != nil {
-            do {
-                meshes = try meshes.map { mesh throws(MeshingError) in
-                    let target = targetTriangles ?? max(1, Int((Double(mesh.triangleCount) * decimate!).rounded()))
-                    return try mesh.decimated(targetTriangles: target, maxErrorMM: maxErrorMM, threads: threads)
-                }
-            } catch {
-                fail("\(error)")
-            }
-        } else {
-            meshes = meshes.map { $0.optimizedForGPU() }
-        }
-        let decimateSeconds = clock.lap()
-        meshes = meshes.map { $0.withNormals() }
-        if let color = try parsedColor() { meshes = meshes.map { var m = $0; m.color = color; return m } }
+        var request = BuildSurfaces(source: isLabelMap ? .labelMap(path: paths[0], label: label, study: study, iso: iso)
+                                                       : .study(paths: paths, iso: iso!))
+        request.smoothingPasses = smooth
+        (request.targetTriangles, request.fraction, request.maxErrorMM) = (targetTriangles, decimate, maxErrorMM)
+        request.color = try parsedColor()
+        request.quantize = quantize
+        request.threads = threads
+        let result: BuildSurfaces.Result
         do {
-            try MeshExport.write(meshes, to: URL(fileURLWithPath: out), quantize: quantize)
+            result = try request.run(writingTo: URL(fileURLWithPath: out))
         } catch {
             fail("\(error)")
         }
-        let writeSeconds = clock.lap()
-        let report = meshes.indices.map { index in
-            MeshJSON.Structure(name: meshes[index].name, measured: MeshMeasurements(meshes[index]),
-                               volumeBeforeSmoothingML: before[index].volumeML, trianglesExtracted: before[index].triangles,
-                               smoothingVolumeChangePercent: before[index].volumeML != 0
-                                   ? (smoothed[index].volumeML - before[index].volumeML) / before[index].volumeML * 100 : 0)
+        for warning in result.warnings { FileHandle.standardError.write(Data("vrprep: warning: \(warning)\n".utf8)) }
+        let report = result.surfaces.map {
+            MeshJSON.Structure(name: $0.name, measured: $0.measured, volumeBeforeSmoothingML: $0.volumeBeforeSmoothingML,
+                               trianglesExtracted: $0.trianglesExtracted, smoothingVolumeChangePercent: $0.smoothingVolumeChangePercent)
         }
+        let t = result.seconds
         let summary = MeshJSON(structures: report, smoothingPasses: smooth, output: out,
-                               seconds: .init(extract: extractSeconds, smooth: smoothSeconds, decimate: decimateSeconds,
-                                              write: writeSeconds))
+                               seconds: .init(extract: t.extract, smooth: t.smooth, decimate: t.decimate, write: t.write))
         if json {
             print(try summary.encoded())
         } else {
@@ -149,64 +130,8 @@ struct MeshCommand: ParsableCommand {
                 print("  bounds (LPS)  (\(corner(s.boundsMM.min))) … (\(corner(s.boundsMM.max))) mm")
                 print("  watertight    \(s.watertight ? "yes" : "no (\(s.boundaryEdges) open edges, \(s.nonManifoldEdges) non-manifold)")")
             }
-            print("  time          extract \(ms(extractSeconds)), smooth \(ms(smoothSeconds)), decimate \(ms(decimateSeconds)), write \(ms(writeSeconds))")
+            print("  time          extract \(ms(t.extract)), smooth \(ms(t.smooth)), decimate \(ms(t.decimate)), write \(ms(t.write))")
             print("  wrote         \(out)")
-        }
-    }
-
-    private func extract() throws -> [Mesh] {
-        if !isLabelMap {
-            let series = chooseSeries(DicomLoader(threads: threads).load(paths), from: paths)
-            var mesh = Surfaces.isoSurface(series.volume, iso: iso!, threads: threads)
-            mesh.name = "iso_\(fmt(iso!))"
-            guard !mesh.indices.isEmpty else { fail("no voxel of the study is above --iso \(fmt(iso!)): nothing to mesh") }
-            return [mesh]
-        }
-        let labels: LabelMap
-        do {
-            labels = try NIfTI.readLabelMap(URL(fileURLWithPath: paths[0]))
-        } catch {
-            fail("\(error)")
-        }
-        let counts = labels.voxelCounts(threads: threads)
-        let present = counts.keys.filter { $0 != 0 }.sorted()
-        let chosen: [Int]
-        if let label {
-            guard counts[label, default: 0] > 0 else {
-                fail("\(paths[0]): label \(label) is empty (labels present: \(present.map(String.init).joined(separator: ", ")))")
-            }
-            chosen = [label]
-        } else {
-            guard !present.isEmpty else { fail("\(paths[0]): the label map is empty: nothing to mesh") }
-            if present.count > 1 && MeshExport.Format(path: out) != .glb {
-                fail("\(paths[0]) holds labels \(present.map(String.init).joined(separator: ", ")): give --label N (only .glb holds several meshes)")
-            }
-            chosen = present
-        }
-        let volume: AnyVolume?
-        if let study {
-            let report = DicomLoader(threads: threads).load([study])
-            guard let series = report.series.first(where: { $0.info.geometry.dimensions == labels.geometry.dimensions }) else {
-                fail("\(study): no series on the label map's grid (\(labels.geometry.dimensions.x)×\(labels.geometry.dimensions.y)×\(labels.geometry.dimensions.z))")
-            }
-            volume = series.volume
-        } else {
-            volume = nil
-        }
-        return chosen.map { value in
-            let info = labels.labels.first { $0.value == value } ?? LabelInfo(value: value, name: "label_\(value)", color: RGBA(0.9, 0.9, 0.9))
-            var mesh: Mesh
-            if let volume {
-                mesh = Surfaces.isoSurface(volume, iso: iso!, mask: StructureSurface.mask(of: value, in: labels), threads: threads)
-            } else {
-                mesh = StructureSurface.surface(of: value, in: labels, threads: threads)
-            }
-            if counts[value, default: 0] == labels.geometry.voxelCount {
-                FileHandle.standardError.write(Data("vrprep: warning: label \(value) fills the whole volume: its surface is the grid's box\n".utf8))
-            }
-            mesh.name = info.name
-            mesh.color = info.color
-            return mesh
         }
     }
 }

@@ -1,0 +1,162 @@
+import DICOM
+import Foundation
+import Meshing
+import VolumeCore
+import VolumeIO
+
+/// Use case: surfaces from a label map (each label by the one rule of `StructureSurface`, or
+/// placed between voxels by a study's intensities) or a study's iso-surface; smoothed, decimated
+/// (or ordered for the GPU) and written as .glb, .stl, .obj or .ply. `vrprep mesh` builds the
+/// request from its options and prints the result.
+public struct BuildSurfaces: Sendable {
+    public enum Source: Sendable {
+        /// A label map: one label, or every label present; with a study and an iso-value the
+        /// surface lies between voxels by the study's intensities (the label decides inside).
+        case labelMap(path: String, label: Int?, study: String?, iso: Double?)
+        /// A study's iso-surface (inside: value > iso).
+        case study(paths: [String], iso: Double)
+    }
+
+    public var source: Source
+    public var smoothingPasses = 0
+    /// Decimation: a triangle count, or a fraction of the triangles; at most this error (mm).
+    public var targetTriangles: Int?
+    public var fraction: Double?
+    public var maxErrorMM: Double?
+    public var color: RGBA?
+    public var quantize = false
+    public var threads: Int?
+
+    public init(source: Source) {
+        self.source = source
+    }
+
+    public struct Surface: Sendable {
+        public var name: String
+        public var measured: MeshMeasurements
+        /// Before smoothing (geometry only): its triangles and enclosed volume.
+        public var trianglesExtracted: Int
+        public var volumeBeforeSmoothingML: Double
+        /// Enclosed volume changed by smoothing (%), 0 without smoothing.
+        public var smoothingVolumeChangePercent: Double
+    }
+
+    public struct Result: Sendable {
+        public var surfaces: [Surface]
+        public var warnings: [String]
+        public var seconds: (extract: Double, smooth: Double, decimate: Double, write: Double)
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public func run(writingTo out: URL) throws(Failure) -> Result {
+        let clock = Stopwatch()
+        var warnings: [String] = []
+        var meshes = try extract(format: MeshExport.Format(path: out.path), warnings: &warnings)
+        let extractSeconds = clock.lap()
+        let before = meshes.map { MeshMeasurements($0, topology: false) }
+        if smoothingPasses > 0 { meshes = meshes.map { $0.smoothed(passes: smoothingPasses, threads: threads) } }
+        let smoothSeconds = clock.lap()
+        let smoothed = meshes.map { MeshMeasurements($0, topology: false) }
+        _ = clock.lap()
+        if targetTriangles != nil || fraction != nil {
+            do {
+                meshes = try meshes.map { mesh throws(MeshingError) in
+                    let target = targetTriangles ?? max(1, Int((Double(mesh.triangleCount) * fraction!).rounded()))
+                    return try mesh.decimated(targetTriangles: target, maxErrorMM: maxErrorMM, threads: threads)
+                }
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+        } else {
+            meshes = meshes.map { $0.optimizedForGPU() }
+        }
+        let decimateSeconds = clock.lap()
+        meshes = meshes.map { $0.withNormals() }
+        if let color { meshes = meshes.map { var m = $0; m.color = color; return m } }
+        do {
+            try MeshExport.write(meshes, to: out, quantize: quantize)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+        let writeSeconds = clock.lap()
+        let surfaces = meshes.indices.map { index in
+            Surface(name: meshes[index].name, measured: MeshMeasurements(meshes[index]), trianglesExtracted: before[index].triangles,
+                    volumeBeforeSmoothingML: before[index].volumeML,
+                    smoothingVolumeChangePercent: before[index].volumeML != 0
+                        ? (smoothed[index].volumeML - before[index].volumeML) / before[index].volumeML * 100 : 0)
+        }
+        return Result(surfaces: surfaces, warnings: warnings,
+                      seconds: (extractSeconds, smoothSeconds, decimateSeconds, writeSeconds))
+    }
+
+    private func extract(format: MeshExport.Format?, warnings: inout [String]) throws(Failure) -> [Mesh] {
+        switch source {
+        case .study(let paths, let iso):
+            let series: LoadedSeries
+            do {
+                series = try SeriesChoice.choose(DicomLoader(threads: threads).load(paths), from: paths)
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+            var mesh = Surfaces.isoSurface(series.volume, iso: iso, threads: threads)
+            mesh.name = "iso_\(Self.number(iso))"
+            guard !mesh.indices.isEmpty else { throw Failure(description: "no voxel of the study is above --iso \(Self.number(iso)): nothing to mesh") }
+            return [mesh]
+        case .labelMap(let path, let label, let study, let iso):
+            let labels: LabelMap
+            do {
+                labels = try NIfTI.readLabelMap(URL(fileURLWithPath: path))
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+            let counts = labels.voxelCounts(threads: threads)
+            let present = counts.keys.filter { $0 != 0 }.sorted()
+            let chosen: [Int]
+            if let label {
+                guard counts[label, default: 0] > 0 else {
+                    throw Failure(description: "\(path): label \(label) is empty (labels present: \(present.map(String.init).joined(separator: ", ")))")
+                }
+                chosen = [label]
+            } else {
+                guard !present.isEmpty else { throw Failure(description: "\(path): the label map is empty: nothing to mesh") }
+                if present.count > 1 && format != .glb {
+                    throw Failure(description: "\(path) holds labels \(present.map(String.init).joined(separator: ", ")): give --label N (only .glb holds several meshes)")
+                }
+                chosen = present
+            }
+            var volume: AnyVolume?
+            if let study {
+                let report = DicomLoader(threads: threads).load([study])
+                guard let series = report.series.first(where: { $0.info.geometry.dimensions == labels.geometry.dimensions }) else {
+                    let d = labels.geometry.dimensions
+                    throw Failure(description: "\(study): no series on the label map's grid (\(d.x)×\(d.y)×\(d.z))")
+                }
+                volume = series.volume
+            }
+            return chosen.map { value in
+                let info = labels.labels.first { $0.value == value } ?? LabelInfo(value: value, name: "label_\(value)", color: RGBA(0.9, 0.9, 0.9))
+                var mesh: Mesh
+                if let volume, let iso {
+                    mesh = Surfaces.isoSurface(volume, iso: iso, mask: StructureSurface.mask(of: value, in: labels), threads: threads)
+                } else {
+                    mesh = StructureSurface.surface(of: value, in: labels, threads: threads)
+                }
+                if counts[value, default: 0] == labels.geometry.voxelCount {
+                    warnings.append("label \(value) fills the whole volume: its surface is the grid's box")
+                }
+                mesh.name = info.name
+                mesh.color = info.color
+                return mesh
+            }
+        }
+    }
+
+    /// As the command line writes numbers: whole ones without a decimal point.
+    static func number(_ value: Double) -> String {
+        let rounded = (value * 1e9).rounded() / 1e9
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)
+    }
+}
