@@ -1,11 +1,8 @@
 import ArgumentParser
-import DICOM
 import Foundation
-import Meshing
 import Pipeline
 import Rendering
 import VolumeCore
-import VolumeIO
 
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -129,178 +126,29 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try ImageSize(option: size)
-        let series = study.isEmpty ? nil : chooseSeries(DicomLoader().load(study), from: study)
-        let map: LabelMap? = labels.map { path in
-            do { return try NIfTI.readLabelMap(URL(fileURLWithPath: path)) } catch { fail("\(error)") }
-        }
-        if let slice { return renderSlice(SliceRenderer.Orientation(rawValue: slice)!, series: series, map: map, image: image) }
-        let surfaces = surfaceMeshes(map)
-        var box = series?.info.geometry.boundingBox
-        for mesh in surfaces {
-            let m = MeshMeasurements(mesh, topology: false)
-            box = box.map { (pointwiseMin($0.0, m.minimum), pointwiseMax($0.1, m.maximum)) } ?? (m.minimum, m.maximum)
-        }
-        guard let box else { fail("nothing to render") }
-        let transfer = series.map { chosenPreset(modality: $0.info.modality) } ?? .ctBone
-        let title = series != nil ? transfer.name + (surfaces.isEmpty ? "" : " with \(surfaces.count) surface(s)") : "\(surfaces.count) surface(s)"
-        renderScene(box: box, title: title, image: image) { () throws(RenderingError) -> (GLContext, Draw) in
-            let context = try GLContext()
-            let library = try shaderLibrary()
-            let surfaceRenderer = try SurfaceRenderer(context: context, shaders: library)
-            let uploaded = try surfaceRenderer.upload(surfaces)
-            guard let series else {
-                return (context, { camera, eyes throws(RenderingError) in
-                    try surfaceRenderer.render(uploaded, camera: camera, width: image.width, height: image.height, eyes: eyes)
-                })
-            }
-            let renderer = try VolumeRenderer(context: context, shaders: library)
-            try renderer.upload(series.volume, modality: series.info.modality)
-            return (context, { camera, eyes throws(RenderingError) in
-                try renderer.render(camera: camera, width: image.width, height: image.height, transfer: transfer, eyes: eyes,
-                                    surfaces: surfaces.isEmpty ? nil : uploaded)
-            })
-        }
-    }
-
-    /// --preset, else the modality's own (ct-bone for CT, mr for MR; other modalities must name one).
-    private func chosenPreset(modality: String) -> TransferFunction {
-        if let preset { return TransferFunction.presets.first { $0.name == preset }! }
-        if let own = TransferFunction.presets.first(where: { $0.modality == modality && ($0.name == "ct-bone" || $0.name == "mr") }) {
-            return own
-        }
-        fail("no default volume preset for modality '\(modality)': choose one with --preset (\(TransferFunction.presets.map(\.name).joined(separator: ", ")))")
-    }
-
-    /// The surfaces of the label map's labels (or --label's) and the mesh files.
-    private func surfaceMeshes(_ map: LabelMap?) -> [Mesh] {
-        var out: [Mesh] = []
-        if let map, let labels {
-            let values = label.map { [$0] } ?? map.labels.map(\.value)
-            if values.isEmpty { fail("\(labels): the label map holds no label to render") }
-            for value in values {
-                var mesh = StructureSurface.surface(of: value, in: map).smoothed(passes: smooth)
-                guard !mesh.indices.isEmpty else { fail("\(labels): label \(value) is empty: nothing to render") }
-                if let info = map.labels.first(where: { $0.value == value }) {
-                    mesh.name = info.name
-                    mesh.color = info.color
-                }
-                out.append(mesh)
-            }
-        }
-        let palette = [RGBA(0.9, 0.85, 0.75), RGBA(0.85, 0.2, 0.2), RGBA(0.3, 0.5, 0.95), RGBA(0.95, 0.75, 0.2)]
-        for (n, path) in meshes.enumerated() {
-            do {
-                var mesh = try MeshImport.read(URL(fileURLWithPath: path))
-                mesh.color = palette[n % palette.count]
-                out.append(mesh)
-            } catch {
-                fail("\(error)")
-            }
-        }
-        return out
-    }
-
-    private func renderSlice(_ orientation: SliceRenderer.Orientation, series: LoadedSeries?, map: LabelMap?, image: ImageSize) {
-        let folder = outputFolder()
+        var request = RenderImages()
+        request.study = study
+        (request.labels, request.label, request.meshes, request.smoothingPasses) = (labels, label, meshes, smooth)
+        request.preset = preset
+        request.size = try ImageSize(option: size)
+        request.view = Camera.View(rawValue: view)!
+        (request.azimuth, request.elevation, request.turntable) = (azimuth, elevation, turntable)
+        if stereo { request.stereo = (ipd, convergence) }
+        if let slice { request.slice = (SliceRenderer.Orientation(rawValue: slice)!, sliceMM, try parsedWindow()) }
+        request.shaders = shaders.map { URL(fileURLWithPath: $0) }
+        let result: RenderImages.Result
         do {
-            let context = try GLContext()
-            let renderer = try SliceRenderer(context: context, shaders: try shaderLibrary())
-            if let series { try renderer.upload(series.volume, modality: series.info.modality) }
-            if let map { try renderer.upload(map) }
-            let clock = Stopwatch()
-            let position = sliceMM ?? renderer.defaultPosition(orientation)!
-            let picture = try renderer.render(orientation, position: position, width: image.width, height: image.height,
-                                              window: try? parsedWindow())
-            let time = clock.lap()
-            let name = "slice-\(orientation.rawValue).png"
-            try picture.writePNG(to: folder.appendingPathComponent(name))
-            print("Rendered a \(orientation.rawValue) slice at \(String(format: "%.1f", position)) mm with \(context.renderer)")
-            print("  wrote \(folder.appendingPathComponent(name).path) (\(ms(time)))")
+            result = try request.run(writingTo: URL(fileURLWithPath: out))
         } catch {
             fail("\(error)")
         }
-    }
-
-    typealias Draw = (Camera, [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]
-
-    private func shaderLibrary() throws(RenderingError) -> ShaderLibrary {
-        try ShaderLibrary(directory: shaders.map { URL(fileURLWithPath: $0) })
-    }
-
-    private func outputFolder() -> URL {
-        let folder = URL(fileURLWithPath: out)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            fail("\(out): cannot create the folder: \(error.localizedDescription)")
-        }
-        return folder
-    }
-
-    /// The view's name in file names, and its camera fitted to `box`.
-    private func camera(box: (SIMD3<Double>, SIMD3<Double>), aspect: Double, turn: Double = 0) -> (String, Camera) {
-        if azimuth == nil && elevation == nil && turn == 0 {
-            return (view, Camera.fitted(Camera.View(rawValue: view)!, box: box, aspect: aspect))
-        }
-        // Named views as angles: the turntable starts there.
-        let named: [String: (Double, Double)] = ["anterior": (0, 0), "left": (90, 0), "posterior": (180, 0), "right": (270, 0),
-                                                 "superior": (0, 90), "inferior": (0, -90)]
-        let (a, e) = (azimuth ?? named[view]!.0, elevation ?? named[view]!.1)
-        let name = "azimuth\(Int((a + turn).rounded()))-elevation\(Int(e.rounded()))"
-        return (name, Camera.orbit(azimuth: a + turn, elevation: e, box: box, aspect: aspect))
-    }
-
-    /// Makes the renderer with `make`, renders the view (or turntable), writes the PNGs and says
-    /// what it wrote; exits with status 1 on any failure.
-    private func renderScene(box: (SIMD3<Double>, SIMD3<Double>), title: String, image: ImageSize,
-                             make: () throws(RenderingError) -> (GLContext, Draw)) {
-        let folder = outputFolder()
-        var written: [(String, Double)] = []
-        let description: String
-        do {
-            let (context, draw) = try make()
-            description = "\(context.renderer) (\(context.version))"
-            if let turntable {
-                for frame in 0..<turntable {
-                    let (_, camera) = camera(box: box, aspect: image.aspect, turn: 360 * Double(frame) / Double(turntable))
-                    let name = String(format: "turntable-%03d", frame)
-                    written += try renderFrames(folder: folder, name: name, camera: camera, draw: draw, pairOnly: true)
-                }
-            } else {
-                let (name, camera) = camera(box: box, aspect: image.aspect)
-                written = try renderFrames(folder: folder, name: name, camera: camera, draw: draw, pairOnly: false)
-            }
-        } catch {
-            fail("\(error)")
-        }
-        print("Rendered \(title) with \(description)")
-        for (name, time) in written {
-            print("  wrote \(folder.appendingPathComponent(name).path)" + (time > 0 ? " (\(ms(time)) per frame)" : ""))
-        }
-    }
-
-    /// Renders one image or a stereo pair with `draw` and writes the PNGs: (file, seconds per
-    /// frame). `pairOnly`: a stereo pair is written side by side only (turntable frames).
-    private func renderFrames(folder: URL, name: String, camera: Camera, draw: Draw, pairOnly: Bool) throws(RenderingError) -> [(String, Double)] {
-        let clock = Stopwatch()
-        var images: [(String, RGBAImage, Double)] = []
-        if stereo {
-            let eyes = StereoRig(ipd: ipd, convergence: convergence).eyes(for: camera)
-            let pair = try draw(camera, [eyes.left, eyes.right])
-            let perFrame = clock.lap() / 2
-            let (left, right) = (pair[0], pair[1])
-            images.append(("\(name)-side-by-side.png", StereoRig.sideBySide(left, right), pairOnly ? perFrame : 0))
-            if !pairOnly {
-                images += [("\(name)-left.png", left, perFrame), ("\(name)-right.png", right, perFrame),
-                           ("\(name)-anaglyph.png", StereoRig.anaglyph(left, right), 0)]
-            }
+        if slice != nil {
+            print("Rendered \(result.what) with \(result.renderer)")
+            for (file, time) in result.written { print("  wrote \(file.path) (\(ms(time)))") }
         } else {
-            let single = try draw(camera, [(0, 0)])[0]
-            images.append(("\(name).png", single, clock.lap()))
+            print("Rendered \(result.what) with \(result.renderer) (\(result.version))")
+            for (file, time) in result.written { print("  wrote \(file.path)" + (time > 0 ? " (\(ms(time)) per frame)" : "")) }
         }
-        for (file, picture, _) in images { try picture.writePNG(to: folder.appendingPathComponent(file)) }
-        return images.map { ($0.0, $0.2) }
     }
 }
 

@@ -1,0 +1,215 @@
+import DICOM
+import Foundation
+import Meshing
+import Rendering
+import VolumeCore
+import VolumeIO
+
+/// Use case: images of a study (volume rendering), a label map's surfaces (by `StructureSurface`)
+/// and mesh files, together and depth-correct; or a slice with the labels' colours. One view,
+/// a stereo pair or a turntable, written as PNG files into a folder. `vrprep render` builds the
+/// request from its options and prints what was written.
+public struct RenderImages: Sendable {
+    public var study: [String] = []
+    public var labels: String?
+    /// Only this label of the label map.
+    public var label: Int?
+    public var meshes: [String] = []
+    public var smoothingPasses = 10
+    /// A transfer function's name; default: the modality's own (ct-bone for CT, mr for MR).
+    public var preset: String?
+    public var size = ImageSize(width: 1024, height: 1024)
+    public var view: Camera.View = .anterior
+    /// Degrees; either replaces `view`.
+    public var azimuth: Double?
+    public var elevation: Double?
+    public var turntable: Int?
+    /// A stereo pair: interpupillary distance and zero-disparity distance (mm).
+    public var stereo: (ipd: Double, convergence: Double?)?
+    /// A slice instead of a 3D view.
+    public var slice: (orientation: SliceRenderer.Orientation, positionMM: Double?, window: ClosedRange<Double>?)?
+    public var shaders: URL?
+
+    public init() {}
+
+    public struct Result: Sendable {
+        /// What was drawn ("ct-bone with 2 surface(s)", "an axial slice at 12.0 mm").
+        public var what: String
+        /// The GL renderer, and its version.
+        public var renderer: String
+        public var version: String
+        /// Files written, with the time per frame (0 where none applies: composites).
+        public var written: [(file: URL, secondsPerFrame: Double)]
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private typealias Draw = (Camera, [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]
+
+    public func run(writingTo folder: URL) throws(Failure) -> Result {
+        var series: LoadedSeries?
+        if !study.isEmpty {
+            do {
+                series = try SeriesChoice.choose(DicomLoader().load(study), from: study)
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+        }
+        var map: LabelMap?
+        if let labels {
+            do { map = try NIfTI.readLabelMap(URL(fileURLWithPath: labels)) } catch { throw Failure(description: "\(error)") }
+        }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw Failure(description: "\(folder.path): cannot create the folder: \(error.localizedDescription)")
+        }
+        do {
+            if let slice { return try renderSlice(slice, series: series, map: map, folder: folder) }
+            return try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder)
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+    }
+
+    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL) throws -> Result {
+        var box = series?.info.geometry.boundingBox
+        for mesh in surfaces {
+            let m = MeshMeasurements(mesh, topology: false)
+            box = box.map { (pointwiseMin($0.0, m.minimum), pointwiseMax($0.1, m.maximum)) } ?? (m.minimum, m.maximum)
+        }
+        guard let box else { throw Failure(description: "nothing to render") }
+        let transfer = try series.map { try transferFunction(modality: $0.info.modality) } ?? .ctBone
+        let what = series != nil ? transfer.name + (surfaces.isEmpty ? "" : " with \(surfaces.count) surface(s)") : "\(surfaces.count) surface(s)"
+        let context = try GLContext()
+        let library = try ShaderLibrary(directory: shaders)
+        let surfaceRenderer = try SurfaceRenderer(context: context, shaders: library)
+        let uploaded = try surfaceRenderer.upload(surfaces)
+        let (width, height) = (size.width, size.height)
+        let draw: Draw
+        if let series {
+            let renderer = try VolumeRenderer(context: context, shaders: library)
+            try renderer.upload(series.volume, modality: series.info.modality)
+            draw = { camera, eyes throws(RenderingError) in
+                try renderer.render(camera: camera, width: width, height: height, transfer: transfer, eyes: eyes,
+                                    surfaces: surfaces.isEmpty ? nil : uploaded)
+            }
+        } else {
+            draw = { camera, eyes throws(RenderingError) in
+                try surfaceRenderer.render(uploaded, camera: camera, width: width, height: height, eyes: eyes)
+            }
+        }
+        var written: [(URL, Double)] = []
+        if let turntable {
+            for frame in 0..<turntable {
+                let (_, camera) = camera(box: box, turn: 360 * Double(frame) / Double(turntable))
+                written += try frames(folder: folder, name: String(format: "turntable-%03d", frame), camera: camera, draw: draw, pairOnly: true)
+            }
+        } else {
+            let (name, camera) = camera(box: box)
+            written = try frames(folder: folder, name: name, camera: camera, draw: draw, pairOnly: false)
+        }
+        return Result(what: what, renderer: context.renderer, version: context.version, written: written)
+    }
+
+    private func renderSlice(_ slice: (orientation: SliceRenderer.Orientation, positionMM: Double?, window: ClosedRange<Double>?),
+                             series: LoadedSeries?, map: LabelMap?, folder: URL) throws(RenderingError) -> Result {
+        let context = try GLContext()
+        let renderer = try SliceRenderer(context: context, shaders: try ShaderLibrary(directory: shaders))
+        if let series { try renderer.upload(series.volume, modality: series.info.modality) }
+        if let map { try renderer.upload(map) }
+        let clock = Stopwatch()
+        let position = slice.positionMM ?? renderer.defaultPosition(slice.orientation)!
+        let picture = try renderer.render(slice.orientation, position: position, width: size.width, height: size.height,
+                                          window: slice.window)
+        let time = clock.lap()
+        let file = folder.appendingPathComponent("slice-\(slice.orientation.rawValue).png")
+        try picture.writePNG(to: file)
+        return Result(what: "a \(slice.orientation.rawValue) slice at \(String(format: "%.1f", position)) mm", renderer: context.renderer,
+                      version: context.version, written: [(file, time)])
+    }
+
+    /// The transfer function: `preset`, else the modality's own (other modalities must name one).
+    private func transferFunction(modality: String) throws(Failure) -> TransferFunction {
+        if let preset {
+            guard let chosen = TransferFunction.presets.first(where: { $0.name == preset }) else {
+                throw Failure(description: "no volume preset '\(preset)' (\(TransferFunction.presets.map(\.name).joined(separator: ", ")))")
+            }
+            return chosen
+        }
+        if let own = TransferFunction.presets.first(where: { $0.modality == modality && ($0.name == "ct-bone" || $0.name == "mr") }) {
+            return own
+        }
+        throw Failure(description: "no default volume preset for modality '\(modality)': choose one with --preset " +
+                                   "(\(TransferFunction.presets.map(\.name).joined(separator: ", ")))")
+    }
+
+    /// The surfaces of the label map's labels (or `label`'s) and the mesh files.
+    private func surfaceMeshes(_ map: LabelMap?) throws(Failure) -> [Mesh] {
+        var out: [Mesh] = []
+        if let map, let labels {
+            let values = label.map { [$0] } ?? map.labels.map(\.value)
+            if values.isEmpty { throw Failure(description: "\(labels): the label map holds no label to render") }
+            for value in values {
+                var mesh = StructureSurface.surface(of: value, in: map).smoothed(passes: smoothingPasses)
+                guard !mesh.indices.isEmpty else { throw Failure(description: "\(labels): label \(value) is empty: nothing to render") }
+                if let info = map.labels.first(where: { $0.value == value }) {
+                    mesh.name = info.name
+                    mesh.color = info.color
+                }
+                out.append(mesh)
+            }
+        }
+        let palette = [RGBA(0.9, 0.85, 0.75), RGBA(0.85, 0.2, 0.2), RGBA(0.3, 0.5, 0.95), RGBA(0.95, 0.75, 0.2)]
+        for (n, path) in meshes.enumerated() {
+            do {
+                var mesh = try MeshImport.read(URL(fileURLWithPath: path))
+                mesh.color = palette[n % palette.count]
+                out.append(mesh)
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+        }
+        return out
+    }
+
+    /// The view's name in file names, and its camera fitted to `box`.
+    private func camera(box: (SIMD3<Double>, SIMD3<Double>), turn: Double = 0) -> (String, Camera) {
+        if azimuth == nil && elevation == nil && turn == 0 {
+            return (view.rawValue, Camera.fitted(view, box: box, aspect: size.aspect))
+        }
+        // Named views as angles: the turntable starts there.
+        let named: [Camera.View: (Double, Double)] = [.anterior: (0, 0), .left: (90, 0), .posterior: (180, 0), .right: (270, 0),
+                                                      .superior: (0, 90), .inferior: (0, -90)]
+        let (a, e) = (azimuth ?? named[view]!.0, elevation ?? named[view]!.1)
+        let name = "azimuth\(Int((a + turn).rounded()))-elevation\(Int(e.rounded()))"
+        return (name, Camera.orbit(azimuth: a + turn, elevation: e, box: box, aspect: size.aspect))
+    }
+
+    /// Renders one image or a stereo pair with `draw` and writes the PNGs: (file, seconds per
+    /// frame). `pairOnly`: a stereo pair is written side by side only (turntable frames).
+    private func frames(folder: URL, name: String, camera: Camera, draw: Draw, pairOnly: Bool) throws(RenderingError) -> [(URL, Double)] {
+        let clock = Stopwatch()
+        var images: [(String, RGBAImage, Double)] = []
+        if let stereo {
+            let eyes = StereoRig(ipd: stereo.ipd, convergence: stereo.convergence).eyes(for: camera)
+            let pair = try draw(camera, [eyes.left, eyes.right])
+            let perFrame = clock.lap() / 2
+            let (left, right) = (pair[0], pair[1])
+            images.append(("\(name)-side-by-side.png", StereoRig.sideBySide(left, right), pairOnly ? perFrame : 0))
+            if !pairOnly {
+                images += [("\(name)-left.png", left, perFrame), ("\(name)-right.png", right, perFrame),
+                           ("\(name)-anaglyph.png", StereoRig.anaglyph(left, right), 0)]
+            }
+        } else {
+            let single = try draw(camera, [(0, 0)])[0]
+            images.append(("\(name).png", single, clock.lap()))
+        }
+        for (file, picture, _) in images { try picture.writePNG(to: folder.appendingPathComponent(file)) }
+        return images.map { (folder.appendingPathComponent($0.0), $0.2) }
+    }
+}
