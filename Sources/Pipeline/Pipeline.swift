@@ -185,11 +185,8 @@ public struct Pipeline: Sendable {
 
         // 5. Package (90–100 %): the label map, the manifest with replaced UIDs, every file hashed.
         progress?(Progress(stage: "packaging", fraction: 0.9))
-        let labelsFile = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-labels-\(UUID().uuidString).nii.gz")
-        defer { try? FileManager.default.removeItem(at: labelsFile) }
         do {
-            try NIfTI.write(segmented.labels, to: labelsFile)
-            files.append(("labels.nii.gz", try Data(contentsOf: labelsFile)))
+            files.append(("labels.nii.gz", try NIfTI.data(segmented.labels, gzip: true)))
         } catch {
             throw .stage("packaging", "\(error)")
         }

@@ -45,30 +45,54 @@ public enum NIfTI {
     // MARK: Writing
 
     public static func write(_ labels: LabelMap, to url: URL) throws(NIfTIError) {
+        try write(labelMapBytes(labels), gzip: url.path.hasSuffix(".gz"), to: url)
+    }
+
+    /// The bytes of `write(_:to:)`'s file, in memory (gzipped for a `.nii.gz`).
+    public static func data(_ labels: LabelMap, gzip: Bool) throws(NIfTIError) -> Data {
+        let file = labelMapBytes(labels)
+        guard gzip else { return file }
+        do {
+            return try Gzip.compress(file)
+        } catch {
+            throw .unwritable(path: "(in memory)", reason: "\(error)")
+        }
+    }
+
+    private static func labelMapBytes(_ labels: LabelMap) -> Data {
         let data: Data, datatype: Int16, bitpix: Int16
         switch labels.storage {
         case .uint8(let v): (data, datatype, bitpix) = (v.voxels.withUnsafeBytes { Data($0) }, 2, 8)
         case .uint16(let v): (data, datatype, bitpix) = (littleEndianBytes(v.voxels), 512, 16)
         }
         let extensionJSON = try? JSONEncoder.sorted.encode(LabelTable(labels: labels.labels))
-        try write(geometry: labels.geometry, datatype: datatype, bitpix: bitpix, voxelBytes: data,
-                  description: "VRPrep label map", intentName: "labels", extensionJSON: extensionJSON, to: url)
+        return bytes(geometry: labels.geometry, datatype: datatype, bitpix: bitpix, voxelBytes: data,
+                     description: "VRPrep label map", intentName: "labels", extensionJSON: extensionJSON)
     }
 
     public static func write(_ volume: Volume<Int16>, to url: URL, description: String = "VRPrep volume") throws(NIfTIError) {
-        try write(geometry: volume.geometry, datatype: 4, bitpix: 16, voxelBytes: littleEndianBytes(volume.voxels),
-                  description: description, intentName: "", extensionJSON: nil, to: url)
+        try write(bytes(geometry: volume.geometry, datatype: 4, bitpix: 16, voxelBytes: littleEndianBytes(volume.voxels),
+                        description: description, intentName: "", extensionJSON: nil), gzip: url.path.hasSuffix(".gz"), to: url)
     }
 
     public static func write(_ volume: Volume<Float>, to url: URL, description: String = "VRPrep volume") throws(NIfTIError) {
-        let bytes = littleEndianBytes(volume.voxels.map(\.bitPattern))
-        try write(geometry: volume.geometry, datatype: 16, bitpix: 32, voxelBytes: bytes, description: description,
-                  intentName: "", extensionJSON: nil, to: url)
+        let voxels = littleEndianBytes(volume.voxels.map(\.bitPattern))
+        try write(bytes(geometry: volume.geometry, datatype: 16, bitpix: 32, voxelBytes: voxels, description: description,
+                        intentName: "", extensionJSON: nil), gzip: url.path.hasSuffix(".gz"), to: url)
     }
 
-    private static func write(geometry: VolumeGeometry, datatype: Int16, bitpix: Int16, voxelBytes: Data,
-                              description: String, intentName: String, extensionJSON: Data?,
-                              to url: URL) throws(NIfTIError) {
+    private static func write(_ file: Data, gzip: Bool, to url: URL) throws(NIfTIError) {
+        do {
+            let output = gzip ? try Gzip.compress(file) : file
+            try output.write(to: url, options: .atomic)
+        } catch {
+            throw .unwritable(path: url.path, reason: "\(error)")
+        }
+    }
+
+    /// A NIfTI-1 file (header, the label table as a comment extension, voxels).
+    private static func bytes(geometry: VolumeGeometry, datatype: Int16, bitpix: Int16, voxelBytes: Data,
+                              description: String, intentName: String, extensionJSON: Data?) -> Data {
         var header = HeaderWriter()
         header.int32(348, at: 0)
         header.byte(UInt8(ascii: "r"), at: 38)
@@ -109,12 +133,7 @@ public enum NIfTI {
         file += Data([extensionBlock.isEmpty ? 0 : 1, 0, 0, 0])
         file += extensionBlock
         file += voxelBytes
-        do {
-            let output = url.path.hasSuffix(".gz") ? try Gzip.compress(file) : file
-            try output.write(to: url, options: .atomic)
-        } catch {
-            throw .unwritable(path: url.path, reason: "\(error)")
-        }
+        return file
     }
 
     // MARK: Reading
