@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+
+/// Collections of packages for a course or a conference.
+func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    // Collections: a trainer gathers packages it can read (its own, or through a share link
+    // it was given) with notes, for a course; each item comes back with a fresh share link.
+    router.post("/v1/collections") { request, _ -> Response in
+        let caller = try authorize(request, store, roles: [.trainer, .admin])
+        struct Item: Decodable { var package: String; var share: String?; var notes: String? }
+        struct Body: Decodable { var name: String; var items: [Item]; var expiresInHours: Double? }
+        let example = #"{"name": "…", "items": [{"package": "…", "share": "…", "notes": "…"}], "expiresInHours": 720}"#
+        guard let body = try await decodeBody(Body.self, request, limit: 1 << 20, keys: ["name", "items", "expiresInHours"],
+                                              itemKeys: ["package", "share", "notes"], example: example) else {
+            throw HTTPError(.badRequest, message: "the body must be a JSON object \(example)")
+        }
+        guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty, body.name.count <= 200 else {
+            throw HTTPError(.badRequest, message: "name must be a text of 1…200 characters")
+        }
+        guard (1...500).contains(body.items.count) else {
+            throw HTTPError(.badRequest, message: "items must be a list of 1…500 objects {package, share, notes}")
+        }
+        let hours = try checked(body.expiresInHours, "expiresInHours", shareHours) ?? 24 * 30
+        var items: [(packageID: String, notes: String)] = []
+        for (n, item) in body.items.enumerated() {
+            let notes = item.notes ?? ""
+            guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
+            let readable = try caller.role == .admin || store.packageOwners(item.package).contains(caller.id)
+                || item.share.map { try store.shareOpens(token: $0, package: item.package) } == true
+            guard readable else {
+                throw HTTPError(.forbidden, message: "item \(n + 1): package \(item.package) is not yours and no valid share link for it was given")
+            }
+            items.append((item.package, notes))
+        }
+        let made = try store.createCollection(owner: caller.id, name: body.name, items: items, hours: hours)
+        guard let collection = try store.collection(made.id) else { throw HTTPError(.internalServerError, message: "the collection was not kept") }
+        var answer = collectionJSON(collection, share: made.token)
+        answer["token"] = made.token
+        answer["url"] = "/v1/collections/\(made.id)?share=\(made.token)"
+        return try json(answer, status: .created)
+    }
+
+    router.get("/v1/collections") { request, _ -> Response in
+        let caller = try authorize(request, store, roles: [.trainer, .admin])
+        return try json(["collections": try store.collections(owner: caller.role == .admin ? nil : caller.id)])
+    }
+
+    // One collection: for its owner (or an admin), its items; with its share link, its items
+    // each with a link to the package. Reading writes nothing; an expired link stays refused.
+    router.get("/v1/collections/:id") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        if let share = shareToken(request) {
+            guard let shared = try store.sharedCollection(token: share), shared.id == id,
+                  let collection = try store.collection(id) else {
+                throw HTTPError(.forbidden, message: "this share link does not open collection \(id)")
+            }
+            guard shared.valid else {
+                throw HTTPError(.gone, message: "this collection's link expired at \(ISO8601DateFormatter().string(from: shared.expires)) " +
+                                "or was revoked: ask the trainer for a new one")
+            }
+            return try json(collectionJSON(collection, share: share))
+        }
+        let caller = try authorize(request, store, roles: [.trainer, .admin])
+        guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
+            throw HTTPError(.notFound, message: "no collection \(id)")
+        }
+        return try json(collectionJSON(collection, share: nil))
+    }
+}

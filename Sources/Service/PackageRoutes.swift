@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import ScenePackage
+
+/// Scene packages: listing, manifest, archive and files (owner, admin or share token), shares, the viewer page and its three.js, removal.
+func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings, _ fileIO: FileIO) {
+    router.get("/v1/packages") { request, _ -> Response in
+        let caller = try authorize(request, store, roles: [.submitter, .admin])
+        return try json(["packages": try store.packages(owner: caller.role == .admin ? nil : caller.id)])
+    }
+
+    router.get("/v1/packages/:id") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        try authorizePackage(request, store, id)
+        return try await file(fileIO, store.folders.package(id).appendingPathComponent("manifest.json"), request, context,
+                              type: "application/json", etag: id)
+    }
+
+    router.get("/v1/packages/:id/archive") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        try authorizePackage(request, store, id)
+        var response = try await file(fileIO, store.folders.archive(id), request, context, type: "application/zip", etag: id)
+        response.headers[.contentDisposition] = "attachment; filename=\"\(id).zip\""
+        return response
+    }
+
+    router.get("/v1/packages/:id/files/**") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        try authorizePackage(request, store, id)
+        let path = context.parameters.getCatchAll().joined(separator: "/")
+        guard !path.isEmpty, !path.split(separator: "/").contains(".."), let manifest = try? PackageStore.read(store.folders.package(id)),
+              path == "manifest.json" || manifest.files.contains(where: { $0.path == path }) else {
+            throw HTTPError(.notFound, message: "package \(id) has no file '\(path)'")
+        }
+        let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"
+            : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+        return try await file(fileIO, store.folders.package(id).appendingPathComponent(path), request, context, type: type,
+                              etag: "\(id)/\(path)")
+    }
+
+    router.post("/v1/packages/:id/shares") { request, context -> Response in
+        let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+        let id = try context.parameters.require("id")
+        let owners = try store.packageOwners(id)
+        guard !owners.isEmpty, caller.role == .admin || owners.contains(caller.id) else {
+            throw HTTPError(.notFound, message: "no package \(id)")
+        }
+        struct Body: Decodable { var expiresInHours: Double? }
+        let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
+                                        allowEmpty: true)
+        let hours = try checked(body?.expiresInHours, "expiresInHours", shareHours) ?? 24
+        let share = try store.share(package: id, hours: hours)
+        let formatter = ISO8601DateFormatter()
+        return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
+                         "expiresAt": formatter.string(from: share.expires)], status: .created)
+    }
+
+    // The web viewer: the page (opened with a share link, or a token) and three.js.
+    router.get("/view/:id") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        try authorizePackage(request, store, id)
+        let share = request.uri.queryParameters["share"].map(String.init)
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: Viewer.page(id: id, share: share))))
+    }
+
+    router.get("/static/three/**") { request, context -> Response in
+        let path = context.parameters.getCatchAll().joined(separator: "/")
+        guard Viewer.threeFiles.contains(path) else { throw HTTPError(.notFound, message: "not a viewer file") }
+        // Debian links some of these files to /usr/share/nodejs: serve the file, not the link.
+        let url = URL(fileURLWithPath: Viewer.threeFolder).appendingPathComponent(path).resolvingSymlinksInPath()
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw HTTPError(.notFound, message: "three.js is not installed (apt-get install libjs-three)")
+        }
+        return try await file(fileIO, url, request, context, type: "text/javascript", etag: "three-\(path)")
+    }
+
+    // A package taken from its owner (an admin: from everyone); its files go with its last owner.
+    router.delete("/v1/packages/:id") { request, context -> Response in
+        let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+        let id = try context.parameters.require("id")
+        let removal = try store.removePackage(id, owner: caller.role == .admin ? nil : caller.id)
+        switch removal {
+        case .notFound:
+            throw HTTPError(.notFound, message: "no package \(id)")
+        case .released:
+            return try json(["id": id, "removed": false, "note": "removed from your packages; other senders of the same study still have it"])
+        case .removed:
+            try? FileManager.default.removeItem(at: store.folders.package(id))
+            try? FileManager.default.removeItem(at: store.folders.archive(id))
+            return try json(["id": id, "removed": true])
+        }
+    }
+}

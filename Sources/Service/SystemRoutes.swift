@@ -1,0 +1,30 @@
+import Foundation
+import Hummingbird
+
+/// The service itself: health, its OpenAPI description, metrics (admin).
+func addSystemRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.yaml)))
+    }
+
+    // Prometheus text format (scraped with an admin token): counts only, nothing about who or what.
+    router.get("/metrics") { request, _ -> Response in
+        _ = try authorize(request, store, roles: [.admin])
+        let (jobs, packages) = try store.counts()
+        var lines = ["# HELP vrprep_jobs Jobs by state.", "# TYPE vrprep_jobs gauge"]
+        for state in ["queued", "running", "done", "failed", "cancelled"] {
+            lines.append("vrprep_jobs{state=\"\(state)\"} \(jobs[state] ?? 0)")
+        }
+        lines += ["# HELP vrprep_packages Published scene packages.", "# TYPE vrprep_packages gauge", "vrprep_packages \(packages)",
+                  "# HELP vrprep_resident_bytes Resident memory of the service.", "# TYPE vrprep_resident_bytes gauge",
+                  "vrprep_resident_bytes \(residentBytes())",
+                  "# HELP vrprep_data_bytes Bytes of the files under the data folder.", "# TYPE vrprep_data_bytes gauge",
+                  "vrprep_data_bytes \(await offLoop { store.folders.usedBytes() })",
+                  "# HELP vrprep_disk_free_bytes Free space on the data folder's disk.", "# TYPE vrprep_disk_free_bytes gauge",
+                  "vrprep_disk_free_bytes \(store.folders.freeBytes() ?? -1)"]
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
+    }
+}
