@@ -26,7 +26,7 @@ func addJobRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRec
         }
         guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
         // A queued job never reaches a runner: its upload goes now (a running one's, when its process ends).
-        if job.state == "queued" { settings.retention.jobEnded(id, folders: store.folders) }
-        return try json(["id": id, "state": "cancelled"])
+        if job.state == .queued { settings.retention.jobEnded(id, folders: store.folders) }
+        return try json(["id": id, "state": ServiceStore.JobState.cancelled.rawValue])
     }
 }

@@ -143,7 +143,7 @@ public final class JobRunner: @unchecked Sendable {
                 continue
             }
             run(job)
-            if (try? store.job(job.id))?.state != "queued" { retention.jobEnded(job.id, folders: store.folders) }
+            if (try? store.job(job.id))?.state != .queued { retention.jobEnded(job.id, folders: store.folders) }
         }
     }
 
@@ -169,7 +169,7 @@ public final class JobRunner: @unchecked Sendable {
         let spec = JobSpec(job: job.id, input: input.path, out: staging.path, options: options)
         let outcome = process.run(spec, progress: { stage, percent in
             if last.changed(stage, percent) { try? store.progress(job: job.id, stage: stage, percent: percent) }
-        }, shouldCancel: { (try? store.job(job.id))?.state == "cancelled" }, stopping: { isStopping })
+        }, shouldCancel: { (try? store.job(job.id))?.state == .cancelled }, stopping: { isStopping })
         switch outcome {
         case .cancelled:
             return

@@ -137,7 +137,7 @@ public struct ServiceServer: Sendable {
 
 /// A job as the API shows it (with its source for studies received by DICOM).
 func jobJSON(_ job: ServiceStore.Job) -> [String: Any] {
-    var body: [String: Any] = ["id": job.id, "state": job.state, "stage": job.stage, "percent": job.percent]
+    var body: [String: Any] = ["id": job.id, "state": job.state.rawValue, "stage": job.stage, "percent": job.percent]
     if let error = job.error { body["error"] = error }
     if let package = job.packageID { body["packageId"] = package }
     if job.sourceKind == "dicom" {

@@ -50,10 +50,17 @@ public final class ServiceStore: ServiceRecords {
         case submitter, host, trainer, admin
     }
 
+    /// Where a job is. Its name is how the database and the API spell it.
+    public enum JobState: String, Sendable, CaseIterable, CustomStringConvertible {
+        case queued, running, done, failed, cancelled
+
+        public var description: String { rawValue }
+    }
+
     public struct Job: Sendable, Equatable {
         public var id: String
         public var owner: String
-        public var state: String
+        public var state: JobState
         public var stage: String
         public var percent: Int
         public var error: String?
@@ -256,7 +263,8 @@ public final class ServiceStore: ServiceRecords {
     }
 
     static func job(_ row: Row) -> Job {
-        Job(id: row["id"], owner: row["owner"], state: row["state"], stage: row["stage"], percent: row["percent"],
+        // A state this version does not know (a newer one wrote it) reads as failed, never as runnable.
+        Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
             peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0)
     }
@@ -339,7 +347,7 @@ public final class ServiceStore: ServiceRecords {
             try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
                            arguments: [row["id"] as String])
             var job = Self.job(row)
-            job.state = "running"
+            job.state = .running
             job.attempts += 1
             return job
         }

@@ -14,8 +14,8 @@ func addSystemRoutes(_ router: Router<BasicRequestContext>, _ store: any Service
         _ = try authorize(request, store, roles: [.admin])
         let (jobs, packages) = try store.counts()
         var lines = ["# HELP vrprep_jobs Jobs by state.", "# TYPE vrprep_jobs gauge"]
-        for state in ["queued", "running", "done", "failed", "cancelled"] {
-            lines.append("vrprep_jobs{state=\"\(state)\"} \(jobs[state] ?? 0)")
+        for state in ServiceStore.JobState.allCases {
+            lines.append("vrprep_jobs{state=\"\(state)\"} \(jobs[state.rawValue] ?? 0)")
         }
         lines += ["# HELP vrprep_packages Published scene packages.", "# TYPE vrprep_packages gauge", "vrprep_packages \(packages)",
                   "# HELP vrprep_resident_bytes Resident memory of the service.", "# TYPE vrprep_resident_bytes gauge",

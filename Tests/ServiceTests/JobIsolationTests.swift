@@ -92,12 +92,12 @@ extension ServiceTests {
         // Taken, then the service dies; at its next start the job is queued again once…
         #expect(try store.claimJob()?.attempts == 1)
         #expect(try store.requeueInterrupted() == 1)
-        #expect(try store.job("j")?.state == "queued")
+        #expect(try store.job("j")?.state == .queued)
         // …taken again and the service dies again: failed at start, never queued.
         #expect(try store.claimJob()?.attempts == 2)
         #expect(try store.requeueInterrupted() == 0)
         let job = try #require(try store.job("j"))
-        #expect(job.state == "failed" && (job.error ?? "").contains("not retried"), "\(job)")
+        #expect(job.state == .failed && (job.error ?? "").contains("not retried"), "\(job)")
         #expect(try store.claimJob() == nil)
         // A job given back by a stopping runner does not use up an attempt.
         try store.createJob(id: "k", owner: "o")
