@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@testable import Service
+import Testing
+import TestSupport
+
+/// The routes' answers and errors in process, through Hummingbird's router test framework (no
+/// socket): who may call what, and what a wrong request is told. The end-to-end tests over a
+/// real socket stay in ServiceTests.
+@Suite struct RouterTests {
+    static func withRouter(_ body: @escaping @Sendable (any TestClientProtocol, ServiceStore) async throws -> Void) async throws {
+        let data = try Fixtures.temporaryFolder("router")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try ServiceServer(settings: ServiceServer.Settings(data: data))
+        let store = try ServiceStore(data: data)
+        let app = Application(router: server.makeRouter())
+        try await app.test(.router) { client in try await body(client, store) }
+    }
+
+    static func object(_ buffer: ByteBuffer) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
+    }
+
+    @Test func healthAndTheOpenAPIDescriptionNeedNoToken() async throws {
+        try await Self.withRouter { client, _ in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok && Self.object(response.body)["status"] as? String == "ok")
+            }
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/yaml")
+                #expect(String(buffer: response.body).contains("/v1/studies"))
+            }
+        }
+    }
+
+    @Test func tokensDecideWhoMayCallWhat() async throws {
+        try await Self.withRouter { client, store in
+            let submitter = try store.createToken(role: .submitter, name: "surgeon")
+            let admin = try store.createToken(role: .admin, name: "admin")
+            try await client.execute(uri: "/v1/jobs", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: [.authorization: "Bearer not-a-token"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: [.authorization: "Bearer \(submitter)"]) { response in
+                #expect(response.status == .ok && (Self.object(response.body)["jobs"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(submitter)"]) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(admin)"]) { response in
+                #expect(response.status == .ok && String(buffer: response.body).contains("vrprep_jobs{state=\"queued\"} 0"))
+            }
+            try await client.execute(uri: "/v1/dicom/peers", method: .get, headers: [.authorization: "Bearer \(submitter)"]) { response in
+                #expect(response.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func wrongRequestsAreToldWhatIsWrong() async throws {
+        try await Self.withRouter { client, store in
+            let submitter = try store.createToken(role: .submitter, name: "surgeon")
+            let auth: HTTPFields = [.authorization: "Bearer \(submitter)"]
+            try await client.execute(uri: "/v1/jobs/nope", method: .get, headers: auth) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/jobs/nope", method: .delete, headers: auth) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/packages/nope", method: .get, headers: auth) { response in
+                #expect(response.status == .notFound)
+            }
+            var text = auth
+            text[.contentType] = "text/plain"
+            try await client.execute(uri: "/v1/studies", method: .post, headers: text, body: ByteBuffer(string: "hello")) { response in
+                #expect(response.status == .unsupportedMediaType)
+                #expect(String(buffer: response.body).contains("zip"))
+            }
+            var json = auth
+            json[.contentType] = "application/json"
+            try await client.execute(uri: "/v1/collections", method: .post, headers: json, body: ByteBuffer(string: "{}")) { response in
+                #expect(response.status == .forbidden, "a submitter makes no collections: \(response.status)")
+            }
+            json[.authorization] = "Bearer \(try store.createToken(role: .trainer, name: "trainer"))"
+            try await client.execute(uri: "/v1/collections", method: .post, headers: json, body: ByteBuffer(string: "[1, 2]")) { response in
+                #expect(response.status == .badRequest, "\(response.status)")
+            }
+        }
+    }
+}
