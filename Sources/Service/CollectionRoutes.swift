@@ -25,9 +25,7 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
         for (n, item) in body.items.enumerated() {
             let notes = item.notes ?? ""
             guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
-            let readable = try caller.role == .admin || store.packageOwners(item.package).contains(caller.id)
-                || item.share.map { try store.shareOpens(token: $0, package: item.package) } == true
-            guard readable else {
+            guard try Access.mayCollect(package: item.package, share: item.share, caller, store) else {
                 throw HTTPError(.forbidden, message: "item \(n + 1): package \(item.package) is not yours and no valid share link for it was given")
             }
             items.append((item.package, notes))
@@ -42,7 +40,7 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
 
     router.get("/v1/collections") { request, _ -> Response in
         let caller = try authorize(request, store, roles: [.trainer, .admin])
-        return try json(["collections": try store.collections(owner: caller.role == .admin ? nil : caller.id)])
+        return try json(["collections": try store.collections(owner: Access.listedOwner(caller))])
     }
 
     // One collection: for its owner (or an admin), its items; with its share link, its items
@@ -61,9 +59,6 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
             return try json(collectionJSON(collection, share: share))
         }
         let caller = try authorize(request, store, roles: [.trainer, .admin])
-        guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
-            throw HTTPError(.notFound, message: "no collection \(id)")
-        }
-        return try json(collectionJSON(collection, share: nil))
+        return try json(collectionJSON(try Access.collection(id, for: caller, store), share: nil))
     }
 }

@@ -5,25 +5,20 @@ import Hummingbird
 func addJobRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
     router.get("/v1/jobs") { request, _ -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
-        let jobs = try store.jobs(owner: caller.role == .admin ? nil : caller.id)
+        let jobs = try store.jobs(owner: Access.listedOwner(caller))
         return try json(["jobs": jobs.map(jobJSON)])
     }
 
     router.get("/v1/jobs/:id") { request, context -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
         let id = try context.parameters.require("id")
-        guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
-            throw HTTPError(.notFound, message: "no job \(id)")
-        }
-        return try json(jobJSON(job))
+        return try json(jobJSON(try Access.job(id, for: caller, store)))
     }
 
     router.delete("/v1/jobs/:id") { request, context -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
         let id = try context.parameters.require("id")
-        guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
-            throw HTTPError(.notFound, message: "no job \(id)")
-        }
+        let job = try Access.job(id, for: caller, store)
         guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
         // A queued job never reaches a runner: its upload goes now (a running one's, when its process ends).
         if job.state == .queued { settings.retention.jobEnded(id, folders: store.folders) }

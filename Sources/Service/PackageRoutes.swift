@@ -6,19 +6,19 @@ import ScenePackage
 func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings, _ fileIO: FileIO) {
     router.get("/v1/packages") { request, _ -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
-        return try json(["packages": try store.packages(owner: caller.role == .admin ? nil : caller.id)])
+        return try json(["packages": try store.packages(owner: Access.listedOwner(caller))])
     }
 
     router.get("/v1/packages/:id") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try authorizePackage(request, store, id)
+        try Access.readPackage(id, request, store)
         return try await file(fileIO, store.folders.package(id).appendingPathComponent("manifest.json"), request, context,
                               type: "application/json", etag: id)
     }
 
     router.get("/v1/packages/:id/archive") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try authorizePackage(request, store, id)
+        try Access.readPackage(id, request, store)
         var response = try await file(fileIO, store.folders.archive(id), request, context, type: "application/zip", etag: id)
         response.headers[.contentDisposition] = "attachment; filename=\"\(id).zip\""
         return response
@@ -26,7 +26,7 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
 
     router.get("/v1/packages/:id/files/**") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try authorizePackage(request, store, id)
+        try Access.readPackage(id, request, store)
         let path = context.parameters.getCatchAll().joined(separator: "/")
         guard !path.isEmpty, !path.split(separator: "/").contains(".."), let manifest = try? PackageStore.read(store.folders.package(id)),
               path == "manifest.json" || manifest.files.contains(where: { $0.path == path }) else {
@@ -41,10 +41,7 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
     router.post("/v1/packages/:id/shares") { request, context -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
         let id = try context.parameters.require("id")
-        let owners = try store.packageOwners(id)
-        guard !owners.isEmpty, caller.role == .admin || owners.contains(caller.id) else {
-            throw HTTPError(.notFound, message: "no package \(id)")
-        }
+        try Access.ownPackage(id, for: caller, store)
         struct Body: Decodable { var expiresInHours: Double? }
         let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
                                         allowEmpty: true)
@@ -58,7 +55,7 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
     // The web viewer: the page (opened with a share link, or a token) and three.js.
     router.get("/view/:id") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try authorizePackage(request, store, id)
+        try Access.readPackage(id, request, store)
         let share = request.uri.queryParameters["share"].map(String.init)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: Viewer.page(id: id, share: share))))
@@ -79,7 +76,7 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
     router.delete("/v1/packages/:id") { request, context -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
         let id = try context.parameters.require("id")
-        let removal = try store.removePackage(id, owner: caller.role == .admin ? nil : caller.id)
+        let removal = try store.removePackage(id, owner: Access.listedOwner(caller))
         switch removal {
         case .notFound:
             throw HTTPError(.notFound, message: "no package \(id)")

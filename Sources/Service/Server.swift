@@ -248,26 +248,6 @@ func shareToken(_ request: Request) -> String? {
     return nil
 }
 
-/// Reading a package: its owners, an admin, or a share link that opens it (a link to this
-/// package or to a collection holding it), as a bearer token or `?share=`. A valid access token
-/// is asked first, so a share link on the same request never takes away what the token allows.
-func authorizePackage(_ request: Request, _ store: any ServiceRecords, _ id: String) throws {
-    if let token = bearer(request), !token.hasPrefix("vrs_") {
-        let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
-        let owners = try store.packageOwners(id)
-        if caller.role == .admin && !owners.isEmpty || owners.contains(caller.id) { return }
-        if let share = shareToken(request), try store.shareOpens(token: share, package: id) { return }
-        guard !owners.isEmpty else { throw HTTPError(.notFound, message: "no package \(id)") }
-        throw HTTPError(.forbidden, message: "package \(id) belongs to someone else: ask its owner for a share link")
-    }
-    guard let share = shareToken(request) else {
-        throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …) and no share link")
-    }
-    guard try store.shareOpens(token: share, package: id) else {
-        throw HTTPError(.forbidden, message: "this share link does not open package \(id) (or it expired or was revoked)")
-    }
-}
-
 func json(_ object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

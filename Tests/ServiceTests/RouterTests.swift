@@ -59,6 +59,31 @@ import TestSupport
         }
     }
 
+    @Test func anotherOwnersRecordsAreNotFoundButAnAdminSeesThem() async throws {
+        try await Self.withRouter { client, store in
+            let (mine, theirs) = (try store.createToken(role: .submitter, name: "a"), try store.createToken(role: .submitter, name: "b"))
+            let admin = try store.createToken(role: .admin, name: "admin")
+            let owner = try #require(try store.caller(token: mine)).id
+            try store.createJob(id: "job-of-a", owner: owner)
+            for (token, expected) in [(mine, HTTPResponse.Status.ok), (theirs, .notFound), (admin, .ok)] {
+                try await client.execute(uri: "/v1/jobs/job-of-a", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    #expect(response.status == expected)
+                }
+            }
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: [.authorization: "Bearer \(theirs)"]) { response in
+                #expect((Self.object(response.body)["jobs"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/jobs/job-of-a", method: .delete, headers: [.authorization: "Bearer \(theirs)"]) { response in
+                #expect(response.status == .notFound)
+            }
+            #expect(try store.job("job-of-a")?.state == .queued)
+            try await client.execute(uri: "/v1/jobs/job-of-a", method: .delete, headers: [.authorization: "Bearer \(mine)"]) { response in
+                #expect(response.status == .ok)
+            }
+            #expect(try store.job("job-of-a")?.state == .cancelled)
+        }
+    }
+
     @Test func wrongRequestsAreToldWhatIsWrong() async throws {
         try await Self.withRouter { client, store in
             let submitter = try store.createToken(role: .submitter, name: "surgeon")

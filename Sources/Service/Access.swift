@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+
+/// Who may see and change what: the rules every route asks, in one place (where an audit trail
+/// will hook in). Records of another owner are answered as not found, so their ids leak nothing.
+enum Access {
+    /// Whose records a listing shows: everyone's for an admin, else the caller's.
+    static func listedOwner(_ caller: Caller) -> String? {
+        caller.role == .admin ? nil : caller.id
+    }
+
+    /// A job its owner (or an admin) may see and cancel.
+    static func job(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws -> ServiceStore.Job {
+        guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
+            throw HTTPError(.notFound, message: "no job \(id)")
+        }
+        return job
+    }
+
+    /// Whether the caller owns a package (an admin: whether anyone does).
+    static func owns(package id: String, _ caller: Caller, _ store: any ServiceRecords) throws -> Bool {
+        let owners = try store.packageOwners(id)
+        return caller.role == .admin ? !owners.isEmpty : owners.contains(caller.id)
+    }
+
+    /// A package its owners (or an admin) may share or remove.
+    static func ownPackage(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws {
+        guard try owns(package: id, caller, store) else { throw HTTPError(.notFound, message: "no package \(id)") }
+    }
+
+    /// Reading a package: its owners, an admin, or a share link that opens it (a link to this
+    /// package or to a collection holding it), as a bearer token or `?share=`. A valid access
+    /// token is asked first, so a share link on the same request never takes away what it allows.
+    static func readPackage(_ id: String, _ request: Request, _ store: any ServiceRecords) throws {
+        if let token = bearer(request), !token.hasPrefix("vrs_") {
+            let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
+            if try owns(package: id, caller, store) { return }
+            if let share = shareToken(request), try store.shareOpens(token: share, package: id) { return }
+            guard try !store.packageOwners(id).isEmpty else { throw HTTPError(.notFound, message: "no package \(id)") }
+            throw HTTPError(.forbidden, message: "package \(id) belongs to someone else: ask its owner for a share link")
+        }
+        guard let share = shareToken(request) else {
+            throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …) and no share link")
+        }
+        guard try store.shareOpens(token: share, package: id) else {
+            throw HTTPError(.forbidden, message: "this share link does not open package \(id) (or it expired or was revoked)")
+        }
+    }
+
+    /// Whether the caller may put a package in a collection: it owns it, or gives a share link
+    /// that opens it.
+    static func mayCollect(package id: String, share: String?, _ caller: Caller, _ store: any ServiceRecords) throws -> Bool {
+        try owns(package: id, caller, store) || share.map { try store.shareOpens(token: $0, package: id) } == true
+    }
+
+    /// A collection its owner (or an admin) may see whole.
+    static func collection(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws -> ServiceStore.Collection {
+        guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
+            throw HTTPError(.notFound, message: "no collection \(id)")
+        }
+        return collection
+    }
+}
