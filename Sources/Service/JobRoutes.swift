@@ -6,13 +6,13 @@ func addJobRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRec
     router.get("/v1/jobs") { request, _ -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
         let jobs = try store.jobs(owner: Access.listedOwner(caller))
-        return try json(["jobs": jobs.map(jobJSON)])
+        return try encodedJSON(JobList(jobs: jobs.map(JobView.init)))
     }
 
     router.get("/v1/jobs/:id") { request, context -> Response in
         let caller = try authorize(request, store, roles: [.submitter, .admin])
         let id = try context.parameters.require("id")
-        return try json(jobJSON(try Access.job(id, for: caller, store)))
+        return try encodedJSON(JobView(try Access.job(id, for: caller, store)))
     }
 
     router.delete("/v1/jobs/:id") { request, context -> Response in

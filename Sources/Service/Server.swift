@@ -136,17 +136,44 @@ public struct ServiceServer: Sendable {
 }
 
 /// A job as the API shows it (with its source for studies received by DICOM).
-func jobJSON(_ job: ServiceStore.Job) -> [String: Any] {
-    var body: [String: Any] = ["id": job.id, "state": job.state.rawValue, "stage": job.stage, "percent": job.percent]
-    if let error = job.error { body["error"] = error }
-    if let package = job.packageID { body["packageId"] = package }
-    if job.sourceKind == "dicom" {
-        body["source"] = ["kind": "dicom", "callingAE": job.callingAE ?? "", "peer": job.peer ?? ""]
-        body["instances"] = job.instances ?? 0
-    } else {
-        body["source"] = ["kind": "upload"]
+/// A job as the API shows it (with its source for studies received by DICOM).
+struct JobView: Encodable {
+    struct Source: Encodable {
+        var kind: String
+        var callingAE: String?
+        var peer: String?
     }
-    return body
+
+    var id: String
+    var state: ServiceStore.JobState.RawValue
+    var stage: String
+    var percent: Int
+    var error: String?
+    var packageId: String?
+    var source: Source
+    var instances: Int?
+
+    init(_ job: ServiceStore.Job) {
+        (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
+        if job.sourceKind == "dicom" {
+            source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
+            instances = job.instances ?? 0
+        } else {
+            source = Source(kind: "upload")
+        }
+    }
+}
+
+/// The jobs of `GET /v1/jobs`.
+struct JobList: Encodable {
+    var jobs: [JobView]
+}
+
+/// A Codable answer, encoded as every JSON answer is (sorted keys, slashes as they are).
+func encodedJSON<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
 }
 
 /// A collection as the API shows it; with its share token, each item with a link to its package.
