@@ -203,7 +203,7 @@ struct PackageCommand: ParsableCommand {
         var package: String
 
         func run() throws {
-            let check = Verification.verify(URL(fileURLWithPath: package))
+            let check = ReadPackage.verify(URL(fileURLWithPath: package))
             guard check.ok else {
                 for problem in check.problems { FileHandle.standardError.write(Data("vrprep: \(package): \(problem)\n".utf8)) }
                 FileHandle.standardError.write(Data("vrprep: error: \(package): the package does not verify (\(check.problems.count) problem(s))\n".utf8))
@@ -224,14 +224,8 @@ struct PackageCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            let url = URL(fileURLWithPath: package)
-            var folder = url
-            if url.pathExtension.lowercased() == "zip" {
-                do { folder = try PackageStore.extract(url) } catch { fail("\(error)") }
-            }
-            defer { if folder != url { try? FileManager.default.removeItem(at: folder) } }
             let manifest: Manifest
-            do { manifest = try PackageStore.read(folder) } catch { fail("\(error)") }
+            do { manifest = try ReadPackage.manifest(URL(fileURLWithPath: package)) } catch { fail("\(error)") }
             if json {
                 print(String(decoding: try manifest.fileData(), as: UTF8.self), terminator: "")
                 return
