@@ -32,15 +32,14 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
         }
         let made = try store.createCollection(owner: caller.id, name: body.name, items: items, hours: hours)
         guard let collection = try store.collection(made.id) else { throw HTTPError(.internalServerError, message: "the collection was not kept") }
-        var answer = collectionJSON(collection, share: made.token)
-        answer["token"] = made.token
-        answer["url"] = "/v1/collections/\(made.id)?share=\(made.token)"
-        return try json(answer, status: .created)
+        var answer = CollectionView(collection, share: made.token)
+        (answer.token, answer.url) = (made.token, "/v1/collections/\(made.id)?share=\(made.token)")
+        return try encodedJSON(answer, status: .created)
     }
 
     router.get("/v1/collections") { request, _ -> Response in
         let caller = try authorize(request, store, roles: [.trainer, .admin])
-        return try json(["collections": try store.collections(owner: Access.listedOwner(caller))])
+        return try encodedJSON(CollectionList(collections: try store.collections(owner: Access.listedOwner(caller))))
     }
 
     // One collection: for its owner (or an admin), its items; with its share link, its items
@@ -56,9 +55,9 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
                 throw HTTPError(.gone, message: "this collection's link expired at \(ISO8601DateFormatter().string(from: shared.expires)) " +
                                 "or was revoked: ask the trainer for a new one")
             }
-            return try json(collectionJSON(collection, share: share))
+            return try encodedJSON(CollectionView(collection, share: share))
         }
         let caller = try authorize(request, store, roles: [.trainer, .admin])
-        return try json(collectionJSON(try Access.collection(id, for: caller, store), share: nil))
+        return try encodedJSON(CollectionView(try Access.collection(id, for: caller, store), share: nil))
     }
 }

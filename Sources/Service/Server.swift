@@ -177,14 +177,35 @@ func encodedJSON<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) th
 }
 
 /// A collection as the API shows it; with its share token, each item with a link to its package.
-func collectionJSON(_ collection: ServiceStore.Collection, share: String?) -> [String: Any] {
-    let items: [[String: Any]] = collection.items.map { item in
-        var answer: [String: Any] = ["package": item.packageID, "notes": item.notes]
-        if let share { answer["url"] = "/v1/packages/\(item.packageID)/archive?share=\(share)" }
-        return answer
+/// A collection as the API shows it; with a share link, each item's archive URL opens with it.
+struct CollectionView: Encodable {
+    struct Item: Encodable {
+        var package: String
+        var notes: String
+        var url: String?
     }
-    return ["id": collection.id, "name": collection.name, "expiresAt": ISO8601DateFormatter().string(from: collection.expires),
-            "expired": collection.expires <= Date(), "items": items]
+
+    var id: String
+    var name: String
+    var expiresAt: String
+    var expired: Bool
+    var items: [Item]
+    /// When it was just made: its share link, and the collection's URL with it.
+    var token: String?
+    var url: String?
+
+    init(_ collection: ServiceStore.Collection, share: String?) {
+        (id, name, expired) = (collection.id, collection.name, collection.expires <= Date())
+        expiresAt = ISO8601DateFormatter().string(from: collection.expires)
+        items = collection.items.map { item in
+            Item(package: item.packageID, notes: item.notes, url: share.map { "/v1/packages/\(item.packageID)/archive?share=\($0)" })
+        }
+    }
+}
+
+/// The collections of `GET /v1/collections` (their ids).
+struct CollectionList: Encodable {
+    var collections: [String]
 }
 
 /// Share links last at least a minute and at most a year.

@@ -88,6 +88,31 @@ import TestSupport
         }
     }
 
+    @Test func aCollectionAnswersWithItsShareLinkOnceAndItsItemsAfter() async throws {
+        try await Self.withRouter { client, store in
+            let trainer = try store.createToken(role: .trainer, name: "trainer")
+            try store.addPackage(id: "pkg-1", owner: try #require(try store.caller(token: trainer)).id, job: "job-1")
+            var headers: HTTPFields = [.authorization: "Bearer \(trainer)"]
+            headers[.contentType] = "application/json"
+            let made = try await client.execute(uri: "/v1/collections", method: .post, headers: headers,
+                                                body: ByteBuffer(string: #"{"name": "Course 1", "items": [{"package": "pkg-1", "notes": "skull base"}]}"#)) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                return Self.object(response.body)
+            }
+            #expect(Set(made.keys) == ["id", "name", "expiresAt", "expired", "items", "token", "url"], "\(made)")
+            let id = try #require(made["id"] as? String), token = try #require(made["token"] as? String)
+            #expect(made["url"] as? String == "/v1/collections/\(id)?share=\(token)" && made["expired"] as? Bool == false)
+            try await client.execute(uri: "/v1/collections/\(id)?share=\(token)", method: .get) { response in
+                let seen = Self.object(response.body)
+                #expect(response.status == .ok && Set(seen.keys) == ["id", "name", "expiresAt", "expired", "items"], "\(seen)")
+                #expect(seen["name"] as? String == "Course 1")
+                let items = seen["items"] as? [[String: Any]]
+                #expect(items?.count == 1 && items?[0]["package"] as? String == "pkg-1" && items?[0]["notes"] as? String == "skull base")
+                #expect(items?[0]["url"] as? String == "/v1/packages/pkg-1/archive?share=\(token)")
+            }
+        }
+    }
+
     @Test func wrongRequestsAreToldWhatIsWrong() async throws {
         try await Self.withRouter { client, store in
             let submitter = try store.createToken(role: .submitter, name: "surgeon")
