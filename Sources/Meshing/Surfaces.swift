@@ -12,7 +12,7 @@ public enum Surfaces {
                 return SurfaceExtraction.extract(field, threads: resolved(threads))
             }
         case .uint16:
-            let mask = label.map { labels.mask(of: $0) } ?? nonZero(labels)
+            let mask = label.map { labels.mask(of: $0) } ?? labels.maskOfAnyLabel()
             return surface(of: mask, threads: threads)
         }
     }
@@ -51,9 +51,4 @@ public enum Surfaces {
     }
 
     static func resolved(_ threads: Int?) -> Int { max(1, threads ?? Parallelism.defaultThreadCount) }
-
-    private static func nonZero(_ labels: LabelMap) -> Volume<UInt8> {
-        guard case .uint16(let v) = labels.storage else { fatalError("unreachable") }
-        return Volume(geometry: v.geometry, voxels: v.voxels.map { $0 != 0 ? 1 : 0 })
-    }
 }

@@ -102,8 +102,8 @@ public struct BuildSurfaces: Sendable {
                 throw Failure(description: "\(error)")
             }
             var mesh = Surfaces.isoSurface(series.volume, iso: iso, threads: threads)
-            mesh.name = "iso_\(Self.number(iso))"
-            guard !mesh.indices.isEmpty else { throw Failure(description: "no voxel of the study is above --iso \(Self.number(iso)): nothing to mesh") }
+            mesh.name = "iso_\(plainNumber(iso))"
+            guard !mesh.indices.isEmpty else { throw Failure(description: "no voxel of the study is above --iso \(plainNumber(iso)): nothing to mesh") }
             return [mesh]
         case .labelMap(let path, let label, let study, let iso):
             let labels: LabelMap
@@ -152,11 +152,5 @@ public struct BuildSurfaces: Sendable {
                 return mesh
             }
         }
-    }
-
-    /// As the command line writes numbers: whole ones without a decimal point.
-    static func number(_ value: Double) -> String {
-        let rounded = (value * 1e9).rounded() / 1e9
-        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)
     }
 }

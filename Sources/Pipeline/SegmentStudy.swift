@@ -164,20 +164,11 @@ public struct SegmentStudy: Sendable {
         guard sameGrid else {
             throw .invalidParameter(name: path, reason: "the label map is not on the study's grid (\(describe(g)) vs \(describe(grid)))")
         }
-        if let label { return labels.mask(of: label) }
-        var mask = labels.mask(of: -1)
-        switch labels.storage {
-        case .uint8(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
-        case .uint16(let v): for index in mask.voxels.indices where v.voxels[index] != 0 { mask.voxels[index] = 1 }
-        }
-        return mask
+        return label.map(labels.mask(of:)) ?? labels.maskOfAnyLabel()
     }
 
     private static func describe(_ g: VolumeGeometry) -> String {
-        func n(_ value: Double) -> String {
-            let rounded = (value * 1e9).rounded() / 1e9
-            return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)
-        }
+        let n = plainNumber
         return "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(n(g.spacing.x))×\(n(g.spacing.y))×" +
             "\(n(g.spacing.z)) mm at (\(n(g.origin.x)), \(n(g.origin.y)), \(n(g.origin.z)))"
     }

@@ -15,11 +15,7 @@ public enum StructureSurface {
 
     /// The voxels inside the surface of label `value`.
     public static func mask(of value: Int, in labels: LabelMap) -> Volume<UInt8> {
-        guard outlinesBody(value, labels) else { return labels.mask(of: value) }
-        switch labels.storage {
-        case .uint8(let v): return Volume(geometry: v.geometry, voxels: v.voxels.map { $0 != 0 ? 1 : 0 })
-        case .uint16(let v): return Volume(geometry: v.geometry, voxels: v.voxels.map { $0 != 0 ? 1 : 0 })
-        }
+        outlinesBody(value, labels) ? labels.maskOfAnyLabel() : labels.mask(of: value)
     }
 
     /// The surface of label `value` (not smoothed).

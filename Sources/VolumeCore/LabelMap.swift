@@ -93,6 +93,14 @@ public struct LabelMap: Sendable {
         }
     }
 
+    /// A binary mask (1 wherever there is a label, whichever).
+    public func maskOfAnyLabel() -> Volume<UInt8> {
+        switch storage {
+        case .uint8(let v): return Volume(geometry: v.geometry, voxels: v.voxels.map { $0 != 0 ? 1 : 0 })
+        case .uint16(let v): return Volume(geometry: v.geometry, voxels: v.voxels.map { $0 != 0 ? 1 : 0 })
+        }
+    }
+
     /// A binary mask (1 where the label is `value`).
     public func mask(of value: Int) -> Volume<UInt8> {
         func make<L: FixedWidthInteger & Sendable>(_ volume: Volume<L>) -> Volume<UInt8> {

@@ -53,11 +53,11 @@ struct Inspect: ParsableCommand {
             print("  study         \(series.studyInstanceUID) \"\(series.studyDescription)\"")
             print("  series UID    \(series.seriesInstanceUID)")
             print("  dimensions    \(d[0]) × \(d[1]) × \(d[2]) voxels (\(series.voxelType))")
-            print("  spacing       \(fmt(s[0])) × \(fmt(s[1])) × \(fmt(s[2])) mm")
-            print("  origin        (\(fmt(o[0])), \(fmt(o[1])), \(fmt(o[2]))) mm LPS")
-            print("  direction     \(series.direction.map(fmt).joined(separator: " "))")
+            print("  spacing       \(plainNumber(s[0])) × \(plainNumber(s[1])) × \(plainNumber(s[2])) mm")
+            print("  origin        (\(plainNumber(o[0])), \(plainNumber(o[1])), \(plainNumber(o[2]))) mm LPS")
+            print("  direction     \(series.direction.map(plainNumber).joined(separator: " "))")
             if let range = series.valueRange {
-                print("  values        \(fmt(range[0])) … \(fmt(range[1]))\(series.units.map { " " + $0 } ?? "")")
+                print("  values        \(plainNumber(range[0])) … \(plainNumber(range[1]))\(series.units.map { " " + $0 } ?? "")")
             }
             print("  files         \(series.files) (\(series.slices) slices; \(series.transferSyntaxes.joined(separator: ", ")))")
             for warning in series.warnings { print("  warning       \(warning)") }
@@ -69,8 +69,3 @@ struct Inspect: ParsableCommand {
     }
 }
 
-func fmt(_ value: Double) -> String {
-    let rounded = (value * 1e9).rounded() / 1e9
-    if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int(rounded)) }
-    return String(rounded)
-}

@@ -315,9 +315,9 @@ struct Segment: ParsableCommand {
         if let interval, interval.count == 2 { print("  interval      \(fmt1(interval[0])) … \(fmt1(interval[1]))") }
         for seed in summary.seeds {
             print("  seed          \(seed.given) → voxel \(seed.index.map(String.init).joined(separator: ",")) " +
-                  "at \(seed.patientMM.map(fmt).joined(separator: ", ")) mm, value \(fmt(seed.value))")
+                  "at \(seed.patientMM.map(plainNumber).joined(separator: ", ")) mm, value \(plainNumber(seed.value))")
         }
-        if automatic > 0 { print("  auto seeds    \(automatic) voxels ≥ \(fmt(seedHU))") }
+        if automatic > 0 { print("  auto seeds    \(automatic) voxels ≥ \(plainNumber(seedHU))") }
         for warning in summary.warnings { print("  warning       \(warning)") }
         print("  time          load \(ms(loadSeconds)), segment \(ms(segmentSeconds)), write \(ms(writeSeconds))")
         print("  wrote         \(out)")
@@ -342,7 +342,7 @@ func fail(_ message: String) -> Never {
 
 /// A value with at most one decimal.
 func fmt1(_ value: Double) -> String {
-    value == value.rounded() ? fmt(value) : String(format: "%.1f", value)
+    value == value.rounded() ? plainNumber(value) : String(format: "%.1f", value)
 }
 
 func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
