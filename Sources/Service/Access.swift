@@ -60,4 +60,23 @@ enum Access {
         }
         return collection
     }
+
+    /// Reading a collection: with its share link (refused once expired or revoked), its items
+    /// with links to their packages; with an access token, its owner's (or an admin's) view.
+    static func readCollection(_ id: String, _ request: Request, _ store: any ServiceRecords) throws
+        -> (ServiceStore.Collection, share: String?) {
+        if let share = shareToken(request) {
+            guard let shared = try store.sharedCollection(token: share), shared.id == id,
+                  let collection = try store.collection(id) else {
+                throw HTTPError(.forbidden, message: "this share link does not open collection \(id)")
+            }
+            guard shared.valid else {
+                throw HTTPError(.gone, message: "this collection's link expired at \(ISO8601DateFormatter().string(from: shared.expires)) " +
+                                "or was revoked: ask the trainer for a new one")
+            }
+            return (collection, share)
+        }
+        let caller = try authorize(request, store, roles: [.trainer, .admin])
+        return (try Access.collection(id, for: caller, store), nil)
+    }
 }

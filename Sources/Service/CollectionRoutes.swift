@@ -2,11 +2,13 @@ import Foundation
 import Hummingbird
 
 /// Collections of packages for a course or a conference.
-func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    let trainers = router.group("/v1/collections", for: [.trainer, .admin], store)
+
     // Collections: a trainer gathers packages it can read (its own, or through a share link
     // it was given) with notes, for a course; each item comes back with a fresh share link.
-    router.post("/v1/collections") { request, _ -> Response in
-        let caller = try authorize(request, store, roles: [.trainer, .admin])
+    trainers.post { request, context -> Response in
+        let caller = try context.requireCaller()
         struct Item: Decodable { var package: String; var share: String?; var notes: String? }
         struct Body: Decodable { var name: String; var items: [Item]; var expiresInHours: Double? }
         let example = #"{"name": "…", "items": [{"package": "…", "share": "…", "notes": "…"}], "expiresInHours": 720}"#
@@ -37,27 +39,47 @@ func addCollectionRoutes(_ router: Router<BasicRequestContext>, _ store: any Ser
         return try encodedJSON(answer, status: .created)
     }
 
-    router.get("/v1/collections") { request, _ -> Response in
-        let caller = try authorize(request, store, roles: [.trainer, .admin])
-        return try encodedJSON(CollectionList(collections: try store.collections(owner: Access.listedOwner(caller))))
+    trainers.get { _, context -> Response in
+        let owner = Access.listedOwner(try context.requireCaller())
+        return try encodedJSON(CollectionList(collections: try store.collections(owner: owner)))
     }
 
     // One collection: for its owner (or an admin), its items; with its share link, its items
     // each with a link to the package. Reading writes nothing; an expired link stays refused.
     router.get("/v1/collections/:id") { request, context -> Response in
         let id = try context.parameters.require("id")
-        if let share = shareToken(request) {
-            guard let shared = try store.sharedCollection(token: share), shared.id == id,
-                  let collection = try store.collection(id) else {
-                throw HTTPError(.forbidden, message: "this share link does not open collection \(id)")
-            }
-            guard shared.valid else {
-                throw HTTPError(.gone, message: "this collection's link expired at \(ISO8601DateFormatter().string(from: shared.expires)) " +
-                                "or was revoked: ask the trainer for a new one")
-            }
-            return try encodedJSON(CollectionView(collection, share: share))
-        }
-        let caller = try authorize(request, store, roles: [.trainer, .admin])
-        return try encodedJSON(CollectionView(try Access.collection(id, for: caller, store), share: nil))
+        let (collection, share) = try Access.readCollection(id, request, store)
+        return try encodedJSON(CollectionView(collection, share: share))
     }
+}
+
+/// A collection as the API shows it; with a share link, each item's archive URL opens with it.
+struct CollectionView: Encodable {
+    struct Item: Encodable {
+        var package: String
+        var notes: String
+        var url: String?
+    }
+
+    var id: String
+    var name: String
+    var expiresAt: String
+    var expired: Bool
+    var items: [Item]
+    /// When it was just made: its share link, and the collection's URL with it.
+    var token: String?
+    var url: String?
+
+    init(_ collection: ServiceStore.Collection, share: String?) {
+        (id, name, expired) = (collection.id, collection.name, collection.expires <= Date())
+        expiresAt = ISO8601DateFormatter().string(from: collection.expires)
+        items = collection.items.map { item in
+            Item(package: item.packageID, notes: item.notes, url: share.map { "/v1/packages/\(item.packageID)/archive?share=\($0)" })
+        }
+    }
+}
+
+/// The collections of `GET /v1/collections` (their ids).
+struct CollectionList: Encodable {
+    var collections: [String]
 }

@@ -5,19 +5,18 @@ import Segmentation
 
 /// The DICOM peers stored in the database (admin): who may send studies by C-STORE, from where,
 /// with which recipe, and how the end of a study is found. Changes apply to the next association.
-func addDicomPeerRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
-    router.get("/v1/dicom/peers") { request, _ -> Response in
-        _ = try authorize(request, store, roles: [.admin])
-        var body: [String: Any] = ["peers": try store.dicomPeers().map(peerJSON)]
-        if let dicom = settings.dicom {
-            body["receiver"] = ["aeTitle": dicom.aeTitle, "port": dicom.port, "idleSeconds": dicom.idleSeconds,
-                                "commandLine": dicom.allowed.map(\.description), "completion": dicom.completion.rawValue]
+func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    let admins = router.group("/v1/dicom/peers", for: [.admin], store)
+
+    admins.get { _, _ -> Response in
+        let receiver = settings.dicom.map { dicom in
+            PeerList.Receiver(aeTitle: dicom.aeTitle, port: dicom.port, idleSeconds: dicom.idleSeconds,
+                              commandLine: dicom.allowed.map(\.description), completion: dicom.completion.rawValue)
         }
-        return try json(body)
+        return try encodedJSON(PeerList(peers: try store.dicomPeers().map(PeerView.init), receiver: receiver))
     }
 
-    router.put("/v1/dicom/peers/:ae") { request, context -> Response in
-        _ = try authorize(request, store, roles: [.admin])
+    admins.put(":ae") { request, context -> Response in
         let ae = try peerTitle(context)
         let data = Data(try await request.body.collect(upTo: 1 << 20).readableBytesView)
         let object: [String: Any]
@@ -62,11 +61,10 @@ func addDicomPeerRoutes(_ router: Router<BasicRequestContext>, _ store: any Serv
         }
         let existed = try store.dicomPeer(ae) != nil
         try store.saveDicomPeer(peer)
-        return try json(peerJSON(peer), status: existed ? .ok : .created)
+        return try encodedJSON(PeerView(peer), status: existed ? .ok : .created)
     }
 
-    router.delete("/v1/dicom/peers/:ae") { request, context -> Response in
-        _ = try authorize(request, store, roles: [.admin])
+    admins.delete(":ae") { _, context -> Response in
         let ae = try peerTitle(context)
         guard try store.removeDicomPeer(ae) else { throw HTTPError(.notFound, message: "no DICOM peer '\(ae)' in the database") }
         return Response(status: .noContent)
@@ -74,7 +72,7 @@ func addDicomPeerRoutes(_ router: Router<BasicRequestContext>, _ store: any Serv
 }
 
 /// The AE title in the path (percent-decoded), checked.
-private func peerTitle(_ context: BasicRequestContext) throws -> String {
+private func peerTitle(_ context: ServiceContext) throws -> String {
     let raw = try context.parameters.require("ae")
     let ae = raw.removingPercentEncoding ?? raw
     guard DicomReceiver.isValidAETitle(ae) else {
@@ -83,9 +81,30 @@ private func peerTitle(_ context: BasicRequestContext) throws -> String {
     return ae
 }
 
-private func peerJSON(_ peer: ServiceStore.DicomPeer) -> [String: Any] {
-    var body: [String: Any] = ["aeTitle": peer.aeTitle, "completion": peer.completion.rawValue]
-    if let host = peer.host { body["host"] = host }
-    if let recipe = peer.recipe, let object = try? JSONSerialization.jsonObject(with: Data(recipe.utf8)) { body["recipe"] = object }
-    return body
+/// A DICOM peer as the API shows it: its recipe as the object it was given.
+struct PeerView: Encodable {
+    var aeTitle: String
+    var completion: ServiceStore.Completion.RawValue
+    var host: String?
+    var recipe: Recipe?
+
+    init(_ peer: ServiceStore.DicomPeer) {
+        (aeTitle, completion, host) = (peer.aeTitle, peer.completion.rawValue, peer.host)
+        // Checked when it was stored: a recipe that no longer reads is shown as none.
+        recipe = peer.recipe.flatMap { try? Recipe.parse(Data($0.utf8), source: "recipe") }
+    }
+}
+
+/// `GET /v1/dicom/peers`: the peers, and the receiver's settings when it runs.
+struct PeerList: Encodable {
+    struct Receiver: Encodable {
+        var aeTitle: String
+        var port: Int
+        var idleSeconds: Double
+        var commandLine: [String]
+        var completion: String
+    }
+
+    var peers: [PeerView]
+    var receiver: Receiver?
 }

@@ -2,26 +2,64 @@ import Foundation
 import Hummingbird
 
 /// Jobs: the submitter's (or, for an admin, everyone's), one job, cancelling one.
-func addJobRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
-    router.get("/v1/jobs") { request, _ -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .admin])
-        let jobs = try store.jobs(owner: Access.listedOwner(caller))
+func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    let jobs = router.group("/v1/jobs", for: [.submitter, .admin], store)
+
+    jobs.get { _, context -> Response in
+        let jobs = try store.jobs(owner: Access.listedOwner(try context.requireCaller()))
         return try encodedJSON(JobList(jobs: jobs.map(JobView.init)))
     }
 
-    router.get("/v1/jobs/:id") { request, context -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .admin])
+    jobs.get(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
-        return try encodedJSON(JobView(try Access.job(id, for: caller, store)))
+        return try encodedJSON(JobView(try Access.job(id, for: try context.requireCaller(), store)))
     }
 
-    router.delete("/v1/jobs/:id") { request, context -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .admin])
+    jobs.delete(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
-        let job = try Access.job(id, for: caller, store)
+        let job = try Access.job(id, for: try context.requireCaller(), store)
         guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
         // A queued job never reaches a runner: its upload goes now (a running one's, when its process ends).
         if job.state == .queued { settings.retention.jobEnded(id, folders: store.folders) }
-        return try json(["id": id, "state": ServiceStore.JobState.cancelled.rawValue])
+        return try encodedJSON(JobCancelled(id: id, state: ServiceStore.JobState.cancelled.rawValue))
     }
+}
+
+/// The answer to cancelling a job.
+struct JobCancelled: Encodable {
+    var id: String
+    var state: ServiceStore.JobState.RawValue
+}
+
+/// A job as the API shows it (with its source for studies received by DICOM).
+struct JobView: Encodable {
+    struct Source: Encodable {
+        var kind: String
+        var callingAE: String?
+        var peer: String?
+    }
+
+    var id: String
+    var state: ServiceStore.JobState.RawValue
+    var stage: String
+    var percent: Int
+    var error: String?
+    var packageId: String?
+    var source: Source
+    var instances: Int?
+
+    init(_ job: ServiceStore.Job) {
+        (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
+        if job.sourceKind == "dicom" {
+            source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
+            instances = job.instances ?? 0
+        } else {
+            source = Source(kind: "upload")
+        }
+    }
+}
+
+/// The jobs of `GET /v1/jobs`.
+struct JobList: Encodable {
+    var jobs: [JobView]
 }

@@ -3,10 +3,14 @@ import Hummingbird
 import ScenePackage
 
 /// Scene packages: listing, manifest, archive and files (owner, admin or share token), shares, the viewer page and its three.js, removal.
-func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings, _ fileIO: FileIO) {
-    router.get("/v1/packages") { request, _ -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .admin])
-        return try json(["packages": try store.packages(owner: Access.listedOwner(caller))])
+func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings, _ fileIO: FileIO) {
+    // Listing: the submitter's packages (an admin: everyone's). Sharing and removal: also a
+    // trainer's. Reading one (below): its owners, an admin or a share link (`Access.readPackage`).
+    let submitters = router.group("/v1/packages", for: [.submitter, .admin], store)
+    let owners = router.group("/v1/packages", for: [.submitter, .trainer, .admin], store)
+
+    submitters.get { _, context -> Response in
+        try encodedJSON(PackageList(packages: try store.packages(owner: Access.listedOwner(try context.requireCaller()))))
     }
 
     router.get("/v1/packages/:id") { request, context -> Response in
@@ -38,18 +42,16 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
                               etag: "\(id)/\(path)")
     }
 
-    router.post("/v1/packages/:id/shares") { request, context -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+    owners.post(":id/shares") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try Access.ownPackage(id, for: caller, store)
+        try Access.ownPackage(id, for: try context.requireCaller(), store)
         struct Body: Decodable { var expiresInHours: Double? }
         let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
                                         allowEmpty: true)
         let hours = try checked(body?.expiresInHours, "expiresInHours", shareHours) ?? 24
         let share = try store.share(package: id, hours: hours)
-        let formatter = ISO8601DateFormatter()
-        return try json(["token": share.token, "url": "/v1/packages/\(id)/archive?share=\(share.token)",
-                         "expiresAt": formatter.string(from: share.expires)], status: .created)
+        return try encodedJSON(ShareView(token: share.token, url: "/v1/packages/\(id)/archive?share=\(share.token)",
+                                         expiresAt: ISO8601DateFormatter().string(from: share.expires)), status: .created)
     }
 
     // The web viewer: the page (opened with a share link, or a token) and three.js.
@@ -73,19 +75,38 @@ func addPackageRoutes(_ router: Router<BasicRequestContext>, _ store: any Servic
     }
 
     // A package taken from its owner (an admin: from everyone); its files go with its last owner.
-    router.delete("/v1/packages/:id") { request, context -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .trainer, .admin])
+    owners.delete(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
-        let removal = try store.removePackage(id, owner: Access.listedOwner(caller))
+        let removal = try store.removePackage(id, owner: Access.listedOwner(try context.requireCaller()))
         switch removal {
         case .notFound:
             throw HTTPError(.notFound, message: "no package \(id)")
         case .released:
-            return try json(["id": id, "removed": false, "note": "removed from your packages; other senders of the same study still have it"])
+            return try encodedJSON(PackageRemoval(id: id, removed: false,
+                                                  note: "removed from your packages; other senders of the same study still have it"))
         case .removed:
             try? FileManager.default.removeItem(at: store.folders.package(id))
             try? FileManager.default.removeItem(at: store.folders.archive(id))
-            return try json(["id": id, "removed": true])
+            return try encodedJSON(PackageRemoval(id: id, removed: true))
         }
     }
+}
+
+/// The packages of `GET /v1/packages` (their ids).
+struct PackageList: Encodable {
+    var packages: [String]
+}
+
+/// A new share link: the token, the archive's URL with it, and when it ends.
+struct ShareView: Encodable {
+    var token: String
+    var url: String
+    var expiresAt: String
+}
+
+/// The answer to removing a package: gone, or only taken from this owner (with why).
+struct PackageRemoval: Encodable {
+    var id: String
+    var removed: Bool
+    var note: String?
 }

@@ -121,8 +121,8 @@ public struct ServiceServer: Sendable {
         })
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<ServiceContext> {
+        let router = Router(context: ServiceContext.self)
         let store = self.store, settings = self.settings
         let fileIO = FileIO()
         addSystemRoutes(router, store, settings)
@@ -135,77 +135,11 @@ public struct ServiceServer: Sendable {
     }
 }
 
-/// A job as the API shows it (with its source for studies received by DICOM).
-/// A job as the API shows it (with its source for studies received by DICOM).
-struct JobView: Encodable {
-    struct Source: Encodable {
-        var kind: String
-        var callingAE: String?
-        var peer: String?
-    }
-
-    var id: String
-    var state: ServiceStore.JobState.RawValue
-    var stage: String
-    var percent: Int
-    var error: String?
-    var packageId: String?
-    var source: Source
-    var instances: Int?
-
-    init(_ job: ServiceStore.Job) {
-        (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
-        if job.sourceKind == "dicom" {
-            source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
-            instances = job.instances ?? 0
-        } else {
-            source = Source(kind: "upload")
-        }
-    }
-}
-
-/// The jobs of `GET /v1/jobs`.
-struct JobList: Encodable {
-    var jobs: [JobView]
-}
-
 /// A Codable answer, encoded as every JSON answer is (sorted keys, slashes as they are).
 func encodedJSON<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-}
-
-/// A collection as the API shows it; with its share token, each item with a link to its package.
-/// A collection as the API shows it; with a share link, each item's archive URL opens with it.
-struct CollectionView: Encodable {
-    struct Item: Encodable {
-        var package: String
-        var notes: String
-        var url: String?
-    }
-
-    var id: String
-    var name: String
-    var expiresAt: String
-    var expired: Bool
-    var items: [Item]
-    /// When it was just made: its share link, and the collection's URL with it.
-    var token: String?
-    var url: String?
-
-    init(_ collection: ServiceStore.Collection, share: String?) {
-        (id, name, expired) = (collection.id, collection.name, collection.expires <= Date())
-        expiresAt = ISO8601DateFormatter().string(from: collection.expires)
-        items = collection.items.map { item in
-            Item(package: item.packageID, notes: item.notes, url: share.map { "/v1/packages/\(item.packageID)/archive?share=\($0)" })
-        }
-    }
-}
-
-/// The collections of `GET /v1/collections` (their ids).
-struct CollectionList: Encodable {
-    var collections: [String]
 }
 
 /// Share links last at least a minute and at most a year.
@@ -269,40 +203,8 @@ func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int, ke
 
 // MARK: Helpers
 
-struct Caller {
-    var id: String
-    var role: ServiceStore.Role
-}
-
-func bearer(_ request: Request) -> String? {
-    guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
-    return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-}
-
-/// The caller of an access token with one of `roles`: 401 without a valid token, 403 for another role.
-func authorize(_ request: Request, _ store: any ServiceRecords, roles: Set<ServiceStore.Role>) throws -> Caller {
-    guard let token = bearer(request) else { throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …)") }
-    guard let caller = try store.caller(token: token) else { throw HTTPError(.unauthorized, message: "unknown or revoked token") }
-    guard roles.contains(caller.role) else {
-        throw HTTPError(.forbidden, message: "a \(caller.role.rawValue) token cannot do this (needs \(roles.map(\.rawValue).sorted().joined(separator: " or ")))")
-    }
-    return Caller(id: caller.id, role: caller.role)
-}
-
-/// A share token given with the request: `?share=` or a bearer token that is a share link.
-func shareToken(_ request: Request) -> String? {
-    if let share = request.uri.queryParameters["share"].map(String.init) { return share }
-    if let token = bearer(request), token.hasPrefix("vrs_") { return token }
-    return nil
-}
-
-func json(_ object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-}
-
 /// A file with an ETag (If-None-Match → 304) and byte ranges (Range: bytes=a-b → 206).
-func file(_ fileIO: FileIO, _ url: URL, _ request: Request, _ context: BasicRequestContext, type: String,
+func file(_ fileIO: FileIO, _ url: URL, _ request: Request, _ context: ServiceContext, type: String,
           etag: String) async throws -> Response {
     guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
         throw HTTPError(.notFound, message: "not found")

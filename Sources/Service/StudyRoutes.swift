@@ -3,9 +3,11 @@ import Hummingbird
 import Logging
 
 /// Studies submitted for a scene package: upload checks, then a job.
-func addStudyRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
-    router.post("/v1/studies") { request, context -> Response in
-        let caller = try authorize(request, store, roles: [.submitter, .admin])
+func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+    let submitters = router.group("/v1/studies", for: [.submitter, .admin], store)
+
+    submitters.post { request, context -> Response in
+        let caller = try context.requireCaller()
         let contentType = request.headers[.contentType] ?? ""
         let boundary = Multipart.boundary(contentType)
         guard mediaType(contentType) == "application/zip" || boundary != nil else {
@@ -65,6 +67,11 @@ func addStudyRoutes(_ router: Router<BasicRequestContext>, _ store: any ServiceR
         }
         try store.createJob(id: id, owner: caller.id)
         context.logger.info("job \(id) queued")
-        return try json(["jobId": id], status: .accepted)
+        return try encodedJSON(StudyAccepted(jobId: id), status: .accepted)
     }
+}
+
+/// The answer to a study submitted: the job that makes its package.
+struct StudyAccepted: Encodable {
+    var jobId: String
 }

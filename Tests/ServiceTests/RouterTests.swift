@@ -143,4 +143,59 @@ import TestSupport
             }
         }
     }
+
+    @Test func aPeersRecipeComesBackAsTheObjectItWasGivenAndAWrongOneIsRefused() async throws {
+        try await Self.withRouter { client, store in
+            let admin: HTTPFields = [.authorization: "Bearer \(try store.createToken(role: .admin, name: "admin"))"]
+            let recipe = #"{"structures":[{"preset":"bone"},{"lower":150,"preset":"vessels","seedsMM":[[1.5,-2,3]]}]}"#
+            let body = #"{"host": "10.0.0.7", "completion": "release", "recipe": \#(recipe)}"#
+            try await client.execute(uri: "/v1/dicom/peers/CT_ROOM_1", method: .put, headers: admin, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .created)
+                #expect(String(buffer: response.body) ==
+                        #"{"aeTitle":"CT_ROOM_1","completion":"release","host":"10.0.0.7","recipe":\#(recipe)}"#)
+            }
+            try await client.execute(uri: "/v1/dicom/peers", method: .get, headers: admin) { response in
+                let peers = Self.object(response.body)["peers"] as? [[String: Any]]
+                #expect(peers?.count == 1 && peers?.first?["aeTitle"] as? String == "CT_ROOM_1")
+                #expect(Self.object(response.body)["receiver"] == nil, "no receiver runs in this server")
+            }
+            let wrong = #"{"recipe": {"structures": [{"preset": "vessels", "radiusMM": "big"}]}}"#
+            try await client.execute(uri: "/v1/dicom/peers/CT_ROOM_2", method: .put, headers: admin, body: ByteBuffer(string: wrong)) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("radiusMM"))
+            }
+            try await client.execute(uri: "/v1/dicom/peers/CT_ROOM_1", method: .delete, headers: admin) { response in
+                #expect(response.status == .noContent)
+            }
+        }
+    }
+
+    @Test func anOwnerSharesAndRemovesAPackageAndOthersCannot() async throws {
+        try await Self.withRouter { client, store in
+            let (mine, theirs) = (try store.createToken(role: .submitter, name: "a"), try store.createToken(role: .trainer, name: "b"))
+            try store.addPackage(id: "pkg-a", owner: try #require(try store.caller(token: mine)).id, job: "job-a")
+            try await client.execute(uri: "/v1/packages", method: .get, headers: [.authorization: "Bearer \(mine)"]) { response in
+                #expect(String(buffer: response.body) == #"{"packages":["pkg-a"]}"#)
+            }
+            try await client.execute(uri: "/v1/packages/pkg-a/shares", method: .post, headers: [.authorization: "Bearer \(theirs)"]) { response in
+                #expect(response.status == .notFound, "a trainer who does not own it learns nothing of it")
+            }
+            var token = ""
+            try await client.execute(uri: "/v1/packages/pkg-a/shares", method: .post, headers: [.authorization: "Bearer \(mine)"],
+                                     body: ByteBuffer(string: #"{"expiresInHours": 2}"#)) { response in
+                #expect(response.status == .created)
+                let answer = Self.object(response.body)
+                token = answer["token"] as? String ?? ""
+                #expect(token.hasPrefix("vrs_") && answer["url"] as? String == "/v1/packages/pkg-a/archive?share=\(token)")
+                #expect(answer["expiresAt"] is String)
+            }
+            #expect(try store.shareOpens(token: token, package: "pkg-a"))
+            try await client.execute(uri: "/v1/packages/pkg-a", method: .delete, headers: [.authorization: "Bearer \(theirs)"]) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/packages/pkg-a", method: .delete, headers: [.authorization: "Bearer \(mine)"]) { response in
+                #expect(String(buffer: response.body) == #"{"id":"pkg-a","removed":true}"#)
+            }
+        }
+    }
 }
