@@ -10,7 +10,7 @@ enum Access {
     }
 
     /// A job its owner (or an admin) may see and cancel.
-    static func job(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws -> ServiceStore.Job {
+    static func job(_ id: String, for caller: Caller, _ store: any JobRecords) throws -> ServiceStore.Job {
         guard let job = try store.job(id), caller.role == .admin || job.owner == caller.id else {
             throw HTTPError(.notFound, message: "no job \(id)")
         }
@@ -18,20 +18,20 @@ enum Access {
     }
 
     /// Whether the caller owns a package (an admin: whether anyone does).
-    static func owns(package id: String, _ caller: Caller, _ store: any ServiceRecords) throws -> Bool {
+    static func owns(package id: String, _ caller: Caller, _ store: any PackageRecords) throws -> Bool {
         let owners = try store.packageOwners(id)
         return caller.role == .admin ? !owners.isEmpty : owners.contains(caller.id)
     }
 
     /// A package its owners (or an admin) may share or remove.
-    static func ownPackage(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws {
+    static func ownPackage(_ id: String, for caller: Caller, _ store: any PackageRecords) throws {
         guard try owns(package: id, caller, store) else { throw HTTPError(.notFound, message: "no package \(id)") }
     }
 
     /// Reading a package: its owners, an admin, or a share link that opens it (a link to this
     /// package or to a collection holding it), as a bearer token or `?share=`. A valid access
     /// token is asked first, so a share link on the same request never takes away what it allows.
-    static func readPackage(_ id: String, _ request: Request, _ store: any ServiceRecords) throws {
+    static func readPackage(_ id: String, _ request: Request, _ store: any TokenRecords & PackageRecords) throws {
         if let token = bearer(request), !token.hasPrefix("vrs_") {
             let caller = try authorize(request, store, roles: [.submitter, .host, .trainer, .admin])
             if try owns(package: id, caller, store) { return }
@@ -49,12 +49,12 @@ enum Access {
 
     /// Whether the caller may put a package in a collection: it owns it, or gives a share link
     /// that opens it.
-    static func mayCollect(package id: String, share: String?, _ caller: Caller, _ store: any ServiceRecords) throws -> Bool {
+    static func mayCollect(package id: String, share: String?, _ caller: Caller, _ store: any PackageRecords) throws -> Bool {
         try owns(package: id, caller, store) || share.map { try store.shareOpens(token: $0, package: id) } == true
     }
 
     /// A collection its owner (or an admin) may see whole.
-    static func collection(_ id: String, for caller: Caller, _ store: any ServiceRecords) throws -> ServiceStore.Collection {
+    static func collection(_ id: String, for caller: Caller, _ store: any CollectionRecords) throws -> ServiceStore.Collection {
         guard let collection = try store.collection(id), caller.role == .admin || collection.owner == caller.id else {
             throw HTTPError(.notFound, message: "no collection \(id)")
         }
@@ -63,7 +63,7 @@ enum Access {
 
     /// Reading a collection: with its share link (refused once expired or revoked), its items
     /// with links to their packages; with an access token, its owner's (or an admin's) view.
-    static func readCollection(_ id: String, _ request: Request, _ store: any ServiceRecords) throws
+    static func readCollection(_ id: String, _ request: Request, _ store: any TokenRecords & PackageRecords & CollectionRecords) throws
         -> (ServiceStore.Collection, share: String?) {
         if let share = shareToken(request) {
             guard let shared = try store.sharedCollection(token: share), shared.id == id,

@@ -29,9 +29,9 @@ struct ServiceContext: RequestContext {
 struct Authenticated: RouterMiddleware {
     typealias Context = ServiceContext
     let roles: Set<ServiceStore.Role>
-    let store: any ServiceRecords
+    let store: any TokenRecords
 
-    init(_ roles: Set<ServiceStore.Role>, _ store: any ServiceRecords) {
+    init(_ roles: Set<ServiceStore.Role>, _ store: any TokenRecords) {
         (self.roles, self.store) = (roles, store)
     }
 
@@ -45,7 +45,7 @@ struct Authenticated: RouterMiddleware {
 
 extension RouterMethods where Context == ServiceContext {
     /// The routes under `path` open to callers with one of `roles`.
-    func group(_ path: RouterPath = "", for roles: Set<ServiceStore.Role>, _ store: any ServiceRecords) -> RouterGroup<ServiceContext> {
+    func group(_ path: RouterPath = "", for roles: Set<ServiceStore.Role>, _ store: any TokenRecords) -> RouterGroup<ServiceContext> {
         group(path).add(middleware: Authenticated(roles, store))
     }
 }
@@ -56,7 +56,7 @@ func bearer(_ request: Request) -> String? {
 }
 
 /// The caller of an access token with one of `roles`: 401 without a valid token, 403 for another role.
-func authorize(_ request: Request, _ store: any ServiceRecords, roles: Set<ServiceStore.Role>) throws -> Caller {
+func authorize(_ request: Request, _ store: any TokenRecords, roles: Set<ServiceStore.Role>) throws -> Caller {
     guard let token = bearer(request) else { throw HTTPError(.unauthorized, message: "no bearer token (Authorization: Bearer …)") }
     guard let caller = try store.caller(token: token) else { throw HTTPError(.unauthorized, message: "unknown or revoked token") }
     guard roles.contains(caller.role) else {

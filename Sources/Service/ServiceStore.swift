@@ -2,25 +2,28 @@ import Crypto
 import Foundation
 import GRDB
 
-/// What the service keeps: access tokens, the job queue, packages, shares and collections. The
-/// server and the workers see only this protocol; `ServiceStore` keeps it in SQLite for one
-/// machine. A PostgreSQL store for several workers on several machines would implement the same
-/// calls, `claimJob` with `SELECT … FOR UPDATE SKIP LOCKED` (here, SQLite's one-writer transaction
-/// makes the claim atomic).
-public protocol ServiceRecords: Sendable {
+/// What the service keeps, one repository per resource: access tokens, the job queue, the DICOM
+/// peers and the studies being received, packages and their share links, collections. The server
+/// and the workers see only these protocols; `ServiceStore` keeps them all in one SQLite database
+/// for one machine (one extension per resource). A PostgreSQL store for several workers on
+/// several machines would implement the same calls, `claimJob` with `SELECT … FOR UPDATE SKIP
+/// LOCKED` (here, SQLite's one-writer transaction makes the claim atomic).
+public protocol ServiceRecords: TokenRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords {
+    /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
+}
+
+/// Access tokens (only their hashes are kept).
+public protocol TokenRecords: Sendable {
     func createToken(role: ServiceStore.Role, name: String) throws -> String
     func caller(token: String) throws -> (id: String, role: ServiceStore.Role)?
+}
+
+/// The job queue: a job from submission (or a DICOM study's end) to its package or its error.
+public protocol JobRecords: Sendable {
     func createJob(id: String, owner: String) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
-    func dicomPeers() throws -> [ServiceStore.DicomPeer]
-    func dicomPeer(_ aeTitle: String) throws -> ServiceStore.DicomPeer?
-    func saveDicomPeer(_ peer: ServiceStore.DicomPeer) throws
-    func removeDicomPeer(_ aeTitle: String) throws -> Bool
-    func beginDicomStudy(_ study: ServiceStore.DicomStudy) throws
-    func dicomStudiesBeingReceived() throws -> [ServiceStore.DicomStudy]
-    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?, failure: String?) throws
     func claimJob() throws -> ServiceStore.Job?
     func progress(job id: String, stage: String, percent: Int) throws
     func finish(job id: String, packageID: String?, error: String?) throws
@@ -28,6 +31,21 @@ public protocol ServiceRecords: Sendable {
     func requeueInterrupted() throws -> Int
     func release(job id: String) throws
     func counts() throws -> (jobs: [String: Int], packages: Int)
+}
+
+/// The DICOM peers (who may send, with which recipe) and the studies being received.
+public protocol DicomRecords: Sendable {
+    func dicomPeers() throws -> [ServiceStore.DicomPeer]
+    func dicomPeer(_ aeTitle: String) throws -> ServiceStore.DicomPeer?
+    func saveDicomPeer(_ peer: ServiceStore.DicomPeer) throws
+    func removeDicomPeer(_ aeTitle: String) throws -> Bool
+    func beginDicomStudy(_ study: ServiceStore.DicomStudy) throws
+    func dicomStudiesBeingReceived() throws -> [ServiceStore.DicomStudy]
+    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?, failure: String?) throws
+}
+
+/// Published packages, their owners (every sender of the same study) and their share links.
+public protocol PackageRecords: Sendable {
     func addPackage(id: String, owner: String, job: String) throws
     func packages(owner: String?) throws -> [String]
     func packageOwners(_ id: String) throws -> [String]
@@ -37,6 +55,10 @@ public protocol ServiceRecords: Sendable {
     func shareOpens(token: String, package id: String) throws -> Bool
     func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)?
     func revokeShare(token: String) throws
+}
+
+/// A trainer's collections: packages with notes, opened by one share link.
+public protocol CollectionRecords: Sendable {
     func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)],
                           hours: Double) throws -> (id: String, token: String, expires: Date)
     func collection(_ id: String) throws -> ServiceStore.Collection?
@@ -247,336 +269,6 @@ public final class ServiceStore: ServiceRecords {
         }
     }
 
-    // MARK: Jobs
-
-    public func createJob(id: String, owner: String) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created) VALUES (?, ?, 'queued', 'queued', 0, ?)",
-                           arguments: [id, owner, Date().timeIntervalSince1970])
-        }
-    }
-
-    public func job(_ id: String) throws -> Job? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job)
-        }
-    }
-
-    static func job(_ row: Row) -> Job {
-        // A state this version does not know (a newer one wrote it) reads as failed, never as runnable.
-        Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
-            error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
-            peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0)
-    }
-
-    /// Jobs, newest first; those of `owner` only unless nil.
-    public func jobs(owner: String?) throws -> [Job] {
-        try database.read { db in
-            if let owner {
-                return try Row.fetchAll(db, sql: "SELECT * FROM job WHERE owner = ? ORDER BY created DESC", arguments: [owner]).map(Self.job)
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY created DESC").map(Self.job)
-        }
-    }
-
-    // MARK: DICOM peers and studies being received
-
-    public func dicomPeers() throws -> [DicomPeer] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dicomPeer ORDER BY aeTitle").map(Self.peer) }
-    }
-
-    public func dicomPeer(_ aeTitle: String) throws -> DicomPeer? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle]).map(Self.peer) }
-    }
-
-    static func peer(_ row: Row) -> DicomPeer {
-        DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle)
-    }
-
-    /// Adds a peer, or replaces the one with the same AE title.
-    public func saveDicomPeer(_ peer: DicomPeer) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion) VALUES (?, ?, ?, ?)",
-                           arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue])
-        }
-    }
-
-    public func removeDicomPeer(_ aeTitle: String) throws -> Bool {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle])
-            return db.changesCount > 0
-        }
-    }
-
-    /// Records a study whose first instance arrived, so that a restart finds it again.
-    public func beginDicomStudy(_ study: DicomStudy) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO dicomStudy (id, callingAE, studyUID, peer, created) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [study.id, study.callingAE, study.studyUID, study.peer, Date().timeIntervalSince1970])
-        }
-    }
-
-    public func dicomStudiesBeingReceived() throws -> [DicomStudy] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM dicomStudy ORDER BY created").map {
-                DicomStudy(id: $0["id"], callingAE: $0["callingAE"], studyUID: $0["studyUID"], peer: $0["peer"])
-            }
-        }
-    }
-
-    /// A received study becomes a job (its id the study's), owned by the calling AE ("dicom:AE"),
-    /// in one transaction with forgetting it as being received. With a `failure`, the job is
-    /// recorded as failed with that error (a study that could not be received whole).
-    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
-            try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error)
-                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?)
-                """, arguments: [study.id, "dicom:\(study.callingAE)", failure == nil ? "queued" : "failed",
-                                 failure == nil ? "queued" : "receiving", Date().timeIntervalSince1970, study.callingAE, study.peer,
-                                 instances, recipe, failure])
-        }
-    }
-
-    /// Takes the oldest queued job for a worker (running), if any, and counts the attempt
-    /// before anything runs.
-    public func claimJob() throws -> Job? {
-        try database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1") else { return nil }
-            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
-                           arguments: [row["id"] as String])
-            var job = Self.job(row)
-            job.state = .running
-            job.attempts += 1
-            return job
-        }
-    }
-
-    public func progress(job id: String, stage: String, percent: Int) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running'", arguments: [stage, percent, id])
-        }
-    }
-
-    public func finish(job id: String, packageID: String?, error: String?) throws {
-        try database.write { db in
-            if let packageID {
-                try db.execute(sql: "UPDATE job SET state = 'done', stage = 'done', percent = 100, packageId = ? WHERE id = ?",
-                               arguments: [packageID, id])
-            } else {
-                try db.execute(sql: "UPDATE job SET state = 'failed', error = ? WHERE id = ? AND state != 'cancelled'", arguments: [error, id])
-            }
-        }
-    }
-
-    /// Cancels a queued or running job (a running one is dropped when its pipeline returns).
-    public func cancel(job id: String) throws -> Bool {
-        try database.write { db in
-            try db.execute(sql: "UPDATE job SET state = 'cancelled' WHERE id = ? AND state IN ('queued', 'running')", arguments: [id])
-            return db.changesCount > 0
-        }
-    }
-
-    /// Attempts after which a job that was running when its service stopped is not tried again.
-    public static let maxAttempts = 2
-
-    /// At start: jobs left running by a crash go back to the queue, unless they were running
-    /// when the service stopped `maxAttempts` times already: those fail, never queued again.
-    public func requeueInterrupted() throws -> Int {
-        try database.write { db in
-            try db.execute(sql: """
-                UPDATE job SET state = 'failed',
-                    error = 'the service stopped twice while this job ran (at ' || stage || '); not retried'
-                WHERE state = 'running' AND attempts >= ?
-                """, arguments: [Self.maxAttempts])
-            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0 WHERE state = 'running'")
-            return db.changesCount
-        }
-    }
-
-    /// A running job given back by a runner that is stopping: queued again, this attempt not counted.
-    public func release(job id: String) throws {
-        try database.write { db in
-            try db.execute(sql: """
-                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = MAX(attempts - 1, 0)
-                WHERE id = ? AND state = 'running'
-                """, arguments: [id])
-        }
-    }
-
-    /// Jobs per state, and the number of packages (for /metrics).
-    public func counts() throws -> (jobs: [String: Int], packages: Int) {
-        try database.read { db in
-            var jobs: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
-                jobs[row["state"]] = row["n"]
-            }
-            return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
-        }
-    }
-
-    // MARK: Collections (a trainer's course: packages with notes)
-
-    public struct Collection: Sendable, Equatable {
-        public var id: String
-        public var owner: String
-        public var name: String
-        public var expires: Date
-        public var items: [(packageID: String, notes: String)]
-
-        public static func == (a: Collection, b: Collection) -> Bool {
-            a.id == b.id && a.owner == b.owner && a.name == b.name && a.expires == b.expires
-                && a.items.map(\.packageID) == b.items.map(\.packageID) && a.items.map(\.notes) == b.items.map(\.notes)
-        }
-    }
-
-    /// A collection and, in the same transaction, its one share link (valid `hours`), which
-    /// opens each of its packages; only the link's hash is kept, so the token is returned once.
-    public func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)],
-                                 hours: Double) throws -> (id: String, token: String, expires: Date) {
-        let id = UUID().uuidString.lowercased(), token = Self.newToken(prefix: "vrs_")
-        let now = Date(), expires = now.addingTimeInterval(hours * 3600)
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO collection (id, owner, name, created, expires) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [id, owner, name, now.timeIntervalSince1970, expires.timeIntervalSince1970])
-            for (position, item) in items.enumerated() {
-                try db.execute(sql: "INSERT INTO collectionItem (collectionId, position, packageId, notes) VALUES (?, ?, ?, ?)",
-                               arguments: [id, position, item.packageID, item.notes])
-            }
-            try db.execute(sql: "INSERT INTO share (hash, packageId, expires, collectionId) VALUES (?, '', ?, ?)",
-                           arguments: [Self.hash(token), expires.timeIntervalSince1970, id])
-        }
-        return (id, token, expires)
-    }
-
-    public func collection(_ id: String) throws -> Collection? {
-        try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collection WHERE id = ?", arguments: [id]) else { return nil }
-            let items = try Row.fetchAll(db, sql: "SELECT packageId, notes FROM collectionItem WHERE collectionId = ? ORDER BY position",
-                                         arguments: [id]).map { (packageID: $0["packageId"] as String, notes: $0["notes"] as String) }
-            return Collection(id: row["id"], owner: row["owner"], name: row["name"],
-                              expires: Date(timeIntervalSince1970: row["expires"]), items: items)
-        }
-    }
-
-    public func collections(owner: String?) throws -> [String] {
-        try database.read { db in
-            if let owner {
-                return try String.fetchAll(db, sql: "SELECT id FROM collection WHERE owner = ? ORDER BY created", arguments: [owner])
-            }
-            return try String.fetchAll(db, sql: "SELECT id FROM collection ORDER BY created")
-        }
-    }
-
-    // MARK: Packages and shares
-
-    /// Records a published package and that `owner` (through `job`) has it; a package already
-    /// published by another sender gains an owner.
-    public func addPackage(id: String, owner: String, job: String) throws {
-        try database.write { db in
-            let now = Date().timeIntervalSince1970
-            try db.execute(sql: "INSERT OR IGNORE INTO package (id, owner, jobId, created) VALUES (?, ?, ?, ?)",
-                           arguments: [id, owner, job, now])
-            try db.execute(sql: "INSERT OR IGNORE INTO packageOwner (packageId, owner, jobId, created) VALUES (?, ?, ?, ?)",
-                           arguments: [id, owner, job, now])
-        }
-    }
-
-    /// Package ids, oldest first; those of `owner` only unless nil.
-    public func packages(owner: String?) throws -> [String] {
-        try database.read { db in
-            if let owner {
-                return try String.fetchAll(db, sql: "SELECT packageId FROM packageOwner WHERE owner = ? ORDER BY created, packageId",
-                                           arguments: [owner])
-            }
-            return try String.fetchAll(db, sql: "SELECT id FROM package ORDER BY created")
-        }
-    }
-
-    /// Packages published before `date` (for retention).
-    public func packages(publishedBefore date: Date) throws -> [String] {
-        try database.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM package WHERE created < ? ORDER BY created", arguments: [date.timeIntervalSince1970])
-        }
-    }
-
-    /// Who has the package (empty when there is no such package).
-    public func packageOwners(_ id: String) throws -> [String] {
-        try database.read { db in
-            try String.fetchAll(db, sql: "SELECT owner FROM packageOwner WHERE packageId = ? ORDER BY created", arguments: [id])
-        }
-    }
-
-    public enum Removal: Sendable, Equatable {
-        /// No such package (for this owner).
-        case notFound
-        /// The owner no longer has it; others still do.
-        case released
-        /// Nobody has it any more: its records and shares are gone, its files are the caller's to remove.
-        case removed
-    }
-
-    /// Takes the package from `owner` (nil: from everyone, an admin's removal); once nobody has
-    /// it, its record, its shares and its place in collections go.
-    public func removePackage(_ id: String, owner: String?) throws -> Removal {
-        try database.write { db in
-            if let owner {
-                try db.execute(sql: "DELETE FROM packageOwner WHERE packageId = ? AND owner = ?", arguments: [id, owner])
-            } else {
-                try db.execute(sql: "DELETE FROM packageOwner WHERE packageId = ?", arguments: [id])
-            }
-            guard db.changesCount > 0 else { return .notFound }
-            let left = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM packageOwner WHERE packageId = ?", arguments: [id]) ?? 0
-            guard left == 0 else { return .released }
-            try db.execute(sql: "DELETE FROM package WHERE id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM share WHERE packageId = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM collectionItem WHERE packageId = ?", arguments: [id])
-            return .removed
-        }
-    }
-
-    /// A read-only share of one package; returns the token and its expiry.
-    public func share(package id: String, hours: Double) throws -> (token: String, expires: Date) {
-        let token = Self.newToken(prefix: "vrs_"), expires = Date().addingTimeInterval(hours * 3600)
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO share (hash, packageId, expires) VALUES (?, ?, ?)",
-                           arguments: [Self.hash(token), id, expires.timeIntervalSince1970])
-        }
-        return (token, expires)
-    }
-
-    /// Whether a share token opens the package now: a link to this package, or to a collection
-    /// that holds it, neither expired nor revoked.
-    public func shareOpens(token: String, package id: String) throws -> Bool {
-        try database.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM share s WHERE s.hash = ? AND s.revoked = 0 AND s.expires > ? AND (
-                    (s.collectionId IS NULL AND s.packageId = ?) OR
-                    (s.collectionId IS NOT NULL AND EXISTS (
-                        SELECT 1 FROM collectionItem i WHERE i.collectionId = s.collectionId AND i.packageId = ?))))
-                """, arguments: [Self.hash(token), Date().timeIntervalSince1970, id, id]) ?? false
-        }
-    }
-
-    /// The collection a share token was made for, its expiry, and whether it opens it now.
-    public func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)? {
-        try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT collectionId, expires, revoked FROM share WHERE hash = ? AND collectionId IS NOT NULL",
-                                             arguments: [Self.hash(token)]) else { return nil }
-            let expires = Date(timeIntervalSince1970: row["expires"])
-            return (row["collectionId"], expires, !(row["revoked"] as Bool) && expires > Date())
-        }
-    }
-
-    /// Share rows, for checks that reading writes nothing.
-    func shareCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM share") ?? 0 }
-    }
-
-    public func revokeShare(token: String) throws {
-        try database.write { db in try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash = ?", arguments: [Self.hash(token)]) }
-    }
 }
 
 /// Where blobs live under the data folder: uploads, work in progress, published packages.

@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+
+/// The DICOM peers and the studies being received, in SQLite.
+extension ServiceStore {
+    // MARK: DICOM peers and studies being received
+
+    public func dicomPeers() throws -> [DicomPeer] {
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dicomPeer ORDER BY aeTitle").map(Self.peer) }
+    }
+
+    public func dicomPeer(_ aeTitle: String) throws -> DicomPeer? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle]).map(Self.peer) }
+    }
+
+    static func peer(_ row: Row) -> DicomPeer {
+        DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle)
+    }
+
+    /// Adds a peer, or replaces the one with the same AE title.
+    public func saveDicomPeer(_ peer: DicomPeer) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion) VALUES (?, ?, ?, ?)",
+                           arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue])
+        }
+    }
+
+    public func removeDicomPeer(_ aeTitle: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Records a study whose first instance arrived, so that a restart finds it again.
+    public func beginDicomStudy(_ study: DicomStudy) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO dicomStudy (id, callingAE, studyUID, peer, created) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [study.id, study.callingAE, study.studyUID, study.peer, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func dicomStudiesBeingReceived() throws -> [DicomStudy] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dicomStudy ORDER BY created").map {
+                DicomStudy(id: $0["id"], callingAE: $0["callingAE"], studyUID: $0["studyUID"], peer: $0["peer"])
+            }
+        }
+    }
+
+    /// A received study becomes a job (its id the study's), owned by the calling AE ("dicom:AE"),
+    /// in one transaction with forgetting it as being received. With a `failure`, the job is
+    /// recorded as failed with that error (a study that could not be received whole).
+    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
+            try db.execute(sql: """
+                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error)
+                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?)
+                """, arguments: [study.id, "dicom:\(study.callingAE)", failure == nil ? "queued" : "failed",
+                                 failure == nil ? "queued" : "receiving", Date().timeIntervalSince1970, study.callingAE, study.peer,
+                                 instances, recipe, failure])
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import GRDB
+
+/// The job queue in SQLite: submitting, claiming (one writer, so a claim is atomic), progress, the end.
+extension ServiceStore {
+    // MARK: Jobs
+
+    public func createJob(id: String, owner: String) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created) VALUES (?, ?, 'queued', 'queued', 0, ?)",
+                           arguments: [id, owner, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func job(_ id: String) throws -> Job? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job)
+        }
+    }
+
+    static func job(_ row: Row) -> Job {
+        // A state this version does not know (a newer one wrote it) reads as failed, never as runnable.
+        Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
+            error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
+            peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0)
+    }
+
+    /// Jobs, newest first; those of `owner` only unless nil.
+    public func jobs(owner: String?) throws -> [Job] {
+        try database.read { db in
+            if let owner {
+                return try Row.fetchAll(db, sql: "SELECT * FROM job WHERE owner = ? ORDER BY created DESC", arguments: [owner]).map(Self.job)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY created DESC").map(Self.job)
+        }
+    }
+
+    /// Takes the oldest queued job for a worker (running), if any, and counts the attempt
+    /// before anything runs.
+    public func claimJob() throws -> Job? {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1") else { return nil }
+            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
+                           arguments: [row["id"] as String])
+            var job = Self.job(row)
+            job.state = .running
+            job.attempts += 1
+            return job
+        }
+    }
+
+    public func progress(job id: String, stage: String, percent: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running'", arguments: [stage, percent, id])
+        }
+    }
+
+    public func finish(job id: String, packageID: String?, error: String?) throws {
+        try database.write { db in
+            if let packageID {
+                try db.execute(sql: "UPDATE job SET state = 'done', stage = 'done', percent = 100, packageId = ? WHERE id = ?",
+                               arguments: [packageID, id])
+            } else {
+                try db.execute(sql: "UPDATE job SET state = 'failed', error = ? WHERE id = ? AND state != 'cancelled'", arguments: [error, id])
+            }
+        }
+    }
+
+    /// Cancels a queued or running job (a running one is dropped when its pipeline returns).
+    public func cancel(job id: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET state = 'cancelled' WHERE id = ? AND state IN ('queued', 'running')", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Attempts after which a job that was running when its service stopped is not tried again.
+    public static let maxAttempts = 2
+
+    /// At start: jobs left running by a crash go back to the queue, unless they were running
+    /// when the service stopped `maxAttempts` times already: those fail, never queued again.
+    public func requeueInterrupted() throws -> Int {
+        try database.write { db in
+            try db.execute(sql: """
+                UPDATE job SET state = 'failed',
+                    error = 'the service stopped twice while this job ran (at ' || stage || '); not retried'
+                WHERE state = 'running' AND attempts >= ?
+                """, arguments: [Self.maxAttempts])
+            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0 WHERE state = 'running'")
+            return db.changesCount
+        }
+    }
+
+    /// A running job given back by a runner that is stopping: queued again, this attempt not counted.
+    public func release(job id: String) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = MAX(attempts - 1, 0)
+                WHERE id = ? AND state = 'running'
+                """, arguments: [id])
+        }
+    }
+
+    /// Jobs per state, and the number of packages (for /metrics).
+    public func counts() throws -> (jobs: [String: Int], packages: Int) {
+        try database.read { db in
+            var jobs: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
+                jobs[row["state"]] = row["n"]
+            }
+            return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
+        }
+    }
+}
