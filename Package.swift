@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "vrprep-bench",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "Phantoms",
+                "VolumeCore", "DICOM", "Segmentation", "Pipeline", "VolumeIO", "Meshing", "Rendering", "Phantoms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/Sources/vrprep-bench",
@@ -115,7 +115,7 @@ let package = Package(
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
-                    dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "TestSupport"],
+                    dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "VolumeIO", "Phantoms", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),

@@ -31,14 +31,42 @@ public struct BuildSurfaces: Sendable {
         self.source = source
     }
 
-    public struct Surface: Sendable {
+    /// One surface as written: its size, its geometry (LPS mm) and whether it is closed. The
+    /// `--json` of `vrprep mesh` lists these as they are.
+    public struct Surface: Sendable, Encodable {
+        public struct Bounds: Sendable, Encodable {
+            public var min: [Double]
+            public var max: [Double]
+        }
+
         public var name: String
-        public var measured: MeshMeasurements
+        public var triangles: Int
+        public var vertices: Int
         /// Before smoothing (geometry only): its triangles and enclosed volume.
         public var trianglesExtracted: Int
+        public var areaMM2: Double
+        public var volumeML: Double
         public var volumeBeforeSmoothingML: Double
         /// Enclosed volume changed by smoothing (%), 0 without smoothing.
         public var smoothingVolumeChangePercent: Double
+        public var boundsMM: Bounds
+        public var watertight: Bool
+        public var boundaryEdges: Int
+        public var nonManifoldEdges: Int
+
+        init(name: String, measured m: MeshMeasurements, before: MeshMeasurements, smoothed: MeshMeasurements) {
+            self.name = name
+            (triangles, vertices, areaMM2, volumeML) = (m.triangles, m.vertices, m.area, m.volumeML)
+            (trianglesExtracted, volumeBeforeSmoothingML) = (before.triangles, before.volumeML)
+            smoothingVolumeChangePercent = before.volumeML != 0 ? (smoothed.volumeML - before.volumeML) / before.volumeML * 100 : 0
+            boundsMM = Bounds(min: [m.minimum.x, m.minimum.y, m.minimum.z], max: [m.maximum.x, m.maximum.y, m.maximum.z])
+            (watertight, boundaryEdges, nonManifoldEdges) = (m.watertight, m.boundaryEdges, m.nonManifoldEdges)
+        }
+    }
+
+    /// Whether a file name ends in a mesh format this writes (.glb, .stl, .obj, .ply).
+    public static func writes(_ path: String) -> Bool {
+        MeshExport.Format(path: path) != nil
     }
 
     public struct Result: Sendable {
@@ -83,10 +111,7 @@ public struct BuildSurfaces: Sendable {
         }
         let writeSeconds = clock.lap()
         let surfaces = meshes.indices.map { index in
-            Surface(name: meshes[index].name, measured: MeshMeasurements(meshes[index]), trianglesExtracted: before[index].triangles,
-                    volumeBeforeSmoothingML: before[index].volumeML,
-                    smoothingVolumeChangePercent: before[index].volumeML != 0
-                        ? (smoothed[index].volumeML - before[index].volumeML) / before[index].volumeML * 100 : 0)
+            Surface(name: meshes[index].name, measured: MeshMeasurements(meshes[index]), before: before[index], smoothed: smoothed[index])
         }
         return Result(surfaces: surfaces, warnings: warnings,
                       seconds: (extractSeconds, smoothSeconds, decimateSeconds, writeSeconds))

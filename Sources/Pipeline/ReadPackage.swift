@@ -16,4 +16,10 @@ public enum ReadPackage {
         defer { try? FileManager.default.removeItem(at: folder) }
         return try PackageStore.read(folder)
     }
+
+    /// Whether a published package (a folder) lists a file: its manifest, or one of its files.
+    public static func lists(_ path: String, in package: URL) -> Bool {
+        guard let manifest = try? PackageStore.read(package) else { return false }
+        return path == "manifest.json" || manifest.files.contains { $0.path == path }
+    }
 }

@@ -213,3 +213,21 @@ public struct RenderImages: Sendable {
         return images.map { (folder.appendingPathComponent($0.0), $0.2) }
     }
 }
+
+extension RenderImages {
+    /// A render's size in pixels.
+    public typealias Size = ImageSize
+
+    /// The volume presets (transfer functions) by name.
+    public static var volumePresetNames: [String] { TransferFunction.presets.map(\.name) }
+
+    /// The named views (anterior, left, …) and the view of a name.
+    public static var viewNames: [String] { Camera.View.allCases.map(\.rawValue) }
+    public static func view(named name: String) -> Camera.View? { Camera.View(rawValue: name) }
+
+    /// The slice orientations (axial, coronal, sagittal) and the orientation of a name.
+    public static func sliceOrientation(named name: String) -> SliceRenderer.Orientation? { SliceRenderer.Orientation(rawValue: name) }
+
+    /// A size written WIDTHxHEIGHT (positive whole numbers), or nil.
+    public static func size(parsing text: String) -> Size? { ImageSize(parsing: text) }
+}

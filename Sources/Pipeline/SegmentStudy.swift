@@ -22,9 +22,12 @@ public struct SegmentStudy: Sendable {
     }
 
     public var method: Method
-    /// Expert methods: connectivity and limits of the growth.
-    public var connectivity: Connectivity = .six
-    public var limits = GrowthLimits()
+    /// Expert methods: neighbours of a voxel (6, 18 or 26: `neighbourCounts`) and the limits of
+    /// the growth.
+    public var neighbours = 6
+    public var maxVolumeML: Double?
+    public var maxDistanceMM: Double?
+    public static let neighbourCounts = Connectivity.allCases.map(\.rawValue)
     public var threads: Int?
 
     public init(method: Method) {
@@ -41,7 +44,7 @@ public struct SegmentStudy: Sendable {
         public var volumeML: Double
         public var interval: [Double]?
         public var figures: [String: Double]
-        public var seeds: [ResolvedSeed]
+        public var seeds: [SeedUsed]
         public var seconds: Double?
         public var warnings: [String]
     }
@@ -51,7 +54,7 @@ public struct SegmentStudy: Sendable {
         public var series: SeriesInfo
         public var structures: [Structure]
         /// The seeds used, over all structures.
-        public var seeds: [ResolvedSeed]
+        public var seeds: [SeedUsed]
         /// The interval, when there is one region (or one structure).
         public var interval: [Double]?
         public var automaticSeedVoxels: Int
@@ -63,6 +66,21 @@ public struct SegmentStudy: Sendable {
         public var warnings: [String]
         public var loadSeconds: Double
         public var segmentSeconds: Double
+    }
+
+    /// A seed as it was used: as given, its voxel, its position (LPS mm) and the value there.
+    public struct SeedUsed: Sendable, Encodable {
+        public var given: String
+        public var index: [Int]
+        public var patientMM: [Double]
+        public var value: Double
+
+        init(_ seed: ResolvedSeed) {
+            given = seed.given.description
+            index = [seed.index.x, seed.index.y, seed.index.z]
+            patientMM = [seed.patient.x, seed.patient.y, seed.patient.z]
+            value = seed.value
+        }
     }
 
     /// What went wrong, in words that name the file, the seed or the key.
@@ -99,10 +117,10 @@ public struct SegmentStudy: Sendable {
                 }
                 let structures = done.structures.map { s in
                     Structure(label: s.label, preset: s.preset, voxelsInMap: s.voxelsInMap, segmentedVoxels: s.voxels,
-                              volumeML: Double(s.voxelsInMap) * g.voxelVolume / 1000, interval: s.interval, figures: s.figures, seeds: s.seeds,
+                              volumeML: Double(s.voxelsInMap) * g.voxelVolume / 1000, interval: s.interval, figures: s.figures, seeds: s.seeds.map(SeedUsed.init),
                               seconds: s.seconds, warnings: s.warnings)
                 }
-                return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds),
+                return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds).map(SeedUsed.init),
                               interval: done.structures.count == 1 ? done.structures[0].interval : nil,
                               automaticSeedVoxels: Int(done.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0),
                               iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
@@ -135,7 +153,8 @@ public struct SegmentStudy: Sendable {
     }
 
     private var grower: RegionGrowing {
-        RegionGrowing(connectivity: connectivity, limits: limits, threads: threads)
+        RegionGrowing(connectivity: Connectivity(rawValue: neighbours) ?? .six,
+                      limits: GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM), threads: threads)
     }
 
     /// The expert methods' one region, labelled 1.
@@ -145,7 +164,7 @@ public struct SegmentStudy: Sendable {
         let structure = Structure(label: label, preset: nil, voxelsInMap: voxels, segmentedVoxels: nil,
                                   volumeML: Double(voxels) * mask.geometry.voxelVolume / 1000,
                                   interval: nil, figures: [:], seeds: [], seconds: nil, warnings: [])
-        return Result(labels: LabelMap(mask: mask, label: label), series: chosen.info, structures: [structure], seeds: seeds,
+        return Result(labels: LabelMap(mask: mask, label: label), series: chosen.info, structures: [structure], seeds: seeds.map(SeedUsed.init),
                       interval: interval, automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: limited,
                       warnings: chosen.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)
     }

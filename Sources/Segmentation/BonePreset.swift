@@ -56,7 +56,7 @@ public struct BonePreset: Sendable {
     }
 
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed] = []) throws(SegmentationError) -> Result {
-        guard modality == "CT" else { throw .wrongModality(preset: .bone, expected: "CT", found: modality) }
+        guard modality == "CT" else { throw .wrongModality(structure: Self.label.name, expected: "CT", found: modality) }
         guard case .int16(let hu) = volume else {
             throw .invalidParameter(name: "volume", reason: "bone expects CT in whole Hounsfield units (Int16)")
         }

@@ -7,7 +7,7 @@ public enum SegmentationError: Error, Equatable, Sendable, CustomStringConvertib
     case seedOutsideInterval(seed: String, value: Double, lower: Double, upper: Double)
     case emptyInterval(lower: Double, upper: Double)
     case gridMismatch(what: String, expected: SIMD3<Int>, found: SIMD3<Int>)
-    case wrongModality(preset: Preset, expected: String, found: String)
+    case wrongModality(structure: String, expected: String, found: String)
     case invalidParameter(name: String, reason: String)
     case nothingFound(reason: String)
 
@@ -25,8 +25,8 @@ public enum SegmentationError: Error, Equatable, Sendable, CustomStringConvertib
         case .gridMismatch(let what, let expected, let found):
             return "\(what) has \(found.x) × \(found.y) × \(found.z) voxels but the volume has " +
                 "\(expected.x) × \(expected.y) × \(expected.z): not the same grid"
-        case .wrongModality(let preset, let expected, let found):
-            return "the \(preset) preset needs a \(expected) study, this series is \(found.isEmpty ? "of unknown modality" : found)"
+        case .wrongModality(let structure, let expected, let found):
+            return "the \(structure) preset needs a \(expected) study, this series is \(found.isEmpty ? "of unknown modality" : found)"
         case .invalidParameter(let name, let reason):
             return "\(name): \(reason)"
         case .nothingFound(let reason):

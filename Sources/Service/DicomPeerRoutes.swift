@@ -1,7 +1,7 @@
 import DICOM
 import Foundation
 import Hummingbird
-import Segmentation
+import Pipeline
 
 /// The DICOM peers stored in the database (admin): who may send studies by C-STORE, from where,
 /// with which recipe, and how the end of a study is found. Changes apply to the next association.

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import ScenePackage
+import Pipeline
 
 /// Scene packages: listing, manifest, archive and files (owner, admin or share token), shares, the viewer page and its three.js, removal.
 func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings, _ fileIO: FileIO) {
@@ -32,8 +32,7 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         let id = try context.parameters.require("id")
         try Access.readPackage(id, request, store)
         let path = context.parameters.getCatchAll().joined(separator: "/")
-        guard !path.isEmpty, !path.split(separator: "/").contains(".."), let manifest = try? PackageStore.read(store.folders.package(id)),
-              path == "manifest.json" || manifest.files.contains(where: { $0.path == path }) else {
+        guard !path.isEmpty, !path.split(separator: "/").contains(".."), ReadPackage.lists(path, in: store.folders.package(id)) else {
             throw HTTPError(.notFound, message: "package \(id) has no file '\(path)'")
         }
         let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Meshing
 import Pipeline
 import VolumeCore
 
@@ -62,7 +61,7 @@ struct MeshCommand: ParsableCommand {
     var isLabelMap: Bool { paths.count == 1 && (paths[0].hasSuffix(".nii") || paths[0].hasSuffix(".nii.gz")) }
 
     func validate() throws {
-        guard MeshExport.Format(path: out) != nil else {
+        guard BuildSurfaces.writes(out) else {
             throw ValidationError("--out must end in .glb, .stl, .obj or .ply, not '\(out)'")
         }
         if !isLabelMap && iso == nil { throw ValidationError("meshing a study needs --iso VALUE") }
@@ -111,10 +110,7 @@ struct MeshCommand: ParsableCommand {
             fail("\(error)")
         }
         for warning in result.warnings { FileHandle.standardError.write(Data("vrprep: warning: \(warning)\n".utf8)) }
-        let report = result.surfaces.map {
-            MeshJSON.Structure(name: $0.name, measured: $0.measured, volumeBeforeSmoothingML: $0.volumeBeforeSmoothingML,
-                               trianglesExtracted: $0.trianglesExtracted, smoothingVolumeChangePercent: $0.smoothingVolumeChangePercent)
-        }
+        let report = result.surfaces
         let t = result.seconds
         let summary = MeshJSON(structures: report, smoothingPasses: smooth, output: out,
                                seconds: .init(extract: t.extract, smooth: t.smooth, decimate: t.decimate, write: t.write))
@@ -138,47 +134,13 @@ struct MeshCommand: ParsableCommand {
 
 /// The `--json` shape of `vrprep mesh`.
 struct MeshJSON: Encodable {
-    struct Bounds: Encodable {
-        var min: [Double]
-        var max: [Double]
-    }
-    struct Structure: Encodable {
-        var name: String
-        var triangles: Int
-        var vertices: Int
-        var trianglesExtracted: Int
-        var areaMM2: Double
-        var volumeML: Double
-        var volumeBeforeSmoothingML: Double
-        var smoothingVolumeChangePercent: Double
-        var boundsMM: Bounds
-        var watertight: Bool
-        var boundaryEdges: Int
-        var nonManifoldEdges: Int
-
-        init(name: String, measured m: MeshMeasurements, volumeBeforeSmoothingML: Double, trianglesExtracted: Int,
-             smoothingVolumeChangePercent: Double) {
-            self.name = name
-            triangles = m.triangles
-            vertices = m.vertices
-            self.trianglesExtracted = trianglesExtracted
-            areaMM2 = m.area
-            volumeML = m.volumeML
-            self.volumeBeforeSmoothingML = volumeBeforeSmoothingML
-            self.smoothingVolumeChangePercent = smoothingVolumeChangePercent
-            boundsMM = Bounds(min: [m.minimum.x, m.minimum.y, m.minimum.z], max: [m.maximum.x, m.maximum.y, m.maximum.z])
-            watertight = m.watertight
-            boundaryEdges = m.boundaryEdges
-            nonManifoldEdges = m.nonManifoldEdges
-        }
-    }
     struct Seconds: Encodable {
         var extract: Double
         var smooth: Double
         var decimate: Double
         var write: Double
     }
-    var structures: [Structure]
+    var structures: [BuildSurfaces.Surface]
     var smoothingPasses: Int
     var output: String
     var seconds: Seconds

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Segmentation
+import Pipeline
 import VolumeCore
 
 /// The ranges of the commands' numeric options, checked in `validate()` with the option and the

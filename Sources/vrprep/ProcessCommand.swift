@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
-import ScenePackage
-import Segmentation
+import struct ScenePackage.Manifest
 
 struct ProcessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,31 +79,13 @@ struct ProcessCommand: ParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        guard let structures else {
-            if !seeds.isEmpty { throw ValidationError("--seed-mm goes with --structures") }
-            return nil
-        }
-        var list: [Recipe.Structure]
+        var flags = RecipeFlags()
+        (flags.structures, flags.seedPositions) = (structures, seeds)
         do {
-            list = try Recipe.presets(in: structures).map { Recipe.Structure(preset: $0) }
+            return try flags.recipe()
         } catch {
             throw ValidationError("\(error)")
         }
-        for text in seeds {
-            let (tag, seed) = try parseTaggedSeed(text, option: "--seed-mm", voxel: false)
-            guard let name = tag else { throw ValidationError("--seed-mm '\(text)' must name its structure: STRUCTURE:x,y,z") }
-            guard let index = list.firstIndex(where: { $0.preset.rawValue == name }), case .patient(let p) = seed else {
-                throw ValidationError("--seed-mm names '\(name)', which is not in --structures \(structures)")
-            }
-            list[index].seedsMM = (list[index].seedsMM ?? []) + [[p.x, p.y, p.z]]
-        }
-        let recipe = Recipe(structures: list)
-        do {
-            try recipe.validate(source: "--structures")
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        return recipe
     }
 
     func run() throws {

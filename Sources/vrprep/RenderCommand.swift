@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Pipeline
-import Rendering
 import VolumeCore
 
 struct RenderCommand: ParsableCommand {
@@ -31,13 +30,13 @@ struct RenderCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Mesh files (.stl, .obj, .ply, LPS mm) to draw as surfaces.")
     var meshes: [String] = []
 
-    @Option(help: "Volume preset: \(TransferFunction.presets.map(\.name).joined(separator: ", ")) (default: ct-bone for CT, mr for MR).")
+    @Option(help: "Volume preset: \(RenderImages.volumePresetNames.joined(separator: ", ")) (default: ct-bone for CT, mr for MR).")
     var preset: String?
 
     @Option(help: "Only this label.")
     var label: Int?
 
-    @Option(help: "\(Camera.View.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "\(RenderImages.viewNames.joined(separator: ", ")).")
     var view: String = "anterior"
 
     @Option(help: "Degrees about the superior axis (0 = anterior, 90 = left); replaces --view.")
@@ -80,15 +79,15 @@ struct RenderCommand: ParsableCommand {
     var shaders: String?
 
     func validate() throws {
-        _ = try ImageSize(option: size)
+        _ = try imageSize(option: size)
         guard !study.isEmpty || labels != nil || !meshes.isEmpty else {
             throw ValidationError("give a study, --labels L.nii.gz or --meshes FILE… to render")
         }
-        if let preset, !TransferFunction.presets.contains(where: { $0.name == preset }) {
-            throw ValidationError("--preset must be one of \(TransferFunction.presets.map(\.name).joined(separator: ", ")), not '\(preset)'")
+        if let preset, !RenderImages.volumePresetNames.contains(preset) {
+            throw ValidationError("--preset must be one of \(RenderImages.volumePresetNames.joined(separator: ", ")), not '\(preset)'")
         }
-        guard Camera.View(rawValue: view) != nil else {
-            throw ValidationError("--view must be one of \(Camera.View.allCases.map(\.rawValue).joined(separator: ", ")), not '\(view)'")
+        guard RenderImages.view(named: view) != nil else {
+            throw ValidationError("--view must be one of \(RenderImages.viewNames.joined(separator: ", ")), not '\(view)'")
         }
         if let elevation, !(-90...90).contains(elevation) { throw ValidationError("--elevation must be within -90…90 degrees") }
         if let azimuth, !azimuth.isFinite { throw ValidationError("--azimuth must be a number of degrees") }
@@ -103,7 +102,7 @@ struct RenderCommand: ParsableCommand {
         try checkOption(sliceMM, "--slice-mm", VolumeGeometry.coordinateRange)
         try checkOption(label, "--label", OptionRange.label)
         if let slice {
-            guard SliceRenderer.Orientation(rawValue: slice) != nil else {
+            guard RenderImages.sliceOrientation(named: slice) != nil else {
                 throw ValidationError("--slice must be axial, coronal or sagittal, not '\(slice)'")
             }
             guard meshes.isEmpty, !stereo, turntable == nil else {
@@ -130,11 +129,11 @@ struct RenderCommand: ParsableCommand {
         request.study = study
         (request.labels, request.label, request.meshes, request.smoothingPasses) = (labels, label, meshes, smooth)
         request.preset = preset
-        request.size = try ImageSize(option: size)
-        request.view = Camera.View(rawValue: view)!
+        request.size = try imageSize(option: size)
+        request.view = RenderImages.view(named: view)!
         (request.azimuth, request.elevation, request.turntable) = (azimuth, elevation, turntable)
         if stereo { request.stereo = (ipd, convergence) }
-        if let slice { request.slice = (SliceRenderer.Orientation(rawValue: slice)!, sliceMM, try parsedWindow()) }
+        if let slice { request.slice = (RenderImages.sliceOrientation(named: slice)!, sliceMM, try parsedWindow()) }
         request.shaders = shaders.map { URL(fileURLWithPath: $0) }
         let result: RenderImages.Result
         do {
@@ -152,12 +151,10 @@ struct RenderCommand: ParsableCommand {
     }
 }
 
-extension ImageSize {
-    /// `--size WIDTHxHEIGHT`, or a usage error naming the option.
-    init(option text: String) throws {
-        guard let size = ImageSize(parsing: text) else {
-            throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(text)'")
-        }
-        self = size
+/// `--size WIDTHxHEIGHT`, or a usage error naming the option.
+func imageSize(option text: String) throws -> RenderImages.Size {
+    guard let size = RenderImages.size(parsing: text) else {
+        throw ValidationError("--size must be WIDTHxHEIGHT with positive whole numbers, not '\(text)'")
     }
+    return size
 }

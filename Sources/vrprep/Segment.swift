@@ -2,7 +2,6 @@ import ArgumentParser
 import DICOM
 import Foundation
 import Pipeline
-import Segmentation
 import VolumeCore
 import VolumeIO
 
@@ -120,7 +119,7 @@ struct Segment: ParsableCommand {
         if let method, !["threshold", "connected", "confidence"].contains(method) {
             throw ValidationError("unknown method '\(method)': use threshold, connected or confidence")
         }
-        guard Connectivity(rawValue: connectivity) != nil else {
+        guard SegmentStudy.neighbourCounts.contains(connectivity) else {
             throw ValidationError("--connectivity must be 6, 18 or 26, not \(connectivity)")
         }
         guard out.hasSuffix(".nii") || out.hasSuffix(".nii.gz") else {
@@ -151,7 +150,7 @@ struct Segment: ParsableCommand {
         if recipe != nil && !(seedVoxels.isEmpty && seedPositions.isEmpty) {
             throw ValidationError("with --recipe, the seeds are in the recipe file")
         }
-        if structures != nil || preset != nil { _ = try presetRecipe() } else if method != nil { _ = try seeds() }
+        if structures != nil || preset != nil { _ = try presetRecipe() } else if method != nil { _ = try expertMethod() }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if within != nil && method != "connected" {
             throw ValidationError("--within restricts --method connected only")
@@ -174,69 +173,22 @@ struct Segment: ParsableCommand {
         try checkOption(threads, "--threads", OptionRange.threads)
     }
 
-    /// Seeds of the options: "x,y,z" (one structure) or "STRUCTURE:x,y,z" (with --structures).
-    func taggedSeeds() throws -> [(structure: String?, seed: Seed)] {
-        try seedVoxels.map { try parseTaggedSeed($0, option: "--seed", voxel: true) }
-            + seedPositions.map { try parseTaggedSeed($0, option: "--seed-mm", voxel: false) }
+    /// The recipe flags: --preset or --structures with their seeds and settings.
+    var recipeFlags: RecipeFlags {
+        var flags = RecipeFlags()
+        (flags.preset, flags.structures, flags.seedVoxels, flags.seedPositions) = (preset, structures, seedVoxels, seedPositions)
+        (flags.lower, flags.upper, flags.radiusMM, flags.maxVolumeML) = (lower, upper, radiusMM, maxVolumeML)
+        (flags.seedHU, flags.minIslandML, flags.keepTable) = (seedHU, minIslandML, keepTable)
+        return flags
     }
 
-    func seeds() throws -> [Seed] {
-        let tagged = try taggedSeeds()
-        if let tagged = tagged.first(where: { $0.structure != nil }) {
-            throw ValidationError("a seed names structure '\(tagged.structure!)': STRUCTURE:… seeds go with --structures")
-        }
-        return tagged.map(\.seed)
-    }
-
-    /// The recipe that --preset or --structures (with their seeds and settings) stand for.
-    func presetRecipe() throws -> Recipe {
-        let names: [Preset]
-        if let structures {
-            do {
-                names = try Recipe.presets(in: structures)
-            } catch {
-                throw ValidationError("\(error)")
-            }
-        } else {
-            names = [preset!]
-        }
-        let tagged = try taggedSeeds()
-        var list: [Recipe.Structure] = []
-        for name in names {
-            var structure = Recipe.Structure(preset: name)
-            let mine = tagged.filter { $0.structure == name.rawValue || (structures == nil && $0.structure == nil) }
-            if structures != nil, let untagged = tagged.first(where: { $0.structure == nil }) {
-                throw ValidationError("with --structures, name the structure of each seed (e.g. vessels:\(untagged.seed)), not a bare seed")
-            }
-            if let stray = tagged.first(where: { $0.structure != nil && !names.map(\.rawValue).contains($0.structure!) }) {
-                throw ValidationError("a seed names '\(stray.structure!)', which is not among the structures \(names.map(\.rawValue).joined(separator: ","))")
-            }
-            for (_, seed) in mine {
-                switch seed {
-                case .voxel(let v): structure.seeds = (structure.seeds ?? []) + [[v.x, v.y, v.z]]
-                case .patient(let p): structure.seedsMM = (structure.seedsMM ?? []) + [[p.x, p.y, p.z]]
-                }
-            }
-            if structures == nil {
-                structure.lower = lower
-                structure.upper = upper
-                structure.radiusMM = radiusMM
-                if name == .vessels { structure.maxVolumeML = maxVolumeML }
-                if name == .bone {
-                    structure.seedHU = seedHU
-                    structure.minIslandML = minIslandML
-                    structure.keepTable = keepTable
-                }
-            }
-            list.append(structure)
-        }
-        let recipe = Recipe(structures: list)
+    /// The recipe that --preset or --structures stand for.
+    func presetRecipe() throws -> Recipe? {
         do {
-            try recipe.validate(source: structures != nil ? "--structures" : "--preset \(preset!)")
+            return try recipeFlags.recipe()
         } catch {
             throw ValidationError("\(error)")
         }
-        return recipe
     }
 
     func run() throws {
@@ -248,9 +200,8 @@ struct Segment: ParsableCommand {
             fail("\(error)")
         }
         if method == nil && plan == nil { plan = try presetRecipe() }
-        var request = SegmentStudy(method: try studyMethod(plan))
-        request.connectivity = Connectivity(rawValue: connectivity)!
-        request.limits = GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM)
+        var request = SegmentStudy(method: try plan.map { .recipe($0) } ?? expertMethod())
+        (request.neighbours, request.maxVolumeML, request.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM)
         request.threads = threads
         let progress = TerminalProgress()
         var callback: (@Sendable (LoadProgress) -> Void)?
@@ -281,7 +232,7 @@ struct Segment: ParsableCommand {
             return SegmentJSON.Label(value: s.label.value, name: s.label.name, voxels: s.voxelsInMap, volumeML: s.volumeML,
                                      preset: s.preset, segmentedVoxels: s.segmentedVoxels, interval: s.interval,
                                      figures: s.figures.isEmpty ? nil : s.figures,
-                                     seeds: preset ? s.seeds.map(SegmentJSON.SeedUsed.init) : nil, seconds: s.seconds,
+                                     seeds: preset ? s.seeds : nil, seconds: s.seconds,
                                      warnings: preset ? s.warnings : nil)
         }
         let (interval, automatic, iterations, limited) = (result.interval, result.automaticSeedVoxels, result.iterations,
@@ -292,7 +243,7 @@ struct Segment: ParsableCommand {
             series: .init(seriesInstanceUID: chosen.seriesInstanceUID, modality: chosen.modality,
                           dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z]),
             method: name, connectivity: connectivity, interval: interval, labels: entries,
-            seeds: seedsUsed.map(SegmentJSON.SeedUsed.init), automaticSeedVoxels: automatic, iterations: iterations,
+            seeds: seedsUsed, automaticSeedVoxels: automatic, iterations: iterations,
             stoppedByVolumeLimit: limited, seconds: .init(load: loadSeconds, segment: segmentSeconds, write: writeSeconds),
             threads: threads ?? Parallelism.defaultThreadCount, output: out, warnings: warnings, recipe: plan)
         if json {
@@ -323,13 +274,17 @@ struct Segment: ParsableCommand {
         print("  wrote         \(out)")
     }
 
-    /// The use case's method from the options (a recipe, or an expert method).
-    private func studyMethod(_ plan: Recipe?) throws -> SegmentStudy.Method {
-        if let plan { return .recipe(plan) }
-        switch method! {
-        case "threshold": return .threshold(lower: lower!, upper: upper!)
-        case "connected": return .connected(lower: lower!, upper: upper!, seeds: try seeds(), within: within.map { ($0, withinLabel) })
-        default: return .confidence(multiplier: multiplier, iterations: iterations, radius: radius, seeds: try seeds())
+    /// The expert method of the options (--method), with its seeds.
+    private func expertMethod() throws -> SegmentStudy.Method {
+        do {
+            switch method! {
+            case "threshold": return .threshold(lower: lower!, upper: upper!)
+            case "connected":
+                return .connected(lower: lower!, upper: upper!, seeds: try recipeFlags.bareSeeds(), within: within.map { ($0, withinLabel) })
+            default: return .confidence(multiplier: multiplier, iterations: iterations, radius: radius, seeds: try recipeFlags.bareSeeds())
+            }
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 }
@@ -365,22 +320,9 @@ struct SegmentJSON: Encodable {
         var segmentedVoxels: Int?
         var interval: [Double]?
         var figures: [String: Double]?
-        var seeds: [SeedUsed]?
+        var seeds: [SegmentStudy.SeedUsed]?
         var seconds: Double?
         var warnings: [String]?
-    }
-    struct SeedUsed: Encodable {
-        var given: String
-        var index: [Int]
-        var patientMM: [Double]
-        var value: Double
-
-        init(_ seed: ResolvedSeed) {
-            given = seed.given.description
-            index = [seed.index.x, seed.index.y, seed.index.z]
-            patientMM = [seed.patient.x, seed.patient.y, seed.patient.z]
-            value = seed.value
-        }
     }
     struct Seconds: Encodable {
         var load: Double
@@ -392,7 +334,7 @@ struct SegmentJSON: Encodable {
     var connectivity: Int
     var interval: [Double]?
     var labels: [Label]
-    var seeds: [SeedUsed]
+    var seeds: [SegmentStudy.SeedUsed]
     var automaticSeedVoxels: Int
     var iterations: Int?
     var stoppedByVolumeLimit: Bool
@@ -407,27 +349,4 @@ struct SegmentJSON: Encodable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
-}
-
-/// A seed option: "x,y,z" (mm) or "i,j,k" (voxel, `voxel`), optionally tagged "STRUCTURE:…".
-func parseTaggedSeed(_ text: String, option: String, voxel: Bool) throws -> (structure: String?, seed: Seed) {
-    var tag: String?, value = Substring(text)
-    if let colon = text.firstIndex(of: ":") {
-        tag = String(text[..<colon])
-        value = text[text.index(after: colon)...]
-    }
-    let parts = value.split(separator: ",", omittingEmptySubsequences: false).map {
-        Double($0.trimmingCharacters(in: .whitespaces))
-    }
-    guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
-        throw ValidationError("\(option) '\(value)' is not three numbers separated by commas")
-    }
-    let v = parts.map { $0! }
-    if voxel {
-        guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
-            throw ValidationError("\(option) '\(value)' must be whole voxel indices i,j,k")
-        }
-        return (tag, .voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2]))))
-    }
-    return (tag, .patient(SIMD3(v[0], v[1], v[2])))
 }

@@ -114,7 +114,7 @@ import VolumeCore
         // A user seed grows only its own component.
         let seeded = try BonePreset().run(SampleCTGrowingTests.volume, modality: "CT", seeds: [.voxel(SIMD3(179, 92, 80))])
         #expect(seeded.voxelCount == 432_593 && seeded.automaticSeedVoxels == 0)
-        #expect(throws: SegmentationError.wrongModality(preset: .bone, expected: "CT", found: "MR")) {
+        #expect(throws: SegmentationError.wrongModality(structure: BonePreset.label.name, expected: "CT", found: "MR")) {
             try BonePreset().run(SampleCTGrowingTests.volume, modality: "MR")
         }
     }

@@ -3,6 +3,7 @@ import DICOM
 import Foundation
 import Meshing
 import Phantoms
+import Pipeline
 import Segmentation
 import VolumeCore
 import VolumeIO

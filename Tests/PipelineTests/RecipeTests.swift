@@ -1,6 +1,7 @@
 import DICOM
 import Foundation
 import Phantoms
+import Pipeline
 import Segmentation
 import Testing
 import TestSupport
@@ -63,7 +64,10 @@ import VolumeCore
     @Test func structuresArePaintedByPriorityWithoutOverlap() throws {
         // The tree and the lesion drawn into the sample CT; the lesion lies where skin (body)
         // and, for one voxel, maybe bone; the map must give tumor its whole mask.
-        let ct = TumorPresetTests.ct
+        guard case .int16(let ct) = DicomLoader().load([Fixtures.sampleCT.path]).series[0].volume else {
+            Issue.record("the sample CT is not 16-bit")
+            return
+        }
         let tree = Phantoms.headVesselTree.map(\.segment)
         let (withTree, treeTruth) = Phantoms.draw(into: ct, segments: tree, contrast: 300, noise: 0)
         let (volume, lesionTruth) = Phantoms.draw(into: withTree, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)

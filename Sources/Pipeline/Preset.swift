@@ -1,3 +1,4 @@
+import Segmentation
 import VolumeCore
 
 /// The structures VRPrep segments, one preset each. The raw value is the name used in recipes,

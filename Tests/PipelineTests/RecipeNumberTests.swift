@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Segmentation
 import Testing
 import VolumeCore

@@ -1,4 +1,5 @@
 import Foundation
+import Segmentation
 import VolumeCore
 
 /// Which structures to segment and how: the input of `vrprep segment --recipe` (and of the scene
@@ -161,7 +162,7 @@ public struct Recipe: Codable, Sendable, Equatable {
                 throw .invalidParameter(name: which, reason: "seedHU, minIslandML and keepTable are for the bone preset")
             }
             if let lower = s.lower, let upper = s.upper, lower > upper {
-                throw .invalidParameter(name: which, reason: "lower \(format(lower)) is above upper \(format(upper))")
+                throw .invalidParameter(name: which, reason: "lower \(plainNumber(lower)) is above upper \(plainNumber(upper))")
             }
             if s.preset == .tumor && (s.lower != nil || s.upper != nil) {
                 throw .invalidParameter(name: which, reason: "the tumor preset estimates its interval from the seeds: no lower/upper")
@@ -297,17 +298,17 @@ public struct RecipeRunner: Sendable {
             var figures = ["automaticSeedVoxels": Double(r.automaticSeedVoxels), "seedLevelHU": r.seedLevel]
             if let centre = r.metalCentre {
                 figures["metalML"] = r.metalML
-                warnings.append("metal: \(format((r.metalML * 10).rounded() / 10)) mL above \(format(bone.metalHU)) HU (an implant or a filling; " +
-                    "the largest piece at \(format(centre.x.rounded())), \(format(centre.y.rounded())), \(format(centre.z.rounded())) mm LPS); " +
-                    "it is kept in the bone label up to \(format(bone.upper)) HU: give --upper \(format(bone.metalHU)) to leave it out")
+                warnings.append("metal: \(plainNumber((r.metalML * 10).rounded() / 10)) mL above \(plainNumber(bone.metalHU)) HU (an implant or a filling; " +
+                    "the largest piece at \(plainNumber(centre.x.rounded())), \(plainNumber(centre.y.rounded())), \(plainNumber(centre.z.rounded())) mm LPS); " +
+                    "it is kept in the bone label up to \(plainNumber(bone.upper)) HU: give --upper \(plainNumber(bone.metalHU)) to leave it out")
             }
             if let contrast = r.contrast, !contrast.isEmpty {
                 let ml = Double(contrast.excludedVoxels) * g.voxelVolume / 1000
                 figures["contrastExcludedML"] = ml
-                let pools = contrast.pools.map { "\(format($0.volumeML.rounded())) mL at \(format($0.medianHU.rounded())) HU" }
-                warnings.append("contrast-enhanced study: left \(format(ml.rounded())) mL of contrast-filled blood out of bone " +
+                let pools = contrast.pools.map { "\(plainNumber($0.volumeML.rounded())) mL at \(plainNumber($0.medianHU.rounded())) HU" }
+                warnings.append("contrast-enhanced study: left \(plainNumber(ml.rounded())) mL of contrast-filled blood out of bone " +
                     "(blood pool(s): \(pools.joined(separator: ", "))" +
-                    (contrast.denseML > 0 ? "; dense contrast in veins: \(format(contrast.denseML.rounded())) mL" : "") + ")")
+                    (contrast.denseML > 0 ? "; dense contrast in veins: \(plainNumber(contrast.denseML.rounded())) mL" : "") + ")")
             }
             return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], figures, warnings)
         case .skin:

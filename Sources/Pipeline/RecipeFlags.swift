@@ -1,0 +1,120 @@
+import Foundation
+import Segmentation
+
+/// A recipe as command-line flags give it: one preset with its settings (`--preset`), or several
+/// structures with seeds named per structure (`--structures bone,vessels --seed-mm vessels:x,y,z`).
+/// `vrprep segment` and `vrprep process` build their recipe through this, so that the flags mean
+/// the same in both and are checked as a recipe file is (`Recipe.validate`).
+public struct RecipeFlags: Sendable {
+    /// A flag that does not make a recipe: the message names the flag and what to change.
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public var preset: Preset?
+    public var structures: String?
+    /// `--seed [STRUCTURE:]i,j,k` and `--seed-mm [STRUCTURE:]x,y,z`, as given.
+    public var seedVoxels: [String] = []
+    public var seedPositions: [String] = []
+    /// With `--preset`: its settings.
+    public var lower: Double?
+    public var upper: Double?
+    public var radiusMM: Double?
+    public var maxVolumeML: Double?
+    public var seedHU: Double?
+    public var minIslandML: Double?
+    public var keepTable: Bool?
+
+    public init() {}
+
+    /// The seeds, each with the structure it names (nil for a bare seed).
+    func taggedSeeds() throws(Problem) -> [(structure: String?, seed: Seed)] {
+        var seeds: [(structure: String?, seed: Seed)] = []
+        for text in seedVoxels { seeds.append(try Self.parseSeed(text, option: "--seed", voxel: true)) }
+        for text in seedPositions { seeds.append(try Self.parseSeed(text, option: "--seed-mm", voxel: false)) }
+        return seeds
+    }
+
+    /// The seeds of an expert method: bare seeds only.
+    public func bareSeeds() throws(Problem) -> [Seed] {
+        let tagged = try taggedSeeds()
+        if let named = tagged.first(where: { $0.structure != nil }) {
+            throw Problem(description: "a seed names structure '\(named.structure!)': STRUCTURE:… seeds go with --structures")
+        }
+        return tagged.map(\.seed)
+    }
+
+    /// Whether any seed was given.
+    public var hasSeeds: Bool { !seedVoxels.isEmpty || !seedPositions.isEmpty }
+
+    /// The recipe the flags stand for; nil when they name no structure (the modality's default).
+    public func recipe() throws(Problem) -> Recipe? {
+        let presets: [Preset]
+        if let structures {
+            do {
+                presets = try Recipe.presets(in: structures)
+            } catch {
+                throw Problem(description: "\(error)")
+            }
+        } else if let preset {
+            presets = [preset]
+        } else {
+            if hasSeeds { throw Problem(description: "a seed goes with --structures, as STRUCTURE:x,y,z") }
+            return nil
+        }
+        let tagged = try taggedSeeds()
+        if structures != nil, let bare = tagged.first(where: { $0.structure == nil }) {
+            throw Problem(description: "with --structures, name the structure of each seed (e.g. vessels:\(bare.seed)), not a bare seed")
+        }
+        if let stray = tagged.first(where: { $0.structure != nil && !presets.map(\.rawValue).contains($0.structure!) }) {
+            throw Problem(description: "a seed names '\(stray.structure!)', which is not among the structures " +
+                          presets.map(\.rawValue).joined(separator: ","))
+        }
+        var list: [Recipe.Structure] = []
+        for preset in presets {
+            var structure = Recipe.Structure(preset: preset)
+            for (name, seed) in tagged where name == preset.rawValue || (structures == nil && name == nil) {
+                switch seed {
+                case .voxel(let v): structure.seeds = (structure.seeds ?? []) + [[v.x, v.y, v.z]]
+                case .patient(let p): structure.seedsMM = (structure.seedsMM ?? []) + [[p.x, p.y, p.z]]
+                }
+            }
+            if structures == nil {
+                (structure.lower, structure.upper, structure.radiusMM) = (lower, upper, radiusMM)
+                if preset == .vessels { structure.maxVolumeML = maxVolumeML }
+                if preset == .bone { (structure.seedHU, structure.minIslandML, structure.keepTable) = (seedHU, minIslandML, keepTable) }
+            }
+            list.append(structure)
+        }
+        let recipe = Recipe(structures: list)
+        do {
+            try recipe.validate(source: structures != nil ? "--structures" : "--preset \(presets[0])")
+        } catch {
+            throw Problem(description: "\(error)")
+        }
+        return recipe
+    }
+
+    /// A seed flag: "x,y,z" (mm) or "i,j,k" (a voxel, `voxel`), optionally "STRUCTURE:…".
+    static func parseSeed(_ text: String, option: String, voxel: Bool) throws(Problem) -> (structure: String?, seed: Seed) {
+        var tag: String?, value = Substring(text)
+        if let colon = text.firstIndex(of: ":") {
+            tag = String(text[..<colon])
+            value = text[text.index(after: colon)...]
+        }
+        let parts = value.split(separator: ",", omittingEmptySubsequences: false).map {
+            Double($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw Problem(description: "\(option) '\(value)' is not three numbers separated by commas")
+        }
+        let v = parts.map { $0! }
+        if voxel {
+            guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
+                throw Problem(description: "\(option) '\(value)' must be whole voxel indices i,j,k")
+            }
+            return (tag, .voxel(SIMD3(Int(v[0]), Int(v[1]), Int(v[2]))))
+        }
+        return (tag, .patient(SIMD3(v[0], v[1], v[2])))
+    }
+}
