@@ -211,7 +211,8 @@ public struct DicomLoader: Sendable {
     }
 }
 
-/// Counts finished work from many threads and forwards it to a progress callback.
+/// Counts finished work from many threads and forwards it to a progress callback, in order (the
+/// callback runs under the counter's lock, so a listener never sees the count go back).
 final class ProgressCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var done = 0
@@ -228,9 +229,8 @@ final class ProgressCounter: @unchecked Sendable {
     func add(_ count: Int) {
         guard let report else { return }
         lock.lock()
+        defer { lock.unlock() }
         done += count
-        let snapshot = LoadProgress(stage: stage, done: done, total: total)
-        lock.unlock()
-        report(snapshot)
+        report(LoadProgress(stage: stage, done: done, total: total))
     }
 }

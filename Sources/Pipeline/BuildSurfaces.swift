@@ -75,19 +75,21 @@ public struct BuildSurfaces: Sendable {
         public var seconds: (extract: Double, smooth: Double, decimate: Double, write: Double)
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public typealias Failure = UseCaseFailure
 
-    public func run(writingTo out: URL) throws(Failure) -> Result {
+    /// Builds the surfaces and writes them to `out`; the observer hears each step.
+    public func run(writingTo out: URL, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
         let clock = Stopwatch()
         var warnings: [String] = []
+        try observer.step("extracting", fraction: 0)
         var meshes = try extract(format: MeshExport.Format(path: out.path), warnings: &warnings)
         let extractSeconds = clock.lap()
+        try observer.step("smoothing", fraction: 0.4)
         let before = meshes.map { MeshMeasurements($0, topology: false) }
         if smoothingPasses > 0 { meshes = meshes.map { $0.smoothed(passes: smoothingPasses, threads: threads) } }
         let smoothSeconds = clock.lap()
         let smoothed = meshes.map { MeshMeasurements($0, topology: false) }
+        try observer.step("decimating", fraction: 0.6)
         _ = clock.lap()
         if targetTriangles != nil || fraction != nil {
             do {
@@ -104,6 +106,7 @@ public struct BuildSurfaces: Sendable {
         let decimateSeconds = clock.lap()
         meshes = meshes.map { $0.withNormals() }
         if let color { meshes = meshes.map { var m = $0; m.color = color; return m } }
+        try observer.step("writing", fraction: 0.9)
         do {
             try MeshExport.write(meshes, to: out, quantize: quantize)
         } catch {

@@ -37,8 +37,10 @@ public struct StudyInspection: Encodable, Sendable {
     public var rejected: [Rejection]
 
     /// Reads the study (the whole series are decoded: the value range needs the pixels).
-    public init(_ paths: [String], threads: Int? = nil, progress: (@Sendable (LoadProgress) -> Void)? = nil) {
-        self.init(DicomLoader(threads: threads).load(paths, progress: progress))
+    public init(_ paths: [String], threads: Int? = nil, observer: (any UseCaseObserver)? = nil) {
+        self.init(DicomLoader(threads: threads).load(paths) { p in
+            observer?.step(p.step(within: 0...1))
+        })
     }
 
     public init(_ report: LoadReport) {

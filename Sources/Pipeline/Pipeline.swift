@@ -24,12 +24,6 @@ public struct Pipeline: Sendable {
         public init() {}
     }
 
-    /// A stage and how far along the whole job is (0…1).
-    public struct Progress: Sendable {
-        public var stage: String
-        public var fraction: Double
-    }
-
     public struct Result: Sendable {
         public var folder: URL
         public var manifest: Manifest
@@ -39,17 +33,7 @@ public struct Pipeline: Sendable {
         public var warnings: [String]
     }
 
-    public enum Failure: Error, Sendable, CustomStringConvertible {
-        case input(String)
-        case stage(String, String)
-
-        public var description: String {
-            switch self {
-            case .input(let message): return message
-            case .stage(let stage, let message): return "\(stage): \(message)"
-            }
-        }
-    }
+    public typealias Failure = UseCaseFailure
 
     public var options: Options
 
@@ -78,7 +62,7 @@ public struct Pipeline: Sendable {
         }
     }
 
-    public func run(study paths: [String], out folder: URL, progress: (@Sendable (Progress) -> Void)? = nil) throws(Failure) -> Result {
+    public func run(study paths: [String], out folder: URL, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
         try check(out: folder)
         var seconds: [(String, Double)] = []
         var clock = DispatchTime.now().uptimeNanoseconds
@@ -88,9 +72,9 @@ public struct Pipeline: Sendable {
             clock = now
         }
         // 1. Load (0–20 %).
-        progress?(Progress(stage: "loading", fraction: 0))
+        try observer.step("loading", fraction: 0)
         let report = DicomLoader(threads: options.threads).load(paths) { p in
-            progress?(Progress(stage: "loading", fraction: 0.2 * Double(p.done) / Double(max(p.total, 1))))
+            observer?.step(p.step(within: 0...0.2))
         }
         guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
             let reasons = report.rejected.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
@@ -102,12 +86,14 @@ public struct Pipeline: Sendable {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
         lap("load")
+        try observer.step("segmenting", fraction: 0.2)
 
         // 2. Segment (20–45 %).
         let segmented: RecipeRunner.Result
         do {
             segmented = try RecipeRunner(threads: options.threads).run(recipe, volume: series.volume, modality: modality) { done, total, name in
-                progress?(Progress(stage: name.map { "segmenting \($0)" } ?? "segmented", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1))))
+                observer?.step(UseCaseStep(name.map { "segmenting \($0)" } ?? "segmented", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1)),
+                                           done: done, total: total))
             }
         } catch {
             throw .stage("segmentation", "\(error)")
@@ -118,7 +104,7 @@ public struct Pipeline: Sendable {
         var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
         guard case .uint8(let map) = segmented.labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
         for (n, info) in segmented.labels.labels.enumerated() {
-            progress?(Progress(stage: "meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count)))
+            try observer.step("meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count))
             var mesh = StructureSurface.surface(of: info.value, in: segmented.labels, threads: options.threads)
                 .smoothed(passes: options.smoothingPasses, threads: options.threads)
             guard mesh.triangleCount > 0 else { continue }
@@ -153,7 +139,7 @@ public struct Pipeline: Sendable {
         lap("mesh")
 
         // 4. Render (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.
-        progress?(Progress(stage: "rendering", fraction: 0.75))
+        try observer.step("rendering", fraction: 0.75)
         var renders: [Manifest.Render] = []
         do {
             let context = try GLContext()
@@ -184,7 +170,7 @@ public struct Pipeline: Sendable {
         lap("render")
 
         // 5. Package (90–100 %): the label map, the manifest with replaced UIDs, every file hashed.
-        progress?(Progress(stage: "packaging", fraction: 0.9))
+        try observer.step("packaging", fraction: 0.9)
         do {
             files.append(("labels.nii.gz", try NIfTI.data(segmented.labels, gzip: true)))
         } catch {
@@ -207,9 +193,16 @@ public struct Pipeline: Sendable {
             throw .stage("packaging", "\(error)")
         }
         lap("package")
-        progress?(Progress(stage: "done", fraction: 1))
+        observer?.step(UseCaseStep("done", fraction: 1))
         return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
                       structures: segmented.structures, seconds: seconds,
                       warnings: series.info.warnings + segmented.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } })
     }
+}
+
+extension UseCaseFailure {
+    /// The study or the request cannot be used (nothing was done).
+    static func input(_ message: String) -> UseCaseFailure { UseCaseFailure(description: message) }
+    /// A stage failed: named before the message.
+    static func stage(_ stage: String, _ message: String) -> UseCaseFailure { UseCaseFailure(description: "\(stage): \(message)") }
 }

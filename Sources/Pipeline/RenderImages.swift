@@ -42,17 +42,18 @@ public struct RenderImages: Sendable {
         public var written: [(file: URL, secondsPerFrame: Double)]
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public typealias Failure = UseCaseFailure
 
     private typealias Draw = (Camera, [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]
 
-    public func run(writingTo folder: URL) throws(Failure) -> Result {
+    /// Renders into `folder`; the observer hears the loading, then each frame of a turntable.
+    public func run(writingTo folder: URL, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
         var series: LoadedSeries?
         if !study.isEmpty {
             do {
-                series = try SeriesChoice.choose(DicomLoader().load(study), from: study)
+                series = try SeriesChoice.choose(DicomLoader().load(study) { p in
+                    observer?.step(p.step(within: 0...0.3))
+                }, from: study)
             } catch {
                 throw Failure(description: "\(error)")
             }
@@ -66,9 +67,10 @@ public struct RenderImages: Sendable {
         } catch {
             throw Failure(description: "\(folder.path): cannot create the folder: \(error.localizedDescription)")
         }
+        try observer.step("rendering", fraction: 0.3)
         do {
             if let slice { return try renderSlice(slice, series: series, map: map, folder: folder) }
-            return try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder)
+            return try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder, observer: observer)
         } catch let failure as Failure {
             throw failure
         } catch {
@@ -76,7 +78,7 @@ public struct RenderImages: Sendable {
         }
     }
 
-    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL) throws -> Result {
+    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL, observer: (any UseCaseObserver)?) throws -> Result {
         var box = series?.info.geometry.boundingBox
         for mesh in surfaces {
             let m = MeshMeasurements(mesh, topology: false)
@@ -106,6 +108,8 @@ public struct RenderImages: Sendable {
         var written: [(URL, Double)] = []
         if let turntable {
             for frame in 0..<turntable {
+                try observer.step("rendering frame \(frame + 1) of \(turntable)", fraction: 0.3 + 0.7 * Double(frame) / Double(turntable),
+                                  done: frame, total: turntable)
                 let (_, camera) = camera(box: box, turn: 360 * Double(frame) / Double(turntable))
                 written += try frames(folder: folder, name: String(format: "turntable-%03d", frame), camera: camera, draw: draw, pairOnly: true)
             }

@@ -19,6 +19,16 @@ public struct SegmentStudy: Sendable {
         case connected(lower: Double, upper: Double, seeds: [Seed], within: (path: String, label: Int?)?)
         /// ITK-style ConfidenceConnected from the seeds.
         case confidence(multiplier: Double, iterations: Int, radius: Int, seeds: [Seed])
+
+        /// An expert method's name as `--method` gives it (nil for a recipe).
+        public var expertName: String? {
+            switch self {
+            case .recipe: nil
+            case .threshold: "threshold"
+            case .connected: "connected"
+            case .confidence: "confidence"
+            }
+        }
     }
 
     public var method: Method
@@ -84,16 +94,15 @@ public struct SegmentStudy: Sendable {
     }
 
     /// What went wrong, in words that name the file, the seed or the key.
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public typealias Failure = UseCaseFailure
 
-    /// Reads the study, picks its series (`SeriesChoice`) and segments it. `progress` hears the
-    /// loading and, for a recipe, each structure as it starts.
-    public func run(_ paths: [String], series choice: String? = nil, loading: (@Sendable (LoadProgress) -> Void)? = nil,
-                    structure: ((Int, Int, Preset) -> Void)? = nil) throws(Failure) -> Result {
+    /// Reads the study, picks its series (`SeriesChoice`) and segments it. The observer hears the
+    /// loading (files read and decoded, 0–50 %) and each structure as it starts.
+    public func run(_ paths: [String], series choice: String? = nil, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
         let clock = Stopwatch()
-        let report = DicomLoader(threads: threads).load(paths, progress: loading)
+        let report = DicomLoader(threads: threads).load(paths) { p in
+            observer?.step(p.step(within: 0...0.5))
+        }
         let chosen: LoadedSeries
         do {
             chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
@@ -101,19 +110,23 @@ public struct SegmentStudy: Sendable {
             throw Failure(description: "\(error)")
         }
         let loadSeconds = clock.lap()
-        var result = try segment(chosen, structure: structure)
+        var result = try segment(chosen, observer: observer)
         result.loadSeconds = loadSeconds
         result.segmentSeconds = clock.lap()
         return result
     }
 
-    private func segment(_ chosen: LoadedSeries, structure: ((Int, Int, Preset) -> Void)?) throws(Failure) -> Result {
+    private func segment(_ chosen: LoadedSeries, observer: (any UseCaseObserver)?) throws(Failure) -> Result {
         let volume = chosen.volume, modality = chosen.info.modality, g = volume.geometry
+        try observer.step(["segmenting", method.expertName].compactMap { $0 }.joined(separator: " "), fraction: 0.5)
         do throws(SegmentationError) {
             switch method {
             case .recipe(let recipe):
                 let done = try RecipeRunner(threads: threads).run(recipe, volume: volume, modality: modality) { n, total, preset in
-                    if let preset { structure?(n, total, preset) }
+                    if let preset {
+                        observer?.step(UseCaseStep("segmenting \(preset) (\(n + 1) of \(total))", fraction: 0.5 + 0.5 * Double(n) / Double(max(total, 1)),
+                                                   done: n, total: total))
+                    }
                 }
                 let structures = done.structures.map { s in
                     Structure(label: s.label, preset: s.preset, voxelsInMap: s.voxelsInMap, segmentedVoxels: s.voxels,
@@ -196,9 +209,7 @@ public struct SegmentStudy: Sendable {
 /// The series a use case works on: `choice` (its number in `vrprep inspect`, 1…, or its
 /// SeriesInstanceUID) when given, else the largest.
 public enum SeriesChoice {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public typealias Failure = UseCaseFailure
 
     public static func choose(_ report: LoadReport, from paths: [String], choice: String? = nil) throws(Failure) -> LoadedSeries {
         guard !report.series.isEmpty else {

@@ -79,15 +79,23 @@ public enum JobChild {
         }
         watcher.start()
         do {
-            let result = try Pipeline(options: spec.options).run(study: [spec.input], out: URL(fileURLWithPath: spec.out)) { p in
-                say(JobEvent(stage: p.stage, percent: Int(p.fraction * 100)))
-            }
+            let result = try Pipeline(options: spec.options).run(study: [spec.input], out: URL(fileURLWithPath: spec.out),
+                                                                 observer: JobEvents(say: say))
             say(JobEvent(packageID: result.manifest.packageID ?? ""))
             return 0
         } catch {
             say(JobEvent(error: error.description))
             return 1
         }
+    }
+}
+
+/// The child's steps, told to the parent as `JobEvent` lines.
+private struct JobEvents: UseCaseObserver {
+    let say: @Sendable (JobEvent) -> Void
+
+    func step(_ step: UseCaseStep) {
+        say(JobEvent(stage: step.stage, percent: Int(step.fraction * 100)))
     }
 }
 

@@ -31,10 +31,8 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let progress = TerminalProgress()
-        var callback: (@Sendable (LoadProgress) -> Void)?
-        if let progress { callback = { progress.update($0) } }
-        let inspection = StudyInspection(paths, threads: threads, progress: callback)
-        progress?.finish()
+        let inspection = StudyInspection(paths, threads: threads, observer: progress)
+        progress.finish()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -104,11 +104,14 @@ struct MeshCommand: ParsableCommand {
         request.quantize = quantize
         request.threads = threads
         let result: BuildSurfaces.Result
+        let progress = TerminalProgress()
         do {
-            result = try request.run(writingTo: URL(fileURLWithPath: out))
+            result = try request.run(writingTo: URL(fileURLWithPath: out), observer: progress)
         } catch {
+            progress.finish()
             fail("\(error)")
         }
+        progress.finish()
         for warning in result.warnings { FileHandle.standardError.write(Data("vrprep: warning: \(warning)\n".utf8)) }
         let report = result.surfaces
         let t = result.seconds

@@ -100,10 +100,10 @@ struct ProcessCommand: ParsableCommand {
         options.softwareVersion = VRPrep.version
         let pipeline = Pipeline(options: options)
         let folder = URL(fileURLWithPath: out)
-        let progress = json ? nil : StageProgress()
+        let progress = json ? nil : TerminalProgress(lines: true)
         let result: Pipeline.Result
         do {
-            result = try pipeline.run(study: paths, out: folder) { progress?.update($0) }
+            result = try pipeline.run(study: paths, out: folder, observer: progress)
         } catch {
             progress?.finish()
             fail("\(error)")
@@ -136,35 +136,6 @@ struct ProcessCommand: ParsableCommand {
         for warning in result.warnings { print("  warning       \(warning)") }
         print("  time          " + result.seconds.map { "\($0.stage) \(ms($0.seconds))" }.joined(separator: ", "))
         print("Open scene.glb in any glTF viewer; check the package with: vrprep package verify \(folder.path)")
-    }
-}
-
-/// Stages and percent on one terminal line (stderr), or plain lines when not a terminal.
-final class StageProgress: @unchecked Sendable {
-    private let lock = NSLock()
-    private let terminal = isatty(2) != 0
-    private var lastStage = ""
-    private var lastPercent = -1
-
-    func update(_ p: Pipeline.Progress) {
-        lock.lock()
-        defer { lock.unlock() }
-        let percent = Int((p.fraction * 100).rounded(.down))
-        if terminal {
-            guard percent != lastPercent || p.stage != lastStage else { return }
-            let width = 30, filled = width * percent / 100
-            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[2K\(bar) \(percent)% \(p.stage)".utf8))
-        } else if p.stage != lastStage {
-            FileHandle.standardError.write(Data("[\(percent)%] \(p.stage)\n".utf8))
-        }
-        (lastStage, lastPercent) = (p.stage, percent)
-    }
-
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if terminal && lastPercent >= 0 { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }
 }
 

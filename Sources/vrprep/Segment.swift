@@ -204,19 +204,14 @@ struct Segment: ParsableCommand {
         (request.neighbours, request.maxVolumeML, request.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM)
         request.threads = threads
         let progress = TerminalProgress()
-        var callback: (@Sendable (LoadProgress) -> Void)?
-        if let progress { callback = { progress.update($0) } }
         let result: SegmentStudy.Result
         do {
-            if plan == nil { progress?.say("segmenting \(method!) …") }
-            result = try request.run(paths, series: series, loading: callback) { done, total, preset in
-                progress?.say("segmenting \(preset) (\(done + 1) of \(total)) …")
-            }
+            result = try request.run(paths, series: series, observer: progress)
         } catch {
-            progress?.finish()
+            progress.finish()
             fail("\(error)")
         }
-        progress?.finish()
+        progress.finish()
         let clock = Stopwatch()
         do {
             try NIfTI.write(result.labels, to: URL(fileURLWithPath: out))

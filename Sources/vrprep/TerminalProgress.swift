@@ -1,41 +1,45 @@
-import DICOM
 import Foundation
+import Pipeline
 
-/// A one-line progress display on standard error, shown only when it is a terminal.
-final class TerminalProgress: @unchecked Sendable {
+/// A use case's steps on standard error: one line redrawn in place on a terminal (a bar, the
+/// percent of the whole, the stage and its counted work); elsewhere, when `lines`, one line per
+/// stage ("[45%] meshing bone"), else nothing.
+final class TerminalProgress: UseCaseObserver, @unchecked Sendable {
     private let lock = NSLock()
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private let lines: Bool
     private var lastDraw = Date.distantPast
-    private var lastText = ""
+    private var lastStage = ""
+    private var drawn = false
 
-    /// nil when standard error is not a terminal (no progress is drawn then).
-    init?() {
-        guard isatty(STDERR_FILENO) != 0 else { return nil }
+    init(lines: Bool = false) {
+        self.lines = lines
     }
 
-    func update(_ progress: LoadProgress) {
+    func step(_ step: UseCaseStep) {
         lock.lock()
         defer { lock.unlock() }
-        let now = Date()
-        guard progress.done == progress.total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        let percent = progress.total > 0 ? progress.done * 100 / progress.total : 100
-        let width = 30, filled = width * percent / 100
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        lastText = "\(progress.stage.rawValue) \(bar) \(percent)% (\(progress.done)/\(progress.total))"
-        FileHandle.standardError.write(Data(("\r" + lastText + "\u{1B}[K").utf8))
+        let percent = Int((step.fraction * 100).rounded(.down))
+        if terminal {
+            let now = Date()
+            guard step.stage != lastStage || step.done == step.total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+            lastDraw = now
+            let width = 30, filled = width * percent / 100
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let counted = step.done.flatMap { done in step.total.map { " (\(done)/\($0))" } } ?? ""
+            FileHandle.standardError.write(Data("\r\(bar) \(percent)% \(step.stage)\(counted)\u{1B}[K".utf8))
+            drawn = true
+        } else if lines && step.stage != lastStage {
+            FileHandle.standardError.write(Data("[\(percent)%] \(step.stage)\n".utf8))
+        }
+        lastStage = step.stage
     }
 
-    /// A status line (replaces the bar).
-    func say(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        lastText = text
-        FileHandle.standardError.write(Data(("\r" + text + "\u{1B}[K").utf8))
-    }
-
+    /// Clears the line before the command prints its result.
     func finish() {
         lock.lock()
         defer { lock.unlock() }
-        if !lastText.isEmpty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
     }
 }

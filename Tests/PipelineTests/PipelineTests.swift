@@ -38,9 +38,18 @@ import VolumeCore
         let out = folder.appendingPathComponent("head")
         var options = Self.options()
         options.zip = true
-        let result = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: out)
+        let steps = StepRecorder()
+        let result = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: out, observer: steps)
         let manifest = result.manifest
         #expect(manifest.schema == "vrprep.scene/1")
+        // The observer heard every stage in order, the fraction never going back.
+        let heard = steps.steps
+        let stages = heard.map(\.stage).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        #expect(stages.first == "loading" && stages.last == "done", "\(stages)")
+        for stage in ["segmenting bone", "segmenting skin", "meshing bone", "meshing skin", "rendering", "packaging"] {
+            #expect(stages.contains(stage), "\(stage) in \(stages)")
+        }
+        #expect(zip(heard, heard.dropFirst()).allSatisfy { $0.fraction <= $1.fraction } && heard.last?.fraction == 1)
         #expect(manifest.structures.map(\.name) == ["bone", "skin"])
         #expect(manifest.renders.count == 5)
         let check = Verification.verify(out)
@@ -126,5 +135,42 @@ import VolumeCore
         let accessor = try #require((json["accessors"] as? [[String: Any]])?[position])
         let (lo, hi) = (try #require(accessor["min"] as? [Double]), try #require(accessor["max"] as? [Double]))
         return hi[0] - lo[0]
+    }
+
+    @Test func aUseCaseAskedToStopEndsAtItsNextStepAndWritesNothing() throws {
+        let folder = try Fixtures.temporaryFolder("stopped")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("head")
+        let steps = StepRecorder(stopAt: "meshing")
+        do {
+            _ = try Pipeline(options: Self.options()).run(study: [Fixtures.sampleCT.path], out: out, observer: steps)
+            Issue.record("the pipeline went on after it was asked to stop")
+        } catch {
+            #expect(error.stopped && error.description.contains("stopped as asked, before meshing"), "\(error)")
+        }
+        #expect(!steps.steps.contains { $0.stage == "rendering" || $0.stage == "packaging" })
+        #expect(!FileManager.default.fileExists(atPath: out.path), "no package is left")
+    }
+}
+
+/// Records a use case's steps; asks it to stop once a stage starting with `stopAt` was heard.
+final class StepRecorder: UseCaseObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var heard: [UseCaseStep] = []
+    let stopAt: String?
+
+    init(stopAt: String? = nil) {
+        self.stopAt = stopAt
+    }
+
+    var steps: [UseCaseStep] { lock.withLock { heard } }
+
+    func step(_ step: UseCaseStep) {
+        lock.withLock { heard.append(step) }
+    }
+
+    var stopRequested: Bool {
+        guard let stopAt else { return false }
+        return lock.withLock { heard.contains { $0.stage.hasPrefix(stopAt) } }
     }
 }

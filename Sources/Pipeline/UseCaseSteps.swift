@@ -1,0 +1,58 @@
+import DICOM
+
+/// One step of a use case: its stage in words ("loading", "segmenting bone (1 of 2)", "meshing
+/// skin") and how far the whole use case is (0…1), with the stage's counted work when it has some.
+public struct UseCaseStep: Sendable, Equatable {
+    public var stage: String
+    public var fraction: Double
+    public var done: Int?
+    public var total: Int?
+
+    public init(_ stage: String, fraction: Double, done: Int? = nil, total: Int? = nil) {
+        (self.stage, self.fraction, self.done, self.total) = (stage, min(max(fraction, 0), 1), done, total)
+    }
+}
+
+/// The one protocol between a use case and the door that runs it: the use case reports its steps
+/// and, between steps, asks whether it should stop (a preview replaced by a newer one, a job
+/// cancelled). The terminal line of `vrprep` and the event stream of a job's process implement it.
+public protocol UseCaseObserver: Sendable {
+    func step(_ step: UseCaseStep)
+    /// True once whoever started the use case wants it to stop: it then ends at its next step
+    /// with a `UseCaseFailure` that says so, writing nothing more.
+    var stopRequested: Bool { get }
+}
+
+extension UseCaseObserver {
+    public var stopRequested: Bool { false }
+}
+
+/// Why a use case did not finish, in words that name the file, the seed, the key or the stage.
+public struct UseCaseFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    /// It stopped because its observer asked.
+    public var stopped = false
+
+    public init(description: String, stopped: Bool = false) {
+        (self.description, self.stopped) = (description, stopped)
+    }
+}
+
+extension Optional where Wrapped == any UseCaseObserver {
+    /// Reports a step; throws when the observer asked the use case to stop.
+    func step(_ stage: String, fraction: Double, done: Int? = nil, total: Int? = nil) throws(UseCaseFailure) {
+        guard let observer = self else { return }
+        if observer.stopRequested { throw UseCaseFailure(description: "stopped as asked, before \(stage)", stopped: true) }
+        observer.step(UseCaseStep(stage, fraction: fraction, done: done, total: total))
+    }
+}
+
+extension LoadProgress {
+    /// The loader's progress as a step of a use case whose loading spans `span` of the whole:
+    /// reading the files fills its first half, decoding the second.
+    func step(within span: ClosedRange<Double>) -> UseCaseStep {
+        let half = (span.upperBound - span.lowerBound) / 2
+        let start = stage == .reading ? span.lowerBound : span.lowerBound + half
+        return UseCaseStep(stage.rawValue, fraction: start + half * Double(done) / Double(max(total, 1)), done: done, total: total)
+    }
+}
