@@ -34,9 +34,7 @@ struct Inspect: ParsableCommand {
         let inspection = StudyInspection(paths, threads: threads, observer: progress)
         progress.finish()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(inspection), as: UTF8.self))
+            print(try inspection.encoded())
         } else {
             printText(inspection)
         }
@@ -67,3 +65,4 @@ struct Inspect: ParsableCommand {
     }
 }
 
+extension StudyInspection: PrintedJSON {}

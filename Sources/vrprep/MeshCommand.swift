@@ -136,7 +136,7 @@ struct MeshCommand: ParsableCommand {
 }
 
 /// The `--json` shape of `vrprep mesh`.
-struct MeshJSON: Encodable {
+struct MeshJSON: PrintedJSON {
     struct Seconds: Encodable {
         var extract: Double
         var smooth: Double
@@ -147,10 +147,4 @@ struct MeshJSON: Encodable {
     var smoothingPasses: Int
     var output: String
     var seconds: Seconds
-
-    func encoded() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
 }

@@ -111,17 +111,7 @@ struct ProcessCommand: ParsableCommand {
         progress?.finish()
         let manifest = result.manifest
         if json {
-            let summary: [String: Any] = [
-                "package": folder.path, "packageID": manifest.packageID ?? "", "zip": zip ? folder.path + ".zip" : NSNull(),
-                "series": result.seriesDescription,
-                "structures": manifest.structures.map { ["name": $0.name, "label": $0.label, "volumeML": $0.volumeML,
-                                                         "areaMM2": $0.areaMM2, "triangles": $0.triangles, "watertight": $0.watertight] },
-                "renders": manifest.renders.map(\.file), "files": manifest.files.count,
-                "seconds": Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) }),
-                "warnings": result.warnings,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(try ProcessJSON(result, package: folder.path, zip: zip ? folder.path + ".zip" : nil).encoded())
             return
         }
         print("Scene package \(folder.path)")
@@ -136,6 +126,54 @@ struct ProcessCommand: ParsableCommand {
         for warning in result.warnings { print("  warning       \(warning)") }
         print("  time          " + result.seconds.map { "\($0.stage) \(ms($0.seconds))" }.joined(separator: ", "))
         print("Open scene.glb in any glTF viewer; check the package with: vrprep package verify \(folder.path)")
+    }
+}
+
+/// The `--json` shape of `vrprep process`: the package, its structures, renders and times.
+struct ProcessJSON: PrintedJSON {
+    struct Structure: Encodable {
+        var name: String
+        var label: Int
+        var volumeML: Double
+        var areaMM2: Double
+        var triangles: Int
+        var watertight: Bool
+    }
+
+    var package: String
+    var packageID: String
+    /// The archive's path; null without --zip.
+    var zip: String?
+    var series: String
+    var structures: [Structure]
+    var renders: [String]
+    var files: Int
+    var seconds: [String: Double]
+    var warnings: [String]
+
+    init(_ result: Pipeline.Result, package: String, zip: String?) {
+        let manifest = result.manifest
+        (self.package, packageID, self.zip, series) = (package, manifest.packageID ?? "", zip, result.seriesDescription)
+        structures = manifest.structures.map {
+            Structure(name: $0.name, label: $0.label, volumeML: $0.volumeML, areaMM2: $0.areaMM2, triangles: $0.triangles, watertight: $0.watertight)
+        }
+        (renders, files) = (manifest.renders.map(\.file), manifest.files.count)
+        seconds = Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) })
+        warnings = result.warnings
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum Key: String, CodingKey { case package, packageID, zip, series, structures, renders, files, seconds, warnings }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(package, forKey: .package)
+        try container.encode(packageID, forKey: .packageID)
+        try container.encode(zip, forKey: .zip)
+        try container.encode(series, forKey: .series)
+        try container.encode(structures, forKey: .structures)
+        try container.encode(renders, forKey: .renders)
+        try container.encode(files, forKey: .files)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(warnings, forKey: .warnings)
     }
 }
 

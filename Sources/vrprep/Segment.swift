@@ -298,7 +298,7 @@ func fmt1(_ value: Double) -> String {
 func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
 /// The `--json` shape of `vrprep segment`.
-struct SegmentJSON: Encodable {
+struct SegmentJSON: PrintedJSON {
     struct Series: Encodable {
         var seriesInstanceUID: String
         var modality: String
@@ -338,10 +338,4 @@ struct SegmentJSON: Encodable {
     var output: String
     var warnings: [String]
     var recipe: Recipe?
-
-    func encoded() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
 }

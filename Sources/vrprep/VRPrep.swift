@@ -34,3 +34,14 @@ struct VRPrep: AsyncParsableCommand {
         }
     }
 }
+
+/// What a command prints with --json: one object, keys sorted, indented, slashes as they are.
+protocol PrintedJSON: Encodable {}
+
+extension PrintedJSON {
+    func encoded() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
