@@ -56,19 +56,18 @@ func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceR
 /// A collection as the API shows it; with a share link, each item's archive URL opens with it.
 struct CollectionView: Encodable {
     struct Item: Encodable {
-        var package: String
-        var notes: String
+        var package, notes: String
         var url: String?
     }
 
-    var id: String
-    var name: String
+    var id, name: String
+    /// When its share link ends (ISO 8601), and whether it has.
     var expiresAt: String
     var expired: Bool
+    /// The packages in the trainer's order, with their notes.
     var items: [Item]
     /// When it was just made: its share link, and the collection's URL with it.
-    var token: String?
-    var url: String?
+    var token, url: String?
 
     init(_ collection: ServiceStore.Collection, share: String?) {
         (id, name, expired) = (collection.id, collection.name, collection.expires <= Date())

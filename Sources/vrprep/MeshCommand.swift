@@ -103,15 +103,7 @@ struct MeshCommand: ParsableCommand {
         request.color = try parsedColor()
         request.quantize = quantize
         request.threads = threads
-        let result: BuildSurfaces.Result
-        let progress = TerminalProgress()
-        do {
-            result = try request.run(writingTo: URL(fileURLWithPath: out), observer: progress)
-        } catch {
-            progress.finish()
-            fail("\(error)")
-        }
-        progress.finish()
+        let result = withProgress { try request.run(writingTo: URL(fileURLWithPath: out), observer: $0) }
         for warning in result.warnings { FileHandle.standardError.write(Data("vrprep: warning: \(warning)\n".utf8)) }
         let report = result.surfaces
         let t = result.seconds

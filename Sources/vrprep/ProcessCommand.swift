@@ -100,15 +100,7 @@ struct ProcessCommand: ParsableCommand {
         options.softwareVersion = VRPrep.version
         let pipeline = Pipeline(options: options)
         let folder = URL(fileURLWithPath: out)
-        let progress = json ? nil : TerminalProgress(lines: true)
-        let result: Pipeline.Result
-        do {
-            result = try pipeline.run(study: paths, out: folder, observer: progress)
-        } catch {
-            progress?.finish()
-            fail("\(error)")
-        }
-        progress?.finish()
+        let result = withProgress(lines: true, quiet: json) { try pipeline.run(study: paths, out: folder, observer: $0) }
         let manifest = result.manifest
         if json {
             print(try ProcessJSON(result, package: folder.path, zip: zip ? folder.path + ".zip" : nil).encoded())

@@ -135,15 +135,7 @@ struct RenderCommand: ParsableCommand {
         if stereo { request.stereo = (ipd, convergence) }
         if let slice { request.slice = (RenderImages.sliceOrientation(named: slice)!, sliceMM, try parsedWindow()) }
         request.shaders = shaders.map { URL(fileURLWithPath: $0) }
-        let result: RenderImages.Result
-        let progress = TerminalProgress()
-        do {
-            result = try request.run(writingTo: URL(fileURLWithPath: out), observer: progress)
-        } catch {
-            progress.finish()
-            fail("\(error)")
-        }
-        progress.finish()
+        let result = withProgress { try request.run(writingTo: URL(fileURLWithPath: out), observer: $0) }
         if slice != nil {
             print("Rendered \(result.what) with \(result.renderer)")
             for (file, time) in result.written { print("  wrote \(file.path) (\(ms(time)))") }

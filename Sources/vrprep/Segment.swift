@@ -203,15 +203,7 @@ struct Segment: ParsableCommand {
         var request = SegmentStudy(method: try plan.map { .recipe($0) } ?? expertMethod())
         (request.neighbours, request.maxVolumeML, request.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM)
         request.threads = threads
-        let progress = TerminalProgress()
-        let result: SegmentStudy.Result
-        do {
-            result = try request.run(paths, series: series, observer: progress)
-        } catch {
-            progress.finish()
-            fail("\(error)")
-        }
-        progress.finish()
+        let result = withProgress { try request.run(paths, series: series, observer: $0) }
         let clock = Stopwatch()
         do {
             try NIfTI.write(result.labels, to: URL(fileURLWithPath: out))

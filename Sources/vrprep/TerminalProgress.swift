@@ -43,3 +43,17 @@ final class TerminalProgress: UseCaseObserver, @unchecked Sendable {
         drawn = false
     }
 }
+
+/// Runs a use case with its steps on the terminal; a failure ends the command with its message
+/// (exit status 1).
+func withProgress<T>(lines: Bool = false, quiet: Bool = false, _ useCase: (TerminalProgress?) throws -> T) -> T {
+    let progress = quiet ? nil : TerminalProgress(lines: lines)
+    do {
+        let result = try useCase(progress)
+        progress?.finish()
+        return result
+    } catch {
+        progress?.finish()
+        fail("\(error)")
+    }
+}
