@@ -28,7 +28,7 @@ public struct Pipeline: Sendable {
         public var folder: URL
         public var manifest: Manifest
         public var seriesDescription: String
-        public var structures: [RecipeRunner.StructureResult]
+        public var structures: [SegmentStudy.Structure]
         public var seconds: [(stage: String, seconds: Double)]
         public var warnings: [String]
     }
@@ -53,12 +53,20 @@ public struct Pipeline: Sendable {
         } catch {
             throw .input("\(error)")
         }
-        if let recipe = options.recipe {
-            do {
-                try recipe.validate()
-            } catch {
-                throw .input("\(error)")
-            }
+        if let recipe = options.recipe { try Self.check(recipe: recipe) }
+    }
+
+    /// A recipe a package can be made with (from a file, a job or a DICOM peer): valid, and not
+    /// bound to a file on this machine (an expert region's `within` map would put its path in a
+    /// shared manifest).
+    public static func check(recipe: Recipe, source: String = "recipe") throws(Failure) {
+        do {
+            try recipe.validate(source: source)
+        } catch {
+            throw .input("\(error)")
+        }
+        if recipe.region?.within != nil {
+            throw .input("\(source): region: within names a label map on this machine: it is for vrprep segment, not for a scene package")
         }
     }
 
@@ -86,17 +94,15 @@ public struct Pipeline: Sendable {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
         lap("load")
-        try observer.step("segmenting", fraction: 0.2)
 
-        // 2. Segment (20–45 %).
-        let segmented: RecipeRunner.Result
+        // 2. Segment (20–45 %), as `vrprep segment` does.
+        var segmentation = SegmentStudy(recipe: recipe)
+        segmentation.threads = options.threads
+        let segmented: SegmentStudy.Result
         do {
-            segmented = try RecipeRunner(threads: options.threads).run(recipe, volume: series.volume, modality: modality) { done, total, name in
-                observer?.step(UseCaseStep(name.map { "segmenting \($0)" } ?? "segmented", fraction: 0.2 + 0.25 * Double(done) / Double(max(total, 1)),
-                                           done: done, total: total))
-            }
+            segmented = try segmentation.segment(series, observer: observer, span: 0.2...0.45)
         } catch {
-            throw .stage("segmentation", "\(error)")
+            throw error.stopped ? error : .stage("segmentation", "\(error)")
         }
         lap("segment")
 
@@ -195,8 +201,7 @@ public struct Pipeline: Sendable {
         lap("package")
         observer?.step(UseCaseStep("done", fraction: 1))
         return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
-                      structures: segmented.structures, seconds: seconds,
-                      warnings: series.info.warnings + segmented.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } })
+                      structures: segmented.structures, seconds: seconds, warnings: segmented.warnings)
     }
 }
 

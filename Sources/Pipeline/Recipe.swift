@@ -14,8 +14,76 @@ import VolumeCore
 /// Each structure gets a fixed label (bone 1, skin 2, vessels 3, tumor 4). Where structures
 /// overlap, the label map keeps the higher priority: tumor, then vessels, then bone, then skin
 /// (so the skin label is the body minus what lies in it).
+///
+/// Instead of structures, a recipe may hold one expert region, labelled 1 ("region"): every voxel
+/// in an interval, or grown from seeds within one (ITK's ConnectedThreshold) or within an interval
+/// re-estimated from the region (ConfidenceConnected). `vrprep segment --method` is this recipe:
+///
+///     {"region": {"method": "connected", "lower": 226, "upper": 3071, "seedsMM": [[10, -20, 30]],
+///                 "connectivity": 26, "maxVolumeML": 500}}
 public struct Recipe: Codable, Sendable, Equatable {
     public var structures: [Structure]
+    /// The expert region, when the recipe holds one instead of structures.
+    public var region: Region?
+
+    /// An expert method's region and its settings.
+    public struct Region: Codable, Sendable, Equatable {
+        public enum Method: String, Codable, Sendable, CaseIterable {
+            case threshold, connected, confidence
+        }
+
+        public var method: Method
+        /// Seeds in LPS millimetres and as voxel indices (connected, confidence).
+        public var seedsMM: [[Double]]?
+        public var seeds: [[Int]]?
+        /// The interval (threshold, connected).
+        public var lower: Double?
+        public var upper: Double?
+        /// 6, 18 or 26 neighbours (default 6) and the growth's limits.
+        public var connectivity: Int?
+        public var maxVolumeML: Double?
+        public var maxDistanceMM: Double?
+        /// Confidence: the interval's half-width in standard deviations, its re-estimations, and
+        /// the radius (voxels) of the first estimate around each seed.
+        public var multiplier: Double?
+        public var iterations: Int?
+        public var radius: Int?
+        /// Connected: grow only inside this label map on the study's grid (a path on this
+        /// machine: recipes from the command line only), in one of its labels or any.
+        public var within: String?
+        public var withinLabel: Int?
+
+        public init(method: Method) {
+            self.method = method
+        }
+
+        static let keys: Set<String> = ["method", "seedsMM", "seeds", "lower", "upper", "connectivity", "maxVolumeML",
+                                        "maxDistanceMM", "multiplier", "iterations", "radius", "within", "withinLabel"]
+        /// The neighbours a voxel may have: faces, edges, corners.
+        public static let connectivities = [6, 18, 26]
+        /// The region's label in the map.
+        public static let label = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
+
+        var allSeeds: [Seed] {
+            (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case structures, region
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        structures = try container.decodeIfPresent([Structure].self, forKey: .structures) ?? []
+        region = try container.decodeIfPresent(Region.self, forKey: .region)
+    }
+
+    /// A region recipe is written as {"region": …}; a recipe of structures as {"structures": […]}.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if let region { try container.encode(region, forKey: .region) } else { try container.encode(structures, forKey: .structures) }
+    }
 
     public struct Structure: Codable, Sendable, Equatable {
         public var preset: Preset
@@ -49,6 +117,10 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     public init(structures: [Structure]) {
         self.structures = structures
+    }
+
+    public init(region: Region) {
+        (structures, self.region) = ([], region)
     }
 
     static let structureKeys: Set<String> = ["preset", "seedsMM", "seeds", "lower", "upper", "radiusMM", "maxVolumeML",
@@ -100,10 +172,26 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: data), let top = object as? [String: Any] else {
             throw .invalidParameter(name: source, reason: "not a JSON object (a recipe is {\"structures\": [...]})")
         }
-        if let unknown = top.keys.sorted().first(where: { $0 != "structures" }) {
-            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has only \"structures\")")
+        if let unknown = top.keys.sorted().first(where: { $0 != "structures" && $0 != "region" }) {
+            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has \"structures\", or one \"region\")")
         }
-        guard let list = top["structures"] as? [Any] else {
+        if top["region"] != nil {
+            guard top["structures"] == nil else {
+                throw .invalidParameter(name: source, reason: "give \"structures\" or one \"region\", not both")
+            }
+            guard let region = top["region"] as? [String: Any] else {
+                throw .invalidParameter(name: source, reason: "\"region\" must be an object {\"method\": …}")
+            }
+            if let unknown = region.keys.sorted().first(where: { !Region.keys.contains($0) }) {
+                throw .invalidParameter(name: source, reason: "region: unknown key '\(unknown)' (known: \(Region.keys.sorted().joined(separator: ", ")))")
+            }
+            if let name = region["method"] as? String, Region.Method(rawValue: name) == nil {
+                throw .invalidParameter(name: "\(source): region", reason: "unknown method '\(name)': use " +
+                                        Region.Method.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        let list = top["structures"] as? [Any] ?? []
+        if top["structures"] != nil && top["structures"] as? [Any] == nil {
             throw .invalidParameter(name: source, reason: "\"structures\" must be a list of structures")
         }
         for (n, item) in list.enumerated() {
@@ -129,6 +217,7 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     /// Checks presets, seeds and ranges; `source` names the file (or the options) in messages.
     public func validate(source: String = "recipe") throws(SegmentationError) {
+        if let region { return try region.validate(source: source) }
         guard !structures.isEmpty else { throw .invalidParameter(name: source, reason: "no structure to segment") }
         var seen = Set<Preset>()
         for (n, s) in structures.enumerated() {
@@ -335,5 +424,53 @@ public struct RecipeRunner: Sendable {
                          "limitMM": r.limitMM, "reachedLimit": r.reachedLimit ? 1 : 0, "edgeRadiusMM": r.probe.radiusMM,
                          "edgeExtentMM": r.probe.extentMM, "raysWithEdge": Double(r.probe.raysWithEdge), "rays": Double(r.probe.rays)], r.warnings)
         }
+    }
+}
+
+extension Recipe.Region {
+    /// Checks the method's needs and every number's range.
+    func validate(source: String) throws(SegmentationError) {
+        let which = "\(source): region (\(method.rawValue))"
+        func refuse(_ reason: String) -> SegmentationError { .invalidParameter(name: which, reason: reason) }
+        for seed in seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(VolumeGeometry.coordinateRange.contains) {
+            throw refuse("seedsMM: a seed in mm must be three numbers [x, y, z], each \(VolumeGeometry.coordinateRange.description), " +
+                         "not \(seed.map(CheckedRange.text))")
+        }
+        for seed in seeds ?? [] where seed.count != 3 || !seed.allSatisfy({ Recipe.indexRange.contains(Double($0)) }) {
+            throw refuse("seeds: a voxel seed must be three indices [i, j, k], each \(Recipe.indexRange.description), not \(seed)")
+        }
+        let numbers: [(String, Double?, CheckedRange)] = [
+            ("lower", lower, Recipe.valueRange), ("upper", upper, Recipe.valueRange),
+            ("maxVolumeML", maxVolumeML, CheckedRange(0, 100_000, unit: "mL", lowerIncluded: false)),
+            ("maxDistanceMM", maxDistanceMM, CheckedRange(0, 100_000, unit: "mm", lowerIncluded: false)),
+            ("multiplier", multiplier, CheckedRange(0, 100, lowerIncluded: false)),
+            ("iterations", iterations.map(Double.init), CheckedRange(0, 100)), ("radius", radius.map(Double.init), CheckedRange(0, 10)),
+            ("withinLabel", withinLabel.map(Double.init), CheckedRange(0, 65535)),
+        ]
+        for (key, value, range) in numbers {
+            if let value, let problem = range.problem(value) { throw refuse("\(key): \(problem)") }
+        }
+        if let connectivity, !Self.connectivities.contains(connectivity) { throw refuse("connectivity must be 6, 18 or 26, not \(connectivity)") }
+        let seedCount = (seeds ?? []).count + (seedsMM ?? []).count
+        switch method {
+        case .threshold:
+            guard lower != nil, upper != nil else { throw refuse("needs lower and upper (the interval)") }
+            guard seedCount == 0 else { throw refuse("takes no seeds: every voxel in the interval is kept") }
+        case .connected:
+            guard lower != nil, upper != nil else { throw refuse("needs lower and upper (the interval)") }
+            guard seedCount > 0 else { throw refuse("needs at least one seed (seedsMM or seeds)") }
+        case .confidence:
+            guard seedCount > 0 else { throw refuse("needs at least one seed (seedsMM or seeds)") }
+            guard lower == nil, upper == nil else { throw refuse("estimates its interval from the seeds: no lower/upper") }
+        }
+        if method != .confidence && (multiplier != nil || iterations != nil || radius != nil) {
+            throw refuse("multiplier, iterations and radius are for the confidence method")
+        }
+        if method == .threshold && (connectivity != nil || maxVolumeML != nil || maxDistanceMM != nil) {
+            throw refuse("connectivity, maxVolumeML and maxDistanceMM are for grown regions (connected, confidence)")
+        }
+        if within != nil && method != .connected { throw refuse("within restricts the connected method only") }
+        if withinLabel != nil && within == nil { throw refuse("withinLabel needs within") }
+        if let lower, let upper, lower > upper { throw refuse("lower \(plainNumber(lower)) is above upper \(plainNumber(upper)): the interval is empty") }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Segmentation
 
-/// A recipe as command-line flags give it: one preset with its settings (`--preset`), or several
-/// structures with seeds named per structure (`--structures bone,vessels --seed-mm vessels:x,y,z`).
+/// A recipe as command-line flags give it: one preset with its settings (`--preset`), several
+/// structures with seeds named per structure (`--structures bone,vessels --seed-mm vessels:x,y,z`),
+/// or an expert region (`--method connected --lower 226 --upper 3071 --seed i,j,k`).
 /// `vrprep segment` and `vrprep process` build their recipe through this, so that the flags mean
 /// the same in both and are checked as a recipe file is (`Recipe.validate`).
 public struct RecipeFlags: Sendable {
@@ -24,6 +25,15 @@ public struct RecipeFlags: Sendable {
     public var seedHU: Double?
     public var minIslandML: Double?
     public var keepTable: Bool?
+    /// `--method`: an expert region, with its settings.
+    public var method: Recipe.Region.Method?
+    public var connectivity: Int?
+    public var maxDistanceMM: Double?
+    public var multiplier: Double?
+    public var iterations: Int?
+    public var radius: Int?
+    public var within: String?
+    public var withinLabel: Int?
 
     public init() {}
 
@@ -35,20 +45,12 @@ public struct RecipeFlags: Sendable {
         return seeds
     }
 
-    /// The seeds of an expert method: bare seeds only.
-    public func bareSeeds() throws(Problem) -> [Seed] {
-        let tagged = try taggedSeeds()
-        if let named = tagged.first(where: { $0.structure != nil }) {
-            throw Problem(description: "a seed names structure '\(named.structure!)': STRUCTURE:… seeds go with --structures")
-        }
-        return tagged.map(\.seed)
-    }
-
     /// Whether any seed was given.
     public var hasSeeds: Bool { !seedVoxels.isEmpty || !seedPositions.isEmpty }
 
     /// The recipe the flags stand for; nil when they name no structure (the modality's default).
     public func recipe() throws(Problem) -> Recipe? {
+        if let method { return try regionRecipe(method) }
         let presets: [Preset]
         if let structures {
             do {
@@ -89,6 +91,28 @@ public struct RecipeFlags: Sendable {
         let recipe = Recipe(structures: list)
         do {
             try recipe.validate(source: structures != nil ? "--structures" : "--preset \(presets[0])")
+        } catch {
+            throw Problem(description: "\(error)")
+        }
+        return recipe
+    }
+
+    /// `--method` and its settings as a recipe of one region.
+    private func regionRecipe(_ method: Recipe.Region.Method) throws(Problem) -> Recipe {
+        var region = Recipe.Region(method: method)
+        for (name, seed) in try taggedSeeds() {
+            if let name { throw Problem(description: "a seed names structure '\(name)': STRUCTURE:… seeds go with --structures") }
+            switch seed {
+            case .voxel(let v): region.seeds = (region.seeds ?? []) + [[v.x, v.y, v.z]]
+            case .patient(let p): region.seedsMM = (region.seedsMM ?? []) + [[p.x, p.y, p.z]]
+            }
+        }
+        (region.lower, region.upper, region.within, region.withinLabel) = (lower, upper, within, withinLabel)
+        if method != .threshold { (region.connectivity, region.maxVolumeML, region.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM) }
+        if method == .confidence { (region.multiplier, region.iterations, region.radius) = (multiplier, iterations, radius) }
+        let recipe = Recipe(region: region)
+        do {
+            try recipe.validate(source: "--method \(method.rawValue)")
         } catch {
             throw Problem(description: "\(error)")
         }

@@ -8,40 +8,12 @@ import VolumeIO
 /// an expert method (a threshold, connected or confidence growing from seeds). `vrprep segment`
 /// builds the request from its options and prints the result; it writes the label map.
 public struct SegmentStudy: Sendable {
-    /// How the label map is made.
-    public enum Method: Sendable {
-        /// The presets of a recipe, painted into one map by priority.
-        case recipe(Recipe)
-        /// Every voxel in [lower, upper].
-        case threshold(lower: Double, upper: Double)
-        /// Grown from the seeds within [lower, upper], optionally only inside a label map on the
-        /// study's grid (`within`: its path, and one label of it or any non-zero one).
-        case connected(lower: Double, upper: Double, seeds: [Seed], within: (path: String, label: Int?)?)
-        /// ITK-style ConfidenceConnected from the seeds.
-        case confidence(multiplier: Double, iterations: Int, radius: Int, seeds: [Seed])
-
-        /// An expert method's name as `--method` gives it (nil for a recipe).
-        public var expertName: String? {
-            switch self {
-            case .recipe: nil
-            case .threshold: "threshold"
-            case .connected: "connected"
-            case .confidence: "confidence"
-            }
-        }
-    }
-
-    public var method: Method
-    /// Expert methods: neighbours of a voxel (6, 18 or 26: `neighbourCounts`) and the limits of
-    /// the growth.
-    public var neighbours = 6
-    public var maxVolumeML: Double?
-    public var maxDistanceMM: Double?
-    public static let neighbourCounts = Connectivity.allCases.map(\.rawValue)
+    /// The presets of a recipe, painted into one map by priority, or its expert region.
+    public var recipe: Recipe
     public var threads: Int?
 
-    public init(method: Method) {
-        self.method = method
+    public init(recipe: Recipe) {
+        self.recipe = recipe
     }
 
     /// What one structure (or the expert method's one region) gave.
@@ -116,64 +88,72 @@ public struct SegmentStudy: Sendable {
         return result
     }
 
-    private func segment(_ chosen: LoadedSeries, observer: (any UseCaseObserver)?) throws(Failure) -> Result {
+    /// Segments a series already loaded; its steps fill `span` of the whole use case.
+    func segment(_ chosen: LoadedSeries, observer: (any UseCaseObserver)?, span: ClosedRange<Double> = 0.5...1) throws(Failure) -> Result {
         let volume = chosen.volume, modality = chosen.info.modality, g = volume.geometry
-        try observer.step(["segmenting", method.expertName].compactMap { $0 }.joined(separator: " "), fraction: 0.5)
+        try observer.step(["segmenting", recipe.region?.method.rawValue].compactMap { $0 }.joined(separator: " "), fraction: span.lowerBound)
         do throws(SegmentationError) {
-            switch method {
-            case .recipe(let recipe):
-                let done = try RecipeRunner(threads: threads).run(recipe, volume: volume, modality: modality) { n, total, preset in
-                    if let preset {
-                        observer?.step(UseCaseStep("segmenting \(preset) (\(n + 1) of \(total))", fraction: 0.5 + 0.5 * Double(n) / Double(max(total, 1)),
-                                                   done: n, total: total))
-                    }
+            if let region = recipe.region { return try segment(region, chosen) }
+            let done = try RecipeRunner(threads: threads).run(recipe, volume: volume, modality: modality) { n, total, preset in
+                if let preset {
+                    observer?.step(UseCaseStep("segmenting \(preset) (\(n + 1) of \(total))", fraction: span.lowerBound + (span.upperBound - span.lowerBound) * Double(n) / Double(max(total, 1)),
+                                               done: n, total: total))
                 }
-                let structures = done.structures.map { s in
-                    Structure(label: s.label, preset: s.preset, voxelsInMap: s.voxelsInMap, segmentedVoxels: s.voxels,
-                              volumeML: Double(s.voxelsInMap) * g.voxelVolume / 1000, interval: s.interval, figures: s.figures, seeds: s.seeds.map(SeedUsed.init),
-                              seconds: s.seconds, warnings: s.warnings)
-                }
-                return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds).map(SeedUsed.init),
-                              interval: done.structures.count == 1 ? done.structures[0].interval : nil,
-                              automaticSeedVoxels: Int(done.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0),
-                              iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
-                              warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
-                              loadSeconds: 0, segmentSeconds: 0)
-            case .threshold(let lower, let upper):
-                let mask = try Thresholding.mask(volume, lower: lower, upper: upper, threads: threads)
-                return region(mask, voxels: mask.voxels.reduce(0) { $0 + Int($1) }, interval: [lower, upper], seeds: [], chosen)
-            case .connected(let lower, let upper, let seeds, let within):
-                let criterion: InclusionCriterion
-                if let within {
-                    criterion = .intervalInMask(lower: lower, upper: upper, mask: try Self.withinMask(within.path, label: within.label, grid: g))
-                } else {
-                    criterion = .interval(lower: lower, upper: upper)
-                }
-                let grown = try grower.grow(volume, seeds: seeds, criterion: criterion)
-                return region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds, chosen,
-                              limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
-            case .confidence(let multiplier, let iterations, let radius, let seeds):
-                let grown = try grower.grow(volume, seeds: seeds, criterion: .confidence(multiplier: multiplier, iterations: iterations,
-                                                                                          initialRadius: radius))
-                var result = region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds,
-                                    chosen, limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
-                result.iterations = grown.iterations
-                return result
             }
+            let structures = done.structures.map { s in
+                Structure(label: s.label, preset: s.preset, voxelsInMap: s.voxelsInMap, segmentedVoxels: s.voxels,
+                          volumeML: Double(s.voxelsInMap) * g.voxelVolume / 1000, interval: s.interval, figures: s.figures, seeds: s.seeds.map(SeedUsed.init),
+                          seconds: s.seconds, warnings: s.warnings)
+            }
+            return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds).map(SeedUsed.init),
+                          interval: done.structures.count == 1 ? done.structures[0].interval : nil,
+                          automaticSeedVoxels: Int(done.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0),
+                          iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
+                          warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
+                          loadSeconds: 0, segmentSeconds: 0)
         } catch {
             throw Failure(description: "\(error)")
         }
     }
 
-    private var grower: RegionGrowing {
-        RegionGrowing(connectivity: Connectivity(rawValue: neighbours) ?? .six,
-                      limits: GrowthLimits(maxVolumeML: maxVolumeML, maxDistanceMM: maxDistanceMM), threads: threads)
+    /// The expert region of a recipe (checked by `Recipe.validate`), labelled 1.
+    private func segment(_ region: Recipe.Region, _ chosen: LoadedSeries) throws(SegmentationError) -> Result {
+        try region.validate(source: "recipe")
+        let volume = chosen.volume
+        let grower = RegionGrowing(connectivity: Connectivity(rawValue: region.connectivity ?? 6) ?? .six,
+                                   limits: GrowthLimits(maxVolumeML: region.maxVolumeML, maxDistanceMM: region.maxDistanceMM), threads: threads)
+        switch region.method {
+        case .threshold:
+            let (lower, upper) = (region.lower!, region.upper!)
+            let mask = try Thresholding.mask(volume, lower: lower, upper: upper, threads: threads)
+            return self.region(mask, voxels: mask.voxels.reduce(0) { $0 + Int($1) }, interval: [lower, upper], seeds: [], chosen)
+        case .connected:
+            let (lower, upper) = (region.lower!, region.upper!)
+            let criterion: InclusionCriterion
+            if let within = region.within {
+                criterion = .intervalInMask(lower: lower, upper: upper,
+                                            mask: try Self.withinMask(within, label: region.withinLabel, grid: volume.geometry))
+            } else {
+                criterion = .interval(lower: lower, upper: upper)
+            }
+            let grown = try grower.grow(volume, seeds: region.allSeeds, criterion: criterion)
+            return self.region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds, chosen,
+                               limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+        case .confidence:
+            let grown = try grower.grow(volume, seeds: region.allSeeds,
+                                        criterion: .confidence(multiplier: region.multiplier ?? 2.5, iterations: region.iterations ?? 4,
+                                                               initialRadius: region.radius ?? 1))
+            var result = self.region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds,
+                                     chosen, limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+            result.iterations = grown.iterations
+            return result
+        }
     }
 
     /// The expert methods' one region, labelled 1.
     private func region(_ mask: Volume<UInt8>, voxels: Int, interval: [Double], seeds: [ResolvedSeed], _ chosen: LoadedSeries,
                         limited: Bool = false, warnings: [String] = []) -> Result {
-        let label = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
+        let label = Recipe.Region.label
         let structure = Structure(label: label, preset: nil, voxelsInMap: voxels, segmentedVoxels: nil,
                                   volumeML: Double(voxels) * mask.geometry.voxelVolume / 1000,
                                   interval: nil, figures: [:], seeds: [], seconds: nil, warnings: [])

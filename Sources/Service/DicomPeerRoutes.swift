@@ -53,7 +53,7 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
                 throw HTTPError(.badRequest, message: "recipe must be a JSON object (a vrprep recipe)")
             }
             do {
-                _ = try Recipe.parse(recipeData, source: "recipe")
+                try Pipeline.check(recipe: try Recipe.parse(recipeData, source: "recipe"))
             } catch {
                 throw HTTPError(.badRequest, message: "\(error)")
             }

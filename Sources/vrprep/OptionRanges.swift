@@ -32,3 +32,6 @@ func checkOption(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throw
 
 /// `--preset bone|skin|vessels|tumor`: parsed (and listed in the help) by swift-argument-parser.
 extension Preset: ExpressibleByArgument {}
+
+/// `--method threshold|connected|confidence`: an expert region (a recipe of one region).
+extension Recipe.Region.Method: ExpressibleByArgument {}

@@ -49,7 +49,7 @@ struct Segment: ParsableCommand {
     var radiusMM: Double?
 
     @Option(help: "An expert method: threshold, connected or confidence.")
-    var method: String?
+    var method: Recipe.Region.Method?
 
     @Option(name: .customLong("seed"), help: ArgumentHelp("A seed voxel i,j,k (repeatable); with --structures, STRUCTURE:i,j,k.", valueName: "i,j,k"))
     var seedVoxels: [String] = []
@@ -116,23 +116,11 @@ struct Segment: ParsableCommand {
             throw ValidationError("give exactly one of --preset (bone, skin, vessels, tumor), --structures LIST, --recipe FILE " +
                                   "or --method (threshold, connected, confidence)")
         }
-        if let method, !["threshold", "connected", "confidence"].contains(method) {
-            throw ValidationError("unknown method '\(method)': use threshold, connected or confidence")
-        }
-        guard SegmentStudy.neighbourCounts.contains(connectivity) else {
+        guard Recipe.Region.connectivities.contains(connectivity) else {
             throw ValidationError("--connectivity must be 6, 18 or 26, not \(connectivity)")
         }
         guard out.hasSuffix(".nii") || out.hasSuffix(".nii.gz") else {
             throw ValidationError("--out must end in .nii or .nii.gz, not '\(out)'")
-        }
-        if method == "threshold" || method == "connected" {
-            guard lower != nil, upper != nil else { throw ValidationError("--method \(method!) needs --lower and --upper") }
-        }
-        if method == "threshold", !(seedVoxels.isEmpty && seedPositions.isEmpty) {
-            throw ValidationError("--method threshold takes no seeds")
-        }
-        if (method == "connected" || method == "confidence") && seedVoxels.isEmpty && seedPositions.isEmpty {
-            throw ValidationError("--method \(method!) needs at least one --seed i,j,k or --seed-mm x,y,z")
         }
         if let lower, let upper, lower > upper {
             throw ValidationError("--lower \(lower) is above --upper \(upper): the interval is empty")
@@ -150,12 +138,7 @@ struct Segment: ParsableCommand {
         if recipe != nil && !(seedVoxels.isEmpty && seedPositions.isEmpty) {
             throw ValidationError("with --recipe, the seeds are in the recipe file")
         }
-        if structures != nil || preset != nil { _ = try presetRecipe() } else if method != nil { _ = try expertMethod() }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if within != nil && method != "connected" {
-            throw ValidationError("--within restricts --method connected only")
-        }
-        if withinLabel != nil && within == nil { throw ValidationError("--within-label needs --within") }
         if let maxVolumeML, maxVolumeML <= 0 { throw ValidationError("--max-volume-ml must be more than 0") }
         if let maxDistanceMM, maxDistanceMM <= 0 { throw ValidationError("--max-distance-mm must be more than 0") }
         if maxDistanceMM != nil && preset != nil { throw ValidationError("--max-distance-mm is for --method connected/confidence") }
@@ -171,23 +154,28 @@ struct Segment: ParsableCommand {
         try checkOption(radius, "--radius", 0...10)
         try checkOption(withinLabel, "--within-label", OptionRange.label)
         try checkOption(threads, "--threads", OptionRange.threads)
+        // The flags as a recipe, checked as a recipe file is (after each flag's own range).
+        if recipe == nil { _ = try flagsRecipe() }
     }
 
-    /// The recipe flags: --preset or --structures with their seeds and settings.
+    /// The recipe flags: --preset, --structures or --method with their seeds and settings.
     var recipeFlags: RecipeFlags {
         var flags = RecipeFlags()
-        (flags.preset, flags.structures, flags.seedVoxels, flags.seedPositions) = (preset, structures, seedVoxels, seedPositions)
+        (flags.preset, flags.structures, flags.method, flags.seedVoxels, flags.seedPositions) = (preset, structures, method, seedVoxels, seedPositions)
         (flags.lower, flags.upper, flags.radiusMM, flags.maxVolumeML) = (lower, upper, radiusMM, maxVolumeML)
         (flags.seedHU, flags.minIslandML, flags.keepTable) = (seedHU, minIslandML, keepTable)
+        (flags.connectivity, flags.maxDistanceMM, flags.within, flags.withinLabel) = (connectivity, maxDistanceMM, within, withinLabel)
+        (flags.multiplier, flags.iterations, flags.radius) = (multiplier, iterations, radius)
         return flags
     }
 
-    /// The recipe that --preset or --structures stand for.
-    func presetRecipe() throws -> Recipe? {
+    /// The recipe that --preset, --structures or --method stand for.
+    func flagsRecipe() throws -> Recipe {
         do {
-            return try recipeFlags.recipe()
-        } catch {
-            throw ValidationError("\(error)")
+            guard let recipe = try recipeFlags.recipe() else { throw ValidationError("no structure and no method given") }
+            return recipe
+        } catch let problem as RecipeFlags.Problem {
+            throw ValidationError("\(problem)")
         }
     }
 
@@ -199,9 +187,7 @@ struct Segment: ParsableCommand {
         } catch {
             fail("\(error)")
         }
-        if method == nil && plan == nil { plan = try presetRecipe() }
-        var request = SegmentStudy(method: try plan.map { .recipe($0) } ?? expertMethod())
-        (request.neighbours, request.maxVolumeML, request.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM)
+        var request = SegmentStudy(recipe: try plan ?? flagsRecipe())
         request.threads = threads
         let result = withProgress { try request.run(paths, series: series, observer: $0) }
         let clock = Stopwatch()
@@ -225,14 +211,14 @@ struct Segment: ParsableCommand {
         let (interval, automatic, iterations, limited) = (result.interval, result.automaticSeedVoxels, result.iterations,
                                                           result.stoppedByVolumeLimit)
         let (seedsUsed, warnings) = (result.seeds, result.warnings)
-        let name = method ?? preset?.rawValue ?? structures ?? "recipe \(recipe!)"
+        let name = method?.rawValue ?? preset?.rawValue ?? structures ?? "recipe \(recipe!)"
         let summary = SegmentJSON(
             series: .init(seriesInstanceUID: chosen.seriesInstanceUID, modality: chosen.modality,
                           dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z]),
             method: name, connectivity: connectivity, interval: interval, labels: entries,
             seeds: seedsUsed, automaticSeedVoxels: automatic, iterations: iterations,
             stoppedByVolumeLimit: limited, seconds: .init(load: loadSeconds, segment: segmentSeconds, write: writeSeconds),
-            threads: threads ?? Parallelism.defaultThreadCount, output: out, warnings: warnings, recipe: plan)
+            threads: threads ?? Parallelism.defaultThreadCount, output: out, warnings: warnings, recipe: request.recipe)
         if json {
             print(try summary.encoded())
             return
@@ -259,20 +245,6 @@ struct Segment: ParsableCommand {
         for warning in summary.warnings { print("  warning       \(warning)") }
         print("  time          load \(ms(loadSeconds)), segment \(ms(segmentSeconds)), write \(ms(writeSeconds))")
         print("  wrote         \(out)")
-    }
-
-    /// The expert method of the options (--method), with its seeds.
-    private func expertMethod() throws -> SegmentStudy.Method {
-        do {
-            switch method! {
-            case "threshold": return .threshold(lower: lower!, upper: upper!)
-            case "connected":
-                return .connected(lower: lower!, upper: upper!, seeds: try recipeFlags.bareSeeds(), within: within.map { ($0, withinLabel) })
-            default: return .confidence(multiplier: multiplier, iterations: iterations, radius: radius, seeds: try recipeFlags.bareSeeds())
-            }
-        } catch {
-            throw ValidationError("\(error)")
-        }
     }
 }
 

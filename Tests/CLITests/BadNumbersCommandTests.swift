@@ -55,7 +55,7 @@ import TestSupport
 
 extension BadNumbersCommandTests {
     @Test(arguments: [
-        (["segment", "S", "--preset", "bone", "--out", "o.nii.gz", "--seed-hu", "1e300"], "seedHU: 1e+300 is out of range"),
+        (["segment", "S", "--preset", "bone", "--out", "o.nii.gz", "--seed-hu", "1e300"], "--seed-hu: 1e+300 is out of range"),
         (["segment", "S", "--method", "connected", "--lower", "nan", "--upper", "5", "--seed", "1,1,1", "--out", "o.nii.gz"], "--lower: NaN"),
         (["segment", "S", "--method", "confidence", "--seed", "1,1,1", "--iterations", "1000000000", "--out", "o.nii.gz"], "--iterations"),
         (["process", "S", "--out", "p", "--smooth", "1000000000"], "--smooth: 1000000000 is out of range"),

@@ -34,6 +34,13 @@ import VolumeCore
         (#"{"structures": [{"preset": 3}]}"#, "wrong type"),
         (#"[1, 2]"#, "not a JSON object"),
         (#"{"structures": []}"#, "no structure"),
+        (#"{"region": {"method": "connected", "lower": 1, "upper": 2, "seeds": [[1, 2, 3]]}, "structures": []}"#, "not both"),
+        (#"{"region": {"method": "grow"}}"#, "unknown method 'grow'"),
+        (#"{"region": {"method": "threshold", "lower": 1, "upper": 2, "seeds": [[1, 2, 3]]}}"#, "region (threshold): takes no seeds"),
+        (#"{"region": {"method": "connected", "seeds": [[1, 2, 3]]}}"#, "needs lower and upper"),
+        (#"{"region": {"method": "confidence", "seeds": [[1, 2, 3]], "connectivity": 8}}"#, "connectivity must be 6, 18 or 26"),
+        (#"{"region": {"method": "confidence", "seeds": [[1, 2, 3]], "within": "m.nii"}}"#, "within restricts the connected method"),
+        (#"{"region": {"method": "connected", "lower": 1, "upper": 2, "seeds": [[1, 2, 3]], "colour": 1}}"#, "region: unknown key 'colour'"),
     ])
     func badRecipesNameTheProblem(text: String, expected: String) {
         do {
@@ -42,6 +49,30 @@ import VolumeCore
         } catch {
             #expect(error.description.contains("r.json") && error.description.contains(expected), "\(error)")
         }
+    }
+
+    @Test func anExpertRegionFromFlagsIsTheRecipeAFileGives() throws {
+        var flags = RecipeFlags()
+        flags.method = .connected
+        (flags.lower, flags.upper, flags.connectivity, flags.maxVolumeML) = (226, 3071, 26, 500)
+        flags.seedVoxels = ["256,256,60"]
+        flags.seedPositions = ["10.5,-20,30"]
+        let file = #"{"region": {"method": "connected", "lower": 226, "upper": 3071, "connectivity": 26, "maxVolumeML": 500, "#
+            + #""seeds": [[256, 256, 60]], "seedsMM": [[10.5, -20, 30]]}}"#
+        let fromFile = try Recipe.parse(Data(file.utf8), source: "r.json")
+        #expect(try flags.recipe() == fromFile)
+        // Written back as it was read: {"region": …}, no empty structures.
+        let written = String(decoding: try JSONEncoder().encode(fromFile), as: UTF8.self)
+        #expect(written.hasPrefix(#"{"region":"#) && !written.contains("structures"), "\(written)")
+        // A tagged seed is a structure's, not a region's.
+        flags.seedPositions = ["vessels:1,2,3"]
+        #expect(throws: RecipeFlags.Problem.self) { try flags.recipe() }
+        // A scene package cannot hang on a label map of this machine.
+        var within = fromFile
+        within.region?.within = "/home/someone/labels.nii.gz"
+        within.region?.connectivity = nil
+        #expect(throws: UseCaseFailure.self) { try Pipeline.check(recipe: within) }
+        #expect(throws: Never.self) { try Pipeline.check(recipe: fromFile) }
     }
 
     @Test func theVocabularyNamesEachPresetOnce() throws {
