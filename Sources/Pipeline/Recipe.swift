@@ -300,8 +300,8 @@ public struct RecipeRunner: Sendable {
         public var volumeML: Double
         public var seeds: [ResolvedSeed]
         public var interval: [Double]?
-        /// Preset-specific figures: maximalDiameterMM, seedMean, seedSigma… (tumor), waves (vessels).
-        public var figures: [String: Double]
+        /// What the preset measured (none for the skin).
+        public var figures: StructureFigures?
         public var warnings: [String]
         /// Why growth ended before the structure's own edge, if it did (vessels).
         public var stop: GrowthStop?
@@ -364,7 +364,7 @@ public struct RecipeRunner: Sendable {
         let label = s.preset.label
         let g = volume.geometry
         func make(_ mask: Volume<UInt8>, _ voxels: Int, _ seeds: [ResolvedSeed], _ interval: [Double]?,
-                  _ figures: [String: Double], _ warnings: [String], stop: GrowthStop? = nil) -> Segmented {
+                  _ figures: StructureFigures?, _ warnings: [String], stop: GrowthStop? = nil) -> Segmented {
             Segmented(mask: mask, summary: StructureResult(
                 preset: s.preset, label: label, voxels: voxels, voxelsInMap: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
                 seeds: seeds, interval: interval, figures: figures, warnings: warnings, stop: stop, seconds: 0))
@@ -384,45 +384,44 @@ public struct RecipeRunner: Sendable {
                 warnings.append("left out \(r.tableComponents.count) component(s) lying outside the body " +
                     "(table or head rest: \(r.tableComponents.map { String($0.voxels) }.joined(separator: ", ")) voxels)")
             }
-            var figures = ["automaticSeedVoxels": Double(r.automaticSeedVoxels), "seedLevelHU": r.seedLevel]
+            var figures = StructureFigures.Bone(automaticSeedVoxels: r.automaticSeedVoxels, seedLevelHU: r.seedLevel)
             if let centre = r.metalCentre {
-                figures["metalML"] = r.metalML
+                figures.metalML = r.metalML
                 warnings.append("metal: \(plainNumber((r.metalML * 10).rounded() / 10)) mL above \(plainNumber(bone.metalHU)) HU (an implant or a filling; " +
                     "the largest piece at \(plainNumber(centre.x.rounded())), \(plainNumber(centre.y.rounded())), \(plainNumber(centre.z.rounded())) mm LPS); " +
                     "it is kept in the bone label up to \(plainNumber(bone.upper)) HU: give --upper \(plainNumber(bone.metalHU)) to leave it out")
             }
             if let contrast = r.contrast, !contrast.isEmpty {
                 let ml = Double(contrast.excludedVoxels) * g.voxelVolume / 1000
-                figures["contrastExcludedML"] = ml
+                figures.contrastExcludedML = ml
                 let pools = contrast.pools.map { "\(plainNumber($0.volumeML.rounded())) mL at \(plainNumber($0.medianHU.rounded())) HU" }
                 warnings.append("contrast-enhanced study: left \(plainNumber(ml.rounded())) mL of contrast-filled blood out of bone " +
                     "(blood pool(s): \(pools.joined(separator: ", "))" +
                     (contrast.denseML > 0 ? "; dense contrast in veins: \(plainNumber(contrast.denseML.rounded())) mL" : "") + ")")
             }
-            return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], figures, warnings)
+            return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], .bone(figures), warnings)
         case .skin:
             var skin = SkinPreset(lower: s.lower)
             skin.threads = threads
             let r = try skin.run(volume, modality: modality)
-            return make(r.mask, r.voxelCount, [], [r.lower], [:], [])
+            return make(r.mask, r.voxelCount, [], [r.lower], nil, [])
         case .vessels:
             var vessels = VesselPreset(lower: s.lower, upper: s.upper)
             vessels.maxVolumeML = s.maxVolumeML ?? vessels.maxVolumeML
             vessels.threads = threads
             let r = try vessels.run(volume, modality: modality, seeds: s.allSeeds)
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
-                        ["waves": Double(r.waves), "edgeVoxelsExcluded": Double(r.edgeVoxelsExcluded),
-                         "boneVoxelsExcluded": Double(r.boneVoxelsExcluded), "chambersRemovedML": r.chambersRemovedML]
-                            .merging(r.seedMedian.map { ["seedMedian": $0] } ?? [:]) { a, _ in a }, r.warnings, stop: r.stop)
+                        .vessels(.init(waves: r.waves, edgeVoxelsExcluded: r.edgeVoxelsExcluded, boneVoxelsExcluded: r.boneVoxelsExcluded,
+                                       chambersRemovedML: r.chambersRemovedML, seedMedian: r.seedMedian)), r.warnings, stop: r.stop)
         case .tumor:
             var tumor = TumorPreset(radiusMM: s.radiusMM)
             tumor.threads = threads
             let r = try tumor.run(volume, modality: modality, seeds: s.allSeeds)
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
-                        ["maximalDiameterMM": r.maximalDiameterMM, "seedMean": r.seedMean, "seedSigma": r.seedSigma,
-                         "seedVoxels": Double(r.seedVoxels), "lesionMean": r.lesionMean, "surroundingMedian": r.surroundingMedian,
-                         "limitMM": r.limitMM, "reachedLimit": r.reachedLimit ? 1 : 0, "edgeRadiusMM": r.probe.radiusMM,
-                         "edgeExtentMM": r.probe.extentMM, "raysWithEdge": Double(r.probe.raysWithEdge), "rays": Double(r.probe.rays)], r.warnings)
+                        .tumor(.init(maximalDiameterMM: r.maximalDiameterMM, seedMean: r.seedMean, seedSigma: r.seedSigma,
+                                     seedVoxels: r.seedVoxels, lesionMean: r.lesionMean, surroundingMedian: r.surroundingMedian,
+                                     limitMM: r.limitMM, reachedLimit: r.reachedLimit, edgeRadiusMM: r.probe.radiusMM,
+                                     edgeExtentMM: r.probe.extentMM, raysWithEdge: r.probe.raysWithEdge, rays: r.probe.rays)), r.warnings)
         }
     }
 }

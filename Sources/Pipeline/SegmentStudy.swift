@@ -25,7 +25,7 @@ public struct SegmentStudy: Sendable {
         public var segmentedVoxels: Int?
         public var volumeML: Double
         public var interval: [Double]?
-        public var figures: [String: Double]
+        public var figures: StructureFigures?
         public var seeds: [SeedUsed]
         public var seconds: Double?
         public var warnings: [String]
@@ -107,7 +107,7 @@ public struct SegmentStudy: Sendable {
             }
             return Result(labels: done.labels, series: chosen.info, structures: structures, seeds: done.structures.flatMap(\.seeds).map(SeedUsed.init),
                           interval: done.structures.count == 1 ? done.structures[0].interval : nil,
-                          automaticSeedVoxels: Int(done.structures.first { $0.preset == .bone }?.figures["automaticSeedVoxels"] ?? 0),
+                          automaticSeedVoxels: done.structures.first { $0.preset == .bone }?.figures?.bone?.automaticSeedVoxels ?? 0,
                           iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
                           warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
                           loadSeconds: 0, segmentSeconds: 0)
@@ -156,7 +156,7 @@ public struct SegmentStudy: Sendable {
         let label = Recipe.Region.label
         let structure = Structure(label: label, preset: nil, voxelsInMap: voxels, segmentedVoxels: nil,
                                   volumeML: Double(voxels) * mask.geometry.voxelVolume / 1000,
-                                  interval: nil, figures: [:], seeds: [], seconds: nil, warnings: [])
+                                  interval: nil, figures: nil, seeds: [], seconds: nil, warnings: [])
         return Result(labels: LabelMap(mask: mask, label: label), series: chosen.info, structures: [structure], seeds: seeds.map(SeedUsed.init),
                       interval: interval, automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: limited,
                       warnings: chosen.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)

@@ -204,7 +204,7 @@ struct Segment: ParsableCommand {
             let preset = s.preset != nil
             return SegmentJSON.Label(value: s.label.value, name: s.label.name, voxels: s.voxelsInMap, volumeML: s.volumeML,
                                      preset: s.preset, segmentedVoxels: s.segmentedVoxels, interval: s.interval,
-                                     figures: s.figures.isEmpty ? nil : s.figures,
+                                     figures: s.figures,
                                      seeds: preset ? s.seeds : nil, seconds: s.seconds,
                                      warnings: preset ? s.warnings : nil)
         }
@@ -227,10 +227,10 @@ struct Segment: ParsableCommand {
         for label in entries {
             print("  \(label.name.padding(toLength: 12, withPad: " ", startingAt: 0))  label \(label.value): \(label.voxels) voxels " +
                   "(\(String(format: "%.3f", label.volumeML)) mL)" + (label.seconds.map { " in \(ms($0))" } ?? ""))
-            if let figures = label.figures, let diameter = figures["maximalDiameterMM"] {
-                let one = { (key: String) in String(format: "%.1f", figures[key] ?? 0) }
-                print("                maximal diameter \(String(format: "%.1f", diameter)) mm; seeds' mean \(one("seedMean")) " +
-                      "± \(one("seedSigma")) over \(Int(figures["seedVoxels"] ?? 0)) voxels; surroundings \(one("surroundingMedian"))")
+            if let tumor = label.figures?.tumor {
+                let one = { (value: Double) in String(format: "%.1f", value) }
+                print("                maximal diameter \(one(tumor.maximalDiameterMM)) mm; seeds' mean \(one(tumor.seedMean)) " +
+                      "± \(one(tumor.seedSigma)) over \(tumor.seedVoxels) voxels; surroundings \(one(tumor.surroundingMedian))")
             }
             if let interval = label.interval, interval.count == 2, entries.count > 1 {
                 print("                interval \(fmt1(interval[0])) … \(fmt1(interval[1]))")
@@ -278,7 +278,7 @@ struct SegmentJSON: PrintedJSON {
         /// Voxels the preset found, before overlaps.
         var segmentedVoxels: Int?
         var interval: [Double]?
-        var figures: [String: Double]?
+        var figures: StructureFigures?
         var seeds: [SegmentStudy.SeedUsed]?
         var seconds: Double?
         var warnings: [String]?
