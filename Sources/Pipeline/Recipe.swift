@@ -86,32 +86,42 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     public struct Structure: Codable, Sendable, Equatable {
-        public var preset: Preset
+        /// The preset and its own settings.
+        public var settings: PresetSettings
         /// Seeds in LPS millimetres and as voxel indices (i, j, k).
         public var seedsMM: [[Double]]?
         public var seeds: [[Int]]?
-        /// Intensity bounds (bone, vessels: the window; skin: the lower bound).
-        public var lower: Double?
-        public var upper: Double?
-        /// Tumor: the expected radius.
-        public var radiusMM: Double?
-        /// Vessels: the volume limit.
-        public var maxVolumeML: Double?
-        /// Bone: automatic seeds at or above this value, islands removed below this size, and
-        /// whether the table and head rest are kept.
-        public var seedHU: Double?
-        public var minIslandML: Double?
-        public var keepTable: Bool?
 
-        public init(preset: Preset, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil, lower: Double? = nil,
-                    upper: Double? = nil, radiusMM: Double? = nil, maxVolumeML: Double? = nil) {
-            self.preset = preset
-            self.seedsMM = seedsMM
-            self.seeds = seeds
-            self.lower = lower
-            self.upper = upper
-            self.radiusMM = radiusMM
-            self.maxVolumeML = maxVolumeML
+        public var preset: Preset { settings.preset }
+
+        public init(_ settings: PresetSettings, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil) {
+            (self.settings, self.seedsMM, self.seeds) = (settings, seedsMM, seeds)
+        }
+
+        /// A preset with its defaults.
+        public init(preset: Preset, seedsMM: [[Double]]? = nil, seeds: [[Int]]? = nil) {
+            self.init(PresetSettings(preset), seedsMM: seedsMM, seeds: seeds)
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case preset, seedsMM, seeds
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let preset = try container.decode(Preset.self, forKey: .preset)
+            settings = try PresetSettings(preset, from: decoder)
+            seedsMM = try container.decodeIfPresent([[Double]].self, forKey: .seedsMM)
+            seeds = try container.decodeIfPresent([[Int]].self, forKey: .seeds)
+        }
+
+        /// Flat: {"preset", the seeds, the preset's settings}.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(preset, forKey: .preset)
+            try container.encodeIfPresent(seedsMM, forKey: .seedsMM)
+            try container.encodeIfPresent(seeds, forKey: .seeds)
+            try settings.encode(to: encoder)
         }
     }
 
@@ -123,8 +133,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         (structures, self.region) = ([], region)
     }
 
-    static let structureKeys: Set<String> = ["preset", "seedsMM", "seeds", "lower", "upper", "radiusMM", "maxVolumeML",
-                                             "seedHU", "minIslandML", "keepTable"]
+    static let structureKeys: Set<String> = Set(["preset", "seedsMM", "seeds"] + Preset.allCases.flatMap(PresetSettings.keys(of:)))
 
     /// The range of every number a structure may carry, checked by `validate` with the key and
     /// the range named (the same for recipe files, job requests, DICOM peers and CLI flags).
@@ -204,6 +213,16 @@ public struct Recipe: Codable, Sendable, Equatable {
             if let name = structure["preset"] as? String, Preset(rawValue: name) == nil {
                 throw .invalidParameter(name: "\(source): structure \(n + 1)", reason: "unknown preset '\(name)': use \(Preset.listed)")
             }
+            if let name = structure["preset"] as? String, let preset = Preset(rawValue: name),
+               let key = structure.keys.sorted().first(where: { !["preset", "seedsMM", "seeds"].contains($0) && !PresetSettings.keys(of: preset).contains($0) }) {
+                let which = "\(source): structure \(n + 1) (\(preset))"
+                if preset == .tumor && (key == "lower" || key == "upper") {
+                    throw .invalidParameter(name: which, reason: "the tumor preset estimates its interval from the seeds: no lower/upper")
+                }
+                let owners = Preset.allCases.filter { PresetSettings.keys(of: $0).contains(key) }
+                throw .invalidParameter(name: which, reason: "\(key) is for the \(Preset.either(owners)) preset " +
+                                        "(\(preset) takes \(PresetSettings.keys(of: preset).joined(separator: ", ")))")
+            }
         }
         let recipe: Recipe
         do {
@@ -233,7 +252,7 @@ public struct Recipe: Codable, Sendable, Equatable {
                 throw .invalidParameter(name: which, reason: "seeds: a voxel seed must be three indices [i, j, k], each " +
                     "\(Self.indexRange.description), not \(seed)")
             }
-            for (key, value) in s.numbers {
+            for (key, value) in s.settings.numbers {
                 if let range = Self.ranges.first(where: { $0.key == key })?.range, let problem = range.problem(value) {
                     throw .invalidParameter(name: which, reason: "\(key): \(problem)")
                 }
@@ -245,16 +264,9 @@ public struct Recipe: Codable, Sendable, Equatable {
             if s.preset == .skin && seedCount > 0 {
                 throw .invalidParameter(name: which, reason: "takes no seeds")
             }
-            if s.radiusMM != nil && s.preset != .tumor { throw .invalidParameter(name: which, reason: "radiusMM is for the tumor preset") }
-            if s.maxVolumeML != nil && s.preset != .vessels { throw .invalidParameter(name: which, reason: "maxVolumeML is for the vessels preset") }
-            if (s.seedHU != nil || s.minIslandML != nil || s.keepTable != nil) && s.preset != .bone {
-                throw .invalidParameter(name: which, reason: "seedHU, minIslandML and keepTable are for the bone preset")
-            }
-            if let lower = s.lower, let upper = s.upper, lower > upper {
+            let numbers = Dictionary(uniqueKeysWithValues: s.settings.numbers.map { ($0.key, $0.value) })
+            if let lower = numbers["lower"], let upper = numbers["upper"], lower > upper {
                 throw .invalidParameter(name: which, reason: "lower \(plainNumber(lower)) is above upper \(plainNumber(upper))")
-            }
-            if s.preset == .tumor && (s.lower != nil || s.upper != nil) {
-                throw .invalidParameter(name: which, reason: "the tumor preset estimates its interval from the seeds: no lower/upper")
             }
         }
     }
@@ -271,12 +283,6 @@ public struct Recipe: Codable, Sendable, Equatable {
 }
 
 extension Recipe.Structure {
-    /// The numbers the structure carries, by key (those given).
-    var numbers: [(key: String, value: Double)] {
-        [("lower", lower), ("upper", upper), ("radiusMM", radiusMM), ("maxVolumeML", maxVolumeML), ("seedHU", seedHU),
-         ("minIslandML", minIslandML)].compactMap { key, value in value.map { (key, $0) } }
-    }
-
     var allSeeds: [Seed] {
         (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
     }
@@ -369,14 +375,14 @@ public struct RecipeRunner: Sendable {
                 preset: s.preset, label: label, voxels: voxels, voxelsInMap: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
                 seeds: seeds, interval: interval, figures: figures, warnings: warnings, stop: stop, seconds: 0))
         }
-        switch s.preset {
-        case .bone:
+        switch s.settings {
+        case .bone(let settings):
             var bone = BonePreset()
-            bone.lower = s.lower ?? bone.lower
-            bone.upper = s.upper ?? bone.upper
-            bone.seedHU = s.seedHU ?? bone.seedHU
-            bone.minimumIslandML = s.minIslandML ?? bone.minimumIslandML
-            bone.excludeTable = !(s.keepTable ?? false)
+            bone.lower = settings.lower ?? bone.lower
+            bone.upper = settings.upper ?? bone.upper
+            bone.seedHU = settings.seedHU ?? bone.seedHU
+            bone.minimumIslandML = settings.minIslandML ?? bone.minimumIslandML
+            bone.excludeTable = !(settings.keepTable ?? false)
             bone.threads = threads
             let r = try bone.run(volume, modality: modality, seeds: s.allSeeds)
             var warnings = r.warnings
@@ -400,21 +406,21 @@ public struct RecipeRunner: Sendable {
                     (contrast.denseML > 0 ? "; dense contrast in veins: \(plainNumber(contrast.denseML.rounded())) mL" : "") + ")")
             }
             return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], .bone(figures), warnings)
-        case .skin:
-            var skin = SkinPreset(lower: s.lower)
+        case .skin(let settings):
+            var skin = SkinPreset(lower: settings.lower)
             skin.threads = threads
             let r = try skin.run(volume, modality: modality)
             return make(r.mask, r.voxelCount, [], [r.lower], nil, [])
-        case .vessels:
-            var vessels = VesselPreset(lower: s.lower, upper: s.upper)
-            vessels.maxVolumeML = s.maxVolumeML ?? vessels.maxVolumeML
+        case .vessels(let settings):
+            var vessels = VesselPreset(lower: settings.lower, upper: settings.upper)
+            vessels.maxVolumeML = settings.maxVolumeML ?? vessels.maxVolumeML
             vessels.threads = threads
             let r = try vessels.run(volume, modality: modality, seeds: s.allSeeds)
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],
                         .vessels(.init(waves: r.waves, edgeVoxelsExcluded: r.edgeVoxelsExcluded, boneVoxelsExcluded: r.boneVoxelsExcluded,
                                        chambersRemovedML: r.chambersRemovedML, seedMedian: r.seedMedian)), r.warnings, stop: r.stop)
-        case .tumor:
-            var tumor = TumorPreset(radiusMM: s.radiusMM)
+        case .tumor(let settings):
+            var tumor = TumorPreset(radiusMM: settings.radiusMM)
             tumor.threads = threads
             let r = try tumor.run(volume, modality: modality, seeds: s.allSeeds)
             return make(r.mask, r.voxelCount, r.seeds, [r.lower, r.upper],

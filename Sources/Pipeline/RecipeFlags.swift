@@ -81,11 +81,7 @@ public struct RecipeFlags: Sendable {
                 case .patient(let p): structure.seedsMM = (structure.seedsMM ?? []) + [[p.x, p.y, p.z]]
                 }
             }
-            if structures == nil {
-                (structure.lower, structure.upper, structure.radiusMM) = (lower, upper, radiusMM)
-                if preset == .vessels { structure.maxVolumeML = maxVolumeML }
-                if preset == .bone { (structure.seedHU, structure.minIslandML, structure.keepTable) = (seedHU, minIslandML, keepTable) }
-            }
+            if structures == nil { structure.settings = try settings(of: preset) }
             list.append(structure)
         }
         let recipe = Recipe(structures: list)
@@ -95,6 +91,32 @@ public struct RecipeFlags: Sendable {
             throw Problem(description: "\(error)")
         }
         return recipe
+    }
+
+    /// `--preset`'s settings from the flags: a flag of another preset is refused, naming it.
+    private func settings(of preset: Preset) throws(Problem) -> PresetSettings {
+        var settings = PresetSettings(preset)
+        if preset == .tumor && (lower != nil || upper != nil) {
+            throw Problem(description: "--preset tumor estimates its interval from the seeds: no --lower/--upper")
+        }
+        let flags: [(flag: String, key: String, value: Double?)] = [("--lower", "lower", lower), ("--upper", "upper", upper),
+                                                                    ("--radius-mm", "radiusMM", radiusMM)]
+        for (flag, key, value) in flags {
+            guard let value else { continue }
+            if !settings.set(key, value) {
+                throw Problem(description: "\(flag) is not a setting of the \(preset) preset (it takes \(PresetSettings.keys(of: preset).joined(separator: ", ")))")
+            }
+        }
+        // The settings of one preset, given with their defaults whatever the preset: only its own apply.
+        if case .vessels(var vessels) = settings {
+            vessels.maxVolumeML = maxVolumeML
+            settings = .vessels(vessels)
+        }
+        if case .bone(var bone) = settings {
+            (bone.seedHU, bone.minIslandML, bone.keepTable) = (seedHU, minIslandML, keepTable)
+            settings = .bone(bone)
+        }
+        return settings
     }
 
     /// `--method` and its settings as a recipe of one region.

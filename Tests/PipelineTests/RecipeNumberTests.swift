@@ -89,12 +89,7 @@ import VolumeCore
         for (key, value) in fields where key != "preset" && key != "seeds" {
             switch (key, value) {
             case ("seedsMM", let v as [[Double]]): structure.seedsMM = v
-            case ("lower", let v as Double): structure.lower = v
-            case ("upper", let v as Double): structure.upper = v
-            case ("radiusMM", let v as Double): structure.radiusMM = v
-            case ("maxVolumeML", let v as Double): structure.maxVolumeML = v
-            case ("seedHU", let v as Double): structure.seedHU = v
-            case ("minIslandML", let v as Double): structure.minIslandML = v
+            case (_, let v as Double): if !structure.settings.set(key, v) { Issue.record("\(structure.preset) has no \(key)") }
             default: Issue.record("no field for \(key)")
             }
         }

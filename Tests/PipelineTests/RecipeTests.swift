@@ -30,7 +30,9 @@ import VolumeCore
         (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2]]}]}"#, "three numbers"),
         (#"{"structures": [{"preset": "vessels", "seedsMM": [[1, 2, 3]], "lower": 700, "upper": 150}]}"#, "lower 700 is above upper 150"),
         (#"{"structures": [{"preset": "bone"}, {"preset": "bone"}]}"#, "appears twice"),
-        (#"{"structures": [{"preset": "skin", "radiusMM": 3}]}"#, "radiusMM is for the tumor preset"),
+        (#"{"structures": [{"preset": "skin", "radiusMM": 3}]}"#, "radiusMM is for the tumor preset (skin takes lower)"),
+        (#"{"structures": [{"preset": "tumor", "seeds": [[1, 2, 3]], "upper": 3}]}"#, "estimates its interval from the seeds"),
+        (#"{"structures": [{"preset": "skin", "upper": 3}]}"#, "upper is for the bone or vessels preset"),
         (#"{"structures": [{"preset": 3}]}"#, "wrong type"),
         (#"[1, 2]"#, "not a JSON object"),
         (#"{"structures": []}"#, "no structure"),
@@ -75,6 +77,25 @@ import VolumeCore
         #expect(throws: Never.self) { try Pipeline.check(recipe: fromFile) }
     }
 
+    @Test func aPresetsFlagsBecomeItsOwnSettingsAndNoOther() throws {
+        var flags = RecipeFlags()
+        flags.preset = .vessels
+        (flags.lower, flags.upper, flags.maxVolumeML, flags.seedHU) = (120, 600, 300, 700)
+        flags.seedPositions = ["1,2,3"]
+        let recipe = try #require(try flags.recipe())
+        var vessels = PresetSettings.Vessels()
+        (vessels.lower, vessels.upper, vessels.maxVolumeML) = (120, 600, 300)
+        #expect(recipe.structures == [Recipe.Structure(.vessels(vessels), seedsMM: [[1, 2, 3]])], "the bone's seed level stays the bone's")
+        flags.preset = .skin
+        flags.seedPositions = []
+        do {
+            _ = try flags.recipe()
+            Issue.record("a skin with an upper bound was accepted")
+        } catch {
+            #expect(error.description == "--upper is not a setting of the skin preset (it takes lower)")
+        }
+    }
+
     @Test func theVocabularyNamesEachPresetOnce() throws {
         #expect(Set(Preset.paintingOrder) == Set(Preset.allCases) && Preset.paintingOrder.count == Preset.allCases.count)
         #expect(Set(Preset.allCases.map(\.label.value)).count == Preset.allCases.count)
@@ -103,7 +124,7 @@ import VolumeCore
         let (withTree, treeTruth) = Phantoms.draw(into: ct, segments: tree, contrast: 300, noise: 0)
         let (volume, lesionTruth) = Phantoms.draw(into: withTree, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)
         let recipe = Recipe(structures: [
-            .init(preset: .tumor, seedsMM: [[95.7, -100.5, 105]], radiusMM: 7.5),
+            .init(.tumor({ var t = PresetSettings.Tumor(); t.radiusMM = 7.5; return t }()), seedsMM: [[95.7, -100.5, 105]]),
             .init(preset: .vessels, seedsMM: [[125, -110, 50]]),
             .init(preset: .bone),
             .init(preset: .skin),
