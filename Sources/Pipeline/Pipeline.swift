@@ -106,12 +106,53 @@ public struct Pipeline: Sendable {
         }
         lap("segment")
 
-        // 3. Mesh (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's outline).
+        // 3. Mesh (45–75 %).
+        let (meshes, structures, meshFiles) = try surfaces(of: segmented.labels, observer: observer)
+        lap("mesh")
+
+        // 4. Render (75–90 %).
+        let (renders, renderFiles) = try self.renders(of: meshes, observer: observer)
+        var files = meshFiles + renderFiles
+        lap("render")
+
+        // 5. Package (90–100 %): the label map, the manifest with replaced UIDs, every file hashed.
+        try observer.step("packaging", fraction: 0.9)
+        do {
+            files.append(("labels.nii.gz", try NIfTI.data(segmented.labels, gzip: true)))
+        } catch {
+            throw .stage("packaging", "\(error)")
+        }
+        let g = series.info.geometry
+        let uids = Deidentification(volume: series.volume)
+        let source = Manifest.Source(
+            studyUID: uids.replace(series.info.studyInstanceUID), seriesUID: uids.replace(series.info.seriesInstanceUID),
+            frameOfReferenceUID: series.info.frameOfReferenceUID.isEmpty ? nil : uids.replace(series.info.frameOfReferenceUID),
+            modality: modality, dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z],
+            spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z], originMM: [g.origin.x, g.origin.y, g.origin.z],
+            direction: g.direction.rowMajor, deidentification: Deidentification.profile)
+        let manifest: Manifest
+        do {
+            let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: try JSONValue.from(recipe),
+                                 source: source, structures: structures, renders: renders, files: [])
+            manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
+        } catch {
+            throw .stage("packaging", "\(error)")
+        }
+        lap("package")
+        observer?.step(UseCaseStep("done", fraction: 1))
+        return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
+                      structures: segmented.structures, seconds: seconds, warnings: segmented.warnings)
+    }
+
+    /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's
+    /// outline), smoothed and decimated, as an STL each and together as the scene's glTF.
+    private func surfaces(of labels: LabelMap, observer: (any UseCaseObserver)?) throws(Failure)
+        -> (meshes: [Mesh], structures: [Manifest.Structure], files: [(String, Data)]) {
         var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
-        guard case .uint8(let map) = segmented.labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
-        for (n, info) in segmented.labels.labels.enumerated() {
-            try observer.step("meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(segmented.labels.labels.count))
-            var mesh = StructureSurface.surface(of: info.value, in: segmented.labels, threads: options.threads)
+        guard case .uint8 = labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
+        for (n, info) in labels.labels.enumerated() {
+            try observer.step("meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(labels.labels.count))
+            var mesh = StructureSurface.surface(of: info.value, in: labels, threads: options.threads)
                 .smoothed(passes: options.smoothingPasses, threads: options.threads)
             guard mesh.triangleCount > 0 else { continue }
             if mesh.triangleCount > options.maxTriangles {
@@ -142,9 +183,12 @@ public struct Pipeline: Sendable {
         } catch {
             throw .stage("glTF", "\(error)")
         }
-        lap("mesh")
+        return (meshes, structures, files)
+    }
 
-        // 4. Render (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.
+    /// Stage 4 (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.
+    private func renders(of meshes: [Mesh], observer: (any UseCaseObserver)?) throws(Failure) -> (renders: [Manifest.Render], files: [(String, Data)]) {
+        var files: [(String, Data)] = []
         try observer.step("rendering", fraction: 0.75)
         var renders: [Manifest.Render] = []
         do {
@@ -173,35 +217,7 @@ public struct Pipeline: Sendable {
         } catch {
             throw .stage("rendering", "\(error)")
         }
-        lap("render")
-
-        // 5. Package (90–100 %): the label map, the manifest with replaced UIDs, every file hashed.
-        try observer.step("packaging", fraction: 0.9)
-        do {
-            files.append(("labels.nii.gz", try NIfTI.data(segmented.labels, gzip: true)))
-        } catch {
-            throw .stage("packaging", "\(error)")
-        }
-        let g = series.info.geometry
-        let uids = Deidentification(volume: series.volume)
-        let source = Manifest.Source(
-            studyUID: uids.replace(series.info.studyInstanceUID), seriesUID: uids.replace(series.info.seriesInstanceUID),
-            frameOfReferenceUID: series.info.frameOfReferenceUID.isEmpty ? nil : uids.replace(series.info.frameOfReferenceUID),
-            modality: modality, dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z],
-            spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z], originMM: [g.origin.x, g.origin.y, g.origin.z],
-            direction: g.direction.rowMajor, deidentification: Deidentification.profile)
-        let manifest: Manifest
-        do {
-            let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: try JSONValue.from(recipe),
-                                 source: source, structures: structures, renders: renders, files: [])
-            manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
-        } catch {
-            throw .stage("packaging", "\(error)")
-        }
-        lap("package")
-        observer?.step(UseCaseStep("done", fraction: 1))
-        return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
-                      structures: segmented.structures, seconds: seconds, warnings: segmented.warnings)
+        return (renders, files)
     }
 }
 
