@@ -79,7 +79,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
         .target(name: "Service",
-                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM", "Segmentation",
+                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "GRDB", package: "GRDB.swift"),
                                .product(name: "Logging", package: "swift-log"),
@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "vrprep",
             dependencies: [
-                "VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "ScenePackage", "Pipeline", "Service",
+                "VolumeCore", "DICOM", "VolumeIO", "ScenePackage", "Pipeline", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -31,9 +31,15 @@ public struct Pipeline: Sendable {
         public var structures: [SegmentStudy.Structure]
         public var seconds: [(stage: String, seconds: Double)]
         public var warnings: [String]
+        /// Files of the study that were not used, each with the reason.
+        public var rejected: [Rejection]
     }
 
     public typealias Failure = UseCaseFailure
+
+    /// The thinnest series a scene is made of: slices, and the slab they cover (mm).
+    public static let minimumSlices = 5
+    public static let minimumSlabMM = 5.0
 
     public var options: Options
 
@@ -84,14 +90,25 @@ public struct Pipeline: Sendable {
         let report = DicomLoader(threads: options.threads).load(paths) { p in
             observer?.step(p.step(within: 0...0.2))
         }
-        guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else {
-            let reasons = report.rejected.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
-            throw .input("no usable series in \(paths.joined(separator: ", "))" + (reasons.isEmpty ? "" : " (\(reasons))"))
+        let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount })
+        let notes = LoadNotes(warnings: series?.info.warnings ?? [], rejected: report.rejected)
+        observer?.loaded(notes)
+        let refusals = notes.refusals().map { " (\($0))" } ?? ""
+        guard let series else {
+            throw .input("no usable series in \(paths.joined(separator: ", "))\(refusals)")
         }
         let modality = series.info.modality
         let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
         if modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
+        }
+        // A scene is a 3D model: a series of a few slices is not one, whatever else was sent.
+        let slices = series.info.geometry.dimensions.z, slabMM = Double(slices) * series.info.geometry.spacing.z
+        guard slices >= Self.minimumSlices, slabMM >= Self.minimumSlabMM else {
+            throw .input("the series to use (\(series.info.modality) \(series.info.geometry.dimensions.x)×" +
+                         "\(series.info.geometry.dimensions.y)×\(slices)) has \(slices) slice\(slices == 1 ? "" : "s") over " +
+                         "\(plainNumber((slabMM * 10).rounded() / 10)) mm: too thin for a 3D scene (at least \(Self.minimumSlices) " +
+                         "slices over \(plainNumber(Self.minimumSlabMM)) mm)\(refusals)")
         }
         lap("load")
 
@@ -141,7 +158,7 @@ public struct Pipeline: Sendable {
         lap("package")
         observer?.step(UseCaseStep("done", fraction: 1))
         return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
-                      structures: segmented.structures, seconds: seconds, warnings: segmented.warnings)
+                      structures: segmented.structures, seconds: seconds, warnings: segmented.warnings, rejected: report.rejected)
     }
 
     /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's

@@ -18,6 +18,8 @@ public struct UseCaseStep: Sendable, Equatable {
 /// cancelled). The terminal line of `vrprep` and the event stream of a job's process implement it.
 public protocol UseCaseObserver: Sendable {
     func step(_ step: UseCaseStep)
+    /// What loading the study found that the user must be told (told once, as soon as it is known).
+    func loaded(_ notes: LoadNotes)
     /// True once whoever started the use case wants it to stop: it then ends at its next step
     /// with a `UseCaseFailure` that says so, writing nothing more.
     var stopRequested: Bool { get }
@@ -25,6 +27,26 @@ public protocol UseCaseObserver: Sendable {
 
 extension UseCaseObserver {
     public var stopRequested: Bool { false }
+    public func loaded(_ notes: LoadNotes) {}
+}
+
+/// What loading a study found besides its series: the chosen series' warnings and every file not
+/// used, each with the reason (a broken file, a file of another kind, a slice that would not decode).
+public struct LoadNotes: Sendable, Equatable, Codable {
+    public var warnings: [String]
+    public var rejected: [Rejection]
+
+    public init(warnings: [String] = [], rejected: [Rejection] = []) {
+        (self.warnings, self.rejected) = (warnings, rejected)
+    }
+
+    /// "3 files were not used: a.dcm: reason; …" (the first `limit`), or nil when none was refused.
+    public func refusals(limit: Int = 5) -> String? {
+        guard !rejected.isEmpty else { return nil }
+        let listed = rejected.prefix(limit).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
+        let more = rejected.count > limit ? "; and \(rejected.count - limit) more" : ""
+        return "\(rejected.count) file\(rejected.count == 1 ? " was" : "s were") not used: \(listed)\(more)"
+    }
 }
 
 /// Why a use case did not finish, in words that name the file, the seed, the key or the stage.

@@ -32,14 +32,13 @@ public struct JobSpec: Codable, Sendable {
 public struct JobEvent: Codable, Sendable, Equatable {
     public var stage: String?
     public var percent: Int?
+    /// What loading the study found: its warnings and the files not used.
+    public var notes: LoadNotes?
     public var packageID: String?
     public var error: String?
 
-    public init(stage: String? = nil, percent: Int? = nil, packageID: String? = nil, error: String? = nil) {
-        self.stage = stage
-        self.percent = percent
-        self.packageID = packageID
-        self.error = error
+    public init(stage: String? = nil, percent: Int? = nil, notes: LoadNotes? = nil, packageID: String? = nil, error: String? = nil) {
+        (self.stage, self.percent, self.notes, self.packageID, self.error) = (stage, percent, notes, packageID, error)
     }
 }
 
@@ -97,6 +96,10 @@ private struct JobEvents: UseCaseObserver {
     func step(_ step: UseCaseStep) {
         say(JobEvent(stage: step.stage, percent: Int(step.fraction * 100)))
     }
+
+    func loaded(_ notes: LoadNotes) {
+        say(JobEvent(notes: notes))
+    }
 }
 
 /// The parent's side: starts `executable run-job`, follows its events, enforces the limits and
@@ -113,9 +116,9 @@ struct JobProcess {
     var executable: URL
     var limits: JobLimits
 
-    /// Runs `spec`; `progress(stage, percent)` for each step; `shouldCancel` is asked about once a
-    /// second, `stopping` every tenth of one.
-    func run(_ spec: JobSpec, progress: @escaping @Sendable (String, Int) -> Void,
+    /// Runs `spec`; `progress(stage, percent)` for each step, `noted` once the study is loaded;
+    /// `shouldCancel` is asked about once a second, `stopping` every tenth of one.
+    func run(_ spec: JobSpec, progress: @escaping @Sendable (String, Int) -> Void, noted: @escaping @Sendable (LoadNotes) -> Void = { _ in },
              shouldCancel: () -> Bool, stopping: () -> Bool) -> Outcome {
         let process = Process()
         process.executableURL = executable
@@ -133,7 +136,7 @@ struct JobProcess {
         let readers = DispatchGroup()
         readers.enter()
         Thread.detachNewThread {
-            events.read(output.fileHandleForReading, progress: progress)
+            events.read(output.fileHandleForReading, progress: progress, noted: noted)
             readers.leave()
         }
         readers.enter()
@@ -224,7 +227,7 @@ private final class EventReader: @unchecked Sendable {
         }
     }
 
-    func read(_ handle: FileHandle, progress: @Sendable (String, Int) -> Void) {
+    func read(_ handle: FileHandle, progress: @Sendable (String, Int) -> Void, noted: @Sendable (LoadNotes) -> Void) {
         var pending = Data()
         while true {
             let chunk = handle.availableData
@@ -240,6 +243,7 @@ private final class EventReader: @unchecked Sendable {
                     if let e = event.error { failure = e }
                 }
                 if let s = event.stage, let p = event.percent { progress(s, p) }
+                if let notes = event.notes { noted(notes) }
             }
         }
     }

@@ -1,5 +1,7 @@
 import Foundation
+import DICOM
 import Hummingbird
+import Pipeline
 
 /// Jobs: the submitter's (or, for an admin, everyone's), one job, cancelling one.
 func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
@@ -47,9 +49,14 @@ struct JobView: Encodable {
     var packageId: String?
     var source: Source
     var instances: Int?
+    /// What loading the study found (empty until it is loaded): the series' warnings, and every
+    /// file not used with the reason, named inside the study.
+    var warnings: [String]
+    var rejected: [Rejection]
 
     init(_ job: ServiceStore.Job) {
         (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
+        (warnings, rejected) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [])
         if job.sourceKind == "dicom" {
             source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
             instances = job.instances ?? 0

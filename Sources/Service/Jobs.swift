@@ -1,7 +1,7 @@
+import DICOM
 import Foundation
 import Pipeline
 import ScenePackage
-import Segmentation
 import VolumeCore
 import ZIPFoundation
 
@@ -169,6 +169,8 @@ public final class JobRunner: @unchecked Sendable {
         let spec = JobSpec(job: job.id, input: input.path, out: staging.path, options: options)
         let outcome = process.run(spec, progress: { stage, percent in
             if last.changed(stage, percent) { try? store.progress(job: job.id, stage: stage, percent: percent) }
+        }, noted: { notes in
+            try? store.note(job: job.id, notes: Self.scrubbed(notes, input: input, folders: folders))
         }, shouldCancel: { (try? store.job(job.id))?.state == .cancelled }, stopping: { isStopping })
         switch outcome {
         case .cancelled:
@@ -197,6 +199,22 @@ public final class JobRunner: @unchecked Sendable {
                                   error: Self.scrubbed("publishing the package: \(error)", input: input, folders: folders))
             }
         }
+    }
+
+    /// A job's notes as its sender sees them: files named inside the study, not on the server.
+    static func scrubbed(_ notes: LoadNotes, input: URL, folders: BlobFolders) -> LoadNotes {
+        var notes = notes
+        notes.rejected = notes.rejected.map { rejection in
+            var path = rejection.path
+            for prefix in [input.path + ":", input.path + "/", input.path] where path.hasPrefix(prefix) {
+                path = String(path.dropFirst(prefix.count))
+                break
+            }
+            return Rejection(path: path.isEmpty ? "the study" : scrubbed(path, input: input, folders: folders),
+                             reason: scrubbed(rejection.reason, input: input, folders: folders))
+        }
+        notes.warnings = notes.warnings.map { scrubbed($0, input: input, folders: folders) }
+        return notes
     }
 
     /// A job's error as its sender sees it: the server's own paths replaced by what they are.

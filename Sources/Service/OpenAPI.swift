@@ -37,6 +37,15 @@ public enum OpenAPI {
                   type: object
                   description: '{"kind": "upload"} or {"kind": "dicom", "callingAE", "peer"}'
                 instances: {type: integer, description: 'Instances received (studies received by DICOM).'}
+                warnings: {type: array, items: {type: string}, description: 'What loading the study found (empty until it is loaded).'}
+                rejected:
+                  type: array
+                  description: 'Every file of the study that was not used, named inside the study, with the reason.'
+                  items:
+                    type: object
+                    properties:
+                      path: {type: string}
+                      reason: {type: string}
         security:
           - bearer: []
         paths:

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Pipeline
 
 /// The job queue in SQLite: submitting, claiming (one writer, so a claim is atomic), progress, the end.
 extension ServiceStore {
@@ -22,7 +23,8 @@ extension ServiceStore {
         // A state this version does not know (a newer one wrote it) reads as failed, never as runnable.
         Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
-            peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0)
+            peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0,
+            notes: (row["notes"] as String?).flatMap { try? JSONDecoder().decode(LoadNotes.self, from: Data($0.utf8)) })
     }
 
     /// Jobs, newest first; those of `owner` only unless nil.
@@ -53,6 +55,11 @@ extension ServiceStore {
         try database.write { db in
             try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running'", arguments: [stage, percent, id])
         }
+    }
+
+    public func note(job id: String, notes: LoadNotes) throws {
+        let text = String(decoding: try JSONEncoder().encode(notes), as: UTF8.self)
+        try database.write { db in try db.execute(sql: "UPDATE job SET notes = ? WHERE id = ?", arguments: [text, id]) }
     }
 
     public func finish(job id: String, packageID: String?, error: String?) throws {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Pipeline
 
 /// What the service keeps, one repository per resource: access tokens, the job queue, the DICOM
 /// peers and the studies being received, packages and their share links, collections. The server
@@ -26,6 +27,8 @@ public protocol JobRecords: Sendable {
     func jobs(owner: String?) throws -> [ServiceStore.Job]
     func claimJob() throws -> ServiceStore.Job?
     func progress(job id: String, stage: String, percent: Int) throws
+    /// What loading the job's study found (its warnings, the files not used).
+    func note(job id: String, notes: LoadNotes) throws
     func finish(job id: String, packageID: String?, error: String?) throws
     func cancel(job id: String) throws -> Bool
     func requeueInterrupted() throws -> Int
@@ -96,6 +99,8 @@ public final class ServiceStore: ServiceRecords {
         public var recipe: String?
         /// Times a runner took it (counted before it runs).
         public var attempts = 0
+        /// What loading its study found, once it was loaded.
+        public var notes: LoadNotes?
     }
 
     /// How completion of a study received by DICOM is decided.
@@ -233,6 +238,9 @@ public final class ServiceStore: ServiceRecords {
             try db.alter(table: "collection") { t in t.add(column: "expires", .double).notNull().defaults(to: 0) }
             try db.execute(sql: "UPDATE collection SET expires = created + 30 * 86400")
             try db.alter(table: "share") { t in t.add(column: "collectionId", .text) }
+        }
+        migrator.registerMigration("v8-job-notes") { db in
+            try db.alter(table: "job") { t in t.add(column: "notes", .text) }
         }
         try migrator.migrate(database)
     }

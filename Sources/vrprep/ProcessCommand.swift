@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Foundation
 import Pipeline
 import struct ScenePackage.Manifest
@@ -116,6 +117,8 @@ struct ProcessCommand: ParsableCommand {
         }
         print("  renders       \(manifest.renders.map(\.file).joined(separator: ", "))")
         for warning in result.warnings { print("  warning       \(warning)") }
+        for file in result.rejected.prefix(5) { print("  not used      \(file.path): \(file.reason)") }
+        if result.rejected.count > 5 { print("  not used      … and \(result.rejected.count - 5) more files (--json lists them all)") }
         print("  time          " + result.seconds.map { "\($0.stage) \(ms($0.seconds))" }.joined(separator: ", "))
         print("Open scene.glb in any glTF viewer; check the package with: vrprep package verify \(folder.path)")
     }
@@ -142,6 +145,8 @@ struct ProcessJSON: PrintedJSON {
     var files: Int
     var seconds: [String: Double]
     var warnings: [String]
+    /// The study's files that were not used, each with the reason.
+    var rejected: [Rejection]
 
     init(_ result: Pipeline.Result, package: String, zip: String?) {
         let manifest = result.manifest
@@ -151,11 +156,11 @@ struct ProcessJSON: PrintedJSON {
         }
         (renders, files) = (manifest.renders.map(\.file), manifest.files.count)
         seconds = Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) })
-        warnings = result.warnings
+        (warnings, rejected) = (result.warnings, result.rejected)
     }
 
     func encode(to encoder: any Encoder) throws {
-        enum Key: String, CodingKey { case package, packageID, zip, series, structures, renders, files, seconds, warnings }
+        enum Key: String, CodingKey { case package, packageID, zip, series, structures, renders, files, seconds, warnings, rejected }
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(package, forKey: .package)
         try container.encode(packageID, forKey: .packageID)
@@ -166,6 +171,7 @@ struct ProcessJSON: PrintedJSON {
         try container.encode(files, forKey: .files)
         try container.encode(seconds, forKey: .seconds)
         try container.encode(warnings, forKey: .warnings)
+        try container.encode(rejected, forKey: .rejected)
     }
 }
 

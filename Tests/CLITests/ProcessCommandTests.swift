@@ -77,6 +77,13 @@ import TestSupport
         let mr = try CommandLineTool.run(["process", Fixtures.corpusFile("pydicom-test_files/MR_small.dcm").path,
                                           "--structures", "bone", "--out", folder.appendingPathComponent("mr").path])
         #expect(mr.status == 1 && mr.standardError.contains("needs a CT study"), "\(mr.standardError)")
+        let oneSlice = folder.appendingPathComponent("one-slice")
+        try FileManager.default.createDirectory(at: oneSlice, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.sampleCTFiles[40], to: oneSlice.appendingPathComponent("slice.dcm"))
+        try Data("not DICOM".utf8).write(to: oneSlice.appendingPathComponent("notes.txt"))
+        let thin = try CommandLineTool.run(["process", oneSlice.path, "--out", folder.appendingPathComponent("thin").path])
+        #expect(thin.status == 1 && thin.standardError.contains("too thin for a 3D scene") &&
+                thin.standardError.contains("notes.txt: not a DICOM file"), "\(thin.standardError)")
         let notAPackage = try CommandLineTool.run(["package", "verify", busy.path])
         #expect(notAPackage.status == 1 && notAPackage.standardError.contains("manifest.json"))
         let unknown = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--out", "x", "--colour", "red"])

@@ -221,6 +221,45 @@ import TestSupport
 }
 
 extension ServiceTests {
+    /// One good CT slice and three broken files (a header claiming 65535 × 65535 pixels, a
+    /// truncated file, BitsAllocated 7): the job fails saying the series is too thin for a scene,
+    /// and its JSON names every file that was not used, with why, inside the study.
+    @Test func aStudyOfOneSliceAndBrokenFilesFailsSayingSoAndNamesEveryRefusedFile() async throws {
+        let service = try await Running()
+        let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
+        let good = try Data(contentsOf: Fixtures.sampleCTFiles[40])
+        var huge = DicomWriter.ctSlice(series: "1.2.3.66", instance: 1, rows: 4, columns: 4, pixels: [Int16](repeating: 0, count: 16), position: .zero)
+        huge.set(0x0028, 0x0010, us: 65535)
+        huge.set(0x0028, 0x0011, us: 65535)
+        var seven = DicomWriter.ctSlice(series: "1.2.3.67", instance: 1, rows: 4, columns: 4, pixels: [Int16](repeating: 0, count: 16), position: .zero)
+        seven.set(0x0028, 0x0100, us: 7)
+        let folder = try Fixtures.temporaryFolder("thin")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("study.zip")
+        try ZipMaker.make(url, entries: [("CT/good.dcm", good), ("CT/huge.dcm", huge.fileData(sopInstanceUID: "1.2.3.66.1")),
+                                         ("CT/truncated.dcm", good.prefix(good.count / 2)),
+                                         ("CT/seven.dcm", seven.fileData(sopInstanceUID: "1.2.3.67.1"))])
+        do {
+            let (status, answer, _) = try await service.request("POST", "/v1/studies", token: submitter, body: try Data(contentsOf: url),
+                                                                type: "application/zip")
+            #expect(status == 202)
+            let id = try #require(service.json(answer)["jobId"] as? String)
+            let job = try await service.wait(job: id, token: submitter)
+            #expect(job["state"] as? String == "failed")
+            let error = job["error"] as? String ?? ""
+            #expect(error.contains("too thin for a 3D scene") && error.contains("3 files were not used"), "\(error)")
+            let rejected = (job["rejected"] as? [[String: String]]) ?? []
+            #expect(Set(rejected.compactMap { $0["path"] }) == ["CT/huge.dcm", "CT/truncated.dcm", "CT/seven.dcm"], "\(rejected)")
+            #expect(rejected.allSatisfy { !($0["reason"] ?? "").isEmpty })
+            #expect(!String(decoding: answer + (try JSONSerialization.data(withJSONObject: job)), as: UTF8.self).contains(service.data.path),
+                    "no server path in what the sender sees")
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
+    }
+
     @Test func filesSentAsAFormBecomeAJob() async throws {
         let service = try await Running()
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
