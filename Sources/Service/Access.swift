@@ -17,6 +17,14 @@ enum Access {
         return job
     }
 
+    /// A study its owner (or an admin) may see, use and remove; never through a share link.
+    static func study(_ id: String, for caller: Caller, _ store: any StudyRecords) throws -> ServiceStore.Study {
+        guard let study = try store.study(id), caller.role == .admin || study.owner == caller.id else {
+            throw HTTPError(.notFound, message: "no study \(id)")
+        }
+        return study
+    }
+
     /// Whether the caller owns a package (an admin: whether anyone does).
     static func owns(package id: String, _ caller: Caller, _ store: any PackageRecords) throws -> Bool {
         let owners = try store.packageOwners(id)

@@ -22,7 +22,7 @@ func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords,
         let job = try Access.job(id, for: try context.requireCaller(), store)
         guard try store.cancel(job: id) else { throw HTTPError(.conflict, message: "job \(id) is \(job.state): nothing to cancel") }
         // A queued job never reaches a runner: its upload goes now (a running one's, when its process ends).
-        if job.state == .queued { settings.retention.jobEnded(id, folders: store.folders) }
+        if job.state == .queued { settings.retention.jobEnded(job, folders: store.folders) }
         return try encodedJSON(JobCancelled(id: id, state: ServiceStore.JobState.cancelled.rawValue))
     }
 }
@@ -47,6 +47,8 @@ struct JobView: Encodable {
     var percent: Int
     var error: String?
     var packageId: String?
+    /// The study it makes a package of.
+    var studyId: String?
     var source: Source
     var instances: Int?
     /// What loading the study found (empty until it is loaded): the series' warnings, and every
@@ -56,7 +58,7 @@ struct JobView: Encodable {
 
     init(_ job: ServiceStore.Job) {
         (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
-        (warnings, rejected) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [])
+        (warnings, rejected, studyId) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [], job.studyID)
         if job.sourceKind == "dicom" {
             source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
             instances = job.instances ?? 0

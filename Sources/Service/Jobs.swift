@@ -136,6 +136,7 @@ public final class JobRunner: @unchecked Sendable {
         while !isStopping {
             if sweeps, Date().timeIntervalSince(lastSweep) > 600 {
                 retention.sweep(store)
+                retention.sweepStudies(store)
                 lastSweep = Date()
             }
             guard let job = try? store.claimJob() else {
@@ -143,7 +144,7 @@ public final class JobRunner: @unchecked Sendable {
                 continue
             }
             run(job)
-            if (try? store.job(job.id))?.state != .queued { retention.jobEnded(job.id, folders: store.folders) }
+            if let ended = try? store.job(job.id), ended.state != .queued { retention.jobEnded(ended, folders: store.folders) }
         }
     }
 
@@ -154,9 +155,12 @@ public final class JobRunner: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: staging) }
         let store = self.store
         let last = LastProgress()
-        // An upload is a zip; a study received by DICOM is a folder of its instances.
-        let folder = folders.uploads.appendingPathComponent(job.id)
-        let input = FileManager.default.fileExists(atPath: folder.path) ? folder : folders.upload(job.id)
+        // A study is a zip (an upload) or a folder (instances received by DICOM, files of a form).
+        let input = folders.study(job.studyID ?? job.id)
+        guard FileManager.default.fileExists(atPath: input.path) else {
+            try? store.finish(job: job.id, packageID: nil, error: "its study was deleted before the job ran")
+            return
+        }
         var options = self.options
         do {
             if let recipe = job.recipe {

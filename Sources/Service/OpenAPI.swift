@@ -33,6 +33,7 @@ public enum OpenAPI {
                 percent: {type: integer}
                 error: {type: string}
                 packageId: {type: string}
+                studyId: {type: string, description: 'The study it makes a package of.'}
                 source:
                   type: object
                   description: '{"kind": "upload"} or {"kind": "dicom", "callingAE", "peer"}'
@@ -68,21 +69,42 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'OpenAPI 3.0 YAML.'}
           /v1/studies:
+            get:
+              summary: 'The caller''s studies, newest first (all, for an admin), with what each holds once inspected (else null).'
+              responses:
+                "200": {description: '{"studies": [{"id", "createdAt", "source", "modality", "dimensions", "spacing"}]}'}
             post:
-              summary: Upload a study (submitter, admin); answers the job that will make its package.
+              summary: 'Upload a study (submitter, admin): it is kept as a study (its owner''s, until deleted or the service''s --keep-studies-days), and a job makes its package unless ?process=false.'
+              parameters:
+                - {name: process, in: query, required: false, schema: {type: string, enum: ["false"]}, description: 'false: keep the study, start no job.'}
               requestBody:
                 required: true
                 content:
                   application/zip: {schema: {type: string, format: binary}}
                   multipart/form-data: {schema: {type: object}}
               responses:
-                "202": {description: '{"jobId": "…"}'}
+                "201": {description: '{"studyId": "…"} (with ?process=false)'}
+                "202": {description: '{"jobId": "…", "studyId": "…"}'}
                 "400": {description: 'A broken multipart body.'}
                 "401": {description: 'No or unknown token.'}
                 "403": {description: 'A role that cannot upload.'}
                 "413": {description: 'Over the size limit.'}
                 "415": {description: 'Neither a zip nor a form.'}
                 "422": {description: 'Not a usable study (paths leaving the archive, a zip bomb, no DICOM file).'}
+          /v1/studies/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            get:
+              summary: 'The study''s series as vrprep inspect --json gives them, and its files not used (owner or admin; never a share link).'
+              responses:
+                "200": {description: '{"id", "createdAt", "source", "modality", "dimensions", "spacing", "series": […], "rejected": [{"path", "reason"}]}'}
+                "404": {description: 'No such study, or another owner''s.'}
+                "410": {description: 'Its files are gone.'}
+            delete:
+              summary: Remove the study and its files (owner or admin); a job not yet started on it fails saying so.
+              responses:
+                "204": {description: Removed.}
+                "404": {description: 'No such study, or another owner''s.'}
           /v1/jobs:
             get:
               summary: 'The caller''s jobs, newest first (all, for an admin), each with its source (upload, or dicom with the calling AE, the peer and the instances received).'

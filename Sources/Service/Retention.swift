@@ -1,23 +1,46 @@
 import Foundation
 
-/// What the service keeps, and for how long: a study's upload until its job ends (unless
-/// `keepUploads`), published packages for `retainDays` (for ever when nil).
+/// What the service keeps, and for how long: a study until it is deleted or for `keepStudiesDays`
+/// (for ever when nil), published packages for `retainDays` (for ever when nil).
 public struct Retention: Sendable {
-    public var keepUploads = false
+    /// Studies older than this many days are removed (with their files), unless a job is still
+    /// making a package of them; nil keeps them until deleted.
+    public var keepStudiesDays: Double? = 30
     /// Packages older than this many days are removed with what derives from them (their
     /// archive, shares and places in collections); nil keeps them until deleted.
     public var retainDays: Double?
 
-    public init(keepUploads: Bool = false, retainDays: Double? = nil) {
-        self.keepUploads = keepUploads
+    public init(keepStudiesDays: Double? = 30, retainDays: Double? = nil) {
+        self.keepStudiesDays = keepStudiesDays
         self.retainDays = retainDays
     }
 
-    /// Removes a job's upload (an archive, or a folder of received or form files) once it ended.
-    func jobEnded(_ id: String, folders: BlobFolders) {
-        guard !keepUploads else { return }
-        try? FileManager.default.removeItem(at: folders.upload(id))
-        try? FileManager.default.removeItem(at: folders.uploads.appendingPathComponent(id))
+    /// Once a job ended: the upload of a job from before studies were kept goes with it (a study
+    /// stays, for its owner to use again).
+    func jobEnded(_ job: ServiceStore.Job, folders: BlobFolders) {
+        guard job.studyID == nil else { return }
+        try? FileManager.default.removeItem(at: folders.upload(job.id))
+        try? FileManager.default.removeItem(at: folders.uploads.appendingPathComponent(job.id))
+    }
+
+    /// Removes the studies received before `keepStudiesDays` ago that no job is working on; returns how many.
+    @discardableResult
+    func sweepStudies(_ store: any ServiceRecords, now: Date = Date()) -> Int {
+        guard let keepStudiesDays, let old = try? store.studies(createdBefore: now.addingTimeInterval(-keepStudiesDays * 86400)),
+              !old.isEmpty else { return 0 }
+        let busy = Set(((try? store.jobs(owner: nil)) ?? []).filter { $0.state == .queued || $0.state == .running }.compactMap(\.studyID))
+        var removed = 0
+        for id in old where !busy.contains(id) {
+            Self.removeFiles(of: id, folders: store.folders)
+            if (try? store.removeStudy(id)) == true { removed += 1 }
+        }
+        return removed
+    }
+
+    /// A study's files (its zip or its folder).
+    static func removeFiles(of study: String, folders: BlobFolders) {
+        try? FileManager.default.removeItem(at: folders.upload(study))
+        try? FileManager.default.removeItem(at: folders.uploads.appendingPathComponent(study))
     }
 
     /// Removes the packages published before `retainDays` ago; returns how many.

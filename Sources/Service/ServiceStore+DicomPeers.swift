@@ -54,12 +54,18 @@ extension ServiceStore {
     public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
+            // A study received whole is kept as a study of the peer (its folder bears the same id).
+            let (owner, now) = ("dicom:\(study.callingAE)", Date().timeIntervalSince1970)
+            if failure == nil {
+                try db.execute(sql: "INSERT OR IGNORE INTO study (id, owner, created, sourceKind, callingAE, peer) VALUES (?, ?, ?, 'dicom', ?, ?)",
+                               arguments: [study.id, owner, now, study.callingAE, study.peer])
+            }
             try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error)
-                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?)
-                """, arguments: [study.id, "dicom:\(study.callingAE)", failure == nil ? "queued" : "failed",
-                                 failure == nil ? "queued" : "receiving", Date().timeIntervalSince1970, study.callingAE, study.peer,
-                                 instances, recipe, failure])
+                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error, studyId)
+                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?, ?)
+                """, arguments: [study.id, owner, failure == nil ? "queued" : "failed",
+                                 failure == nil ? "queued" : "receiving", now, study.callingAE, study.peer,
+                                 instances, recipe, failure, failure == nil ? study.id : nil])
         }
     }
 }

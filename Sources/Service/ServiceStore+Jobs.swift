@@ -6,10 +6,10 @@ import Pipeline
 extension ServiceStore {
     // MARK: Jobs
 
-    public func createJob(id: String, owner: String) throws {
+    public func createJob(id: String, owner: String, study: String?) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created) VALUES (?, ?, 'queued', 'queued', 0, ?)",
-                           arguments: [id, owner, Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created, studyId) VALUES (?, ?, 'queued', 'queued', 0, ?, ?)",
+                           arguments: [id, owner, Date().timeIntervalSince1970, study])
         }
     }
 
@@ -24,7 +24,8 @@ extension ServiceStore {
         Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
             peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0,
-            notes: (row["notes"] as String?).flatMap { try? JSONDecoder().decode(LoadNotes.self, from: Data($0.utf8)) })
+            notes: (row["notes"] as String?).flatMap { try? JSONDecoder().decode(LoadNotes.self, from: Data($0.utf8)) },
+            studyID: row["studyId"])
     }
 
     /// Jobs, newest first; those of `owner` only unless nil.
@@ -117,5 +118,12 @@ extension ServiceStore {
             }
             return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
         }
+    }
+}
+
+extension JobRecords {
+    /// A job of its own upload (`uploads/ID.zip`), as before studies were kept.
+    public func createJob(id: String, owner: String) throws {
+        try createJob(id: id, owner: owner, study: nil)
     }
 }

@@ -9,7 +9,7 @@ import Pipeline
 /// for one machine (one extension per resource). A PostgreSQL store for several workers on
 /// several machines would implement the same calls, `claimJob` with `SELECT … FOR UPDATE SKIP
 /// LOCKED` (here, SQLite's one-writer transaction makes the claim atomic).
-public protocol ServiceRecords: TokenRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords {
+public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords {
     /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
 }
@@ -20,9 +20,21 @@ public protocol TokenRecords: Sendable {
     func caller(token: String) throws -> (id: String, role: ServiceStore.Role)?
 }
 
+/// Studies as received: who sent each and when, and what it holds once inspected. A study carries
+/// identity: only its owner and admins see it, never a share link.
+public protocol StudyRecords: Sendable {
+    func createStudy(_ study: ServiceStore.Study) throws
+    func study(_ id: String) throws -> ServiceStore.Study?
+    func studies(owner: String?) throws -> [ServiceStore.Study]
+    func studies(createdBefore date: Date) throws -> [String]
+    func saveSummary(study id: String, _ summary: ServiceStore.Study.Summary) throws
+    func removeStudy(_ id: String) throws -> Bool
+}
+
 /// The job queue: a job from submission (or a DICOM study's end) to its package or its error.
 public protocol JobRecords: Sendable {
-    func createJob(id: String, owner: String) throws
+    /// A queued job making a package of a study (nil: the job's own upload, as before studies were kept).
+    func createJob(id: String, owner: String, study: String?) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
     func claimJob() throws -> ServiceStore.Job?
@@ -101,6 +113,27 @@ public final class ServiceStore: ServiceRecords {
         public var attempts = 0
         /// What loading its study found, once it was loaded.
         public var notes: LoadNotes?
+        /// The study it makes a package of (nil for jobs from before studies were kept: their own upload).
+        public var studyID: String?
+    }
+
+    /// A study kept by the service (its files under `BlobFolders.uploads`).
+    public struct Study: Sendable, Equatable {
+        /// What the study holds, from its first inspection: its largest series.
+        public struct Summary: Codable, Sendable, Equatable {
+            public var modality: String
+            public var dimensions: [Int]
+            public var spacing: [Double]
+        }
+
+        public var id: String
+        public var owner: String
+        public var created: Date
+        /// "upload", or "dicom" with the calling AE title and the peer.
+        public var sourceKind = "upload"
+        public var callingAE: String?
+        public var peer: String?
+        public var summary: Summary?
     }
 
     /// How completion of a study received by DICOM is decided.
@@ -242,6 +275,18 @@ public final class ServiceStore: ServiceRecords {
         migrator.registerMigration("v8-job-notes") { db in
             try db.alter(table: "job") { t in t.add(column: "notes", .text) }
         }
+        migrator.registerMigration("v9-studies") { db in
+            try db.create(table: "study") { t in
+                t.primaryKey("id", .text)
+                t.column("owner", .text).notNull()
+                t.column("created", .double).notNull()
+                t.column("sourceKind", .text).notNull()
+                t.column("callingAE", .text)
+                t.column("peer", .text)
+                t.column("summary", .text)
+            }
+            try db.alter(table: "job") { t in t.add(column: "studyId", .text) }
+        }
         try migrator.migrate(database)
     }
 
@@ -287,6 +332,11 @@ public struct BlobFolders: Sendable {
     public var packages: URL { root.appendingPathComponent("packages") }
 
     public func upload(_ job: String) -> URL { uploads.appendingPathComponent("\(job).zip") }
+    /// A study's files: its zip, or its folder (received instances, form files).
+    public func study(_ id: String) -> URL {
+        let folder = uploads.appendingPathComponent(id)
+        return FileManager.default.fileExists(atPath: folder.path) ? folder : upload(id)
+    }
     public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
 

@@ -1,10 +1,40 @@
 import Foundation
+import DICOM
 import Hummingbird
 import Logging
+import Pipeline
 
-/// Studies submitted for a scene package: upload checks, then a job.
+/// Studies: an upload (checked, then kept as a study, with a job making its package unless
+/// `?process=false`), the caller's studies, one study's series, removing one. A study carries
+/// identity: its owner and admins see it, never a share link.
 func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
     let submitters = router.group("/v1/studies", for: [.submitter, .admin], store)
+
+    submitters.get { _, context -> Response in
+        try encodedJSON(StudyList(studies: try store.studies(owner: Access.listedOwner(try context.requireCaller())).map(StudyView.init)))
+    }
+
+    // What the study holds, as `vrprep inspect --json` says it (read from its files, off the event loops).
+    submitters.get(":id") { _, context -> Response in
+        let id = try context.parameters.require("id")
+        let study = try Access.study(id, for: try context.requireCaller(), store)
+        let files = store.folders.study(id)
+        guard FileManager.default.fileExists(atPath: files.path) else { throw HTTPError(.gone, message: "the files of study \(id) are gone") }
+        let inspection = await offLoop { StudyInspection([files.path]) }
+        if study.summary == nil, let largest = inspection.series.max(by: { $0.dimensions.reduce(1, *) < $1.dimensions.reduce(1, *) }) {
+            try? store.saveSummary(study: id, .init(modality: largest.modality, dimensions: largest.dimensions, spacing: largest.spacing))
+        }
+        let rejected = JobRunner.scrubbed(LoadNotes(rejected: inspection.rejected), input: files, folders: store.folders).rejected
+        return try encodedJSON(StudyDetail(study: StudyView(study), series: inspection.series, rejected: rejected))
+    }
+
+    submitters.delete(":id") { _, context -> Response in
+        let id = try context.parameters.require("id")
+        _ = try Access.study(id, for: try context.requireCaller(), store)
+        Retention.removeFiles(of: id, folders: store.folders)
+        _ = try store.removeStudy(id)
+        return Response(status: .noContent)
+    }
 
     submitters.post { request, context -> Response in
         let caller = try context.requireCaller()
@@ -65,13 +95,71 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             }
             try FileManager.default.moveItem(at: partial, to: target)
         }
-        try store.createJob(id: id, owner: caller.id)
-        context.logger.info("job \(id) queued")
-        return try encodedJSON(StudyAccepted(jobId: id), status: .accepted)
+        try store.createStudy(ServiceStore.Study(id: id, owner: caller.id, created: Date()))
+        guard request.uri.queryParameters["process"].map(String.init) != "false" else {
+            return try encodedJSON(StudyAccepted(studyId: id), status: .created)
+        }
+        let job = UUID().uuidString.lowercased()
+        try store.createJob(id: job, owner: caller.id, study: id)
+        context.logger.info("job \(job) queued")
+        return try encodedJSON(StudyAccepted(jobId: job, studyId: id), status: .accepted)
     }
 }
 
-/// The answer to a study submitted: the job that makes its package.
+/// The answer to a study submitted: the study kept, and the job that makes its package.
 struct StudyAccepted: Encodable {
-    var jobId: String
+    var jobId: String?
+    var studyId: String
+}
+
+/// A study as `GET /v1/studies` lists it: what it holds once it was inspected (else null).
+struct StudyView: Encodable {
+    struct Source: Encodable {
+        var kind: String
+        var callingAE: String?
+        var peer: String?
+    }
+
+    var id: String
+    var createdAt: String
+    var source: Source
+    var modality: String?
+    var dimensions: [Int]?
+    var spacing: [Double]?
+
+    init(_ study: ServiceStore.Study) {
+        (id, createdAt) = (study.id, ISO8601DateFormatter().string(from: study.created))
+        source = Source(kind: study.sourceKind, callingAE: study.callingAE, peer: study.peer)
+        (modality, dimensions, spacing) = (study.summary?.modality, study.summary?.dimensions, study.summary?.spacing)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum Key: String, CodingKey { case id, createdAt, source, modality, dimensions, spacing }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(source, forKey: .source)
+        try container.encode(modality, forKey: .modality)
+        try container.encode(dimensions, forKey: .dimensions)
+        try container.encode(spacing, forKey: .spacing)
+    }
+}
+
+struct StudyList: Encodable {
+    var studies: [StudyView]
+}
+
+/// One study: its series as `vrprep inspect --json` gives them, and the files not used.
+struct StudyDetail: Encodable {
+    var study: StudyView
+    var series: [StudyInspection.Series]
+    var rejected: [Rejection]
+
+    func encode(to encoder: any Encoder) throws {
+        try study.encode(to: encoder)
+        enum Key: String, CodingKey { case series, rejected }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(series, forKey: .series)
+        try container.encode(rejected, forKey: .rejected)
+    }
 }

@@ -44,8 +44,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("job-timeout-minutes"), help: "Time one job may run before it is stopped (minutes).")
     var jobTimeoutMinutes = 30.0
 
-    @Flag(name: .customLong("keep-uploads"), help: "Keep each study's upload after its job ends (by default it is removed).")
-    var keepUploads = false
+    @Option(name: .customLong("keep-studies-days"), help: "Remove each study (its files, received or uploaded) this many days after it came, unless a job is working on it (default: 30).")
+    var keepStudiesDays: Double = 30
+
+    @Flag(name: .customLong("keep-studies"), help: "Keep studies until they are deleted (DELETE /v1/studies/{id}); replaces --keep-studies-days.")
+    var keepStudies = false
 
     @Option(name: .customLong("retain-days"), help: "Remove packages (with their shares) this many days after they were published (default: keep).")
     var retainDays: Double?
@@ -105,6 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard jobTimeoutMinutes.isFinite, jobTimeoutMinutes >= 0.1, jobTimeoutMinutes <= 7 * 24 * 60 else {
             throw ValidationError("--job-timeout-minutes must be 0.1…10080 minutes, not \(jobTimeoutMinutes)")
         }
+        if !(keepStudiesDays.isFinite && keepStudiesDays >= 0.01 && keepStudiesDays <= 36500) {
+            throw ValidationError("--keep-studies-days must be 0.01…36500 days, not \(keepStudiesDays)")
+        }
         if let retainDays, !(retainDays.isFinite && retainDays >= 0.01 && retainDays <= 36500) {
             throw ValidationError("--retain-days must be 0.01…36500 days, not \(retainDays)")
         }
@@ -137,7 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.workers = workers
         settings.maxUploadBytes = Int64(maxUploadMB) << 20
         settings.jobLimits = JobLimits(memoryBytes: jobMemoryMB.map { $0 << 20 }, seconds: jobTimeoutMinutes * 60)
-        settings.retention = Retention(keepUploads: keepUploads, retainDays: retainDays)
+        settings.retention = Retention(keepStudiesDays: keepStudies ? nil : keepStudiesDays, retainDays: retainDays)
         settings.minFreeBytes = Int64(minFreeMB) << 20
         settings.idleTimeoutSeconds = Int64(httpIdleSeconds)
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }

@@ -101,6 +101,11 @@ import TestSupport
             #expect(job["instances"] as? Int == 108)
             let manifest = try await Self.verifiedManifest(service, job: job, admin: admin)
             #expect(((manifest["source"] as? [String: Any])?["dimensions"] as? [Int]) == [256, 256, 108])
+            // The received study is kept as a study of its sender, shown in its job.
+            let study = try #require(job["studyId"] as? String)
+            let (status, body, _) = try await service.request("GET", "/v1/studies/\(study)", token: admin)
+            let kept = service.json(body)
+            #expect(status == 200 && (kept["source"] as? [String: Any])?["callingAE"] as? String == "SURGERY", "\(kept)")
         }
     }
 

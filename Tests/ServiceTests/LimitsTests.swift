@@ -83,17 +83,26 @@ extension ServiceTests {
         await service.stop()
     }
 
-    @Test func uploadsGoWhenTheirJobEndsAndAreRefusedWhenTheDiskIsFull() async throws {
+    /// A study stays when its job ends (for its owner to use again), goes when deleted or past
+    /// the service's --keep-studies-days; uploads are refused while the disk is nearly full.
+    @Test func studiesStayAfterTheirJobGoWhenDeletedAndUploadsAreRefusedWhenTheDiskIsFull() async throws {
         let service = try await Running()
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
         do {
-            let id = try await upload(service, try Self.sampleZip(), token: submitter)
-            #expect(try await service.wait(job: id, token: submitter)["state"] as? String == "done")
-            let left = try FileManager.default.contentsOfDirectory(atPath: service.store.folders.uploads.path)
-            #expect(left.isEmpty, "uploads left: \(left)")
+            let (status, answer, _) = try await service.request("POST", "/v1/studies", token: submitter, body: try Self.sampleZip(),
+                                                                type: "application/zip")
+            let accepted = service.json(answer)
+            let (job, study) = (try #require(accepted["jobId"] as? String), try #require(accepted["studyId"] as? String))
+            #expect(status == 202 && job != study)
+            #expect(try await service.wait(job: job, token: submitter)["state"] as? String == "done")
+            #expect(FileManager.default.fileExists(atPath: service.store.folders.study(study).path), "the study stays after its job")
             let admin = try service.store.createToken(role: .admin, name: "monitoring")
             let metrics = String(decoding: try await service.request("GET", "/metrics", token: admin).1, as: UTF8.self)
             #expect(metrics.contains("vrprep_data_bytes ") && metrics.contains("vrprep_disk_free_bytes "), "\(metrics)")
+            #expect(try await service.request("DELETE", "/v1/studies/\(study)", token: submitter).0 == 204)
+            let left = try FileManager.default.contentsOfDirectory(atPath: service.store.folders.uploads.path)
+            #expect(left.isEmpty, "files left: \(left)")
+            #expect(try await service.request("GET", "/v1/studies/\(study)", token: submitter).0 == 404)
         } catch {
             Issue.record("\(error)")
         }
@@ -103,6 +112,23 @@ extension ServiceTests {
         let (status, answer, _) = try await full.request("POST", "/v1/studies", token: token, body: Data("x".utf8), type: "application/zip")
         #expect(status == 507 && String(decoding: answer, as: UTF8.self).contains("nearly full"))
         await full.stop()
+    }
+
+    @Test func studiesPastTheirKeepingGoUnlessAJobIsWorkingOnThem() throws {
+        let data = try Fixtures.temporaryFolder("study-retention")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let store = try ServiceStore(data: data)
+        for id in ["old", "busy"] {
+            try Data("zip".utf8).write(to: store.folders.upload(id))
+            try store.createStudy(ServiceStore.Study(id: id, owner: "o", created: Date()))
+        }
+        try store.createJob(id: "j", owner: "o", study: "busy")
+        let later = Date().addingTimeInterval(31 * 86400)
+        #expect(Retention(keepStudiesDays: 30).sweepStudies(store) == 0)
+        #expect(Retention(keepStudiesDays: nil).sweepStudies(store, now: later) == 0, "kept until deleted")
+        #expect(Retention(keepStudiesDays: 30).sweepStudies(store, now: later) == 1)
+        #expect(try store.study("old") == nil && !FileManager.default.fileExists(atPath: store.folders.upload("old").path))
+        #expect(try store.study("busy") != nil, "a queued job's study stays")
     }
 
     @Test func packagesPastTheirRetentionGoWithTheirFilesAndShares() throws {

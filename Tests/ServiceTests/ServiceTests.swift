@@ -260,6 +260,37 @@ extension ServiceTests {
         await service.stop()
     }
 
+    /// A study kept without a job: listed for its owner (what it holds once inspected), its series
+    /// as `vrprep inspect --json` gives them, invisible to another submitter, seen by an admin.
+    @Test func aStudyIsKeptWithoutAJobAndOnlyItsOwnerAndAdminsSeeIt() async throws {
+        let service = try await Running()
+        let (owner, other) = (try service.store.createToken(role: .submitter, name: "a"), try service.store.createToken(role: .submitter, name: "b"))
+        let admin = try service.store.createToken(role: .admin, name: "admin")
+        do {
+            let (status, answer, _) = try await service.request("POST", "/v1/studies?process=false", token: owner, body: try Self.sampleZip(),
+                                                                type: "application/zip")
+            #expect(status == 201 && service.json(answer)["jobId"] == nil, "\(status) \(String(decoding: answer, as: UTF8.self))")
+            let id = try #require(service.json(answer)["studyId"] as? String)
+            #expect((service.json(try await service.request("GET", "/v1/jobs", token: owner).1)["jobs"] as? [Any])?.isEmpty == true)
+            let (one, body, _) = try await service.request("GET", "/v1/studies/\(id)", token: owner)
+            let detail = service.json(body)
+            let series = (detail["series"] as? [[String: Any]]) ?? []
+            #expect(one == 200 && series.count == 1 && series.first?["dimensions"] as? [Int] == [256, 256, 108], "\(detail)")
+            #expect(series.first?["modality"] as? String == "CT" && detail["source"] as? [String: String] == ["kind": "upload"])
+            let listed = (service.json(try await service.request("GET", "/v1/studies", token: owner).1)["studies"] as? [[String: Any]]) ?? []
+            #expect(listed.count == 1 && listed.first?["id"] as? String == id && listed.first?["modality"] as? String == "CT", "\(listed)")
+            #expect(try await service.request("GET", "/v1/studies/\(id)", token: other).0 == 404)
+            #expect(try await service.request("DELETE", "/v1/studies/\(id)", token: other).0 == 404)
+            #expect((service.json(try await service.request("GET", "/v1/studies", token: other).1)["studies"] as? [Any])?.isEmpty == true)
+            #expect(try await service.request("GET", "/v1/studies/\(id)", token: admin).0 == 200)
+            #expect(try await service.request("GET", "/v1/studies/\(id)?share=vrs_anything").0 == 401, "a share link never opens a study")
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
+    }
+
     @Test func filesSentAsAFormBecomeAJob() async throws {
         let service = try await Running()
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
