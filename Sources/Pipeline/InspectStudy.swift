@@ -5,12 +5,12 @@ import VolumeCore
 /// Use case: what a study holds. Every series found in folders, files or zip archives, with its
 /// geometry, value range, encodings and warnings, and every file not used and why. `vrprep
 /// inspect` prints it (as text, or as this type's JSON).
-public struct StudyInspection: Encodable, Sendable {
-    public struct Series: Encodable, Sendable {
+public struct StudyInspection: Codable, Sendable {
+    public struct Series: Codable, Sendable {
         public var seriesInstanceUID: String
         public var studyInstanceUID: String
         /// Not in the JSON (kept as it was); the text shows it.
-        public var studyDescription: String
+        public var studyDescription: String = ""
         public var modality: String
         public var description: String
         public var seriesNumber: Int?

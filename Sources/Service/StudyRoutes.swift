@@ -20,7 +20,11 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         let study = try Access.study(id, for: try context.requireCaller(), store)
         let files = store.folders.study(id)
         guard FileManager.default.fileExists(atPath: files.path) else { throw HTTPError(.gone, message: "the files of study \(id) are gone") }
-        let inspection = await offLoop { StudyInspection([files.path]) }
+        let inspection: StudyInspection
+        switch await StudyInspector(executable: settings.jobExecutable).inspect(files) {
+        case .success(let read): inspection = read
+        case .failure(let failure): throw HTTPError(.unprocessableContent, message: failure.description)
+        }
         if study.summary == nil, let largest = inspection.series.max(by: { $0.dimensions.reduce(1, *) < $1.dimensions.reduce(1, *) }) {
             try? store.saveSummary(study: id, .init(modality: largest.modality, dimensions: largest.dimensions, spacing: largest.spacing))
         }
