@@ -164,7 +164,7 @@ public final class JobRunner: @unchecked Sendable {
         var options = self.options
         do {
             if let recipe = job.recipe {
-                options.recipe = try Recipe.parse(Data(recipe.utf8), source: "the recipe of DICOM peer \(job.callingAE ?? "?")")
+                options.recipe = try Recipe.parse(Data(recipe.utf8), source: job.callingAE.map { "the recipe of DICOM peer \($0)" } ?? "the job's recipe")
             }
         } catch {
             try? store.finish(job: job.id, packageID: nil, error: "\(error)")

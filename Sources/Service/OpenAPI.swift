@@ -105,6 +105,20 @@ public enum OpenAPI {
               responses:
                 "204": {description: Removed.}
                 "404": {description: 'No such study, or another owner''s.'}
+          /v1/studies/{id}/jobs:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            post:
+              summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe).'
+              requestBody:
+                required: false
+                content:
+                  application/json: {schema: {type: object}}
+              responses:
+                "202": {description: '{"jobId": "…"}'}
+                "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
+                "404": {description: 'No such study, or another owner''s.'}
+                "410": {description: 'Its files are gone.'}
           /v1/jobs:
             get:
               summary: 'The caller''s jobs, newest first (all, for an admin), each with its source (upload, or dicom with the calling AE, the peer and the instances received).'

@@ -6,10 +6,11 @@ import Pipeline
 extension ServiceStore {
     // MARK: Jobs
 
-    public func createJob(id: String, owner: String, study: String?) throws {
+    public func createJob(id: String, owner: String, study: String?, recipe: String?) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO job (id, owner, state, stage, percent, created, studyId) VALUES (?, ?, 'queued', 'queued', 0, ?, ?)",
-                           arguments: [id, owner, Date().timeIntervalSince1970, study])
+            try db.execute(sql: """
+                INSERT INTO job (id, owner, state, stage, percent, created, studyId, recipe) VALUES (?, ?, 'queued', 'queued', 0, ?, ?, ?)
+                """, arguments: [id, owner, Date().timeIntervalSince1970, study, recipe])
         }
     }
 
@@ -124,6 +125,6 @@ extension ServiceStore {
 extension JobRecords {
     /// A job of its own upload (`uploads/ID.zip`), as before studies were kept.
     public func createJob(id: String, owner: String) throws {
-        try createJob(id: id, owner: owner, study: nil)
+        try createJob(id: id, owner: owner, study: nil, recipe: nil)
     }
 }

@@ -33,8 +33,9 @@ public protocol StudyRecords: Sendable {
 
 /// The job queue: a job from submission (or a DICOM study's end) to its package or its error.
 public protocol JobRecords: Sendable {
-    /// A queued job making a package of a study (nil: the job's own upload, as before studies were kept).
-    func createJob(id: String, owner: String, study: String?) throws
+    /// A queued job making a package of a study (nil: the job's own upload, as before studies were
+    /// kept), with a recipe (JSON; nil: the default one).
+    func createJob(id: String, owner: String, study: String?, recipe: String?) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
     func claimJob() throws -> ServiceStore.Job?

@@ -32,6 +32,35 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         return try encodedJSON(StudyDetail(study: StudyView(study), series: inspection.series, rejected: rejected))
     }
 
+    // A scene package of a kept study, with a recipe (the JSON of `vrprep segment --recipe`; empty: the default).
+    submitters.post(":id/jobs") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        let caller = try context.requireCaller()
+        _ = try Access.study(id, for: caller, store)
+        guard FileManager.default.fileExists(atPath: store.folders.study(id).path) else {
+            throw HTTPError(.gone, message: "the files of study \(id) are gone")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 1 << 20)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "a recipe is at most 1 MiB")
+        }
+        var recipeText: String?
+        if body.readableBytes > 0 {
+            do {
+                let recipe = try Recipe.parse(Data(body.readableBytesView), source: "recipe")
+                try Pipeline.check(recipe: recipe)
+                recipeText = String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self)
+            } catch {
+                throw HTTPError(.badRequest, message: "\(error)")
+            }
+        }
+        let job = UUID().uuidString.lowercased()
+        try store.createJob(id: job, owner: caller.id, study: id, recipe: recipeText)
+        return try encodedJSON(StudyJob(jobId: job), status: .accepted)
+    }
+
     submitters.delete(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
         _ = try Access.study(id, for: try context.requireCaller(), store)
@@ -104,7 +133,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             return try encodedJSON(StudyAccepted(studyId: id), status: .created)
         }
         let job = UUID().uuidString.lowercased()
-        try store.createJob(id: job, owner: caller.id, study: id)
+        try store.createJob(id: job, owner: caller.id, study: id, recipe: nil)
         context.logger.info("job \(job) queued")
         return try encodedJSON(StudyAccepted(jobId: job, studyId: id), status: .accepted)
     }
@@ -114,6 +143,11 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 struct StudyAccepted: Encodable {
     var jobId: String?
     var studyId: String
+}
+
+/// The answer to a job asked of a kept study.
+struct StudyJob: Encodable {
+    var jobId: String
 }
 
 /// A study as `GET /v1/studies` lists it: what it holds once it was inspected (else null).

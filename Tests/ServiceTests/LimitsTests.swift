@@ -122,7 +122,7 @@ extension ServiceTests {
             try Data("zip".utf8).write(to: store.folders.upload(id))
             try store.createStudy(ServiceStore.Study(id: id, owner: "o", created: Date()))
         }
-        try store.createJob(id: "j", owner: "o", study: "busy")
+        try store.createJob(id: "j", owner: "o", study: "busy", recipe: nil)
         let later = Date().addingTimeInterval(31 * 86400)
         #expect(Retention(keepStudiesDays: 30).sweepStudies(store) == 0)
         #expect(Retention(keepStudiesDays: nil).sweepStudies(store, now: later) == 0, "kept until deleted")

@@ -284,6 +284,19 @@ extension ServiceTests {
             #expect((service.json(try await service.request("GET", "/v1/studies", token: other).1)["studies"] as? [Any])?.isEmpty == true)
             #expect(try await service.request("GET", "/v1/studies/\(id)", token: admin).0 == 200)
             #expect(try await service.request("GET", "/v1/studies/\(id)?share=vrs_anything").0 == 401, "a share link never opens a study")
+            // A package of it, with a recipe: refused when the recipe is wrong, made as asked when right.
+            let wrong = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
+                                                  body: Data(#"{"structures": [{"preset": "bone", "radiusMM": 3}]}"#.utf8), type: "application/json")
+            #expect(wrong.0 == 400 && String(decoding: wrong.1, as: UTF8.self).contains("radiusMM is for the tumor preset"))
+            #expect(try await service.request("POST", "/v1/studies/\(id)/jobs", token: other, body: Data("{}".utf8)).0 == 404)
+            let (made, madeBody, _) = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
+                                                                body: Data(#"{"structures": [{"preset": "bone"}]}"#.utf8), type: "application/json")
+            #expect(made == 202)
+            let job = try await service.wait(job: try #require(service.json(madeBody)["jobId"] as? String), token: owner)
+            #expect(job["state"] as? String == "done" && job["studyId"] as? String == id, "\(job)")
+            let package = try #require(job["packageId"] as? String)
+            let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: owner).1)
+            #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["bone"], "\(manifest)")
         } catch {
             await service.stop()
             throw error
