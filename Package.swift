@@ -111,7 +111,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep",
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep", "Segmentation", "VolumeIO", "VolumeCore", "Phantoms",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",

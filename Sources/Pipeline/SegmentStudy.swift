@@ -204,3 +204,21 @@ public enum SeriesChoice {
         return report.series.max { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }!
     }
 }
+
+extension SegmentStudy.Structure: Encodable {
+    /// As the workstation's previews give it: name, label, voxels, volume, what the preset measured, warnings.
+    public func encode(to encoder: any Encoder) throws {
+        enum Key: String, CodingKey { case name, label, preset, voxels, volumeML, interval, figures, seeds, seconds, warnings }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(label.name, forKey: .name)
+        try container.encode(label.value, forKey: .label)
+        try container.encodeIfPresent(preset, forKey: .preset)
+        try container.encode(voxelsInMap, forKey: .voxels)
+        try container.encode(volumeML, forKey: .volumeML)
+        try container.encodeIfPresent(interval, forKey: .interval)
+        try container.encodeIfPresent(figures, forKey: .figures)
+        try container.encode(seeds, forKey: .seeds)
+        try container.encodeIfPresent(seconds, forKey: .seconds)
+        try container.encode(warnings, forKey: .warnings)
+    }
+}

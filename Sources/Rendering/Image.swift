@@ -40,24 +40,7 @@ public struct RGBAImage: Sendable, Equatable {
 
     /// The image as PNG bytes (libpng's simplified API, in memory; pixels only, no text chunks).
     public func pngData() throws(RenderingError) -> Data {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        image.width = UInt32(width)
-        image.height = UInt32(height)
-        image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
-        var size = 0
-        // First call: the size needed; second: the bytes.
-        let sized = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, Int32(width * 4), nil) }
-        guard sized != 0, size > 0 else { throw .pngWrite(path: "(memory)", reason: "libpng could not size the image") }
-        var out = Data(count: size)
-        let written = out.withUnsafeMutableBytes { target in
-            pixels.withUnsafeBytes { png_image_write_to_memory(&image, target.baseAddress, &size, 0, $0.baseAddress, Int32(width * 4), nil) }
-        }
-        guard written != 0 else {
-            let message = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            throw .pngWrite(path: "(memory)", reason: message)
-        }
-        return out.prefix(size)
+        try PNG.encode(pixels, width: width, height: height, channels: 4)
     }
 
     /// Reads a PNG as RGBA (libpng's simplified API converts any colour type).
@@ -81,5 +64,33 @@ public struct RGBAImage: Sendable, Equatable {
             throw .pngRead(path: url.path, reason: reason)
         }
         return RGBAImage(width: width, height: height, pixels: pixels)
+    }
+}
+
+/// PNG encoding in memory through libpng's simplified API: grey (1 channel), RGB (3) or RGBA (4).
+public enum PNG {
+    public static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws(RenderingError) -> Data {
+        guard [1, 3, 4].contains(channels), width > 0, height > 0, pixels.count == width * height * channels else {
+            throw .pngWrite(path: "(memory)", reason: "\(pixels.count) bytes are not \(width)×\(height) pixels of \(channels) channel(s)")
+        }
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = UInt32(channels == 1 ? 0 : channels == 3 ? PNG_FORMAT_FLAG_COLOR : PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
+        let stride = Int32(width * channels)
+        var size = 0
+        // First call: the size needed; second: the bytes.
+        let sized = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil) }
+        guard sized != 0, size > 0 else { throw .pngWrite(path: "(memory)", reason: "libpng could not size the image") }
+        var out = Data(count: size)
+        let written = out.withUnsafeMutableBytes { target in
+            pixels.withUnsafeBytes { png_image_write_to_memory(&image, target.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
+        }
+        guard written != 0 else {
+            let message = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw .pngWrite(path: "(memory)", reason: message)
+        }
+        return out.prefix(size)
     }
 }

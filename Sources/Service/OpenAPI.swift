@@ -119,6 +119,52 @@ public enum OpenAPI {
                 "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
                 "404": {description: 'No such study, or another owner''s.'}
                 "410": {description: 'Its files are gone.'}
+          /v1/studies/{id}/slices/{orientation}/{index}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: orientation, in: path, required: true, schema: {type: string, enum: [axial, coronal, sagittal]}}
+              - {name: index, in: path, required: true, schema: {type: integer}}
+              - {name: window, in: query, required: false, schema: {type: string}, description: 'WIDTH,LEVEL (default: 400,40 for CT; the 1st–99th percentiles otherwise).'}
+              - {name: preview, in: query, required: false, schema: {type: string}, description: 'A preview whose labels are drawn over the slice.'}
+            get:
+              summary: 'A slice as a PNG in radiological display (the patient''s right on the image''s left in axial and coronal slices, anterior on the left in sagittal ones, superior at the top); X-Pixel-Spacing-MM gives its columns'' and rows'' spacing.'
+              responses:
+                "200": {description: 'The image.', content: {image/png: {schema: {type: string, format: binary}}}}
+                "400": {description: 'A window that is not WIDTH,LEVEL.'}
+                "404": {description: 'No such study, orientation, slice or preview.'}
+          /v1/studies/{id}/voxel:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: mm, in: query, required: true, schema: {type: string}, description: 'x,y,z in LPS millimetres.'}
+            get:
+              summary: The voxel nearest a point and its value.
+              responses:
+                "200": {description: '{"index": [i, j, k], "value": V}'}
+                "400": {description: 'mm is not three numbers.'}
+                "404": {description: 'No such study, or the point lies outside the volume.'}
+          /v1/studies/{id}/previews:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            post:
+              summary: 'A segmentation preview with a recipe (the JSON of vrprep segment --recipe), made at once in the study''s own process; kept a short while (the last four of a study).'
+              requestBody:
+                required: true
+                content:
+                  application/json: {schema: {type: object}}
+              responses:
+                "200": {description: '{"previewId", "structures": [{"name", "label", "voxels", "volumeML", "figures", "seeds", "warnings", …}], "warnings", "seconds"}'}
+                "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
+                "404": {description: 'No such study, or another owner''s.'}
+                "422": {description: 'The preset cannot segment what it was given (a seed in air or outside the volume, no boundary to find): the message says what to change.'}
+          /v1/studies/{id}/previews/{preview}/labels.nii.gz:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: preview, in: path, required: true, schema: {type: string}}
+            get:
+              summary: A preview's label map (NIfTI-1, gzip).
+              responses:
+                "200": {description: 'The label map.', content: {application/gzip: {schema: {type: string, format: binary}}}}
+                "404": {description: 'No such study or preview (previews are kept a short while).'}
           /v1/jobs:
             get:
               summary: 'The caller''s jobs, newest first (all, for an admin), each with its source (upload, or dicom with the calling AE, the peer and the instances received).'

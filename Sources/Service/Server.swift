@@ -42,16 +42,18 @@ public struct ServiceServer: Sendable {
 
     public let settings: Settings
     public let store: any ServiceRecords
+    /// The studies open for the workstation, each in a process of its own.
+    let studyWorkers: StudyWorkers
 
     public init(settings: Settings) throws {
-        self.settings = settings
-        store = try ServiceStore(data: settings.data)
+        self.init(settings: settings, store: try ServiceStore(data: settings.data))
     }
 
     /// A server over other records (another database) with the same blob folders.
     public init(settings: Settings, store: any ServiceRecords) {
         self.settings = settings
         self.store = store
+        studyWorkers = StudyWorkers(executable: settings.jobExecutable)
     }
 
     /// Stops a running server gracefully (open requests finish, workers end their jobs).
@@ -83,6 +85,7 @@ public struct ServiceServer: Sendable {
                                executable: settings.jobExecutable, limits: settings.jobLimits, retention: settings.retention)
         runner.start()
         defer { runner.stop() }
+        defer { studyWorkers.closeAll() }
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
         intake?.start()
         defer { intake?.stop() }
@@ -126,7 +129,7 @@ public struct ServiceServer: Sendable {
         let store = self.store, settings = self.settings
         let fileIO = FileIO()
         addSystemRoutes(router, store, settings)
-        addStudyRoutes(router, store, settings)
+        addStudyRoutes(router, store, settings, studyWorkers)
         addJobRoutes(router, store, settings)
         addPackageRoutes(router, store, settings, fileIO)
         addCollectionRoutes(router, store, settings)

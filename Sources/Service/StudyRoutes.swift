@@ -7,8 +7,75 @@ import Pipeline
 /// Studies: an upload (checked, then kept as a study, with a job making its package unless
 /// `?process=false`), the caller's studies, one study's series, removing one. A study carries
 /// identity: its owner and admins see it, never a share link.
-func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
+func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings,
+                    _ workers: StudyWorkers) {
     let submitters = router.group("/v1/studies", for: [.submitter, .admin], store)
+
+    /// The caller's study, open in its worker: the answer, or the worker's error as an HTTP error.
+    @Sendable func ask(_ context: ServiceContext, _ request: WorkerRequest) async throws -> WorkerAnswer {
+        let id = try context.parameters.require("id")
+        _ = try Access.study(id, for: try context.requireCaller(), store)
+        let files = store.folders.study(id)
+        guard FileManager.default.fileExists(atPath: files.path) else { throw HTTPError(.gone, message: "the files of study \(id) are gone") }
+        let answer = await workers.ask(study: id, files: files, request)
+        if let error = answer.error {
+            throw HTTPError(.init(code: answer.status ?? 500), message: JobRunner.scrubbed(error, input: files, folders: store.folders))
+        }
+        return answer
+    }
+
+    // A slice as an image (radiological display), with a preview's labels over it when asked.
+    submitters.get(":id/slices/:orientation/:index") { request, context -> Response in
+        let name = try context.parameters.require("orientation")
+        guard let orientation = OpenStudy.Orientation(rawValue: name) else {
+            throw HTTPError(.notFound, message: "no orientation '\(name)': axial, coronal or sagittal")
+        }
+        guard let index = Int(try context.parameters.require("index")) else { throw HTTPError(.notFound, message: "the slice is a number") }
+        var window: [Double]?
+        if let text = request.uri.queryParameters["window"].map(String.init) {
+            let parts = text.split(separator: ",").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] > 0, parts.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else {
+                throw HTTPError(.badRequest, message: "window must be WIDTH,LEVEL with a width above 0, not '\(text)'")
+            }
+            window = parts
+        }
+        let answer = try await ask(context, WorkerRequest(kind: .slice, orientation: orientation, index: index, window: window,
+                                                          preview: request.uri.queryParameters["preview"].map(String.init)))
+        guard let png = answer.png else { throw HTTPError(.internalServerError, message: "no image came back") }
+        var headers: HTTPFields = [.contentType: "image/png", .cacheControl: "private, max-age=300"]
+        headers[.init("X-Pixel-Spacing-MM")!] = (answer.spacingMM ?? []).map { plainNumber($0) }.joined(separator: ",")
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
+    }
+
+    // The voxel nearest a point (LPS mm) and its value.
+    submitters.get(":id/voxel") { request, context -> Response in
+        let text = request.uri.queryParameters["mm"].map(String.init) ?? ""
+        let mm = text.split(separator: ",", omittingEmptySubsequences: false).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard mm.count == 3, mm.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else {
+            throw HTTPError(.badRequest, message: "mm must be x,y,z in LPS millimetres, not '\(text)'")
+        }
+        let answer = try await ask(context, WorkerRequest(kind: .voxel, mm: mm))
+        return try encodedJSON(VoxelView(index: answer.index ?? [], value: answer.value ?? 0))
+    }
+
+    // A segmentation preview with a recipe (the JSON of `vrprep segment --recipe`), made at once.
+    submitters.post(":id/previews") { request, context -> Response in
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 1 << 20)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "a recipe is at most 1 MiB")
+        }
+        let answer = try await ask(context, WorkerRequest(kind: .preview, recipe: String(decoding: body.readableBytesView, as: UTF8.self)))
+        guard let preview = answer.preview else { throw HTTPError(.internalServerError, message: "no preview came back") }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: preview)))
+    }
+
+    submitters.get(":id/previews/:preview/labels.nii.gz") { _, context -> Response in
+        let answer = try await ask(context, WorkerRequest(kind: .labels, preview: try context.parameters.require("preview")))
+        guard let nifti = answer.nifti else { throw HTTPError(.internalServerError, message: "no label map came back") }
+        return Response(status: .ok, headers: [.contentType: "application/gzip"], body: .init(byteBuffer: ByteBuffer(bytes: nifti)))
+    }
 
     submitters.get { _, context -> Response in
         try encodedJSON(StudyList(studies: try store.studies(owner: Access.listedOwner(try context.requireCaller())).map(StudyView.init)))
@@ -64,6 +131,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
     submitters.delete(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
         _ = try Access.study(id, for: try context.requireCaller(), store)
+        workers.close(study: id)
         Retention.removeFiles(of: id, folders: store.folders)
         _ = try store.removeStudy(id)
         return Response(status: .noContent)
@@ -143,6 +211,12 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 struct StudyAccepted: Encodable {
     var jobId: String?
     var studyId: String
+}
+
+/// The voxel nearest a point, and its value.
+struct VoxelView: Encodable {
+    var index: [Int]
+    var value: Double
 }
 
 /// The answer to a job asked of a kept study.

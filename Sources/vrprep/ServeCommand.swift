@@ -187,6 +187,23 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// One job of the service, in a process of its own (started by `vrprep serve`, not by people):
 /// reads the job's description on standard input, prints its progress as JSON lines.
+struct StudyWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "study-worker", abstract: "Keep one study open for the service's workstation (started by vrprep serve).",
+        shouldDisplay: false)
+
+    @Option(help: "The study's files (a zip or a folder).")
+    var study: String
+
+    @Option(help: "Worker threads.")
+    var threads: Int?
+
+    func run() throws {
+        let status = StudyWorkerChild.run(study: study, threads: threads)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
 struct RunJobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run-job", abstract: "Run one job of the service (started by vrprep serve).", shouldDisplay: false)

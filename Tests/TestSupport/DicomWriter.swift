@@ -1,4 +1,5 @@
 import Foundation
+import VolumeCore
 
 /// Writes small DICOM Part 10 files (Explicit VR Little Endian) for tests that need inputs no
 /// real file has: other series UIDs, removed slices, tilted gantries, lying headers.
@@ -121,3 +122,20 @@ public struct DicomWriter {
 
 private func le16(_ v: UInt16) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
 private func le32(_ v: UInt32) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+
+extension DicomWriter {
+    /// A CT volume as a DICOM series (one file per slice, signed 16-bit HU), placed by its geometry.
+    public static func series(of volume: Volume<Int16>, series: String) -> [(name: String, data: Data)] {
+        let g = volume.geometry
+        let (nx, ny) = (g.dimensions.x, g.dimensions.y)
+        let (row, column) = (g.direction.column(0), g.direction.column(1))
+        return (0..<g.dimensions.z).map { k in
+            let pixels = Array(volume.voxels[(k * nx * ny)..<((k + 1) * nx * ny)])
+            let writer = ctSlice(series: series, instance: k + 1, rows: ny, columns: nx, pixels: pixels,
+                                 position: g.patientPosition(ofIndex: SIMD3(0, 0, k)),
+                                 orientation: [row.x, row.y, row.z, column.x, column.y, column.z],
+                                 spacing: (row: g.spacing.y, column: g.spacing.x))
+            return (String(format: "slice%04d.dcm", k), writer.fileData(sopInstanceUID: "\(series).\(k + 1)"))
+        }
+    }
+}
