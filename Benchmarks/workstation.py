@@ -31,7 +31,6 @@ preview <= 1 s and a vessel preview <= 0.5 s end to end.
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import platform
@@ -44,6 +43,9 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from service_load import request  # noqa: E402  (one HTTP helper for the service benchmarks)
+
 REPO = Path(__file__).resolve().parent.parent
 LARGE = "large-432x512x512"
 TUMOR_SEED = (95.7, -100.5, 105.0)
@@ -53,19 +55,6 @@ VESSEL_SEED = (125.0, -110.0, 50.0)
 def fail(message: str) -> None:
     print(f"workstation.py: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def request(port: int, method: str, path: str, token: str, body: bytes | None = None,
-            content_type: str | None = None) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    headers = {"Authorization": f"Bearer {token}"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, data
 
 
 def phantom_zip(work: Path, phantom: Path, name: str) -> bytes:

@@ -27,6 +27,13 @@ func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords,
     }
 }
 
+/// Where a study came from: "upload", or "dicom" with the calling AE title and the peer.
+struct SourceView: Encodable {
+    var kind: String
+    var callingAE: String?
+    var peer: String?
+}
+
 /// The answer to cancelling a job.
 struct JobCancelled: Encodable {
     var id: String
@@ -35,12 +42,6 @@ struct JobCancelled: Encodable {
 
 /// A job as the API shows it (with its source for studies received by DICOM).
 struct JobView: Encodable {
-    struct Source: Encodable {
-        var kind: String
-        var callingAE: String?
-        var peer: String?
-    }
-
     var id: String
     var state: ServiceStore.JobState.RawValue
     var stage: String
@@ -49,7 +50,7 @@ struct JobView: Encodable {
     var packageId: String?
     /// The study it makes a package of.
     var studyId: String?
-    var source: Source
+    var source: SourceView
     var instances: Int?
     /// What loading the study found (empty until it is loaded): the series' warnings, and every
     /// file not used with the reason, named inside the study.
@@ -60,10 +61,10 @@ struct JobView: Encodable {
         (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
         (warnings, rejected, studyId) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [], job.studyID)
         if job.sourceKind == "dicom" {
-            source = Source(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
+            source = SourceView(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
             instances = job.instances ?? 0
         } else {
-            source = Source(kind: "upload")
+            source = SourceView(kind: "upload")
         }
     }
 }

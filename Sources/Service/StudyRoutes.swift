@@ -226,34 +226,17 @@ struct StudyJob: Encodable {
 
 /// A study as `GET /v1/studies` lists it: what it holds once it was inspected (else null).
 struct StudyView: Encodable {
-    struct Source: Encodable {
-        var kind: String
-        var callingAE: String?
-        var peer: String?
-    }
-
     var id: String
     var createdAt: String
-    var source: Source
-    var modality: String?
-    var dimensions: [Int]?
-    var spacing: [Double]?
+    var source: SourceView
+    var modality: Nullable<String>
+    var dimensions: Nullable<[Int]>
+    var spacing: Nullable<[Double]>
 
     init(_ study: ServiceStore.Study) {
         (id, createdAt) = (study.id, ISO8601DateFormatter().string(from: study.created))
-        source = Source(kind: study.sourceKind, callingAE: study.callingAE, peer: study.peer)
-        (modality, dimensions, spacing) = (study.summary?.modality, study.summary?.dimensions, study.summary?.spacing)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        enum Key: String, CodingKey { case id, createdAt, source, modality, dimensions, spacing }
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(source, forKey: .source)
-        try container.encode(modality, forKey: .modality)
-        try container.encode(dimensions, forKey: .dimensions)
-        try container.encode(spacing, forKey: .spacing)
+        source = SourceView(kind: study.sourceKind, callingAE: study.callingAE, peer: study.peer)
+        (modality, dimensions, spacing) = (Nullable(study.summary?.modality), Nullable(study.summary?.dimensions), Nullable(study.summary?.spacing))
     }
 }
 

@@ -138,7 +138,7 @@ struct ProcessJSON: PrintedJSON {
     var package: String
     var packageID: String
     /// The archive's path; null without --zip.
-    var zip: String?
+    var zip: Nullable<String>
     var series: String
     var structures: [Structure]
     var renders: [String]
@@ -150,28 +150,13 @@ struct ProcessJSON: PrintedJSON {
 
     init(_ result: Pipeline.Result, package: String, zip: String?) {
         let manifest = result.manifest
-        (self.package, packageID, self.zip, series) = (package, manifest.packageID ?? "", zip, result.seriesDescription)
+        (self.package, packageID, self.zip, series) = (package, manifest.packageID ?? "", Nullable(zip), result.seriesDescription)
         structures = manifest.structures.map {
             Structure(name: $0.name, label: $0.label, volumeML: $0.volumeML, areaMM2: $0.areaMM2, triangles: $0.triangles, watertight: $0.watertight)
         }
         (renders, files) = (manifest.renders.map(\.file), manifest.files.count)
         seconds = Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) })
         (warnings, rejected) = (result.warnings, result.rejected)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        enum Key: String, CodingKey { case package, packageID, zip, series, structures, renders, files, seconds, warnings, rejected }
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(package, forKey: .package)
-        try container.encode(packageID, forKey: .packageID)
-        try container.encode(zip, forKey: .zip)
-        try container.encode(series, forKey: .series)
-        try container.encode(structures, forKey: .structures)
-        try container.encode(renders, forKey: .renders)
-        try container.encode(files, forKey: .files)
-        try container.encode(seconds, forKey: .seconds)
-        try container.encode(warnings, forKey: .warnings)
-        try container.encode(rejected, forKey: .rejected)
     }
 }
 
