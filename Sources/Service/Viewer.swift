@@ -9,18 +9,20 @@ enum Viewer {
     static let threeFiles = ["build/three.min.js", "examples/js/loaders/GLTFLoader.js",
                              "examples/js/controls/OrbitControls.js", "examples/js/webxr/VRButton.js"]
 
-    /// The page for package `id`; `share` (if any) is passed on to the package's files.
-    static func page(id: String, share: String?) -> String {
+    /// The page for package `id` in `language`; `share` (if any) is passed on to the package's files.
+    static func page(id: String, share: String?, language: Language = .en) -> String {
+        let text = language.messages
+        let catalogue = "{" + text.keys.sorted().map { "\(jsString($0)): \(jsString(text[$0]!))" }.joined(separator: ", ") + "}"
         let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let query = share.map { "?share=" + ($0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "") } ?? ""
         let scripts = threeFiles.map { "<script src=\"/static/three/\($0)\"></script>" }.joined(separator: "\n")
         return """
             <!DOCTYPE html>
-            <html lang="en">
+            <html lang="\(language.rawValue)">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>VRPrep scene \(escape(String(id.prefix(12))))</title>
+            <title>\(escape(text["viewer.title"]!)) \(escape(String(id.prefix(12))))</title>
             <style>
               body { margin: 0; font-family: sans-serif; background: #111; color: #eee; }
               #scene { width: 100vw; height: 75vh; display: block; }
@@ -33,11 +35,12 @@ enum Viewer {
             </head>
             <body>
             <canvas id="scene"></canvas>
-            <div id="panel"><strong>Structures</strong><div id="structures"></div></div>
-            <div id="status">loading…</div>
+            <div id="panel"><strong>\(escape(text["viewer.structures"]!))</strong><div id="structures"></div></div>
+            <div id="status">\(escape(text["viewer.loading"]!))</div>
             <div id="renders"></div>
             <script>
             (function () {
+              const text = \(catalogue);
               const base = \(jsString("/v1/packages/" + id));
               const query = \(jsString(query));
               const canvas = document.getElementById("scene");
@@ -45,7 +48,14 @@ enum Viewer {
               renderer.setPixelRatio(window.devicePixelRatio);
               renderer.setSize(canvas.clientWidth, canvas.clientHeight, false);
               renderer.vr.enabled = true;
-              document.body.appendChild(THREE.VRButton.createButton(renderer));
+              // three.js writes its VR button's words in English: they are put in the reader's language.
+              const vrButton = THREE.VRButton.createButton(renderer);
+              const vrWords = { "ENTER VR": text["vr.enter"], "ENTER_VR": text["vr.enter"], "EXIT VR": text["vr.exit"], "EXIT_VR": text["vr.exit"],
+                                "VR NOT FOUND": text["vr.notFound"], "WEBXR NOT SUPPORTED": text["vr.notSupported"] };
+              const translate = () => { const word = vrWords[vrButton.textContent]; if (word && vrButton.textContent !== word) vrButton.textContent = word; };
+              new MutationObserver(translate).observe(vrButton, { childList: true, characterData: true, subtree: true });
+              translate();
+              document.body.appendChild(vrButton);
               const scene = new THREE.Scene();
               scene.background = new THREE.Color(0x111111);
               const camera = new THREE.PerspectiveCamera(30, canvas.clientWidth / canvas.clientHeight, 0.01, 10);
@@ -59,7 +69,7 @@ enum Viewer {
                 for (const r of manifest.renders.filter(r => r.kind === "side-by-side" || r.kind === "anaglyph")) {
                   const img = document.createElement("img");
                   img.src = base + "/files/" + r.file + query;
-                  img.alt = r.kind;
+                  img.alt = r.kind === "anaglyph" ? text["viewer.anaglyph"] : text["viewer.sideBySide"];
                   renders.appendChild(img);
                 }
                 new THREE.GLTFLoader().load(base + "/files/scene.glb" + query, gltf => {
@@ -75,18 +85,19 @@ enum Viewer {
                     if (!node.isMesh) return;
                     const name = node.parent && node.parent.name ? node.parent.name : node.name;
                     const row = document.createElement("label");
-                    const box = document.createElement("input"); box.type = "checkbox"; box.checked = true;
+                    const box = document.createElement("input"); box.type = "checkbox"; box.checked = true; box.title = text["viewer.show"];
                     box.onchange = () => { node.visible = box.checked; };
                     const slider = document.createElement("input"); slider.type = "range"; slider.min = 0; slider.max = 1; slider.step = 0.05;
-                    slider.value = node.material.opacity;
+                    slider.value = node.material.opacity; slider.title = text["viewer.opacity"];
                     slider.oninput = () => { node.material.transparent = slider.value < 1; node.material.opacity = Number(slider.value); };
-                    row.appendChild(box); row.appendChild(document.createTextNode(" " + (node.name || name) + " ")); row.appendChild(slider);
+                    const label = node.name || name;
+                    row.appendChild(box); row.appendChild(document.createTextNode(" " + (text["structure." + label] || label) + " ")); row.appendChild(slider);
                     list.appendChild(row);
                   });
-                  document.getElementById("status").textContent = "ready";
-                  document.title = "VRPrep scene ready";
-                }, undefined, error => { document.getElementById("status").textContent = "could not load the scene: " + error; });
-              }).catch(error => { document.getElementById("status").textContent = "could not load the package: " + error; });
+                  document.getElementById("status").textContent = text["viewer.ready"];
+                  document.title = text["viewer.title"] + " — " + text["viewer.ready"];
+                }, undefined, error => { document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error; });
+              }).catch(error => { document.getElementById("status").textContent = text["viewer.packageFailed"] + ": " + error; });
               renderer.setAnimationLoop(() => { controls.update(); renderer.render(scene, camera); });
             })();
             </script>

@@ -198,4 +198,40 @@ import TestSupport
             }
         }
     }
+
+    @Test func everyCatalogueHasEveryKeyAndTheReaderGetsTheirLanguage() {
+        let keys = Set(Language.en.messages.keys)
+        for language in Language.allCases {
+            #expect(Set(language.messages.keys) == keys, "\(language): \(Set(language.messages.keys).symmetricDifference(keys).sorted())")
+            #expect(language.messages.values.allSatisfy { !$0.isEmpty })
+            if language != .en {
+                let same = keys.filter { language.messages[$0] == Language.en.messages[$0] && !["structure.tumor", "structure.vessels"].contains($0) }
+                #expect(same.isEmpty, "\(language) leaves words in English: \(same.sorted())")
+            }
+        }
+        #expect(Language.chosen(query: "ja", acceptLanguage: "es") == .ja)
+        #expect(Language.chosen(query: nil, acceptLanguage: "pt-BR,pt;q=0.9,en;q=0.8") == .pt)
+        #expect(Language.chosen(query: nil, acceptLanguage: "de-DE, es;q=0.7, en;q=0.5") == .es)
+        #expect(Language.chosen(query: nil, acceptLanguage: "en;q=0.2, ja;q=0.8") == .ja)
+        #expect(Language.chosen(query: "klingon", acceptLanguage: "fr") == .en)
+        #expect(Language.chosen(query: nil, acceptLanguage: nil) == .en)
+    }
+
+    @Test func theViewerSpeaksTheReadersLanguage() async throws {
+        try await Self.withRouter { client, store in
+            let owner = try store.createToken(role: .submitter, name: "a")
+            try store.addPackage(id: "pkg-v", owner: try #require(try store.caller(token: owner)).id, job: "job-v")
+            let share = try store.share(package: "pkg-v", hours: 1).token
+            try await client.execute(uri: "/view/pkg-v?share=\(share)&lang=ja", method: .get) { response in
+                let page = String(buffer: response.body)
+                #expect(response.headers[.contentLanguage] == "ja" && page.contains(#"<html lang="ja">"#) && page.contains("読み込み中…"))
+            }
+            try await client.execute(uri: "/view/pkg-v?share=\(share)", method: .get, headers: [.acceptLanguage: "es-419,es;q=0.9"]) { response in
+                #expect(String(buffer: response.body).contains("Estructuras"))
+            }
+            try await client.execute(uri: "/view/pkg-v?share=\(share)", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#"<html lang="en">"#))
+            }
+        }
+    }
 }

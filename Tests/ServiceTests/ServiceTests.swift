@@ -400,7 +400,7 @@ extension ServiceTests {
     static func checkViewer(_ url: String) async throws {
         let folder = try Fixtures.temporaryFolder("viewer")
         defer { try? FileManager.default.removeItem(at: folder) }
-        func chromium(_ extra: [String]) throws -> (String, String) {
+        func chromium(_ extra: [String], url: String = url) throws -> (String, String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
             process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
@@ -416,6 +416,10 @@ extension ServiceTests {
         }
         let (dom, log) = try chromium(["--dump-dom"])
         #expect(dom.contains("<div id=\"status\">ready</div>"), "the viewer did not finish loading: \(dom.suffix(400))")
+        // The same scene for a reader in Japan: every word of the page in Japanese, the structures' names too.
+        let (japanese, _) = try chromium(["--dump-dom", "--lang=ja"], url: url + "&lang=ja")
+        #expect(japanese.contains("<div id=\"status\">準備完了</div>") && japanese.contains("構造") && japanese.contains(" 骨 "),
+                "the Japanese viewer: \(japanese.suffix(600))")
         let console = log.split(separator: "\n").filter { $0.contains(":CONSOLE:") && !$0.contains("GL Driver Message")
             && !$0.contains("OVR_multiview2") }
         #expect(console.isEmpty, "console: \(console.joined(separator: "\n"))")
