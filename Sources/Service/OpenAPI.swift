@@ -68,6 +68,12 @@ public enum OpenAPI {
               security: []
               responses:
                 "200": {description: 'OpenAPI 3.0 YAML.'}
+          /app:
+            get:
+              summary: 'The clinician''s workstation (HTML; ?lang=en|ja|es|pt, else Accept-Language): sign in with a token, studies, jobs and scenes, three linked views, seeds, previews, the scene built.'
+              security: []
+              responses:
+                "200": {description: 'The page.', content: {text/html: {schema: {type: string}}}}
           /v1/studies:
             get:
               summary: 'The caller''s studies, newest first (all, for an admin), with what each holds once inspected (else null).'

@@ -5,6 +5,15 @@ import Hummingbird
 func addSystemRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
     router.get("/healthz") { _, _ in try encodedJSON(["status": "ok"]) }
 
+    // The clinician's workstation (the page signs in with a token it keeps in session storage).
+    router.get("/app") { request, _ -> Response in
+        let language = Language.chosen(query: request.uri.queryParameters["lang"].map(String.init),
+                                       acceptLanguage: request.headers[.acceptLanguage])
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentLanguage: language.rawValue,
+                                               .vary: "Accept-Language", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: Workstation.page(language: language))))
+    }
+
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.yaml)))
     }

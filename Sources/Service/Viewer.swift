@@ -22,6 +22,7 @@ enum Viewer {
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,">
             <title>\(escape(text["viewer.title"]!)) \(escape(String(id.prefix(12))))</title>
             <style>
               body { margin: 0; font-family: sans-serif; background: #111; color: #eee; }

@@ -35,6 +35,17 @@ import TestSupport
             try await request("GET", "/v1/jobs/\(id)", token: token).1
         }
 
+        /// Whether the job's process is seen within `seconds` (watched in /proc every 10 ms: under a
+        /// loaded machine an HTTP poll can miss a job of a few seconds, its process cannot be missed).
+        func jobProcessSeen(_ id: String, seconds: Double = 120) async throws -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                if !ServeProcess.jobProcesses(id).isEmpty { return true }
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            return false
+        }
+
         /// Polls until the job's state is one of `states`.
         func wait(_ id: String, token: String, for states: Set<String>, seconds: Double = 120) async throws -> [String: Any] {
             let end = Date().addingTimeInterval(seconds)
@@ -70,17 +81,15 @@ import TestSupport
         // 2. A good study is running when the service is killed: its process goes with it…
         let (_, goodAnswer) = try await serve.request("POST", "/v1/studies", token: token, body: try ZipMaker.study(Fixtures.sampleCTFiles))
         let goodJob = try #require(goodAnswer["jobId"] as? String)
-        _ = try await serve.wait(goodJob, token: token, for: ["running"])
+        #expect(try await serve.jobProcessSeen(goodJob), "the sample's job never ran")
         serve.kill9()
         for _ in 0..<50 where !ServeProcess.jobProcesses(goodJob).isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
         #expect(ServeProcess.jobProcesses(goodJob).isEmpty, "the job's process outlived its service")
 
-        // …and after a restart the service is up, the bad job still failed, the good one runs again.
+        // …and after a restart the good one runs again (the service being up and the bad job still
+        // failed are checked after the next restart).
         serve = try Serve(data: data)
-        #expect(try await serve.request("GET", "/healthz").0 == 200)
-        #expect(try await serve.job(badJob, token: token)["state"] as? String == "failed")
-        let again = try await serve.wait(goodJob, token: token, for: ["running", "done", "failed"])
-        #expect(again["state"] as? String == "running", "the sample's job (seconds long) should be running again: \(again)")
+        #expect(try await serve.jobProcessSeen(goodJob), "the sample's job (seconds long) should run again")
 
         // 3. Killed again while that job runs (as a job that crashed its runner would): at the
         // next start it is failed, not queued a third time, and the service stays up.

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The workstation's scenario in a real browser (Debian's chromium, driven by Playwright):
+sign in, upload a study, open it, scroll to a lesion, click once inside it, grow, build the
+scene. Run by the Swift test `WorkstationPageTests`, which checks the results through the API.
+
+Prints one JSON object: {"study", "preview", "package", "console"}; writes a screenshot of
+each step to --shots. Exits non-zero, saying why, when a step does not happen.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+
+def api(base: str, token: str, path: str) -> dict:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    return json.loads(urllib.request.urlopen(request, timeout=120).read())
+
+
+def plane_pixel(series: dict, voxel: list[int]) -> tuple[int, int]:
+    """The axial image's pixel of a voxel (the page's and the service's rule: the closest axes)."""
+    d, n = series["direction"], series["dimensions"]
+
+    def axis(p: int) -> tuple[int, bool]:
+        best = max(range(3), key=lambda a: abs(d[p * 3 + a]))
+        return best, d[p * 3 + best] >= 0
+
+    (cx, px), (cy, py) = axis(0), axis(1)
+    column = voxel[cx] if px else n[cx] - 1 - voxel[cx]
+    row = voxel[cy] if py else n[cy] - 1 - voxel[cy]
+    return column, row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--zip", required=True, type=Path)
+    parser.add_argument("--lesion", required=True, help="x,y,z in LPS mm")
+    parser.add_argument("--shots", required=True, type=Path)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    args.shots.mkdir(parents=True, exist_ok=True)
+    console: list[str] = []
+    result: dict = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(args.shots / f"{name}.png"))
+
+        page.goto(args.base + "/app?lang=en")
+        shot("01-sign-in")
+        page.fill("#token", args.token)
+        page.click("#signinButton")
+        page.wait_for_selector("#home:not(.hidden)")
+        page.set_input_files("#file", str(args.zip))
+        page.wait_for_selector("#studies button.openStudy", timeout=120_000)
+        shot("02-study-uploaded")
+        page.click("#studies button.openStudy")
+        page.wait_for_function("document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
+                               timeout=120_000)
+        shot("03-study-open")
+        study = api(args.base, args.token, "/v1/studies")["studies"][0]["id"]
+        result["study"] = study
+        series = max(api(args.base, args.token, f"/v1/studies/{study}")["series"],
+                     key=lambda s: s["dimensions"][0] * s["dimensions"][1] * s["dimensions"][2])
+        voxel = api(args.base, args.token, f"/v1/studies/{study}/voxel?mm={args.lesion}")["index"]
+        # Scroll the axial view to the lesion's slice, one wheel step a slice.
+        axial = page.locator("#view-axial")
+        box = axial.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        start = series["dimensions"][2] // 2
+        steps = voxel[2] - start
+        for _ in range(abs(steps)):
+            page.mouse.wheel(0, 100 if steps > 0 else -100)
+            page.wait_for_timeout(60)
+        caption = f"{voxel[2] + 1} / {series['dimensions'][2]}"
+        page.wait_for_function(f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
+        shot("04-lesion-slice")
+        # One click inside the lesion, then Grow.
+        column, row = plane_pixel(series, voxel)
+        width, height = page.evaluate("[document.getElementById('view-axial').width, document.getElementById('view-axial').height]")
+        box = axial.bounding_box()
+        page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
+        page.wait_for_function("document.getElementById('readout').textContent.length > 0")
+        page.click("#grow")
+        page.wait_for_function("document.body.dataset.preview !== undefined", timeout=120_000)
+        page.wait_for_timeout(500)
+        shot("05-preview")
+        result["preview"] = page.evaluate("document.body.dataset.preview")
+        result["previewText"] = page.inner_text("#result")
+        # Build the scene; the page offers the viewer.
+        page.click("#build")
+        page.wait_for_selector("#sceneLink", timeout=300_000)
+        shot("06-scene-built")
+        result["package"] = page.evaluate("document.body.dataset.package")
+        # The same page for a reader in Japan.
+        page.goto(args.base + "/app?lang=ja")
+        page.wait_for_selector("#home:not(.hidden)")
+        shot("07-japanese")
+        result["japaneseTitle"] = page.inner_text("header h1")
+        browser.close()
+    result["console"] = console
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as error:  # noqa: BLE001 (the Swift test shows why)
+        print(f"workstation_scenario.py: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,79 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Phantoms
+import Pipeline
+import ScenePackage
+import Segmentation
+@testable import Service
+import Testing
+import TestSupport
+import VolumeCore
+import VolumeIO
+
+/// The workstation page in a real browser (Debian's chromium through Playwright): sign in, upload
+/// the phantom study, open it, scroll to the lesion, click once inside it, grow, build the scene.
+/// The preview is then checked against the lesion's truth and the package through the API. The
+/// screenshots of each step are kept in `.build/test-artefacts/workstation/`.
+extension ServiceTests {
+    @Test func theWorkstationScenarioInABrowser() async throws {
+        let service = try await Running()
+        let token = try service.store.createToken(role: .submitter, name: "surgeon")
+        let folder = try Fixtures.temporaryFolder("workstation-page")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let shots = Fixtures.root.appendingPathComponent(".build/test-artefacts/workstation")
+        try? FileManager.default.removeItem(at: shots)
+        do {
+            let (zip, truth) = try Self.phantomStudy(folder)
+            let zipFile = folder.appendingPathComponent("phantom.zip")
+            try zip.write(to: zipFile)
+            let centre = Phantoms.headLesion.centre
+            let script = Fixtures.root.appendingPathComponent("Tests/Browser/workstation_scenario.py")
+            let run = try Self.python([script.path, "--base", service.base.absoluteString, "--token", token, "--zip", zipFile.path,
+                                       "--lesion", "\(centre.x),\(centre.y),\(centre.z)", "--shots", shots.path])
+            #expect(run.status == 0, "the browser scenario stopped: \(run.errors.suffix(2000))")
+            let result = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
+            #expect((result["console"] as? [String])?.isEmpty == true, "the page's console: \(result["console"] ?? "")")
+            #expect((result["previewText"] as? String ?? "").contains("tumor"), "\(result["previewText"] ?? "")")
+            #expect(result["japaneseTitle"] as? String == Language.ja.messages["app.title"])
+            // The preview grown from the one click, against the lesion's truth.
+            let (study, preview) = (try #require(result["study"] as? String), try #require(result["preview"] as? String))
+            let (status, nifti, _) = try await service.request("GET", "/v1/studies/\(study)/previews/\(preview)/labels.nii.gz", token: token)
+            #expect(status == 200)
+            let labels = try NIfTI.readLabelMap(try Self.written(nifti, folder, "preview.nii.gz"))
+            let dice = Overlap.dice(labels.mask(of: Preset.tumor.label.value), truth)
+            #expect(dice >= 0.90, "Dice \(dice)")
+            // The scene it built: a tumor, verified.
+            let package = try #require(result["package"] as? String)
+            let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: token).1)
+            #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["tumor"])
+            #expect(Verification.verify(service.store.folders.package(package)).ok)
+            let taken = (try? FileManager.default.contentsOfDirectory(atPath: shots.path)) ?? []
+            #expect(taken.count == 7, "screenshots: \(taken.sorted())")
+        } catch {
+            await service.stop()
+            throw error
+        }
+        await service.stop()
+    }
+
+    /// Runs python3 with `arguments`: its exit status, output and errors (through a file, so
+    /// that neither pipe can fill while the other is read).
+    static func python(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let errorsFile = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-python-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorsFile) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = try FileHandle(forWritingTo: errorsFile)
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errors = (try? String(contentsOf: errorsFile, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), errors)
+    }
+}
