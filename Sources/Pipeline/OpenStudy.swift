@@ -130,6 +130,45 @@ public final class OpenStudy: @unchecked Sendable {
 
     // MARK: Values
 
+    /// The values in a rectangle of a slice (image pixels, corners included, clamped to the
+    /// image): how many, their mean, σ, least and greatest, and the area it covers (mm²).
+    public struct RegionValues: Sendable, Codable {
+        public var voxels: Int
+        public var mean: Double
+        public var sigma: Double
+        public var min: Double
+        public var max: Double
+        public var areaMM2: Double
+    }
+
+    public func values(_ orientation: Orientation, index: Int, from a: (Int, Int), to b: (Int, Int)) throws(UseCaseFailure) -> RegionValues {
+        let p = plane(orientation), g = series.info.geometry
+        let (width, height) = (g.dimensions[p.columnAxis], g.dimensions[p.rowAxis])
+        guard (0..<g.dimensions[p.sliceAxis]).contains(index) else {
+            throw UseCaseFailure(description: "no \(orientation.rawValue) slice \(index): there are \(g.dimensions[p.sliceAxis])")
+        }
+        let columns = Swift.max(0, Swift.min(a.0, b.0))...Swift.min(width - 1, Swift.max(a.0, b.0))
+        let rows = Swift.max(0, Swift.min(a.1, b.1))...Swift.min(height - 1, Swift.max(a.1, b.1))
+        guard columns.lowerBound <= columns.upperBound, rows.lowerBound <= rows.upperBound else {
+            throw UseCaseFailure(description: "the rectangle lies outside the image")
+        }
+        var index3 = SIMD3<Int>(0, 0, 0)
+        index3[p.sliceAxis] = index
+        var (count, sum, squares, low, high) = (0, 0.0, 0.0, Double.infinity, -Double.infinity)
+        for row in rows {
+            index3[p.rowAxis] = p.flipRows ? height - 1 - row : row
+            for column in columns {
+                index3[p.columnAxis] = p.flipColumns ? width - 1 - column : column
+                let value = series.volume.value(index3.x, index3.y, index3.z)
+                (count, sum, squares) = (count + 1, sum + value, squares + value * value)
+                (low, high) = (Swift.min(low, value), Swift.max(high, value))
+            }
+        }
+        let mean = sum / Double(count)
+        return RegionValues(voxels: count, mean: mean, sigma: (Swift.max(squares / Double(count) - mean * mean, 0)).squareRoot(),
+                            min: low, max: high, areaMM2: Double(count) * g.spacing[p.columnAxis] * g.spacing[p.rowAxis])
+    }
+
     /// The voxel nearest a point (LPS mm) and its value; nil outside the volume.
     public func voxel(mm point: SIMD3<Double>) -> (index: [Int], value: Double)? {
         guard let index = series.info.geometry.nearestIndex(ofPatient: point), series.info.geometry.contains(index) else { return nil }

@@ -138,6 +138,18 @@ public enum OpenAPI {
                 "200": {description: 'The image.', content: {image/png: {schema: {type: string, format: binary}}}}
                 "400": {description: 'A window that is not WIDTH,LEVEL.'}
                 "404": {description: 'No such study, orientation, slice or preview.'}
+          /v1/studies/{id}/slices/{orientation}/{index}/values:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: orientation, in: path, required: true, schema: {type: string, enum: [axial, coronal, sagittal]}}
+              - {name: index, in: path, required: true, schema: {type: integer}}
+              - {name: rectangle, in: query, required: true, schema: {type: string}, description: 'x0,y0,x1,y1 in the slice image''s pixels (corners included).'}
+            get:
+              summary: The values in a rectangle of a slice.
+              responses:
+                "200": {description: '{"voxels", "mean", "sigma", "min", "max", "areaMM2"}'}
+                "400": {description: 'A rectangle that is not four numbers.'}
+                "404": {description: 'No such study, orientation or slice, or a rectangle outside the image.'}
           /v1/studies/{id}/voxel:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

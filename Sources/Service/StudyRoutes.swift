@@ -47,6 +47,22 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
     }
 
+    // The values in a rectangle of a slice (image pixels x0,y0,x1,y1): mean, σ, min, max, area.
+    submitters.get(":id/slices/:orientation/:index/values") { request, context -> Response in
+        let name = try context.parameters.require("orientation")
+        guard let orientation = OpenStudy.Orientation(rawValue: name), let index = Int(try context.parameters.require("index")) else {
+            throw HTTPError(.notFound, message: "no such slice: axial, coronal or sagittal, and a number")
+        }
+        let text = request.uri.queryParameters["rectangle"].map(String.init) ?? ""
+        let corners = text.split(separator: ",").compactMap { Int($0) }
+        guard corners.count == 4, corners.allSatisfy({ abs($0) < 1 << 20 }) else {
+            throw HTTPError(.badRequest, message: "rectangle must be x0,y0,x1,y1 in image pixels, not '\(text)'")
+        }
+        let answer = try await ask(context, WorkerRequest(kind: .values, orientation: orientation, index: index, rectangle: corners))
+        guard let values = answer.values else { throw HTTPError(.internalServerError, message: "no values came back") }
+        return try encodedJSON(values)
+    }
+
     // The voxel nearest a point (LPS mm) and its value.
     submitters.get(":id/voxel") { request, context -> Response in
         let text = request.uri.queryParameters["mm"].map(String.init) ?? ""

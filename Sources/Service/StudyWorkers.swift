@@ -7,7 +7,7 @@ import Pipeline
 /// ends that process alone: the request is told so and the next one starts a fresh process.
 struct WorkerRequest: Codable, Sendable {
     enum Kind: String, Codable, Sendable {
-        case slice, voxel, preview, labels
+        case slice, voxel, preview, labels, values
     }
 
     var kind: Kind
@@ -17,6 +17,8 @@ struct WorkerRequest: Codable, Sendable {
     var window: [Double]?
     var preview: String?
     var mm: [Double]?
+    /// Two corners of a rectangle on a slice (image pixels: x0, y0, x1, y1).
+    var rectangle: [Int]?
     /// The recipe as its JSON text (read by `Recipe.parse`, which names what is wrong).
     var recipe: String?
 }
@@ -31,6 +33,7 @@ struct WorkerAnswer: Codable, Sendable {
     /// A preview, as its JSON (encoded by the child, passed on as it is).
     var preview: Data?
     var nifti: Data?
+    var values: OpenStudy.RegionValues?
     var error: String?
     /// With an error: the HTTP status it stands for.
     var status: Int?
@@ -90,6 +93,15 @@ public enum StudyWorkerChild {
                 }
                 let preview = try open.preview(recipe)
                 return WorkerAnswer(preview: try JSONEncoder().encode(preview))
+            case .values:
+                guard let orientation = request.orientation, let index = request.index, let r = request.rectangle, r.count == 4 else {
+                    return WorkerAnswer(error: "which slice and rectangle?", status: 400)
+                }
+                do {
+                    return WorkerAnswer(values: try open.values(orientation, index: index, from: (r[0], r[1]), to: (r[2], r[3])))
+                } catch {
+                    return WorkerAnswer(error: error.description, status: 404)
+                }
             case .labels:
                 do {
                     return WorkerAnswer(nifti: try open.previewLabels(request.preview ?? ""))

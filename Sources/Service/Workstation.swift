@@ -39,7 +39,7 @@ enum Workstation {
               .view canvas { width: 100%; display: block; cursor: crosshair; }
               .view .caption { position: absolute; top: 4px; left: 6px; font-size: 12px; color: #9cf; }
               #tools { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; }
-              #readout, #result, #message { font-family: monospace; white-space: pre-wrap; }
+              #readout, #result, #message, #measure { font-family: monospace; white-space: pre-wrap; }
               #message { color: #f99; }
               .hidden { display: none; }
               a { color: #8cf; }
@@ -67,6 +67,11 @@ enum Workstation {
                   <option value="80,40">\(t("app.window.brain"))</option><option value="1500,-600">\(t("app.window.lung"))</option>
                   <option value="700,200">\(t("app.window.angio"))</option><option value="">\(t("app.window.auto"))</option></select></label>
                 <label>\(t("app.structure")) <select id="structure">\(options)</select></label>
+                <label>\(t("app.tool")) <select id="tool">
+                  <option value="point">\(t("app.tool.point"))</option><option value="window">\(t("app.tool.window"))</option>
+                  <option value="pan">\(t("app.tool.pan"))</option><option value="zoom">\(t("app.tool.zoom"))</option>
+                  <option value="distance">\(t("app.tool.distance"))</option><option value="values">\(t("app.tool.values"))</option></select></label>
+                <button id="resetViews">\(t("app.resetViews"))</button>
                 <label><input id="seedMode" type="checkbox" checked> \(t("app.seedMode"))</label>
                 <label id="radiusBox">\(t("app.radius")) <input id="radius" type="range" min="0" max="40" step="0.5" value="0"> <span id="radiusValue"></span></label>
                 <button id="clearSeeds">\(t("app.clearSeeds"))</button>
@@ -75,6 +80,7 @@ enum Workstation {
               </div>
               <div id="views"></div>
               <div id="readout"></div>
+              <div id="measure"></div>
               <div id="result"></div>
             </section>
             <div id="message"></div>
@@ -180,7 +186,8 @@ enum Workstation {
                 say(text["app.opening"]);
                 const detail = await (await api("GET", "/v1/studies/" + id)).json();
                 const series = detail.series.slice().sort((a, b) => b.dimensions.reduce((x, y) => x * y) - a.dimensions.reduce((x, y) => x * y))[0];
-                state.study = id; state.geometry = series; state.seeds = []; state.preview = null;
+                state.study = id; state.geometry = series; state.seeds = []; state.preview = null; state.views = {};
+                for (const name of planes) state.views[name] = { scale: 1, dx: 0, dy: 0, image: null, marks: [] };
                 state.voxel = series.dimensions.map(n => Math.floor(n / 2));
                 if (series.modality !== "CT") { state.window = ""; $("window").value = ""; }
                 $("home").classList.add("hidden"); $("study").classList.remove("hidden"); $("result").textContent = "";
@@ -191,8 +198,9 @@ enum Workstation {
                   const caption = document.createElement("div"); caption.className = "caption"; caption.id = "caption-" + name;
                   view.appendChild(canvas); view.appendChild(caption); $("views").appendChild(view);
                   canvas.onwheel = e => { e.preventDefault(); scroll(name, e.deltaY > 0 ? 1 : -1); };
-                  canvas.onmousemove = e => readout(name, e);
-                  canvas.onclick = e => click(name, e);
+                  canvas.onmousedown = e => press(name, e);
+                  canvas.onmousemove = e => { readout(name, e); drag(name, e); };
+                  canvas.onmouseup = e => release(name, e);
                 }
                 say(""); await drawAll();
               }
@@ -201,9 +209,14 @@ enum Workstation {
                 state.voxel[p.slice] = Math.min(n - 1, Math.max(0, state.voxel[p.slice] + step));
                 draw(name);
               }
-              function pixelOf(name, e) {
+              // Canvas points (the image's resolution) and image pixels, through the view's zoom and pan.
+              function canvasPoint(name, e) {
                 const canvas = $("view-" + name), box = canvas.getBoundingClientRect();
-                return [Math.floor((e.clientX - box.left) / box.width * canvas.width), Math.floor((e.clientY - box.top) / box.height * canvas.height)];
+                return [(e.clientX - box.left) / box.width * canvas.width, (e.clientY - box.top) / box.height * canvas.height];
+              }
+              function pixelOf(name, e) {
+                const v = state.views[name], c = canvasPoint(name, e);
+                return [Math.floor((c[0] - v.dx) / v.scale), Math.floor((c[1] - v.dy) / v.scale)];
               }
               function voxelAt(name, pixel) {
                 const g = state.geometry, p = planeOf(name, g), v = state.voxel.slice(), n = g.dimensions;
@@ -214,6 +227,33 @@ enum Workstation {
               function readout(name, e) {
                 const v = voxelAt(name, pixelOf(name, e)), mm = millimetres(v, state.geometry);
                 $("readout").textContent = text["app.voxel"] + " " + v.join(", ") + "   LPS " + mm.map(x => number(x, 1)).join(", ") + " mm";
+              }
+              // The tools: a point (cross-hair, seeds), window and level, pan and zoom by dragging, a
+              // distance (two points), the values in a rectangle.
+              let pressed = null;
+              function press(name, e) { pressed = { name: name, start: canvasPoint(name, e), last: canvasPoint(name, e), pixel: pixelOf(name, e), moved: false }; }
+              function drag(name, e) {
+                if (!pressed || pressed.name !== name) return;
+                const c = canvasPoint(name, e), v = state.views[name], tool = $("tool").value;
+                const dx = c[0] - pressed.last[0], dy = c[1] - pressed.last[1];
+                pressed.last = c; if (Math.abs(c[0] - pressed.start[0]) + Math.abs(c[1] - pressed.start[1]) > 3) pressed.moved = true;
+                if (tool === "pan") { v.dx += dx; v.dy += dy; render(name); }
+                else if (tool === "zoom") {
+                  const factor = Math.exp(-dy / 100), canvas = $("view-" + name), cx = canvas.width / 2, cy = canvas.height / 2;
+                  v.dx = cx - (cx - v.dx) * factor; v.dy = cy - (cy - v.dy) * factor; v.scale *= factor; render(name);
+                } else if (tool === "window") {
+                  const [width, level] = (state.window || "400,40").split(",").map(Number);
+                  state.window = Math.max(1, Math.round(width + dx * 4)) + "," + Math.round(level + dy * 2);
+                  $("readout").textContent = text["app.window"] + " " + state.window;
+                } else if (tool === "values") { render(name, [pressed.pixel, pixelOf(name, e)]); }
+              }
+              async function release(name, e) {
+                if (!pressed || pressed.name !== name) return;
+                const was = pressed, tool = $("tool").value; pressed = null;
+                if (tool === "window") { $("window").value = ""; await drawAll(); return; }
+                if (tool === "values" && was.moved) { await measureValues(name, was.pixel, pixelOf(name, e)); return; }
+                if (!was.moved && tool === "point") await click(name, e);
+                if (!was.moved && tool === "distance") measureDistance(name, e);
               }
               async function click(name, e) {
                 const v = voxelAt(name, pixelOf(name, e));
@@ -228,6 +268,31 @@ enum Workstation {
                 }
                 await drawAll();
               }
+              function measureDistance(name, e) {
+                const view = state.views[name], pixel = pixelOf(name, e), index = state.voxel[planeOf(name, state.geometry).slice];
+                view.marks = view.marks.filter(m => m.kind === "point" && m.index === index).slice(-1);
+                view.marks.push({ kind: "point", pixel: pixel, index: index });
+                if (view.marks.length === 2) {
+                  const [a, b] = view.marks.map(m => millimetres(voxelAt(name, m.pixel), state.geometry));
+                  const d = Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+                  $("measure").textContent = text["app.distance"] + ": " + number(d, 1) + " mm";
+                  document.body.dataset.distance = d.toFixed(3);
+                }
+                render(name);
+              }
+              async function measureValues(name, a, b) {
+                const index = state.voxel[planeOf(name, state.geometry).slice];
+                try {
+                  const r = await (await api("GET", "/v1/studies/" + state.study + "/slices/" + name + "/" + index + "/values?rectangle=" + [a[0], a[1], b[0], b[1]].join(","))).json();
+                  $("measure").textContent = text["app.mean"] + " " + number(r.mean, 1) + " ± " + number(r.sigma, 1) + ", " + text["app.min"] + " " + number(r.min, 0) + ", " +
+                    text["app.max"] + " " + number(r.max, 0) + " (" + number(r.voxels, 0) + " " + text["app.voxels"] + ", " + number(r.areaMM2, 1) + " mm²)";
+                  document.body.dataset.regionMean = String(r.mean);
+                  document.body.dataset.rectangle = [a[0], a[1], b[0], b[1]].join(",");
+                } catch (err) { say(err.message); }
+                state.views[name].marks = [{ kind: "rectangle", a: a, b: b, index: index }];
+                render(name);
+              }
+              $("resetViews").onclick = () => { for (const name of planes) { const v = state.views[name]; v.scale = 1; v.dx = 0; v.dy = 0; v.marks = []; render(name); } };
               $("clearSeeds").onclick = () => { state.seeds = []; drawAll(); };
               $("window").onchange = () => { state.window = $("window").value; drawAll(); };
               $("radius").oninput = () => { $("radiusValue").textContent = Number($("radius").value) > 0 ? number(Number($("radius").value), 1) + " mm" : text["app.auto"]; };
@@ -240,21 +305,38 @@ enum Workstation {
                 if (state.window) path += "window=" + state.window + "&";
                 if (state.preview) path += "preview=" + state.preview;
                 const blob = await (await api("GET", path)).blob();
-                const image = await createImageBitmap(blob);
+                state.views[name].image = await createImageBitmap(blob);
+                render(name);
+              }
+              // Paints a view from its last image: zoom and pan, the cross-hair, the seeds, the marks.
+              function render(name, rectangle) {
+                const g = state.geometry, p = planeOf(name, g), index = state.voxel[p.slice], view = state.views[name], image = view.image;
+                if (!image) return;
                 const canvas = $("view-" + name);
-                canvas.width = image.width; canvas.height = image.height;
+                if (canvas.width !== image.width || canvas.height !== image.height) { canvas.width = image.width; canvas.height = image.height; }
                 // True proportions: the rows' spacing over the columns'.
                 canvas.style.aspectRatio = (image.width * g.spacing[p.col]) + " / " + (image.height * g.spacing[p.row]);
                 const context = canvas.getContext("2d");
+                context.setTransform(1, 0, 0, 1, 0, 0); context.fillStyle = "#000"; context.fillRect(0, 0, canvas.width, canvas.height);
+                context.setTransform(view.scale, 0, 0, view.scale, view.dx, view.dy);
+                context.imageSmoothingEnabled = false;
                 context.drawImage(image, 0, 0);
                 const n = g.dimensions, v = state.voxel;
                 const px = p.flipC ? n[p.col] - 1 - v[p.col] : v[p.col], py = p.flipR ? n[p.row] - 1 - v[p.row] : v[p.row];
-                context.strokeStyle = "rgba(80, 200, 255, 0.6)"; context.lineWidth = 1;
-                context.beginPath(); context.moveTo(px + 0.5, 0); context.lineTo(px + 0.5, canvas.height); context.moveTo(0, py + 0.5); context.lineTo(canvas.width, py + 0.5); context.stroke();
+                context.strokeStyle = "rgba(80, 200, 255, 0.6)"; context.lineWidth = 1 / view.scale;
+                context.beginPath(); context.moveTo(px + 0.5, 0); context.lineTo(px + 0.5, image.height); context.moveTo(0, py + 0.5); context.lineTo(image.width, py + 0.5); context.stroke();
                 for (const seed of state.seeds) {
                   if (seed.voxel[p.slice] !== index) continue;
                   const sx = p.flipC ? n[p.col] - 1 - seed.voxel[p.col] : seed.voxel[p.col], sy = p.flipR ? n[p.row] - 1 - seed.voxel[p.row] : seed.voxel[p.row];
-                  context.fillStyle = "#ffdd33"; context.beginPath(); context.arc(sx + 0.5, sy + 0.5, Math.max(2, canvas.width / 128), 0, 2 * Math.PI); context.fill();
+                  context.fillStyle = "#ffdd33"; context.beginPath(); context.arc(sx + 0.5, sy + 0.5, Math.max(2, image.width / 128) / view.scale, 0, 2 * Math.PI); context.fill();
+                }
+                context.strokeStyle = "#7f7"; context.fillStyle = "#7f7";
+                const marks = view.marks.filter(m => m.index === index);
+                for (const m of marks.filter(m => m.kind === "point")) { context.beginPath(); context.arc(m.pixel[0] + 0.5, m.pixel[1] + 0.5, 2 / view.scale, 0, 2 * Math.PI); context.fill(); }
+                const points = marks.filter(m => m.kind === "point");
+                if (points.length === 2) { context.beginPath(); context.moveTo(points[0].pixel[0] + 0.5, points[0].pixel[1] + 0.5); context.lineTo(points[1].pixel[0] + 0.5, points[1].pixel[1] + 0.5); context.stroke(); }
+                for (const r of (rectangle ? [{ a: rectangle[0], b: rectangle[1] }] : marks.filter(m => m.kind === "rectangle"))) {
+                  context.strokeRect(Math.min(r.a[0], r.b[0]), Math.min(r.a[1], r.b[1]), Math.abs(r.b[0] - r.a[0]) + 1, Math.abs(r.b[1] - r.a[1]) + 1);
                 }
                 $("caption-" + name).textContent = text["app.plane." + name] + " " + (index + 1) + " / " + n[p.slice];
               }

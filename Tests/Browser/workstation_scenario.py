@@ -98,15 +98,46 @@ def main() -> None:
         shot("05-preview")
         result["preview"] = page.evaluate("document.body.dataset.preview")
         result["previewText"] = page.inner_text("#result")
+        # Measurements on the axial slice: a distance of 20 pixels to the right, the values in a
+        # 7 x 7 pixel square around the click.
+        def at(dx: int, dy: int) -> tuple[float, float]:
+            box = axial.bounding_box()
+            return box["x"] + (column + dx + 0.5) / width * box["width"], box["y"] + (row + dy + 0.5) / height * box["height"]
+        page.select_option("#tool", "distance")
+        page.mouse.click(*at(0, 0))
+        page.mouse.click(*at(20, 0))
+        page.wait_for_function("document.body.dataset.distance !== undefined")
+        result["distanceMM"] = float(page.evaluate("document.body.dataset.distance"))
+        page.select_option("#tool", "values")
+        page.mouse.move(*at(-3, -3))
+        page.mouse.down()
+        page.mouse.move(*at(0, 0), steps=4)
+        page.mouse.move(*at(3, 3), steps=4)
+        page.mouse.up()
+        page.wait_for_function("document.body.dataset.regionMean !== undefined")
+        result["regionMean"] = float(page.evaluate("document.body.dataset.regionMean"))
+        result["rectangle"] = [int(v) for v in page.evaluate("document.body.dataset.rectangle").split(",")]
+        result["aimed"] = [column - 3, row - 3, column + 3, row + 3]
+        result["axialIndex"] = voxel[2]
+        result["pixelSpacing"] = series["spacing"][:2]
+        # Zoom in and pan on the coronal view (looked at in the screenshot).
+        coronal = page.locator("#view-coronal").bounding_box()
+        page.select_option("#tool", "zoom")
+        page.mouse.move(coronal["x"] + coronal["width"] / 2, coronal["y"] + coronal["height"] / 2)
+        page.mouse.down(); page.mouse.move(coronal["x"] + coronal["width"] / 2, coronal["y"] + coronal["height"] / 2 - 60, steps=6); page.mouse.up()
+        page.select_option("#tool", "pan")
+        page.mouse.down(); page.mouse.move(coronal["x"] + coronal["width"] / 2 + 40, coronal["y"] + coronal["height"] / 2 - 20, steps=6); page.mouse.up()
+        shot("06-measured-zoomed")
+        page.select_option("#tool", "point")
         # Build the scene; the page offers the viewer.
         page.click("#build")
         page.wait_for_selector("#sceneLink", timeout=300_000)
-        shot("06-scene-built")
+        shot("07-scene-built")
         result["package"] = page.evaluate("document.body.dataset.package")
         # The same page for a reader in Japan.
         page.goto(args.base + "/app?lang=ja")
         page.wait_for_selector("#home:not(.hidden)")
-        shot("07-japanese")
+        shot("08-japanese")
         result["japaneseTitle"] = page.inner_text("header h1")
         browser.close()
     result["console"] = console

@@ -206,7 +206,7 @@ import TestSupport
             #expect(language.messages.values.allSatisfy { !$0.isEmpty })
             if language != .en {
                 // Words that are the same in that language.
-                let shared = ["structure.tumor", "structure.vessels", "app.plane.axial", "app.plane.coronal", "app.voxel"]
+                let shared = ["structure.tumor", "structure.vessels", "app.plane.axial", "app.plane.coronal", "app.voxel", "app.voxels"]
                 let same = keys.filter { language.messages[$0] == Language.en.messages[$0] && !shared.contains($0) }
                 #expect(same.isEmpty, "\(language) leaves words in English: \(same.sorted())")
             }

@@ -44,13 +44,27 @@ extension ServiceTests {
             let labels = try NIfTI.readLabelMap(try Self.written(nifti, folder, "preview.nii.gz"))
             let dice = Overlap.dice(labels.mask(of: Preset.tumor.label.value), truth)
             #expect(dice >= 0.90, "Dice \(dice)")
+            // The measurements: 20 pixels along a row in mm; the square's mean as the API gives it,
+            // above the brain's (the lesion is +40 HU).
+            let spacing = try #require(result["pixelSpacing"] as? [Double])
+            let distance = try #require(result["distanceMM"] as? Double)
+            #expect(abs(distance - 20 * spacing[0]) < 0.01, "\(distance) mm")
+            let corners = try #require(result["rectangle"] as? [Int]), aimed = try #require(result["aimed"] as? [Int])
+            #expect(Swift.zip(corners, aimed).allSatisfy { abs($0 - $1) <= 1 }, "the square measured \(corners), aimed at \(aimed)")
+            let rectangle = corners.map(String.init).joined(separator: ",")
+            let expected = (abs(corners[2] - corners[0]) + 1) * (abs(corners[3] - corners[1]) + 1)
+            let index = try #require(result["axialIndex"] as? Int)
+            let values = service.json(try await service.request("GET", "/v1/studies/\(study)/slices/axial/\(index)/values?rectangle=\(rectangle)",
+                                                                token: token).1)
+            let mean = try #require(result["regionMean"] as? Double)
+            #expect(abs(mean - (values["mean"] as? Double ?? .nan)) < 1e-6 && values["voxels"] as? Int == expected && mean > 50, "\(mean), \(values)")
             // The scene it built: a tumor, verified.
             let package = try #require(result["package"] as? String)
             let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: token).1)
             #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["tumor"])
             #expect(Verification.verify(service.store.folders.package(package)).ok)
             let taken = (try? FileManager.default.contentsOfDirectory(atPath: shots.path)) ?? []
-            #expect(taken.count == 7, "screenshots: \(taken.sorted())")
+            #expect(taken.count == 8, "screenshots: \(taken.sorted())")
         } catch {
             await service.stop()
             throw error

@@ -68,5 +68,18 @@ extension Messages {
         "app.plane.axial": "Axial",
         "app.plane.coronal": "Coronal",
         "app.plane.sagittal": "Sagittal",
+        "app.tool": "Tool",
+        "app.tool.point": "point and seeds",
+        "app.tool.window": "window and level (drag)",
+        "app.tool.pan": "pan (drag)",
+        "app.tool.zoom": "zoom (drag up or down)",
+        "app.tool.distance": "distance (two clicks)",
+        "app.tool.values": "values in a rectangle (drag)",
+        "app.resetViews": "Reset the views",
+        "app.distance": "distance",
+        "app.mean": "mean",
+        "app.min": "min",
+        "app.max": "max",
+        "app.voxels": "voxels",
     ]
 }

@@ -68,5 +68,18 @@ extension Messages {
         "app.plane.axial": "Axial",
         "app.plane.coronal": "Coronal",
         "app.plane.sagittal": "Sagital",
+        "app.tool": "Herramienta",
+        "app.tool.point": "punto y semillas",
+        "app.tool.window": "ventana y nivel (arrastrar)",
+        "app.tool.pan": "desplazar (arrastrar)",
+        "app.tool.zoom": "ampliar (arrastrar arriba o abajo)",
+        "app.tool.distance": "distancia (dos clics)",
+        "app.tool.values": "valores en un rectángulo (arrastrar)",
+        "app.resetViews": "Restablecer las vistas",
+        "app.distance": "distancia",
+        "app.mean": "media",
+        "app.min": "mín.",
+        "app.max": "máx.",
+        "app.voxels": "vóxeles",
     ]
 }

@@ -68,5 +68,18 @@ extension Messages {
         "app.plane.axial": "水平断",
         "app.plane.coronal": "冠状断",
         "app.plane.sagittal": "矢状断",
+        "app.tool": "ツール",
+        "app.tool.point": "位置とシード",
+        "app.tool.window": "ウィンドウ幅とレベル（ドラッグ）",
+        "app.tool.pan": "移動（ドラッグ）",
+        "app.tool.zoom": "拡大縮小（上下にドラッグ）",
+        "app.tool.distance": "距離（2点をクリック）",
+        "app.tool.values": "矩形内の値（ドラッグ）",
+        "app.resetViews": "表示をリセット",
+        "app.distance": "距離",
+        "app.mean": "平均",
+        "app.min": "最小",
+        "app.max": "最大",
+        "app.voxels": "ボクセル",
     ]
 }

@@ -68,5 +68,18 @@ extension Messages {
         "app.plane.axial": "Axial",
         "app.plane.coronal": "Coronal",
         "app.plane.sagittal": "Sagital",
+        "app.tool": "Ferramenta",
+        "app.tool.point": "ponto e sementes",
+        "app.tool.window": "janela e nível (arrastar)",
+        "app.tool.pan": "mover (arrastar)",
+        "app.tool.zoom": "ampliar (arrastar para cima ou para baixo)",
+        "app.tool.distance": "distância (dois cliques)",
+        "app.tool.values": "valores num retângulo (arrastar)",
+        "app.resetViews": "Restaurar as vistas",
+        "app.distance": "distância",
+        "app.mean": "média",
+        "app.min": "mín.",
+        "app.max": "máx.",
+        "app.voxels": "voxels",
     ]
 }
