@@ -58,10 +58,8 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         let id = try context.parameters.require("id")
         try Access.readPackage(id, request, store)
         let share = request.uri.queryParameters["share"].map(String.init)
-        let language = Language.chosen(query: request.uri.queryParameters["lang"].map(String.init),
-                                       acceptLanguage: request.headers[.acceptLanguage])
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentLanguage: language.rawValue, .vary: "Accept-Language"],
-                        body: .init(byteBuffer: ByteBuffer(string: Viewer.page(id: id, share: share, language: language))))
+        let language = Language.of(request)
+        return language.htmlResponse(Viewer.page(id: id, share: share, language: language))
     }
 
     router.get("/static/three/**") { request, context -> Response in

@@ -7,11 +7,8 @@ func addSystemRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecor
 
     // The clinician's workstation (the page signs in with a token it keeps in session storage).
     router.get("/app") { request, _ -> Response in
-        let language = Language.chosen(query: request.uri.queryParameters["lang"].map(String.init),
-                                       acceptLanguage: request.headers[.acceptLanguage])
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentLanguage: language.rawValue,
-                                               .vary: "Accept-Language", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: Workstation.page(language: language))))
+        let language = Language.of(request)
+        return language.htmlResponse(Workstation.page(language: language), cacheControl: "no-store")
     }
 
     router.get("/openapi.yaml") { _, _ in

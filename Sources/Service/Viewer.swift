@@ -11,19 +11,12 @@ enum Viewer {
 
     /// The page for package `id` in `language`; `share` (if any) is passed on to the package's files.
     static func page(id: String, share: String?, language: Language = .en) -> String {
-        let text = language.messages
-        let catalogue = "{" + text.keys.sorted().map { "\(jsString($0)): \(jsString(text[$0]!))" }.joined(separator: ", ") + "}"
+        let text = language.messages, catalogue = language.catalogueScript
         let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let query = share.map { "?share=" + ($0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "") } ?? ""
         let scripts = threeFiles.map { "<script src=\"/static/three/\($0)\"></script>" }.joined(separator: "\n")
         return """
-            <!DOCTYPE html>
-            <html lang="\(language.rawValue)">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <link rel="icon" href="data:,">
-            <title>\(escape(text["viewer.title"]!)) \(escape(String(id.prefix(12))))</title>
+            \(language.pageStart(title: text["viewer.title"]! + " " + id.prefix(12)))
             <style>
               body { margin: 0; font-family: sans-serif; background: #111; color: #eee; }
               #scene { width: 100vw; height: 75vh; display: block; }

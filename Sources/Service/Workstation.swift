@@ -9,21 +9,14 @@ import Pipeline
 /// built and opened in the viewer. Every word comes from the reader's message catalogue.
 enum Workstation {
     static func page(language: Language) -> String {
-        let text = language.messages
-        let catalogue = "{" + text.keys.sorted().map { "\(Viewer.jsString($0)): \(Viewer.jsString(text[$0]!))" }.joined(separator: ", ") + "}"
+        let text = language.messages, catalogue = language.catalogueScript
         func t(_ key: String) -> String { Viewer.escape(text[key] ?? key) }
         // The presets as a surgeon picks them: the lesion first, then what a click grows, then the rest.
         let presets: [Preset] = [.tumor, .vessels, .bone, .skin]
         let options = presets.map { "<option value=\"\($0.rawValue)\">\(t("structure." + $0.rawValue))</option>" }.joined()
         let seeded = "[" + Preset.allCases.filter(\.needsSeeds).map { Viewer.jsString($0.rawValue) }.joined(separator: ", ") + "]"
         return """
-            <!DOCTYPE html>
-            <html lang="\(language.rawValue)">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <link rel="icon" href="data:,">
-            <title>\(t("app.title"))</title>
+            \(language.pageStart(title: text["app.title"]!))
             <style>
               body { margin: 0; font-family: sans-serif; background: #15181c; color: #e8e8e8; }
               header { padding: 8px 12px; background: #20252b; display: flex; gap: 12px; align-items: center; }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 
 /// The languages every word a clinician or a patient reads exists in: English, Japanese, Spanish
 /// and Portuguese. One message catalogue per language (`Messages+<code>.swift`), the same keys in
@@ -38,3 +39,39 @@ enum Language: String, CaseIterable, Sendable {
 
 /// The message catalogues (one file each).
 enum Messages {}
+
+extension Language {
+    /// The catalogue as a JavaScript object literal, safe inside a <script> element.
+    var catalogueScript: String {
+        let text = messages
+        return "{" + text.keys.sorted().map { "\(Viewer.jsString($0)): \(Viewer.jsString(text[$0]!))" }.joined(separator: ", ") + "}"
+    }
+
+    /// The start of a page in this language: doctype, language, character set, viewport, no
+    /// favicon request, and its title (escaped).
+    func pageStart(title: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="\(rawValue)">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <link rel="icon" href="data:,">
+        <title>\(Viewer.escape(title))</title>
+        """
+    }
+}
+
+extension Language {
+    /// The reader's language for a request: `?lang=`, else its Accept-Language, else English.
+    static func of(_ request: Request) -> Language {
+        chosen(query: request.uri.queryParameters["lang"].map(String.init), acceptLanguage: request.headers[.acceptLanguage])
+    }
+
+    /// A page in this language, said so in its headers (and that it varies with Accept-Language).
+    func htmlResponse(_ html: String, cacheControl: String? = nil) -> Response {
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .contentLanguage: rawValue, .vary: "Accept-Language"]
+        if let cacheControl { headers[.cacheControl] = cacheControl }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
