@@ -70,6 +70,19 @@ class Stats:
             self.times.setdefault("errors", []).append(0)
 
 
+def fresh_service(work: Path, vrprep: Path) -> tuple[Path, Path, str]:
+    """An empty `work` folder with a copy of the binary (a rebuild meanwhile cannot mix two
+    builds), the service's data folder in it, and a submitter token for that data."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    binary = work / "vrprep"
+    shutil.copy2(vrprep, binary)
+    data = work / "data"
+    made = subprocess.run([str(binary), "token", "create", "--role", "submitter", "--data", str(data)],
+                          capture_output=True, text=True, check=True)
+    return binary, data, made.stdout.strip().split("\n")[-1].split()[-1]
+
+
 def request(port: int, method: str, path: str, token: str, body: bytes | None = None,
             content_type: str | None = None) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -100,14 +113,7 @@ def main() -> None:
     if not Path(args.vrprep).is_file():
         fail(f"{args.vrprep} not found: run `swift build -c release --product vrprep` first")
     work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    binary = work / "vrprep"
-    shutil.copy2(args.vrprep, binary)
-    data = work / "data"
-    made = subprocess.run([str(binary), "token", "create", "--role", "submitter", "--data", str(data)],
-                          capture_output=True, text=True, check=True)
-    token = made.stdout.strip().split("\n")[-1].split()[-1]
+    binary, data, token = fresh_service(work, Path(args.vrprep))
     # /metrics needs an admin token.
     admin = subprocess.run([str(binary), "token", "create", "--role", "admin", "--name", "metrics", "--data", str(data)],
                            capture_output=True, text=True, check=True).stdout.strip().split("\n")[-1].split()[-1]

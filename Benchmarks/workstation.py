@@ -35,7 +35,6 @@ import io
 import json
 import platform
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_load import request  # noqa: E402  (one HTTP helper for the service benchmarks)
+from service_load import fresh_service, request  # noqa: E402  (the service benchmarks' helpers)
 
 REPO = Path(__file__).resolve().parent.parent
 LARGE = "large-432x512x512"
@@ -103,15 +102,7 @@ def main() -> None:
             fail(f"{needed} is missing: run `python3 Benchmarks/presets.py --series large` first")
     if not args.vrprep.is_file():
         fail(f"{args.vrprep} not found: run `swift build -c release --product vrprep` first")
-    run = work / "workstation"
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
-    binary = run / "vrprep"
-    shutil.copy2(args.vrprep, binary)
-    data = run / "data"
-    made = subprocess.run([str(binary), "token", "create", "--role", "submitter", "--data", str(data)],
-                          capture_output=True, text=True, check=True)
-    token = made.stdout.strip().split("\n")[-1].split()[-1]
+    binary, data, token = fresh_service(work / "workstation", args.vrprep)
     print("writing the phantom series …", file=sys.stderr)
     zips = {kind: phantom_zip(work, work / f"phantom-{kind}-{LARGE}.nii.gz", kind) for kind in ("tumor", "vessels")}
     server = subprocess.Popen([str(binary), "serve", "--data", str(data), "--port", "0", "--max-upload-mb", "4096",
