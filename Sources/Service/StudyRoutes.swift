@@ -108,9 +108,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         case .success(let read): inspection = read
         case .failure(let failure): throw HTTPError(.unprocessableContent, message: failure.description)
         }
-        if study.summary == nil, let largest = inspection.series.max(by: { $0.dimensions.reduce(1, *) < $1.dimensions.reduce(1, *) }) {
-            try? store.saveSummary(study: id, .init(modality: largest.modality, dimensions: largest.dimensions, spacing: largest.spacing))
-        }
+        if study.summary == nil { saveSummary(of: inspection, study: id, store) }
         let rejected = JobRunner.scrubbed(LoadNotes(rejected: inspection.rejected), input: files, folders: store.folders).rejected
         return try encodedJSON(StudyDetail(study: StudyView(study), series: inspection.series, rejected: rejected))
     }
@@ -213,6 +211,11 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             try FileManager.default.moveItem(at: partial, to: target)
         }
         try store.createStudy(ServiceStore.Study(id: id, owner: caller.id, created: Date()))
+        // What it holds, for the list: read in the background, in a child process of its own.
+        let (inspector, files) = (StudyInspector(executable: settings.jobExecutable), store.folders.study(id))
+        Task.detached {
+            if case .success(let inspection) = await inspector.inspect(files) { saveSummary(of: inspection, study: id, store) }
+        }
         guard request.uri.queryParameters["process"].map(String.init) != "false" else {
             return try encodedJSON(StudyAccepted(studyId: id), status: .created)
         }
@@ -227,6 +230,12 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 struct StudyAccepted: Encodable {
     var jobId: String?
     var studyId: String
+}
+
+/// Keeps what a study holds (its largest series) for the list of studies.
+private func saveSummary(of inspection: StudyInspection, study id: String, _ store: any StudyRecords) {
+    guard let largest = inspection.series.max(by: { $0.dimensions.reduce(1, *) < $1.dimensions.reduce(1, *) }) else { return }
+    try? store.saveSummary(study: id, .init(modality: largest.modality, dimensions: largest.dimensions, spacing: largest.spacing))
 }
 
 /// The voxel nearest a point, and its value.

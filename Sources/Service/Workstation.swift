@@ -47,7 +47,9 @@ enum Workstation {
               </form>
             </section>
             <section id="home" class="hidden">
-              <div id="drop">\(t("app.drop")) <input id="file" type="file" accept=".zip,application/zip"><progress id="uploading" class="hidden" max="1" value="0"></progress></div>
+              <div id="drop">\(t("app.drop")) <input id="file" type="file" accept=".zip,application/zip">
+                \(t("app.folder")) <input id="folder" type="file" webkitdirectory multiple>
+                <progress id="uploading" class="hidden" max="1" value="0"></progress></div>
               <h2>\(t("app.studies"))</h2><table id="studies"></table>
               <h2>\(t("app.jobs"))</h2><table id="jobs"></table>
               <h2>\(t("app.packages"))</h2><table id="packages"></table>
@@ -141,11 +143,14 @@ enum Workstation {
                 }
               }
               setInterval(() => { if (state.token && !state.study && !$("home").classList.contains("hidden")) refresh().catch(() => {}); }, 2000);
-              function upload(file) {
+              // One .zip as it is; several files (a folder) as a form, each with its path in the folder.
+              function upload(files) {
                 const request = new XMLHttpRequest();
                 request.open("POST", "/v1/studies?process=false");
                 request.setRequestHeader("Authorization", "Bearer " + state.token);
-                request.setRequestHeader("Content-Type", "application/zip");
+                let body;
+                if (files.length === 1 && files[0].name.toLowerCase().endsWith(".zip")) { request.setRequestHeader("Content-Type", "application/zip"); body = files[0]; }
+                else { body = new FormData(); for (const f of files) body.append("files", f, f.webkitRelativePath || f.name); }
                 $("uploading").classList.remove("hidden");
                 request.upload.onprogress = e => { if (e.lengthComputable) $("uploading").value = e.loaded / e.total; };
                 request.onload = () => {
@@ -154,12 +159,13 @@ enum Workstation {
                   say(""); refresh();
                 };
                 request.onerror = () => say(text["app.uploadFailed"]);
-                request.send(file);
+                request.send(body);
               }
-              $("file").onchange = () => { if ($("file").files[0]) upload($("file").files[0]); };
+              $("file").onchange = () => { if ($("file").files.length) upload(Array.from($("file").files)); };
+              $("folder").onchange = () => { if ($("folder").files.length) upload(Array.from($("folder").files)); };
               $("drop").ondragover = e => { e.preventDefault(); $("drop").classList.add("over"); };
               $("drop").ondragleave = () => $("drop").classList.remove("over");
-              $("drop").ondrop = e => { e.preventDefault(); $("drop").classList.remove("over"); if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]); };
+              $("drop").ondrop = e => { e.preventDefault(); $("drop").classList.remove("over"); if (e.dataTransfer.files.length) upload(Array.from(e.dataTransfer.files)); };
               // A study: three views of its largest series, linked by the cross-hair.
               const planes = ["axial", "coronal", "sagittal"];
               function planeOf(name, g) {

@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--base", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--zip", required=True, type=Path)
+    parser.add_argument("--folder", required=True, type=Path, help="the same study as a folder of DICOM files")
     parser.add_argument("--lesion", required=True, help="x,y,z in LPS mm")
     parser.add_argument("--shots", required=True, type=Path)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -62,8 +63,14 @@ def main() -> None:
         page.fill("#token", args.token)
         page.click("#signinButton")
         page.wait_for_selector("#home:not(.hidden)")
-        page.set_input_files("#file", str(args.zip))
+        # The study as a folder first (sent as a form), then as a zip: two studies, the zip's newest.
+        page.set_input_files("#folder", str(args.folder))
         page.wait_for_selector("#studies button.openStudy", timeout=120_000)
+        page.set_input_files("#file", str(args.zip))
+        page.wait_for_function("document.querySelectorAll('#studies button.openStudy').length === 2", timeout=120_000)
+        result["studies"] = len(api(args.base, args.token, "/v1/studies")["studies"])
+        # Each study is read in the background: the list then says what it holds.
+        page.wait_for_function("document.getElementById('studies').textContent.split('CT 256×256×108').length === 3", timeout=60_000)
         shot("02-study-uploaded")
         page.click("#studies button.openStudy")
         page.wait_for_function("document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",

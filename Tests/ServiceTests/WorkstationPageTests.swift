@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import DICOM
 import Phantoms
 import Pipeline
 import ScenePackage
@@ -28,15 +29,24 @@ extension ServiceTests {
             let (zip, truth) = try Self.phantomStudy(folder)
             let zipFile = folder.appendingPathComponent("phantom.zip")
             try zip.write(to: zipFile)
+            // The same study as a folder of files, as a browser sends a folder.
+            let seriesFolder = folder.appendingPathComponent("phantom-folder")
+            try FileManager.default.createDirectory(at: seriesFolder, withIntermediateDirectories: true)
+            guard case .int16(let ct) = DicomLoader().load([Fixtures.sampleCT.path]).series[0].volume else { throw ServiceFailureForTests("16-bit CT") }
+            let (volume, _) = Phantoms.draw(into: ct, ellipsoids: [Phantoms.headLesion], contrast: 40, noise: 10)
+            for file in DicomWriter.series(of: volume, series: "1.2.826.0.1.3680043.8.498.4343") {
+                try file.data.write(to: seriesFolder.appendingPathComponent(file.name))
+            }
             let centre = Phantoms.headLesion.centre
             let script = Fixtures.root.appendingPathComponent("Tests/Browser/workstation_scenario.py")
-            let run = try Self.python([script.path, "--base", service.base.absoluteString, "--token", token, "--zip", zipFile.path,
+            let run = try Self.python([script.path, "--base", service.base.absoluteString, "--token", token, "--zip", zipFile.path, "--folder", seriesFolder.path,
                                        "--lesion", "\(centre.x),\(centre.y),\(centre.z)", "--shots", shots.path])
             #expect(run.status == 0, "the browser scenario stopped: \(run.errors.suffix(2000))")
             let result = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
             #expect((result["console"] as? [String])?.isEmpty == true, "the page's console: \(result["console"] ?? "")")
             #expect((result["previewText"] as? String ?? "").contains("tumor"), "\(result["previewText"] ?? "")")
             #expect(result["japaneseTitle"] as? String == Language.ja.messages["app.title"])
+            #expect(result["studies"] as? Int == 2, "a folder and a zip make two studies")
             // The preview grown from the one click, against the lesion's truth.
             let (study, preview) = (try #require(result["study"] as? String), try #require(result["preview"] as? String))
             let (status, nifti, _) = try await service.request("GET", "/v1/studies/\(study)/previews/\(preview)/labels.nii.gz", token: token)

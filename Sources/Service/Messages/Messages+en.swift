@@ -81,5 +81,6 @@ extension Messages {
         "app.min": "min",
         "app.max": "max",
         "app.voxels": "voxels",
+        "app.folder": "or a folder of DICOM files:",
     ]
 }

@@ -81,5 +81,6 @@ extension Messages {
         "app.min": "mín.",
         "app.max": "máx.",
         "app.voxels": "vóxeles",
+        "app.folder": "o una carpeta de archivos DICOM:",
     ]
 }

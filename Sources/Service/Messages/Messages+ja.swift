@@ -81,5 +81,6 @@ extension Messages {
         "app.min": "最小",
         "app.max": "最大",
         "app.voxels": "ボクセル",
+        "app.folder": "またはDICOMファイルのフォルダ：",
     ]
 }

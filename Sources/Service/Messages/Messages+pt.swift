@@ -81,5 +81,6 @@ extension Messages {
         "app.min": "mín.",
         "app.max": "máx.",
         "app.voxels": "voxels",
+        "app.folder": "ou uma pasta de arquivos DICOM:",
     ]
 }
