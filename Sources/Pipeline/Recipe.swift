@@ -60,13 +60,9 @@ public struct Recipe: Codable, Sendable, Equatable {
         static let keys: Set<String> = ["method", "seedsMM", "seeds", "lower", "upper", "connectivity", "maxVolumeML",
                                         "maxDistanceMM", "multiplier", "iterations", "radius", "within", "withinLabel"]
         /// The neighbours a voxel may have: faces, edges, corners.
-        public static let connectivities = [6, 18, 26]
+        public static let connectivities = Connectivity.allCases.map(\.rawValue)
         /// The region's label in the map.
         public static let label = LabelInfo(value: 1, name: "region", color: RGBA(0.9, 0.3, 0.2))
-
-        var allSeeds: [Seed] {
-            (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
-        }
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -244,24 +240,16 @@ public struct Recipe: Codable, Sendable, Equatable {
             guard seen.insert(s.preset).inserted else {
                 throw .invalidParameter(name: which, reason: "appears twice: give several seeds to one structure instead")
             }
-            for seed in s.seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(VolumeGeometry.coordinateRange.contains) {
-                throw .invalidParameter(name: which, reason: "seedsMM: a seed in mm must be three numbers [x, y, z], each " +
-                    "\(VolumeGeometry.coordinateRange.description), not \(seed.map(CheckedRange.text))")
-            }
-            for seed in s.seeds ?? [] where seed.count != 3 || !seed.allSatisfy({ Self.indexRange.contains(Double($0)) }) {
-                throw .invalidParameter(name: which, reason: "seeds: a voxel seed must be three indices [i, j, k], each " +
-                    "\(Self.indexRange.description), not \(seed)")
-            }
+            if let problem = s.seedProblem { throw .invalidParameter(name: which, reason: problem) }
             for (key, value) in s.settings.numbers {
                 if let range = Self.ranges.first(where: { $0.key == key })?.range, let problem = range.problem(value) {
                     throw .invalidParameter(name: which, reason: "\(key): \(problem)")
                 }
             }
-            let seedCount = (s.seedsMM ?? []).count + (s.seeds ?? []).count
-            if s.preset.needsSeeds && seedCount == 0 {
+            if s.preset.needsSeeds && s.seedCount == 0 {
                 throw .invalidParameter(name: which, reason: "needs at least one seed (seedsMM or seeds) inside the \(s.preset == .tumor ? "lesion" : "vessel")")
             }
-            if s.preset == .skin && seedCount > 0 {
+            if s.preset == .skin && s.seedCount > 0 {
                 throw .invalidParameter(name: which, reason: "takes no seeds")
             }
             let numbers = Dictionary(uniqueKeysWithValues: s.settings.numbers.map { ($0.key, $0.value) })
@@ -282,11 +270,42 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 }
 
-extension Recipe.Structure {
+/// What carries seeds in a recipe (a structure, an expert region): as LPS millimetres and as
+/// voxel indices, read, added and checked the same way for both.
+protocol RecipeSeeds {
+    var seedsMM: [[Double]]? { get set }
+    var seeds: [[Int]]? { get set }
+}
+
+extension RecipeSeeds {
     var allSeeds: [Seed] {
         (seeds ?? []).map { .voxel(SIMD3($0[0], $0[1], $0[2])) } + (seedsMM ?? []).map { .patient(SIMD3($0[0], $0[1], $0[2])) }
     }
+
+    var seedCount: Int { (seeds ?? []).count + (seedsMM ?? []).count }
+
+    mutating func add(_ seed: Seed) {
+        switch seed {
+        case .voxel(let v): seeds = (seeds ?? []) + [[v.x, v.y, v.z]]
+        case .patient(let p): seedsMM = (seedsMM ?? []) + [[p.x, p.y, p.z]]
+        }
+    }
+
+    /// Why a seed cannot be one (three numbers within their ranges), or nil.
+    var seedProblem: String? {
+        if let seed = (seedsMM ?? []).first(where: { $0.count != 3 || !$0.allSatisfy(VolumeGeometry.coordinateRange.contains) }) {
+            return "seedsMM: a seed in mm must be three numbers [x, y, z], each \(VolumeGeometry.coordinateRange.description), " +
+                "not \(seed.map(CheckedRange.text))"
+        }
+        if let seed = (seeds ?? []).first(where: { $0.count != 3 || !$0.allSatisfy({ Recipe.indexRange.contains(Double($0)) }) }) {
+            return "seeds: a voxel seed must be three indices [i, j, k], each \(Recipe.indexRange.description), not \(seed)"
+        }
+        return nil
+    }
 }
+
+extension Recipe.Structure: RecipeSeeds {}
+extension Recipe.Region: RecipeSeeds {}
 
 /// Runs a recipe on a volume and composes one label map.
 public struct RecipeRunner: Sendable {
@@ -437,16 +456,10 @@ extension Recipe.Region {
     func validate(source: String) throws(SegmentationError) {
         let which = "\(source): region (\(method.rawValue))"
         func refuse(_ reason: String) -> SegmentationError { .invalidParameter(name: which, reason: reason) }
-        for seed in seedsMM ?? [] where seed.count != 3 || !seed.allSatisfy(VolumeGeometry.coordinateRange.contains) {
-            throw refuse("seedsMM: a seed in mm must be three numbers [x, y, z], each \(VolumeGeometry.coordinateRange.description), " +
-                         "not \(seed.map(CheckedRange.text))")
-        }
-        for seed in seeds ?? [] where seed.count != 3 || !seed.allSatisfy({ Recipe.indexRange.contains(Double($0)) }) {
-            throw refuse("seeds: a voxel seed must be three indices [i, j, k], each \(Recipe.indexRange.description), not \(seed)")
-        }
+        if let problem = seedProblem { throw refuse(problem) }
         let numbers: [(String, Double?, CheckedRange)] = [
             ("lower", lower, Recipe.valueRange), ("upper", upper, Recipe.valueRange),
-            ("maxVolumeML", maxVolumeML, CheckedRange(0, 100_000, unit: "mL", lowerIncluded: false)),
+            ("maxVolumeML", maxVolumeML, Recipe.ranges.first { $0.key == "maxVolumeML" }!.range),
             ("maxDistanceMM", maxDistanceMM, CheckedRange(0, 100_000, unit: "mm", lowerIncluded: false)),
             ("multiplier", multiplier, CheckedRange(0, 100, lowerIncluded: false)),
             ("iterations", iterations.map(Double.init), CheckedRange(0, 100)), ("radius", radius.map(Double.init), CheckedRange(0, 10)),
@@ -456,7 +469,6 @@ extension Recipe.Region {
             if let value, let problem = range.problem(value) { throw refuse("\(key): \(problem)") }
         }
         if let connectivity, !Self.connectivities.contains(connectivity) { throw refuse("connectivity must be 6, 18 or 26, not \(connectivity)") }
-        let seedCount = (seeds ?? []).count + (seedsMM ?? []).count
         switch method {
         case .threshold:
             guard lower != nil, upper != nil else { throw refuse("needs lower and upper (the interval)") }

@@ -75,12 +75,7 @@ public struct RecipeFlags: Sendable {
         var list: [Recipe.Structure] = []
         for preset in presets {
             var structure = Recipe.Structure(preset: preset)
-            for (name, seed) in tagged where name == preset.rawValue || (structures == nil && name == nil) {
-                switch seed {
-                case .voxel(let v): structure.seeds = (structure.seeds ?? []) + [[v.x, v.y, v.z]]
-                case .patient(let p): structure.seedsMM = (structure.seedsMM ?? []) + [[p.x, p.y, p.z]]
-                }
-            }
+            for (name, seed) in tagged where name == preset.rawValue || (structures == nil && name == nil) { structure.add(seed) }
             if structures == nil { structure.settings = try settings(of: preset) }
             list.append(structure)
         }
@@ -124,10 +119,7 @@ public struct RecipeFlags: Sendable {
         var region = Recipe.Region(method: method)
         for (name, seed) in try taggedSeeds() {
             if let name { throw Problem(description: "a seed names structure '\(name)': STRUCTURE:… seeds go with --structures") }
-            switch seed {
-            case .voxel(let v): region.seeds = (region.seeds ?? []) + [[v.x, v.y, v.z]]
-            case .patient(let p): region.seedsMM = (region.seedsMM ?? []) + [[p.x, p.y, p.z]]
-            }
+            region.add(seed)
         }
         (region.lower, region.upper, region.within, region.withinLabel) = (lower, upper, within, withinLabel)
         if method != .threshold { (region.connectivity, region.maxVolumeML, region.maxDistanceMM) = (connectivity, maxVolumeML, maxDistanceMM) }
