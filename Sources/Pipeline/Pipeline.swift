@@ -62,6 +62,19 @@ public struct Pipeline: Sendable {
         if let recipe = options.recipe { try Self.check(recipe: recipe) }
     }
 
+    /// A recipe's JSON from outside this machine (a request, a DICOM peer, the workstation), read
+    /// and checked as a package's recipe: the key, the structure and the range named when wrong.
+    public static func recipe(parsing data: Data, source: String = "recipe") throws(Failure) -> Recipe {
+        let recipe: Recipe
+        do {
+            recipe = try Recipe.parse(data, source: source)
+        } catch {
+            throw .input("\(error)")
+        }
+        try check(recipe: recipe, source: source)
+        return recipe
+    }
+
     /// A recipe a package can be made with (from a file, a job or a DICOM peer): valid, and not
     /// bound to a file on this machine (an expert region's `within` map would put its path in a
     /// shared manifest).

@@ -53,7 +53,7 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
                 throw HTTPError(.badRequest, message: "recipe must be a JSON object (a vrprep recipe)")
             }
             do {
-                try Pipeline.check(recipe: try Recipe.parse(recipeData, source: "recipe"))
+                _ = try Pipeline.recipe(parsing: recipeData)
             } catch {
                 throw HTTPError(.badRequest, message: "\(error)")
             }

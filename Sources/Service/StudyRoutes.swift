@@ -11,12 +11,29 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
                     _ workers: StudyWorkers) {
     let submitters = router.group("/v1/studies", for: [.submitter, .admin], store)
 
-    /// The caller's study, open in its worker: the answer, or the worker's error as an HTTP error.
-    @Sendable func ask(_ context: ServiceContext, _ request: WorkerRequest) async throws -> WorkerAnswer {
+    /// The caller's study of the path, and its files (410 once they are gone).
+    @Sendable func kept(_ context: ServiceContext) throws -> (study: ServiceStore.Study, files: URL) {
         let id = try context.parameters.require("id")
-        _ = try Access.study(id, for: try context.requireCaller(), store)
+        let study = try Access.study(id, for: try context.requireCaller(), store)
         let files = store.folders.study(id)
         guard FileManager.default.fileExists(atPath: files.path) else { throw HTTPError(.gone, message: "the files of study \(id) are gone") }
+        return (study, files)
+    }
+
+    /// A slice of the path: its orientation and its index (404 when it is neither).
+    @Sendable func slice(_ context: ServiceContext) throws -> (OpenStudy.Orientation, Int) {
+        let name = try context.parameters.require("orientation")
+        guard let orientation = OpenStudy.Orientation(rawValue: name) else {
+            throw HTTPError(.notFound, message: "no orientation '\(name)': axial, coronal or sagittal")
+        }
+        guard let index = Int(try context.parameters.require("index")) else { throw HTTPError(.notFound, message: "the slice is a number") }
+        return (orientation, index)
+    }
+
+    /// The caller's study, open in its worker: the answer, or the worker's error as an HTTP error.
+    @Sendable func ask(_ context: ServiceContext, _ request: WorkerRequest) async throws -> WorkerAnswer {
+        let (study, files) = try kept(context)
+        let id = study.id
         let answer = await workers.ask(study: id, files: files, request)
         if let error = answer.error {
             throw HTTPError(.init(code: answer.status ?? 500), message: JobRunner.scrubbed(error, input: files, folders: store.folders))
@@ -26,11 +43,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     // A slice as an image (radiological display), with a preview's labels over it when asked.
     submitters.get(":id/slices/:orientation/:index") { request, context -> Response in
-        let name = try context.parameters.require("orientation")
-        guard let orientation = OpenStudy.Orientation(rawValue: name) else {
-            throw HTTPError(.notFound, message: "no orientation '\(name)': axial, coronal or sagittal")
-        }
-        guard let index = Int(try context.parameters.require("index")) else { throw HTTPError(.notFound, message: "the slice is a number") }
+        let (orientation, index) = try slice(context)
         var window: [Double]?
         if let text = request.uri.queryParameters["window"].map(String.init) {
             let parts = text.split(separator: ",").compactMap { Double($0) }
@@ -49,10 +62,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     // The values in a rectangle of a slice (image pixels x0,y0,x1,y1): mean, σ, min, max, area.
     submitters.get(":id/slices/:orientation/:index/values") { request, context -> Response in
-        let name = try context.parameters.require("orientation")
-        guard let orientation = OpenStudy.Orientation(rawValue: name), let index = Int(try context.parameters.require("index")) else {
-            throw HTTPError(.notFound, message: "no such slice: axial, coronal or sagittal, and a number")
-        }
+        let (orientation, index) = try slice(context)
         let text = request.uri.queryParameters["rectangle"].map(String.init) ?? ""
         let corners = text.split(separator: ",").compactMap { Int($0) }
         guard corners.count == 4, corners.allSatisfy({ abs($0) < 1 << 20 }) else {
@@ -76,13 +86,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     // A segmentation preview with a recipe (the JSON of `vrprep segment --recipe`), made at once.
     submitters.post(":id/previews") { request, context -> Response in
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: 1 << 20)
-        } catch {
-            throw HTTPError(.contentTooLarge, message: "a recipe is at most 1 MiB")
-        }
-        let answer = try await ask(context, WorkerRequest(kind: .preview, recipe: String(decoding: body.readableBytesView, as: UTF8.self)))
+        let answer = try await ask(context, WorkerRequest(kind: .preview, recipe: String(decoding: try await recipeBody(request), as: UTF8.self)))
         guard let preview = answer.preview else { throw HTTPError(.internalServerError, message: "no preview came back") }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: preview)))
     }
@@ -99,10 +103,8 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     // What the study holds, as `vrprep inspect --json` says it (read from its files, off the event loops).
     submitters.get(":id") { _, context -> Response in
-        let id = try context.parameters.require("id")
-        let study = try Access.study(id, for: try context.requireCaller(), store)
-        let files = store.folders.study(id)
-        guard FileManager.default.fileExists(atPath: files.path) else { throw HTTPError(.gone, message: "the files of study \(id) are gone") }
+        let (study, files) = try kept(context)
+        let id = study.id
         let inspection: StudyInspection
         switch await StudyInspector(executable: settings.jobExecutable).inspect(files) {
         case .success(let read): inspection = read
@@ -115,24 +117,13 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     // A scene package of a kept study, with a recipe (the JSON of `vrprep segment --recipe`; empty: the default).
     submitters.post(":id/jobs") { request, context -> Response in
-        let id = try context.parameters.require("id")
-        let caller = try context.requireCaller()
-        _ = try Access.study(id, for: caller, store)
-        guard FileManager.default.fileExists(atPath: store.folders.study(id).path) else {
-            throw HTTPError(.gone, message: "the files of study \(id) are gone")
-        }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: 1 << 20)
-        } catch {
-            throw HTTPError(.contentTooLarge, message: "a recipe is at most 1 MiB")
-        }
+        let (study, caller) = (try kept(context).study, try context.requireCaller())
+        let id = study.id
+        let body = try await recipeBody(request)
         var recipeText: String?
-        if body.readableBytes > 0 {
+        if !body.isEmpty {
             do {
-                let recipe = try Recipe.parse(Data(body.readableBytesView), source: "recipe")
-                try Pipeline.check(recipe: recipe)
-                recipeText = String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self)
+                recipeText = String(decoding: try JSONEncoder().encode(try Pipeline.recipe(parsing: body)), as: UTF8.self)
             } catch {
                 throw HTTPError(.badRequest, message: "\(error)")
             }
@@ -230,6 +221,15 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 struct StudyAccepted: Encodable {
     var jobId: String?
     var studyId: String
+}
+
+/// A recipe sent in a request's body (at most 1 MiB).
+private func recipeBody(_ request: Request) async throws -> Data {
+    do {
+        return Data(try await request.body.collect(upTo: 1 << 20).readableBytesView)
+    } catch {
+        throw HTTPError(.contentTooLarge, message: "a recipe is at most 1 MiB")
+    }
 }
 
 /// Keeps what a study holds (its largest series) for the list of studies.

@@ -19,7 +19,7 @@ struct WorkerRequest: Codable, Sendable {
     var mm: [Double]?
     /// Two corners of a rectangle on a slice (image pixels: x0, y0, x1, y1).
     var rectangle: [Int]?
-    /// The recipe as its JSON text (read by `Recipe.parse`, which names what is wrong).
+    /// The recipe as its JSON text (read by `Pipeline.recipe(parsing:)`, which names what is wrong).
     var recipe: String?
 }
 
@@ -86,8 +86,7 @@ public enum StudyWorkerChild {
             case .preview:
                 let recipe: Recipe
                 do {
-                    recipe = try Recipe.parse(Data((request.recipe ?? "").utf8), source: "recipe")
-                    try Pipeline.check(recipe: recipe)
+                    recipe = try Pipeline.recipe(parsing: Data((request.recipe ?? "").utf8))
                 } catch {
                     return WorkerAnswer(error: "\(error)", status: 400)
                 }
