@@ -123,12 +123,7 @@ public struct BuildSurfaces: Sendable {
     private func extract(format: MeshExport.Format?, warnings: inout [String]) throws(Failure) -> [Mesh] {
         switch source {
         case .study(let paths, let iso):
-            let series: LoadedSeries
-            do {
-                series = try SeriesChoice.choose(DicomLoader(threads: threads).load(paths), from: paths)
-            } catch {
-                throw Failure(description: "\(error)")
-            }
+            let series = try SeriesChoice.choose(DicomLoader(threads: threads).load(paths), from: paths)
             var mesh = Surfaces.isoSurface(series.volume, iso: iso, threads: threads)
             mesh.name = "iso_\(plainNumber(iso))"
             guard !mesh.indices.isEmpty else { throw Failure(description: "no voxel of the study is above --iso \(plainNumber(iso)): nothing to mesh") }

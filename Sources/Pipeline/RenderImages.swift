@@ -50,13 +50,9 @@ public struct RenderImages: Sendable {
     public func run(writingTo folder: URL, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
         var series: LoadedSeries?
         if !study.isEmpty {
-            do {
-                series = try SeriesChoice.choose(DicomLoader().load(study) { p in
-                    observer?.step(p.step(within: 0...0.3))
-                }, from: study)
-            } catch {
-                throw Failure(description: "\(error)")
-            }
+            series = try SeriesChoice.choose(DicomLoader().load(study) { p in
+                observer?.step(p.step(within: 0...0.3))
+            }, from: study)
         }
         var map: LabelMap?
         if let labels {

@@ -75,12 +75,7 @@ public struct SegmentStudy: Sendable {
         let report = DicomLoader(threads: threads).load(paths) { p in
             observer?.step(p.step(within: 0...0.5))
         }
-        let chosen: LoadedSeries
-        do {
-            chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
-        } catch {
-            throw Failure(description: "\(error)")
-        }
+        let chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
         let loadSeconds = clock.lap()
         var result = try segment(chosen, observer: observer)
         result.loadSeconds = loadSeconds
