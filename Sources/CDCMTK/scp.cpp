@@ -362,6 +362,7 @@ std::string Pool::serve() {
     }
     // One configuration shared by all workers, as the pool's listen() makes it.
     DcmSharedSCPConfig shared(getConfig());
+    if (callbacks.listening != nullptr) callbacks.listening(callbacks.context);
     while (!stopping.load()) {
         reapGreeters(false);
         // Short waits, so that a stop is seen within a fraction of a second.

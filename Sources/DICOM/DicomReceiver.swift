@@ -53,6 +53,8 @@ public final class DicomReceiver: @unchecked Sendable {
 
     private final class Box {
         let handlers: Handlers
+        /// Signalled once the port is bound, or once listening has ended (a port in use).
+        let ready = DispatchSemaphore(value: 0)
         init(_ handlers: Handlers) { self.handlers = handlers }
     }
 
@@ -118,7 +120,8 @@ public final class DicomReceiver: @unchecked Sendable {
             && !title.allSatisfy { $0 == " " }
     }
 
-    /// Listens on a thread of its own.
+    /// Listens on a thread of its own. Returns once the port is bound and connections are taken,
+    /// or once listening has failed (then `error` says why), so that a peer may connect at once.
     public func start(_ handlers: Handlers) {
         let box = Unmanaged.passRetained(Box(handlers))
         self.box = box
@@ -141,7 +144,12 @@ public final class DicomReceiver: @unchecked Sendable {
             let handlers = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().handlers
             handlers.ended(association, text(ae), released != 0)
         }
+        callbacks.listening = { context in
+            guard let context else { return }
+            Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().ready.signal()
+        }
         let handles = UncheckedHandles(scp: scp, callbacks: callbacks)
+        let ready = box.takeUnretainedValue().ready
         let thread = Thread { [self] in
             let status = cdcm_scp_listen(handles.scp, handles.callbacks)
             if status.code != CDCM_OK {
@@ -149,11 +157,13 @@ public final class DicomReceiver: @unchecked Sendable {
                 failure = Self.message(status)
                 lock.unlock()
             }
+            ready.signal()
             finished.signal()
         }
         thread.name = "vrprep.dicom-receiver"
         self.thread = thread
         thread.start()
+        ready.wait()
     }
 
     /// Why listening ended, if it failed (a port in use, say).

@@ -89,12 +89,9 @@ public struct ServiceServer: Sendable {
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
         intake?.start()
         defer { intake?.stop() }
-        if let intake {
-            // The receiver binds its port on its own thread: a port in use shows within moments.
-            for _ in 0..<5 where intake.error == nil { try await Task.sleep(for: .milliseconds(100)) }
-            if let error = intake.error {
-                throw DicomReceiver.Failure(description: "cannot take DICOM on port \(intake.settings.port): \(error)")
-            }
+        // The receiver has bound its port, or failed to, once started.
+        if let intake, let error = intake.error {
+            throw DicomReceiver.Failure(description: "cannot take DICOM on port \(intake.settings.port): \(error)")
         }
         let app = Application(
             router: makeRouter(),

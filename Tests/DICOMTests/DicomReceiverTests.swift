@@ -52,7 +52,7 @@ import VolumeCore
 
     /// A receiver on a random high port (binding happens when it starts listening).
     static func receiver(folder: URL, maxAssociations: Int = 8, acseTimeout: Int = 10, maxPendingPerAddress: Int = 16) throws -> DicomReceiver {
-        try DicomReceiver(port: 20000 + Int.random(in: 0..<25000), aeTitle: "VRPREP", folder: folder, maxAssociations: maxAssociations,
+        try DicomReceiver(port: Ports.free(), aeTitle: "VRPREP", folder: folder, maxAssociations: maxAssociations,
                           acseTimeout: acseTimeout, maxPendingPerAddress: maxPendingPerAddress)
     }
 
@@ -70,7 +70,6 @@ import VolumeCore
         let received = Received()
         receiver.start(received.handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
         #expect(receiver.error == nil, "\(receiver.error ?? "")")
         let port = String(receiver.port)
         let echo = try DcmtkTool.run("echoscu", ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port])
@@ -116,7 +115,7 @@ import VolumeCore
         let received = Received(meeting: 4)
         receiver.start(received.handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         // Four storescu processes at once, each sending a different part of the sample.
         let files = Fixtures.sampleCTFiles.map(\.path)
         let parts = (0..<4).map { k in Array(files[(k * 27)..<((k + 1) * 27)]) }
@@ -152,7 +151,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         // Opened and left silent, never closed by this side while echoscu runs.
         let idle = try (0..<12).map { _ in try RawConnection(port: receiver.port) }
         defer { idle.forEach { $0.close() } }
@@ -169,7 +168,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         // The first 3 bytes of an A-ASSOCIATE-RQ's header, then nothing.
         let slow = try RawConnection(port: receiver.port)
         defer { slow.close() }
@@ -190,7 +189,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder, acseTimeout: 2)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         let idle = try RawConnection(port: receiver.port)
         defer { idle.close() }
         let closedAfter = idle.secondsUntilClosed(waitingAtMost: 10)
@@ -218,7 +217,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder, maxPendingPerAddress: 2)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         let waiting = try (0..<2).map { _ in try RawConnection(port: receiver.port) }
         Thread.sleep(forTimeInterval: 0.2)
         let third = try RawConnection(port: receiver.port)
@@ -244,7 +243,7 @@ import VolumeCore
             return true
         }))
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         let store = Process()
         store.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
         store.arguments = ["-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", String(receiver.port), Fixtures.sampleCTFiles[0].path]
@@ -270,7 +269,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder, maxAssociations: 32, maxPendingPerAddress: 64)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         func item(_ type: UInt8, _ body: [UInt8]) -> [UInt8] { [type, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body }
         func title(_ text: String) -> [UInt8] { Array(text.utf8) + [UInt8](repeating: 0x20, count: 16 - text.utf8.count) }
         let context = item(0x20, [1, 0, 0, 0] + item(0x30, Array("1.2.840.10008.1.1".utf8)) + item(0x40, Array("1.2.840.10008.1.2".utf8)))
@@ -297,7 +296,7 @@ import VolumeCore
         let receiver = try Self.receiver(folder: folder)
         receiver.start(Received().handlers)
         defer { receiver.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.error == nil, "\(receiver.error ?? "")")
         // About 150 KB: verification and 127 contexts proposing 45 transfer syntaxes each, more
         // than a socket's receive buffer holds before it is read (about 110 KB on loopback).
         func item(_ type: UInt8, _ body: [UInt8]) -> [UInt8] { [type, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body }

@@ -14,7 +14,7 @@ import TestSupport
     typealias Running = ServiceTests.Running
 
     static func settings(allowed: [String] = [], idle: Double = 2, completion: ServiceStore.Completion = .idle) -> DicomIntake.Settings {
-        var settings = DicomIntake.Settings(port: 20000 + Int.random(in: 0..<25000))
+        var settings = DicomIntake.Settings(port: Ports.free())
         settings.allowed = allowed.compactMap(DicomIntake.AllowedPeer.init(parsing:))
         settings.idleSeconds = idle
         settings.completion = completion
@@ -186,7 +186,7 @@ import TestSupport
         let data = try Fixtures.temporaryFolder("restart")
         defer { try? FileManager.default.removeItem(at: data) }
         let files = try Self.sampleByPosition()
-        let port = 20000 + Int.random(in: 0..<25000)
+        let port = Ports.free()
         var first = Self.settings(allowed: ["SURGERY"], idle: 600)
         first.port = port
         // The first half arrives; the service stops before the study is complete.
@@ -221,12 +221,12 @@ import TestSupport
 
         init(servicePort: Int) throws {
             folder = try Fixtures.temporaryFolder("orthanc")
-            let httpPort = 20000 + Int.random(in: 0..<25000)
+            let httpPort = Ports.free()
             http = URL(string: "http://127.0.0.1:\(httpPort)")!
             let configuration: [String: Any] = [
                 "Name": "VRPrep test", "StorageDirectory": folder.appendingPathComponent("storage").path,
                 "IndexDirectory": folder.appendingPathComponent("index").path, "HttpPort": httpPort,
-                "DicomPort": 20000 + Int.random(in: 0..<25000), "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
+                "DicomPort": Ports.free(), "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
                 "AuthenticationEnabled": false, "Plugins": [String](),
                 "DicomModalities": ["vrprep": ["VRPREP", "127.0.0.1", servicePort]],
             ]

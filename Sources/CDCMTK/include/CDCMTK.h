@@ -133,6 +133,8 @@ typedef struct {
                    const char *sop_class_uid, const char *sop_instance_uid, const char *study_instance_uid);
     /// An accepted association ended: released by the peer (released != 0) or aborted / broken.
     void (*ended)(void *context, uint64_t association, const char *calling_ae, int released);
+    /// The port is bound and connections are taken from now on (called once, on the listening thread).
+    void (*listening)(void *context);
     void *context;
 } cdcm_scp_callbacks;
 
