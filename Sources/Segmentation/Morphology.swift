@@ -7,7 +7,7 @@ public enum Morphology {
     /// Voxels within `radius` mm of the mask.
     public static func dilate(_ mask: Volume<UInt8>, radius: Double, threads: Int? = nil) -> Volume<UInt8> {
         guard radius > 0 else { return mask }
-        let distance = squaredDistance(to: mask, inside: true, threads: threads)
+        let distance = squaredDistance(to: mask, inside: true, limit: reach(radius), threads: threads)
         return threshold(distance, radius * radius, geometry: mask.geometry, threads: threads)
     }
 
@@ -15,11 +15,12 @@ public enum Morphology {
     /// count as background).
     public static func erode(_ mask: Volume<UInt8>, radius: Double, threads: Int? = nil) -> Volume<UInt8> {
         guard radius > 0 else { return mask }
-        let distance = squaredDistance(to: mask, inside: false, threads: threads)
-        var out = threshold(distance, radius * radius, geometry: mask.geometry, threads: threads)
-        // out = within radius of background; erosion keeps mask voxels that are not.
-        for index in out.voxels.indices { out.voxels[index] = (mask.voxels[index] != 0 && out.voxels[index] == 0) ? 1 : 0 }
-        return out
+        let distance = squaredDistance(to: mask, inside: false, limit: reach(radius), threads: threads)
+        // Within the radius of background, or outside the mask: out. Erosion keeps the rest.
+        let bound = Float(radius * radius) * (1 + 1e-6)
+        return Volume(geometry: mask.geometry, voxels: parallelMap(distance, threads: threads) { i, value in
+            mask.voxels[i] != 0 && value > bound ? 1 : 0
+        })
     }
 
     /// Erode, then dilate: removes parts thinner than the ball.
@@ -67,25 +68,67 @@ public enum Morphology {
     // MARK: Distance transform
 
     /// Squared distance (mm²) from every voxel to the nearest voxel where (mask != 0) == inside.
-    static func squaredDistance(to mask: Volume<UInt8>, inside: Bool, threads: Int?) -> [Float] {
+    /// With `limit` (mm²), distances beyond it come back as infinity (exact up to it): lines
+    /// with nothing within the limit are then skipped, which makes a small dilation cheap.
+    static func squaredDistance(to mask: Volume<UInt8>, inside: Bool, limit: Float = .infinity, threads: Int?) -> [Float] {
         let d = mask.dimensions, s = mask.spacing
         let workers = MaskComponents.resolved(threads)
-        var f = mask.voxels.map { ($0 != 0) == inside ? Float(0) : Float.infinity }
-        // One pass per axis: lines along x, then y, then z.
-        for axis in 0..<3 {
+        var f = [Float](repeating: .infinity, count: mask.voxels.count)
+        guard !f.isEmpty else { return f }
+        // Along x, on the mask itself: the nearest feature in the row, by a scan each way.
+        let wx = Float(s.x * s.x)
+        f.withUnsafeMutableBufferPointer { buffer in
+            let values = UncheckedSendable(buffer.baseAddress!)
+            mask.voxels.withUnsafeBufferPointer { source in
+                let voxels = UncheckedSendable(source.baseAddress!)
+                parallelFor(0..<(d.y * d.z), grain: 256, threads: workers) { rows in
+                    for row in rows {
+                        let base = row * d.x
+                        let m = voxels.value + base, out = values.value + base
+                        var last = -1
+                        for x in 0..<d.x {
+                            if (m[x] != 0) == inside { last = x }
+                            if last >= 0 { out[x] = wx * Float((x - last) * (x - last)) }
+                        }
+                        guard last >= 0 else { continue }
+                        var next = -1
+                        for x in stride(from: d.x - 1, through: 0, by: -1) {
+                            if (m[x] != 0) == inside { next = x }
+                            if next >= 0 {
+                                let t = wx * Float((next - x) * (next - x))
+                                if t < out[x] { out[x] = t }
+                            }
+                            if out[x] > limit { out[x] = .infinity }
+                        }
+                    }
+                }
+            }
+        }
+        // Then along y and z: the lower envelope of parabolas.
+        for axis in 1..<3 {
             let grid = GridLines(d, axis: axis)
-            let (length, stride) = (grid.length, grid.stride)
+            let (length, step) = (grid.length, grid.stride)
             let weight = Float(s[axis] * s[axis])
             f.withUnsafeMutableBufferPointer { buffer in
                 let values = UncheckedSendable(buffer.baseAddress!)
                 parallelFor(0..<grid.count, grain: 64, threads: workers) { range in
-                    var line = [Float](repeating: 0, count: length), out = [Float](repeating: 0, count: length)
-                    var v = [Int](repeating: 0, count: length), z = [Float](repeating: 0, count: length + 1)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * length + 1)
+                    let vertices = UnsafeMutablePointer<Int>.allocate(capacity: length)
+                    defer { scratch.deallocate(); vertices.deallocate() }
+                    let line = scratch, out = scratch + length, heights = scratch + 2 * length, bounds = scratch + 3 * length
                     for lineIndex in range {
-                        let start = grid.start(lineIndex)
-                        for i in 0..<length { line[i] = values.value[start + i * stride] }
-                        lowerEnvelope(line, weight, &out, &v, &z)
-                        for i in 0..<length { values.value[start + i * stride] = out[i] }
+                        let start = values.value + grid.start(lineIndex)
+                        var finite = false, flat = true
+                        for i in 0..<length {
+                            let value = start[i * step]
+                            line[i] = value
+                            if value.isFinite { finite = true }
+                            if value != 0 { flat = false }
+                        }
+                        // Nothing near, or all feature: the line stays as it is.
+                        if !finite || flat { continue }
+                        lowerEnvelope(line, length, weight, out, vertices, heights, bounds)
+                        for i in 0..<length { start[i * step] = out[i] > limit ? .infinity : out[i] }
                     }
                 }
             }
@@ -93,26 +136,24 @@ public enum Morphology {
         return f
     }
 
-    /// out[q] = min over p of (f[p] + w·(q − p)²), for f with infinite entries.
-    static func lowerEnvelope(_ f: [Float], _ w: Float, _ out: inout [Float], _ v: inout [Int], _ z: inout [Float]) {
-        let n = f.count
+    /// out[q] = min over p of (f[p] + w·(q − p)²), for f with infinite entries (at least one finite).
+    /// `heights[k]` holds f[v[k]] + w·v[k]², `bounds` the envelope's breakpoints (n + 1 of them).
+    private static func lowerEnvelope(_ f: UnsafeMutablePointer<Float>, _ n: Int, _ w: Float, _ out: UnsafeMutablePointer<Float>,
+                                      _ v: UnsafeMutablePointer<Int>, _ heights: UnsafeMutablePointer<Float>,
+                                      _ z: UnsafeMutablePointer<Float>) {
         var k = -1
         for q in 0..<n where f[q].isFinite {
             let fq = f[q] + w * Float(q * q)
             var s: Float = -.infinity
             while k >= 0 {
-                let p = v[k]
-                s = (fq - (f[p] + w * Float(p * p))) / (2 * w * Float(q - p))
+                s = (fq - heights[k]) / (2 * w * Float(q - v[k]))
                 if s <= z[k] { k -= 1 } else { break }
             }
             k += 1
             v[k] = q
+            heights[k] = fq
             z[k] = k == 0 ? -.infinity : s
             z[k + 1] = .infinity
-        }
-        guard k >= 0 else {
-            for q in 0..<n { out[q] = .infinity }
-            return
         }
         var j = 0
         for q in 0..<n {
@@ -122,8 +163,25 @@ public enum Morphology {
         }
     }
 
+    /// The squared distance a threshold at `radius` needs exactly (a little beyond, for rounding).
+    private static func reach(_ radius: Double) -> Float { Float(radius * radius) * 1.01 + 1e-3 }
+
     private static func threshold(_ distance: [Float], _ limit: Double, geometry: VolumeGeometry, threads: Int?) -> Volume<UInt8> {
         let bound = Float(limit) * (1 + 1e-6)  // squared mm; a voxel exactly at the radius is in
-        return Volume(geometry: geometry, voxels: distance.map { $0 <= bound ? 1 : 0 })
+        return Volume(geometry: geometry, voxels: parallelMap(distance, threads: threads) { _, value in value <= bound ? 1 : 0 })
+    }
+
+    /// `transform(i, distance[i])` for every voxel, on `threads` threads.
+    private static func parallelMap(_ distance: [Float], threads: Int?, _ transform: (Int, Float) -> UInt8) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: distance.count) { buffer, count in
+            let out = UncheckedSendable(buffer.baseAddress!)
+            distance.withUnsafeBufferPointer { source in
+                let values = UncheckedSendable(source.baseAddress!)
+                parallelFor(0..<distance.count, grain: 1 << 18, threads: MaskComponents.resolved(threads)) { range in
+                    for i in range { out.value[i] = transform(i, values.value[i]) }
+                }
+            }
+            count = distance.count
+        }
     }
 }

@@ -121,7 +121,7 @@ public struct VesselPreset: Sendable {
                 explored = try windowOnly().grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero,
                                                  excluded: nil, seeds: resolved, maxVoxels: exploration)
             }
-            if let box = Overlap.box(explored.mask) {
+            if let box = explored.box {
                 let pad = SIMD3<Int>((0..<3).map { Int((10 / g.spacing[$0]).rounded(.up)) })
                 let lo = pointwiseMax(box.0 &- pad, .zero), hi = pointwiseMin(box.1 &+ pad, g.dimensions &- 1)
                 let part = hu.cropped(low: lo, high: hi)
@@ -160,13 +160,19 @@ public struct VesselPreset: Sendable {
         // CT: contrast brighter than the window (not bone) counts as blood when thickness is
         // measured, so a chamber whose values straddle the window's top is seen whole.
         var brighter: Volume<UInt8>?
-        if let excluded, case .int16(let hu) = volume {
+        if let excluded, case .int16(let hu) = volume, let box = growth.box {
+            // Only next to the region counts (the chamber cut looks no further than its box).
             let top = int16Bounds(low, high).1
+            let a = pointwiseMax(box.0 &- 1, .zero), b = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
             var above = Volume<UInt8>(geometry: g, filledWith: 0)
-            for i in above.voxels.indices where hu.voxels[i] > top && excluded.voxels[i] == 0 { above.voxels[i] = 1 }
+            for z in a.z...b.z {
+                for y in a.y...b.y {
+                    for i in g.offset(a.x, y, z)...g.offset(b.x, y, z) where hu.voxels[i] > top && excluded.voxels[i] == 0 { above.voxels[i] = 1 }
+                }
+            }
             brighter = above
         }
-        let cut = cutChambers(&growth.mask, seeds: resolved, brighter: brighter)
+        let cut = cutChambers(&growth.mask, box: growth.box, seeds: resolved, brighter: brighter)
         growth.voxels -= cut
         if growth.voxels > maxVoxels {
             // Held to the limit: grown again inside what was kept, nearest the seeds first.
@@ -241,10 +247,11 @@ public struct VesselPreset: Sendable {
         return (floor, last, nil)
     }
 
-    /// Cuts parts thicker than a vessel off `mask` (see the type's notes); returns the voxels removed.
-    private func cutChambers(_ mask: inout Volume<UInt8>, seeds: [ResolvedSeed], brighter: Volume<UInt8>?) -> Int {
+    /// Cuts parts thicker than a vessel off `mask` (see the type's notes), whose voxels lie in
+    /// `box`; returns the voxels removed.
+    private func cutChambers(_ mask: inout Volume<UInt8>, box: (SIMD3<Int>, SIMD3<Int>)?, seeds: [ResolvedSeed], brighter: Volume<UInt8>?) -> Int {
         let g = mask.geometry
-        guard let box = Overlap.box(mask) else { return 0 }
+        guard let box else { return 0 }
         let low = pointwiseMax(box.0 &- 1, .zero), high = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
         let region = mask.cropped(low: low, high: high)
         let c = region.geometry
@@ -256,7 +263,11 @@ public struct VesselPreset: Sendable {
             // would cap the depth. Larger cavities (tissue ringed by vessels) stay.
             solid = Morphology.fillHoles(solid, maximumVoxels: max(8, Int(1 / c.voxelVolume)), threads: threads)
         }
+        // Nothing can be thicker than `chamberRadiusMM` (the usual case: vessels only)? A bound
+        // from a grid four times coarser says so at a sixty-fourth of the cost.
+        if Self.deepestBound(solid, threads: threads) <= chamberRadiusMM { return 0 }
         let depth = Morphology.squaredDistance(to: solid, inside: false, threads: threads).map { $0.squareRoot() }
+        guard depth.contains(where: { Double($0) > chamberRadiusMM }) else { return 0 }
         // The vessel at the seeds: the deepest point within 5 mm of each, in the region as grown
         // (a chamber is measured with its brighter part, the vessel it is compared with is not).
         let grownDepth = brighter == nil ? depth
@@ -308,6 +319,25 @@ public struct VesselPreset: Sendable {
         return before - after
     }
 
+    /// An upper bound (mm) on the distance from any voxel of `mask` to the nearest voxel outside
+    /// it (outside the grid does not count), from the mask pooled into cells of 4³ voxels: a cell
+    /// is in when any of its voxels is. A voxel lies within 1.5 voxels (per axis) of its cell's
+    /// centre, so its depth is at most its cell's depth plus twice that half-diagonal.
+    static func deepestBound(_ mask: Volume<UInt8>, threads: Int?) -> Double {
+        let d = mask.dimensions, cell = 4
+        let coarse = SIMD3<Int>((0..<3).map { (d[$0] + cell - 1) / cell })
+        var pooled = Volume<UInt8>(geometry: VolumeGeometry(dimensions: coarse, spacing: mask.spacing * Double(cell)), filledWith: 0)
+        for z in 0..<d.z {
+            for y in 0..<d.y {
+                let row = (z * d.y + y) * d.x, target = ((z / cell) * coarse.y + y / cell) * coarse.x
+                for x in 0..<d.x where mask.voxels[row + x] != 0 { pooled.voxels[target + x / cell] = 1 }
+            }
+        }
+        let deepest = Morphology.squaredDistance(to: pooled, inside: false, threads: threads).max() ?? 0
+        let halfDiagonal = (1.5 * mask.spacing * 1.5 * mask.spacing).sum().squareRoot()
+        return Double(deepest).squareRoot() + 2 * halfDiagonal
+    }
+
     /// Fills, slice by slice (along the third axis), background regions enclosed by the mask of
     /// at most `maximumAreaMM2` (the marrow inside a vertebra's cortex; not the skull's or the
     /// pelvis's contents).
@@ -351,6 +381,8 @@ public struct VesselPreset: Sendable {
 
     private struct Growth {
         var mask: Volume<UInt8>
+        /// The region's bounding box (voxel indices, inclusive), nil when it is empty.
+        var box: (SIMD3<Int>, SIMD3<Int>)?
         var voxels: Int
         var waves: Int
         var edgeVoxels: Int
@@ -367,6 +399,10 @@ public struct VesselPreset: Sendable {
         let offsets = connectivity.offsets
         // 0: not looked at, 1: in the region, 2: claimed by the next wave, 3: not eligible.
         var state = [UInt8](repeating: 0, count: volume.geometry.voxelCount)
+        // Voxels looked at and left out (state 3, or 2 when growth stopped): reset at the end,
+        // so that the mask is made without a pass over the whole grid.
+        var refused: [Int] = []
+        var boxLow = SIMD3<Int>(repeating: .max), boxHigh = SIMD3<Int>(repeating: .min)
         var wave: [Int] = [], fronts: [Int] = []
         var total = 0, waves = 0, edgeVoxels = 0
         var stop: GrowthStop?
@@ -395,6 +431,8 @@ public struct VesselPreset: Sendable {
                     if eligible(seed.index.x, seed.index.y, seed.index.z, index) {
                         state[index] = 1
                         wave.append(index)
+                        boxLow = pointwiseMin(boxLow, seed.index)
+                        boxHigh = pointwiseMax(boxHigh, seed.index)
                     } else {
                         seedError = .invalidParameter(name: "seed \(seed.given)", reason: "lies within \(format(boneMarginMM)) mm of a voxel brighter than the window (bone or calcification above \(format(upper.doubleValue))): place it in the vessel's lumen, away from bone")
                         return
@@ -415,6 +453,7 @@ public struct VesselPreset: Sendable {
                                 next.append(neighbour)
                             } else {
                                 state[neighbour] = 3
+                                refused.append(neighbour)
                             }
                         }
                     }
@@ -429,21 +468,26 @@ public struct VesselPreset: Sendable {
                     if stop == nil && total + next.count > maxVoxels {
                         stop = .volumeLimit(ml: maxVolumeML)
                     }
-                    if stop != nil { break }
-                    for index in next { state[index] = 1 }
+                    if stop != nil {
+                        refused += next
+                        break
+                    }
+                    for index in next {
+                        state[index] = 1
+                        let point = SIMD3(index % nx, (index / nx) % ny, index / (nx * ny))
+                        boxLow = pointwiseMin(boxLow, point)
+                        boxHigh = pointwiseMax(boxHigh, point)
+                    }
                     fronts.append(next.count)
                     total += next.count
                     waves += 1
                     wave = next
                 }
-                let region = UncheckedSendable(state)
-                parallelFor(0..<state.count, grain: 1 << 18, threads: threads) { range in
-                    for i in range { region.value[i] = region.value[i] == 1 ? 1 : 0 }
-                }
+                for index in refused { state[index] = 0 }
             }
         }
         if let seedError { throw seedError }
-        return Growth(mask: Volume(geometry: volume.geometry, voxels: state), voxels: total, waves: waves,
+        return Growth(mask: Volume(geometry: volume.geometry, voxels: state), box: total > 0 ? (boxLow, boxHigh) : nil, voxels: total, waves: waves,
                       edgeVoxels: edgeVoxels, stop: stop)
     }
 
