@@ -327,7 +327,7 @@ public struct RecipeRunner: Sendable {
         public var interval: [Double]?
         /// What the preset measured (none for the skin).
         public var figures: StructureFigures?
-        public var warnings: [String]
+        public var warnings: [Notice]
         /// Why growth ended before the structure's own edge, if it did (vessels).
         public var stop: GrowthStop?
         public var seconds: Double
@@ -389,7 +389,7 @@ public struct RecipeRunner: Sendable {
         let label = s.preset.label
         let g = volume.geometry
         func make(_ mask: Volume<UInt8>, _ voxels: Int, _ seeds: [ResolvedSeed], _ interval: [Double]?,
-                  _ figures: StructureFigures?, _ warnings: [String], stop: GrowthStop? = nil) -> Segmented {
+                  _ figures: StructureFigures?, _ warnings: [Notice], stop: GrowthStop? = nil) -> Segmented {
             Segmented(mask: mask, summary: StructureResult(
                 preset: s.preset, label: label, voxels: voxels, voxelsInMap: voxels, volumeML: Double(voxels) * g.voxelVolume / 1000,
                 seeds: seeds, interval: interval, figures: figures, warnings: warnings, stop: stop, seconds: 0))
@@ -406,23 +406,30 @@ public struct RecipeRunner: Sendable {
             let r = try bone.run(volume, modality: modality, seeds: s.allSeeds)
             var warnings = r.warnings
             if !r.tableComponents.isEmpty {
-                warnings.append("left out \(r.tableComponents.count) component(s) lying outside the body " +
-                    "(table or head rest: \(r.tableComponents.map { String($0.voxels) }.joined(separator: ", ")) voxels)")
+                let voxels = r.tableComponents.map { String($0.voxels) }.joined(separator: ", ")
+                warnings.append(Notice(.tableLeftOut, ["count": String(r.tableComponents.count), "voxels": voxels],
+                                       text: "left out \(r.tableComponents.count) component(s) lying outside the body (table or head rest: \(voxels) voxels)"))
             }
             var figures = StructureFigures.Bone(automaticSeedVoxels: r.automaticSeedVoxels, seedLevelHU: r.seedLevel)
             if let centre = r.metalCentre {
                 figures.metalML = r.metalML
-                warnings.append("metal: \(plainNumber((r.metalML * 10).rounded() / 10)) mL above \(plainNumber(bone.metalHU)) HU (an implant or a filling; " +
-                    "the largest piece at \(plainNumber(centre.x.rounded())), \(plainNumber(centre.y.rounded())), \(plainNumber(centre.z.rounded())) mm LPS); " +
-                    "it is kept in the bone label up to \(plainNumber(bone.upper)) HU: give --upper \(plainNumber(bone.metalHU)) to leave it out")
+                let values = ["ml": plainNumber((r.metalML * 10).rounded() / 10), "metalHU": plainNumber(bone.metalHU),
+                              "position": [centre.x, centre.y, centre.z].map { plainNumber($0.rounded()) }.joined(separator: ", "), "upper": plainNumber(bone.upper)]
+                warnings.append(Notice(.metal, values,
+                                       text: "metal: \(values["ml"]!) mL above \(values["metalHU"]!) HU (an implant or a filling; " +
+                                           "the largest piece at \(values["position"]!) mm LPS); " +
+                                           "it is kept in the bone label up to \(values["upper"]!) HU: give --upper \(values["metalHU"]!) to leave it out"))
             }
             if let contrast = r.contrast, !contrast.isEmpty {
                 let ml = Double(contrast.excludedVoxels) * g.voxelVolume / 1000
                 figures.contrastExcludedML = ml
                 let pools = contrast.pools.map { "\(plainNumber($0.volumeML.rounded())) mL at \(plainNumber($0.medianHU.rounded())) HU" }
-                warnings.append("contrast-enhanced study: left \(plainNumber(ml.rounded())) mL of contrast-filled blood out of bone " +
-                    "(blood pool(s): \(pools.joined(separator: ", "))" +
-                    (contrast.denseML > 0 ? "; dense contrast in veins: \(plainNumber(contrast.denseML.rounded())) mL" : "") + ")")
+                let listed = pools.joined(separator: ", ")
+                let named = contrast.pools.map { "\(plainNumber($0.volumeML.rounded())) mL (\(plainNumber($0.medianHU.rounded())) HU)" }
+                warnings.append(Notice(.contrastLeftOut, ["ml": plainNumber(ml.rounded()), "pools": named.joined(separator: ", ")],
+                                       text: "contrast-enhanced study: left \(plainNumber(ml.rounded())) mL of contrast-filled blood out of bone " +
+                                           "(blood pool(s): \(listed)" +
+                                           (contrast.denseML > 0 ? "; dense contrast in veins: \(plainNumber(contrast.denseML.rounded())) mL" : "") + ")"))
             }
             return make(r.mask, r.voxelCount, r.seeds, [bone.lower, bone.upper], .bone(figures), warnings)
         case .skin(let settings):

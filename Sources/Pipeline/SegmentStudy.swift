@@ -28,7 +28,7 @@ public struct SegmentStudy: Sendable {
         public var figures: StructureFigures?
         public var seeds: [SeedUsed]
         public var seconds: Double?
-        public var warnings: [String]
+        public var warnings: [Notice]
     }
 
     public struct Result: Sendable {
@@ -133,13 +133,13 @@ public struct SegmentStudy: Sendable {
             }
             let grown = try grower.grow(volume, seeds: region.allSeeds, criterion: criterion)
             return self.region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds, chosen,
-                               limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+                               limited: grown.stoppedByVolumeLimit, warnings: grown.warnings.map(\.text))
         case .confidence:
             let grown = try grower.grow(volume, seeds: region.allSeeds,
                                         criterion: .confidence(multiplier: region.multiplier ?? 2.5, iterations: region.iterations ?? 4,
                                                                initialRadius: region.radius ?? 1))
             var result = self.region(grown.mask, voxels: grown.voxelCount, interval: [grown.lower, grown.upper], seeds: grown.seeds,
-                                     chosen, limited: grown.stoppedByVolumeLimit, warnings: grown.warnings)
+                                     chosen, limited: grown.stoppedByVolumeLimit, warnings: grown.warnings.map(\.text))
             result.iterations = grown.iterations
             return result
         }

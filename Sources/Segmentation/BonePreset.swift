@@ -52,7 +52,7 @@ public struct BonePreset: Sendable {
         /// Metal: volume (mL) above `metalHU`, and the centre of the largest piece (LPS mm).
         public var metalML: Double
         public var metalCentre: SIMD3<Double>?
-        public var warnings: [String]
+        public var warnings: [Notice]
     }
 
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed] = []) throws(SegmentationError) -> Result {
@@ -131,7 +131,7 @@ public struct BonePreset: Sendable {
             islands += 1
         }
         var table: [(voxels: Int, insideBody: Double)] = []
-        var warnings: [String] = []
+        var warnings: [Notice] = []
         if excludeTable {
             let body = Self.body(hu, threads: workers)
             let inside = Self.voxelsPerComponent(runs, among: seeded) { body.contains($0, $1, $2) }
@@ -143,8 +143,8 @@ public struct BonePreset: Sendable {
                 }
             }
             if seeded.allSatisfy({ !$0 }) && !table.isEmpty {
-                warnings.append("every bone component lay mostly outside the body and was taken for the table; " +
-                    "run with table exclusion off if this study is not of a body")
+                warnings.append(Notice(.tableOnly, text: "every bone component lay mostly outside the body and was taken for the table; " +
+                    "run with table exclusion off if this study is not of a body"))
             }
         }
         // What is left of contrast beside the blood taken out (a dense streak in the atrium, the

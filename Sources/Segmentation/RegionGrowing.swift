@@ -39,7 +39,7 @@ public struct GrowthResult: Sendable {
     public var iterations: Int
     /// True when the volume limit cut the region short.
     public var stoppedByVolumeLimit: Bool
-    public var warnings: [String]
+    public var warnings: [Notice]
 }
 
 /// Seeded region growing: multithreaded, exact (the result is the set of voxels connected to a
@@ -200,7 +200,7 @@ public struct RegionGrowing: Sendable {
             selected[index] = true
             voxelCount += RunComponents.x1(components.runs[index]) - RunComponents.x0(components.runs[index]) + 1
         }
-        var warnings: [String] = []
+        var warnings: [Notice] = []
         var limited = false
         if let maxML = limits.maxVolumeML {
             let maxVoxels = Int(saturating: (maxML * 1000 / geometry.voxelVolume).rounded(.down))
@@ -209,9 +209,10 @@ public struct RegionGrowing: Sendable {
                 selected = walk.selected
                 voxelCount = walk.voxels
                 limited = true
-                warnings.append("the region reached the volume limit of \(format(maxML)) mL: growth stopped after " +
-                    "\(walk.waves) breadth-first wave(s) from the seeds (the connected region holds " +
-                    "\(format(Double(components.voxels(where: isRoot)) * geometry.voxelVolume / 1000)) mL)")
+                let connected = format(Double(components.voxels(where: isRoot)) * geometry.voxelVolume / 1000)
+                warnings.append(Notice(.volumeLimitWaves, ["limitML": format(maxML), "waves": String(walk.waves), "connectedML": connected],
+                                       text: "the region reached the volume limit of \(format(maxML)) mL: growth stopped after " +
+                                           "\(walk.waves) breadth-first wave(s) from the seeds (the connected region holds \(connected) mL)"))
             }
         }
         return GrownRegion(components: components, selected: selected, voxelCount: voxelCount, limited: limited,
@@ -421,7 +422,7 @@ struct GrownRegion {
     var selected: [Bool]
     var voxelCount: Int
     var limited: Bool
-    var warnings: [String]
+    var warnings: [Notice]
     var lower: Double
     var upper: Double
 

@@ -72,7 +72,7 @@ public struct TumorPreset: Sendable {
         public var reachedLimit: Bool
         /// What the rays found: the median edge distance and its 90th percentile (mm).
         public var probe: EdgeProbe.Result
-        public var warnings: [String]
+        public var warnings: [Notice]
     }
 
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed]) throws(SegmentationError) -> Result {
@@ -159,7 +159,7 @@ public struct TumorPreset: Sendable {
         let seedSigma = max(0, squares / Double(count) - seedMean * seedMean).squareRoot()
         let floor = max(1e-6, 0.01 * abs(seedMean))
         let sigma = max(seedSigma, floor)
-        var warnings: [String] = []
+        var warnings: [Notice] = []
 
         let grower = RegionGrowing(connectivity: .six, limits: GrowthLimits(maxDistanceMM: limit), threads: threads)
         let roiSeeds = local.map { Seed.voxel($0) }
@@ -177,8 +177,9 @@ public struct TumorPreset: Sendable {
             (lower, upper) = (min(lesionMean - spread, seedValues.min()!), edge)
         }
         if abs(lesionMean - surrounding) < 2 * sigma {
-            warnings.append("low contrast: lesion \(format(lesionMean.rounded())) against \(format(surrounding.rounded())) around it; " +
-                            "the boundary is uncertain")
+            let (lesion, around) = (format(lesionMean.rounded()), format(surrounding.rounded()))
+            warnings.append(Notice(.lowContrast, ["lesion": lesion, "surroundings": around],
+                                   text: "low contrast: lesion \(lesion) against \(around) around it; the boundary is uncertain"))
         }
         for (seed, value) in zip(resolved, seedValues) where !(value >= lower && value <= upper) {
             throw .invalidParameter(name: "seed \(seed.given)", reason: "its smoothed value \(format(value.rounded())) lies on the surroundings' side of the lesion's edge (\(format(lower.rounded()))…\(format(upper.rounded()))): place it nearer the lesion's centre")
@@ -202,9 +203,10 @@ public struct TumorPreset: Sendable {
             }
         }
         if reachedLimit {
-            warnings.append("leak guard: the region reached the \(format(limit)) mm limit around the seeds, so the lesion " +
-                            "touches tissue of the same intensity; growth stopped there and the join was cut" +
-                            (radiusMM == nil ? " (give --radius-mm to set the limit)" : ""))
+            warnings.append(Notice(.leakGuardLimit, ["limitMM": format(limit)],
+                                   text: "leak guard: the region reached the \(format(limit)) mm limit around the seeds, so the lesion " +
+                                       "touches tissue of the same intensity; growth stopped there and the join was cut" +
+                                       (radiusMM == nil ? " (give --radius-mm to set the limit)" : "")))
             let opened = MaskComponents.keepConnected(Morphology.open(region, radius: max(2 * boundaryMM, 2), threads: threads), to: local,
                                                       connectivity: .six, threads: threads)
             if opened.voxels.contains(where: { $0 != 0 }) { region = opened }
@@ -233,9 +235,11 @@ public struct TumorPreset: Sendable {
                 fadedTo = level
                 if bright { lower = level } else { upper = level }
                 // It was the lesion's rim, not a neighbour, that the limit met.
-                warnings.removeAll { $0.hasPrefix("leak guard") }
-                warnings.append("the lesion fades towards its rim: its outline was followed out to \(format(level.rounded())) " +
-                                "(\(format(edge.rounded())) half-way from its centre), where it still stays compact")
+                warnings.removeAll { $0.code == .leakGuardLimit }
+                let (out, half) = (format(level.rounded()), format(edge.rounded()))
+                warnings.append(Notice(.lesionFades, ["level": out, "edge": half],
+                                       text: "the lesion fades towards its rim: its outline was followed out to \(out) " +
+                                           "(\(half) half-way from its centre), where it still stays compact"))
             }
         }
 

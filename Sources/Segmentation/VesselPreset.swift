@@ -75,7 +75,7 @@ public struct VesselPreset: Sendable {
         public var waves: Int
         /// Why growth ended early, if it did (front widening or the volume limit).
         public var stop: GrowthStop?
-        public var warnings: [String]
+        public var warnings: [Notice]
     }
 
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed]) throws(SegmentationError) -> Result {
@@ -102,7 +102,7 @@ public struct VesselPreset: Sendable {
             throw .invalidParameter(name: "seed \(seed.given)", reason: "has value \(format(seed.value.rounded())), outside the vessel window \(format(low.rounded()))…\(format(high.rounded())): \(hint)")
         }
         // MR (and CT without the bone rule): the local margin around brighter voxels.
-        func grown(within allowed: Volume<UInt8>?, limit: Int) throws(SegmentationError) -> Growth {
+        func grown(within allowed: Excluded?, limit: Int) throws(SegmentationError) -> Growth {
             switch volume {
             case .int16(let v):
                 let (lo, hi) = int16Bounds(low, high)
@@ -113,7 +113,7 @@ public struct VesselPreset: Sendable {
         }
         // CT: bone as the bone preset finds it, marrow filled, with a margin; made only in the box
         // that growth through the window alone reaches (it can only shrink from there).
-        var excluded: Volume<UInt8>?
+        var excluded: Excluded?
         var boneVoxels = 0, boneFallback = false
         if modality == "CT", excludeBone, case .int16(let hu) = volume {
             let explored: Growth
@@ -146,9 +146,8 @@ public struct VesselPreset: Sendable {
                         boneFallback = true
                     } else {
                         boneVoxels = local.voxels.reduce(0) { $0 + Int($1) }
-                        var mask = Volume<UInt8>(geometry: g, filledWith: 1)
-                        mask.paste(local, at: lo)
-                        excluded = mask
+                        // Outside the box is left out too: growth through the window alone stayed in it.
+                        excluded = Excluded(inside: local, at: lo)
                     }
                 }
             }
@@ -167,7 +166,7 @@ public struct VesselPreset: Sendable {
             var above = Volume<UInt8>(geometry: g, filledWith: 0)
             for z in a.z...b.z {
                 for y in a.y...b.y {
-                    for i in g.offset(a.x, y, z)...g.offset(b.x, y, z) where hu.voxels[i] > top && excluded.voxels[i] == 0 { above.voxels[i] = 1 }
+                    for x in a.x...b.x where hu[x, y, z] > top && !excluded.excludes(x, y, z) { above[x, y, z] = 1 }
                 }
             }
             brighter = above
@@ -179,28 +178,34 @@ public struct VesselPreset: Sendable {
             var outside = growth.mask
             for i in outside.voxels.indices { outside.voxels[i] = outside.voxels[i] == 0 ? 1 : 0 }
             let waves = growth.waves, edge = growth.edgeVoxels
-            growth = try grown(within: outside, limit: maxVoxels)
+            growth = try grown(within: Excluded(inside: outside, at: .zero), limit: maxVoxels)
             (growth.waves, growth.edgeVoxels) = (max(waves, growth.waves), edge)
         } else if case .volumeLimit = growth.stop {
             growth.stop = nil
         }
-        var warnings: [String] = []
+        var warnings: [Notice] = []
         if let jump {
-            warnings.append("the window starts at \(format(low.rounded())) HU, not \(format(floor.rounded())): one step lower, growth through the " +
-                            "window alone went from \(format(jump.from.rounded())) mL to more than \(format(jump.to.rounded())) mL (an organ or " +
-                            "bone marrow of that value next to the vessel)")
+            let values = ["low": format(low.rounded()), "floor": format(floor.rounded()), "fromML": format(jump.from.rounded()), "toML": format(jump.to.rounded())]
+            warnings.append(Notice(.windowRaised, values,
+                                   text: "the window starts at \(values["low"]!) HU, not \(values["floor"]!): one step lower, growth through the " +
+                                       "window alone went from \(values["fromML"]!) mL to more than \(values["toML"]!) mL (an organ or " +
+                                       "bone marrow of that value next to the vessel)"))
         }
-        if let stop = growth.stop { warnings.append(stop.message) }
+        if let stop = growth.stop { warnings.append(stop.notice) }
         if boneFallback {
-            warnings.append("a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): " +
-                            "bone was left out by brightness alone, within \(format(boneMarginMM)) mm of voxels above the window")
+            warnings.append(Notice(.seedInBone, ["marginMM": format(boneMarginMM)],
+                                   text: "a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): " +
+                                       "bone was left out by brightness alone, within \(format(boneMarginMM)) mm of voxels above the window"))
         }
         if cut > 0 {
-            warnings.append("cut off \(format((Double(cut) * g.voxelVolume / 1000).rounded())) mL thicker than a vessel (a heart chamber, or a vessel " +
-                            "pressed against one): the region stops at its neck")
+            let ml = format((Double(cut) * g.voxelVolume / 1000).rounded())
+            warnings.append(Notice(.chambersCut, ["ml": ml], text: "cut off \(ml) mL thicker than a vessel (a heart chamber, or a vessel " +
+                                       "pressed against one): the region stops at its neck"))
         }
         if growth.voxels < 30 {
-            warnings.append("only \(growth.voxels) voxel(s) grew from the seeds: the window \(format(low.rounded()))…\(format(high.rounded())) may not suit this study")
+            let (from, to) = (format(low.rounded()), format(high.rounded()))
+            warnings.append(Notice(.fewVoxels, ["voxels": String(growth.voxels), "low": from, "high": to],
+                                   text: "only \(growth.voxels) voxel(s) grew from the seeds: the window \(from)…\(to) may not suit this study"))
         }
         return Result(mask: growth.mask, voxelCount: growth.voxels, volumeML: Double(growth.voxels) * g.voxelVolume / 1000,
                       seeds: resolved, lower: low, upper: high, seedMedian: median, edgeVoxelsExcluded: growth.edgeVoxels,
@@ -379,6 +384,25 @@ public struct VesselPreset: Sendable {
         return out
     }
 
+    /// Voxels growth may not enter: those set in `mask`, placed at `low` in the study's grid, and
+    /// every voxel outside it.
+    private struct Excluded {
+        let mask: Volume<UInt8>
+        let low: SIMD3<Int>
+
+        init(inside mask: Volume<UInt8>, at low: SIMD3<Int>) {
+            self.mask = mask
+            self.low = low
+        }
+
+        @inline(__always) func excludes(_ x: Int, _ y: Int, _ z: Int) -> Bool {
+            let (i, j, k) = (x - low.x, y - low.y, z - low.z)
+            let d = mask.dimensions
+            guard i >= 0, j >= 0, k >= 0, i < d.x, j < d.y, k < d.z else { return true }
+            return mask.voxels[(k * d.y + j) * d.x + i] != 0
+        }
+    }
+
     private struct Growth {
         var mask: Volume<UInt8>
         /// The region's bounding box (voxel indices, inclusive), nil when it is empty.
@@ -392,7 +416,7 @@ public struct VesselPreset: Sendable {
     /// Grows from `seeds` through eligible voxels, wave by wave (a wave: the voxels one step
     /// further from the seeds). Stops before a wave wider than `widening` × the median of the last
     /// 30 waves (and than `minimumFront`), or one that would pass `maxVoxels`.
-    private func grow<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, excluded: Volume<UInt8>?,
+    private func grow<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, excluded: Excluded?,
                                      seeds: [ResolvedSeed], maxVoxels: Int) throws(SegmentationError) -> Growth {
         let d = volume.dimensions
         let (nx, ny, nz) = (d.x, d.y, d.z)
@@ -413,7 +437,7 @@ public struct VesselPreset: Sendable {
                 func eligible(_ x: Int, _ y: Int, _ z: Int, _ index: Int) -> Bool {
                     let v = values[index]
                     guard v >= lower && v <= upper else { return false }
-                    if let excluded { return excluded.voxels[index] == 0 }
+                    if let excluded { return !excluded.excludes(x, y, z) }
                     for zz in max(0, z - radii.z)...min(nz - 1, z + radii.z) {
                         for yy in max(0, y - radii.y)...min(ny - 1, y + radii.y) {
                             let row = (zz * ny + yy) * nx

@@ -339,6 +339,12 @@ enum Workstation {
                 }
                 $("caption-" + name).textContent = text["app.plane." + name] + " " + (index + 1) + " / " + n[p.slice];
               }
+              // A preset's note in the reader's language: its code's template with its values (English: its own text).
+              function notice(w) {
+                const template = text["notice." + w.code];
+                if (document.documentElement.lang === "en" || !template) return w.text;
+                return template.replace(/\\{(\\w+)\\}/g, (whole, name) => name in w.values ? w.values[name] : whole);
+              }
               function recipe() {
                 const structure = $("structure").value, seeds = state.seeds.filter(s => s.structure === structure).map(s => s.mm);
                 const item = { preset: structure };
@@ -356,7 +362,7 @@ enum Workstation {
                   const lines = preview.structures.map(s => {
                     let line = (text["structure." + s.name] || s.name) + ": " + number(s.volumeML, 2) + " mL";
                     if (s.figures && s.figures.maximalDiameterMM) line += ", " + text["app.diameter"] + " " + number(s.figures.maximalDiameterMM, 1) + " mm";
-                    return line + s.warnings.map(w => "\\n  " + text["app.warning"] + ": " + w).join("");
+                    return line + s.warnings.map(w => "\\n  " + text["app.warning"] + ": " + notice(w)).join("");
                   });
                   $("result").textContent = lines.join("\\n") + "\\n" + text["app.seconds"] + ": " + number(preview.seconds, 2);
                   await drawAll();

@@ -206,7 +206,7 @@ struct Segment: ParsableCommand {
                                      preset: s.preset, segmentedVoxels: s.segmentedVoxels, interval: s.interval,
                                      figures: s.figures,
                                      seeds: preset ? s.seeds : nil, seconds: s.seconds,
-                                     warnings: preset ? s.warnings : nil)
+                                     warnings: preset ? s.warnings.map(\.text) : nil)
         }
         let (interval, automatic, iterations, limited) = (result.interval, result.automaticSeedVoxels, result.iterations,
                                                           result.stoppedByVolumeLimit)

@@ -81,24 +81,26 @@ def main() -> None:
         series = max(api(args.base, args.token, f"/v1/studies/{study}")["series"],
                      key=lambda s: s["dimensions"][0] * s["dimensions"][1] * s["dimensions"][2])
         voxel = api(args.base, args.token, f"/v1/studies/{study}/voxel?mm={args.lesion}")["index"]
-        # Scroll the axial view to the lesion's slice, one wheel step a slice.
         axial = page.locator("#view-axial")
-        box = axial.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        start = series["dimensions"][2] // 2
-        steps = voxel[2] - start
-        for _ in range(abs(steps)):
-            page.mouse.wheel(0, 100 if steps > 0 else -100)
-            page.wait_for_timeout(60)
-        caption = f"{voxel[2] + 1} / {series['dimensions'][2]}"
-        page.wait_for_function(f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
-        shot("04-lesion-slice")
-        # One click inside the lesion, then Grow.
-        column, row = plane_pixel(series, voxel)
         width, height = page.evaluate("[document.getElementById('view-axial').width, document.getElementById('view-axial').height]")
-        box = axial.bounding_box()
-        page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
-        page.wait_for_function("document.getElementById('readout').textContent.length > 0")
+        column, row = plane_pixel(series, voxel)
+
+        def seed_in_lesion(name: str) -> None:
+            """Scroll the axial view to the lesion's slice (one wheel step a slice), click once inside it."""
+            box = axial.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            steps = voxel[2] - series["dimensions"][2] // 2
+            for _ in range(abs(steps)):
+                page.mouse.wheel(0, 100 if steps > 0 else -100)
+                page.wait_for_timeout(60)
+            caption = f"{voxel[2] + 1} / {series['dimensions'][2]}"
+            page.wait_for_function(f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
+            shot(name)
+            box = axial.bounding_box()
+            page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
+            page.wait_for_function("document.getElementById('readout').textContent.length > 0")
+
+        seed_in_lesion("04-lesion-slice")
         page.click("#grow")
         page.wait_for_function("document.body.dataset.preview !== undefined", timeout=120_000)
         page.wait_for_timeout(500)
@@ -146,6 +148,20 @@ def main() -> None:
         page.wait_for_selector("#home:not(.hidden)")
         shot("08-japanese")
         result["japaneseTitle"] = page.inner_text("header h1")
+        # A reader in Japan grows the lesion with an expected radius far too small: the preset's
+        # note (its leak guard) reads in Japanese.
+        page.click("#studies button.openStudy")
+        page.wait_for_function("document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
+                               timeout=120_000)
+        seed_in_lesion("09-japanese-lesion-slice")
+        page.evaluate("(() => { const r = document.getElementById('radius'); r.value = '3'; r.oninput(); })()")
+        earlier = result["preview"]
+        page.click("#grow")
+        page.wait_for_function(f"document.body.dataset.preview !== undefined && document.body.dataset.preview !== {json.dumps(earlier)}",
+                               timeout=120_000)
+        page.wait_for_timeout(300)
+        shot("10-japanese-note")
+        result["japanesePreviewText"] = page.inner_text("#result")
         browser.close()
     result["console"] = console
     print(json.dumps(result))

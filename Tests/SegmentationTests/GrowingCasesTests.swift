@@ -54,7 +54,7 @@ import VolumeCore
         let result = try Self.grow(v, [.voxel(SIMD3(0, 2, 0))], limits: limit)
         #expect(result.stoppedByVolumeLimit)
         #expect(result.voxelCount == 40)
-        #expect(result.warnings.first?.contains("volume limit") == true)
+        #expect(result.warnings.first?.code == .volumeLimitWaves && result.warnings.first?.text.contains("volume limit") == true)
         let one = try Self.grow(v, [.voxel(SIMD3(0, 2, 0))], limits: limit, threads: 1)
         #expect(one.mask.voxels == result.mask.voxels)
     }

@@ -39,7 +39,7 @@ import VolumeCore
         let (_, lesionTruth) = Phantoms.draw(into: Self.ct, ellipsoids: [lesion], contrast: 0, noise: 0)
         let result = try TumorPreset(radiusMM: 7.5).run(.int16(volume), modality: "CT", seeds: [.patient(lesion.centre)])
         #expect(result.reachedLimit)
-        #expect(result.warnings.contains { $0.contains("leak guard") && $0.contains("11.25 mm limit") }, "\(result.warnings)")
+        #expect(result.warnings.contains { $0.code == .leakGuardLimit && $0.values["limitMM"] == "11.25" && $0.text.contains("11.25 mm limit") }, "\(result.warnings)")
         // Nothing beyond the limit, most of the organ left out.
         let g = result.mask.geometry
         var beyond = 0
@@ -115,14 +115,14 @@ extension TumorPresetTests {
         let result = try TumorPreset().run(.float32(mr), modality: "MR", seeds: [.patient(centre)])
         let dice = Overlap.dice(result.mask, truth!)
         #expect(dice >= 0.85, "Dice \(dice), interval \(result.lower)…\(result.upper), warnings \(result.warnings)")
-        #expect(result.warnings.contains { $0.contains("fades towards its rim") })
+        #expect(result.warnings.contains { $0.code == .lesionFades && $0.text.contains("fades towards its rim") })
         // The same lesion without its fading shells (one step of 450) keeps its half-way edge.
         let (sharp, sharpTruth) = Phantoms.draw(into: Volume<Int16>(geometry: g, filledWith: 600), ellipsoids: [shells[0]], contrast: 450,
                                                 noise: 25, randomSeed: 11)
         let plain = try TumorPreset().run(.float32(Volume<Float>(geometry: g, voxels: sharp.voxels.map { Float($0) })), modality: "MR",
                                           seeds: [.patient(centre)])
         #expect(Overlap.dice(plain.mask, sharpTruth) >= 0.9)
-        #expect(!plain.warnings.contains { $0.contains("fades towards its rim") })
+        #expect(!plain.warnings.contains { $0.code == .lesionFades })
     }
 
     @Test func aFortyMillimetreLesionIsFoundWithoutARadius() throws {

@@ -60,7 +60,7 @@ import VolumeCore
         let (_, tubeTruth) = Phantoms.draw(into: Self.ct, segments: [tube], contrast: 0, noise: 0)
         let result = try VesselPreset().run(.int16(volume), modality: "CT", seeds: [.patient(SIMD3(125, -110, 47))])
         #expect(result.chambersRemovedML > 20, "\(result.chambersRemovedML) mL cut")
-        #expect(result.warnings.contains { $0.contains("thicker than a vessel") }, "\(result.warnings)")
+        #expect(result.warnings.contains { $0.code == .chambersCut && $0.text.contains("thicker than a vessel") }, "\(result.warnings)")
         let organVoxels = Double(4) / 3 * .pi * 22 * 22 * 20 / result.mask.geometry.voxelVolume, grown = result.voxelCount
         print("organ: grew \(grown) voxels of a \(Int(organVoxels))-voxel organ; cut \(result.chambersRemovedML) mL")
         #expect(Double(grown) < organVoxels / 10, "\(grown) voxels of a \(organVoxels)-voxel organ")
@@ -84,7 +84,7 @@ import VolumeCore
         let inOrgan = zip(result.mask.voxels, zip(organTruth.voxels, veinTruth.voxels)).filter { $0 != 0 && $1.0 != 0 && $1.1 == 0 }.count
         #expect(Double(inVein) > 0.9 * Double(veinVoxels), "\(inVein) of \(veinVoxels) vein voxels")
         #expect(inOrgan < veinVoxels / 2, "\(inOrgan) of \(organVoxels) organ voxels grown; window \(result.lower)…\(result.upper), blood \(result.seedMedian ?? .nan)")
-        #expect(result.warnings.contains { $0.contains("the window starts at") }, "\(result.warnings)")
+        #expect(result.warnings.contains { $0.code == .windowRaised && $0.text.hasPrefix("the window starts at \($0.values["low"]!) HU") }, "\(result.warnings)")
     }
 
     @Test func aChamberStraddlingTheWindowsTopIsStillCut() throws {
@@ -152,6 +152,6 @@ extension VesselPresetTests {
         #expect(leakedBone > 100, "the phantom must tempt growth into bone")
         #expect(guardedBone == 0)
         #expect(dice >= 0.85)
-        #expect(guarded.warnings.contains { $0.contains("brightness alone") }, "\(guarded.warnings)")
+        #expect(guarded.warnings.contains { $0.code == .seedInBone && $0.text.contains("brightness alone") }, "\(guarded.warnings)")
     }
 }

@@ -4,6 +4,7 @@ import HummingbirdTesting
 @testable import Service
 import Testing
 import TestSupport
+import VolumeCore
 
 /// The routes' answers and errors in process, through Hummingbird's router test framework (no
 /// socket): who may call what, and what a wrong request is told. The end-to-end tests over a
@@ -209,6 +210,14 @@ import TestSupport
                 let shared = ["structure.tumor", "structure.vessels", "app.plane.axial", "app.plane.coronal", "app.voxel", "app.voxels"]
                 let same = keys.filter { language.messages[$0] == Language.en.messages[$0] && !shared.contains($0) }
                 #expect(same.isEmpty, "\(language) leaves words in English: \(same.sorted())")
+            }
+        }
+        // Every note a preset can write, in every language, naming exactly the values it is given.
+        for code in Notice.Code.allCases {
+            for language in Language.allCases {
+                let template = language.messages["notice.\(code.rawValue)"] ?? ""
+                let named = template.matches(of: /\{(\w+)\}/).map { String($0.1) }
+                #expect(!template.isEmpty && Set(named) == Set(code.parameters), "\(language) notice.\(code.rawValue): \(named)")
             }
         }
         #expect(Language.chosen(query: "ja", acceptLanguage: "es") == .ja)

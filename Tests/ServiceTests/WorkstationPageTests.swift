@@ -46,6 +46,11 @@ extension ServiceTests {
             #expect((result["console"] as? [String])?.isEmpty == true, "the page's console: \(result["console"] ?? "")")
             #expect((result["previewText"] as? String ?? "").contains("tumor"), "\(result["previewText"] ?? "")")
             #expect(result["japaneseTitle"] as? String == Language.ja.messages["app.title"])
+            // The leak guard's note in Japanese, its limit filled in (1.5 × the 3 mm radius), no English left.
+            let note = result["japanesePreviewText"] as? String ?? ""
+            let template = try #require(Language.ja.messages["notice.leakGuardLimit"])
+            #expect(note.contains(template.replacingOccurrences(of: "{limitMM}", with: "4.5")), "\(note)")
+            #expect(!note.contains("leak guard"), "\(note)")
             #expect(result["studies"] as? Int == 2, "a folder and a zip make two studies")
             // The preview grown from the one click, against the lesion's truth.
             let (study, preview) = (try #require(result["study"] as? String), try #require(result["preview"] as? String))
@@ -74,7 +79,7 @@ extension ServiceTests {
             #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["tumor"])
             #expect(Verification.verify(service.store.folders.package(package)).ok)
             let taken = (try? FileManager.default.contentsOfDirectory(atPath: shots.path)) ?? []
-            #expect(taken.count == 8, "screenshots: \(taken.sorted())")
+            #expect(taken.count == 10, "screenshots: \(taken.sorted())")
         } catch {
             await service.stop()
             throw error

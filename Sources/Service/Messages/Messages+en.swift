@@ -82,5 +82,20 @@ extension Messages {
         "app.max": "max",
         "app.voxels": "voxels",
         "app.folder": "or a folder of DICOM files:",
+        // Notes on a segmentation (VolumeCore's Notice codes; the values fill the braces).
+        "notice.lowContrast": "low contrast: lesion {lesion} against {surroundings} around it; the boundary is uncertain",
+        "notice.leakGuardLimit": "leak guard: the region reached the {limitMM} mm limit around the seeds, so the lesion touches tissue of the same intensity; growth stopped there and the join was cut",
+        "notice.lesionFades": "the lesion fades towards its rim: its outline was followed out to {level} ({edge} half-way from its centre), where it still stays compact",
+        "notice.volumeLimitWaves": "the region reached the volume limit of {limitML} mL: growth stopped after {waves} breadth-first wave(s) from the seeds (the connected region holds {connectedML} mL)",
+        "notice.tableOnly": "every bone component lay mostly outside the body and was taken for the table; run with table exclusion off if this study is not of a body",
+        "notice.tableLeftOut": "left out {count} component(s) lying outside the body (table or head rest: {voxels} voxels)",
+        "notice.metal": "metal: {ml} mL above {metalHU} HU (an implant or a filling; the largest piece at {position} mm LPS); it is kept in the bone label up to {upper} HU: give --upper {metalHU} to leave it out",
+        "notice.contrastLeftOut": "contrast-enhanced study: left {ml} mL of contrast-filled blood out of bone (blood pools: {pools})",
+        "notice.windowRaised": "the window starts at {low} HU, not {floor}: one step lower, growth through the window alone went from {fromML} mL to more than {toML} mL (an organ or bone marrow of that value next to the vessel)",
+        "notice.volumeLimit": "the region reached the volume limit of {limitML} mL; growth stopped there",
+        "notice.widenedFront": "leak guard: the growth front widened from about {from} to {to} voxels {steps} steps from the seeds (a vessel opening into tissue of the same intensity); growth stopped before it",
+        "notice.seedInBone": "a seed lies in what the bone preset takes for bone (a vessel touching bone joins it): bone was left out by brightness alone, within {marginMM} mm of voxels above the window",
+        "notice.chambersCut": "cut off {ml} mL thicker than a vessel (a heart chamber, or a vessel pressed against one): the region stops at its neck",
+        "notice.fewVoxels": "only {voxels} voxel(s) grew from the seeds: the window {low}…{high} may not suit this study",
     ]
 }

@@ -82,5 +82,20 @@ extension Messages {
         "app.max": "máx.",
         "app.voxels": "vóxeles",
         "app.folder": "o una carpeta de archivos DICOM:",
+        // Notes on a segmentation (VolumeCore's Notice codes; the values fill the braces).
+        "notice.lowContrast": "contraste bajo: lesión {lesion} frente a {surroundings} a su alrededor; el borde es incierto",
+        "notice.leakGuardLimit": "protección contra fugas: la región alcanzó el límite de {limitMM} mm alrededor de las semillas, así que la lesión toca tejido de la misma intensidad; el crecimiento se detuvo ahí y se cortó la unión",
+        "notice.lesionFades": "la lesión se atenúa hacia su borde: su contorno se siguió hasta {level} ({edge} a medio camino desde su centro), donde sigue siendo compacta",
+        "notice.volumeLimitWaves": "la región alcanzó el límite de volumen de {limitML} mL: el crecimiento se detuvo tras {waves} onda(s) desde las semillas (la región conectada tiene {connectedML} mL)",
+        "notice.tableOnly": "todos los componentes óseos quedaban mayormente fuera del cuerpo y se tomaron por la mesa; si este estudio no es de un cuerpo, desactive la exclusión de la mesa",
+        "notice.tableLeftOut": "se excluyeron {count} componente(s) fuera del cuerpo (mesa o reposacabezas: {voxels} vóxeles)",
+        "notice.metal": "metal: {ml} mL por encima de {metalHU} HU (un implante o un empaste; la pieza mayor en {position} mm LPS); se mantiene en la etiqueta de hueso hasta {upper} HU: indique --upper {metalHU} para excluirlo",
+        "notice.contrastLeftOut": "estudio con contraste: se excluyeron del hueso {ml} mL de sangre con contraste (acumulaciones de sangre: {pools})",
+        "notice.windowRaised": "la ventana empieza en {low} HU, no en {floor}: un paso más abajo, el crecimiento solo por la ventana pasó de {fromML} mL a más de {toML} mL (un órgano o médula ósea de ese valor junto al vaso)",
+        "notice.volumeLimit": "la región alcanzó el límite de volumen de {limitML} mL; el crecimiento se detuvo ahí",
+        "notice.widenedFront": "protección contra fugas: el frente de crecimiento se ensanchó de unos {from} a {to} vóxeles a {steps} pasos de las semillas (un vaso que se abre a tejido de la misma intensidad); el crecimiento se detuvo antes",
+        "notice.seedInBone": "una semilla está en lo que el preajuste de hueso toma por hueso (un vaso que toca el hueso se une a él): el hueso se excluyó solo por su brillo, a menos de {marginMM} mm de vóxeles por encima de la ventana",
+        "notice.chambersCut": "se cortaron {ml} mL más gruesos que un vaso (una cavidad cardíaca o un vaso pegado a ella): la región se detiene en su cuello",
+        "notice.fewVoxels": "solo crecieron {voxels} vóxel(es) desde las semillas: puede que la ventana {low}…{high} no sea adecuada para este estudio",
     ]
 }

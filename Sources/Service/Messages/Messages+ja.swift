@@ -82,5 +82,20 @@ extension Messages {
         "app.max": "最大",
         "app.voxels": "ボクセル",
         "app.folder": "またはDICOMファイルのフォルダ：",
+        // Notes on a segmentation (VolumeCore's Notice codes; the values fill the braces).
+        "notice.lowContrast": "コントラストが低い：病変 {lesion} に対し周囲 {surroundings}。境界は不確かです",
+        "notice.leakGuardLimit": "漏れ防止：領域がシードから {limitMM} mm の上限に達しました。病変が同じ濃度の組織に接しているため、そこで拡張を止め、つながりを切り離しました",
+        "notice.lesionFades": "病変は辺縁に向かって淡くなります：輪郭を {level}（中心からの中間値 {edge}）まで追いました。そこでもまとまった形を保っています",
+        "notice.volumeLimitWaves": "領域が体積上限 {limitML} mL に達しました：シードから {waves} 段の幅優先拡張で止めました（連結領域は {connectedML} mL）",
+        "notice.tableOnly": "骨の成分がすべて主に体外にあり、寝台とみなされました。体の検査でなければ寝台の除外をオフにして実行してください",
+        "notice.tableLeftOut": "体外にある {count} 個の成分を除外しました（寝台またはヘッドレスト：{voxels} ボクセル）",
+        "notice.metal": "金属：{metalHU} HU を超える部分が {ml} mL（インプラントまたは充填物。最大の塊は LPS {position} mm）。骨ラベルには {upper} HU まで含めています。除外するには --upper {metalHU} を指定してください",
+        "notice.contrastLeftOut": "造影検査：造影剤で満たされた血液 {ml} mL を骨から除外しました（血液プール：{pools}）",
+        "notice.windowRaised": "ウィンドウの下限は {floor} ではなく {low} HU です：一段下げると、ウィンドウだけによる拡張が {fromML} mL から {toML} mL 超に増えました（血管の隣にその値の臓器か骨髄があります）",
+        "notice.volumeLimit": "領域が体積上限 {limitML} mL に達し、そこで拡張を止めました",
+        "notice.widenedFront": "漏れ防止：シードから {steps} 段目で拡張の前線が約 {from} から {to} ボクセルに広がりました（同じ濃度の組織へ開く血管）。その手前で止めました",
+        "notice.seedInBone": "シードが骨プリセットで骨とされる部分にあります（骨に接する血管は骨に含まれます）：骨は明るさだけで除外しました（ウィンドウより明るいボクセルから {marginMM} mm 以内）",
+        "notice.chambersCut": "血管より太い部分 {ml} mL を切り離しました（心腔、または心腔に接する血管）：領域はそのくびれで止まります",
+        "notice.fewVoxels": "シードから {voxels} ボクセルしか拡張しませんでした：ウィンドウ {low}…{high} はこの検査に合わない可能性があります",
     ]
 }

@@ -82,5 +82,20 @@ extension Messages {
         "app.max": "máx.",
         "app.voxels": "voxels",
         "app.folder": "ou uma pasta de arquivos DICOM:",
+        // Notes on a segmentation (VolumeCore's Notice codes; the values fill the braces).
+        "notice.lowContrast": "contraste baixo: lesão {lesion} contra {surroundings} ao redor; a borda é incerta",
+        "notice.leakGuardLimit": "proteção contra vazamento: a região atingiu o limite de {limitMM} mm ao redor das sementes, então a lesão toca tecido de mesma intensidade; o crescimento parou ali e a ligação foi cortada",
+        "notice.lesionFades": "a lesão se atenua em direção à borda: seu contorno foi seguido até {level} ({edge} a meio caminho do centro), onde ainda permanece compacta",
+        "notice.volumeLimitWaves": "a região atingiu o limite de volume de {limitML} mL: o crescimento parou após {waves} onda(s) a partir das sementes (a região conectada tem {connectedML} mL)",
+        "notice.tableOnly": "todos os componentes ósseos ficavam principalmente fora do corpo e foram tomados pela mesa; se este exame não é de um corpo, desative a exclusão da mesa",
+        "notice.tableLeftOut": "{count} componente(s) fora do corpo foram excluídos (mesa ou apoio de cabeça: {voxels} voxels)",
+        "notice.metal": "metal: {ml} mL acima de {metalHU} HU (um implante ou uma obturação; a maior peça em {position} mm LPS); é mantido no rótulo de osso até {upper} HU: use --upper {metalHU} para excluí-lo",
+        "notice.contrastLeftOut": "exame contrastado: {ml} mL de sangue com contraste foram excluídos do osso (acúmulos de sangue: {pools})",
+        "notice.windowRaised": "a janela começa em {low} HU, não em {floor}: um passo abaixo, o crescimento só pela janela passou de {fromML} mL para mais de {toML} mL (um órgão ou medula óssea desse valor junto ao vaso)",
+        "notice.volumeLimit": "a região atingiu o limite de volume de {limitML} mL; o crescimento parou ali",
+        "notice.widenedFront": "proteção contra vazamento: a frente de crescimento alargou-se de cerca de {from} para {to} voxels a {steps} passos das sementes (um vaso que se abre em tecido de mesma intensidade); o crescimento parou antes",
+        "notice.seedInBone": "uma semente está no que o preset de osso considera osso (um vaso que toca o osso se junta a ele): o osso foi excluído apenas pelo brilho, a menos de {marginMM} mm de voxels acima da janela",
+        "notice.chambersCut": "foram cortados {ml} mL mais espessos que um vaso (uma câmara cardíaca ou um vaso encostado nela): a região para no seu colo",
+        "notice.fewVoxels": "apenas {voxels} voxel(s) cresceram a partir das sementes: a janela {low}…{high} pode não servir para este exame",
     ]
 }
