@@ -170,7 +170,7 @@ public enum OpenAPI {
                 content:
                   application/json: {schema: {type: object}}
               responses:
-                "200": {description: '{"previewId", "structures": [{"name", "label", "voxels", "volumeML", "figures", "seeds", "warnings", …}], "warnings", "seconds"}'}
+                "200": {description: '{"previewId", "structures": [{"name", "label", "voxels", "volumeML", "figures", "seeds", "warnings": [{"code", "values", "text"}], …}], "warnings", "seconds"}: a structure''s warnings as codes with their values (for the reader''s language) and English text; the top-level warnings as text.'}
                 "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
                 "404": {description: 'No such study, or another owner''s.'}
                 "422": {description: 'The preset cannot segment what it was given (a seed in air or outside the volume, no boundary to find): the message says what to change.'}
