@@ -107,7 +107,7 @@ public struct SegmentStudy: Sendable {
                           warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
                           loadSeconds: 0, segmentSeconds: 0)
         } catch {
-            throw Failure(description: "\(error)")
+            throw Failure(description: "\(error)", notice: error.notice)
         }
     }
 

@@ -1,4 +1,5 @@
 import DICOM
+import VolumeCore
 
 /// One step of a use case: its stage in words ("loading", "segmenting bone (1 of 2)", "meshing
 /// skin") and how far the whole use case is (0…1), with the stage's counted work when it has some.
@@ -54,9 +55,12 @@ public struct UseCaseFailure: Error, Sendable, CustomStringConvertible {
     public var description: String
     /// It stopped because its observer asked.
     public var stopped = false
+    /// What went wrong as a notice, where the reader can act on it in their own language (a seed
+    /// in air, a study of the wrong kind).
+    public var notice: Notice?
 
-    public init(description: String, stopped: Bool = false) {
-        (self.description, self.stopped) = (description, stopped)
+    public init(description: String, stopped: Bool = false, notice: Notice? = nil) {
+        (self.description, self.stopped, self.notice) = (description, stopped, notice)
     }
 }
 

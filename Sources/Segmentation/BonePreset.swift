@@ -82,7 +82,8 @@ public struct BonePreset: Sendable {
                 for i in outside.voxels.indices { outside.voxels[i] = outside.voxels[i] == 0 ? 1 : 0 }
                 allowed = outside
                 for seed in resolved where finding.mask[seed.index.x, seed.index.y, seed.index.z] != 0 {
-                    throw .invalidParameter(name: "seed \(seed.given)", reason: "lies in contrast-filled blood (a blood pool or a vein with contrast), not in bone: place it in bone, or run with contrast exclusion off")
+                    throw .refused(.seedInContrast, ["seed": seed.given.description],
+                                   "seed \(seed.given): lies in contrast-filled blood (a blood pool or a vein with contrast), not in bone: place it in bone, or run with contrast exclusion off")
                 }
             }
         }
@@ -110,7 +111,8 @@ public struct BonePreset: Sendable {
                 }
             }
             guard automatic > 0 else {
-                throw .nothingFound(reason: "no voxel at or above \(format(seedLevel.rounded())) HU to seed bone: give --seed, or a lower seed threshold")
+                throw .refused(.noBoneSeed, ["level": format(seedLevel.rounded())],
+                               "no voxel at or above \(format(seedLevel.rounded())) HU to seed bone: give --seed, or a lower seed threshold")
             }
         } else {
             for seed in resolved {
@@ -157,7 +159,9 @@ public struct BonePreset: Sendable {
         let selected = runs.label.map { seeded[Int($0)] }
         let mask = runs.mask(selected: selected, geometry: volume.geometry, threads: workers)
         let count = voxels.indices.reduce(0) { $0 + (seeded[$1] ? voxels[$1] : 0) }
-        guard count > 0 else { throw .nothingFound(reason: "no bone found in [\(format(lower)), \(format(upper))] HU") }
+        guard count > 0 else {
+            throw .refused(.noBone, ["lower": format(lower), "upper": format(upper)], "no bone found in [\(format(lower)), \(format(upper))] HU")
+        }
         let metal = Self.metal(hu, above: metalHU, excluding: contrast?.mask, threads: workers)
         return Result(mask: mask, voxelCount: count, volumeML: Double(count) * volume.geometry.voxelVolume / 1000,
                       seeds: resolved, automaticSeedVoxels: automatic, islandsRemoved: islands,

@@ -10,6 +10,33 @@ public enum SegmentationError: Error, Equatable, Sendable, CustomStringConvertib
     case wrongModality(structure: String, expected: String, found: String)
     case invalidParameter(name: String, reason: String)
     case nothingFound(reason: String)
+    /// A request the preset cannot serve, said as a notice (the reader's language).
+    case refused(Notice)
+
+    /// A refusal of `code` with its values; `text` is what it says in English.
+    static func refused(_ code: Notice.Code, _ values: [String: String], _ text: String) -> SegmentationError {
+        .refused(Notice(code, values, text: text))
+    }
+
+    /// What it says as a notice, where a reader can act on it (a seed, an interval, the study's kind).
+    public var notice: Notice? {
+        switch self {
+        case .noSeeds:
+            Notice(.noSeeds, text: description)
+        case .seedOutsideVolume(let seed, let d):
+            Notice(.seedOutsideVolume, ["seed": seed, "dimensions": "\(d.x) × \(d.y) × \(d.z)"], text: description)
+        case .seedOutsideInterval(let seed, let value, let lower, let upper):
+            Notice(.seedOutsideInterval, ["seed": seed, "value": format(value), "lower": format(lower), "upper": format(upper)], text: description)
+        case .emptyInterval(let lower, let upper):
+            Notice(.emptyInterval, ["lower": format(lower), "upper": format(upper)], text: description)
+        case .wrongModality(let structure, let expected, let found):
+            Notice(.wrongModality, ["structure": structure, "expected": expected, "found": found.isEmpty ? "?" : found], text: description)
+        case .refused(let notice):
+            notice
+        case .gridMismatch, .invalidParameter, .nothingFound:
+            nil
+        }
+    }
 
     public var description: String {
         switch self {
@@ -31,6 +58,8 @@ public enum SegmentationError: Error, Equatable, Sendable, CustomStringConvertib
             return "\(name): \(reason)"
         case .nothingFound(let reason):
             return reason
+        case .refused(let notice):
+            return notice.text
         }
     }
 }

@@ -30,13 +30,13 @@ public struct SkinPreset: Sendable {
         }
         let upper = volume.valueRange(threads: threads)?.upperBound ?? threshold
         guard threshold <= upper else {
-            throw .nothingFound(reason: "no voxel above \(format(threshold)) to outline the body: give --lower for this study")
+            throw .refused(.noBodyOutline, ["threshold": format(threshold)], "no voxel above \(format(threshold)) to outline the body: give --lower for this study")
         }
         var mask = try Thresholding.mask(volume, lower: threshold, upper: upper, threads: threads)
         mask = MaskComponents.keepLargest(mask, connectivity: .six, threads: threads)
         mask = Morphology.fillHoles(mask, threads: threads)
         let voxels = mask.voxels.reduce(0) { $0 + Int($1) }
-        guard voxels > 0 else { throw .nothingFound(reason: "no body found above \(format(threshold))") }
+        guard voxels > 0 else { throw .refused(.noBody, ["threshold": format(threshold)], "no body found above \(format(threshold))") }
         return Result(mask: mask, voxelCount: voxels, volumeML: Double(voxels) * volume.geometry.voxelVolume / 1000, lower: threshold)
     }
 }

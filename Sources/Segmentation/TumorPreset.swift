@@ -78,7 +78,7 @@ public struct TumorPreset: Sendable {
     public func run(_ volume: AnyVolume, modality: String, seeds: [Seed]) throws(SegmentationError) -> Result {
         guard !seeds.isEmpty else { throw .noSeeds }
         if let radiusMM, !(radiusMM > 0) {
-            throw .invalidParameter(name: "radius", reason: "must be more than 0 mm (the lesion's expected radius), not \(format(radiusMM))")
+            throw .refused(.radiusNotPositive, ["radius": format(radiusMM)], "radius: must be more than 0 mm (the lesion's expected radius), not \(format(radiusMM))")
         }
         guard smoothingMM >= 0, multiplier > 0, boundaryMM >= 0, defaultLimitMM > 0 else {
             throw .invalidParameter(name: "tumor preset", reason: "smoothing and boundary must be ≥ 0 mm, the multiplier and limit > 0")
@@ -90,10 +90,12 @@ public struct TumorPreset: Sendable {
             let rawMean = around.reduce(0, +) / Double(max(around.count, 1))
             let place = resolved[0].given.description
             if rawMean < -300 {
-                throw .invalidParameter(name: "seed \(place)", reason: "lies in air or lung (mean \(format(rawMean.rounded())) HU around it): place the seed inside the lesion")
+                throw .refused(.seedInAir, ["seed": place, "mean": format(rawMean.rounded())],
+                               "seed \(place): lies in air or lung (mean \(format(rawMean.rounded())) HU around it): place the seed inside the lesion")
             }
             if rawMean > 400 {
-                throw .invalidParameter(name: "seed \(place)", reason: "lies in bone or calcification (mean \(format(rawMean.rounded())) HU around it): place the seed inside the soft-tissue lesion")
+                throw .refused(.seedInCalcification, ["seed": place, "mean": format(rawMean.rounded())],
+                               "seed \(place): lies in bone or calcification (mean \(format(rawMean.rounded())) HU around it): place the seed inside the soft-tissue lesion")
             }
         }
         let g = volume.geometry
@@ -105,14 +107,18 @@ public struct TumorPreset: Sendable {
         let noise = max(1.4826 * near.map { abs($0 - centre) }.sorted()[near.count / 2], 1e-9)
         let contrastToNoise = abs(probe.inside - probe.outside) / noise
         guard contrastToNoise >= minimumContrastToNoise, 3 * probe.raysWithEdge >= probe.rays else {
-            throw .nothingFound(reason: "the lesion at \(place) is too faint to bound: inside \(format(probe.inside.rounded())) against " +
-                "\(format(probe.outside.rounded())) around it, with noise of \(format(noise.rounded())) (contrast-to-noise " +
-                "\(format((contrastToNoise * 10).rounded() / 10)), at least \(format(minimumContrastToNoise)) needed); " +
-                "\(probe.raysWithEdge) of \(probe.rays) rays found an edge. No region was written: check the seed, or outline this lesion by hand")
+            let v = ["seed": place, "inside": format(probe.inside.rounded()), "outside": format(probe.outside.rounded()), "noise": format(noise.rounded()),
+                     "ratio": format((contrastToNoise * 10).rounded() / 10), "needed": format(minimumContrastToNoise),
+                     "edges": String(probe.raysWithEdge), "rays": String(probe.rays)]
+            throw .refused(.tooFaint, v, "the lesion at \(place) is too faint to bound: inside \(v["inside"]!) against \(v["outside"]!) around it, " +
+                "with noise of \(v["noise"]!) (contrast-to-noise \(v["ratio"]!), at least \(v["needed"]!) needed); \(v["edges"]!) of \(v["rays"]!) rays " +
+                "found an edge. No region was written: check the seed, or outline this lesion by hand")
         }
         if modality == "CT" && probe.outside > 300 && probe.inside < 300 {
-            throw .nothingFound(reason: "the lesion at \(place) is too faint to bound: the rays met bone (\(format(probe.outside.rounded())) HU, " +
-                "\(format(probe.radiusMM.rounded())) mm out) before any edge of a lesion. No region was written: check the seed, or outline this lesion by hand")
+            let (hu, out) = (format(probe.outside.rounded()), format(probe.radiusMM.rounded()))
+            throw .refused(.raysMetBone, ["seed": place, "hu": hu, "distanceMM": out],
+                           "the lesion at \(place) is too faint to bound: the rays met bone (\(hu) HU, \(out) mm out) before any edge of a lesion. " +
+                               "No region was written: check the seed, or outline this lesion by hand")
         }
         let limit = radiusMM.map { 1.5 * $0 } ?? min(defaultLimitMM * 4, 1.5 * probe.extentMM + 3)
         // How far the outline of a lesion that fades towards its rim may be followed (step 6).
@@ -182,7 +188,9 @@ public struct TumorPreset: Sendable {
                                    text: "low contrast: lesion \(lesion) against \(around) around it; the boundary is uncertain"))
         }
         for (seed, value) in zip(resolved, seedValues) where !(value >= lower && value <= upper) {
-            throw .invalidParameter(name: "seed \(seed.given)", reason: "its smoothed value \(format(value.rounded())) lies on the surroundings' side of the lesion's edge (\(format(lower.rounded()))…\(format(upper.rounded()))): place it nearer the lesion's centre")
+            let v = ["seed": seed.given.description, "value": format(value.rounded()), "lower": format(lower.rounded()), "upper": format(upper.rounded())]
+            throw .refused(.seedOnSurroundings, v, "seed \(seed.given): its smoothed value \(v["value"]!) lies on the surroundings' side of the lesion's edge " +
+                               "(\(v["lower"]!)…\(v["upper"]!)): place it nearer the lesion's centre")
         }
         let prior = Self.starPrior(smooth, lower: lower, upper: upper, seeds: resolved.map(\.patient), probe: probe,
                                    directions: EdgeProbe().directions)
@@ -258,9 +266,10 @@ public struct TumorPreset: Sendable {
         }.max() ?? 0
         let grownML = Double(voxels) * g.voxelVolume / 1000
         if radiusMM == nil && fadedTo == nil && grownML > 3 * bounded {
-            throw .nothingFound(reason: "the lesion at \(place) could not be bounded: the region grew to \(format(grownML.rounded())) mL, more than " +
-                "three times the \(format((bounded * 10).rounded() / 10)) mL its edges outline, so it leaked into the surroundings. No region was written: " +
-                "give --radius-mm, add seeds, or outline this lesion by hand")
+            let (ml, outlined) = (format(grownML.rounded()), format((bounded * 10).rounded() / 10))
+            throw .refused(.unbounded, ["seed": place, "ml": ml, "outlinedML": outlined],
+                           "the lesion at \(place) could not be bounded: the region grew to \(ml) mL, more than three times the \(outlined) mL its edges " +
+                               "outline, so it leaked into the surroundings. No region was written: give --radius-mm, add seeds, or outline this lesion by hand")
         }
         var mask = Volume<UInt8>(geometry: g, filledWith: 0)
         mask.paste(region, at: low)

@@ -99,7 +99,9 @@ public struct VesselPreset: Sendable {
             let hint = modality == "CT" && seed.value < low
                 ? "is this CT contrast-enhanced? On a CT without contrast vessels are not brighter than soft tissue; for this study give --lower/--upper, or place the seed in the contrast-filled lumen"
                 : "place the seed inside the vessel's lumen, or give --lower/--upper"
-            throw .invalidParameter(name: "seed \(seed.given)", reason: "has value \(format(seed.value.rounded())), outside the vessel window \(format(low.rounded()))…\(format(high.rounded())): \(hint)")
+            let v = ["seed": seed.given.description, "value": format(seed.value.rounded()), "low": format(low.rounded()), "high": format(high.rounded())]
+            throw .refused(modality == "CT" && seed.value < low ? .seedBelowWindow : .seedOutsideWindow, v,
+                           "seed \(seed.given): has value \(v["value"]!), outside the vessel window \(v["low"]!)…\(v["high"]!): \(hint)")
         }
         // MR (and CT without the bone rule): the local margin around brighter voxels.
         func grown(within allowed: Excluded?, limit: Int) throws(SegmentationError) -> Growth {
@@ -458,7 +460,9 @@ public struct VesselPreset: Sendable {
                         boxLow = pointwiseMin(boxLow, seed.index)
                         boxHigh = pointwiseMax(boxHigh, seed.index)
                     } else {
-                        seedError = .invalidParameter(name: "seed \(seed.given)", reason: "lies within \(format(boneMarginMM)) mm of a voxel brighter than the window (bone or calcification above \(format(upper.doubleValue))): place it in the vessel's lumen, away from bone")
+                        seedError = .refused(.seedNearBright, ["seed": seed.given.description, "marginMM": format(boneMarginMM), "upper": format(upper.doubleValue)],
+                                             "seed \(seed.given): lies within \(format(boneMarginMM)) mm of a voxel brighter than the window (bone or calcification above " +
+                                                 "\(format(upper.doubleValue))): place it in the vessel's lumen, away from bone")
                         return
                     }
                 }
@@ -527,8 +531,9 @@ public struct VesselPreset: Sendable {
                 blood = (mu, sigma)
                 if lower == nil {
                     guard mu >= 100 else {
-                        throw .invalidParameter(name: "seed \(seeds[0].given)", reason: "its neighbourhood is \(format(mu.rounded())) HU, not contrast-filled blood " +
-                            "(blood without contrast is 30–60 HU): is this CT contrast-enhanced? Place the seed in the contrast-filled lumen, or give --lower/--upper")
+                        throw .refused(.notContrastBlood, ["seed": seeds[0].given.description, "mean": format(mu.rounded())],
+                                       "seed \(seeds[0].given): its neighbourhood is \(format(mu.rounded())) HU, not contrast-filled blood " +
+                                           "(blood without contrast is 30–60 HU): is this CT contrast-enhanced? Place the seed in the contrast-filled lumen, or give --lower/--upper")
                     }
                     low = 40 + 0.5 * (mu - 40)
                 }

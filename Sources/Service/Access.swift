@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 
 /// Who may see and change what: the rules every route asks, in one place (where an audit trail
-/// will hook in). Records of another owner are answered as not found, so their ids leak nothing.
+/// will hook in). Jobs and collections of another owner are answered as not found, so their ids
+/// leak nothing; another owner's package or study is forbidden.
 enum Access {
     /// Whose records a listing shows: everyone's for an admin, else the caller's.
     static func listedOwner(_ caller: Caller) -> String? {
@@ -18,9 +19,12 @@ enum Access {
     }
 
     /// A study its owner (or an admin) may see, use and remove; never through a share link.
+    /// Another owner's study is forbidden (403), as another owner's package is: a study's id is
+    /// random, so saying that it exists tells nothing of its contents.
     static func study(_ id: String, for caller: Caller, _ store: any StudyRecords) throws -> ServiceStore.Study {
-        guard let study = try store.study(id), caller.role == .admin || study.owner == caller.id else {
-            throw HTTPError(.notFound, message: "no study \(id)")
+        guard let study = try store.study(id) else { throw HTTPError(.notFound, message: "no study \(id)") }
+        guard caller.role == .admin || study.owner == caller.id else {
+            throw HTTPError(.forbidden, message: "study \(id) belongs to someone else")
         }
         return study
     }

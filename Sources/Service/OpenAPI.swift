@@ -104,13 +104,15 @@ public enum OpenAPI {
               summary: 'The study''s series as vrprep inspect --json gives them, and its files not used (owner or admin; never a share link).'
               responses:
                 "200": {description: '{"id", "createdAt", "source", "modality", "dimensions", "spacing", "series": […], "rejected": [{"path", "reason"}]}'}
-                "404": {description: 'No such study, or another owner''s.'}
+                "403": {description: 'Another owner''s study.'}
+                "404": {description: 'No such study.'}
                 "410": {description: 'Its files are gone.'}
             delete:
               summary: Remove the study and its files (owner or admin); a job not yet started on it fails saying so.
               responses:
                 "204": {description: Removed.}
-                "404": {description: 'No such study, or another owner''s.'}
+                "403": {description: 'Another owner''s study.'}
+                "404": {description: 'No such study.'}
           /v1/studies/{id}/jobs:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -123,7 +125,8 @@ public enum OpenAPI {
               responses:
                 "202": {description: '{"jobId": "…"}'}
                 "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
-                "404": {description: 'No such study, or another owner''s.'}
+                "403": {description: 'Another owner''s study.'}
+                "404": {description: 'No such study.'}
                 "410": {description: 'Its files are gone.'}
           /v1/studies/{id}/slices/{orientation}/{index}:
             parameters:
@@ -137,6 +140,7 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'The image.', content: {image/png: {schema: {type: string, format: binary}}}}
                 "400": {description: 'A window that is not WIDTH,LEVEL.'}
+                "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study, orientation, slice or preview.'}
           /v1/studies/{id}/slices/{orientation}/{index}/values:
             parameters:
@@ -149,6 +153,7 @@ public enum OpenAPI {
               responses:
                 "200": {description: '{"voxels", "mean", "sigma", "min", "max", "areaMM2"}'}
                 "400": {description: 'A rectangle that is not four numbers.'}
+                "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study, orientation or slice, or a rectangle outside the image.'}
           /v1/studies/{id}/voxel:
             parameters:
@@ -159,6 +164,7 @@ public enum OpenAPI {
               responses:
                 "200": {description: '{"index": [i, j, k], "value": V}'}
                 "400": {description: 'mm is not three numbers.'}
+                "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study, or the point lies outside the volume.'}
           /v1/studies/{id}/previews:
             parameters:
@@ -172,7 +178,8 @@ public enum OpenAPI {
               responses:
                 "200": {description: '{"previewId", "structures": [{"name", "label", "voxels", "volumeML", "figures", "seeds", "warnings": [{"code", "values", "text"}], …}], "warnings", "seconds"}: a structure''s warnings as codes with their values (for the reader''s language) and English text; the top-level warnings as text.'}
                 "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
-                "404": {description: 'No such study, or another owner''s.'}
+                "403": {description: 'Another owner''s study.'}
+                "404": {description: 'No such study.'}
                 "422": {description: 'The preset cannot segment what it was given (a seed in air or outside the volume, no boundary to find): the message says what to change.'}
           /v1/studies/{id}/previews/{preview}/labels.nii.gz:
             parameters:
@@ -182,6 +189,7 @@ public enum OpenAPI {
               summary: A preview's label map (NIfTI-1, gzip).
               responses:
                 "200": {description: 'The label map.', content: {application/gzip: {schema: {type: string, format: binary}}}}
+                "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study or preview (previews are kept a short while).'}
           /v1/jobs:
             get:

@@ -36,7 +36,9 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         let id = study.id
         let answer = await workers.ask(study: id, files: files, request)
         if let error = answer.error {
-            throw HTTPError(.init(code: answer.status ?? 500), message: JobRunner.scrubbed(error, input: files, folders: store.folders))
+            let message = JobRunner.scrubbed(error, input: files, folders: store.folders)
+            if let notice = answer.notice { throw NoticedError(status: .init(code: answer.status ?? 500), message: message, notice: notice) }
+            throw HTTPError(.init(code: answer.status ?? 500), message: message)
         }
         return answer
     }

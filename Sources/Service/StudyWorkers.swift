@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import struct VolumeCore.Notice
 
 /// A study opened for the workstation lives in a process of its own (`vrprep study-worker`): it
 /// loads the series once and answers slices, values and previews, one request at a time, as JSON
@@ -37,6 +38,8 @@ struct WorkerAnswer: Codable, Sendable {
     var error: String?
     /// With an error: the HTTP status it stands for.
     var status: Int?
+    /// With an error: what it says as a notice (for the reader's language).
+    var notice: Notice?
 }
 
 /// The child's side: opens the study, then answers each request line until its input ends.
@@ -110,7 +113,7 @@ public enum StudyWorkerChild {
             }
         } catch {
             // A preset that cannot segment what it was given (a seed in air, no boundary): the caller's to change.
-            return WorkerAnswer(error: "\(error)", status: 422)
+            return WorkerAnswer(error: "\(error)", status: 422, notice: (error as? UseCaseFailure)?.notice)
         }
     }
 }

@@ -33,7 +33,7 @@ enum Workstation {
               .view .caption { position: absolute; top: 4px; left: 6px; font-size: 12px; color: #9cf; }
               #tools { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; }
               #readout, #result, #message, #measure { font-family: monospace; white-space: pre-wrap; }
-              #message { color: #f99; }
+              #message { color: #f99; padding: 4px 12px; }
               .hidden { display: none; }
               a { color: #8cf; }
             </style>
@@ -69,6 +69,11 @@ enum Workstation {
                 <button id="resetViews">\(t("app.resetViews"))</button>
                 <label><input id="seedMode" type="checkbox" checked> \(t("app.seedMode"))</label>
                 <label id="radiusBox">\(t("app.radius")) <input id="radius" type="range" min="0" max="40" step="0.5" value="0"> <span id="radiusValue"></span></label>
+                <span id="vesselBox" class="hidden">
+                  <label>\(t("app.windowLower")) <input id="vesselLower" type="range" min="0" max="1000" step="10" value="0"> <span id="vesselLowerValue"></span></label>
+                  <label>\(t("app.windowUpper")) <input id="vesselUpper" type="range" min="0" max="3000" step="10" value="0"> <span id="vesselUpperValue"></span></label>
+                  <label>\(t("app.maxVolume")) <input id="vesselLimit" type="range" min="5" max="2000" step="5" value="500"> <span id="vesselLimitValue"></span></label>
+                </span>
                 <button id="clearSeeds">\(t("app.clearSeeds"))</button>
                 <button id="grow">\(t("app.grow"))</button>
                 <button id="build">\(t("app.build"))</button>
@@ -84,7 +89,7 @@ enum Workstation {
               "use strict";
               const text = \(catalogue);
               // Presets grown from seeds, and the one that takes an expected radius.
-              const seeded = \(seeded), radiusPreset = \(Viewer.jsString(Preset.tumor.rawValue));
+              const seeded = \(seeded), radiusPreset = \(Viewer.jsString(Preset.tumor.rawValue)), windowPreset = \(Viewer.jsString(Preset.vessels.rawValue));
               const lang = document.documentElement.lang;
               const number = (v, digits) => new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(v);
               const $ = id => document.getElementById(id);
@@ -97,7 +102,12 @@ enum Workstation {
                 const response = await fetch(path, { method: method, headers: headers, body: body });
                 if (!response.ok) {
                   let detail = "";
-                  try { const j = await response.json(); detail = j.error && j.error.message ? j.error.message : JSON.stringify(j); } catch (e) { detail = response.statusText; }
+                  try {
+                    const j = await response.json();
+                    // A refusal with a code (a seed in air, outside the window): said in the reader's language.
+                    if (j.error && j.error.code) detail = notice({ code: j.error.code, values: j.error.values || {}, text: j.error.message });
+                    else detail = j.error && j.error.message ? j.error.message : JSON.stringify(j);
+                  } catch (e) { detail = response.statusText; }
                   throw new Error(detail);
                 }
                 return response;
@@ -296,7 +306,18 @@ enum Workstation {
               $("window").onchange = () => { state.window = $("window").value; drawAll(); };
               $("radius").oninput = () => { $("radiusValue").textContent = Number($("radius").value) > 0 ? number(Number($("radius").value), 1) + " mm" : text["app.auto"]; };
               $("radius").oninput();
-              $("structure").onchange = () => $("radiusBox").classList.toggle("hidden", $("structure").value !== radiusPreset);
+              // The vessel window's bounds (at 0: taken from the blood around the seeds) and its volume limit.
+              for (const id of ["vesselLower", "vesselUpper"]) {
+                $(id).oninput = () => { $(id + "Value").textContent = Number($(id).value) > 0 ? number(Number($(id).value), 0) + " HU" : text["app.auto"]; };
+                $(id).oninput();
+              }
+              $("vesselLimit").oninput = () => { $("vesselLimitValue").textContent = number(Number($("vesselLimit").value), 0) + " mL"; };
+              $("vesselLimit").oninput();
+              $("structure").onchange = () => {
+                $("radiusBox").classList.toggle("hidden", $("structure").value !== radiusPreset);
+                $("vesselBox").classList.toggle("hidden", $("structure").value !== windowPreset);
+              };
+              $("structure").onchange();
               async function drawAll() { for (const name of planes) await draw(name); }
               async function draw(name) {
                 const g = state.geometry, p = planeOf(name, g), index = state.voxel[p.slice];
@@ -350,6 +371,11 @@ enum Workstation {
                 const item = { preset: structure };
                 if (seeded.includes(structure)) item.seedsMM = seeds;
                 if (structure === radiusPreset && Number($("radius").value) > 0) item.radiusMM = Number($("radius").value);
+                if (structure === windowPreset) {
+                  if (Number($("vesselLower").value) > 0) item.lower = Number($("vesselLower").value);
+                  if (Number($("vesselUpper").value) > 0) item.upper = Number($("vesselUpper").value);
+                  if (Number($("vesselLimit").value) !== 500) item.maxVolumeML = Number($("vesselLimit").value);
+                }
                 return { structures: [item] };
               }
               // Grow: the preview at once, drawn over the slices, with what it measured.

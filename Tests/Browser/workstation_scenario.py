@@ -162,6 +162,34 @@ def main() -> None:
         page.wait_for_timeout(300)
         shot("10-japanese-note")
         result["japanesePreviewText"] = page.inner_text("#result")
+        # A seed in the air beside the head: the preset's refusal, in Japanese.
+        page.click("#clearSeeds")
+        box = axial.bounding_box()
+        page.mouse.click(box["x"] + 4, box["y"] + 4)
+        page.click("#grow")
+        page.wait_for_function("document.getElementById('message').textContent.length > 0", timeout=120_000)
+        shot("11-japanese-refusal")
+        result["japaneseRefusal"] = page.inner_text("#message")
+        # Vessels with the window and the volume limit set by their sliders (10…100 HU: brain, 5 mL).
+        page.select_option("#structure", "vessels")
+        page.click("#clearSeeds")
+        box = axial.bounding_box()
+        page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
+        page.evaluate("""(() => {
+            for (const [id, value] of [["vesselLower", "10"], ["vesselUpper", "100"], ["vesselLimit", "5"]]) {
+                const input = document.getElementById(id); input.value = value; input.oninput();
+            }
+        })()""")
+        result["vesselSliders"] = [page.inner_text("#vesselLowerValue"), page.inner_text("#vesselUpperValue"), page.inner_text("#vesselLimitValue")]
+        earlier = page.evaluate("document.body.dataset.preview")
+        # The recipe as the page sends it.
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/previews")) as sent:
+            page.click("#grow")
+        result["vesselRecipe"] = json.loads(sent.value.post_data)
+        page.wait_for_function(f"document.body.dataset.preview !== {json.dumps(earlier)}", timeout=120_000)
+        page.wait_for_timeout(300)
+        shot("12-japanese-vessel-sliders")
+        result["vesselPreviewText"] = page.inner_text("#result")
         browser.close()
     result["console"] = console
     print(json.dumps(result))

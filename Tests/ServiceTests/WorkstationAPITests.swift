@@ -85,11 +85,19 @@ extension ServiceTests {
             let air = #"{"structures": [{"preset": "tumor", "seedsMM": [[0, -240, 105]]}]}"#
             let (inAir, airBody, _) = try await service.request("POST", "/v1/studies/\(study)/previews", token: owner, body: Data(air.utf8))
             #expect((400..<500).contains(inAir) && String(decoding: airBody, as: UTF8.self).contains("seed"), "\(inAir) \(String(decoding: airBody, as: UTF8.self))")
+            // With its code and values, for the page to say it in the reader's language.
+            let refusal = service.json(airBody)["error"] as? [String: Any] ?? [:]
+            #expect(refusal["code"] as? String == "seedInAir" && (refusal["values"] as? [String: String])?["seed"] == "(0, -240, 105) mm", "\(refusal)")
             let wrong = #"{"structures": [{"preset": "tumor", "seedsMM": [[1, 2, 3]], "lower": 5}]}"#
             let (bad, badBody, _) = try await service.request("POST", "/v1/studies/\(study)/previews", token: owner, body: Data(wrong.utf8))
             #expect(bad == 400 && String(decoding: badBody, as: UTF8.self).contains("lower"))
-            #expect(try await service.request("POST", "/v1/studies/\(study)/previews", token: other, body: Data(recipe.utf8)).0 == 404)
-            #expect(try await service.request("GET", "/v1/studies/\(study)/previews/\(previewID)/labels.nii.gz", token: other).0 == 404)
+            // Another user's study: forbidden, and saying so.
+            let (foreign, foreignBody, _) = try await service.request("POST", "/v1/studies/\(study)/previews", token: other, body: Data(recipe.utf8))
+            #expect(foreign == 403 && String(decoding: foreignBody, as: UTF8.self).contains("belongs to someone else"))
+            #expect(try await service.request("GET", "/v1/studies/\(study)/previews/\(previewID)/labels.nii.gz", token: other).0 == 403)
+            #expect(try await service.request("GET", "/v1/studies/\(study)/slices/axial/1", token: other).0 == 403)
+            #expect(try await service.request("DELETE", "/v1/studies/\(study)", token: other).0 == 403)
+            #expect(try await service.request("GET", "/v1/studies/no-such-study", token: other).0 == 404)
             // Build the scene with the same recipe: a package with the tumor, that verifies.
             let (queued, jobBody, _) = try await service.request("POST", "/v1/studies/\(study)/jobs", token: owner, body: Data(recipe.utf8),
                                                                  type: "application/json")
