@@ -268,8 +268,24 @@ enum Workstation {
                 const v = voxelAt(name, pixelOf(name, e));
                 state.voxel = v;
                 if ($("seedMode").checked && seeded.includes($("structure").value)) {
+                  // A click on one of this structure's seeds (where the view draws it) removes it.
+                  const p = planeOf(name, state.geometry), n = state.geometry.dimensions, pixel = pixelOf(name, e);
+                  const reach = Math.max(2, $("view-" + name).width / 128) + 1;
+                  const hit = state.seeds.findIndex(seed => {
+                    if (seed.structure !== $("structure").value || seed.voxel[p.slice] !== v[p.slice]) return false;
+                    const sx = p.flipC ? n[p.col] - 1 - seed.voxel[p.col] : seed.voxel[p.col], sy = p.flipR ? n[p.row] - 1 - seed.voxel[p.row] : seed.voxel[p.row];
+                    return Math.hypot(sx - pixel[0], sy - pixel[1]) <= reach;
+                  });
+                  if (hit >= 0) {
+                    const [removed] = state.seeds.splice(hit, 1);
+                    document.body.dataset.seeds = String(state.seeds.length);
+                    $("readout").textContent = text["app.seedRemoved"] + " " + removed.mm.map(x => number(x, 1)).join(", ") + " mm";
+                    await drawAll();
+                    return;
+                  }
                   const mm = millimetres(v, state.geometry);
                   state.seeds.push({ structure: $("structure").value, voxel: v, mm: mm });
+                  document.body.dataset.seeds = String(state.seeds.length);
                   try {
                     const probe = await (await api("GET", "/v1/studies/" + state.study + "/voxel?mm=" + mm.join(","))).json();
                     $("readout").textContent = text["app.seedAdded"] + " " + mm.map(x => number(x, 1)).join(", ") + " mm, " + text["app.value"] + " " + number(probe.value, 0);
@@ -302,7 +318,7 @@ enum Workstation {
                 render(name);
               }
               $("resetViews").onclick = () => { for (const name of planes) { const v = state.views[name]; v.scale = 1; v.dx = 0; v.dy = 0; v.marks = []; render(name); } };
-              $("clearSeeds").onclick = () => { state.seeds = []; drawAll(); };
+              $("clearSeeds").onclick = () => { state.seeds = []; document.body.dataset.seeds = "0"; drawAll(); };
               $("window").onchange = () => { state.window = $("window").value; drawAll(); };
               $("radius").oninput = () => { $("radiusValue").textContent = Number($("radius").value) > 0 ? number(Number($("radius").value), 1) + " mm" : text["app.auto"]; };
               $("radius").oninput();

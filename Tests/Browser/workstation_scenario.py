@@ -174,7 +174,15 @@ def main() -> None:
         page.select_option("#structure", "vessels")
         page.click("#clearSeeds")
         box = axial.bounding_box()
-        page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
+        lesion = (box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
+        # A seed, a click on it removes it, a click puts it back.
+        counts = []
+        for _ in range(3):
+            before = page.evaluate("document.body.dataset.seeds")
+            page.mouse.click(*lesion)
+            page.wait_for_function(f"document.body.dataset.seeds !== {json.dumps(before)}")
+            counts.append(page.evaluate("document.body.dataset.seeds"))
+        result["seedCounts"] = counts
         page.evaluate("""(() => {
             for (const [id, value] of [["vesselLower", "10"], ["vesselUpper", "100"], ["vesselLimit", "5"]]) {
                 const input = document.getElementById(id); input.value = value; input.oninput();

@@ -58,6 +58,7 @@ extension ServiceTests {
             let said = try #require(Language.ja.messages["notice.seedInAir"]).split(separator: /\{\w+\}/).map(String.init)
             #expect(said.count == 3 && said.allSatisfy { refusal.contains($0) }, "\(refusal)")
             #expect(refusal.contains(Language.ja.messages["app.growFailed"] ?? "?") && refusal.contains(" mm") && !refusal.contains("lies in air"), "\(refusal)")
+            #expect(result["seedCounts"] as? [String] == ["1", "0", "1"], "a click on a seed removes it: \(result["seedCounts"] ?? "")")
             // The vessel sliders go into the recipe and bound the preview: at most 5 mL, and its note in Japanese.
             let vessel = try #require((result["vesselRecipe"] as? [String: Any])?["structures"] as? [[String: Any]]).first ?? [:]
             #expect(vessel["lower"] as? Double == 10 && vessel["upper"] as? Double == 100 && vessel["maxVolumeML"] as? Double == 5, "\(vessel)")

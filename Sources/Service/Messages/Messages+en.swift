@@ -52,6 +52,7 @@ extension Messages {
         "app.windowLower": "Window from",
         "app.windowUpper": "Window to",
         "app.maxVolume": "Volume limit",
+        "app.seedRemoved": "Seed removed at",
         "app.auto": "automatic",
         "app.clearSeeds": "Remove the seeds",
         "app.grow": "Grow",

@@ -52,6 +52,7 @@ extension Messages {
         "app.windowLower": "Ventana desde",
         "app.windowUpper": "Ventana hasta",
         "app.maxVolume": "Límite de volumen",
+        "app.seedRemoved": "Semilla quitada en",
         "app.auto": "automático",
         "app.clearSeeds": "Quitar las semillas",
         "app.grow": "Crecer",

@@ -52,6 +52,7 @@ extension Messages {
         "app.windowLower": "ウィンドウ下限",
         "app.windowUpper": "ウィンドウ上限",
         "app.maxVolume": "体積上限",
+        "app.seedRemoved": "シードを削除：",
         "app.auto": "自動",
         "app.clearSeeds": "シードを消去",
         "app.grow": "領域拡張",

@@ -52,6 +52,7 @@ extension Messages {
         "app.windowLower": "Janela a partir de",
         "app.windowUpper": "Janela até",
         "app.maxVolume": "Limite de volume",
+        "app.seedRemoved": "Semente removida em",
         "app.auto": "automático",
         "app.clearSeeds": "Remover as sementes",
         "app.grow": "Crescer",
