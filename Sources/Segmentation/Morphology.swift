@@ -104,6 +104,14 @@ public enum Morphology {
                 }
             }
         }
+        // Within a limit a few voxels long, along y and z: the nearest of the few voxels within
+        // reach, whole rows at a time (no envelope to build; exact up to the limit).
+        if limit.isFinite, (1..<3).allSatisfy({ reachInVoxels(limit, s[$0]) <= 16 }) {
+            var g = [Float](repeating: .infinity, count: f.count)
+            windowedPass(from: f, into: &g, dimensions: d, axis: 1, weight: Float(s.y * s.y), reach: reachInVoxels(limit, s.y), limit: limit, workers: workers)
+            windowedPass(from: g, into: &f, dimensions: d, axis: 2, weight: Float(s.z * s.z), reach: reachInVoxels(limit, s.z), limit: limit, workers: workers)
+            return f
+        }
         // Then along y and z: the lower envelope of parabolas.
         for axis in 1..<3 {
             let grid = GridLines(d, axis: axis)
@@ -134,6 +142,49 @@ public enum Morphology {
             }
         }
         return f
+    }
+
+    /// How many voxels of `spacing` mm a squared distance `limit` (mm²) reaches.
+    private static func reachInVoxels(_ limit: Float, _ spacing: Double) -> Int {
+        Int((Double(limit).squareRoot() / spacing).rounded(.down))
+    }
+
+    /// One pass of the transform along y (axis 1) or z (axis 2) when only distances up to `limit`
+    /// count: out = min over |k| ≤ reach of (in shifted by k along the axis) + w·k², beyond the
+    /// limit infinity. Rows along x stay contiguous, so the inner loop runs on whole rows.
+    private static func windowedPass(from source: [Float], into target: inout [Float], dimensions d: SIMD3<Int>, axis: Int,
+                                     weight: Float, reach: Int, limit: Float, workers: Int) {
+        let (nx, ny, nz) = (d.x, d.y, d.z)
+        let step = axis == 1 ? nx : nx * ny, length = axis == 1 ? ny : nz
+        source.withUnsafeBufferPointer { input in
+            target.withUnsafeMutableBufferPointer { output in
+                let from = UncheckedSendable(input.baseAddress!), to = UncheckedSendable(output.baseAddress!)
+                // Each job: one row along x, at one position along the axis.
+                parallelFor(0..<(ny * nz), grain: 64, threads: workers) { rows in
+                    for row in rows {
+                        let (y, z) = (row % ny, row / ny)
+                        let q = axis == 1 ? y : z, base = (z * ny + y) * nx
+                        let out = to.value + base, own = from.value + base
+                        for x in 0..<nx { out[x] = own[x] }
+                        if reach > 0 {
+                            for k in 1...reach {
+                                let cost = weight * Float(k * k)
+                                if cost > limit { break }
+                                if q - k >= 0 {
+                                    let other = own - k * step
+                                    for x in 0..<nx { out[x] = Swift.min(out[x], other[x] + cost) }
+                                }
+                                if q + k < length {
+                                    let other = own + k * step
+                                    for x in 0..<nx { out[x] = Swift.min(out[x], other[x] + cost) }
+                                }
+                            }
+                        }
+                        for x in 0..<nx where out[x] > limit { out[x] = .infinity }
+                    }
+                }
+            }
+        }
     }
 
     /// out[q] = min over p of (f[p] + w·(q − p)²), for f with infinite entries (at least one finite).
