@@ -368,8 +368,15 @@ public struct RecipeRunner: Sendable {
                 }
             }
         }
-        var counts = [Int](repeating: 0, count: 256)
-        for v in map.voxels { counts[Int(v)] += 1 }
+        let counts = map.voxels.withUnsafeBufferPointer { labels in
+            parallelMap(0..<labels.count, grain: 1 << 20, threads: threads) { range in
+                var partial = [Int](repeating: 0, count: 256)
+                for i in range { partial[Int(labels[i])] += 1 }
+                return partial
+            }.reduce(into: [Int](repeating: 0, count: 256)) { sum, partial in
+                for value in 0..<256 { sum[value] += partial[value] }
+            }
+        }
         for index in results.indices { results[index].voxelsInMap = counts[results[index].label.value] }
         let labels = LabelMap(storage: .uint8(map), labels: recipe.structures.map(\.preset.label)
             .sorted { $0.value < $1.value })

@@ -75,6 +75,8 @@ public enum Morphology {
         let workers = MaskComponents.resolved(threads)
         var f = [Float](repeating: .infinity, count: mask.voxels.count)
         guard !f.isEmpty else { return f }
+        // The feature's byte: 1 for the mask's voxels (inside), 0 for its background.
+        let feature: UInt8 = inside ? 1 : 0
         // Along x, on the mask itself: the nearest feature in the row, by a scan each way.
         let wx = Float(s.x * s.x)
         f.withUnsafeMutableBufferPointer { buffer in
@@ -85,20 +87,24 @@ public enum Morphology {
                     for row in rows {
                         let base = row * d.x
                         let m = voxels.value + base, out = values.value + base
-                        var last = -1
+                        // Without branches: a feature "far away" until the first one is met.
+                        let far = 1 << 40
+                        var last = -far
                         for x in 0..<d.x {
-                            if (m[x] != 0) == inside { last = x }
-                            if last >= 0 { out[x] = wx * Float((x - last) * (x - last)) }
+                            last = Swift.min(m[x], 1) == feature ? x : last
+                            let gap = Float(x - last)
+                            out[x] = wx * gap * gap
                         }
-                        guard last >= 0 else { continue }
-                        var next = -1
+                        guard last >= 0 else {
+                            for x in 0..<d.x { out[x] = .infinity }
+                            continue
+                        }
+                        var next = 2 * far
                         for x in stride(from: d.x - 1, through: 0, by: -1) {
-                            if (m[x] != 0) == inside { next = x }
-                            if next >= 0 {
-                                let t = wx * Float((next - x) * (next - x))
-                                if t < out[x] { out[x] = t }
-                            }
-                            if out[x] > limit { out[x] = .infinity }
+                            next = Swift.min(m[x], 1) == feature ? x : next
+                            let gap = Float(next - x)
+                            let nearest = Swift.min(out[x], wx * gap * gap)
+                            out[x] = nearest > limit ? .infinity : nearest
                         }
                     }
                 }

@@ -370,11 +370,16 @@ public struct VesselPreset: Sendable {
                             head += 1
                             let x = p % d.x, y = p / d.x
                             if x == 0 || y == 0 || x == d.x - 1 || y == d.y - 1 { border = true }
-                            for (n, ok) in [(p - 1, x > 0), (p + 1, x < d.x - 1), (p - d.x, y > 0), (p + d.x, y < d.y - 1)]
-                            where ok && !seen[n] && mask.voxels[base + n] == 0 {
-                                seen[n] = true
-                                queue.append(n)
+                            func visit(_ n: Int) {
+                                if !seen[n] && mask.voxels[base + n] == 0 {
+                                    seen[n] = true
+                                    queue.append(n)
+                                }
                             }
+                            if x > 0 { visit(p - 1) }
+                            if x < d.x - 1 { visit(p + 1) }
+                            if y > 0 { visit(p - d.x) }
+                            if y < d.y - 1 { visit(p + d.x) }
                         }
                         if !border && queue.count <= maximum {
                             for p in queue { shared.value[base + p] = 1 }
