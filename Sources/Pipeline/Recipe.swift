@@ -354,12 +354,23 @@ public struct RecipeRunner: Sendable {
             results.append(result.summary)
         }
         progress?(recipe.structures.count, recipe.structures.count, nil)
-        // Paint, lowest priority first.
-        var map = Volume<UInt8>(geometry: volume.geometry, filledWith: 0)
+        // Paint, lowest priority first. The first mask becomes the map itself (its 1s its label),
+        // so that no grid of the volume's size is filled with zeros first.
+        var painted: Volume<UInt8>?
         for preset in Preset.paintingOrder {
-            guard let mask = masks[preset] else { continue }
+            guard var mask = masks.removeValue(forKey: preset) else { continue }
             let value = UInt8(preset.label.value)
-            map.voxels.withUnsafeMutableBufferPointer { target in
+            if painted == nil {
+                mask.voxels.withUnsafeMutableBufferPointer { target in
+                    let t = UncheckedSendable(target)
+                    parallelFor(0..<target.count, grain: 1 << 18, threads: threads) { range in
+                        for i in range where t.value[i] != 0 { t.value[i] = value }
+                    }
+                }
+                painted = mask
+                continue
+            }
+            painted!.voxels.withUnsafeMutableBufferPointer { target in
                 mask.voxels.withUnsafeBufferPointer { source in
                     let (t, s) = (UncheckedSendable(target), UncheckedSendable(source))
                     parallelFor(0..<source.count, grain: 1 << 18, threads: threads) { range in
@@ -368,6 +379,7 @@ public struct RecipeRunner: Sendable {
                 }
             }
         }
+        let map = painted ?? Volume<UInt8>(geometry: volume.geometry, filledWith: 0)
         let counts = map.voxels.withUnsafeBufferPointer { labels in
             parallelMap(0..<labels.count, grain: 1 << 20, threads: threads) { range in
                 var partial = [Int](repeating: 0, count: 256)

@@ -91,9 +91,12 @@ public struct VesselPreset: Sendable {
         let maxVoxels = Int(saturating: (maxVolumeML * 1000 / g.voxelVolume).rounded(.down))
         let exploration = maxVoxels.multipliedReportingOverflow(by: 4).overflow ? .max : 4 * maxVoxels
         // CT without a given lower bound: raised above an organ or marrow that would join (below).
-        var low = floor, reach: Growth?, jump: (from: Double, to: Double)?
+        // One working grid for every growth that keeps no region (it comes back all zero), handed
+        // on to the first that does: the volume's size is filled once, not at every step.
+        var scratch: [UInt8] = []
+        var low = floor, reached: Reach?, jump: (from: Double, to: Double)?
         if lower == nil, let blood, case .int16(let hu) = volume {
-            (low, reach, jump) = try settledLower(hu, blood: blood, floor: floor, upper: high, seeds: resolved, cap: exploration)
+            (low, reached, jump) = try settledLower(hu, blood: blood, floor: floor, upper: high, seeds: resolved, cap: exploration, scratch: &scratch)
         }
         for seed in resolved where !(seed.value >= low && seed.value <= high) {
             let hint = modality == "CT" && seed.value < low
@@ -105,12 +108,14 @@ public struct VesselPreset: Sendable {
         }
         // MR (and CT without the bone rule): the local margin around brighter voxels.
         func grown(within allowed: Excluded?, limit: Int) throws(SegmentationError) -> Growth {
+            var state: [UInt8] = []
+            swap(&state, &scratch)
             switch volume {
             case .int16(let v):
                 let (lo, hi) = int16Bounds(low, high)
-                return try grow(v, lower: lo, upper: hi, radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit)
+                return try grow(v, lower: lo, upper: hi, radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit, state: &state)
             case .float32(let v):
-                return try grow(v, lower: Float(low), upper: Float(high), radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit)
+                return try grow(v, lower: Float(low), upper: Float(high), radii: radii, excluded: allowed, seeds: resolved, maxVoxels: limit, state: &state)
             }
         }
         // CT: bone as the bone preset finds it, marrow filled, with a margin; made only in the box
@@ -118,10 +123,9 @@ public struct VesselPreset: Sendable {
         var excluded: Excluded?
         var boneVoxels = 0, boneFallback = false
         if modality == "CT", excludeBone, case .int16(let hu) = volume {
-            let explored: Growth
-            if let reach { explored = reach } else {
-                explored = try windowOnly().grow(hu, lower: int16Bounds(low, high).0, upper: int16Bounds(low, high).1, radii: .zero,
-                                                 excluded: nil, seeds: resolved, maxVoxels: exploration)
+            let explored: Reach
+            if let reached { explored = reached } else {
+                explored = try reach(hu, lower: low, upper: high, seeds: resolved, maxVoxels: exploration, scratch: &scratch)
             }
             if let box = explored.box {
                 let pad = SIMD3<Int>((0..<3).map { Int((10 / g.spacing[$0]).rounded(.up)) })
@@ -165,10 +169,10 @@ public struct VesselPreset: Sendable {
             // Only next to the region counts (the chamber cut looks no further than its box).
             let top = int16Bounds(low, high).1
             let a = pointwiseMax(box.0 &- 1, .zero), b = pointwiseMin(box.1 &+ 1, g.dimensions &- 1)
-            var above = Volume<UInt8>(geometry: g, filledWith: 0)
+            var above = Volume<UInt8>(geometry: VolumeGeometry(dimensions: b &- a &+ 1, spacing: g.spacing), filledWith: 0)
             for z in a.z...b.z {
                 for y in a.y...b.y {
-                    for x in a.x...b.x where hu[x, y, z] > top && !excluded.excludes(x, y, z) { above[x, y, z] = 1 }
+                    for x in a.x...b.x where hu[x, y, z] > top && !excluded.excludes(x, y, z) { above[x - a.x, y - a.y, z - a.z] = 1 }
                 }
             }
             brighter = above
@@ -231,21 +235,18 @@ public struct VesselPreset: Sendable {
     /// stays one step above it. Returns the bound, the growth at it (for the bone preset's box)
     /// and, when the bound was held, the volumes (mL) of the jump.
     private func settledLower(_ hu: Volume<Int16>, blood: (median: Double, sigma: Double), floor: Double, upper: Double,
-                              seeds: [ResolvedSeed], cap: Int) throws(SegmentationError) -> (Double, Growth?, (from: Double, to: Double)?) {
-        let plain = windowOnly()
+                              seeds: [ResolvedSeed], cap: Int, scratch: inout [UInt8]) throws(SegmentationError) -> (Double, Reach?, (from: Double, to: Double)?) {
         let ml = hu.geometry.voxelVolume / 1000
         var level = min(blood.median - 2 * blood.sigma, seeds.map(\.value).min()!)
         guard level > floor else { return (floor, nil, nil) }
         let step = max(blood.sigma, (blood.median - 40) / 20, 1)
-        var last = try plain.grow(hu, lower: int16Bounds(level, upper).0, upper: int16Bounds(level, upper).1, radii: .zero, excluded: nil,
-                                  seeds: seeds, maxVoxels: cap)
+        var last = try reach(hu, lower: level, upper: upper, seeds: seeds, maxVoxels: cap, scratch: &scratch)
         // Already past the cap just below the blood: the bound does not decide, the floor stands.
         guard last.stop == nil else { return (floor, nil, nil) }
         while level > floor {
             let next = max(level - step, floor)
             let most = min(cap, 2 * max(last.voxels, 1))
-            let grown = try plain.grow(hu, lower: int16Bounds(next, upper).0, upper: int16Bounds(next, upper).1, radii: .zero, excluded: nil,
-                                       seeds: seeds, maxVoxels: most)
+            let grown = try reach(hu, lower: next, upper: upper, seeds: seeds, maxVoxels: most, scratch: &scratch)
             if grown.stop != nil {
                 return (level, last, (Double(last.voxels) * ml, Double(most) * ml))
             }
@@ -255,7 +256,7 @@ public struct VesselPreset: Sendable {
     }
 
     /// Cuts parts thicker than a vessel off `mask` (see the type's notes), whose voxels lie in
-    /// `box`; returns the voxels removed.
+    /// `box`; `brighter` covers the box and a voxel around it. Returns the voxels removed.
     private func cutChambers(_ mask: inout Volume<UInt8>, box: (SIMD3<Int>, SIMD3<Int>)?, seeds: [ResolvedSeed], brighter: Volume<UInt8>?) -> Int {
         let g = mask.geometry
         guard let box else { return 0 }
@@ -264,8 +265,8 @@ public struct VesselPreset: Sendable {
         let c = region.geometry
         var solid = region
         if let brighter {
-            let part = brighter.cropped(low: low, high: high)
-            for i in solid.voxels.indices where part.voxels[i] != 0 { solid.voxels[i] = 1 }
+            // Made over the same box (one voxel around the region).
+            for i in solid.voxels.indices where brighter.voxels[i] != 0 { solid.voxels[i] = 1 }
             // Pockets of noise enclosed by blood (up to 1 mm³ … 8 voxels) are blood too: one
             // would cap the depth. Larger cavities (tissue ringed by vessels) stay.
             solid = Morphology.fillHoles(solid, maximumVoxels: max(8, Int(1 / c.voxelVolume)), threads: threads)
@@ -410,6 +411,13 @@ public struct VesselPreset: Sendable {
         }
     }
 
+    /// How far growth reached (its region not kept).
+    private struct Reach {
+        var voxels: Int
+        var box: (SIMD3<Int>, SIMD3<Int>)?
+        var stop: GrowthStop?
+    }
+
     private struct Growth {
         var mask: Volume<UInt8>
         /// The region's bounding box (voxel indices, inclusive), nil when it is empty.
@@ -424,14 +432,36 @@ public struct VesselPreset: Sendable {
     /// further from the seeds). Stops before a wave wider than `widening` × the median of the last
     /// 30 waves (and than `minimumFront`), or one that would pass `maxVoxels`.
     private func grow<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, excluded: Excluded?,
-                                     seeds: [ResolvedSeed], maxVoxels: Int) throws(SegmentationError) -> Growth {
+                                     seeds: [ResolvedSeed], maxVoxels: Int, state: inout [UInt8]) throws(SegmentationError) -> Growth {
+        if state.isEmpty { state = [UInt8](repeating: 0, count: volume.geometry.voxelCount) }
+        let r = try flood(volume, lower: lower, upper: upper, radii: radii, excluded: excluded, seeds: seeds, maxVoxels: maxVoxels,
+                          state: &state, keepRegion: true)
+        return Growth(mask: Volume(geometry: volume.geometry, voxels: state), box: r.box, voxels: r.voxels, waves: r.waves,
+                      edgeVoxels: r.edgeVoxels, stop: r.stop)
+    }
+
+    /// Growth through the window alone (no bone, no margin): how far it reaches, with `scratch`
+    /// (all zero, the volume's size) as its working grid, left all zero again.
+    private func reach(_ hu: Volume<Int16>, lower: Double, upper: Double, seeds: [ResolvedSeed], maxVoxels: Int,
+                       scratch: inout [UInt8]) throws(SegmentationError) -> Reach {
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: hu.geometry.voxelCount) }
+        let (lo, hi) = int16Bounds(lower, upper)
+        let r = try windowOnly().flood(hu, lower: lo, upper: hi, radii: .zero, excluded: nil, seeds: seeds, maxVoxels: maxVoxels,
+                                       state: &scratch, keepRegion: false)
+        return Reach(voxels: r.voxels, box: r.box, stop: r.stop)
+    }
+
+    /// Grows in `state` (all zero on entry): with `keepRegion` it holds the region (1) after,
+    /// else it is all zero again (only the voxels looked at are reset, never the whole grid).
+    private func flood<V: VoxelValue>(_ volume: Volume<V>, lower: V, upper: V, radii: SIMD3<Int>, excluded: Excluded?,
+                                      seeds: [ResolvedSeed], maxVoxels: Int, state: inout [UInt8], keepRegion: Bool)
+        throws(SegmentationError) -> (voxels: Int, waves: Int, edgeVoxels: Int, stop: GrowthStop?, box: (SIMD3<Int>, SIMD3<Int>)?) {
         let d = volume.dimensions
         let (nx, ny, nz) = (d.x, d.y, d.z)
         let offsets = connectivity.offsets
         // 0: not looked at, 1: in the region, 2: claimed by the next wave, 3: not eligible.
-        var state = [UInt8](repeating: 0, count: volume.geometry.voxelCount)
-        // Voxels looked at and left out (state 3, or 2 when growth stopped): reset at the end,
-        // so that the mask is made without a pass over the whole grid.
+        // Voxels looked at and left out (state 3, or 2 when growth stopped), and without
+        // `keepRegion` the region too: reset at the end.
         var refused: [Int] = []
         var boxLow = SIMD3<Int>(repeating: .max), boxHigh = SIMD3<Int>(repeating: .min)
         var wave: [Int] = [], fronts: [Int] = []
@@ -462,6 +492,7 @@ public struct VesselPreset: Sendable {
                     if eligible(seed.index.x, seed.index.y, seed.index.z, index) {
                         state[index] = 1
                         wave.append(index)
+                        if !keepRegion { refused.append(index) }
                         boxLow = pointwiseMin(boxLow, seed.index)
                         boxHigh = pointwiseMax(boxHigh, seed.index)
                     } else {
@@ -505,6 +536,7 @@ public struct VesselPreset: Sendable {
                         refused += next
                         break
                     }
+                    if !keepRegion { refused += next }
                     for index in next {
                         state[index] = 1
                         let point = SIMD3(index % nx, (index / nx) % ny, index / (nx * ny))
@@ -520,8 +552,7 @@ public struct VesselPreset: Sendable {
             }
         }
         if let seedError { throw seedError }
-        return Growth(mask: Volume(geometry: volume.geometry, voxels: state), box: total > 0 ? (boxLow, boxHigh) : nil, voxels: total, waves: waves,
-                      edgeVoxels: edgeVoxels, stop: stop)
+        return (total, waves, edgeVoxels, stop, total > 0 ? (boxLow, boxHigh) : nil)
     }
 
     /// The window (see the type's notes) and, on CT, the blood's median around the seeds.

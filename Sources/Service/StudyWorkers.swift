@@ -187,6 +187,13 @@ final class StudyWorkers: @unchecked Sendable {
             self.study = study
             process.executableURL = executable
             process.arguments = ["study-worker", "--study", study.path, "--threads", "2"]
+            // Each preview allocates and frees grids of the volume's size. Kept in the worker's heap
+            // (glibc: never mapped and unmapped, never trimmed), they are reused instead of being
+            // zeroed again by the kernel at every preview; the worker holds its peak memory until it closes.
+            var environment = ProcessInfo.processInfo.environment
+            environment["MALLOC_MMAP_MAX_"] = "0"
+            environment["MALLOC_TRIM_THRESHOLD_"] = String(Int.max / 2)
+            process.environment = environment
             process.standardInput = input
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
