@@ -279,8 +279,9 @@ extension ServiceTests {
             #expect(series.first?["modality"] as? String == "CT" && detail["source"] as? [String: String] == ["kind": "upload"])
             let listed = (service.json(try await service.request("GET", "/v1/studies", token: owner).1)["studies"] as? [[String: Any]]) ?? []
             #expect(listed.count == 1 && listed.first?["id"] as? String == id && listed.first?["modality"] as? String == "CT", "\(listed)")
-            #expect(try await service.request("GET", "/v1/studies/\(id)", token: other).0 == 404)
-            #expect(try await service.request("DELETE", "/v1/studies/\(id)", token: other).0 == 404)
+            // Another user's study: forbidden (its id is random, so saying it exists tells nothing).
+            #expect(try await service.request("GET", "/v1/studies/\(id)", token: other).0 == 403)
+            #expect(try await service.request("DELETE", "/v1/studies/\(id)", token: other).0 == 403)
             #expect((service.json(try await service.request("GET", "/v1/studies", token: other).1)["studies"] as? [Any])?.isEmpty == true)
             #expect(try await service.request("GET", "/v1/studies/\(id)", token: admin).0 == 200)
             #expect(try await service.request("GET", "/v1/studies/\(id)?share=vrs_anything").0 == 401, "a share link never opens a study")
@@ -288,7 +289,7 @@ extension ServiceTests {
             let wrong = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
                                                   body: Data(#"{"structures": [{"preset": "bone", "radiusMM": 3}]}"#.utf8), type: "application/json")
             #expect(wrong.0 == 400 && String(decoding: wrong.1, as: UTF8.self).contains("radiusMM is for the tumor preset"))
-            #expect(try await service.request("POST", "/v1/studies/\(id)/jobs", token: other, body: Data("{}".utf8)).0 == 404)
+            #expect(try await service.request("POST", "/v1/studies/\(id)/jobs", token: other, body: Data("{}".utf8)).0 == 403)
             let (made, madeBody, _) = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
                                                                 body: Data(#"{"structures": [{"preset": "bone"}]}"#.utf8), type: "application/json")
             #expect(made == 202)
