@@ -77,6 +77,8 @@ let package = Package(
         .target(name: "Pipeline",
                 dependencies: ["VolumeCore", "DICOM", "Segmentation", "VolumeIO", "Meshing", "Rendering", "ScenePackage"],
                 swiftSettings: swiftSettings),
+        // Live case conferences: a session's shared state, its checked messages, fan-out and recording.
+        .target(name: "LiveSessions", swiftSettings: swiftSettings),
         // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
         .target(name: "Service",
                 dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM",
@@ -127,6 +129,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "RenderingTests",
                     dependencies: ["Rendering", "Meshing", "VolumeCore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "LiveSessionsTests", dependencies: ["LiveSessions"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep", "Rendering"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17
