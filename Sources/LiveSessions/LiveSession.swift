@@ -14,6 +14,7 @@ public final class LiveSession: @unchecked Sendable {
     private var nextClient = 1
     private var events: [RecordedEvent] = []
     private let started: Date
+    private var endedBecause: String?
 
     /// Frames a client may have waiting before it counts as too slow (updates that only the
     /// latest of counts are replaced, not queued).
@@ -38,13 +39,14 @@ public final class LiveSession: @unchecked Sendable {
         case close(String)
     }
 
-    /// A new participant: its id; its first frame, the snapshot, is queued for it.
-    public func join(name: String, host: Bool, now: Date = Date()) -> String {
+    /// A new participant: its id; its first frame, the snapshot, is queued for it. `wake` is
+    /// called whenever a frame is queued for it (its connection then drains).
+    public func join(name: String, host: Bool, now: Date = Date(), wake: (@Sendable () -> Void)? = nil) -> String {
         lock.withLock {
             let clientId = "c\(nextClient)"
             nextClient += 1
             let role = host ? "host" : "participant"
-            clients[clientId] = Client(name: String(name.prefix(64)), role: role, tokens: Self.burst, refilled: now)
+            clients[clientId] = Client(name: String(name.prefix(64)), role: role, tokens: Self.burst, refilled: now, wake: wake)
             state.participants.append(Participant(id: clientId, name: String(name.prefix(64)), role: role))
             if host && state.presenter == nil { state.presenter = clientId }
             record(.join(id: clientId, name: String(name.prefix(64)), role: role), now: now)
@@ -65,9 +67,22 @@ public final class LiveSession: @unchecked Sendable {
         }
     }
 
+    /// Ends the session: everyone is told (`{"type": "ended"}`), and nothing more is taken.
+    public func end(_ reason: String) {
+        lock.withLock {
+            guard endedBecause == nil else { return }
+            endedBecause = reason
+            broadcast(["type": "ended", "reason": reason], except: nil)
+        }
+    }
+
+    /// Why the session ended, if it did.
+    public var ended: String? { lock.withLock { endedBecause } }
+
     /// Takes one frame from a client.
     public func receive(_ data: Data, from clientId: String, now: Date = Date()) -> Outcome {
         lock.withLock {
+            if let endedBecause { return .close("the session ended: \(endedBecause)") }
             guard var client = clients[clientId] else { return .close("not in this session") }
             // A bucket of tokens: one per message, refilled at the allowed rate.
             client.tokens = min(Self.burst, client.tokens + now.timeIntervalSince(client.refilled) * Self.ratePerSecond)
@@ -174,6 +189,7 @@ public final class LiveSession: @unchecked Sendable {
         var role: String
         var tokens: Double
         var refilled: Date
+        var wake: (@Sendable () -> Void)?
         var queue: [Queued] = []
         var overflowed = false
     }
@@ -194,6 +210,7 @@ public final class LiveSession: @unchecked Sendable {
         client.queue.append(Queued(data: data, key: key))
         if client.queue.count > Self.queueLimit { client.overflowed = true }
         clients[clientId] = client
+        client.wake?()
         return client.overflowed
     }
 

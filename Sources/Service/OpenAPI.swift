@@ -291,6 +291,52 @@ public enum OpenAPI {
               responses:
                 "201": {description: '{"token", "url", "expiresAt"}'}
                 "400": {description: 'An unknown key, a wrong type or expiresInHours out of range (named).'}
+          /v1/packages/{id}/sessions:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            post:
+              summary: 'A live case conference on the package (its owner or an admin; a host or trainer whose share link opens it, as "share"). Kept in the service''s memory; a restart ends it, its clients told.'
+              requestBody:
+                content:
+                  application/json: {schema: {type: object, properties: {title: {type: string, maxLength: 200}, share: {type: string}, expiresInHours: {type: number, minimum: 0.0167, maximum: 48}}}}
+              responses:
+                "201": {description: '{"sessionId", "title", "package", "joinUrl", "webSocket", "hostKey", "expiresAt"}: joinUrl and webSocket carry a share link for this package that ends with the session.'}
+                "403": {description: 'Not the package''s owner, and no share link that opens it.'}
+                "404": {description: 'No such package.'}
+          /v1/sessions/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            delete:
+              summary: 'Ends the session (its creator or an admin): every client is told ({"type": "ended"}) and closed; its share link is revoked.'
+              responses:
+                "204": {description: Ended.}
+                "403": {description: 'Someone else''s session.'}
+                "404": {description: 'No such live session.'}
+          /v1/sessions/{id}/recording:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            get:
+              summary: 'The session''s accepted events as JSON lines ({"t", "event": "join" | "leave" | "message", …}), for replay (its creator or an admin).'
+              responses:
+                "200": {description: 'JSON lines (application/x-ndjson).'}
+                "403": {description: 'Someone else''s session.'}
+                "404": {description: 'No such live session.'}
+          /v1/sessions/{id}/ws:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: true, schema: {type: string}}
+              - {name: name, in: query, required: true, schema: {type: string, maxLength: 64}}
+              - {name: hostKey, in: query, required: false, schema: {type: string}}
+            get:
+              summary: 'The live channel: a WebSocket of JSON messages (snapshot on connect; camera, structure and clip from the presenter; pointer, annotation and hand from anyone; presenter from the host). A request that is not upgraded is answered with why.'
+              responses:
+                "101": {description: 'Switching to the WebSocket.'}
+                "400": {description: 'No name, or one longer than 64 characters.'}
+                "401": {description: 'No share link.'}
+                "403": {description: 'A share link that does not open this session''s package, or a wrong host key.'}
+                "404": {description: 'No such live session (ended, or never begun).'}
+                "410": {description: 'The session expired.'}
+                "426": {description: 'Admitted, but not a WebSocket upgrade.'}
           /v1/collections:
             get:
               summary: The trainer's collections.

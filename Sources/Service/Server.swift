@@ -1,6 +1,8 @@
 import DICOM
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
+import LiveSessions
 import Logging
 import Pipeline
 import ScenePackage
@@ -44,6 +46,8 @@ public struct ServiceServer: Sendable {
     public let store: any ServiceRecords
     /// The studies open for the workstation, each in a process of its own.
     let studyWorkers: StudyWorkers
+    /// Live sessions, in memory (ended, with their clients told, when the service stops).
+    let sessions = SessionHub()
 
     public init(settings: Settings) throws {
         self.init(settings: settings, store: try ServiceStore(data: settings.data))
@@ -86,6 +90,7 @@ public struct ServiceServer: Sendable {
         runner.start()
         defer { runner.stop() }
         defer { studyWorkers.closeAll() }
+        defer { sessions.endAll(reason: "the service is stopping: join a new session once it is back") }
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
         intake?.start()
         defer { intake?.stop() }
@@ -95,7 +100,21 @@ public struct ServiceServer: Sendable {
         }
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds))),
+            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds)),
+                                                                ws: .init(maxFrameSize: 1 << 20))) { [sessions, store] request, _, logger in
+                // A live session's WebSocket, when its share link (and host key) admit it; anything
+                // else goes on to the router, whose route for the same path says why not.
+                guard let path = request.path, path.hasPrefix("/v1/sessions/"), let parts = URLComponents(string: path),
+                      case let pieces = parts.path.split(separator: "/"), pieces.count == 4, pieces[3] == "ws" else { return .dontUpgrade }
+                let query = Dictionary((parts.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+                guard case .admitted(let entry, let name, let host) = sessions.admit(
+                    id: String(pieces[2]), query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) else {
+                    return .dontUpgrade
+                }
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await SessionHub.serve(entry.session, name: name, host: host, inbound: inbound, outbound: outbound, logger: logger)
+                }
+            },
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: {
@@ -131,6 +150,7 @@ public struct ServiceServer: Sendable {
         addPackageRoutes(router, store, settings, fileIO)
         addCollectionRoutes(router, store, settings)
         addDicomPeerRoutes(router, store, settings)
+        addSessionRoutes(router, store, sessions)
         return router
     }
 }

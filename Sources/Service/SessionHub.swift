@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+import HummingbirdWebSocket
+import LiveSessions
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// The live sessions of this service, in its memory (issue "Live case conferences"): each with
+/// its package, its creator, its host key (kept as a hash), its share link and its end.
+final class SessionHub: @unchecked Sendable {
+    struct Entry {
+        let session: LiveSession
+        let package: String
+        let owner: String
+        let hostKeyHash: String
+        let share: String
+        let expires: Date
+    }
+
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+
+    func open(_ entry: Entry, id: String) {
+        lock.withLock { entries[id] = entry }
+    }
+
+    func entry(_ id: String) -> Entry? {
+        lock.withLock { entries[id] }
+    }
+
+    /// Ends a session: its clients are told; its share link is revoked by the caller.
+    func end(_ id: String, reason: String) -> Entry? {
+        let entry = lock.withLock { entries.removeValue(forKey: id) }
+        entry?.session.end(reason)
+        return entry
+    }
+
+    /// Ends every session (the service stops): clients are told, never left waiting.
+    func endAll(reason: String) {
+        let all = lock.withLock { () -> [Entry] in
+            defer { entries.removeAll() }
+            return Array(entries.values)
+        }
+        for entry in all { entry.session.end(reason) }
+    }
+
+    static func hash(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Who may join, from the upgrade request's path and query: the session, and whether as host.
+    /// `nil` with the reason and status an HTTP answer gives instead.
+    enum Admission {
+        case admitted(Entry, name: String, host: Bool)
+        case refused(status: Int, message: String)
+    }
+
+    func admit(id: String, query: [String: String], shareOpens: (String, String) -> Bool) -> Admission {
+        guard let entry = entry(id) else { return .refused(status: 404, message: "no live session \(id) (it ended, or never began)") }
+        guard entry.expires > Date() else { return .refused(status: 410, message: "session \(id) has expired") }
+        guard let share = query["share"], !share.isEmpty else {
+            return .refused(status: 401, message: "a session is joined with its share link (?share=)")
+        }
+        guard share == entry.share || shareOpens(share, entry.package) else {
+            return .refused(status: 403, message: "this share link does not open session \(id)'s package")
+        }
+        let name = (query["name"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard (1...64).contains(name.count) else { return .refused(status: 400, message: "name must hold 1…64 characters") }
+        let host = query["hostKey"].map { Self.hash($0) == entry.hostKeyHash } ?? false
+        if query["hostKey"] != nil && !host { return .refused(status: 403, message: "wrong host key for session \(id)") }
+        return .admitted(entry, name: name, host: host)
+    }
+
+    /// One client's connection: its frames into the session, the session's frames out to it,
+    /// until either side ends it.
+    static func serve(_ session: LiveSession, name: String, host: Bool, inbound: WebSocketInboundStream,
+                      outbound: WebSocketOutboundWriter, logger: Logger) async {
+        let (wakes, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let client = session.join(name: name, host: host, wake: { waker.yield() })
+        await withTaskGroup(of: Void.self) { group in
+            // Out: whatever is queued for this client, as text frames.
+            group.addTask {
+                for await _ in wakes {
+                    guard let frames = session.drain(client) else {
+                        try? await outbound.close(.policyViolation, reason: "too slow: frames waited beyond the queue's limit")
+                        return
+                    }
+                    for frame in frames {
+                        do { try await outbound.write(.text(String(decoding: frame, as: UTF8.self))) } catch { return }
+                        // The one frame with a top-level reason (keys sorted): the session ended.
+                        if frame.starts(with: Data(#"{"reason":"#.utf8)) {
+                            try? await outbound.close(.normalClosure, reason: "the session ended")
+                            return
+                        }
+                    }
+                }
+            }
+            // In: each message, checked by the session.
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        let data: Data
+                        switch message {
+                        case .text(let text): data = Data(text.utf8)
+                        case .binary(let buffer): data = Data(buffer.readableBytesView)
+                        }
+                        if case .close(let why) = session.receive(data, from: client) {
+                            try? await outbound.close(.policyViolation, reason: String(why.prefix(100)))
+                            break
+                        }
+                    }
+                } catch {
+                    logger.debug("session connection: \(error)")
+                }
+                waker.finish()
+            }
+            await group.next()
+            group.cancelAll()
+            waker.finish()
+        }
+        session.leave(client)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import LiveSessions
+import struct VolumeCore.CheckedRange
+import ScenePackage
+
+/// Live case conferences: a session on a package, its WebSocket (upgraded in `ServiceServer`;
+/// this route answers requests that were not upgraded, saying why), its end and its recording.
+func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ hub: SessionHub) {
+    let people = router.group("/v1", for: [.submitter, .host, .trainer, .admin], store)
+
+    people.post("packages/:id/sessions") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        let caller = try context.requireCaller()
+        struct Body: Decodable { var title: String?; var share: String?; var expiresInHours: Double? }
+        let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["title", "share", "expiresInHours"],
+                                        example: #"{"title": "Case 12: resection planning"}"#, allowEmpty: true)
+        // The package's owner (or an admin), or a host or trainer with a link that opens it.
+        let owns = try Access.owns(package: id, caller, store)
+        if !owns {
+            guard caller.role == .host || caller.role == .trainer, let share = body?.share, try store.shareOpens(token: share, package: id) else {
+                guard try !store.packageOwners(id).isEmpty else { throw HTTPError(.notFound, message: "no package \(id)") }
+                throw HTTPError(.forbidden, message: "package \(id) is not yours: a host or trainer gives a share link that opens it (\"share\")")
+            }
+        }
+        let title = body?.title ?? ""
+        guard title.count <= 200 else { throw HTTPError(.badRequest, message: "title: at most 200 characters") }
+        let hours = try checked(body?.expiresInHours, "expiresInHours", CheckedRange(1.0 / 60, 48, unit: "hours")) ?? 4
+        let manifest: Manifest
+        do { manifest = try PackageStore.read(store.folders.package(id)) } catch {
+            throw HTTPError(.notFound, message: "package \(id) cannot be read: \(error)")
+        }
+        let link = try store.share(package: id, hours: hours)
+        let sessionId = "ses_" + randomHex(12), hostKey = randomHex(16)
+        let session = LiveSession(id: sessionId, structures: manifest.structures.map(\.name))
+        hub.open(SessionHub.Entry(session: session, package: id, owner: caller.id, hostKeyHash: SessionHub.hash(hostKey), share: link.token,
+                                  expires: link.expires), id: sessionId)
+        return try encodedJSON(SessionView(sessionId: sessionId, title: title, package: id, joinUrl: "/session/\(sessionId)?share=\(link.token)",
+                                           webSocket: "/v1/sessions/\(sessionId)/ws?share=\(link.token)", hostKey: hostKey,
+                                           expiresAt: ISO8601DateFormatter().string(from: link.expires)), status: .created)
+    }
+
+    /// The session, for its creator or an admin.
+    @Sendable func owned(_ context: ServiceContext) throws -> (String, SessionHub.Entry) {
+        let id = try context.parameters.require("id")
+        let caller = try context.requireCaller()
+        guard let entry = hub.entry(id) else { throw HTTPError(.notFound, message: "no live session \(id)") }
+        guard caller.role == .admin || entry.owner == caller.id else { throw HTTPError(.forbidden, message: "session \(id) is someone else's") }
+        return (id, entry)
+    }
+
+    people.delete("sessions/:id") { _, context -> Response in
+        let (id, entry) = try owned(context)
+        _ = hub.end(id, reason: "the host ended the session")
+        try store.revokeShare(token: entry.share)
+        return Response(status: .noContent)
+    }
+
+    people.get("sessions/:id/recording") { _, context -> Response in
+        let (_, entry) = try owned(context)
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: entry.session.recordingLines())))
+    }
+
+    // Not upgraded: say why (the upgrade itself is decided in ServiceServer with the same rule).
+    router.get("/v1/sessions/:id/ws") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+        switch hub.admit(id: id, query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) {
+        case .refused(let status, let message):
+            throw HTTPError(.init(code: status), message: message)
+        case .admitted:
+            throw HTTPError(.upgradeRequired, message: "join with a WebSocket (Upgrade: websocket)")
+        }
+    }
+}
+
+struct SessionView: Encodable {
+    var sessionId: String
+    var title: String
+    var package: String
+    var joinUrl: String
+    var webSocket: String
+    var hostKey: String
+    var expiresAt: String
+}
+
+/// `count` random bytes as hex (the system's generator).
+func randomHex(_ count: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+}

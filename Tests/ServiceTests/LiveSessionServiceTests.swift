@@ -1,0 +1,109 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+@testable import Service
+import Testing
+import TestSupport
+
+/// Live sessions through the service: made on a package, joined by WebSocket with the share
+/// link (refused at the upgrade without it), relayed, ended with every client told.
+extension ServiceTests {
+    /// Frames one WebSocket client received, as text.
+    final class Frames: @unchecked Sendable {
+        private let lock = NSLock()
+        private var texts: [String] = []
+        func add(_ text: String) { lock.withLock { texts.append(text) } }
+        var all: [[String: Any]] {
+            lock.withLock { texts }.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        func types() -> [String] { all.compactMap { $0["type"] as? String } }
+        /// Waits (up to `seconds`) until a frame of `type` has come.
+        func wait(for type: String, seconds: Double = 20) async -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                if types().contains(type) { return true }
+                try? await Task.sleep(nanoseconds: 20_000_000)
+            }
+            return false
+        }
+    }
+
+    @Test func aSessionIsJoinedWithItsLinkRelaysThePresenterAndEndsForEveryone() async throws {
+        let service = try await Running()
+        let owner = try service.store.createToken(role: .submitter, name: "surgeon")
+        let stranger = try service.store.createToken(role: .host, name: "another host")
+        do {
+            let job = try await service.wait(job: try await upload(service, try Self.sampleZip(), token: owner), token: owner)
+            let package = try #require(job["packageId"] as? String)
+            // A host without a link that opens the package may not start a session on it.
+            #expect(try await service.request("POST", "/v1/packages/\(package)/sessions", token: stranger, body: Data("{}".utf8),
+                                              type: "application/json").0 == 403)
+            let (made, madeBody, _) = try await service.request("POST", "/v1/packages/\(package)/sessions", token: owner,
+                                                                body: Data(#"{"title": "Skull base, case 12"}"#.utf8), type: "application/json")
+            #expect(made == 201, "\(String(decoding: madeBody, as: UTF8.self))")
+            let session = service.json(madeBody)
+            let id = try #require(session["sessionId"] as? String), hostKey = try #require(session["hostKey"] as? String)
+            let socket = try #require(session["webSocket"] as? String)
+            let share = String(try #require(socket.split(separator: "share=").last))
+            #expect((session["joinUrl"] as? String)?.hasPrefix("/session/\(id)?share=") == true)
+            // Refused before any upgrade, each saying why.
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x").0 == 401)
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=vrs_nothing").0 == 403)
+            #expect(try await service.request("GET", "/v1/sessions/ses_none/ws?name=x&share=\(share)").0 == 404)
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=\(share)&hostKey=wrong").0 == 403)
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=\(share)").0 == 426)
+
+            let ws = service.base.absoluteString.replacingOccurrences(of: "http://", with: "ws://")
+            let logger = Logger(label: "vrprep.test.session")
+            let hostFrames = Frames(), participantFrames = Frames()
+            let camera = #"{"type": "camera", "position": [0.05, 0.1, 0.4], "target": [0, 0, 0], "up": [0, 1, 0], "fov": 40}"#
+            let participant = Task {
+                try await WebSocketClient.connect(url: "\(ws)\(socket)&name=Dra.%20Lima", logger: logger) { inbound, outbound, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message else { continue }
+                        participantFrames.add(text)
+                        // Once the presenter has moved, try to move everyone too (refused).
+                        if text.contains(#""type":"camera""#) { try await outbound.write(.text(camera)) }
+                        if text.contains(#""type":"ended""#) { break }
+                    }
+                }
+            }
+            #expect(await participantFrames.wait(for: "snapshot"))
+            let host = Task {
+                try await WebSocketClient.connect(url: "\(ws)\(socket)&name=Dr%20Sato&hostKey=\(hostKey)", logger: logger) { inbound, outbound, _ in
+                    var sent = false
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message else { continue }
+                        hostFrames.add(text)
+                        if !sent && text.contains(#""type":"snapshot""#) {
+                            sent = true
+                            try await outbound.write(.text(camera))
+                        }
+                        if text.contains(#""type":"ended""#) { break }
+                    }
+                }
+            }
+            let relayed = await participantFrames.wait(for: "camera"), refused = await participantFrames.wait(for: "error")
+            #expect(relayed && refused, "\(participantFrames.types())")
+            let moved = try #require(participantFrames.all.first { $0["type"] as? String == "camera" })
+            #expect(moved["position"] as? [Double] == [0.05, 0.1, 0.4] && moved["seq"] as? Int == 1)
+            #expect(participantFrames.all.contains { ($0["message"] as? String)?.contains("presenter") == true })
+            // The host is the presenter (its snapshot says so) and heard the participant join before it.
+            let hostSnapshot = try #require(hostFrames.all.first)
+            #expect(((hostSnapshot["state"] as? [String: Any])?["participants"] as? [Any])?.count == 2)
+            // The recording holds both joins and the one camera, not the refused one.
+            let (recorded, lines, _) = try await service.request("GET", "/v1/sessions/\(id)/recording", token: owner)
+            #expect(recorded == 200 && String(decoding: lines, as: UTF8.self).split(separator: "\n").count == 3, "\(String(decoding: lines, as: UTF8.self))")
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/recording", token: stranger).0 == 403)
+            // Ended by its creator: both clients are told and closed; the link no longer joins.
+            #expect(try await service.request("DELETE", "/v1/sessions/\(id)", token: owner).0 == 204)
+            _ = try await participant.value
+            _ = try await host.value
+            #expect(participantFrames.types().last == "ended" && hostFrames.types().last == "ended")
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=\(share)").0 == 404)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await service.stop()
+    }
+}
