@@ -303,6 +303,20 @@ public enum OpenAPI {
                 "201": {description: '{"sessionId", "title", "package", "joinUrl", "webSocket", "hostKey", "expiresAt"}: joinUrl and webSocket carry a share link for this package that ends with the session.'}
                 "403": {description: 'Not the package''s owner, and no share link that opens it.'}
                 "404": {description: 'No such package.'}
+          /session/{id}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: true, schema: {type: string}}
+              - {name: name, in: query, required: false, schema: {type: string, maxLength: 64}}
+              - {name: hostKey, in: query, required: false, schema: {type: string}}
+            get:
+              summary: 'The session''s page (HTML; ?lang=en|ja|es|pt, else Accept-Language): the viewer joined to the live session; without a name, a form asks for it.'
+              responses:
+                "200": {description: 'The page.'}
+                "401": {description: 'No share link.'}
+                "403": {description: 'A share link that does not open the session''s package, or a wrong host key.'}
+                "404": {description: 'No such live session.'}
+                "410": {description: 'The session expired.'}
           /v1/sessions/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

@@ -62,6 +62,23 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
                         body: .init(byteBuffer: ByteBuffer(bytes: entry.session.recordingLines())))
     }
 
+    // The session's page: the viewer joined to the session (a name asked for first).
+    router.get("/session/:id") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        let language = Language.of(request)
+        var query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+        let named = !(query["name"] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+        if !named { query["name"] = "?" }
+        switch hub.admit(id: id, query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) {
+        case .refused(let status, let message):
+            throw HTTPError(.init(code: status), message: message)
+        case .admitted(let entry, let name, _):
+            guard named else { return language.htmlResponse(SessionPage.nameForm(query: query, language: language)) }
+            return language.htmlResponse(SessionPage.page(session: id, package: entry.package, share: query["share"] ?? "", name: name,
+                                                          hostKey: query["hostKey"], language: language))
+        }
+    }
+
     // Not upgraded: say why (the upgrade itself is decided in ServiceServer with the same rule).
     router.get("/v1/sessions/:id/ws") { request, context -> Response in
         let id = try context.parameters.require("id")

@@ -10,7 +10,10 @@ enum Viewer {
                              "examples/js/controls/OrbitControls.js", "examples/js/webxr/VRButton.js"]
 
     /// The page for package `id` in `language`; `share` (if any) is passed on to the package's files.
-    static func page(id: String, share: String?, language: Language = .en) -> String {
+    /// `extra` (a live session's script, say) runs after the scene is set up, with `scene`,
+    /// `camera`, `controls`, `text` and `loaded` (a promise of the package's root node) in scope;
+    /// `extraBody` is added to the page's body.
+    static func page(id: String, share: String?, language: Language = .en, extra: String = "", extraBody: String = "") -> String {
         let text = language.messages, catalogue = language.catalogueScript
         let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let query = share.map { "?share=" + ($0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "") } ?? ""
@@ -32,6 +35,7 @@ enum Viewer {
             <div id="panel"><strong>\(escape(text["viewer.structures"]!))</strong><div id="structures"></div></div>
             <div id="status">\(escape(text["viewer.loading"]!))</div>
             <div id="renders"></div>
+            \(extraBody)
             <script>
             (function () {
               const text = \(catalogue);
@@ -58,6 +62,8 @@ enum Viewer {
               camera.add(light);
               scene.add(camera);
               const controls = new THREE.OrbitControls(camera, canvas);
+              let resolveLoaded;
+              const loaded = new Promise(resolve => { resolveLoaded = resolve; });
               fetch(base + query).then(r => r.json()).then(manifest => {
                 const renders = document.getElementById("renders");
                 for (const r of manifest.renders.filter(r => r.kind === "side-by-side" || r.kind === "anaglyph")) {
@@ -90,9 +96,11 @@ enum Viewer {
                   });
                   document.getElementById("status").textContent = text["viewer.ready"];
                   document.title = text["viewer.title"] + " — " + text["viewer.ready"];
+                  resolveLoaded(root);
                 }, undefined, error => { document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error; });
               }).catch(error => { document.getElementById("status").textContent = text["viewer.packageFailed"] + ": " + error; });
               renderer.setAnimationLoop(() => { controls.update(); renderer.render(scene, camera); });
+              \(extra)
             })();
             </script>
             </body>

@@ -123,5 +123,20 @@ extension Messages {
         "notice.seedOutsideWindow": "seed {seed}: has value {value}, outside the vessel window {low}…{high}: place the seed inside the vessel's lumen, or give --lower/--upper",
         "notice.seedNearBright": "seed {seed}: lies within {marginMM} mm of a voxel brighter than the window (bone or calcification above {upper}): place it in the vessel's lumen, away from bone",
         "notice.notContrastBlood": "seed {seed}: its neighbourhood is {mean} HU, not contrast-filled blood (blood without contrast is 30–60 HU): is this CT contrast-enhanced? Place the seed in the contrast-filled lumen, or give --lower/--upper",
+        // Live sessions.
+        "session.join": "Join the session",
+        "session.yourName": "Your name",
+        "session.participants": "Participants",
+        "session.follow": "Follow the presenter",
+        "session.measure": "Measure a distance",
+        "session.annotations": "Annotations",
+        "session.presenting": "presenting",
+        "session.makePresenter": "Make presenter",
+        "session.youPresent": "(you present)",
+        "session.point": "point",
+        "session.refused": "Refused",
+        "session.ended": "The session has ended",
+        "session.closed": "The connection to the session closed",
+        "session.pickTwo": "Click two points on the model",
     ]
 }

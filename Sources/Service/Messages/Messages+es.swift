@@ -123,5 +123,20 @@ extension Messages {
         "notice.seedOutsideWindow": "semilla {seed}: tiene el valor {value}, fuera de la ventana vascular {low}…{high}: coloque la semilla dentro de la luz del vaso",
         "notice.seedNearBright": "semilla {seed}: está a menos de {marginMM} mm de un vóxel más brillante que la ventana (hueso o calcificación por encima de {upper}): colóquela en la luz del vaso, lejos del hueso",
         "notice.notContrastBlood": "semilla {seed}: su entorno tiene {mean} HU, no es sangre con contraste (la sangre sin contraste tiene 30–60 HU): ¿esta TC tiene contraste? Coloque la semilla en la luz llena de contraste",
+        // Live sessions.
+        "session.join": "Unirse a la sesión",
+        "session.yourName": "Su nombre",
+        "session.participants": "Participantes",
+        "session.follow": "Seguir al presentador",
+        "session.measure": "Medir una distancia",
+        "session.annotations": "Anotaciones",
+        "session.presenting": "presentando",
+        "session.makePresenter": "Hacer presentador",
+        "session.youPresent": "(usted presenta)",
+        "session.point": "punto",
+        "session.refused": "Rechazado",
+        "session.ended": "La sesión ha terminado",
+        "session.closed": "Se cerró la conexión con la sesión",
+        "session.pickTwo": "Haga clic en dos puntos del modelo",
     ]
 }

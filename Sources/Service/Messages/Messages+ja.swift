@@ -123,5 +123,20 @@ extension Messages {
         "notice.seedOutsideWindow": "シード {seed}：値 {value} が血管ウィンドウ {low}…{high} の外です。シードは血管の内腔に置いてください",
         "notice.seedNearBright": "シード {seed}：ウィンドウより明るいボクセル（{upper} を超える骨または石灰化）から {marginMM} mm 以内にあります。骨から離れた血管の内腔に置いてください",
         "notice.notContrastBlood": "シード {seed}：周囲は {mean} HU で、造影剤で満たされた血液ではありません（造影なしの血液は 30～60 HU）。この CT は造影されていますか？造影剤で満たされた内腔にシードを置いてください",
+        // Live sessions.
+        "session.join": "セッションに参加",
+        "session.yourName": "お名前",
+        "session.participants": "参加者",
+        "session.follow": "発表者の視点に合わせる",
+        "session.measure": "距離を測る",
+        "session.annotations": "注釈",
+        "session.presenting": "発表中",
+        "session.makePresenter": "発表者にする",
+        "session.youPresent": "（あなたが発表者です）",
+        "session.point": "点",
+        "session.refused": "受け付けられません",
+        "session.ended": "セッションは終了しました",
+        "session.closed": "セッションとの接続が切れました",
+        "session.pickTwo": "モデル上の2点をクリックしてください",
     ]
 }

@@ -123,5 +123,20 @@ extension Messages {
         "notice.seedOutsideWindow": "semente {seed}: tem o valor {value}, fora da janela vascular {low}…{high}: coloque a semente dentro da luz do vaso",
         "notice.seedNearBright": "semente {seed}: está a menos de {marginMM} mm de um voxel mais brilhante que a janela (osso ou calcificação acima de {upper}): coloque-a na luz do vaso, longe do osso",
         "notice.notContrastBlood": "semente {seed}: seu entorno tem {mean} HU, não é sangue com contraste (sangue sem contraste tem 30–60 HU): esta TC tem contraste? Coloque a semente na luz cheia de contraste",
+        // Live sessions.
+        "session.join": "Entrar na sessão",
+        "session.yourName": "Seu nome",
+        "session.participants": "Participantes",
+        "session.follow": "Seguir o apresentador",
+        "session.measure": "Medir uma distância",
+        "session.annotations": "Anotações",
+        "session.presenting": "apresentando",
+        "session.makePresenter": "Tornar apresentador",
+        "session.youPresent": "(você apresenta)",
+        "session.point": "ponto",
+        "session.refused": "Recusado",
+        "session.ended": "A sessão terminou",
+        "session.closed": "A conexão com a sessão foi encerrada",
+        "session.pickTwo": "Clique em dois pontos do modelo",
     ]
 }

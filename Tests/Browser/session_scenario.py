@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""A live case conference in real browsers (Debian's chromium, driven by Playwright): a host and
+two participants join a session's page; the host turns the camera and both participants follow;
+the host adds a 100 mm distance and every page lists it; a participant's camera is refused and
+nobody moves; a fourth page joining late gets the camera and the annotation from its snapshot.
+Run by the Swift test `LiveSessionServiceTests`.
+
+Prints one JSON object with what each page showed; writes screenshots to --shots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+
+def camera(page) -> dict:
+    return json.loads(page.evaluate("document.body.dataset.camera || 'null'") or "null")
+
+
+def close_to(a: dict, b: dict) -> tuple[float, float]:
+    """Largest position/target difference (mm, the scene in metres) and view direction angle (degrees)."""
+    mm = 1000 * max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in ("position", "target"))
+    da = [t - p for t, p in zip(a["target"], a["position"])]
+    db = [t - p for t, p in zip(b["target"], b["position"])]
+    dot = sum(x * y for x, y in zip(da, db)) / (math.dist(da, [0, 0, 0]) * math.dist(db, [0, 0, 0]))
+    return mm, math.degrees(math.acos(max(-1.0, min(1.0, dot))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--join", required=True, help="the session's joinUrl (path and share)")
+    parser.add_argument("--host-key", required=True)
+    parser.add_argument("--shots", required=True, type=Path)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    args.shots.mkdir(parents=True, exist_ok=True)
+    result: dict = {"console": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+
+        def open_page(name: str, host: bool = False, lang: str = "en"):
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.on("console", lambda m: result["console"].append(f"{name} {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: result["console"].append(f"{name} pageerror: {e}"))
+            url = f"{args.base}{args.join}&name={name}&lang={lang}" + (f"&hostKey={args.host_key}" if host else "")
+            page.goto(url)
+            page.wait_for_function("document.body.dataset.session === 'joined' && document.body.dataset.scene === 'ready'", timeout=60_000)
+            return page
+
+        host = open_page("Sato", host=True)
+        first = open_page("Lima", lang="pt")
+        second = open_page("Reyes", lang="es")
+        result["roles"] = [p.evaluate("document.body.dataset.role") for p in (host, first, second)]
+        # The host turns the camera: both participants follow, within 1 mm and 0.1°, timed.
+        start = camera(host)
+        position = [start["target"][0] + 0.3, start["target"][1] + 0.1, start["target"][2] + 0.2]
+        moved_at = time.monotonic()
+        host.evaluate(f"window.vrprepSession.moveCamera({json.dumps(position)}, {json.dumps(start['target'])})")
+        wanted = camera(host)
+        followed = []
+        for page in (first, second):
+            while True:
+                got = camera(page)
+                if got and close_to(got, wanted)[0] <= 1 and close_to(got, wanted)[1] <= 0.1:
+                    followed.append(time.monotonic() - moved_at)
+                    break
+                if time.monotonic() - moved_at > 10:
+                    followed.append(None)
+                    break
+                time.sleep(0.01)
+        result["followSeconds"] = followed
+        # The same, measured inside the pages (one clock): from the host's send to each participant's view.
+        sent = int(host.evaluate("document.body.dataset.cameraSentAt"))
+        result["followMilliseconds"] = [int(p.evaluate("document.body.dataset.cameraAppliedAt")) - sent for p in (first, second)]
+        result["hostCamera"] = wanted
+        host.screenshot(path=str(args.shots / "01-host.png"))
+        first.screenshot(path=str(args.shots / "02-participant-pt.png"))
+        # A distance of 100 mm (the scene is in metres): every page lists it.
+        target = start["target"]
+        host.evaluate(f"window.vrprepSession.addDistance({json.dumps(target)}, {json.dumps([target[0] + 0.06, target[1] + 0.08, target[2]])}, 'margin')")
+        for page in (host, first, second):
+            page.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=10_000)
+        result["annotationTexts"] = [p.inner_text("#annotations") for p in (host, first, second)]
+        second.screenshot(path=str(args.shots / "03-participant-es-annotation.png"))
+        # A participant tries to move everyone: refused, and nobody moves.
+        first.evaluate("window.vrprepSession.send({type: 'camera', position: [1, 1, 1], target: [0, 0, 0], up: [0, 1, 0], fov: 40})")
+        first.wait_for_function("document.body.dataset.refused !== undefined", timeout=10_000)
+        time.sleep(0.5)
+        result["refused"] = first.evaluate("document.body.dataset.refused")
+        result["afterRefusal"] = [close_to(camera(p), wanted) for p in (host, second)]
+        # A late joiner: the camera and the annotation from its snapshot.
+        late = open_page("Tanaka", lang="ja")
+        late.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=10_000)
+        time.sleep(0.3)
+        result["late"] = {"camera": close_to(camera(late), wanted), "annotations": late.inner_text("#annotations"),
+                          "participants": late.inner_text("#participants")}
+        late.screenshot(path=str(args.shots / "04-late-joiner-ja.png"))
+        browser.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as error:  # noqa: BLE001 (the Swift test shows why)
+        print(f"session_scenario.py: {error}", file=sys.stderr)
+        sys.exit(1)
