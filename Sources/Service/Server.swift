@@ -1,6 +1,7 @@
 import DICOM
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import LiveSessions
 import Logging
@@ -100,8 +101,10 @@ public struct ServiceServer: Sendable {
         }
         let app = Application(
             router: makeRouter(),
-            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds)),
-                                                                ws: .init(maxFrameSize: 1 << 20))) { [sessions, store] request, _, logger in
+            server: HTTPServerBuilder { [sessions, store, settings] responder in
+                GuardedUpgradeChannel(inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds)), ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
                 // A live session's WebSocket, when its share link (and host key) admit it; anything
                 // else goes on to the router, whose route for the same path says why not.
                 guard let path = request.path, path.hasPrefix("/v1/sessions/"), let parts = URLComponents(string: path),
@@ -114,6 +117,7 @@ public struct ServiceServer: Sendable {
                 return .upgrade([:]) { inbound, outbound, _ in
                     await SessionHub.serve(entry.session, name: name, host: host, inbound: inbound, outbound: outbound, logger: logger)
                 }
+                }, firstHead: .seconds(settings.idleTimeoutSeconds))
             },
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import LiveSessions
 import struct VolumeCore.CheckedRange
-import ScenePackage
+import Pipeline
+import struct ScenePackage.Manifest
 
 /// Live case conferences: a session on a package, its WebSocket (upgraded in `ServiceServer`;
 /// this route answers requests that were not upgraded, saying why), its end and its recording.
@@ -27,7 +28,7 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         guard title.count <= 200 else { throw HTTPError(.badRequest, message: "title: at most 200 characters") }
         let hours = try checked(body?.expiresInHours, "expiresInHours", CheckedRange(1.0 / 60, 48, unit: "hours")) ?? 4
         let manifest: Manifest
-        do { manifest = try PackageStore.read(store.folders.package(id)) } catch {
+        do { manifest = try ReadPackage.manifest(store.folders.package(id)) } catch {
             throw HTTPError(.notFound, message: "package \(id) cannot be read: \(error)")
         }
         let link = try store.share(package: id, hours: hours)
