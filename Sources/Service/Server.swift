@@ -111,7 +111,7 @@ public struct ServiceServer: Sendable {
                       case let pieces = parts.path.split(separator: "/"), pieces.count == 4, pieces[3] == "ws" else { return .dontUpgrade }
                 let query = Dictionary((parts.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
                 guard case .admitted(let entry, let name, let host) = sessions.admit(
-                    id: String(pieces[2]), query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) else {
+                    id: String(pieces[2]), query: query, store: store) else {
                     return .dontUpgrade
                 }
                 return .upgrade([:]) { inbound, outbound, _ in

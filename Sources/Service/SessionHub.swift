@@ -56,13 +56,13 @@ final class SessionHub: @unchecked Sendable {
         case refused(status: Int, message: String)
     }
 
-    func admit(id: String, query: [String: String], shareOpens: (String, String) -> Bool) -> Admission {
+    func admit(id: String, query: [String: String], store: any PackageRecords) -> Admission {
         guard let entry = entry(id) else { return .refused(status: 404, message: "no live session \(id) (it ended, or never began)") }
         guard entry.expires > Date() else { return .refused(status: 410, message: "session \(id) has expired") }
         guard let share = query["share"], !share.isEmpty else {
             return .refused(status: 401, message: "a session is joined with its share link (?share=)")
         }
-        guard share == entry.share || shareOpens(share, entry.package) else {
+        guard share == entry.share || ((try? store.shareOpens(token: share, package: entry.package)) ?? false) else {
             return .refused(status: 403, message: "this share link does not open session \(id)'s package")
         }
         let name = (query["name"] ?? "").trimmingCharacters(in: .whitespaces)

@@ -67,10 +67,10 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
     router.get("/session/:id") { request, context -> Response in
         let id = try context.parameters.require("id")
         let language = Language.of(request)
-        var query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+        var query = queryFields(request)
         let named = !(query["name"] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
         if !named { query["name"] = "?" }
-        switch hub.admit(id: id, query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) {
+        switch hub.admit(id: id, query: query, store: store) {
         case .refused(let status, let message):
             throw HTTPError(.init(code: status), message: message)
         case .admitted(let entry, let name, _):
@@ -83,8 +83,8 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
     // Not upgraded: say why (the upgrade itself is decided in ServiceServer with the same rule).
     router.get("/v1/sessions/:id/ws") { request, context -> Response in
         let id = try context.parameters.require("id")
-        let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
-        switch hub.admit(id: id, query: query, shareOpens: { (try? store.shareOpens(token: $0, package: $1)) ?? false }) {
+        let query = queryFields(request)
+        switch hub.admit(id: id, query: query, store: store) {
         case .refused(let status, let message):
             throw HTTPError(.init(code: status), message: message)
         case .admitted:
@@ -101,6 +101,11 @@ struct SessionView: Encodable {
     var webSocket: String
     var hostKey: String
     var expiresAt: String
+}
+
+/// A request's query as names and values (the first of a repeated name).
+func queryFields(_ request: Request) -> [String: String] {
+    Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
 }
 
 /// `count` random bytes as hex (the system's generator).
