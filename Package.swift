@@ -115,7 +115,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep", "Segmentation", "VolumeIO", "VolumeCore", "Phantoms",
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "LiveSessions", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep", "Segmentation", "VolumeIO", "VolumeCore", "Phantoms",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                     swiftSettings: swiftSettings),

@@ -13,6 +13,8 @@ public final class LiveSession: @unchecked Sendable {
     private var clients: [String: Client] = [:]
     private var nextClient = 1
     private var events: [RecordedEvent] = []
+    /// How many of `events` the records hold already.
+    private var saved = 0
     private let started: Date
     private var endedBecause: String?
 
@@ -67,12 +69,23 @@ public final class LiveSession: @unchecked Sendable {
         }
     }
 
-    /// Ends the session: everyone is told (`{"type": "ended"}`), and nothing more is taken.
-    public func end(_ reason: String) {
+    /// Why a session ends, as a code a page puts in its reader's language.
+    public enum EndCode: String, Sendable {
+        /// Its host (or an admin) ended it.
+        case host
+        /// Its time was up.
+        case expired
+        /// The service stopped (or restarted).
+        case stopping
+    }
+
+    /// Ends the session: everyone is told (`{"type": "ended", "code", "reason"}`), and nothing
+    /// more is taken.
+    public func end(_ reason: String, code: EndCode) {
         lock.withLock {
             guard endedBecause == nil else { return }
             endedBecause = reason
-            broadcast(["type": "ended", "reason": reason], except: nil)
+            broadcast(["type": "ended", "code": code.rawValue, "reason": reason], except: nil)
         }
     }
 
@@ -90,34 +103,34 @@ public final class LiveSession: @unchecked Sendable {
             client.tokens -= 1
             clients[clientId] = client
             if client.tokens < -Self.burst { return .close("more than \(Int(Self.ratePerSecond)) messages a second") }
-            if client.tokens < 0 { return refuse("too many messages: at most \(Int(Self.ratePerSecond)) a second", to: clientId) }
+            if client.tokens < 0 { return refuse("too many messages: at most \(Int(Self.ratePerSecond)) a second", code: .rate, to: clientId) }
             let message: ClientMessage
             do throws(MessageError) {
                 message = try ClientMessage.parse(data)
             } catch {
-                return refuse(error.description, to: clientId)
+                return refuse(error.description, code: .invalid, to: clientId)
             }
             if message.presenterOnly && state.presenter != clientId {
-                return refuse("only the presenter moves the scene for everyone", to: clientId)
+                return refuse("only the presenter moves the scene for everyone", code: .presenterOnly, to: clientId)
             }
             switch message {
             case .structure(let name, _, _) where !structureNames.contains(name):
-                return refuse("no structure '\(name)' in this scene (\(structureNames.sorted().joined(separator: ", ")))", to: clientId)
+                return refuse("no structure '\(name)' in this scene (\(structureNames.sorted().joined(separator: ", ")))", code: .invalid, to: clientId)
             case .presenter(let id):
-                guard client.role == "host" else { return refuse("only the host passes the presenter role", to: clientId) }
-                guard clients[id] != nil else { return refuse("no participant '\(id)' in this session", to: clientId) }
+                guard client.role == "host" else { return refuse("only the host passes the presenter role", code: .hostOnly, to: clientId) }
+                guard clients[id] != nil else { return refuse("no participant '\(id)' in this session", code: .invalid, to: clientId) }
             case .annotationRemove(let id) where !state.annotations.contains(where: { $0.id == id }):
-                return refuse("no annotation '\(id)'", to: clientId)
+                return refuse("no annotation '\(id)'", code: .invalid, to: clientId)
             case .annotationAdd(let annotation) where state.annotations.contains(where: { $0.id == annotation.id }):
-                return refuse("an annotation '\(annotation.id)' exists already", to: clientId)
+                return refuse("an annotation '\(annotation.id)' exists already", code: .invalid, to: clientId)
             case .annotationAdd where state.annotations.count >= 500:
-                return refuse("at most 500 annotations in a session", to: clientId)
+                return refuse("at most 500 annotations in a session", code: .limit, to: clientId)
             default:
                 break
             }
             seq += 1
             state.apply(message, from: clientId)
-            record(.message(message, from: clientId, seq: seq), now: now)
+            if message.recorded { record(.message(message, from: clientId, seq: seq), now: now) }
             var fields = message.json
             fields["seq"] = seq
             fields["from"] = clientId
@@ -150,12 +163,17 @@ public final class LiveSession: @unchecked Sendable {
     /// Every accepted event since the session began, with its time (for replay).
     public var recording: [RecordedEvent] { lock.withLock { events } }
 
+    /// The events not yet taken by this call (for writing them to the records as the session goes).
+    public func takeUnsaved() -> [RecordedEvent] {
+        lock.withLock {
+            defer { saved = events.count }
+            return Array(events[saved...])
+        }
+    }
+
     /// The session's recording as JSON lines (one event a line, with its time in seconds).
     public func recordingLines() -> Data {
-        recording.reduce(into: Data()) { out, event in
-            out += (try? JSONSerialization.data(withJSONObject: event.json, options: [.sortedKeys])) ?? Data()
-            out += Data("\n".utf8)
-        }
+        Data(recording.map { $0.line + "\n" }.joined().utf8)
     }
 
     /// The state a recording leads to (the same reducer as the live session).
@@ -194,8 +212,14 @@ public final class LiveSession: @unchecked Sendable {
         var overflowed = false
     }
 
-    private func refuse(_ message: String, to clientId: String) -> Outcome {
-        queue(frame(["type": "error", "message": message]), to: clientId, supersedes: nil)
+    /// Why a message was refused, as a code a page puts in its reader's language (the message
+    /// itself says it in English, with the details).
+    public enum RefusalCode: String, Sendable {
+        case presenterOnly, hostOnly, rate, limit, invalid
+    }
+
+    private func refuse(_ message: String, code: RefusalCode, to clientId: String) -> Outcome {
+        queue(frame(["type": "error", "code": code.rawValue, "message": message]), to: clientId, supersedes: nil)
         return .refused(message)
     }
 

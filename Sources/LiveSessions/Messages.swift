@@ -11,6 +11,9 @@ public enum ClientMessage: Equatable, Sendable {
     case annotationRemove(id: String)
     case presenter(id: String)
     case hand(raised: Bool)
+    /// A headset's head pose (position in metres, orientation as a quaternion x, y, z, w): the
+    /// others show it as a simple avatar. Not kept in the state, nor recorded.
+    case avatar(position: [Double], orientation: [Double])
 
     /// The presenter alone may move the scene for everyone.
     var presenterOnly: Bool {
@@ -23,9 +26,15 @@ public enum ClientMessage: Equatable, Sendable {
     /// Updates a slow client may miss (only the latest counts); the others are never dropped.
     var supersedable: Bool {
         switch self {
-        case .camera, .pointer: true
+        case .camera, .pointer, .avatar: true
         default: false
         }
+    }
+
+    /// Kept in the recording (a head pose, sent many times a second by every headset, is not).
+    var recorded: Bool {
+        if case .avatar = self { return false }
+        return true
     }
 
     /// The largest message taken, in bytes.
@@ -91,14 +100,19 @@ public enum ClientMessage: Equatable, Sendable {
             return .presenter(id: try text(raw.id, 64, "id"))
         case "hand":
             return .hand(raised: try flag(raw.raised, "raised"))
+        case "avatar":
+            let orientation = try vector(raw.orientation, 4, "orientation")
+            let norm = orientation.map { $0 * $0 }.reduce(0, +).squareRoot()
+            guard abs(norm - 1) < 0.01 else { throw MessageError("orientation must be a unit quaternion (x, y, z, w)") }
+            return .avatar(position: try vector(raw.position, 3, "position"), orientation: orientation)
         default:
-            throw MessageError("unknown message type '\(raw.type.prefix(32))' (camera, structure, clip, pointer, annotation, presenter, hand)")
+            throw MessageError("unknown message type '\(raw.type.prefix(32))' (camera, structure, clip, pointer, annotation, presenter, hand, avatar)")
         }
     }
 
     private struct Raw: Decodable {
         var type: String
-        var position, target, up, origin, direction, plane: [Double]?
+        var position, target, up, origin, direction, plane, orientation: [Double]?
         var fov, opacity: Double?
         var name, id, op: String?
         var visible, raised: Bool?

@@ -22,7 +22,7 @@ public struct SessionState: Equatable, Sendable {
         case .camera(let camera): self.camera = camera
         case .structure(let name, let visible, let opacity): structures[name] = StructureView(visible: visible, opacity: opacity)
         case .clip(let plane): clip = plane
-        case .pointer: break
+        case .pointer, .avatar: break
         case .annotationAdd(let annotation): annotations.append(annotation)
         case .annotationRemove(let id): annotations.removeAll { $0.id == id }
         case .presenter(let id): presenter = id
@@ -73,6 +73,11 @@ public struct RecordedEvent: Equatable, Sendable {
         case .leave(let id): ["t": seconds, "event": "leave", "id": id]
         case .message(let message, let from, let seq): ["t": seconds, "event": "message", "from": from, "seq": seq, "message": message.json]
         }
+    }
+
+    /// As one line of the recording (JSON, keys sorted, no newline).
+    public var line: String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// Reads a recording's lines back (a message is checked as a live one is).
@@ -126,6 +131,7 @@ extension ClientMessage {
         case .annotationRemove(let id): ["type": "annotation", "op": "remove", "annotation": ["id": id]]
         case .presenter(let id): ["type": "presenter", "id": id]
         case .hand(let raised): ["type": "hand", "raised": raised]
+        case .avatar(let position, let orientation): ["type": "avatar", "position": position, "orientation": orientation]
         }
     }
 }

@@ -9,11 +9,11 @@ func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceR
     // it was given) with notes, for a course; each item comes back with a fresh share link.
     trainers.post { request, context -> Response in
         let caller = try context.requireCaller()
-        struct Item: Decodable { var package: String; var share: String?; var notes: String? }
+        struct Item: Decodable { var package: String; var share: String?; var notes: String?; var recording: String? }
         struct Body: Decodable { var name: String; var items: [Item]; var expiresInHours: Double? }
-        let example = #"{"name": "…", "items": [{"package": "…", "share": "…", "notes": "…"}], "expiresInHours": 720}"#
+        let example = #"{"name": "…", "items": [{"package": "…", "share": "…", "notes": "…", "recording": "ses_…"}], "expiresInHours": 720}"#
         guard let body = try await decodeBody(Body.self, request, limit: 1 << 20, keys: ["name", "items", "expiresInHours"],
-                                              itemKeys: ["package", "share", "notes"], example: example) else {
+                                              itemKeys: ["package", "share", "notes", "recording"], example: example) else {
             throw HTTPError(.badRequest, message: "the body must be a JSON object \(example)")
         }
         guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty, body.name.count <= 200 else {
@@ -23,14 +23,23 @@ func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceR
             throw HTTPError(.badRequest, message: "items must be a list of 1…500 objects {package, share, notes}")
         }
         let hours = try checked(body.expiresInHours, "expiresInHours", shareHours) ?? 24 * 30
-        var items: [(packageID: String, notes: String)] = []
+        var items: [ServiceStore.CollectionItem] = []
         for (n, item) in body.items.enumerated() {
             let notes = item.notes ?? ""
             guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
             guard try Access.mayCollect(package: item.package, share: item.share, caller, store) else {
                 throw HTTPError(.forbidden, message: "item \(n + 1): package \(item.package) is not yours and no valid share link for it was given")
             }
-            items.append((item.package, notes))
+            // A recording of a session the trainer held (or an admin's) on this same package.
+            if let recording = item.recording {
+                guard let session = try store.sessionRecord(recording), caller.role == .admin || session.owner == caller.id else {
+                    throw HTTPError(.forbidden, message: "item \(n + 1): no session \(recording) of yours to take the recording of")
+                }
+                guard session.packageID == item.package else {
+                    throw HTTPError(.badRequest, message: "item \(n + 1): session \(recording) was held on package \(session.packageID), not \(item.package)")
+                }
+            }
+            items.append(.init(packageID: item.package, notes: notes, recording: item.recording))
         }
         let made = try store.createCollection(owner: caller.id, name: body.name, items: items, hours: hours)
         guard let collection = try store.collection(made.id) else { throw HTTPError(.internalServerError, message: "the collection was not kept") }
@@ -58,6 +67,8 @@ struct CollectionView: Encodable {
     struct Item: Encodable {
         var package, notes: String
         var url: String?
+        /// A live session's recording on this package (its session id), and with a share link, its URL.
+        var recording, recordingUrl: String?
     }
 
     var id, name: String
@@ -73,7 +84,9 @@ struct CollectionView: Encodable {
         (id, name, expired) = (collection.id, collection.name, collection.expires <= Date())
         expiresAt = ISO8601DateFormatter().string(from: collection.expires)
         items = collection.items.map { item in
-            Item(package: item.packageID, notes: item.notes, url: share.map { "/v1/packages/\(item.packageID)/archive?share=\($0)" })
+            Item(package: item.packageID, notes: item.notes, url: share.map { "/v1/packages/\(item.packageID)/archive?share=\($0)" },
+                 recording: item.recording,
+                 recordingUrl: item.recording.flatMap { id in share.map { "/v1/sessions/\(id)/recording?share=\($0)" } })
         }
     }
 }

@@ -295,7 +295,7 @@ public enum OpenAPI {
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
             post:
-              summary: 'A live case conference on the package (its owner or an admin; a host or trainer whose share link opens it, as "share"). Kept in the service''s memory; a restart ends it, its clients told.'
+              summary: 'A live case conference on the package (its owner or an admin; a host or trainer whose share link opens it, as "share"). Kept in the service''s memory, its events written to the records as it goes; it ends when its time is up, when its creator ends it, or when the service stops (its clients told why: {"type": "ended", "code": host | expired | stopping}); a restart ends those a crash left open.'
               requestBody:
                 content:
                   application/json: {schema: {type: object, properties: {title: {type: string, maxLength: 200}, share: {type: string}, expiresInHours: {type: number, minimum: 0.0167, maximum: 48}}}}
@@ -315,8 +315,8 @@ public enum OpenAPI {
                 "200": {description: 'The page.'}
                 "401": {description: 'No share link.'}
                 "403": {description: 'A share link that does not open the session''s package, or a wrong host key.'}
-                "404": {description: 'No such live session.'}
-                "410": {description: 'The session expired.'}
+                "404": {description: 'No such session.'}
+                "410": {description: 'The session has ended (the answer says why).'}
           /v1/sessions/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -325,16 +325,18 @@ public enum OpenAPI {
               responses:
                 "204": {description: Ended.}
                 "403": {description: 'Someone else''s session.'}
-                "404": {description: 'No such live session.'}
+                "404": {description: 'No such session.'}
+                "410": {description: 'The session has ended already.'}
           /v1/sessions/{id}/recording:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: share, in: query, required: false, schema: {type: string}}
             get:
-              summary: 'The session''s accepted events as JSON lines ({"t", "event": "join" | "leave" | "message", …}), for replay (its creator or an admin).'
+              summary: 'The session''s accepted events as JSON lines ({"t", "event": "join" | "leave" | "message", …}; head poses are not kept), for replay: for its creator or an admin, or with the share link of a collection that holds it. It outlives the session and restarts.'
               responses:
                 "200": {description: 'JSON lines (application/x-ndjson).'}
-                "403": {description: 'Someone else''s session.'}
-                "404": {description: 'No such live session.'}
+                "403": {description: 'Someone else''s session, or a share link of no collection that holds it.'}
+                "404": {description: 'No such session.'}
           /v1/sessions/{id}/ws:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -342,14 +344,14 @@ public enum OpenAPI {
               - {name: name, in: query, required: true, schema: {type: string, maxLength: 64}}
               - {name: hostKey, in: query, required: false, schema: {type: string}}
             get:
-              summary: 'The live channel: a WebSocket of JSON messages (snapshot on connect; camera, structure and clip from the presenter; pointer, annotation and hand from anyone; presenter from the host). A request that is not upgraded is answered with why.'
+              summary: 'The live channel: a WebSocket of JSON messages (snapshot on connect; camera, structure and clip from the presenter; pointer, annotation, hand and avatar (a headset''s head pose) from anyone; presenter from the host). A refused message gets {"type": "error", "code": presenterOnly | hostOnly | rate | limit | invalid, "message"}. A request that is not upgraded is answered with why.'
               responses:
                 "101": {description: 'Switching to the WebSocket.'}
                 "400": {description: 'No name, or one longer than 64 characters.'}
                 "401": {description: 'No share link.'}
                 "403": {description: 'A share link that does not open this session''s package, or a wrong host key.'}
-                "404": {description: 'No such live session (ended, or never begun).'}
-                "410": {description: 'The session expired.'}
+                "404": {description: 'No such session.'}
+                "410": {description: 'The session has ended (the answer says why: its host, its time, a restart).'}
                 "426": {description: 'Admitted, but not a WebSocket upgrade.'}
           /v1/collections:
             get:
@@ -361,11 +363,11 @@ public enum OpenAPI {
               requestBody:
                 required: true
                 content:
-                  application/json: {schema: {type: object}}
+                  application/json: {schema: {type: object, properties: {name: {type: string}, expiresInHours: {type: number}, items: {type: array, items: {type: object, properties: {package: {type: string}, share: {type: string}, notes: {type: string}, recording: {type: string, description: 'A session (its id) the trainer held on this package: its recording goes with the item.'}}}}}}}
               responses:
-                "201": {description: 'The collection with its one share link (token, url; expiresInHours, 720 by default), each item with a link to its package.'}
-                "400": {description: 'Unknown keys or values out of range.'}
-                "403": {description: 'A package the trainer cannot read.'}
+                "201": {description: 'The collection with its one share link (token, url; expiresInHours, 720 by default), each item with a link to its package (and to its recording).'}
+                "400": {description: 'Unknown keys or values out of range, or a recording of a session on another package.'}
+                "403": {description: 'A package the trainer cannot read, or a recording of someone else''s session.'}
           /view/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

@@ -48,7 +48,7 @@ public struct ServiceServer: Sendable {
     /// The studies open for the workstation, each in a process of its own.
     let studyWorkers: StudyWorkers
     /// Live sessions, in memory (ended, with their clients told, when the service stops).
-    let sessions = SessionHub()
+    let sessions: SessionHub
 
     public init(settings: Settings) throws {
         self.init(settings: settings, store: try ServiceStore(data: settings.data))
@@ -58,6 +58,7 @@ public struct ServiceServer: Sendable {
     public init(settings: Settings, store: any ServiceRecords) {
         self.settings = settings
         self.store = store
+        sessions = SessionHub(records: store)
         studyWorkers = StudyWorkers(executable: settings.jobExecutable)
     }
 
@@ -83,6 +84,8 @@ public struct ServiceServer: Sendable {
     /// workers, serves. `onRunning(port)` is called once the server listens.
     public func run(stopper: Stopper? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         _ = try store.requeueInterrupted()
+        // Sessions are in memory: those a stop or a crash interrupted have ended, and say so.
+        _ = try store.endInterruptedSessions(reason: "the service restarted")
         guard FileManager.default.isExecutableFile(atPath: settings.jobExecutable.path) else {
             throw ServiceFailure("cannot run jobs: \(settings.jobExecutable.path) is not an executable")
         }
@@ -92,6 +95,14 @@ public struct ServiceServer: Sendable {
         defer { runner.stop() }
         defer { studyWorkers.closeAll() }
         defer { sessions.endAll(reason: "the service is stopping: join a new session once it is back") }
+        // Sessions' events go to the records as they come, and sessions end when their time is up.
+        let ticker = Task { [sessions] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                sessions.tick()
+            }
+        }
+        defer { ticker.cancel() }
         let intake = try settings.dicom.map { try DicomIntake(store: store, settings: $0) }
         intake?.start()
         defer { intake?.stop() }
@@ -127,7 +138,10 @@ public struct ServiceServer: Sendable {
                 return logger
             }()
         )
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+        // Services stop in reverse order: the live sessions end first (their clients told while
+        // their connections are still open), then the HTTP server.
+        let group = ServiceGroup(configuration: .init(services: [app, SessionsEnder(sessions: sessions)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
         await stopper?.attach(group)
         try await group.run()
     }
@@ -268,4 +282,15 @@ func parseRange(_ header: String, size: Int) -> (Int, Int)? {
     guard let start = Int(a), start < size else { return nil }
     let end = b.isEmpty ? size - 1 : min(Int(b) ?? -1, size - 1)
     return end >= start ? (start, end) : nil
+}
+
+/// Ends every live session as the service begins to stop, so that their clients are told why
+/// before the server closes their connections.
+struct SessionsEnder: Service {
+    let sessions: SessionHub
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        sessions.endAll(reason: "the service is stopping: join a new session once it is back")
+    }
 }

@@ -4,12 +4,13 @@ import GRDB
 import Pipeline
 
 /// What the service keeps, one repository per resource: access tokens, the job queue, the DICOM
-/// peers and the studies being received, packages and their share links, collections. The server
+/// peers and the studies being received, packages and their share links, collections, live
+/// sessions and their recordings. The server
 /// and the workers see only these protocols; `ServiceStore` keeps them all in one SQLite database
 /// for one machine (one extension per resource). A PostgreSQL store for several workers on
 /// several machines would implement the same calls, `claimJob` with `SELECT … FOR UPDATE SKIP
 /// LOCKED` (here, SQLite's one-writer transaction makes the claim atomic).
-public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords {
+public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords, SessionRecords {
     /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
 }
@@ -75,7 +76,7 @@ public protocol PackageRecords: Sendable {
 
 /// A trainer's collections: packages with notes, opened by one share link.
 public protocol CollectionRecords: Sendable {
-    func createCollection(owner: String, name: String, items: [(packageID: String, notes: String)],
+    func createCollection(owner: String, name: String, items: [ServiceStore.CollectionItem],
                           hours: Double) throws -> (id: String, token: String, expires: Date)
     func collection(_ id: String) throws -> ServiceStore.Collection?
     func collections(owner: String?) throws -> [String]
@@ -287,6 +288,27 @@ public final class ServiceStore: ServiceRecords {
                 t.column("summary", .text)
             }
             try db.alter(table: "job") { t in t.add(column: "studyId", .text) }
+        }
+        // Live sessions (in memory while they run) and their events, so that a recording outlives
+        // its session and a restart ends the sessions it interrupted, saying so.
+        migrator.registerMigration("v10-live-sessions") { db in
+            try db.create(table: "liveSession") { t in
+                t.primaryKey("id", .text)
+                t.column("packageId", .text).notNull()
+                t.column("owner", .text).notNull()
+                t.column("title", .text).notNull()
+                t.column("created", .double).notNull()
+                t.column("expires", .double).notNull()
+                t.column("ended", .double)
+                t.column("endReason", .text)
+            }
+            try db.create(table: "liveSessionEvent") { t in
+                t.column("sessionId", .text).notNull().references("liveSession", onDelete: .cascade)
+                t.column("position", .integer).notNull()
+                t.column("line", .text).notNull()
+                t.primaryKey(["sessionId", "position"])
+            }
+            try db.alter(table: "collectionItem") { t in t.add(column: "recording", .text) }
         }
         try migrator.migrate(database)
     }

@@ -7,7 +7,9 @@ import NIOCore
 import NIOWebSocket
 
 /// The live sessions of this service, in its memory (issue "Live case conferences"): each with
-/// its package, its creator, its host key (kept as a hash), its share link and its end.
+/// its package, its creator, its host key (kept as a hash), its share link and its end. Each is
+/// also in the records, with its events written as it goes (`tick`), so that its recording
+/// outlives it and a restart ends it saying so.
 final class SessionHub: @unchecked Sendable {
     struct Entry {
         let session: LiveSession
@@ -20,8 +22,16 @@ final class SessionHub: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
+    let records: any SessionRecords
+    private let logger = Logger(label: "vrprep.sessions")
 
-    func open(_ entry: Entry, id: String) {
+    init(records: any SessionRecords) {
+        self.records = records
+    }
+
+    func open(_ entry: Entry, id: String, title: String) throws {
+        try records.openSession(ServiceStore.SessionRecord(id: id, packageID: entry.package, owner: entry.owner, title: title,
+                                                           created: Date(), expires: entry.expires))
         lock.withLock { entries[id] = entry }
     }
 
@@ -29,20 +39,54 @@ final class SessionHub: @unchecked Sendable {
         lock.withLock { entries[id] }
     }
 
-    /// Ends a session: its clients are told; its share link is revoked by the caller.
-    func end(_ id: String, reason: String) -> Entry? {
-        let entry = lock.withLock { entries.removeValue(forKey: id) }
-        entry?.session.end(reason)
+    /// Ends a session: its clients are told, its events and its end written to the records; its
+    /// share link is revoked by the caller.
+    @discardableResult
+    func end(_ id: String, reason: String, code: LiveSession.EndCode) -> Entry? {
+        guard let entry = lock.withLock({ entries.removeValue(forKey: id) }) else { return nil }
+        entry.session.end(reason, code: code)
+        save(id, entry.session, ended: reason)
         return entry
     }
 
     /// Ends every session (the service stops): clients are told, never left waiting.
     func endAll(reason: String) {
-        let all = lock.withLock { () -> [Entry] in
+        let all = lock.withLock { () -> [String: Entry] in
             defer { entries.removeAll() }
-            return Array(entries.values)
+            return entries
         }
-        for entry in all { entry.session.end(reason) }
+        for (id, entry) in all {
+            entry.session.end(reason, code: .stopping)
+            save(id, entry.session, ended: reason)
+        }
+    }
+
+    /// Called every second or so: writes each session's new events to the records and ends the
+    /// sessions whose time is up (their clients are told).
+    func tick(now: Date = Date()) {
+        let all = lock.withLock { entries }
+        for (id, entry) in all {
+            if entry.expires <= now {
+                end(id, reason: "the session's time is up", code: .expired)
+            } else {
+                save(id, entry.session, ended: nil)
+            }
+        }
+    }
+
+    /// The recording's lines: the live session's (all of them), or the records' once it ended.
+    func recording(_ id: String) throws -> [String] {
+        if let live = entry(id) { return live.session.recording.map(\.line) }
+        return try records.sessionEvents(id)
+    }
+
+    private func save(_ id: String, _ session: LiveSession, ended reason: String?) {
+        do {
+            try records.appendSessionEvents(id: id, lines: session.takeUnsaved().map(\.line))
+            if let reason { try records.endSession(id: id, reason: reason, at: Date()) }
+        } catch {
+            logger.error("session \(id): its events could not be written to the records: \(error)")
+        }
     }
 
     static func hash(_ key: String) -> String {
@@ -57,7 +101,13 @@ final class SessionHub: @unchecked Sendable {
     }
 
     func admit(id: String, query: [String: String], store: any PackageRecords) -> Admission {
-        guard let entry = entry(id) else { return .refused(status: 404, message: "no live session \(id) (it ended, or never began)") }
+        guard let entry = entry(id) else {
+            // An ended session says why, so its participants know to ask for a new link.
+            if let record = try? records.sessionRecord(id), let reason = record.endReason {
+                return .refused(status: 410, message: "session \(id) has ended (\(reason)): ask its host for a new link")
+            }
+            return .refused(status: 404, message: "no live session \(id)")
+        }
         guard entry.expires > Date() else { return .refused(status: 410, message: "session \(id) has expired") }
         guard let share = query["share"], !share.isEmpty else {
             return .refused(status: 401, message: "a session is joined with its share link (?share=)")
@@ -88,11 +138,15 @@ final class SessionHub: @unchecked Sendable {
                     }
                     for frame in frames {
                         do { try await outbound.write(.text(String(decoding: frame, as: UTF8.self))) } catch { return }
-                        // The one frame with a top-level reason (keys sorted): the session ended.
-                        if frame.starts(with: Data(#"{"reason":"#.utf8)) {
-                            try? await outbound.close(.normalClosure, reason: "the session ended")
-                            return
+                    }
+                    // Once the session has ended, its last frames (the "ended" one among them,
+                    // queued as it ended) go out and the connection closes.
+                    if session.ended != nil {
+                        for frame in session.drain(client) ?? [] {
+                            do { try await outbound.write(.text(String(decoding: frame, as: UTF8.self))) } catch { return }
                         }
+                        try? await outbound.close(.normalClosure, reason: "the session ended")
+                        return
                     }
                 }
             }

@@ -34,33 +34,45 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         let link = try store.share(package: id, hours: hours)
         let sessionId = "ses_" + randomHex(12), hostKey = randomHex(16)
         let session = LiveSession(id: sessionId, structures: manifest.structures.map(\.name))
-        hub.open(SessionHub.Entry(session: session, package: id, owner: caller.id, hostKeyHash: SessionHub.hash(hostKey), share: link.token,
-                                  expires: link.expires), id: sessionId)
+        try hub.open(SessionHub.Entry(session: session, package: id, owner: caller.id, hostKeyHash: SessionHub.hash(hostKey),
+                                      share: link.token, expires: link.expires), id: sessionId, title: title)
         return try encodedJSON(SessionView(sessionId: sessionId, title: title, package: id, joinUrl: "/session/\(sessionId)?share=\(link.token)",
                                            webSocket: "/v1/sessions/\(sessionId)/ws?share=\(link.token)", hostKey: hostKey,
                                            expiresAt: ISO8601DateFormatter().string(from: link.expires)), status: .created)
     }
 
-    /// The session, for its creator or an admin.
-    @Sendable func owned(_ context: ServiceContext) throws -> (String, SessionHub.Entry) {
-        let id = try context.parameters.require("id")
-        let caller = try context.requireCaller()
-        guard let entry = hub.entry(id) else { throw HTTPError(.notFound, message: "no live session \(id)") }
-        guard caller.role == .admin || entry.owner == caller.id else { throw HTTPError(.forbidden, message: "session \(id) is someone else's") }
-        return (id, entry)
+    /// The session's record, for its creator or an admin.
+    @Sendable func owned(_ id: String, _ caller: Caller) throws -> ServiceStore.SessionRecord {
+        guard let record = try store.sessionRecord(id) else { throw HTTPError(.notFound, message: "no session \(id)") }
+        guard caller.role == .admin || record.owner == caller.id else { throw HTTPError(.forbidden, message: "session \(id) is someone else's") }
+        return record
     }
 
     people.delete("sessions/:id") { _, context -> Response in
-        let (id, entry) = try owned(context)
-        _ = hub.end(id, reason: "the host ended the session")
+        let id = try context.parameters.require("id")
+        let record = try owned(id, try context.requireCaller())
+        guard let entry = hub.end(id, reason: "the host ended the session", code: .host) else {
+            throw HTTPError(.gone, message: "session \(id) has ended already (\(record.endReason ?? "ended"))")
+        }
         try store.revokeShare(token: entry.share)
         return Response(status: .noContent)
     }
 
-    people.get("sessions/:id/recording") { _, context -> Response in
-        let (_, entry) = try owned(context)
+    // The recording: for the session's creator (or an admin), or with the share link of a
+    // collection that holds it. It outlives the session (and a restart).
+    router.get("/v1/sessions/:id/recording") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        if let share = shareToken(request) {
+            guard let shared = try store.sharedCollection(token: share), shared.valid,
+                  try store.collection(shared.id)?.items.contains(where: { $0.recording == id }) == true else {
+                throw HTTPError(.forbidden, message: "this share link does not open the recording of session \(id)")
+            }
+        } else {
+            _ = try owned(id, try authorize(request, store, roles: [.submitter, .host, .trainer, .admin]))
+        }
+        let lines = try hub.recording(id)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: entry.session.recordingLines())))
+                        body: .init(byteBuffer: ByteBuffer(string: lines.map { $0 + "\n" }.joined())))
     }
 
     // The session's page: the viewer joined to the session (a name asked for first).

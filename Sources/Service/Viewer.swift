@@ -11,7 +11,8 @@ enum Viewer {
 
     /// The page for package `id` in `language`; `share` (if any) is passed on to the package's files.
     /// `extra` (a live session's script, say) runs after the scene is set up, with `scene`,
-    /// `camera`, `controls`, `text` and `loaded` (a promise of the package's root node) in scope;
+    /// `camera`, `controls`, `renderer`, `canvas`, `text` and `loaded` (a promise of the package's
+    /// root node) in scope (each structure's checkbox and slider carry `data-structure`);
     /// `extraBody` is added to the page's body.
     static func page(id: String, share: String?, language: Language = .en, extra: String = "", extraBody: String = "") -> String {
         let text = language.messages, catalogue = language.catalogueScript
@@ -91,6 +92,7 @@ enum Viewer {
                     slider.value = node.material.opacity; slider.title = text["viewer.opacity"];
                     slider.oninput = () => { node.material.transparent = slider.value < 1; node.material.opacity = Number(slider.value); };
                     const label = node.name || name;
+                    box.dataset.structure = label; slider.dataset.structure = label;
                     row.appendChild(box); row.appendChild(document.createTextNode(" " + (text["structure." + label] || label) + " ")); row.appendChild(slider);
                     list.appendChild(row);
                   });

@@ -2,7 +2,10 @@
 """A live case conference in real browsers (Debian's chromium, driven by Playwright): a host and
 two participants join a session's page; the host turns the camera and both participants follow;
 the host adds a 100 mm distance and every page lists it; a participant's camera is refused and
-nobody moves; a fourth page joining late gets the camera and the annotation from its snapshot.
+nobody moves; a fourth page joining late gets the camera and the annotation from its snapshot;
+a participant's pointer and a headset's head show on the host's page with their names; a raised
+hand shows; the host hides a structure and cuts the scene and every page follows; once the
+session's creator ends it through the API, every page says so in its reader's language.
 Run by the Swift test `LiveSessionServiceTests`.
 
 Prints one JSON object with what each page showed; writes screenshots to --shots.
@@ -14,6 +17,7 @@ import json
 import math
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -37,6 +41,7 @@ def main() -> None:
     parser.add_argument("--base", required=True)
     parser.add_argument("--join", required=True, help="the session's joinUrl (path and share)")
     parser.add_argument("--host-key", required=True)
+    parser.add_argument("--owner-token", required=True, help="the session's creator, who ends it at the end")
     parser.add_argument("--shots", required=True, type=Path)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
@@ -94,6 +99,7 @@ def main() -> None:
         first.wait_for_function("document.body.dataset.refused !== undefined", timeout=10_000)
         time.sleep(0.5)
         result["refused"] = first.evaluate("document.body.dataset.refused")
+        result["refusedText"] = first.inner_text("#sessionMessage")
         result["afterRefusal"] = [close_to(camera(p), wanted) for p in (host, second)]
         # A late joiner: the camera and the annotation from its snapshot.
         late = open_page("Tanaka", lang="ja")
@@ -102,6 +108,61 @@ def main() -> None:
         result["late"] = {"camera": close_to(camera(late), wanted), "annotations": late.inner_text("#annotations"),
                           "participants": late.inner_text("#participants")}
         late.screenshot(path=str(args.shots / "04-late-joiner-ja.png"))
+        # A participant points at the model: the others see the ray end on it, with the name.
+        # (From above the head, straight down: seen from the host's side view, it ends on the scalp.)
+        first.evaluate(f"document.getElementById('pointing').checked = true; window.vrprepSession.showPointer({json.dumps([target[0], target[1] + 0.4, target[2]])}, [0, -1, 0])")
+        host.wait_for_function("(JSON.parse(document.body.dataset.pointers || '[]')).some(p => p.name === 'Lima')", timeout=10_000)
+        # (Read at once: a pointer not moved for 3 s fades, and software GL draws few frames a second.)
+        seen = host.wait_for_function("""() => {
+            const tags = [...document.querySelectorAll('.tag')].filter(t => t.style.display === 'block').map(t => t.textContent);
+            return tags.includes('Lima') ? { tags: tags, pointers: JSON.parse(document.body.dataset.pointers) } : null; }""", timeout=10_000).json_value()
+        pointer = next(p for p in seen["pointers"] if p["name"] == "Lima")
+        result["pointer"] = {"name": pointer["name"], "endFromOriginMM": 1000 * (target[1] + 0.4 - pointer["end"][1]), "tag": seen["tags"]}
+        # A headset's head pose (as its page sends it in VR): the others show a head with the name.
+        # (Beside the model as the host sees it, a little behind: a head at its true size in the view.)
+        view = [t - p for p, t in zip(wanted["position"], wanted["target"])]
+        norm = math.dist(view, [0, 0, 0])
+        view = [v / norm for v in view]
+        up = wanted["up"]
+        right = [view[1] * up[2] - view[2] * up[1], view[2] * up[0] - view[0] * up[2], view[0] * up[1] - view[1] * up[0]]
+        norm = math.dist(right, [0, 0, 0])
+        head = [t + 0.2 * r / norm + 0.15 * v for t, r, v in zip(wanted["target"], right, view)]
+        second.evaluate(f"window.vrprepSession.send({{type: 'avatar', position: {json.dumps(head)}, orientation: [0, 0.38268343, 0, 0.92387953]}})")
+        host.wait_for_function("(JSON.parse(document.body.dataset.avatars || '[]')).some(p => p.name === 'Reyes')", timeout=10_000)
+        result["avatars"] = [a["name"] for a in json.loads(host.evaluate("document.body.dataset.avatars"))]
+        host.screenshot(path=str(args.shots / "05-host-sees-pointer-and-head.png"))
+        # A participant raises a hand: the host's list shows it.
+        second.click("#hand")
+        host.wait_for_function("document.getElementById('participants').textContent.includes('hand raised')", timeout=10_000)
+        result["hand"] = [line for line in host.inner_text("#participants").splitlines() if "hand raised" in line]
+        # The host hides a structure and cuts across its view: every page does the same.
+        # (The last structure, the skin, is hidden; the cut runs through the skull at the target.)
+        structure = host.evaluate("[...document.querySelectorAll('#structures input[type=checkbox]')].pop().dataset.structure")
+        host.click(f"#structures input[type=checkbox][data-structure='{structure}']")
+        for page in (first, second, late):
+            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=10_000)
+        time.sleep(0.5)
+        first.screenshot(path=str(args.shots / "06-participant-pt-hidden.png"))
+        host.evaluate("window.vrprepSession.clip(true, 0)")
+        for page in (first, second, late):
+            page.wait_for_function("document.body.dataset.clip && document.body.dataset.clip !== 'null'", timeout=10_000)
+            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=10_000)
+        result["clip"] = [json.loads(p.evaluate("document.body.dataset.clip")) for p in (host, first, second, late)]
+        result["hidden"] = {"structure": structure, "checked": [p.evaluate(f"document.querySelector('#structures input[data-structure=\"{structure}\"]').checked") for p in (first, second, late)]}
+        time.sleep(0.5)
+        first.screenshot(path=str(args.shots / "07-participant-pt-clip.png"))
+        # The clip controls are the presenter's alone.
+        result["clipControls"] = [p.evaluate("getComputedStyle(document.getElementById('clipControls')).display") for p in (host, first)]
+        # The host ends the session through the API: every page says so in its language.
+        result["endedTexts"] = []
+        session_id = args.join.split("/session/")[1].split("?")[0]
+        ending = urllib.request.Request(f"{args.base}/v1/sessions/{session_id}", method="DELETE",
+                                        headers={"Authorization": f"Bearer {args.owner_token}"})
+        result["endStatus"] = urllib.request.urlopen(ending).status
+        for page in (host, first, second, late):
+            page.wait_for_function("document.body.dataset.session === 'ended'", timeout=10_000)
+            result["endedTexts"].append(page.inner_text("#sessionMessage"))
+        late.screenshot(path=str(args.shots / "08-ended-ja.png"))
         browser.close()
     print(json.dumps(result))
 

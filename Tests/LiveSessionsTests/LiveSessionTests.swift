@@ -138,4 +138,29 @@ struct LiveSessionTests {
         #expect(read.count == session.recording.count)
         #expect(LiveSession.replay(read, structures: ["bone", "skin"]) == live)
     }
+
+    @Test func headPosesAreRelayedLatestFirstButNotRecordedAndEventsAreTakenOnce() throws {
+        let session = LiveSession(id: "s", structures: ["bone"])
+        let host = session.join(name: "host", host: true), headset = session.join(name: "headset", host: false)
+        _ = Self.frames(session, host)
+        #expect(session.takeUnsaved().count == 2)
+        // Two head poses before the host reads: only the latest waits for it.
+        for z in [0.5, 0.6] {
+            let pose: [String: Any] = ["type": "avatar", "position": [0, 1.6, z], "orientation": [0, 0, 0, 1]]
+            #expect({ if case .relayed = session.receive(Self.json(pose), from: headset) { true } else { false } }())
+        }
+        let got = Self.frames(session, host)
+        #expect(got.count == 1 && (got.first?["position"] as? [Double]) == [0, 1.6, 0.6], "\(got)")
+        // Not a unit quaternion: refused, naming it.
+        let skewed: [String: Any] = ["type": "avatar", "position": [0, 1.6, 0.5], "orientation": [0, 0, 0, 2]]
+        #expect(session.receive(Self.json(skewed), from: headset) == .refused("orientation must be a unit quaternion (x, y, z, w)"))
+        // Head poses stay out of the recording; what is recorded is taken once.
+        #expect(session.takeUnsaved().isEmpty)
+        #expect({ if case .relayed = session.receive(Self.json(["type": "hand", "raised": true]), from: headset) { true } else { false } }())
+        #expect(session.takeUnsaved().count == 1 && session.takeUnsaved().isEmpty && session.recording.count == 3)
+        // Ended: everyone is told why, as a code a page can put in its reader's language.
+        session.end("the host ended the session", code: .host)
+        let ended = Self.frames(session, headset).last
+        #expect(ended?["type"] as? String == "ended" && ended?["code"] as? String == "host")
+    }
 }

@@ -100,7 +100,8 @@ extension ServiceTests {
             _ = try await participant.value
             _ = try await host.value
             #expect(participantFrames.types().last == "ended" && hostFrames.types().last == "ended")
-            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=\(share)").0 == 404)
+            // Its link now says it ended, and why.
+            #expect(try await service.request("GET", "/v1/sessions/\(id)/ws?name=x&share=\(share)").0 == 410)
         } catch {
             Issue.record("\(error)")
         }
@@ -125,7 +126,7 @@ extension ServiceTests {
             let join = try #require(session["joinUrl"] as? String), hostKey = try #require(session["hostKey"] as? String)
             let script = Fixtures.root.appendingPathComponent("Tests/Browser/session_scenario.py")
             let run = try Self.python([script.path, "--base", service.base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
-                                       "--join", join, "--host-key", hostKey, "--shots", shots.path])
+                                       "--join", join, "--host-key", hostKey, "--owner-token", owner, "--shots", shots.path])
             #expect(run.status == 0, "the browser scenario stopped: \(run.errors.suffix(2000))")
             let result = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
             #expect((result["console"] as? [String])?.isEmpty == true, "the pages' consoles: \(result["console"] ?? "")")
@@ -143,6 +144,8 @@ extension ServiceTests {
             #expect(texts.count == 3 && texts.allSatisfy { $0.contains("margin") && $0.contains("100 mm") }, "\(texts)")
             // A participant's camera was refused, and nobody moved.
             #expect((result["refused"] as? String)?.contains("presenter") == true)
+            // …said in the participant's language (Portuguese).
+            #expect(result["refusedText"] as? String == "Recusado: só o apresentador move a cena para todos", "\(result["refusedText"] ?? "")")
             for difference in result["afterRefusal"] as? [[Double]] ?? [[.infinity, .infinity]] {
                 #expect(difference[0] <= 1 && difference[1] <= 0.1, "\(difference)")
             }
@@ -152,7 +155,23 @@ extension ServiceTests {
             #expect(lateCamera[0] <= 1 && lateCamera[1] <= 0.1, "\(lateCamera)")
             #expect((late["annotations"] as? String ?? "").contains("100 mm"))
             #expect((late["participants"] as? String ?? "").components(separatedBy: "\n").count == 4, "\(late["participants"] ?? "")")
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: shots.path)) ?? []).count == 4)
+            // The participant's pointer ends on the model (not 0.5 m out), named on the host's page.
+            let pointer = try #require(result["pointer"] as? [String: Any])
+            #expect((pointer["endFromOriginMM"] as? Double).map { $0 > 50 && $0 < 450 } == true, "\(pointer)")
+            #expect((pointer["tag"] as? [String])?.contains("Lima") == true, "\(pointer)")
+            #expect(result["avatars"] as? [String] == ["Reyes"], "\(result["avatars"] ?? "")")
+            #expect((result["hand"] as? [String])?.first?.contains("Reyes") == true)
+            // The host's hidden structure and clip plane reached every page; only the presenter has the clip controls.
+            let clips = result["clip"] as? [[Double]] ?? []
+            #expect(clips.count == 4 && clips.allSatisfy { $0 == clips[0] } && clips[0].count == 4, "\(result["clip"] ?? "")")
+            #expect((result["hidden"] as? [String: Any])?["checked"] as? [Bool] == [false, false, false], "\(result["hidden"] ?? "")")
+            #expect(result["clipControls"] as? [String] == ["block", "none"], "\(result["clipControls"] ?? "")")
+            // Ended by its creator: each page says so in its language (en, pt, es, ja).
+            #expect(result["endStatus"] as? Int == 204)
+            let ended = result["endedTexts"] as? [String] ?? []
+            #expect(ended == ["The host ended the session", "O anfitrião encerrou a sessão", "El anfitrión terminó la sesión",
+                              "ホストがセッションを終了しました"], "\(ended)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: shots.path)) ?? []).count == 8)
         } catch {
             Issue.record("\(error)")
         }

@@ -18,6 +18,8 @@ import TestSupport
         let task: Task<Void, any Error>
         let store: any ServiceRecords
         let stopper = ServiceServer.Stopper()
+        /// The live sessions of the server.
+        let sessions: SessionHub
 
         let dicomPort: Int
 
@@ -40,6 +42,7 @@ import TestSupport
             settings.dicom = dicom
             let server = try ServiceServer(settings: settings)
             store = server.store
+            sessions = server.sessions
             let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
             let stopper = self.stopper
             task = Task {

@@ -67,7 +67,7 @@ extension ServiceTests {
             #expect(try await service.request("GET", itemURL).0 == 200)
 
             // A collection whose link has expired stays refused, and so do its packages.
-            let short = try service.store.createCollection(owner: "t", name: "brief", items: [(package, "")], hours: 0.5 / 3600)
+            let short = try service.store.createCollection(owner: "t", name: "brief", items: [.init(packageID: package, notes: "")], hours: 0.5 / 3600)
             try await Task.sleep(nanoseconds: 1_200_000_000)
             for _ in 0..<2 {
                 let (expired, message, _) = try await service.request("GET", "/v1/collections/\(short.id)?share=\(short.token)")

@@ -138,5 +138,18 @@ extension Messages {
         "session.ended": "The session has ended",
         "session.closed": "The connection to the session closed",
         "session.pickTwo": "Click two points on the model",
+        "session.handRaised": "hand raised",
+        "session.error.presenterOnly": "only the presenter moves the scene for everyone",
+        "session.error.hostOnly": "only the host passes the presenter role",
+        "session.error.rate": "too many messages: wait a moment",
+        "session.error.limit": "this session holds as many annotations as it can",
+        "session.error.invalid": "the message was not valid",
+        "session.pointer": "Point at the model",
+        "session.raiseHand": "Raise your hand",
+        "session.lowerHand": "Lower your hand",
+        "session.clip": "Cut plane",
+        "session.ended.host": "The host ended the session",
+        "session.ended.expired": "The session's time is up",
+        "session.ended.stopping": "The service is restarting: ask the host for a new link once it is back",
     ]
 }

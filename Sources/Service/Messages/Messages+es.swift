@@ -138,5 +138,18 @@ extension Messages {
         "session.ended": "La sesión ha terminado",
         "session.closed": "Se cerró la conexión con la sesión",
         "session.pickTwo": "Haga clic en dos puntos del modelo",
+        "session.handRaised": "mano levantada",
+        "session.error.presenterOnly": "solo el presentador mueve la escena para todos",
+        "session.error.hostOnly": "solo el anfitrión cede el papel de presentador",
+        "session.error.rate": "demasiados mensajes: espere un momento",
+        "session.error.limit": "esta sesión ya tiene todas las anotaciones que admite",
+        "session.error.invalid": "el mensaje no era válido",
+        "session.pointer": "Señalar en el modelo",
+        "session.raiseHand": "Levantar la mano",
+        "session.lowerHand": "Bajar la mano",
+        "session.clip": "Plano de corte",
+        "session.ended.host": "El anfitrión terminó la sesión",
+        "session.ended.expired": "El tiempo de la sesión terminó",
+        "session.ended.stopping": "El servicio se está reiniciando: pida al anfitrión un nuevo enlace cuando vuelva",
     ]
 }

@@ -138,5 +138,18 @@ extension Messages {
         "session.ended": "セッションは終了しました",
         "session.closed": "セッションとの接続が切れました",
         "session.pickTwo": "モデル上の2点をクリックしてください",
+        "session.handRaised": "挙手中",
+        "session.error.presenterOnly": "全員の表示を動かせるのは発表者だけです",
+        "session.error.hostOnly": "発表者を交代できるのはホストだけです",
+        "session.error.rate": "メッセージが多すぎます。少しお待ちください",
+        "session.error.limit": "このセッションの注釈は上限に達しています",
+        "session.error.invalid": "メッセージが正しくありません",
+        "session.pointer": "モデルを指し示す",
+        "session.raiseHand": "挙手する",
+        "session.lowerHand": "手を下ろす",
+        "session.clip": "断面",
+        "session.ended.host": "ホストがセッションを終了しました",
+        "session.ended.expired": "セッションの時間が終了しました",
+        "session.ended.stopping": "サービスを再起動しています。再開後、ホストに新しいリンクを依頼してください",
     ]
 }

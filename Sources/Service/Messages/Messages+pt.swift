@@ -138,5 +138,18 @@ extension Messages {
         "session.ended": "A sessão terminou",
         "session.closed": "A conexão com a sessão foi encerrada",
         "session.pickTwo": "Clique em dois pontos do modelo",
+        "session.handRaised": "mão levantada",
+        "session.error.presenterOnly": "só o apresentador move a cena para todos",
+        "session.error.hostOnly": "só o anfitrião passa o papel de apresentador",
+        "session.error.rate": "mensagens demais: aguarde um momento",
+        "session.error.limit": "esta sessão já tem todas as anotações que admite",
+        "session.error.invalid": "a mensagem não era válida",
+        "session.pointer": "Apontar no modelo",
+        "session.raiseHand": "Levantar a mão",
+        "session.lowerHand": "Baixar a mão",
+        "session.clip": "Plano de corte",
+        "session.ended.host": "O anfitrião encerrou a sessão",
+        "session.ended.expired": "O tempo da sessão terminou",
+        "session.ended.stopping": "O serviço está reiniciando: peça ao anfitrião um novo link quando ele voltar",
     ]
 }
