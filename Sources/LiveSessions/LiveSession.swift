@@ -12,9 +12,8 @@ public final class LiveSession: @unchecked Sendable {
     private var seq = 0
     private var clients: [String: Client] = [:]
     private var nextClient = 1
+    /// The accepted events not yet taken by `takeUnsaved` (all of them, if nobody takes them).
     private var events: [RecordedEvent] = []
-    /// How many of `events` the records hold already.
-    private var saved = 0
     private let started: Date
     private var endedBecause: String?
 
@@ -64,7 +63,8 @@ public final class LiveSession: @unchecked Sendable {
             guard clients.removeValue(forKey: clientId) != nil else { return }
             state.participants.removeAll { $0.id == clientId }
             if state.presenter == clientId { state.presenter = state.participants.first { $0.role == "host" }?.id }
-            record(.leave(id: clientId), now: now)
+            // (Once the session has ended, its recording is closed: those who leave then are not in it.)
+            if endedBecause == nil { record(.leave(id: clientId), now: now) }
             broadcast(["type": "leave", "id": clientId, "presenter": state.presenter ?? NSNull()], except: nil)
         }
     }
@@ -160,14 +160,16 @@ public final class LiveSession: @unchecked Sendable {
     /// The shared state now (what a late joiner's snapshot holds).
     public var snapshot: SessionState { lock.withLock { state } }
 
-    /// Every accepted event since the session began, with its time (for replay).
+    /// The accepted events, with their times (for replay): every one since the session began,
+    /// or since the last `takeUnsaved`.
     public var recording: [RecordedEvent] { lock.withLock { events } }
 
-    /// The events not yet taken by this call (for writing them to the records as the session goes).
+    /// Takes the events not yet taken, for the caller to keep (the service writes them to its
+    /// records as the session goes), so that a long session's memory stays bounded.
     public func takeUnsaved() -> [RecordedEvent] {
         lock.withLock {
-            defer { saved = events.count }
-            return Array(events[saved...])
+            defer { events.removeAll() }
+            return events
         }
     }
 

@@ -7,11 +7,13 @@ public protocol SessionRecords: Sendable {
     func openSession(_ session: ServiceStore.SessionRecord) throws
     /// Appends lines to a session's recording (in the order given, after those it holds).
     func appendSessionEvents(id: String, lines: [String]) throws
+    /// Ends a session in the records and revokes its share link.
     func endSession(id: String, reason: String, at date: Date) throws
     func sessionRecord(_ id: String) throws -> ServiceStore.SessionRecord?
     /// The recording: one JSON line an event.
     func sessionEvents(_ id: String) throws -> [String]
-    /// At start: sessions a stop or a crash interrupted are ended with `reason`. Returns how many.
+    /// At start: sessions a stop or a crash interrupted are ended with `reason` (their links
+    /// revoked). Returns how many.
     func endInterruptedSessions(reason: String) throws -> Int
 }
 
@@ -25,13 +27,21 @@ extension ServiceStore {
         public var expires: Date
         public var ended: Date?
         public var endReason: String?
+        /// The SHA-256 of the session's share link (the link itself is never kept).
+        public var shareHash: String
+
+        public init(id: String, packageID: String, owner: String, title: String, created: Date, expires: Date, ended: Date? = nil,
+                    endReason: String? = nil, shareHash: String) {
+            (self.id, self.packageID, self.owner, self.title, self.created, self.expires) = (id, packageID, owner, title, created, expires)
+            (self.ended, self.endReason, self.shareHash) = (ended, endReason, shareHash)
+        }
     }
 
     public func openSession(_ session: SessionRecord) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO liveSession (id, packageId, owner, title, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO liveSession (id, packageId, owner, title, created, expires, shareHash) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [session.id, session.packageID, session.owner, session.title,
-                                       session.created.timeIntervalSince1970, session.expires.timeIntervalSince1970])
+                                       session.created.timeIntervalSince1970, session.expires.timeIntervalSince1970, session.shareHash])
         }
     }
 
@@ -47,6 +57,7 @@ extension ServiceStore {
 
     public func endSession(id: String, reason: String, at date: Date) throws {
         try database.write { db in
+            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash = (SELECT shareHash FROM liveSession WHERE id = ?)", arguments: [id])
             try db.execute(sql: "UPDATE liveSession SET ended = ?, endReason = ? WHERE id = ? AND ended IS NULL",
                            arguments: [date.timeIntervalSince1970, reason, id])
         }
@@ -57,7 +68,8 @@ extension ServiceStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM liveSession WHERE id = ?", arguments: [id]) else { return nil }
             return SessionRecord(id: row["id"], packageID: row["packageId"], owner: row["owner"], title: row["title"],
                                  created: Date(timeIntervalSince1970: row["created"]), expires: Date(timeIntervalSince1970: row["expires"]),
-                                 ended: (row["ended"] as Double?).map(Date.init(timeIntervalSince1970:)), endReason: row["endReason"])
+                                 ended: (row["ended"] as Double?).map(Date.init(timeIntervalSince1970:)), endReason: row["endReason"],
+                                 shareHash: row["shareHash"])
         }
     }
 
@@ -69,6 +81,7 @@ extension ServiceStore {
 
     public func endInterruptedSessions(reason: String) throws -> Int {
         try database.write { db in
+            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash IN (SELECT shareHash FROM liveSession WHERE ended IS NULL)")
             try db.execute(sql: "UPDATE liveSession SET ended = ?, endReason = ? WHERE ended IS NULL",
                            arguments: [Date().timeIntervalSince1970, reason])
             return db.changesCount

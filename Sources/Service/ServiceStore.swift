@@ -301,6 +301,8 @@ public final class ServiceStore: ServiceRecords {
                 t.column("expires", .double).notNull()
                 t.column("ended", .double)
                 t.column("endReason", .text)
+                // The hash of the session's share link, revoked when the session ends.
+                t.column("shareHash", .text).notNull()
             }
             try db.create(table: "liveSessionEvent") { t in
                 t.column("sessionId", .text).notNull().references("liveSession", onDelete: .cascade)

@@ -31,7 +31,7 @@ final class SessionHub: @unchecked Sendable {
 
     func open(_ entry: Entry, id: String, title: String) throws {
         try records.openSession(ServiceStore.SessionRecord(id: id, packageID: entry.package, owner: entry.owner, title: title,
-                                                           created: Date(), expires: entry.expires))
+                                                           created: Date(), expires: entry.expires, shareHash: ServiceStore.hash(entry.share)))
         lock.withLock { entries[id] = entry }
     }
 
@@ -39,48 +39,49 @@ final class SessionHub: @unchecked Sendable {
         lock.withLock { entries[id] }
     }
 
-    /// Ends a session: its clients are told, its events and its end written to the records; its
-    /// share link is revoked by the caller.
+    /// Ends a session: its clients are told, its events and its end written to the records, its
+    /// share link revoked.
     @discardableResult
     func end(_ id: String, reason: String, code: LiveSession.EndCode) -> Entry? {
-        guard let entry = lock.withLock({ entries.removeValue(forKey: id) }) else { return nil }
-        entry.session.end(reason, code: code)
-        save(id, entry.session, ended: reason)
-        return entry
+        saving.withLock {
+            guard let entry = entry(id) else { return nil }
+            entry.session.end(reason, code: code)
+            write(id, entry.session, ended: reason)
+            return lock.withLock { entries.removeValue(forKey: id) }
+        }
     }
 
     /// Ends every session (the service stops): clients are told, never left waiting.
     func endAll(reason: String) {
-        let all = lock.withLock { () -> [String: Entry] in
-            defer { entries.removeAll() }
-            return entries
-        }
-        for (id, entry) in all {
-            entry.session.end(reason, code: .stopping)
-            save(id, entry.session, ended: reason)
-        }
+        for id in lock.withLock({ Array(entries.keys) }) { end(id, reason: reason, code: .stopping) }
     }
 
     /// Called every second or so: writes each session's new events to the records and ends the
     /// sessions whose time is up (their clients are told).
     func tick(now: Date = Date()) {
-        let all = lock.withLock { entries }
-        for (id, entry) in all {
+        for (id, entry) in lock.withLock({ entries }) {
             if entry.expires <= now {
                 end(id, reason: "the session's time is up", code: .expired)
             } else {
-                save(id, entry.session, ended: nil)
+                saving.withLock { write(id, entry.session, ended: nil) }
             }
         }
     }
 
-    /// The recording's lines: the live session's (all of them), or the records' once it ended.
+    /// The recording's lines: those in the records and, while the session runs, those not yet
+    /// written.
     func recording(_ id: String) throws -> [String] {
-        if let live = entry(id) { return live.session.recording.map(\.line) }
-        return try records.sessionEvents(id)
+        try saving.withLock {
+            try records.sessionEvents(id) + (entry(id)?.session.recording.map(\.line) ?? [])
+        }
     }
 
-    private func save(_ id: String, _ session: LiveSession, ended reason: String?) {
+    /// Held while events move from a live session to the records (and while a recording is
+    /// read), so that a recording read meanwhile misses none and holds none twice.
+    private let saving = NSLock()
+
+    /// (With `saving` held.)
+    private func write(_ id: String, _ session: LiveSession, ended reason: String?) {
         do {
             try records.appendSessionEvents(id: id, lines: session.takeUnsaved().map(\.line))
             if let reason { try records.endSession(id: id, reason: reason, at: Date()) }

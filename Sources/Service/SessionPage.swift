@@ -15,7 +15,8 @@ enum SessionPage {
               <div><strong>\(t("session.participants"))</strong> <span id="role"></span></div>
               <ul id="participants"></ul>
               <label><input id="follow" type="checkbox" checked> \(t("session.follow"))</label>
-              <button id="measure">\(t("session.measure"))</button>
+              <div><input id="annotationText" maxlength="500" placeholder="\(t("session.annotationText"))">
+                <button id="measure">\(t("session.measure"))</button> <button id="markPoint">\(t("session.markPoint"))</button></div>
               <label><input id="pointing" type="checkbox"> \(t("session.pointer"))</label>
               <button id="hand">\(t("session.raiseHand"))</button>
               <div id="clipControls"><label><input id="clip" type="checkbox"> \(t("session.clip"))</label>
@@ -77,6 +78,9 @@ enum SessionPage {
                   const item = document.createElement("li");
                   const length = a.lengthMM !== undefined ? new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(a.lengthMM) + " mm" : "";
                   item.textContent = [a.text, length].filter(x => x).join(": ") || text["session.point"];
+                  const remove = document.createElement("button"); remove.textContent = "×"; remove.title = text["session.remove"];
+                  remove.className = "remove"; remove.onclick = () => send({ type: "annotation", op: "remove", annotation: { id: a.id } });
+                  item.appendChild(document.createTextNode(" ")); item.appendChild(remove);
                   list.appendChild(item);
                 }
                 document.body.dataset.annotations = JSON.stringify(annotations.map(a => ({ id: a.id, lengthMM: a.lengthMM, text: a.text })));
@@ -286,13 +290,16 @@ enum SessionPage {
                 send({ type: "camera", position: camera.position.toArray(), target: controls.target.toArray(), up: camera.up.toArray(), fov: camera.fov });
               });
               $("follow").onchange = () => { if ($("follow").checked && presenterCamera) applyCamera(presenterCamera); };
-              // A distance: two clicks on the model (or the two points given).
-              function addDistance(a, b, words) {
+              // A distance: two clicks on the model (or the two points given); a point: one click. The
+              // label is the text field's.
+              function addAnnotation(kind, points, words) {
                 counter += 1;
-                send({ type: "annotation", op: "add", annotation: { id: me + "-" + counter, kind: "distance", points: [a, b], text: words || "" } });
+                send({ type: "annotation", op: "add", annotation: { id: me + "-" + counter, kind: kind, points: points, text: words || "" } });
               }
-              let picks = null;
-              $("measure").onclick = () => { picks = []; $("sessionMessage").textContent = text["session.pickTwo"]; };
+              const addDistance = (a, b, words) => addAnnotation("distance", [a, b], words);
+              let picks = null, wanted = 2;
+              $("measure").onclick = () => { picks = []; wanted = 2; $("sessionMessage").textContent = text["session.pickTwo"]; };
+              $("markPoint").onclick = () => { picks = []; wanted = 1; $("sessionMessage").textContent = text["session.pickOne"]; };
               canvas.addEventListener("click", event => {
                 if (picks === null) return;
                 const r = canvas.getBoundingClientRect();
@@ -302,7 +309,10 @@ enum SessionPage {
                   const hit = ray.intersectObject(root, true)[0];
                   if (!hit) return;
                   picks.push(hit.point.toArray());
-                  if (picks.length === 2) { addDistance(picks[0], picks[1], ""); picks = null; $("sessionMessage").textContent = ""; }
+                  if (picks.length === wanted) {
+                    addAnnotation(wanted === 2 ? "distance" : "point", picks, $("annotationText").value.trim());
+                    picks = null; $("annotationText").value = ""; $("sessionMessage").textContent = "";
+                  }
                 });
               });
               // For the page's tests and for scripts: the session's own actions.

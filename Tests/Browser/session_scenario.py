@@ -4,7 +4,7 @@ two participants join a session's page; the host turns the camera and both parti
 the host adds a 100 mm distance and every page lists it; a participant's camera is refused and
 nobody moves; a fourth page joining late gets the camera and the annotation from its snapshot;
 a participant's pointer and a headset's head show on the host's page with their names; a raised
-hand shows; the host hides a structure and cuts the scene and every page follows; once the
+hand shows; a participant marks a labelled point by a click and the host removes it; the host hides a structure and cuts the scene and every page follows; once the
 session's creator ends it through the API, every page says so in its reader's language.
 Run by the Swift test `LiveSessionServiceTests`.
 
@@ -135,6 +135,19 @@ def main() -> None:
         second.click("#hand")
         host.wait_for_function("document.getElementById('participants').textContent.includes('hand raised')", timeout=10_000)
         result["hand"] = [line for line in host.inner_text("#participants").splitlines() if "hand raised" in line]
+        # A participant marks a labelled point by a click on the model: every page lists it; the
+        # host removes it and it is gone everywhere.
+        second.fill("#annotationText", "sutura")
+        second.click("#markPoint")
+        box = second.locator("#scene").bounding_box()
+        second.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for page in (host, first, second, late):
+            page.wait_for_function("document.getElementById('annotations').textContent.includes('sutura')", timeout=10_000)
+        result["pointAnnotation"] = [a for a in json.loads(host.evaluate("document.body.dataset.annotations")) if a["text"] == "sutura"]
+        host.click("#annotations li:has-text('sutura') button.remove")
+        for page in (host, first, second, late):
+            page.wait_for_function("!document.getElementById('annotations').textContent.includes('sutura')", timeout=10_000)
+        result["afterRemoval"] = [p.inner_text("#annotations") for p in (host, first, second, late)]
         # The host hides a structure and cuts across its view: every page does the same.
         # (The last structure, the skin, is hidden; the cut runs through the skull at the target.)
         structure = host.evaluate("[...document.querySelectorAll('#structures input[type=checkbox]')].pop().dataset.structure")

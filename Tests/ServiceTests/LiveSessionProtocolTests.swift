@@ -180,6 +180,7 @@ extension ServiceTests {
             #expect(watcher.received("ended").first?.1["code"] as? String == "expired")
             let (gone, goneBody, _) = try await service.request("GET", "/v1/sessions/\(session.id)/ws?name=x&share=\(session.share)")
             #expect(gone == 410 && String(decoding: goneBody, as: UTF8.self).contains("time is up"), "\(gone)")
+            #expect(try !service.store.shareOpens(token: session.share, package: package), "an ended session's link still opens its package")
             let late = Client("\(url)&name=Late")
             #expect(await late.task.result.isFailure, "an ended session let a WebSocket in")
             slow.close()
@@ -207,9 +208,11 @@ extension ServiceTests {
             try await host.send(#"{"type": "annotation", "op": "add", "annotation": {"id": "d", "kind": "distance", "points": [[0, 0, 0], [0, 0.1, 0]], "text": "span"}}"#)
             #expect(await host.frames.wait(for: "annotation"))
             let live = try #require(service.sessions.entry(session.id)).session.snapshot
-            // A session that a crash left open (only its record): ended at the next start.
+            // A session that a crash left open (only its record and its link): ended at the next start, its link revoked.
+            let crashedLink = try service.store.share(package: package, hours: 1)
             let crashed = ServiceStore.SessionRecord(id: "ses_crashed", packageID: package, owner: "someone else",
-                                                     title: "left open", created: Date(), expires: Date().addingTimeInterval(3600))
+                                                     title: "left open", created: Date(), expires: Date().addingTimeInterval(3600),
+                                                     shareHash: ServiceStore.hash(crashedLink.token))
             try service.store.openSession(crashed)
 
             // The service stops: the client is told why, and closed.
@@ -222,6 +225,8 @@ extension ServiceTests {
             service = try await Running(data: data)
             // Both sessions have ended in the records, and their links say so.
             #expect(try service.store.sessionRecord("ses_crashed")?.endReason == "the service restarted")
+            #expect(try !service.store.shareOpens(token: crashedLink.token, package: package))
+            #expect(try !service.store.shareOpens(token: session.share, package: package), "a stopped session's link still opens its package")
             let (gone, goneBody, _) = try await service.request("GET", "/v1/sessions/\(session.id)/ws?name=x&share=\(session.share)")
             #expect(gone == 410 && String(decoding: goneBody, as: UTF8.self).contains("stopping"), "\(String(decoding: goneBody, as: UTF8.self))")
             #expect(try await service.request("DELETE", "/v1/sessions/\(session.id)", token: trainer).0 == 410)

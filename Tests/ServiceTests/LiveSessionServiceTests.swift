@@ -161,6 +161,10 @@ extension ServiceTests {
             #expect((pointer["tag"] as? [String])?.contains("Lima") == true, "\(pointer)")
             #expect(result["avatars"] as? [String] == ["Reyes"], "\(result["avatars"] ?? "")")
             #expect((result["hand"] as? [String])?.first?.contains("Reyes") == true)
+            // A point marked by a click on the model, listed everywhere, then removed everywhere (only the distance stays).
+            #expect((result["pointAnnotation"] as? [[String: Any]])?.count == 1, "\(result["pointAnnotation"] ?? "")")
+            let remaining = result["afterRemoval"] as? [String] ?? []
+            #expect(remaining.count == 4 && remaining.allSatisfy { $0.contains("margin") && !$0.contains("sutura") }, "\(remaining)")
             // The host's hidden structure and clip plane reached every page; only the presenter has the clip controls.
             let clips = result["clip"] as? [[Double]] ?? []
             #expect(clips.count == 4 && clips.allSatisfy { $0 == clips[0] } && clips[0].count == 4, "\(result["clip"] ?? "")")
