@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "CDCMTK",
             linkerSettings: [
+                .linkedLibrary("dcmseg"), .linkedLibrary("dcmfg"), .linkedLibrary("dcmiod"),
                 .linkedLibrary("dcmnet"), .linkedLibrary("dcmtls"), .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimgle"),
                 .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"),
                 .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
@@ -133,7 +134,7 @@ let package = Package(
         .testTarget(name: "RenderingTests",
                     dependencies: ["Rendering", "Meshing", "VolumeCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "LiveSessionsTests", dependencies: ["LiveSessions"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep", "Rendering"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vrprep", "Rendering", "VolumeCore", "VolumeIO"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -23,6 +23,25 @@ public struct SeriesInfo: Sendable {
     /// Set when frames sharing this SeriesInstanceUID were split into several volumes.
     public var splitBy: SplitReason?
     public var warnings: [String]
+    /// The image behind each slice of the volume, in order; nil when the slices were
+    /// interpolated (uneven spacing), so that no slice is one image.
+    public var sliceSources: [SliceSource]?
+}
+
+/// The DICOM image (a file, or one frame of a multi-frame file) that one slice of a volume is.
+public struct SliceSource: Sendable, Equatable {
+    public var path: String
+    /// 0-based, among `framesInFile`.
+    public var frame: Int
+    public var framesInFile: Int
+    public var sopClassUID: String
+    public var sopInstanceUID: String
+    /// ImagePositionPatient (mm), when the image has one.
+    public var position: SIMD3<Double>?
+    public var rows: Int, columns: Int
+    public var rowDirection: SIMD3<Double>?, columnDirection: SIMD3<Double>?
+    public var pixelSpacing: SIMD2<Double>?
+    public var sliceThickness: Double?
 }
 
 public struct LoadedSeries: Sendable {
@@ -189,7 +208,13 @@ public struct DicomLoader: Sendable {
             filePaths: Array(Set(finalPlan.frames.map(\.path))).sorted(),
             slices: finalPlan.frames.count,
             transferSyntaxes: Array(Set(finalPlan.frames.map(\.transferSyntax))).sorted(),
-            units: units, window: first.window, splitBy: group.splitBy, warnings: warnings)
+            units: units, window: first.window, splitBy: group.splitBy, warnings: warnings,
+            sliceSources: finalPlan.resampling == nil ? finalPlan.frames.map {
+                SliceSource(path: $0.diskPath, frame: $0.frame, framesInFile: $0.framesInFile, sopClassUID: $0.sopClassUID,
+                            sopInstanceUID: $0.sopInstanceUID, position: $0.position, rows: $0.rows, columns: $0.columns,
+                            rowDirection: $0.rowDirection, columnDirection: $0.columnDirection, pixelSpacing: $0.pixelSpacing,
+                            sliceThickness: $0.sliceThickness)
+            } : nil)
         let series = LoadedSeries(info: info, volume: volume, valueRange: volume.valueRange(threads: threads))
         return .success(Built(series: series, rejected: rejected))
     }

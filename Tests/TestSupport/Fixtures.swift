@@ -53,10 +53,17 @@ public enum CommandLineTool {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    public static func run(_ arguments: [String]) throws -> Result {
+    /// Runs `vrprep` (or, given `program`, another program found on the PATH, such as
+    /// `python3` or `dciodvfy`) and waits for it.
+    public static func run(_ arguments: [String], program: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let program {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [program] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error

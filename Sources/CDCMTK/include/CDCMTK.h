@@ -147,6 +147,50 @@ cdcm_status cdcm_scp_listen(cdcm_scp *scp, cdcm_scp_callbacks callbacks);
 void cdcm_scp_stop(cdcm_scp *scp);
 void cdcm_scp_free(cdcm_scp *scp);
 
+// ---- DICOM Segmentation (seg.cpp, DCMTK's dcmseg) ----
+
+/// The segmentation's grid (the source series'), its identity and its equipment.
+typedef struct cdcm_seg_settings {
+    uint16_t rows, columns;
+    uint32_t slices;
+    double row_direction[3], column_direction[3];  // ImageOrientationPatient
+    double pixel_spacing[2];                        // PixelSpacing: between rows, between columns (mm)
+    double slice_thickness;                         // mm
+    const char *series_uid, *instance_uid, *dimension_organization_uid;
+    const char *source_series_uid;
+    const char *series_description;
+    int series_number;
+    const char *manufacturer, *model, *serial, *software_version;
+    const char *content_label, *content_description, *content_creator;
+} cdcm_seg_settings;
+
+/// The source image of one slice of the grid.
+typedef struct cdcm_seg_slice {
+    const char *source_path;  // the file (patient, study and frame of reference come from the first)
+    const char *sop_class_uid, *sop_instance_uid;
+    uint32_t frame;           // 0-based frame in that file
+    uint32_t frames_in_file;
+    double position[3];       // ImagePositionPatient of the slice (mm)
+} cdcm_seg_slice;
+
+/// One segment: the voxels whose label is `value`.
+typedef struct cdcm_seg_segment {
+    uint8_t value;
+    const char *label;
+    const char *category_code, *category_scheme, *category_meaning;  // CID 7150
+    const char *type_code, *type_scheme, *type_meaning;              // CID 7151
+    const char *family_code, *family_scheme, *family_meaning;        // CID 7162
+    int automatic;            // AUTOMATIC, else SEMIAUTOMATIC
+    const char *algorithm_name, *algorithm_version;
+    uint16_t cielab[3];       // RecommendedDisplayCIELabValue (DICOM's scaled CIELab)
+} cdcm_seg_segment;
+
+/// Writes a BINARY Segmentation of `labels` (columns × rows × slices bytes, column fastest,
+/// slice k on `slices[k]`), one segment per entry, frames only where a segment has voxels.
+cdcm_status cdcm_write_seg(const cdcm_seg_settings *settings, const cdcm_seg_slice *slices,
+                           const cdcm_seg_segment *segments, size_t segment_count, const uint8_t *labels,
+                           const char *out_path);
+
 #ifdef __cplusplus
 }
 #endif

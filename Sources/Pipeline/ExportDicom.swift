@@ -1,0 +1,164 @@
+import DICOM
+import Foundation
+import ScenePackage
+import VolumeCore
+import VolumeIO
+
+/// Use case: results back to the hospital as DICOM objects of the original study (issue "Back
+/// to the hospital"). From the identified study and a segmentation (a package's label map, or a
+/// label map file), a DICOM Segmentation on the study's own grid: a new series in the same study
+/// that references the images it was made from. These objects carry the patient's identity: they
+/// go back to the hospital and never into a shared package. `vrprep export-dicom` runs it.
+public enum ExportDicom {
+    public enum Format: String, CaseIterable, Sendable, Codable {
+        case seg
+    }
+
+    /// Where the segmentation comes from.
+    public enum Source: Sendable {
+        /// A scene package (folder or .zip): its `labels.nii.gz`, named and coloured by its manifest.
+        case package(URL)
+        /// A NIfTI label map (its label table names the labels; else "label N").
+        case labels(URL)
+    }
+
+    public struct Report: Codable, Sendable {
+        public struct File: Codable, Sendable {
+            public var path: String
+            public var format: Format
+            public var bytes: Int
+            public var seriesInstanceUID: String
+            public var sopInstanceUID: String
+            public var segments: [String]
+        }
+
+        /// The source series the objects reference.
+        public var sourceSeries: String
+        public var studyInstanceUID: String
+        public var files: [File]
+        public var seconds: Double
+    }
+
+    public static func run(study paths: [String], series choice: String? = nil, source: Source, out: URL, formats: [Format] = [.seg],
+                           softwareVersion: String, threads: Int? = nil, observer: (any UseCaseObserver)? = nil) throws(UseCaseFailure) -> Report {
+        let start = Date()
+        try observer.step("load", fraction: 0)
+        let report = DicomLoader(threads: threads).load(paths) { p in observer?.step(p.step(within: 0...0.7)) }
+        let series = try SeriesChoice.choose(report, from: paths, choice: choice)
+        try observer.step("labels", fraction: 0.7)
+        let (labels, names, where_) = try readLabels(source)
+        let volume = try onGrid(labels, of: series.info, from: where_)
+        let present = Set(volume.voxels).subtracting([0])
+        let segments = names.filter { present.contains(UInt8($0.value)) }.map { info in
+            DicomSegmentation.Segment(value: UInt8(info.value), label: info.name, category: codes(for: info.name).category,
+                                      type: codes(for: info.name).type, automatic: ["bone", "skin"].contains(info.name),
+                                      color: SIMD3(info.color.r, info.color.g, info.color.b))
+        }
+        guard !segments.isEmpty else {
+            throw UseCaseFailure(description: "\(where_) holds no labelled voxel: there is nothing to export")
+        }
+        do {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        } catch {
+            throw UseCaseFailure(description: "cannot make the output folder \(out.path): \(error.localizedDescription)")
+        }
+        var files: [Report.File] = []
+        if formats.contains(.seg) {
+            try observer.step("seg", fraction: 0.8)
+            // A new series numbered after its source (9000 + the source's number).
+            let description = DicomSegmentation.Description(seriesDescription: "VRPrep segmentation",
+                                                            seriesNumber: 9000 + (series.info.seriesNumber ?? 0) % 1000,
+                                                            softwareVersion: softwareVersion)
+            let file = out.appendingPathComponent("seg.dcm"), partial = out.appendingPathComponent(".seg.dcm.partial")
+            do throws(DicomSegmentation.Failure) {
+                try DicomSegmentation.write(volume, of: series.info, segments: segments, description: description, to: partial)
+            } catch {
+                throw UseCaseFailure(description: "cannot write the DICOM Segmentation of \(where_): \(error.description)")
+            }
+            // Whole or not at all: the file appears under its name once written.
+            guard rename(partial.path, file.path) == 0 else {
+                try? FileManager.default.removeItem(at: partial)
+                throw UseCaseFailure(description: "cannot move the segmentation into place at \(file.path): \(String(cString: strerror(errno)))")
+            }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+            files.append(Report.File(path: file.path, format: .seg, bytes: bytes, seriesInstanceUID: description.seriesUID,
+                                     sopInstanceUID: description.instanceUID, segments: segments.map(\.label)))
+        }
+        try observer.step("done", fraction: 1)
+        return Report(sourceSeries: series.info.seriesInstanceUID, studyInstanceUID: series.info.studyInstanceUID, files: files,
+                      seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The label map, its labels, and how to name where it came from in a message.
+    static func readLabels(_ source: Source) throws(UseCaseFailure) -> (LabelMap, [LabelInfo], String) {
+        switch source {
+        case .labels(let file):
+            let map: LabelMap
+            do { map = try NIfTI.readLabelMap(file) } catch {
+                throw UseCaseFailure(description: "cannot read the label map \(file.path): \(error)")
+            }
+            return (map, map.labels, file.path)
+        case .package(let package):
+            let manifest: Manifest
+            do { manifest = try ReadPackage.manifest(package) } catch {
+                throw UseCaseFailure(description: "cannot read the package \(package.path): \(error)")
+            }
+            let folder: URL
+            var cleanup: URL?
+            if package.pathExtension.lowercased() == "zip" {
+                do { folder = try PackageStore.extract(package) } catch {
+                    throw UseCaseFailure(description: "cannot unpack the package \(package.path): \(error)")
+                }
+                cleanup = folder
+            } else {
+                folder = package
+            }
+            defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+            let file = folder.appendingPathComponent("labels.nii.gz")
+            let map: LabelMap
+            do { map = try NIfTI.readLabelMap(file) } catch {
+                throw UseCaseFailure(description: "cannot read the package's label map (\(package.path)/labels.nii.gz): \(error)")
+            }
+            let names = manifest.structures.map { structure in
+                LabelInfo(value: structure.label, name: structure.name,
+                          color: RGBA(structure.color[0], structure.color[1], structure.color[2]))
+            }
+            return (map, names, "\(package.path)/labels.nii.gz")
+        }
+    }
+
+    /// The label map as bytes on the series' grid: the same dimensions, and the same origin,
+    /// spacing and axes within 0.01 mm (a label map on another grid is refused, never misplaced).
+    static func onGrid(_ labels: LabelMap, of series: SeriesInfo, from where_: String) throws(UseCaseFailure) -> Volume<UInt8> {
+        guard case .uint8(let volume) = labels.storage else {
+            throw UseCaseFailure(description: "\(where_) has labels above 255: a DICOM Segmentation of this service holds at most 255 segments")
+        }
+        let a = volume.geometry, b = series.geometry
+        func near(_ x: SIMD3<Double>, _ y: SIMD3<Double>, _ tolerance: Double) -> Bool {
+            max(abs(x.x - y.x), abs(x.y - y.y), abs(x.z - y.z)) <= tolerance
+        }
+        let sameAxes = (0..<3).allSatisfy { near(a.direction.column($0), b.direction.column($0), 1e-4) }
+        guard a.dimensions == b.dimensions, near(a.spacing, b.spacing, 0.01), near(a.origin, b.origin, 0.01), sameAxes else {
+            func grid(_ g: VolumeGeometry) -> String {
+                "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(plainNumber(g.spacing.x))×\(plainNumber(g.spacing.y))×" +
+                    "\(plainNumber(g.spacing.z)) mm at (\(plainNumber(g.origin.x)), \(plainNumber(g.origin.y)), \(plainNumber(g.origin.z)))"
+            }
+            throw UseCaseFailure(description: "\(where_) is not on the study's grid: it has \(grid(a)), series " +
+                                 "\(series.seriesInstanceUID) has \(grid(b)); export the segmentation made from this study")
+        }
+        return volume
+    }
+
+    /// The coded category (CID 7150) and type (CID 7151) of a structure, by its name.
+    static func codes(for name: String) -> (category: DicomSegmentation.Code, type: DicomSegmentation.Code) {
+        let tissue = DicomSegmentation.Code("85756007", "SCT", "Tissue")
+        let anatomy = DicomSegmentation.Code("91723000", "SCT", "Anatomical Structure")
+        switch name {
+        case "bone": return (tissue, .init("272673000", "SCT", "Bone"))
+        case "skin": return (anatomy, .init("39937001", "SCT", "Skin"))
+        case "vessels": return (anatomy, .init("59820001", "SCT", "Blood Vessel"))
+        case "tumor": return (.init("49755003", "SCT", "Morphologically Abnormal Structure"), .init("108369006", "SCT", "Neoplasm"))
+        default: return (tissue, tissue)
+        }
+    }
+}
