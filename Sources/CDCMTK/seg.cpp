@@ -188,3 +188,111 @@ extern "C" cdcm_status cdcm_write_seg(const cdcm_seg_settings *settings, const c
     }
 }
 
+
+// ---- Encapsulated documents (STL, OBJ, MTL) of a study ----
+
+namespace {
+
+cdcm_status writeEncapsulated(const cdcm_encap_settings *settings, const uint8_t *document, size_t length, const char *outPath) {
+    DcmFileFormat source;
+    CHECK(source.loadFile(settings->source_path, EXS_Unknown, EGL_noChange, 4096), "reading the source image");
+    DcmDataset *from = source.getDataset();
+    DcmFileFormat file;
+    DcmDataset *to = file.getDataset();
+    // Patient and study: as in the source images (these objects go back to their study).
+    const DcmTagKey copied[] = {DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientBirthDate,
+                                DCM_PatientSex, DCM_PatientIdentityRemoved, DCM_DeidentificationMethod, DCM_StudyInstanceUID,
+                                DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
+                                DCM_StudyDescription, DCM_PatientAge, DCM_PatientSize, DCM_PatientWeight};
+    for (const DcmTagKey &tag : copied) {
+        DcmElement *element = NULL;
+        if (from->findAndGetElement(tag, element).good() && element) {
+            to->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
+        }
+    }
+    // Type 2 attributes of the patient and study, empty when the source has none.
+    const DcmTagKey typeTwo[] = {DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
+                                 DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber};
+    for (const DcmTagKey &tag : typeTwo) {
+        if (!to->tagExists(tag)) CHECK(to->insertEmptyElement(tag), "an empty type 2 attribute");
+    }
+    char date[16], time[16];
+    OFDateTime now = OFDateTime::getCurrentDateTime();
+    std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
+    std::snprintf(time, sizeof time, "%02u%02u%02u", now.getTime().getHour(), now.getTime().getMinute(),
+                  static_cast<unsigned>(now.getTime().getSecond()));
+    // SOP common and the series.
+    CHECK(to->putAndInsertString(DCM_SOPClassUID, settings->sop_class_uid), "SOP class");
+    CHECK(to->putAndInsertString(DCM_SOPInstanceUID, settings->instance_uid), "SOP instance");
+    CHECK(to->putAndInsertString(DCM_InstanceCreationDate, date), "creation date");
+    CHECK(to->putAndInsertString(DCM_InstanceCreationTime, time), "creation time");
+    CHECK(to->putAndInsertString(DCM_Modality, settings->modality), "modality");
+    CHECK(to->putAndInsertString(DCM_SeriesInstanceUID, settings->series_uid), "series");
+    CHECK(to->putAndInsertString(DCM_SeriesNumber, number(settings->series_number).c_str()), "series number");
+    CHECK(to->putAndInsertString(DCM_SeriesDescription, settings->series_description), "series description");
+    CHECK(to->putAndInsertString(DCM_SeriesDate, date), "series date");
+    CHECK(to->putAndInsertString(DCM_SeriesTime, time), "series time");
+    // Frame of reference: the source images' (the model is in their patient coordinates, mm).
+    OFString frameOfReference;
+    from->findAndGetOFString(DCM_FrameOfReferenceUID, frameOfReference);
+    if (frameOfReference.empty()) return segStatus(CDCM_ERROR, "the source image has no FrameOfReferenceUID");
+    CHECK(to->putAndInsertString(DCM_FrameOfReferenceUID, frameOfReference.c_str()), "frame of reference");
+    CHECK(to->insertEmptyElement(DCM_PositionReferenceIndicator), "position reference indicator");
+    // Enhanced general equipment.
+    CHECK(to->putAndInsertString(DCM_Manufacturer, "VRPrep"), "manufacturer");
+    CHECK(to->putAndInsertString(DCM_ManufacturerModelName, "VRPrep"), "model");
+    CHECK(to->putAndInsertString(DCM_DeviceSerialNumber, "1"), "serial number");
+    CHECK(to->putAndInsertString(DCM_SoftwareVersions, settings->software_version), "software version");
+    // Manufacturing 3D model: millimetres (UCUM).
+    DcmItem *units = NULL;
+    CHECK(to->findOrCreateSequenceItem(DCM_MeasurementUnitsCodeSequence, units, 0), "measurement units");
+    CHECK(units->putAndInsertString(DCM_CodeValue, "mm"), "unit code");
+    CHECK(units->putAndInsertString(DCM_CodingSchemeDesignator, "UCUM"), "unit scheme");
+    CHECK(units->putAndInsertString(DCM_CodeMeaning, "mm"), "unit meaning");
+    // The document.
+    CHECK(to->putAndInsertString(DCM_InstanceNumber, "1"), "instance number");
+    CHECK(to->putAndInsertString(DCM_ContentDate, date), "content date");
+    CHECK(to->putAndInsertString(DCM_ContentTime, time), "content time");
+    CHECK(to->insertEmptyElement(DCM_AcquisitionDateTime), "acquisition date time");
+    CHECK(to->putAndInsertString(DCM_BurnedInAnnotation, "NO"), "burned-in annotation");
+    CHECK(to->putAndInsertString(DCM_DocumentTitle, settings->document_title), "document title");
+    CHECK(to->insertEmptyElement(DCM_ConceptNameCodeSequence), "concept name");
+    CHECK(to->putAndInsertString(DCM_MIMETypeOfEncapsulatedDocument, settings->mime_type), "MIME type");
+    if (settings->referenced_sop_instance_uid && *settings->referenced_sop_instance_uid) {
+        // What the model was made from: the segmentation.
+        DcmItem *reference = NULL;
+        CHECK(to->findOrCreateSequenceItem(DCM_SourceInstanceSequence, reference, 0), "source instance");
+        CHECK(reference->putAndInsertString(DCM_ReferencedSOPClassUID, settings->referenced_sop_class_uid), "source SOP class");
+        CHECK(reference->putAndInsertString(DCM_ReferencedSOPInstanceUID, settings->referenced_sop_instance_uid), "source SOP instance");
+        // …and in the Common Instance Reference module (the same study).
+        DcmItem *series = NULL, *instance = NULL;
+        CHECK(to->findOrCreateSequenceItem(DCM_ReferencedSeriesSequence, series, 0), "referenced series");
+        CHECK(series->putAndInsertString(DCM_SeriesInstanceUID, settings->referenced_series_uid), "referenced series UID");
+        CHECK(series->findOrCreateSequenceItem(DCM_ReferencedInstanceSequence, instance, 0), "referenced instance");
+        CHECK(instance->putAndInsertString(DCM_ReferencedSOPClassUID, settings->referenced_sop_class_uid), "referenced SOP class");
+        CHECK(instance->putAndInsertString(DCM_ReferencedSOPInstanceUID, settings->referenced_sop_instance_uid), "referenced SOP instance");
+    }
+    // OB values have an even length: a document of odd length gets one byte of padding (its
+    // length is in EncapsulatedDocumentLength).
+    std::vector<Uint8> bytes(document, document + length);
+    if (bytes.size() % 2) bytes.push_back(0);
+    CHECK(to->putAndInsertUint8Array(DCM_EncapsulatedDocument, bytes.data(), static_cast<unsigned long>(bytes.size())), "document");
+    CHECK(to->putAndInsertUint32(DCM_EncapsulatedDocumentLength, static_cast<Uint32>(length)), "document length");
+    CHECK(file.saveFile(outPath, EXS_LittleEndianExplicit), "writing the document");
+    return segStatus(CDCM_OK);
+}
+
+}  // namespace
+
+extern "C" cdcm_status cdcm_write_encapsulated(const cdcm_encap_settings *settings, const uint8_t *document, size_t length,
+                                               const char *out_path) {
+    try {
+        return writeEncapsulated(settings, document, length, out_path);
+    } catch (const std::bad_alloc &) {
+        return segStatus(CDCM_ERROR, "writing the encapsulated document: out of memory");
+    } catch (const std::exception &error) {
+        return segStatus(CDCM_ERROR, std::string("writing the encapsulated document: ") + error.what());
+    } catch (...) {
+        return segStatus(CDCM_ERROR, "writing the encapsulated document: unknown C++ exception");
+    }
+}

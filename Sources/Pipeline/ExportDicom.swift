@@ -11,7 +11,10 @@ import VolumeIO
 /// go back to the hospital and never into a shared package. `vrprep export-dicom` runs it.
 public enum ExportDicom {
     public enum Format: String, CaseIterable, Sendable, Codable {
+        /// A DICOM Segmentation (BINARY) on the study's grid.
         case seg
+        /// An Encapsulated STL per structure (the package's meshes, patient mm).
+        case stl
     }
 
     /// Where the segmentation comes from.
@@ -29,6 +32,7 @@ public enum ExportDicom {
             public var bytes: Int
             public var seriesInstanceUID: String
             public var sopInstanceUID: String
+            /// The structures it holds (a segmentation's segments, a model's structure).
             public var segments: [String]
         }
 
@@ -63,26 +67,53 @@ public enum ExportDicom {
             throw UseCaseFailure(description: "cannot make the output folder \(out.path): \(error.localizedDescription)")
         }
         var files: [Report.File] = []
-        if formats.contains(.seg) {
-            try observer.step("seg", fraction: 0.8)
-            // A new series numbered after its source (9000 + the source's number).
-            let description = DicomSegmentation.Description(seriesDescription: "VRPrep segmentation",
-                                                            seriesNumber: 9000 + (series.info.seriesNumber ?? 0) % 1000,
-                                                            softwareVersion: softwareVersion)
-            let file = out.appendingPathComponent("seg.dcm"), partial = out.appendingPathComponent(".seg.dcm.partial")
+        // Each file is written under a temporary name and moved into place once whole.
+        func place(_ write: (URL) throws(DicomSegmentation.Failure) -> Void, as name: String, what: String) throws(UseCaseFailure) -> URL {
+            let file = out.appendingPathComponent(name), partial = out.appendingPathComponent(".\(name).partial")
             do throws(DicomSegmentation.Failure) {
-                try DicomSegmentation.write(volume, of: series.info, segments: segments, description: description, to: partial)
+                try write(partial)
             } catch {
-                throw UseCaseFailure(description: "cannot write the DICOM Segmentation of \(where_): \(error.description)")
+                try? FileManager.default.removeItem(at: partial)
+                throw UseCaseFailure(description: "cannot write \(what): \(error.description)")
             }
-            // Whole or not at all: the file appears under its name once written.
             guard rename(partial.path, file.path) == 0 else {
                 try? FileManager.default.removeItem(at: partial)
-                throw UseCaseFailure(description: "cannot move the segmentation into place at \(file.path): \(String(cString: strerror(errno)))")
+                throw UseCaseFailure(description: "cannot move \(what) into place at \(file.path): \(String(cString: strerror(errno)))")
             }
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
-            files.append(Report.File(path: file.path, format: .seg, bytes: bytes, seriesInstanceUID: description.seriesUID,
+            return file
+        }
+        func size(_ file: URL) -> Int { (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0 }
+        // New series numbered after the source's (9000 + its number for the segmentation, 9100 + for the models).
+        let sourceNumber = (series.info.seriesNumber ?? 0) % 100
+        var segmentation: (sopClassUID: String, sopInstanceUID: String, seriesUID: String)?
+        if formats.contains(.seg) {
+            try observer.step("seg", fraction: 0.8)
+            let description = DicomSegmentation.Description(seriesDescription: "VRPrep segmentation", seriesNumber: 9000 + sourceNumber,
+                                                            softwareVersion: softwareVersion)
+            let file = try place({ partial throws(DicomSegmentation.Failure) in
+                try DicomSegmentation.write(volume, of: series.info, segments: segments, description: description, to: partial)
+            }, as: "seg.dcm", what: "the DICOM Segmentation of \(where_)")
+            segmentation = (EncapsulatedModel.segmentationStorage, description.instanceUID, description.seriesUID)
+            files.append(Report.File(path: file.path, format: .seg, bytes: size(file), seriesInstanceUID: description.seriesUID,
                                      sopInstanceUID: description.instanceUID, segments: segments.map(\.label)))
+        }
+        if formats.contains(.stl) {
+            try observer.step("stl", fraction: 0.9)
+            guard case .package(let package) = source else {
+                throw UseCaseFailure(description: "an STL export takes the meshes of a scene package: give --package (a label map has none)")
+            }
+            let models = try packageMeshes(package)
+            let seriesUID = DicomSegmentation.newUID()
+            for (name, stl) in models {
+                let instanceUID = DicomSegmentation.newUID()
+                let file = try place({ partial throws(DicomSegmentation.Failure) in
+                    try EncapsulatedModel.write(stl, kind: .stl, of: series.info, seriesUID: seriesUID, instanceUID: instanceUID,
+                                                seriesNumber: 9100 + sourceNumber, seriesDescription: "VRPrep models", title: name,
+                                                softwareVersion: softwareVersion, madeFrom: segmentation, to: partial)
+                }, as: "stl-\(name).dcm", what: "the Encapsulated STL of \(name)")
+                files.append(Report.File(path: file.path, format: .stl, bytes: size(file), seriesInstanceUID: seriesUID,
+                                         sopInstanceUID: instanceUID, segments: [name]))
+            }
         }
         try observer.step("done", fraction: 1)
         return Report(sourceSeries: series.info.seriesInstanceUID, studyInstanceUID: series.info.studyInstanceUID, files: files,
@@ -125,6 +156,33 @@ public enum ExportDicom {
             }
             return (map, names, "\(package.path)/labels.nii.gz")
         }
+    }
+
+    /// Each structure's STL file in a package (folder or .zip), by structure name.
+    static func packageMeshes(_ package: URL) throws(UseCaseFailure) -> [(String, Data)] {
+        let manifest: Manifest
+        do { manifest = try ReadPackage.manifest(package) } catch {
+            throw UseCaseFailure(description: "cannot read the package \(package.path): \(error)")
+        }
+        var folder = package
+        var cleanup: URL?
+        if package.pathExtension.lowercased() == "zip" {
+            do { folder = try PackageStore.extract(package) } catch {
+                throw UseCaseFailure(description: "cannot unpack the package \(package.path): \(error)")
+            }
+            cleanup = folder
+        }
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        var models: [(String, Data)] = []
+        for structure in manifest.structures {
+            let file = folder.appendingPathComponent(structure.file)
+            guard structure.file.lowercased().hasSuffix(".stl"), let data = try? Data(contentsOf: file) else {
+                throw UseCaseFailure(description: "the package \(package.path) has no STL file for \(structure.name) (\(structure.file))")
+            }
+            models.append((structure.name, data))
+        }
+        guard !models.isEmpty else { throw UseCaseFailure(description: "the package \(package.path) holds no structure") }
+        return models
     }
 
     /// The label map as bytes on the series' grid: the same dimensions, and the same origin,

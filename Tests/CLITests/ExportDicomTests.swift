@@ -5,7 +5,8 @@ import VolumeCore
 import VolumeIO
 
 /// `vrprep export-dicom`: a segmentation back to the hospital as a DICOM Segmentation of the
-/// original study, checked by other teams' tools (dciodvfy from dicom3tools, highdicom).
+/// original study and its models as Encapsulated STL, checked by other teams' tools (dciodvfy
+/// from dicom3tools, highdicom, pydicom).
 @Suite struct ExportDicomTests {
     @Test func aPackagesLabelsBecomeASegmentationThatOtherToolsReadBackExactly() throws {
         let folder = try Fixtures.temporaryFolder("export-dicom")
@@ -14,19 +15,43 @@ import VolumeIO
         let made = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--out", package, "--render-size", "64",
                                             "--max-triangles", "20000"] + ProcessCommandTests.shaders)
         #expect(made.status == 0, "\(made.standardError)")
-        let exported = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--package", package, "--out", out.path, "--json"])
+        let exported = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--package", package, "--out", out.path,
+                                                "--formats", "seg,stl", "--json"])
         #expect(exported.status == 0, "\(exported.standardError)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(exported.standardOutput.utf8)) as? [String: Any])
-        let file = try #require((report["files"] as? [[String: Any]])?.first)
+        let files = report["files"] as? [[String: Any]] ?? []
+        #expect(files.map { $0["format"] as? String ?? "" } == ["seg", "stl", "stl"])
+        let file = try #require(files.first)
         #expect(file["segments"] as? [String] == ["bone", "skin"])
         let seg = try #require(file["path"] as? String)
         #expect((file["seriesInstanceUID"] as? String)?.hasPrefix("2.25.") == true)
 
-        // DICOM's own validator finds no error (the source images' own, such as their missing
-        // DeidentificationMethod, are not carried over).
-        let verified = try CommandLineTool.run([seg], program: "dciodvfy")
-        let errors = (verified.standardOutput + verified.standardError).split(separator: "\n").filter { $0.hasPrefix("Error") }
-        #expect(verified.standardError.contains("Segmentation") && errors.isEmpty, "dciodvfy: \(errors)")
+        // DICOM's own validator (dciodvfy) finds no error in the segmentation, and none in the
+        // models beyond the source images' own (the sample says PatientIdentityRemoved YES without
+        // the DeidentificationMethod that must then come with it; the models keep the source's
+        // patient module as it is rather than invent one).
+        func errors(_ file: String) throws -> Set<String> {
+            let verified = try CommandLineTool.run([file], program: "dciodvfy")
+            return Set((verified.standardOutput + verified.standardError).split(separator: "\n").filter { $0.hasPrefix("Error") }.map(String.init))
+        }
+        let segErrors = try errors(seg)
+        #expect(segErrors.isEmpty, "dciodvfy on the segmentation: \(segErrors)")
+        let sourceImage = try #require(try FileManager.default.contentsOfDirectory(atPath: Fixtures.sampleCT.path).sorted().first { $0.hasSuffix(".dcm") })
+        let sourceErrors = try errors(Fixtures.sampleCT.appendingPathComponent(sourceImage).path)
+        #expect(!sourceErrors.isEmpty, "the sample's own errors (expected: DeidentificationMethod)")
+        // Each model: valid beyond the source's errors, its STL inside byte for byte, in the study's frame of reference, made from the segmentation.
+        for model in files.dropFirst() {
+            let path = try #require(model["path"] as? String), name = try #require((model["segments"] as? [String])?.first)
+            let extra = try errors(path).subtracting(sourceErrors)
+            #expect(extra.isEmpty, "dciodvfy on \(path): \(extra)")
+            let checked = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/model_check.py").path, path,
+                                                   package + "/meshes/\(name).stl"], program: "python3")
+            let read = try #require(try JSONSerialization.jsonObject(with: Data(checked.standardOutput.utf8)) as? [String: Any], "\(checked.standardError)")
+            #expect(read["equal"] as? Bool == true && read["modality"] as? String == "M3D" && read["mimeType"] as? String == "model/stl")
+            #expect(read["unit"] as? String == "mm" && read["title"] as? String == name)
+            #expect(read["madeFrom"] as? String == file["sopInstanceUID"] as? String)
+            #expect(read["studyInstanceUID"] as? String == report["studyInstanceUID"] as? String)
+        }
 
         // highdicom reads it back: on every source image, the same pixels as the label map.
         let check = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/seg_check.py").path, seg,
@@ -36,6 +61,10 @@ import VolumeIO
         #expect(read["differing"] as? Int == 0, "\(read)")
         #expect((read["labelledVoxels"] as? Int ?? 0) > 1_000_000 && read["images"] as? Int == 108 && read["referencedImages"] as? Int == 108)
         #expect(read["modality"] as? String == "SEG" && read["studyInstanceUID"] as? String == report["studyInstanceUID"] as? String)
+        // The models are in the segmentation's (the study's) frame of reference.
+        let model = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/model_check.py").path,
+                                             try #require(files.last?["path"] as? String), package + "/meshes/skin.stl"], program: "python3")
+        #expect(model.standardOutput.contains("\"frameOfReferenceUID\": \"\(read["frameOfReferenceUID"] as? String ?? "?")\""))
         let segments = read["segments"] as? [[String: Any]] ?? []
         #expect(segments.map { $0["type"] as? String ?? "" } == ["Bone", "Skin"])
         #expect(segments.map { $0["algorithm"] as? String ?? "" } == ["AUTOMATIC", "AUTOMATIC"])
@@ -68,6 +97,10 @@ import VolumeIO
         try NIfTI.write(labels, to: empty)
         let nothing = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--labels", empty.path, "--out", folder.appendingPathComponent("o").path])
         #expect(nothing.status == 1 && nothing.standardError.contains("empty.nii.gz holds no labelled voxel"), "\(nothing.standardError)")
+        // Models come from a package's meshes: asked of a label map, refused saying so.
+        let noMeshes = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--labels", package + "/labels.nii.gz",
+                                                "--out", folder.appendingPathComponent("m").path, "--formats", "stl"])
+        #expect(noMeshes.status == 1 && noMeshes.standardError.contains("give --package"), "\(noMeshes.standardError)")
         // Usage: both sources, or an unknown format.
         let both = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--labels", empty.path, "--package", package, "--out", "x"])
         #expect(both.status == 2 && both.standardError.contains("one of them"))

@@ -191,6 +191,21 @@ cdcm_status cdcm_write_seg(const cdcm_seg_settings *settings, const cdcm_seg_sli
                            const cdcm_seg_segment *segments, size_t segment_count, const uint8_t *labels,
                            const char *out_path);
 
+/// An encapsulated document (STL, OBJ, MTL) of the source image's study: its patient and
+/// study, its frame of reference (the document's coordinates are that of the patient, in mm),
+/// a new series of `modality`, and what it was made from (a referenced instance, optional).
+typedef struct cdcm_encap_settings {
+    const char *source_path;
+    const char *sop_class_uid, *mime_type, *modality;
+    const char *series_uid, *instance_uid;
+    int series_number;
+    const char *series_description, *document_title, *software_version;
+    const char *referenced_sop_class_uid, *referenced_sop_instance_uid, *referenced_series_uid;
+} cdcm_encap_settings;
+
+cdcm_status cdcm_write_encapsulated(const cdcm_encap_settings *settings, const uint8_t *document, size_t length,
+                                    const char *out_path);
+
 #ifdef __cplusplus
 }
 #endif
