@@ -24,19 +24,17 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
             object = [:]
         } else {
             guard let parsed = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw HTTPError(.badRequest, message: "the body must be a JSON object {\"host\", \"completion\", \"recipe\"} (each optional)")
+                throw HTTPError(.badRequest, message: "the body must be a JSON object {\"host\", \"completion\", \"recipe\", \"returnTo\"} (each optional)")
             }
             object = parsed
         }
-        if let unknown = object.keys.sorted().first(where: { !["host", "completion", "recipe"].contains($0) }) {
-            throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (host, completion, recipe)")
+        if let unknown = object.keys.sorted().first(where: { !["host", "completion", "recipe", "returnTo"].contains($0) }) {
+            throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (host, completion, recipe, returnTo)")
         }
         var peer = ServiceStore.DicomPeer(aeTitle: ae)
         if let host = object["host"], !(host is NSNull) {
             // Host names, IPv4 and IPv6 addresses: letters, digits, '.', '-', ':' and nothing else (no NUL, no spaces).
-            let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:")
-            guard let host = host as? String, !host.isEmpty, host.utf8.count <= 253,
-                  host.unicodeScalars.allSatisfy(allowed.contains) else {
+            guard let host = host as? String, isHostName(host) else {
                 throw HTTPError(.badRequest, message: "host must be a host name or an address (letters, digits, '.', '-', ':')")
             }
             peer.host = host
@@ -59,6 +57,16 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
             }
             peer.recipe = String(decoding: recipeData, as: UTF8.self)
         }
+        if let target = object["returnTo"], !(target is NSNull) {
+            // Where this peer's results go: a Storage SCP (its AE title, host and port).
+            guard let fields = target as? [String: Any], Set(fields.keys).isSubset(of: ["ae", "host", "port"]),
+                  let title = fields["ae"] as? String, DicomReceiver.isValidAETitle(title),
+                  let host = fields["host"] as? String, isHostName(host),
+                  let port = fields["port"] as? Int, (1...65535).contains(port) else {
+                throw HTTPError(.badRequest, message: "returnTo must be {\"ae\": AE title, \"host\": a host name or address, \"port\": 1…65535}")
+            }
+            peer.returnTo = ServiceStore.ReturnTarget(ae: title, host: host, port: port)
+        }
         let existed = try store.dicomPeer(ae) != nil
         try store.saveDicomPeer(peer)
         return try encodedJSON(PeerView(peer), status: existed ? .ok : .created)
@@ -69,6 +77,12 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
         guard try store.removeDicomPeer(ae) else { throw HTTPError(.notFound, message: "no DICOM peer '\(ae)' in the database") }
         return Response(status: .noContent)
     }
+}
+
+/// A host name, IPv4 or IPv6 address: letters, digits, '.', '-', ':' and nothing else (no NUL, no spaces).
+private func isHostName(_ host: String) -> Bool {
+    let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:")
+    return !host.isEmpty && host.utf8.count <= 253 && host.unicodeScalars.allSatisfy(allowed.contains)
 }
 
 /// The AE title in the path (percent-decoded), checked.
@@ -87,9 +101,10 @@ struct PeerView: Encodable {
     var completion: ServiceStore.Completion.RawValue
     var host: String?
     var recipe: Recipe?
+    var returnTo: ServiceStore.ReturnTarget?
 
     init(_ peer: ServiceStore.DicomPeer) {
-        (aeTitle, completion, host) = (peer.aeTitle, peer.completion.rawValue, peer.host)
+        (aeTitle, completion, host, returnTo) = (peer.aeTitle, peer.completion.rawValue, peer.host, peer.returnTo)
         // Checked when it was stored: a recipe that no longer reads is shown as none.
         recipe = peer.recipe.flatMap { try? Recipe.parse(Data($0.utf8), source: "recipe") }
     }

@@ -9,12 +9,26 @@ func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords,
 
     jobs.get { _, context -> Response in
         let jobs = try store.jobs(owner: Access.listedOwner(try context.requireCaller()))
-        return try encodedJSON(JobList(jobs: jobs.map(JobView.init)))
+        return try encodedJSON(JobList(jobs: try jobs.map { JobView($0, returned: try store.jobReturn($0.id)) }))
     }
 
     jobs.get(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
-        return try encodedJSON(JobView(try Access.job(id, for: try context.requireCaller(), store)))
+        return try encodedJSON(JobView(try Access.job(id, for: try context.requireCaller(), store), returned: try store.jobReturn(id)))
+    }
+
+    // Sends a job's results back again (to where they went, or to its DICOM peer's returnTo).
+    jobs.post(":id/return") { _, context -> Response in
+        let id = try context.parameters.require("id")
+        let job = try Access.job(id, for: try context.requireCaller(), store)
+        guard job.state == .done, job.packageID != nil else {
+            throw HTTPError(.conflict, message: "job \(id) is \(job.state): only a finished job's results go back")
+        }
+        guard let target = try store.jobReturn(id)?.target ?? job.callingAE.flatMap({ try? store.dicomPeer($0)?.returnTo }) else {
+            throw HTTPError(.conflict, message: "job \(id) has nowhere to go back to: its study came from no DICOM peer with a returnTo")
+        }
+        try store.scheduleReturn(job: id, to: target)
+        return try encodedJSON(JobView(job, returned: try store.jobReturn(id)), status: .accepted)
     }
 
     jobs.delete(":id") { _, context -> Response in
@@ -56,8 +70,11 @@ struct JobView: Encodable {
     /// file not used with the reason, named inside the study.
     var warnings: [String]
     var rejected: [Rejection]
+    /// Its results going back to the hospital (a study from a DICOM peer with a returnTo).
+    var returned: ReturnView?
 
-    init(_ job: ServiceStore.Job) {
+    init(_ job: ServiceStore.Job, returned: ServiceStore.JobReturn? = nil) {
+        self.returned = returned.map(ReturnView.init)
         (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
         (warnings, rejected, studyId) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [], job.studyID)
         if job.sourceKind == "dicom" {
@@ -66,6 +83,22 @@ struct JobView: Encodable {
         } else {
             source = SourceView(kind: "upload")
         }
+    }
+}
+
+/// A return: its state (pending, sending, done, failed), where to, the instances sent, the last
+/// error, the attempts and the next one.
+struct ReturnView: Encodable {
+    var state: String
+    var to: ServiceStore.ReturnTarget
+    var instances: Int?
+    var error: String?
+    var attempts: Int
+    var nextAttemptAt: String?
+
+    init(_ taken: ServiceStore.JobReturn) {
+        (state, to, instances, error, attempts) = (taken.state.rawValue, taken.target, taken.instances, taken.error, taken.attempts)
+        nextAttemptAt = taken.state == .pending ? taken.next.map { ISO8601DateFormatter().string(from: $0) } : nil
     }
 }
 

@@ -198,6 +198,10 @@ public final class JobRunner: @unchecked Sendable {
                 }
                 try store.addPackage(id: id, owner: job.owner, job: job.id)
                 try store.finish(job: job.id, packageID: id, error: nil)
+                // A study from a DICOM peer that names where its results go: they go back.
+                if job.sourceKind == "dicom", let ae = job.callingAE, let target = try? store.dicomPeer(ae)?.returnTo {
+                    try? store.scheduleReturn(job: job.id, to: target)
+                }
             } catch {
                 try? store.finish(job: job.id, packageID: nil,
                                   error: Self.scrubbed("publishing the package: \(error)", input: input, folders: folders))

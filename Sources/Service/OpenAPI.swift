@@ -47,6 +47,9 @@ public enum OpenAPI {
                     properties:
                       path: {type: string}
                       reason: {type: string}
+                returned:
+                  type: object
+                  description: 'Its results going back to the hospital (a study from a DICOM peer with a returnTo): state (pending, sending, done, failed), to {ae, host, port}, instances sent, the last error, attempts, nextAttemptAt (when pending). A failed send is tried again after 5 s, 30 s, 2 min and 10 min, then failed; the package is never touched.'
         security:
           - bearer: []
         paths:
@@ -209,11 +212,19 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'Cancelled.'}
                 "409": {description: 'The job has ended.'}
+          /v1/jobs/{id}/return:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+            post:
+              summary: 'Send a finished job''s results back again (a DICOM Segmentation and an Encapsulated STL per structure, by C-STORE), to where they went before or to its DICOM peer''s returnTo (owner, admin).'
+              responses:
+                "202": {description: 'Scheduled: the job, with "returned".'}
+                "409": {description: 'The job has not finished with a package, or has nowhere to go back to.'}
           /v1/dicom/peers:
             get:
               summary: The calling AEs stored in the database, and the receiver's own settings (admin).
               responses:
-                "200": {description: '{"peers": [{"aeTitle", "host", "completion", "recipe"}], "receiver": {"aeTitle", "port", "idleSeconds", "commandLine", "completion"}}'}
+                "200": {description: '{"peers": [{"aeTitle", "host", "completion", "recipe", "returnTo"}], "receiver": {"aeTitle", "port", "idleSeconds", "commandLine", "completion"}}'}
           /v1/dicom/peers/{ae}:
             parameters:
               - {name: ae, in: path, required: true, schema: {type: string, maxLength: 16}}
@@ -233,6 +244,13 @@ public enum OpenAPI {
                         host: {type: string}
                         completion: {type: string, enum: [idle, release]}
                         recipe: {type: object}
+                        returnTo:
+                          type: object
+                          description: 'Where the results of its studies go back: a Storage SCP; when a job is done, its segmentation (DICOM SEG) and models (Encapsulated STL) are sent there by C-STORE, into the same study.'
+                          properties:
+                            ae: {type: string, maxLength: 16}
+                            host: {type: string}
+                            port: {type: integer, minimum: 1, maximum: 65535}
               responses:
                 "201": {description: 'Added.'}
                 "200": {description: 'Replaced.'}

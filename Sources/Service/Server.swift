@@ -93,6 +93,11 @@ public struct ServiceServer: Sendable {
                                executable: settings.jobExecutable, limits: settings.jobLimits, retention: settings.retention)
         runner.start()
         defer { runner.stop() }
+        // Results going back to the hospitals' PACS (peers with a returnTo), as the service's AE title.
+        let returner = PacsReturner(store: store, callingAE: settings.dicom?.aeTitle ?? "VRPREP",
+                                    softwareVersion: settings.pipeline.softwareVersion)
+        returner.start()
+        defer { returner.stop() }
         defer { studyWorkers.closeAll() }
         defer { sessions.endAll(reason: "the service is stopping: join a new session once it is back") }
         // Sessions' events go to the records as they come, and sessions end when their time is up.

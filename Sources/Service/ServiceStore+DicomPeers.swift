@@ -14,14 +14,16 @@ extension ServiceStore {
     }
 
     static func peer(_ row: Row) -> DicomPeer {
-        DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle)
+        DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle,
+                  returnTo: (row["returnTo"] as String?).flatMap { try? JSONDecoder().decode(ReturnTarget.self, from: Data($0.utf8)) })
     }
 
     /// Adds a peer, or replaces the one with the same AE title.
     public func saveDicomPeer(_ peer: DicomPeer) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion) VALUES (?, ?, ?, ?)",
-                           arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue])
+            let returnTo = peer.returnTo.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion, returnTo) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue, returnTo])
         }
     }
 

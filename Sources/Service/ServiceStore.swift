@@ -10,7 +10,7 @@ import Pipeline
 /// for one machine (one extension per resource). A PostgreSQL store for several workers on
 /// several machines would implement the same calls, `claimJob` with `SELECT … FOR UPDATE SKIP
 /// LOCKED` (here, SQLite's one-writer transaction makes the claim atomic).
-public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords, SessionRecords {
+public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords, SessionRecords, ReturnRecords {
     /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
 }
@@ -153,12 +153,15 @@ public final class ServiceStore: ServiceRecords {
         public var host: String?
         public var recipe: String?
         public var completion: Completion
+        /// Where its studies' results go back (DICOM objects by C-STORE), if anywhere.
+        public var returnTo: ReturnTarget?
 
-        public init(aeTitle: String, host: String? = nil, recipe: String? = nil, completion: Completion = .idle) {
+        public init(aeTitle: String, host: String? = nil, recipe: String? = nil, completion: Completion = .idle, returnTo: ReturnTarget? = nil) {
             self.aeTitle = aeTitle
             self.host = host
             self.recipe = recipe
             self.completion = completion
+            self.returnTo = returnTo
         }
     }
 
@@ -311,6 +314,21 @@ public final class ServiceStore: ServiceRecords {
                 t.primaryKey(["sessionId", "position"])
             }
             try db.alter(table: "collectionItem") { t in t.add(column: "recording", .text) }
+        }
+        // Results back to the hospital: where a peer's results go, and each job's return.
+        migrator.registerMigration("v11-returns") { db in
+            try db.alter(table: "dicomPeer") { t in t.add(column: "returnTo", .text) }
+            try db.create(table: "jobReturn") { t in
+                t.primaryKey("jobId", .text)
+                t.column("ae", .text).notNull()
+                t.column("host", .text).notNull()
+                t.column("port", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("instances", .integer)
+                t.column("error", .text)
+                t.column("attempts", .integer).notNull()
+                t.column("next", .double)
+            }
         }
         try migrator.migrate(database)
     }

@@ -218,6 +218,8 @@ import TestSupport
         let folder: URL
         let process = Process()
         let http: URL
+        /// Its DICOM port (AE title ORTHANC).
+        let dicomPort = Ports.free()
 
         init(servicePort: Int) throws {
             folder = try Fixtures.temporaryFolder("orthanc")
@@ -226,7 +228,7 @@ import TestSupport
             let configuration: [String: Any] = [
                 "Name": "VRPrep test", "StorageDirectory": folder.appendingPathComponent("storage").path,
                 "IndexDirectory": folder.appendingPathComponent("index").path, "HttpPort": httpPort,
-                "DicomPort": Ports.free(), "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
+                "DicomPort": dicomPort, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
                 "AuthenticationEnabled": false, "Plugins": [String](),
                 "DicomModalities": ["vrprep": ["VRPREP", "127.0.0.1", servicePort]],
             ]
@@ -334,3 +336,92 @@ extension DicomServiceTests {
         #expect(!DicomIntake.host("no-such-host.invalid", matches: "127.0.0.1"))
     }
 }
+
+/// The round trip: a PACS sends a study, the service makes its package and sends the results back
+/// into the same study of that PACS (issue "Back to the hospital").
+extension DicomServiceTests {
+    @Test func orthancSendsAStudyAndGetsItsSegmentationAndModelsBackInTheSameStudy() async throws {
+        try await Self.with(Self.settings(idle: 600)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let orthanc = try Orthanc(servicePort: service.dicomPort)
+            defer { orthanc.stop() }
+            #expect(await orthanc.ready(), "Orthanc did not start")
+            // Orthanc sends as ORTHANC, and its results go back to its own Storage SCP.
+            let peer = #"{"host": "127.0.0.1", "completion": "release", "returnTo": {"ae": "ORTHANC", "host": "127.0.0.1", "port": \#(orthanc.dicomPort)}}"#
+            let (status, saved, _) = try await service.request("PUT", "/v1/dicom/peers/ORTHANC", token: admin, body: Data(peer.utf8),
+                                                               type: "application/json")
+            #expect(status == 201 && (service.json(saved)["returnTo"] as? [String: Any])?["port"] as? Int == orthanc.dicomPort)
+            let bad = #"{"returnTo": {"ae": "ORTHANC", "host": "127.0.0.1", "port": 70000}}"#
+            #expect(try await service.request("PUT", "/v1/dicom/peers/X", token: admin, body: Data(bad.utf8), type: "application/json").0 == 400)
+            for file in Fixtures.sampleCTFiles {
+                _ = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
+            }
+            let study = try #require((try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String])?.first)
+            #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8)).0 == 200)
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
+            let id = try #require(job["id"] as? String)
+            let done = try await service.wait(job: id, token: admin)
+            #expect(done["state"] as? String == "done", "\(done)")
+            // The results go back: the job says so once Orthanc has them.
+            var returned: [String: Any] = [:]
+            let end = Date().addingTimeInterval(60)
+            while Date() < end {
+                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
+                if ["done", "failed"].contains(returned["state"] as? String ?? "") { break }
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            #expect(returned["state"] as? String == "done" && returned["instances"] as? Int == 3, "\(returned)")
+            // Orthanc holds one study: the original CT series, the segmentation and the models.
+            let studies = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String]
+            #expect(studies == [study], "\(studies ?? [])")
+            let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
+            let found = series.map { entry -> String in
+                let modality = (entry["MainDicomTags"] as? [String: Any])?["Modality"] as? String ?? "?"
+                return "\(modality):\((entry["Instances"] as? [Any])?.count ?? 0)"
+            }.sorted()
+            #expect(found == ["CT:108", "M3D:2", "SEG:1"], "\(found)")
+            // Sent again on request: the same objects (new instances) arrive again.
+            let (again, _, _) = try await service.request("POST", "/v1/jobs/\(id)/return", token: admin)
+            #expect(again == 202)
+            let end2 = Date().addingTimeInterval(60)
+            var count = 0
+            while Date() < end2 {
+                let instances = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/instances").1) as? [String] ?? []
+                count = instances.count
+                if count >= 108 + 6 { break }
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            #expect(count == 108 + 6, "instances in Orthanc after sending twice: \(count)")
+        }
+    }
+
+    @Test func aReturnToAPeerThatIsDownIsTriedAgainAndSaysWhyWithoutLosingThePackage() async throws {
+        try await Self.with(Self.settings(allowed: ["SURGERY"], idle: 1)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            // Nobody listens on this port.
+            let closed = Ports.free()
+            let peer = #"{"returnTo": {"ae": "NOBODY", "host": "127.0.0.1", "port": \#(closed)}}"#
+            #expect(try await service.request("PUT", "/v1/dicom/peers/SURGERY", token: admin, body: Data(peer.utf8), type: "application/json").0 == 201)
+            let sent = try DcmtkTool.run("storescu", ["--no-halt", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1",
+                                                      String(service.dicomPort)] + Fixtures.sampleCTFiles.map(\.path))
+            #expect(sent.status == 0, "\(sent.output.suffix(400))")
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
+            let id = try #require(job["id"] as? String)
+            let done = try await service.wait(job: id, token: admin)
+            #expect(done["state"] as? String == "done" && done["packageId"] is String, "\(done)")
+            var returned: [String: Any] = [:]
+            let end = Date().addingTimeInterval(30)
+            while Date() < end {
+                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
+                if (returned["attempts"] as? Int ?? 0) >= 1 && returned["state"] as? String == "pending" { break }
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            // Pending again with a time for the next try, and the reason; the package is there.
+            #expect(returned["state"] as? String == "pending" && returned["nextAttemptAt"] is String, "\(returned)")
+            #expect((returned["error"] as? String)?.contains("NOBODY") == true, "\(returned)")
+            let package = try #require(done["packageId"] as? String)
+            #expect(try await service.request("GET", "/v1/packages/\(package)", token: admin).0 == 200)
+        }
+    }
+}
+

@@ -206,6 +206,23 @@ typedef struct cdcm_encap_settings {
 cdcm_status cdcm_write_encapsulated(const cdcm_encap_settings *settings, const uint8_t *document, size_t length,
                                     const char *out_path);
 
+// ---- C-STORE as an SCU (storescu.cpp, DCMTK's DcmSCU) ----
+
+typedef struct cdcm_store_settings {
+    const char *host;
+    uint16_t port;
+    const char *calling_ae, *called_ae;
+    int32_t connect_seconds;
+    uint32_t acse_seconds, dimse_seconds;
+} cdcm_store_settings;
+
+/// Sends `files` (DICOM files with a meta header) to a peer in one association, one
+/// presentation context per SOP class (the file's own transfer syntax, else explicit and
+/// implicit little endian). `statuses[i]` is the peer's answer to file i (0 success; a
+/// warning or failure code otherwise). A status other than OK means the association failed
+/// (refused, timed out, aborted) and names why.
+cdcm_status cdcm_store_files(const cdcm_store_settings *settings, const char *const *files, size_t count, uint16_t *statuses);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,70 @@
+import DICOM
+import Foundation
+import Logging
+import Pipeline
+
+/// Sends finished jobs' results back to the hospital (issue "Back to the hospital"): for each
+/// due return, the job's DICOM objects (a segmentation and the models, from the kept study and
+/// the published package) are written and sent by C-STORE to the peer's `returnTo`. A failed
+/// send is tried again later (5 s, 30 s, 2 min, 10 min), then marked failed with its reason; the
+/// package is never touched. Returns live in the records, so a restart resumes them.
+final class PacsReturner: @unchecked Sendable {
+    let store: any ServiceRecords
+    let callingAE: String
+    let softwareVersion: String
+    /// Seconds before the next attempt after the first, second, … failure; then it has failed.
+    static let delays: [Double] = [5, 30, 120, 600]
+    private let lock = NSLock()
+    private var stopped = false
+    private var thread: Thread?
+    private let logger = Logger(label: "vrprep.return")
+
+    init(store: any ServiceRecords, callingAE: String, softwareVersion: String) {
+        (self.store, self.callingAE, self.softwareVersion) = (store, callingAE, softwareVersion)
+    }
+
+    func start() {
+        _ = try? store.requeueInterruptedReturns()
+        let thread = Thread { [self] in
+            while !lock.withLock({ stopped }) {
+                for due in (try? store.claimDueReturns(at: Date())) ?? [] { send(due) }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        thread.name = "vrprep-return"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops taking returns (one being sent finishes; an interrupted one is due again at the next start).
+    func stop() {
+        lock.withLock { stopped = true }
+    }
+
+    func send(_ due: ServiceStore.JobReturn) {
+        let folders = store.folders
+        let out = folders.staging.appendingPathComponent("return-\(due.job)")
+        try? FileManager.default.removeItem(at: out)
+        defer { try? FileManager.default.removeItem(at: out) }
+        do {
+            guard let job = try store.job(due.job), let package = job.packageID else {
+                throw ServiceFailure("job \(due.job) has no package to send")
+            }
+            let study = folders.study(job.studyID ?? job.id)
+            guard FileManager.default.fileExists(atPath: study.path) else {
+                throw ServiceFailure("the job's study is no longer kept: its objects cannot be made")
+            }
+            let report = try ExportDicom.run(study: [study.path], source: .package(folders.package(package)), out: out,
+                                             formats: [.seg, .stl], softwareVersion: softwareVersion, threads: 1)
+            let sender = DicomSender(host: due.target.host, port: due.target.port, callingAE: callingAE, calledAE: due.target.ae)
+            try sender.send(report.files.map { URL(fileURLWithPath: $0.path) })
+            try store.recordReturn(job: due.job, state: .done, instances: report.files.count, error: nil, next: nil)
+        } catch {
+            let message = "\(error)"
+            let final = due.attempts > Self.delays.count
+            let next = final ? nil : Date().addingTimeInterval(Self.delays[due.attempts - 1])
+            logger.warning("returning job \(due.job) to \(due.target.ae): \(message)")
+            try? store.recordReturn(job: due.job, state: final ? .failed : .pending, instances: nil, error: message, next: next)
+        }
+    }
+}
