@@ -260,6 +260,28 @@ cdcm_status cdcm_get_string(const cdcm_file *file, const cdcm_path_step *path, s
     });
 }
 
+cdcm_status cdcm_get_bytes(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
+                           void *buffer, size_t capacity, size_t *length) {
+    *length = 0;
+    return guarded("read bytes", [&] {
+        DcmObject *object = resolve(file, path, depth);
+        auto *element = dynamic_cast<DcmElement *>(object);
+        if (element == nullptr || object->ident() == EVR_SQ) return makeStatus(CDCM_NOT_FOUND);
+        auto *pixels = dynamic_cast<DcmPixelData *>(element);
+        if (pixels != nullptr) {
+            DcmXfer xfer(const_cast<DcmFileFormat &>(file->format).getDataset()->getOriginalXfer());
+            if (xfer.isEncapsulated()) return makeStatus(CDCM_UNSUPPORTED, "the pixel data is encapsulated (compressed)");
+        }
+        Uint8 *bytes = nullptr;
+        OFCondition condition = element->getUint8Array(bytes);
+        if (condition.bad()) return fromCondition(condition, "cannot read the value's bytes");
+        *length = element->getLength();
+        if (*length > capacity) return makeStatus(CDCM_BUFFER_TOO_SMALL);
+        if (*length > 0) std::memcpy(buffer, bytes, *length);
+        return ok();
+    });
+}
+
 cdcm_status cdcm_count_items(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
                              size_t *count) {
     *count = 0;

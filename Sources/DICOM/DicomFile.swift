@@ -108,6 +108,21 @@ public final class DicomFile {
     }
 
     /// Number of items of a sequence, nil when absent.
+    /// The bytes of an uncompressed value (OB, OW, native pixel data), nil when absent or
+    /// compressed.
+    public func bytes(_ tag: DicomTag, within path: [SequenceStep] = []) -> [UInt8]? {
+        var steps = path.map { cdcm_path_step(tag: $0.tag.packed, item: UInt32(clamping: $0.item)) }
+        steps.append(cdcm_path_step(tag: tag.packed, item: 0))
+        var length = 0
+        var probe: UInt8 = 0
+        var status = cdcm_get_bytes(handle, steps, steps.count, &probe, 0, &length)
+        if Int(status.code) == Int(CDCM_OK) { return [] }
+        guard Int(status.code) == Int(CDCM_BUFFER_TOO_SMALL) else { return nil }
+        var buffer = [UInt8](repeating: 0, count: length)
+        status = cdcm_get_bytes(handle, steps, steps.count, &buffer, length, &length)
+        return Int(status.code) == Int(CDCM_OK) ? buffer : nil
+    }
+
     public func itemCount(_ tag: DicomTag, within path: [SequenceStep] = []) -> Int? {
         var steps = path.map { cdcm_path_step(tag: $0.tag.packed, item: UInt32(clamping: $0.item)) }
         steps.append(cdcm_path_step(tag: tag.packed, item: 0))

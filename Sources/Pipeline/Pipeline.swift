@@ -20,6 +20,11 @@ public struct Pipeline: Sendable {
         public var threads: Int?
         public var shaders: URL?
         public var softwareVersion = "0.0.0"
+        /// A segmentation made elsewhere (NIfTI label map, DICOM Segmentation): the scene is made
+        /// from it, with no segmenting (`recipe` then does not apply).
+        public var labels: String?
+        /// Names for its label values, over the file's own.
+        public var labelNames: [Int: String]?
 
         public init() {}
     }
@@ -112,7 +117,7 @@ public struct Pipeline: Sendable {
         }
         let modality = series.info.modality
         let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
-        if modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
+        if options.labels == nil, modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
         // A scene is a 3D model: a series of a few slices is not one, whatever else was sent.
@@ -125,14 +130,19 @@ public struct Pipeline: Sendable {
         }
         lap("load")
 
-        // 2. Segment (20–45 %), as `vrprep segment` does.
-        var segmentation = SegmentStudy(recipe: recipe)
-        segmentation.threads = options.threads
+        // 2. Segment (20–45 %), as `vrprep segment` does; or take the segmentation given.
         let segmented: SegmentStudy.Result
-        do {
-            segmented = try segmentation.segment(series, observer: observer, span: 0.2...0.45)
-        } catch {
-            throw error.stopped ? error : .stage("segmentation", "\(error)")
+        if let file = options.labels {
+            try observer.step("importing the segmentation", fraction: 0.2)
+            segmented = try Self.imported(URL(fileURLWithPath: file), names: options.labelNames ?? [:], series: series)
+        } else {
+            var segmentation = SegmentStudy(recipe: recipe)
+            segmentation.threads = options.threads
+            do {
+                segmented = try segmentation.segment(series, observer: observer, span: 0.2...0.45)
+            } catch {
+                throw error.stopped ? error : .stage("segmentation", "\(error)")
+            }
         }
         lap("segment")
 
@@ -162,7 +172,11 @@ public struct Pipeline: Sendable {
             direction: g.direction.rowMajor, deidentification: Deidentification.profile)
         let manifest: Manifest
         do {
-            let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: try JSONValue.from(recipe),
+            // An imported segmentation is named by its file's name alone (never a path on this machine).
+            let made: JSONValue = try options.labels.map { file in
+                try JSONValue.from(["importedLabels": URL(fileURLWithPath: file).lastPathComponent])
+            } ?? JSONValue.from(recipe)
+            let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: made,
                                  source: source, structures: structures, renders: renders, files: [])
             manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
         } catch {
@@ -172,6 +186,21 @@ public struct Pipeline: Sendable {
         observer?.step(UseCaseStep("done", fraction: 1))
         return Result(folder: folder, manifest: manifest, seriesDescription: "\(modality) \(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z)",
                       structures: segmented.structures, seconds: seconds, warnings: segmented.warnings, rejected: report.rejected)
+    }
+
+    /// A segmentation made elsewhere, on the series' grid, as the segmenting stage's result.
+    static func imported(_ file: URL, names: [Int: String], series: LoadedSeries) throws(Failure) -> SegmentStudy.Result {
+        let (labels, warnings) = try ImportSegmentation.labels(from: file, names: names, onto: series.info)
+        let counts = labels.voxelCounts()
+        let voxel = series.info.geometry.voxelVolume / 1000
+        let structures = labels.labels.map { info in
+            SegmentStudy.Structure(label: info, preset: nil, voxelsInMap: counts[info.value] ?? 0, segmentedVoxels: nil,
+                                   volumeML: Double(counts[info.value] ?? 0) * voxel, interval: nil, figures: nil, seeds: [],
+                                   seconds: nil, warnings: [])
+        }
+        return SegmentStudy.Result(labels: labels, series: series.info, structures: structures, seeds: [], interval: nil,
+                                   automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: false,
+                                   warnings: series.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)
     }
 
     /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's

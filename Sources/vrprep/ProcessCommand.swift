@@ -15,6 +15,10 @@ struct ProcessCommand: ParsableCommand {
             anaglyph) and a thumbnail; and writes a de-identified scene package (vrprep.scene/1: manifest.json, \
             scene.glb, meshes/*.stl, renders/*.png, labels.nii.gz) to --out, and with --zip also OUT.zip. \
             The package appears only when complete. Prints the package's path and id (--json: a summary).
+            With --labels FILE (a NIfTI label map or a DICOM Segmentation made elsewhere: Slicer, \
+            TotalSegmentator, OHIF…), nothing is segmented: the structures are the file's, named by it \
+            (its label table or segment labels, or --label-names 1=liver,2=…) and coloured by it; a map on \
+            another grid is resampled when it lies within the study, and refused otherwise.
             Exit status: 0 on success, 1 when the study or a stage fails, 2 on usage errors.
             """
     )
@@ -35,6 +39,14 @@ struct ProcessCommand: ParsableCommand {
     @Option(name: .customLong("seed-mm"), parsing: .unconditionalSingleValue,
             help: ArgumentHelp("A seed for a structure, STRUCTURE:x,y,z in LPS mm (repeatable).", valueName: "structure:x,y,z"))
     var seeds: [String] = []
+
+    @Option(help: ArgumentHelp("A segmentation made elsewhere (NIfTI label map or DICOM Segmentation): no segmenting.",
+                               valueName: "file"))
+    var labels: String?
+
+    @Option(name: .customLong("label-names"), help: ArgumentHelp("With --labels: names for label values, e.g. 1=liver,2=tumor.",
+                                                                 valueName: "list"))
+    var labelNames: String?
 
     @Flag(help: "Also write the package as one .zip next to the folder.")
     var zip = false
@@ -61,6 +73,11 @@ struct ProcessCommand: ParsableCommand {
         if recipe != nil && (structures != nil || !seeds.isEmpty) {
             throw ValidationError("give --recipe, or --structures with --seed-mm, not both")
         }
+        if labels != nil && (recipe != nil || structures != nil || !seeds.isEmpty) {
+            throw ValidationError("--labels gives the structures: no --recipe, --structures or --seed-mm with it")
+        }
+        if labelNames != nil && labels == nil { throw ValidationError("--label-names goes with --labels") }
+        _ = try parsedLabelNames()
         if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
         if maxTriangles < 100 { throw ValidationError("--max-triangles must be at least 100") }
         if !(64...8192).contains(renderSize) { throw ValidationError("--render-size must be 64…8192 pixels") }
@@ -69,6 +86,21 @@ struct ProcessCommand: ParsableCommand {
         try checkOption(smooth, "--smooth", OptionRange.smoothingPasses)
         try checkOption(maxTriangles, "--max-triangles", 100...OptionRange.triangles.upperBound)
         _ = try plannedRecipe()
+    }
+
+    /// --label-names as label value → name ("1=liver,2=tumor").
+    func parsedLabelNames() throws -> [Int: String]? {
+        guard let labelNames else { return nil }
+        var names: [Int: String] = [:]
+        for pair in labelNames.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let value = Int(parts[0]), (1...255).contains(value), !parts[1].isEmpty, parts[1].count <= 64 else {
+                throw ValidationError("--label-names: '\(pair)' is not VALUE=NAME (a label 1…255 and a name of 1…64 characters)")
+            }
+            guard names[value] == nil else { throw ValidationError("--label-names: label \(value) is named twice") }
+            names[value] = parts[1]
+        }
+        return names
     }
 
     /// The recipe from --recipe or --structures/--seed-mm; nil for the modality's default.
@@ -92,6 +124,8 @@ struct ProcessCommand: ParsableCommand {
     func run() throws {
         var options = Pipeline.Options()
         options.recipe = try plannedRecipe()
+        options.labels = labels
+        options.labelNames = try parsedLabelNames()
         options.smoothingPasses = smooth
         options.maxTriangles = maxTriangles
         options.renderSize = renderSize

@@ -62,6 +62,12 @@ void cdcm_close(cdcm_file *file);
 cdcm_status cdcm_get_string(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
                             char *buffer, size_t capacity, size_t *length);
 
+/// The bytes of the (uncompressed) value at the end of `path` (OB, OW, native PixelData, in
+/// the machine's byte order); `*length` receives their count; CDCM_BUFFER_TOO_SMALL when
+/// `capacity` is too small (nothing written), CDCM_UNSUPPORTED for encapsulated pixel data.
+cdcm_status cdcm_get_bytes(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
+                           void *buffer, size_t capacity, size_t *length);
+
 /// Number of items of the sequence at the end of `path` (CDCM_NOT_FOUND when absent).
 cdcm_status cdcm_count_items(const cdcm_file *file, const cdcm_path_step *path, size_t depth,
                              size_t *count);

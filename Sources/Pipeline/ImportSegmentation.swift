@@ -1,0 +1,140 @@
+import DICOM
+import Foundation
+import VolumeCore
+import VolumeIO
+
+/// A segmentation made elsewhere (Slicer, TotalSegmentator, ITK-SNAP, OHIF, a PACS), brought
+/// onto a study's grid so that the scene is made from it instead of segmenting again (issue
+/// "Back to the hospital"): a NIfTI label map or a DICOM Segmentation. Its structures keep the
+/// file's names (its label table, its segment labels, or names given) and colours. A map on
+/// another grid is resampled (nearest voxel) when it lies within the study; a map of another
+/// frame of reference, or with labelled voxels outside the study, is refused, never misplaced.
+public enum ImportSegmentation {
+    public typealias Failure = UseCaseFailure
+
+    /// Colours for structures a file gives none (white, or no table).
+    static let palette: [RGBA] = [RGBA(0.89, 0.29, 0.2), RGBA(0.3, 0.6, 0.9), RGBA(0.95, 0.75, 0.2), RGBA(0.4, 0.8, 0.4),
+                                  RGBA(0.7, 0.45, 0.85), RGBA(0.95, 0.55, 0.7), RGBA(0.5, 0.8, 0.8), RGBA(0.85, 0.6, 0.35)]
+
+    /// The file's labels on `series`' grid, with the warnings of the way there (resampled, overlaps).
+    /// `names`: label value → name, over the file's own.
+    public static func labels(from file: URL, names: [Int: String] = [:], onto series: SeriesInfo) throws(Failure) -> (LabelMap, [String]) {
+        guard FileManager.default.isReadableFile(atPath: file.path) else {
+            throw Failure(description: "cannot read the segmentation \(file.path): no such file, or not readable")
+        }
+        var warnings: [String] = []
+        var map: LabelMap
+        switch kind(of: file) {
+        case .nifti:
+            do { map = try NIfTI.readLabelMap(file) } catch {
+                throw Failure(description: "cannot read the label map \(file.path): \(error)")
+            }
+        case .dicom:
+            let read: DicomSegmentationReader.Result
+            do { read = try DicomSegmentationReader.read(file, onto: series) } catch {
+                throw Failure(description: "\(file.path): \(error.description)")
+            }
+            map = read.labels
+            warnings += read.warnings
+        case .unknown(let what):
+            throw Failure(description: "\(file.path) is \(what): a segmentation is a NIfTI label map (.nii, .nii.gz) or a DICOM Segmentation")
+        }
+        // Names: given, else the file's; then made safe as file names in a package, and unique.
+        var used = Set<String>()
+        map.labels = map.labels.enumerated().map { n, info in
+            var info = info
+            if let name = names[info.value] { info.name = name }
+            var safe = String(info.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }.prefix(64))
+            if safe.isEmpty || safe.hasPrefix(".") { safe = "label_\(info.value)" }
+            while used.contains(safe) { safe += "_\(info.value)" }
+            used.insert(safe)
+            info.name = safe
+            if info.color == RGBA(1, 1, 1) { info.color = palette[n % palette.count] }
+            return info
+        }
+        if let unknown = names.keys.sorted().first(where: { value in !map.labels.contains { $0.value == value } }) {
+            throw Failure(description: "--label-names names label \(unknown), which \(file.lastPathComponent) does not hold " +
+                          "(it holds \(map.labels.map { String($0.value) }.joined(separator: ", ")))")
+        }
+        guard case .uint8(let volume) = map.storage else {
+            throw Failure(description: "\(file.path) holds labels above 255: a scene holds at most 255 structures")
+        }
+        let counts = map.voxelCounts()
+        if let empty = map.labels.first(where: { (counts[$0.value] ?? 0) == 0 }) {
+            throw Failure(description: "\(file.path): structure \(empty.value) '\(empty.name)' is empty (no voxel holds it)")
+        }
+        guard !map.labels.isEmpty else { throw Failure(description: "\(file.path) holds no labelled voxel") }
+        let (onGrid, moved) = try resample(volume, onto: series.geometry, file: file)
+        if moved { warnings.append("\(file.lastPathComponent) was on another grid: resampled onto the study's (nearest voxel)") }
+        return (LabelMap(storage: .uint8(onGrid), labels: map.labels), warnings)
+    }
+
+    enum Kind: Equatable { case nifti, dicom, unknown(String) }
+
+    static func kind(of file: URL) -> Kind {
+        let name = file.lastPathComponent.lowercased()
+        if name.hasSuffix(".nii") || name.hasSuffix(".nii.gz") { return .nifti }
+        if name.hasSuffix(".nrrd") { return .unknown("an NRRD file (not read yet)") }
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { return .unknown("unreadable") }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 132)) ?? Data()
+        if head.count >= 132, head[128..<132] == Data("DICM".utf8) { return .dicom }
+        return .unknown("neither NIfTI (by its name) nor DICOM (no DICM marker)")
+    }
+
+    /// The map on `grid`: as it is when it is that grid (within 0.01 mm), else each voxel of the
+    /// grid takes the label of the map's nearest voxel. Refused when a labelled voxel of the map
+    /// lies outside the grid (by more than half a voxel): it is not of this study.
+    static func resample(_ map: Volume<UInt8>, onto grid: VolumeGeometry, file: URL) throws(Failure) -> (Volume<UInt8>, Bool) {
+        let a = map.geometry
+        func near(_ x: SIMD3<Double>, _ y: SIMD3<Double>, _ tolerance: Double) -> Bool {
+            max(abs(x.x - y.x), abs(x.y - y.y), abs(x.z - y.z)) <= tolerance
+        }
+        if a.dimensions == grid.dimensions, near(a.spacing, grid.spacing, 0.01), near(a.origin, grid.origin, 0.01),
+           (0..<3).allSatisfy({ near(a.direction.column($0), grid.direction.column($0), 1e-4) }) {
+            return (map, false)
+        }
+        // Every labelled voxel must land inside the study.
+        let d = a.dimensions
+        var outside = 0, labelled = 0
+        map.voxels.withUnsafeBufferPointer { voxels in
+            for k in 0..<d.z {
+                for j in 0..<d.y {
+                    for i in 0..<d.x where voxels[(k * d.y + j) * d.x + i] != 0 {
+                        labelled += 1
+                        guard let c = grid.continuousIndex(ofPatient: a.patientPosition(ofIndex: SIMD3(i, j, k))) else { continue }
+                        let limit = SIMD3<Double>(Double(grid.dimensions.x), Double(grid.dimensions.y), Double(grid.dimensions.z)) - 0.5
+                        if c.x < -0.5 || c.y < -0.5 || c.z < -0.5 || c.x > limit.x || c.y > limit.y || c.z > limit.z { outside += 1 }
+                    }
+                }
+            }
+        }
+        guard outside == 0 else {
+            func describe(_ g: VolumeGeometry) -> String {
+                "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(plainNumber(g.spacing.x))×\(plainNumber(g.spacing.y))×" +
+                    "\(plainNumber(g.spacing.z)) mm at (\(plainNumber(g.origin.x)), \(plainNumber(g.origin.y)), \(plainNumber(g.origin.z)))"
+            }
+            throw Failure(description: "\(file.path) is not of this study: \(outside) of its \(labelled) labelled voxels lie outside the study's " +
+                          "volume (the file has \(describe(a)), the study \(describe(grid)))")
+        }
+        var out = Volume<UInt8>(geometry: grid, voxels: [UInt8](repeating: 0, count: grid.voxelCount))
+        let g = grid.dimensions
+        out.voxels.withUnsafeMutableBufferPointer { target in
+            let target = UncheckedSendable(target)
+            map.voxels.withUnsafeBufferPointer { source in
+                let source = UncheckedSendable(source)
+                parallelFor(0..<g.z, grain: 1) { slices in
+                    for k in slices {
+                        for j in 0..<g.y {
+                            for i in 0..<g.x {
+                                guard let n = a.nearestIndex(ofPatient: grid.patientPosition(ofIndex: SIMD3(i, j, k))), a.contains(n) else { continue }
+                                target.value[(k * g.y + j) * g.x + i] = source.value[(n.z * d.y + n.y) * d.x + n.x]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, true)
+    }
+}
