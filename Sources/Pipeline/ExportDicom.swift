@@ -52,7 +52,8 @@ public enum ExportDicom {
         try observer.step("labels", fraction: 0.7)
         let (labels, names, where_) = try readLabels(source)
         let volume = try onGrid(labels, of: series.info, from: where_)
-        let present = Set(volume.voxels).subtracting([0])
+        let counts = labels.voxelCounts(threads: threads)
+        let present = Set(counts.filter { $0.key != 0 && $0.value > 0 }.keys.map { UInt8($0) })
         let segments = names.filter { present.contains(UInt8($0.value)) }.map { info in
             DicomSegmentation.Segment(value: UInt8(info.value), label: info.name, category: codes(for: info.name).category,
                                       type: codes(for: info.name).type, automatic: ["bone", "skin"].contains(info.name),

@@ -208,7 +208,9 @@ public enum NIfTI {
             guard let high = values.max(), let low = values.min(), low >= 0, high <= 65535 else {
                 throw .unsupported(path: url.path, reason: "label values must be whole numbers in 0…65535")
             }
-            let present = Set(values).subtracting([0]).sorted()
+            var seen = [Bool](repeating: false, count: high + 1)
+            values.withUnsafeBufferPointer { for value in $0 { seen[value] = true } }
+            let present = (1..<(high + 1)).filter { seen[$0] }
             let infos = present.map { value in
                 image.labels.first { $0.value == value } ?? LabelInfo(value: value, name: "label \(value)", color: RGBA(1, 1, 1))
             }
@@ -219,7 +221,10 @@ public enum NIfTI {
         }
         switch image.voxels {
         case .uint8(let v):
-            let present = Set(v).subtracting([0]).sorted()
+            // The values present (a histogram: a Set of 10⁸ bytes costs a second).
+            var seen = [Bool](repeating: false, count: 256)
+            v.withUnsafeBufferPointer { for value in $0 { seen[Int(value)] = true } }
+            let present = (1..<256).filter { seen[$0] }.map { UInt8($0) }
             let infos = present.map { value in
                 image.labels.first { $0.value == Int(value) } ?? LabelInfo(value: Int(value), name: "label \(value)", color: RGBA(1, 1, 1))
             }
