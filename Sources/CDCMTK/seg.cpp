@@ -39,6 +39,27 @@ std::string number(double value) {
     return text;
 }
 
+/// The patient and study attributes of `from` (and empty type 2 ones it lacks) into `to`.
+OFCondition copyPatientAndStudy(DcmDataset *from, DcmDataset *to) {
+    const DcmTagKey copied[] = {DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientBirthDate,
+                                DCM_PatientSex, DCM_PatientIdentityRemoved, DCM_DeidentificationMethod, DCM_StudyInstanceUID,
+                                DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
+                                DCM_StudyDescription};
+    for (const DcmTagKey &tag : copied) {
+        DcmElement *element = NULL;
+        if (from->findAndGetElement(tag, element).good() && element) to->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
+    }
+    const DcmTagKey typeTwo[] = {DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
+                                 DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber};
+    for (const DcmTagKey &tag : typeTwo) {
+        if (!to->tagExists(tag)) {
+            OFCondition condition = to->insertEmptyElement(tag);
+            if (condition.bad()) return condition;
+        }
+    }
+    return EC_Normal;
+}
+
 #define CHECK(call, what)                                                              \
     do {                                                                               \
         OFCondition condition_ = (call);                                               \
@@ -200,22 +221,7 @@ cdcm_status writeEncapsulated(const cdcm_encap_settings *settings, const uint8_t
     DcmFileFormat file;
     DcmDataset *to = file.getDataset();
     // Patient and study: as in the source images (these objects go back to their study).
-    const DcmTagKey copied[] = {DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientBirthDate,
-                                DCM_PatientSex, DCM_PatientIdentityRemoved, DCM_DeidentificationMethod, DCM_StudyInstanceUID,
-                                DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
-                                DCM_StudyDescription, DCM_PatientAge, DCM_PatientSize, DCM_PatientWeight};
-    for (const DcmTagKey &tag : copied) {
-        DcmElement *element = NULL;
-        if (from->findAndGetElement(tag, element).good() && element) {
-            to->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
-        }
-    }
-    // Type 2 attributes of the patient and study, empty when the source has none.
-    const DcmTagKey typeTwo[] = {DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
-                                 DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber};
-    for (const DcmTagKey &tag : typeTwo) {
-        if (!to->tagExists(tag)) CHECK(to->insertEmptyElement(tag), "an empty type 2 attribute");
-    }
+    CHECK(copyPatientAndStudy(from, to), "patient and study");
     char date[16], time[16];
     OFDateTime now = OFDateTime::getCurrentDateTime();
     std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
@@ -294,5 +300,128 @@ extern "C" cdcm_status cdcm_write_encapsulated(const cdcm_encap_settings *settin
         return segStatus(CDCM_ERROR, std::string("writing the encapsulated document: ") + error.what());
     } catch (...) {
         return segStatus(CDCM_ERROR, "writing the encapsulated document: unknown C++ exception");
+    }
+}
+
+// ---- RT Structure Set of a study ----
+
+namespace {
+
+cdcm_status writeRTStruct(const cdcm_rt_settings *settings, const cdcm_seg_slice *slices, size_t sliceCount, const cdcm_rt_roi *rois,
+                          size_t roiCount, const cdcm_rt_contour *contours, size_t contourCount, const double *points,
+                          const char *outPath) {
+    if (sliceCount == 0) return segStatus(CDCM_ERROR, "no source image");
+    DcmFileFormat source;
+    CHECK(source.loadFile(slices[0].source_path, EXS_Unknown, EGL_noChange, 4096), "reading the source image");
+    DcmDataset *from = source.getDataset();
+    DcmFileFormat file;
+    DcmDataset *to = file.getDataset();
+    CHECK(copyPatientAndStudy(from, to), "patient and study");
+    OFString frameOfReference, studyUID;
+    from->findAndGetOFString(DCM_FrameOfReferenceUID, frameOfReference);
+    from->findAndGetOFString(DCM_StudyInstanceUID, studyUID);
+    if (frameOfReference.empty()) return segStatus(CDCM_ERROR, "the source image has no FrameOfReferenceUID");
+    char date[16], time[16];
+    OFDateTime now = OFDateTime::getCurrentDateTime();
+    std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
+    std::snprintf(time, sizeof time, "%02u%02u%02u", now.getTime().getHour(), now.getTime().getMinute(),
+                  static_cast<unsigned>(now.getTime().getSecond()));
+    CHECK(to->putAndInsertString(DCM_SOPClassUID, UID_RTStructureSetStorage), "SOP class");
+    CHECK(to->putAndInsertString(DCM_SOPInstanceUID, settings->instance_uid), "SOP instance");
+    CHECK(to->putAndInsertString(DCM_InstanceCreationDate, date), "creation date");
+    CHECK(to->putAndInsertString(DCM_InstanceCreationTime, time), "creation time");
+    CHECK(to->putAndInsertString(DCM_Modality, "RTSTRUCT"), "modality");
+    CHECK(to->putAndInsertString(DCM_SeriesInstanceUID, settings->series_uid), "series");
+    CHECK(to->putAndInsertString(DCM_SeriesNumber, number(settings->series_number).c_str()), "series number");
+    CHECK(to->putAndInsertString(DCM_SeriesDescription, settings->series_description), "series description");
+    CHECK(to->insertEmptyElement(DCM_OperatorsName), "operators");
+    CHECK(to->putAndInsertString(DCM_Manufacturer, "VRPrep"), "manufacturer");
+    CHECK(to->putAndInsertString(DCM_ManufacturerModelName, "VRPrep"), "model");
+    CHECK(to->putAndInsertString(DCM_SoftwareVersions, settings->software_version), "software version");
+    CHECK(to->putAndInsertString(DCM_InstanceNumber, "1"), "instance number");
+    CHECK(to->putAndInsertString(DCM_FrameOfReferenceUID, frameOfReference.c_str()), "frame of reference");
+    CHECK(to->insertEmptyElement(DCM_PositionReferenceIndicator), "position reference indicator");
+    CHECK(to->putAndInsertString(DCM_StructureSetLabel, settings->label), "structure set label");
+    CHECK(to->putAndInsertString(DCM_StructureSetDate, date), "structure set date");
+    CHECK(to->putAndInsertString(DCM_StructureSetTime, time), "structure set time");
+    // The images the contours are drawn on: the source series, every slice.
+    DcmItem *frameItem = NULL, *studyItem = NULL, *seriesItem = NULL;
+    CHECK(to->findOrCreateSequenceItem(DCM_ReferencedFrameOfReferenceSequence, frameItem, 0), "referenced frame of reference");
+    CHECK(frameItem->putAndInsertString(DCM_FrameOfReferenceUID, frameOfReference.c_str()), "frame of reference");
+    CHECK(frameItem->findOrCreateSequenceItem(DCM_RTReferencedStudySequence, studyItem, 0), "referenced study");
+    CHECK(studyItem->putAndInsertString(DCM_ReferencedSOPClassUID, "1.2.840.10008.3.1.2.3.1"), "referenced study class");
+    CHECK(studyItem->putAndInsertString(DCM_ReferencedSOPInstanceUID, studyUID.c_str()), "referenced study UID");
+    CHECK(studyItem->findOrCreateSequenceItem(DCM_RTReferencedSeriesSequence, seriesItem, 0), "referenced series");
+    CHECK(seriesItem->putAndInsertString(DCM_SeriesInstanceUID, settings->source_series_uid), "referenced series UID");
+    std::set<std::string> listed;
+    long imageIndex = 0;
+    for (size_t k = 0; k < sliceCount; ++k) {
+        if (!listed.insert(slices[k].sop_instance_uid).second) continue;
+        DcmItem *image = NULL;
+        CHECK(seriesItem->findOrCreateSequenceItem(DCM_ContourImageSequence, image, imageIndex++), "contour image");
+        CHECK(image->putAndInsertString(DCM_ReferencedSOPClassUID, slices[k].sop_class_uid), "contour image class");
+        CHECK(image->putAndInsertString(DCM_ReferencedSOPInstanceUID, slices[k].sop_instance_uid), "contour image instance");
+    }
+    // The ROIs, their contours, their observations.
+    std::vector<long> contoursOfRoi(roiCount, 0);
+    for (size_t r = 0; r < roiCount; ++r) {
+        const cdcm_rt_roi &roi = rois[r];
+        DcmItem *setItem = NULL, *contourItem = NULL, *observation = NULL;
+        CHECK(to->findOrCreateSequenceItem(DCM_StructureSetROISequence, setItem, static_cast<long>(r)), "structure set ROI");
+        CHECK(setItem->putAndInsertString(DCM_ROINumber, number(roi.number).c_str()), "ROI number");
+        CHECK(setItem->putAndInsertString(DCM_ReferencedFrameOfReferenceUID, frameOfReference.c_str()), "ROI frame of reference");
+        CHECK(setItem->putAndInsertString(DCM_ROIName, roi.name), "ROI name");
+        CHECK(setItem->putAndInsertString(DCM_ROIGenerationAlgorithm, roi.automatic ? "AUTOMATIC" : "SEMIAUTOMATIC"), "ROI algorithm");
+        CHECK(to->findOrCreateSequenceItem(DCM_ROIContourSequence, contourItem, static_cast<long>(r)), "ROI contour");
+        char colour[32];
+        std::snprintf(colour, sizeof colour, "%u\\%u\\%u", roi.color[0], roi.color[1], roi.color[2]);
+        CHECK(contourItem->putAndInsertString(DCM_ROIDisplayColor, colour), "ROI colour");
+        CHECK(contourItem->putAndInsertString(DCM_ReferencedROINumber, number(roi.number).c_str()), "referenced ROI");
+        CHECK(to->findOrCreateSequenceItem(DCM_RTROIObservationsSequence, observation, static_cast<long>(r)), "observation");
+        CHECK(observation->putAndInsertString(DCM_ObservationNumber, number(roi.number).c_str()), "observation number");
+        CHECK(observation->putAndInsertString(DCM_ReferencedROINumber, number(roi.number).c_str()), "observation ROI");
+        CHECK(observation->putAndInsertString(DCM_RTROIInterpretedType, roi.interpreted_type), "interpreted type");
+        CHECK(observation->insertEmptyElement(DCM_ROIInterpreter), "interpreter");
+    }
+    std::string data;
+    for (size_t c = 0; c < contourCount; ++c) {
+        const cdcm_rt_contour &contour = contours[c];
+        if (contour.roi >= roiCount || contour.slice >= sliceCount) return segStatus(CDCM_ERROR, "a contour names no ROI or slice");
+        DcmItem *roiItem = NULL, *item = NULL, *image = NULL;
+        CHECK(to->findOrCreateSequenceItem(DCM_ROIContourSequence, roiItem, static_cast<long>(contour.roi)), "ROI contour");
+        CHECK(roiItem->findOrCreateSequenceItem(DCM_ContourSequence, item, contoursOfRoi[contour.roi]++), "contour");
+        CHECK(item->findOrCreateSequenceItem(DCM_ContourImageSequence, image, 0), "contour's image");
+        CHECK(image->putAndInsertString(DCM_ReferencedSOPClassUID, slices[contour.slice].sop_class_uid), "contour's image class");
+        CHECK(image->putAndInsertString(DCM_ReferencedSOPInstanceUID, slices[contour.slice].sop_instance_uid), "contour's image instance");
+        CHECK(item->putAndInsertString(DCM_ContourGeometricType, "CLOSED_PLANAR"), "contour type");
+        CHECK(item->putAndInsertString(DCM_NumberOfContourPoints, number(contour.point_count).c_str()), "contour points");
+        data.clear();
+        for (uint32_t p = 0; p < contour.point_count; ++p) {
+            for (int axis = 0; axis < 3; ++axis) {
+                char value[24];
+                std::snprintf(value, sizeof value, "%.6g", points[3 * (contour.first_point + p) + axis]);
+                if (!data.empty()) data += '\\';
+                data += value;
+            }
+        }
+        CHECK(item->putAndInsertString(DCM_ContourData, data.c_str()), "contour data");
+    }
+    CHECK(file.saveFile(outPath, EXS_LittleEndianExplicit), "writing the structure set");
+    return segStatus(CDCM_OK);
+}
+
+}  // namespace
+
+extern "C" cdcm_status cdcm_write_rtstruct(const cdcm_rt_settings *settings, const cdcm_seg_slice *slices, size_t slice_count,
+                                           const cdcm_rt_roi *rois, size_t roi_count, const cdcm_rt_contour *contours,
+                                           size_t contour_count, const double *points, const char *out_path) {
+    try {
+        return writeRTStruct(settings, slices, slice_count, rois, roi_count, contours, contour_count, points, out_path);
+    } catch (const std::bad_alloc &) {
+        return segStatus(CDCM_ERROR, "writing the structure set: out of memory");
+    } catch (const std::exception &error) {
+        return segStatus(CDCM_ERROR, std::string("writing the structure set: ") + error.what());
+    } catch (...) {
+        return segStatus(CDCM_ERROR, "writing the structure set: unknown C++ exception");
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import VolumeCore
 
 /// Reads a DICOM Segmentation (BINARY, or FRACTIONAL thresholded at half its maximum) made by
-/// another tool onto a loaded series' grid: each frame placed by its own position and
+/// another tool (or an RT Structure Set, through `RTStructureSet.read`) onto a loaded series' grid: each frame placed by its own position and
 /// orientation, each segment a label (its number) named by its label and coloured by its CIELab
 /// value. A segmentation of another study or frame of reference, with pixels outside the study,
 /// with an empty segment, or of a kind not read here is refused, naming what is wrong.
@@ -34,12 +34,13 @@ public enum DicomSegmentationReader {
         let file: DicomFile
         do { file = try DicomFile(path: url.path) } catch { throw Failure(description: "not readable as DICOM: \(error)") }
         let sopClass = file.string(.sopClassUID) ?? ""
+        if sopClass == RTStructureSet.storage { return try RTStructureSet.read(url, onto: series) }
         guard sopClass == segmentationStorage else {
             let name = DicomFile.nameOfUID(sopClass) ?? "unknown"
             if sopClass == labelMapSegmentationStorage {
                 throw Failure(description: "a Label Map Segmentation, not read here yet: export it as a BINARY segmentation")
             }
-            throw Failure(description: "not a DICOM Segmentation: its SOP class is \(sopClass.isEmpty ? "missing" : "\(sopClass) (\(name))")")
+            throw Failure(description: "not a DICOM Segmentation or RT Structure Set: its SOP class is \(sopClass.isEmpty ? "missing" : "\(sopClass) (\(name))")")
         }
         // Of this study, in its frame of reference.
         if let study = file.string(studyInstanceUID), !study.isEmpty, study != series.studyInstanceUID {

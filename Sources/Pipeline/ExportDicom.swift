@@ -15,6 +15,8 @@ public enum ExportDicom {
         case seg
         /// An Encapsulated STL per structure (the package's meshes, patient mm).
         case stl
+        /// An RT Structure Set: each structure's closed planar contours on the study's slices.
+        case rtstruct
     }
 
     /// Where the segmentation comes from.
@@ -56,7 +58,7 @@ public enum ExportDicom {
         let present = Set(counts.filter { $0.key != 0 && $0.value > 0 }.keys.map { UInt8($0) })
         let segments = names.filter { present.contains(UInt8($0.value)) }.map { info in
             DicomSegmentation.Segment(value: UInt8(info.value), label: info.name, category: codes(for: info.name).category,
-                                      type: codes(for: info.name).type, automatic: ["bone", "skin"].contains(info.name),
+                                      type: codes(for: info.name).type, automatic: [Preset.bone, .skin].contains(Preset(rawValue: info.name)),
                                       color: SIMD3(info.color.r, info.color.g, info.color.b))
         }
         guard !segments.isEmpty else {
@@ -96,6 +98,20 @@ public enum ExportDicom {
             }, as: "seg.dcm", what: "the DICOM Segmentation of \(where_)")
             segmentation = (EncapsulatedModel.segmentationStorage, description.instanceUID, description.seriesUID)
             files.append(Report.File(path: file.path, format: .seg, bytes: size(file), seriesInstanceUID: description.seriesUID,
+                                     sopInstanceUID: description.instanceUID, segments: segments.map(\.label)))
+        }
+        if formats.contains(.rtstruct) {
+            try observer.step("rtstruct", fraction: 0.85)
+            let description = DicomSegmentation.Description(seriesDescription: "VRPrep structures", seriesNumber: 9200 + sourceNumber,
+                                                            softwareVersion: softwareVersion)
+            let rois = segments.map { segment in
+                RTStructureSet.ROI(value: segment.value, name: segment.label, color: segment.color, automatic: segment.automatic,
+                                   interpretedType: Preset(rawValue: segment.label) == .tumor ? "GTV" : "ORGAN")
+            }
+            let file = try place({ partial throws(DicomSegmentation.Failure) in
+                try RTStructureSet.write(volume, of: series.info, rois: rois, description: description, to: partial)
+            }, as: "rtstruct.dcm", what: "the RT Structure Set of \(where_)")
+            files.append(Report.File(path: file.path, format: .rtstruct, bytes: size(file), seriesInstanceUID: description.seriesUID,
                                      sopInstanceUID: description.instanceUID, segments: segments.map(\.label)))
         }
         if formats.contains(.stl) {
@@ -212,12 +228,12 @@ public enum ExportDicom {
     static func codes(for name: String) -> (category: DicomSegmentation.Code, type: DicomSegmentation.Code) {
         let tissue = DicomSegmentation.Code("85756007", "SCT", "Tissue")
         let anatomy = DicomSegmentation.Code("91723000", "SCT", "Anatomical Structure")
-        switch name {
-        case "bone": return (tissue, .init("272673000", "SCT", "Bone"))
-        case "skin": return (anatomy, .init("39937001", "SCT", "Skin"))
-        case "vessels": return (anatomy, .init("59820001", "SCT", "Blood Vessel"))
-        case "tumor": return (.init("49755003", "SCT", "Morphologically Abnormal Structure"), .init("108369006", "SCT", "Neoplasm"))
-        default: return (tissue, tissue)
+        switch Preset(rawValue: name) {
+        case .bone: return (tissue, .init("272673000", "SCT", "Bone"))
+        case .skin: return (anatomy, .init("39937001", "SCT", "Skin"))
+        case .vessels: return (anatomy, .init("59820001", "SCT", "Blood Vessel"))
+        case .tumor: return (.init("49755003", "SCT", "Morphologically Abnormal Structure"), .init("108369006", "SCT", "Neoplasm"))
+        case nil: return (tissue, tissue)
         }
     }
 }

@@ -16,11 +16,11 @@ import VolumeIO
                                             "--max-triangles", "20000"] + ProcessCommandTests.shaders)
         #expect(made.status == 0, "\(made.standardError)")
         let exported = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--package", package, "--out", out.path,
-                                                "--formats", "seg,stl", "--json"])
+                                                "--formats", "seg,stl,rtstruct", "--json"])
         #expect(exported.status == 0, "\(exported.standardError)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(exported.standardOutput.utf8)) as? [String: Any])
         let files = report["files"] as? [[String: Any]] ?? []
-        #expect(files.map { $0["format"] as? String ?? "" } == ["seg", "stl", "stl"])
+        #expect(files.map { $0["format"] as? String ?? "" } == ["seg", "rtstruct", "stl", "stl"])
         let file = try #require(files.first)
         #expect(file["segments"] as? [String] == ["bone", "skin"])
         let seg = try #require(file["path"] as? String)
@@ -40,7 +40,7 @@ import VolumeIO
         let sourceErrors = try errors(Fixtures.sampleCT.appendingPathComponent(sourceImage).path)
         #expect(!sourceErrors.isEmpty, "the sample's own errors (expected: DeidentificationMethod)")
         // Each model: valid beyond the source's errors, its STL inside byte for byte, in the study's frame of reference, made from the segmentation.
-        for model in files.dropFirst() {
+        for model in files.dropFirst(2) {
             let path = try #require(model["path"] as? String), name = try #require((model["segments"] as? [String])?.first)
             let extra = try errors(path).subtracting(sourceErrors)
             #expect(extra.isEmpty, "dciodvfy on \(path): \(extra)")
@@ -61,6 +61,15 @@ import VolumeIO
         #expect(read["differing"] as? Int == 0, "\(read)")
         #expect((read["labelledVoxels"] as? Int ?? 0) > 1_000_000 && read["images"] as? Int == 108 && read["referencedImages"] as? Int == 108)
         #expect(read["modality"] as? String == "SEG" && read["studyInstanceUID"] as? String == report["studyInstanceUID"] as? String)
+        // The RT Structure Set: valid beyond the source's errors; rt-utils fills its contours back into each structure.
+        let rtstruct = try #require(files[1]["path"] as? String)
+        let rtExtra = try errors(rtstruct).subtracting(sourceErrors)
+        #expect(rtExtra.isEmpty, "dciodvfy on the structure set: \(rtExtra)")
+        let rt = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/rt_check.py").path, rtstruct,
+                                          package + "/labels.nii.gz", Fixtures.sampleCT.path, "bone=1", "skin=2"], program: "python3")
+        let rtRead = try #require(try JSONSerialization.jsonObject(with: Data(rt.standardOutput.utf8)) as? [String: Any], "\(rt.standardError.suffix(1500))")
+        let dice = rtRead["dice"] as? [String: Double] ?? [:]
+        #expect(dice.keys.sorted() == ["bone", "skin"] && dice.values.allSatisfy { $0 >= 0.95 }, "\(rtRead)")
         // The models are in the segmentation's (the study's) frame of reference.
         let model = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/model_check.py").path,
                                              try #require(files.last?["path"] as? String), package + "/meshes/skin.stl"], program: "python3")

@@ -10,10 +10,11 @@ kept as EXPECTED.npy (values 1 and 2, array [slice][row][column], slices ordered
 normal). Written from them:
 
 * ``highdicom.seg``: a BINARY DICOM Segmentation by highdicom, segments "bony" and "sphere";
+* ``rt-utils.dcm``: an RT Structure Set by rt-utils, ROIs "bony" and "sphere";
 * ``nibabel.nii.gz``: a NIfTI label map by nibabel (RAS affine, as nibabel writes it);
 * ``nibabel-cropped.nii.gz``: the same, cropped to the labels' box plus 2 voxels (as Slicer
   crops a segmentation), on a grid of its own;
-* bad ones: ``other-study.seg`` (the SEG with another StudyInstanceUID), ``elsewhere.nii.gz``
+* bad ones: ``missing-slice.dcm`` (a contour on an image the study lacks), ``other-study.seg`` (the SEG with another StudyInstanceUID), ``elsewhere.nii.gz``
   (a map 200 mm away from the study), ``empty-segment.seg`` (a third segment with no pixel).
 """
 from __future__ import annotations
@@ -117,6 +118,17 @@ def make(study: Path, out: Path) -> None:
     empty.SegmentSequence.append(extra)
     empty.save_as(out / "empty-segment.seg")
 
+    # An RT Structure Set drawn by rt-utils from the same masks (its array is [row][column][slice]).
+    from rt_utils import RTStructBuilder
+    rt = RTStructBuilder.create_new(dicom_series_path=str(study))
+    rt.add_roi(mask=np.ascontiguousarray((expected == 1).transpose(1, 2, 0)), name="bony", color=[230, 220, 200])
+    rt.add_roi(mask=np.ascontiguousarray((expected == 2).transpose(1, 2, 0)), name="sphere", color=[200, 60, 50])
+    rt.save(str(out / "rt-utils"))  # rt-utils adds ".dcm"
+    # The same with one contour drawn on an image the study does not hold.
+    missing = pydicom.dcmread(out / "rt-utils.dcm")
+    missing.ROIContourSequence[1].ContourSequence[0].ContourImageSequence[0].ReferencedSOPInstanceUID = pydicom.uid.generate_uid()
+    missing.save_as(out / "missing-slice.dcm")
+
     write_nifti(out / "nibabel.nii.gz", expected, affine)
     # Cropped to the labels' box plus 2 voxels: its origin moves to the box's corner.
     where = np.argwhere(expected > 0)
@@ -143,8 +155,11 @@ def compare(labels_path: Path, expected_path: Path) -> None:
     expected = np.load(expected_path)
     if labels.shape != expected.shape:
         raise SystemExit(f"the label map is {labels.shape}, the expected labels {expected.shape}")
-    differing = {str(v): int(np.count_nonzero((labels == v) != (expected == v))) for v in sorted(set(np.unique(expected).tolist()) - {0})}
-    print(json.dumps({"shape": list(labels.shape), "differing": differing, "labelled": int(np.count_nonzero(expected))}))
+    present = sorted(set(np.unique(expected).tolist()) - {0})
+    differing = {str(v): int(np.count_nonzero((labels == v) != (expected == v))) for v in present}
+    dice = {str(v): round(2 * float(np.count_nonzero((labels == v) & (expected == v)))
+                          / float(np.count_nonzero(labels == v) + np.count_nonzero(expected == v)), 4) for v in present}
+    print(json.dumps({"shape": list(labels.shape), "differing": differing, "dice": dice, "labelled": int(np.count_nonzero(expected))}))
 
 
 if __name__ == "__main__":

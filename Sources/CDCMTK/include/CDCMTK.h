@@ -229,6 +229,33 @@ typedef struct cdcm_store_settings {
 /// (refused, timed out, aborted) and names why.
 cdcm_status cdcm_store_files(const cdcm_store_settings *settings, const char *const *files, size_t count, uint16_t *statuses);
 
+/// An RT Structure Set of the source series: ROIs drawn as closed planar contours on its
+/// slices (`slices` as for a segmentation: the image of each), points in patient mm (x, y, z).
+typedef struct cdcm_rt_settings {
+    const char *source_series_uid, *series_uid, *instance_uid;
+    const char *series_description, *label, *software_version;
+    int series_number;
+} cdcm_rt_settings;
+
+typedef struct cdcm_rt_roi {
+    int number;
+    const char *name;
+    uint8_t color[3];
+    int automatic;
+    const char *interpreted_type;  // RTROIInterpretedType (ORGAN, GTV, or "")
+} cdcm_rt_roi;
+
+typedef struct cdcm_rt_contour {
+    uint32_t roi;          // index into the ROIs
+    uint32_t slice;        // index into the slices: the image it is drawn on
+    uint32_t first_point;  // its first point in `points` (triples)
+    uint32_t point_count;
+} cdcm_rt_contour;
+
+cdcm_status cdcm_write_rtstruct(const cdcm_rt_settings *settings, const cdcm_seg_slice *slices, size_t slice_count,
+                                const cdcm_rt_roi *rois, size_t roi_count, const cdcm_rt_contour *contours,
+                                size_t contour_count, const double *points, const char *out_path);
+
 #ifdef __cplusplus
 }
 #endif
