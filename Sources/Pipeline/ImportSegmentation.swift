@@ -5,8 +5,9 @@ import VolumeIO
 
 /// A segmentation made elsewhere (Slicer, TotalSegmentator, ITK-SNAP, OHIF, a PACS), brought
 /// onto a study's grid so that the scene is made from it instead of segmenting again (issue
-/// "Back to the hospital"): a NIfTI label map or a DICOM Segmentation. Its structures keep the
-/// file's names (its label table, its segment labels, or names given) and colours. A map on
+/// "Back to the hospital"): a NIfTI label map, a Slicer `.seg.nrrd`, a DICOM Segmentation or an
+/// RT Structure Set. Its structures keep the file's names (its label table, its segment names or
+/// labels, its ROI names, or names given) and colours. A map on
 /// another grid is resampled (nearest voxel) when it lies within the study; a map of another
 /// frame of reference, or with labelled voxels outside the study, is refused, never misplaced.
 public enum ImportSegmentation {
@@ -29,6 +30,10 @@ public enum ImportSegmentation {
             do { map = try NIfTI.readLabelMap(file) } catch {
                 throw Failure(description: "cannot read the label map \(file.path): \(error)")
             }
+        case .nrrd:
+            do { (map, warnings) = try NRRD.readSegmentation(file) } catch {
+                throw Failure(description: "\(error.description)")
+            }
         case .dicom:
             let read: DicomSegmentationReader.Result
             do { read = try DicomSegmentationReader.read(file, onto: series) } catch {
@@ -37,7 +42,8 @@ public enum ImportSegmentation {
             map = read.labels
             warnings += read.warnings
         case .unknown(let what):
-            throw Failure(description: "\(file.path) is \(what): a segmentation is a NIfTI label map (.nii, .nii.gz) or a DICOM Segmentation")
+            throw Failure(description: "\(file.path) is \(what): a segmentation is a NIfTI label map (.nii, .nii.gz), a Slicer .seg.nrrd, " +
+                          "a DICOM Segmentation or an RT Structure Set")
         }
         // Names: given, else the file's; then made safe as file names in a package, and unique.
         var used = Set<String>()
@@ -69,12 +75,12 @@ public enum ImportSegmentation {
         return (LabelMap(storage: .uint8(onGrid), labels: map.labels), warnings)
     }
 
-    enum Kind: Equatable { case nifti, dicom, unknown(String) }
+    enum Kind: Equatable { case nifti, nrrd, dicom, unknown(String) }
 
     static func kind(of file: URL) -> Kind {
         let name = file.lastPathComponent.lowercased()
         if name.hasSuffix(".nii") || name.hasSuffix(".nii.gz") { return .nifti }
-        if name.hasSuffix(".nrrd") { return .unknown("an NRRD file (not read yet)") }
+        if name.hasSuffix(".nrrd") { return .nrrd }
         guard let handle = FileHandle(forReadingAtPath: file.path) else { return .unknown("unreadable") }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 132)) ?? Data()

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `vrprep process --labels`: a segmentation made by other tools (highdicom's DICOM SEG,
-/// rt-utils' RT Structure Set, nibabel's NIfTI, cropped as Slicer crops) becomes the scene,
+/// rt-utils' RT Structure Set, a Slicer .seg.nrrd by pynrrd, nibabel's NIfTI, cropped as Slicer crops) becomes the scene,
 /// voxel for voxel, with the file's names; segmentations of another study, elsewhere, with an empty segment or not a segmentation
 /// are refused naming the file and what is wrong.
 @Suite struct ImportSegmentationTests {
@@ -19,6 +19,7 @@ import TestSupport
             ("nibabel.nii.gz", ["--label-names", "1=bony,2=sphere"], ["bony", "sphere"]),
             ("nibabel-cropped.nii.gz", [], ["label_1", "label_2"]),          // no table, no names given
             ("rt-utils.dcm", [], ["bony", "sphere"]),                        // an RT Structure Set's ROI names
+            ("slicer.seg.nrrd", [], ["bony", "sphere"]),                     // Slicer's segment names (pynrrd, cropped)
         ]
         for (file, names, wanted) in cases {
             let out = folder.appendingPathComponent("scene-\(file)").path

@@ -12,7 +12,8 @@ normal). Written from them:
 * ``highdicom.seg``: a BINARY DICOM Segmentation by highdicom, segments "bony" and "sphere";
 * ``rt-utils.dcm``: an RT Structure Set by rt-utils, ROIs "bony" and "sphere";
 * ``nibabel.nii.gz``: a NIfTI label map by nibabel (RAS affine, as nibabel writes it);
-* ``nibabel-cropped.nii.gz``: the same, cropped to the labels' box plus 2 voxels (as Slicer
+* ``slicer.seg.nrrd``: a segmentation as Slicer saves it (pynrrd: cropped, LPS, gzip, SegmentN_ fields);
+* ``nibabel-cropped.nii.gz``: the same NIfTI, cropped to the labels' box plus 2 voxels (as Slicer
   crops a segmentation), on a grid of its own;
 * bad ones: ``missing-slice.dcm`` (a contour on an image the study lacks), ``other-study.seg`` (the SEG with another StudyInstanceUID), ``elsewhere.nii.gz``
   (a map 200 mm away from the study), ``empty-segment.seg`` (a third segment with no pixel).
@@ -67,6 +68,25 @@ def write_nifti(path: Path, labels: np.ndarray, affine_lps: np.ndarray) -> None:
     image.set_sform(ras, code=1)
     image.set_qform(ras, code=1)
     nib.save(image, str(path))
+
+
+def write_seg_nrrd(path: Path, labels: np.ndarray, affine_lps: np.ndarray) -> None:
+    """A segmentation as 3D Slicer saves it (pynrrd): cropped to the segments' extent, in
+    left-posterior-superior space, gzip, with Slicer's SegmentN_ fields."""
+    import nrrd
+    where = np.argwhere(labels > 0)
+    low, high = where.min(axis=0), where.max(axis=0) + 1
+    cropped = labels[low[0]:high[0], low[1]:high[1], low[2]:high[2]]
+    origin = (affine_lps @ np.array([low[2], low[1], low[0], 1.0]))[:3]
+    header = {
+        "type": "unsigned char", "dimension": 3, "space": "left-posterior-superior",
+        "space directions": affine_lps[:3, :3].T, "space origin": origin, "kinds": ["domain", "domain", "domain"], "encoding": "gzip",
+        "Segment0_ID": "Segment_1", "Segment0_Name": "bony", "Segment0_Color": "0.9 0.85 0.7", "Segment0_LabelValue": "1",
+        "Segment0_Layer": "0", "Segment1_ID": "Segment_2", "Segment1_Name": "sphere", "Segment1_Color": "0.8 0.2 0.2",
+        "Segment1_LabelValue": "2", "Segment1_Layer": "0", "Segmentation_MasterRepresentation": "Binary labelmap",
+    }
+    # pynrrd's array is [i][j][k] (column, row, slice), written with i fastest (Fortran order).
+    nrrd.write(str(path), np.ascontiguousarray(cropped.transpose(2, 1, 0)).astype(np.uint8), header, index_order="F")
 
 
 def make(study: Path, out: Path) -> None:
@@ -130,6 +150,7 @@ def make(study: Path, out: Path) -> None:
     missing.save_as(out / "missing-slice.dcm")
 
     write_nifti(out / "nibabel.nii.gz", expected, affine)
+    write_seg_nrrd(out / "slicer.seg.nrrd", expected, affine)
     # Cropped to the labels' box plus 2 voxels: its origin moves to the box's corner.
     where = np.argwhere(expected > 0)
     low = np.maximum(where.min(axis=0) - 2, 0)
