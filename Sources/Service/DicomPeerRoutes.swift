@@ -28,8 +28,8 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
             }
             object = parsed
         }
-        if let unknown = object.keys.sorted().first(where: { !["host", "completion", "recipe", "returnTo"].contains($0) }) {
-            throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (host, completion, recipe, returnTo)")
+        if let unknown = object.keys.sorted().first(where: { !["host", "completion", "recipe", "returnTo", "stow"].contains($0) }) {
+            throw HTTPError(.badRequest, message: "unknown key '\(unknown)' (host, completion, recipe, returnTo, stow)")
         }
         var peer = ServiceStore.DicomPeer(aeTitle: ae)
         if let host = object["host"], !(host is NSNull) {
@@ -66,6 +66,16 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
                 throw HTTPError(.badRequest, message: "returnTo must be {\"ae\": AE title, \"host\": a host name or address, \"port\": 1…65535}")
             }
             peer.returnTo = ServiceStore.ReturnTarget(ae: title, host: host, port: port)
+        }
+        if let stow = object["stow"], !(stow is NSNull) {
+            // A DICOMweb service's base URL (its /studies takes STOW-RS).
+            guard let text = stow as? String, text.count <= 2048, let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""),
+                  url.host != nil else {
+                throw HTTPError(.badRequest, message: "stow must be the http(s) URL of a DICOMweb service (e.g. http://pacs:8042/dicom-web)")
+            }
+            var target = peer.returnTo ?? ServiceStore.ReturnTarget()
+            target.stow = text
+            peer.returnTo = target
         }
         let existed = try store.dicomPeer(ae) != nil
         try store.saveDicomPeer(peer)

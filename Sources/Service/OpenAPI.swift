@@ -251,6 +251,7 @@ public enum OpenAPI {
                             ae: {type: string, maxLength: 16}
                             host: {type: string}
                             port: {type: integer, minimum: 1, maximum: 65535}
+                        stow: {type: string, description: 'A DICOMweb service (its base URL) the results go back to by STOW-RS, with or instead of returnTo.'}
               responses:
                 "201": {description: 'Added.'}
                 "200": {description: 'Replaced.'}

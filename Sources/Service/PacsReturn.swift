@@ -5,7 +5,8 @@ import Pipeline
 
 /// Sends finished jobs' results back to the hospital (issue "Back to the hospital"): for each
 /// due return, the job's DICOM objects (a segmentation and the models, from the kept study and
-/// the published package) are written and sent by C-STORE to the peer's `returnTo`. A failed
+/// the published package) are written and sent by C-STORE to the peer's `returnTo` and/or by
+/// STOW-RS to its DICOMweb service. A failed
 /// send is tried again later (5 s, 30 s, 2 min, 10 min), then marked failed with its reason; the
 /// package is never touched. Returns live in the records, so a restart resumes them.
 final class PacsReturner: @unchecked Sendable {
@@ -56,14 +57,19 @@ final class PacsReturner: @unchecked Sendable {
             }
             let report = try ExportDicom.run(study: [study.path], source: .package(folders.package(package)), out: out,
                                              formats: [.seg, .stl], softwareVersion: softwareVersion, threads: 1)
-            let sender = DicomSender(host: due.target.host, port: due.target.port, callingAE: callingAE, calledAE: due.target.ae)
-            try sender.send(report.files.map { URL(fileURLWithPath: $0.path) })
+            let files = report.files.map { URL(fileURLWithPath: $0.path) }
+            if let scp = due.target.storeSCP {
+                try DicomSender(host: scp.host, port: scp.port, callingAE: callingAE, calledAE: scp.ae).send(files)
+            }
+            if let stow = due.target.stow.flatMap(URL.init(string:)) {
+                try StowClient(base: stow).store(files)
+            }
             try store.recordReturn(job: due.job, state: .done, instances: report.files.count, error: nil, next: nil)
         } catch {
             let message = "\(error)"
             let final = due.attempts > Self.delays.count
             let next = final ? nil : Date().addingTimeInterval(Self.delays[due.attempts - 1])
-            logger.warning("returning job \(due.job) to \(due.target.ae): \(message)")
+            logger.warning("returning job \(due.job) to \(due.target.ae ?? due.target.stow ?? "?"): \(message)")
             try? store.recordReturn(job: due.job, state: final ? .failed : .pending, instances: nil, error: message, next: next)
         }
     }

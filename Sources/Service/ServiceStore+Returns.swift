@@ -17,14 +17,22 @@ public protocol ReturnRecords: Sendable {
 }
 
 extension ServiceStore {
-    /// Where a peer's results go: a DICOM Storage SCP (C-STORE).
+    /// Where a peer's results go: a DICOM Storage SCP (C-STORE: its AE title, host and port),
+    /// and/or a DICOMweb service (STOW-RS: its base URL).
     public struct ReturnTarget: Codable, Sendable, Equatable {
-        public var ae: String
-        public var host: String
-        public var port: Int
+        public var ae: String?
+        public var host: String?
+        public var port: Int?
+        public var stow: String?
 
-        public init(ae: String, host: String, port: Int) {
-            (self.ae, self.host, self.port) = (ae, host, port)
+        public init(ae: String? = nil, host: String? = nil, port: Int? = nil, stow: String? = nil) {
+            (self.ae, self.host, self.port, self.stow) = (ae, host, port, stow)
+        }
+
+        /// The Storage SCP, when there is one.
+        public var storeSCP: (ae: String, host: String, port: Int)? {
+            guard let ae, let host, let port else { return nil }
+            return (ae, host, port)
         }
     }
 
@@ -45,9 +53,9 @@ extension ServiceStore {
     public func scheduleReturn(job: String, to target: ReturnTarget) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO jobReturn (jobId, ae, host, port, state, instances, error, attempts, next)
-                VALUES (?, ?, ?, ?, 'pending', NULL, NULL, 0, ?)
-                """, arguments: [job, target.ae, target.host, target.port, Date().timeIntervalSince1970])
+                INSERT OR REPLACE INTO jobReturn (jobId, ae, host, port, stow, state, instances, error, attempts, next)
+                VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?)
+                """, arguments: [job, target.ae, target.host, target.port, target.stow, Date().timeIntervalSince1970])
         }
     }
 
@@ -90,7 +98,7 @@ extension ServiceStore {
     }
 
     static func jobReturn(_ row: Row) -> JobReturn {
-        JobReturn(job: row["jobId"], target: ReturnTarget(ae: row["ae"], host: row["host"], port: row["port"]),
+        JobReturn(job: row["jobId"], target: ReturnTarget(ae: row["ae"], host: row["host"], port: row["port"], stow: row["stow"]),
                   state: JobReturn.State(rawValue: row["state"] ?? "") ?? .failed, instances: row["instances"], error: row["error"],
                   attempts: row["attempts"] ?? 0, next: (row["next"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }

@@ -320,9 +320,10 @@ public final class ServiceStore: ServiceRecords {
             try db.alter(table: "dicomPeer") { t in t.add(column: "returnTo", .text) }
             try db.create(table: "jobReturn") { t in
                 t.primaryKey("jobId", .text)
-                t.column("ae", .text).notNull()
-                t.column("host", .text).notNull()
-                t.column("port", .integer).notNull()
+                t.column("ae", .text)
+                t.column("host", .text)
+                t.column("port", .integer)
+                t.column("stow", .text)
                 t.column("state", .text).notNull()
                 t.column("instances", .integer)
                 t.column("error", .text)

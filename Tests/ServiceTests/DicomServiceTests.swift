@@ -221,7 +221,8 @@ import TestSupport
         /// Its DICOM port (AE title ORTHANC).
         let dicomPort = Ports.free()
 
-        init(servicePort: Int) throws {
+        /// `dicomWeb`: with Debian's DICOMweb plugin (orthanc-dicomweb) at /dicom-web/.
+        init(servicePort: Int, dicomWeb: Bool = false) throws {
             folder = try Fixtures.temporaryFolder("orthanc")
             let httpPort = Ports.free()
             http = URL(string: "http://127.0.0.1:\(httpPort)")!
@@ -229,7 +230,9 @@ import TestSupport
                 "Name": "VRPrep test", "StorageDirectory": folder.appendingPathComponent("storage").path,
                 "IndexDirectory": folder.appendingPathComponent("index").path, "HttpPort": httpPort,
                 "DicomPort": dicomPort, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
-                "AuthenticationEnabled": false, "Plugins": [String](),
+                "AuthenticationEnabled": false,
+                "Plugins": dicomWeb ? ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"] : [String](),
+                "DicomWeb": ["Enable": dicomWeb, "Root": "/dicom-web/"],
                 "DicomModalities": ["vrprep": ["VRPREP", "127.0.0.1", servicePort]],
             ]
             let file = folder.appendingPathComponent("orthanc.json")
@@ -392,6 +395,43 @@ extension DicomServiceTests {
                 try await Task.sleep(nanoseconds: 200_000_000)
             }
             #expect(count == 108 + 6, "instances in Orthanc after sending twice: \(count)")
+        }
+    }
+
+    @Test func aPeerWhoseResultsGoByStowRSGetsThemInTheSameStudy() async throws {
+        try await Self.with(Self.settings(idle: 600)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let orthanc = try Orthanc(servicePort: service.dicomPort, dicomWeb: true)
+            defer { orthanc.stop() }
+            #expect(await orthanc.ready(), "Orthanc did not start")
+            // Only a DICOMweb service to go back to: STOW-RS to Orthanc's plugin.
+            let peer = #"{"host": "127.0.0.1", "completion": "release", "stow": "\#(orthanc.http.absoluteString)/dicom-web"}"#
+            let (status, saved, _) = try await service.request("PUT", "/v1/dicom/peers/ORTHANC", token: admin, body: Data(peer.utf8),
+                                                               type: "application/json")
+            #expect(status == 201 && (service.json(saved)["returnTo"] as? [String: Any])?["stow"] as? String != nil, "\(service.json(saved))")
+            let notURL = #"{"stow": "ftp://somewhere"}"#
+            #expect(try await service.request("PUT", "/v1/dicom/peers/X", token: admin, body: Data(notURL.utf8), type: "application/json").0 == 400)
+            for file in Fixtures.sampleCTFiles {
+                _ = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
+            }
+            let study = try #require((try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String])?.first)
+            #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8)).0 == 200)
+            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
+            let id = try #require(job["id"] as? String)
+            #expect(try await service.wait(job: id, token: admin)["state"] as? String == "done")
+            var returned: [String: Any] = [:]
+            let end = Date().addingTimeInterval(60)
+            while Date() < end {
+                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
+                if ["done", "failed"].contains(returned["state"] as? String ?? "") { break }
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            #expect(returned["state"] as? String == "done" && returned["instances"] as? Int == 3, "\(returned)")
+            let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
+            let found = series.map { entry -> String in
+                "\((entry["MainDicomTags"] as? [String: Any])?["Modality"] as? String ?? "?"):\((entry["Instances"] as? [Any])?.count ?? 0)"
+            }.sorted()
+            #expect(found == ["CT:108", "M3D:2", "SEG:1"], "\(found)")
         }
     }
 
