@@ -75,6 +75,26 @@ public enum ImportSegmentation {
         return (LabelMap(storage: .uint8(onGrid), labels: map.labels), warnings)
     }
 
+    /// Names for label values, written "1=liver,2=tumor" (a label 1…255, a name of 1…64 characters).
+    public static func names(parsing text: String) throws(Failure) -> [Int: String] {
+        var names: [Int: String] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let value = Int(parts[0]), (1...255).contains(value), !parts[1].isEmpty, parts[1].count <= 64 else {
+                throw Failure(description: "label names: '\(pair)' is not VALUE=NAME (a label 1…255 and a name of 1…64 characters)")
+            }
+            guard names[value] == nil else { throw Failure(description: "label names: label \(value) is named twice") }
+            names[value] = parts[1]
+        }
+        return names
+    }
+
+    /// Whether a file name is one of a segmentation this reads (NIfTI, NRRD, DICOM).
+    public static func isSegmentationName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return [".nii", ".nii.gz", ".nrrd", ".dcm"].contains { lower.hasSuffix($0) }
+    }
+
     enum Kind: Equatable { case nifti, nrrd, dicom, unknown(String) }
 
     static func kind(of file: URL) -> Kind {

@@ -162,6 +162,12 @@ public final class JobRunner: @unchecked Sendable {
             return
         }
         var options = self.options
+        // A segmentation sent with the job: the scene is made from it.
+        if let labels = job.labels {
+            options.labels = folders.segmentation(job.id).appendingPathComponent(labels).path
+            options.labelNames = job.labelNames.flatMap { try? JSONDecoder().decode([Int: String].self, from: Data($0.utf8)) }
+            options.recipe = nil
+        }
         do {
             if let recipe = job.recipe {
                 options.recipe = try Recipe.parse(Data(recipe.utf8), source: job.callingAE.map { "the recipe of DICOM peer \($0)" } ?? "the job's recipe")
@@ -176,13 +182,17 @@ public final class JobRunner: @unchecked Sendable {
         }, noted: { notes in
             try? store.note(job: job.id, notes: Self.scrubbed(notes, input: input, folders: folders))
         }, shouldCancel: { (try? store.job(job.id))?.state == .cancelled }, stopping: { isStopping })
+        // A segmentation sent with the job goes once the job has ended (kept when a stop interrupts it).
+        if outcome != .interrupted { try? FileManager.default.removeItem(at: folders.segmentation(job.id)) }
         switch outcome {
         case .cancelled:
             return
         case .interrupted:
             try? store.release(job: job.id)
         case .failed(let message):
-            try? store.finish(job: job.id, packageID: nil, error: Self.scrubbed(message, input: input, folders: folders))
+            // (A segmentation sent with the job is named by its file name, not the server's path.)
+            let named = message.replacingOccurrences(of: folders.segmentation(job.id).path + "/", with: "")
+            try? store.finish(job: job.id, packageID: nil, error: Self.scrubbed(named, input: input, folders: folders))
         case .done:
             do {
                 // The package id is the manifest's, read here rather than taken on the child's word.

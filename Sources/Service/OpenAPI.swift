@@ -119,15 +119,20 @@ public enum OpenAPI {
           /v1/studies/{id}/jobs:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: labels, in: query, required: false, schema: {type: string}, description: 'With a segmentation made elsewhere as the body: its file name (.nii, .nii.gz, .seg.nrrd, or .dcm for a DICOM SEG or RT Structure Set). The scene is made from it, nothing is segmented; what is wrong with it, the job says.'}
+              - {name: labelNames, in: query, required: false, schema: {type: string}, description: 'With labels: names for label values, e.g. 1=liver,2=tumor.'}
             post:
-              summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe).'
+              summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe), or from a segmentation made elsewhere (?labels=NAME, the file as the body).'
               requestBody:
                 required: false
                 content:
                   application/json: {schema: {type: object}}
+                  application/octet-stream: {schema: {type: string, format: binary}}
               responses:
                 "202": {description: '{"jobId": "…"}'}
-                "400": {description: 'A recipe that is not one (the key, the structure and the range named).'}
+                "400": {description: 'A recipe that is not one (the key, the structure and the range named), bad label names, or an empty segmentation file.'}
+                "413": {description: 'A segmentation larger than the upload limit.'}
+                "415": {description: 'labels names no segmentation file (.nii, .nii.gz, .nrrd, .dcm).'}
                 "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study.'}
                 "410": {description: 'Its files are gone.'}

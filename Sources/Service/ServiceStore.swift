@@ -36,7 +36,9 @@ public protocol StudyRecords: Sendable {
 public protocol JobRecords: Sendable {
     /// A queued job making a package of a study (nil: the job's own upload, as before studies were
     /// kept), with a recipe (JSON; nil: the default one).
-    func createJob(id: String, owner: String, study: String?, recipe: String?) throws
+    /// `labels`: a segmentation made elsewhere (its file name under `BlobFolders.segmentation(job)`),
+    /// the scene made from it instead of segmenting; `labelNames` (JSON: value → name) names it.
+    func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
     func claimJob() throws -> ServiceStore.Job?
@@ -117,6 +119,10 @@ public final class ServiceStore: ServiceRecords {
         public var notes: LoadNotes?
         /// The study it makes a package of (nil for jobs from before studies were kept: their own upload).
         public var studyID: String?
+        /// A segmentation made elsewhere that the job makes the scene from (its file name), and
+        /// names for its labels (JSON object, value → name).
+        public var labels: String?
+        public var labelNames: String?
     }
 
     /// A study kept by the service (its files under `BlobFolders.uploads`).
@@ -318,6 +324,10 @@ public final class ServiceStore: ServiceRecords {
         // Results back to the hospital: where a peer's results go, and each job's return.
         migrator.registerMigration("v11-returns") { db in
             try db.alter(table: "dicomPeer") { t in t.add(column: "returnTo", .text) }
+            try db.alter(table: "job") { t in
+                t.add(column: "labels", .text)
+                t.add(column: "labelNames", .text)
+            }
             try db.create(table: "jobReturn") { t in
                 t.primaryKey("jobId", .text)
                 t.column("ae", .text)
@@ -376,6 +386,9 @@ public struct BlobFolders: Sendable {
     public var packages: URL { root.appendingPathComponent("packages") }
 
     public func upload(_ job: String) -> URL { uploads.appendingPathComponent("\(job).zip") }
+    /// The segmentations sent with jobs (made elsewhere: the scene is made from them).
+    public var segmentations: URL { root.appendingPathComponent("segmentations") }
+    public func segmentation(_ job: String) -> URL { segmentations.appendingPathComponent(job) }
     /// A study's files: its zip, or its folder (received instances, form files).
     public func study(_ id: String) -> URL {
         let folder = uploads.appendingPathComponent(id)

@@ -121,6 +121,10 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
     submitters.post(":id/jobs") { request, context -> Response in
         let (study, caller) = (try kept(context).study, try context.requireCaller())
         let id = study.id
+        // A segmentation made elsewhere (?labels=NAME, the file as the body): the scene is made from it.
+        if let name = request.uri.queryParameters["labels"].map(String.init) {
+            return try await segmentationJob(request, study: id, owner: caller.id, name: name, store, settings)
+        }
         let body = try await recipeBody(request)
         var recipeText: String?
         if !body.isEmpty {
@@ -226,6 +230,57 @@ struct StudyAccepted: Encodable {
 }
 
 /// A recipe sent in a request's body (at most 1 MiB).
+/// A job that makes the study's scene from the segmentation in the request's body (NAME tells
+/// its kind: .nii, .nii.gz, .nrrd, .dcm), named by `labelNames=1=a,2=b` if given. The file is
+/// kept beside the job; what is wrong with it, the job says (naming the file, never the server's path).
+private func segmentationJob(_ request: Request, study: String, owner: String, name: String, _ store: any ServiceRecords,
+                             _ settings: ServiceServer.Settings) async throws -> Response {
+    let safe = String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }.prefix(128))
+    guard !safe.hasPrefix("."), ImportSegmentation.isSegmentationName(safe) else {
+        throw HTTPError(.unsupportedMediaType, message: "labels=\(name.prefix(128)): a segmentation is a .nii, .nii.gz, .seg.nrrd or .dcm " +
+                        "(DICOM SEG or RT Structure Set) file, named so")
+    }
+    var names: String?
+    if let text = request.uri.queryParameters["labelNames"].map(String.init) {
+        do {
+            let parsed = try ImportSegmentation.names(parsing: text)
+            names = String(decoding: try JSONEncoder().encode(parsed), as: UTF8.self)
+        } catch {
+            throw HTTPError(.badRequest, message: "\(error)")
+        }
+    }
+    if let length = request.headers[.contentLength].flatMap(Int64.init), length > settings.maxUploadBytes {
+        throw HTTPError(.contentTooLarge, message: "the segmentation is \(length) bytes; the limit is \(settings.maxUploadBytes)")
+    }
+    let job = UUID().uuidString.lowercased()
+    let folder = store.folders.segmentation(job)
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let file = folder.appendingPathComponent(safe)
+    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+    guard let handle = try? FileHandle(forWritingTo: file) else { throw HTTPError(.internalServerError, message: "cannot store the segmentation") }
+    var written: Int64 = 0
+    do {
+        for try await buffer in request.body {
+            written += Int64(buffer.readableBytes)
+            if written > settings.maxUploadBytes {
+                throw HTTPError(.contentTooLarge, message: "the segmentation passed the limit of \(settings.maxUploadBytes) bytes")
+            }
+            try handle.write(contentsOf: Data(buffer.readableBytesView))
+        }
+        try handle.close()
+    } catch {
+        try? handle.close()
+        try? FileManager.default.removeItem(at: folder)
+        throw error
+    }
+    guard written > 0 else {
+        try? FileManager.default.removeItem(at: folder)
+        throw HTTPError(.badRequest, message: "labels=\(safe): the body (the segmentation file) is empty")
+    }
+    try store.createJob(id: job, owner: owner, study: study, recipe: nil, labels: safe, labelNames: names)
+    return try encodedJSON(StudyJob(jobId: job), status: .accepted)
+}
+
 private func recipeBody(_ request: Request) async throws -> Data {
     do {
         return Data(try await request.body.collect(upTo: 1 << 20).readableBytesView)

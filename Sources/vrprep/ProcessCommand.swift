@@ -91,16 +91,11 @@ struct ProcessCommand: ParsableCommand {
     /// --label-names as label value → name ("1=liver,2=tumor").
     func parsedLabelNames() throws -> [Int: String]? {
         guard let labelNames else { return nil }
-        var names: [Int: String] = [:]
-        for pair in labelNames.split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, let value = Int(parts[0]), (1...255).contains(value), !parts[1].isEmpty, parts[1].count <= 64 else {
-                throw ValidationError("--label-names: '\(pair)' is not VALUE=NAME (a label 1…255 and a name of 1…64 characters)")
-            }
-            guard names[value] == nil else { throw ValidationError("--label-names: label \(value) is named twice") }
-            names[value] = parts[1]
+        do {
+            return try ImportSegmentation.names(parsing: labelNames)
+        } catch {
+            throw ValidationError("--\(error.description)")
         }
-        return names
     }
 
     /// The recipe from --recipe or --structures/--seed-mm; nil for the modality's default.
