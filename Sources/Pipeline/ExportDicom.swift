@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Meshing
 import ScenePackage
 import VolumeCore
 import VolumeIO
@@ -17,6 +18,8 @@ public enum ExportDicom {
         case stl
         /// An RT Structure Set: each structure's closed planar contours on the study's slices.
         case rtstruct
+        /// An Encapsulated OBJ and its MTL (colour) per structure (the package's meshes, patient mm).
+        case obj
     }
 
     /// Where the segmentation comes from.
@@ -114,14 +117,14 @@ public enum ExportDicom {
             files.append(Report.File(path: file.path, format: .rtstruct, bytes: size(file), seriesInstanceUID: description.seriesUID,
                                      sopInstanceUID: description.instanceUID, segments: segments.map(\.label)))
         }
-        if formats.contains(.stl) {
-            try observer.step("stl", fraction: 0.9)
+        if formats.contains(.stl) || formats.contains(.obj) {
+            try observer.step("models", fraction: 0.9)
             guard case .package(let package) = source else {
-                throw UseCaseFailure(description: "an STL export takes the meshes of a scene package: give --package (a label map has none)")
+                throw UseCaseFailure(description: "an STL or OBJ export takes the meshes of a scene package: give --package (a label map has none)")
             }
             let models = try packageMeshes(package)
             let seriesUID = DicomSegmentation.newUID()
-            for (name, stl) in models {
+            for (name, stl) in models where formats.contains(.stl) {
                 let instanceUID = DicomSegmentation.newUID()
                 let file = try place({ partial throws(DicomSegmentation.Failure) in
                     try EncapsulatedModel.write(stl, kind: .stl, of: series.info, seriesUID: seriesUID, instanceUID: instanceUID,
@@ -130,6 +133,20 @@ public enum ExportDicom {
                 }, as: "stl-\(name).dcm", what: "the Encapsulated STL of \(name)")
                 files.append(Report.File(path: file.path, format: .stl, bytes: size(file), seriesInstanceUID: seriesUID,
                                          sopInstanceUID: instanceUID, segments: [name]))
+            }
+            // OBJ with its MTL (the structure's colour), made from the same mesh, in the same series.
+            for (name, stl) in models where formats.contains(.obj) {
+                let (obj, mtl) = try objAndMaterial(stl, name: name, color: names.first { $0.name == name }?.color ?? RGBA(1, 1, 1))
+                for (kind, document) in [(EncapsulatedModel.Kind.obj, obj), (.mtl, mtl)] {
+                    let instanceUID = DicomSegmentation.newUID()
+                    let file = try place({ partial throws(DicomSegmentation.Failure) in
+                        try EncapsulatedModel.write(document, kind: kind, of: series.info, seriesUID: seriesUID, instanceUID: instanceUID,
+                                                    seriesNumber: 9100 + sourceNumber, seriesDescription: "VRPrep models", title: name,
+                                                    softwareVersion: softwareVersion, madeFrom: segmentation, to: partial)
+                    }, as: "\(kind.rawValue)-\(name).dcm", what: "the Encapsulated \(kind.rawValue.uppercased()) of \(name)")
+                    files.append(Report.File(path: file.path, format: .obj, bytes: size(file), seriesInstanceUID: seriesUID,
+                                             sopInstanceUID: instanceUID, segments: [name]))
+                }
             }
         }
         try observer.step("done", fraction: 1)
@@ -172,6 +189,23 @@ public enum ExportDicom {
                           color: RGBA(structure.color[0], structure.color[1], structure.color[2]))
             }
             return (map, names, "\(package.path)/labels.nii.gz")
+        }
+    }
+
+    /// A package's STL as an OBJ (mm, LPS) and its MTL naming the structure's colour.
+    static func objAndMaterial(_ stl: Data, name: String, color: RGBA) throws(UseCaseFailure) -> (Data, Data) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vrprep-obj-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try stl.write(to: folder.appendingPathComponent("\(name).stl"))
+            var mesh = try MeshImport.read(folder.appendingPathComponent("\(name).stl"))
+            mesh.name = name
+            mesh.color = color
+            try MeshExport.write([mesh], to: folder.appendingPathComponent("\(name).obj"))
+            return (try Data(contentsOf: folder.appendingPathComponent("\(name).obj")), try Data(contentsOf: folder.appendingPathComponent("\(name).mtl")))
+        } catch {
+            throw UseCaseFailure(description: "cannot make the OBJ of \(name): \(error)")
         }
     }
 

@@ -30,7 +30,7 @@ struct ExportDicomCommand: ParsableCommand {
     @Option(help: "The folder to write into (made if missing).")
     var out: String
 
-    @Option(help: "What to write, comma-separated: seg, stl (from --package), rtstruct.")
+    @Option(help: "What to write, comma-separated: seg, rtstruct, stl and obj (these two from --package).")
     var formats: String = "seg"
 
     @Option(help: "The series (its number in `vrprep inspect`, or its SeriesInstanceUID; default: the largest).")
