@@ -83,6 +83,40 @@ def fresh_service(work: Path, vrprep: Path) -> tuple[Path, Path, str]:
     return binary, data, made.stdout.strip().split("\n")[-1].split()[-1]
 
 
+def start_service(binary: Path, data: Path, *extra: str) -> tuple[subprocess.Popen, int]:
+    """`vrprep serve` on a free loopback port (with `extra` options): the process and its port."""
+    server = subprocess.Popen([str(binary), "serve", "--data", str(data), "--port", "0", "--shaders", str(REPO / "Shaders"), *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = server.stdout.readline()
+    if "127.0.0.1:" not in line:
+        server.terminate()
+        print(f"the service did not start: {line!r}", file=sys.stderr)
+        sys.exit(1)
+    return server, int(line.split("127.0.0.1:")[1].split()[0])
+
+
+def sample_package(port: int, token: str, work: Path) -> str:
+    """Uploads the sample study (zipped) and waits for its package: its id."""
+    zip_path = work / "sample.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in sorted((REPO / "SampleStudies" / "ct-head-promed0051").glob("*.dcm")):
+            archive.write(f, f"study/{f.name}")
+    status, answer = request(port, "POST", "/v1/studies", token, zip_path.read_bytes(), "application/zip")
+    if status != 202:
+        print(f"the sample's upload answered {status}: {answer[:200]!r}", file=sys.stderr)
+        sys.exit(1)
+    job = json.loads(answer)["jobId"]
+    while True:
+        state = json.loads(request(port, "GET", f"/v1/jobs/{job}", token)[1])
+        if state["state"] in ("done", "failed", "cancelled"):
+            break
+        time.sleep(0.5)
+    if state["state"] != "done":
+        print(f"the sample's job did not finish: {state}", file=sys.stderr)
+        sys.exit(1)
+    return state["packageId"]
+
+
 def request(port: int, method: str, path: str, token: str, body: bytes | None = None,
             content_type: str | None = None) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -117,33 +151,11 @@ def main() -> None:
     # /metrics needs an admin token.
     admin = subprocess.run([str(binary), "token", "create", "--role", "admin", "--name", "metrics", "--data", str(data)],
                            capture_output=True, text=True, check=True).stdout.strip().split("\n")[-1].split()[-1]
-    # The sample study as a zip.
-    sample = REPO / "SampleStudies" / "ct-head-promed0051"
-    zip_path = work / "sample.zip"
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for f in sorted(sample.glob("*.dcm")):
-            archive.write(f, f"study/{f.name}")
-    study = zip_path.read_bytes()
-    server = subprocess.Popen([str(binary), "serve", "--data", str(data), "--port", "0", "--workers", "1",
-                               "--shaders", str(REPO / "Shaders")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, port = start_service(binary, data, "--workers", "1")
     try:
-        line = server.stdout.readline()
-        if "127.0.0.1:" not in line:
-            fail(f"the service did not start: {line!r}")
-        port = int(line.split("127.0.0.1:")[1].split()[0])
-        status, answer = request(port, "POST", "/v1/studies", token, study, "application/zip")
-        if status != 202:
-            fail(f"the first upload answered {status}: {answer[:200]!r}")
-        job = json.loads(answer)["jobId"]
-        while True:
-            status, answer = request(port, "GET", f"/v1/jobs/{job}", token)
-            state = json.loads(answer)
-            if state["state"] in ("done", "failed"):
-                break
-            time.sleep(0.5)
-        if state["state"] != "done":
-            fail(f"the first job failed: {state}")
-        package = state["packageId"]
+        # The sample's package first; its zip is what the uploaders send again and again.
+        package = sample_package(port, token, work)
+        study = (work / "sample.zip").read_bytes()
         stats = Stats()
         memory: list[int] = []
         stop = time.monotonic() + args.seconds

@@ -40,16 +40,14 @@ import multiprocessing
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_load import fresh_service, request  # noqa: E402  (the service benchmarks' helpers)
+from service_load import fresh_service, request, sample_package, start_service  # noqa: E402  (the service benchmarks' helpers)
 
 REPO = Path(__file__).resolve().parent.parent
 WRAP = 100_000.0  # the send time is the monotonic clock modulo this (coordinates stay small)
@@ -266,32 +264,10 @@ def main() -> None:
         fail(f"{args.vrprep} not found: run `swift build -c release --product vrprep` first")
     work = args.work.resolve()
     binary, data, token = fresh_service(work, args.vrprep)
-    sample = REPO / "SampleStudies" / "ct-head-promed0051"
-    zip_path = work / "sample.zip"
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for f in sorted(sample.glob("*.dcm")):
-            archive.write(f, f"study/{f.name}")
-    server = subprocess.Popen([str(binary), "serve", "--data", str(data), "--port", "0", "--shaders", str(REPO / "Shaders")],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, port = start_service(binary, data)
     rows = []
     try:
-        line = server.stdout.readline()
-        if "127.0.0.1:" not in line:
-            fail(f"the service did not start: {line!r}")
-        port = int(line.split("127.0.0.1:")[1].split()[0])
-        status, answer = request(port, "POST", "/v1/studies", token, zip_path.read_bytes(), "application/zip")
-        if status != 202:
-            fail(f"the upload answered {status}: {answer[:200]!r}")
-        job = json.loads(answer)["jobId"]
-        while True:
-            status, answer = request(port, "GET", f"/v1/jobs/{job}", token)
-            state = json.loads(answer)
-            if state["state"] in ("done", "failed", "cancelled"):
-                break
-            time.sleep(0.5)
-        if state["state"] != "done":
-            fail(f"the job did not finish: {state}")
-        package = state["packageId"]
+        package = sample_package(port, token, work)
         rows.append(run_phase("one session", port, token, package, 1, args.participants + 1, args.seconds, args.rate, args.processes, server.pid))
         rows.append(run_phase("many sessions", port, token, package, args.sessions, args.per_session, args.seconds, args.rate,
                               args.processes, server.pid))

@@ -44,7 +44,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_load import fresh_service, request  # noqa: E402  (the service benchmarks' helpers)
+from service_load import fresh_service, request, start_service  # noqa: E402  (the service benchmarks' helpers)
 
 REPO = Path(__file__).resolve().parent.parent
 LARGE = "large-432x512x512"
@@ -106,14 +106,9 @@ def main() -> None:
     binary, data, token = fresh_service(work / "workstation", args.vrprep)
     print("writing the phantom series …", file=sys.stderr)
     zips = {kind: phantom_zip(work, work / f"phantom-{kind}-{LARGE}.nii.gz", kind) for kind in ("tumor", "vessels")}
-    server = subprocess.Popen([str(binary), "serve", "--data", str(data), "--port", "0", "--max-upload-mb", "4096",
-                               "--shaders", str(REPO / "Shaders")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, port = start_service(binary, data, "--max-upload-mb", "4096")
     rows = []
     try:
-        line = server.stdout.readline()
-        if "127.0.0.1:" not in line:
-            fail(f"the service did not start: {line!r}")
-        port = int(line.split("127.0.0.1:")[1].split()[0])
         rng = random.Random(1)
         for kind, blob in zips.items():
             status, answer = request(port, "POST", "/v1/studies?process=false", token, blob, "application/zip")

@@ -60,6 +60,14 @@ OFCondition copyPatientAndStudy(DcmDataset *from, DcmDataset *to) {
     return EC_Normal;
 }
 
+/// Today's date (YYYYMMDD) and the time (HHMMSS), as DICOM's DA and TM write them.
+void today(char (&date)[16], char (&time)[16]) {
+    OFDateTime now = OFDateTime::getCurrentDateTime();
+    std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
+    std::snprintf(time, sizeof time, "%02u%02u%02u", now.getTime().getHour(), now.getTime().getMinute(),
+                  static_cast<unsigned>(now.getTime().getSecond()));
+}
+
 #define CHECK(call, what)                                                              \
     do {                                                                               \
         OFCondition condition_ = (call);                                               \
@@ -223,10 +231,7 @@ cdcm_status writeEncapsulated(const cdcm_encap_settings *settings, const uint8_t
     // Patient and study: as in the source images (these objects go back to their study).
     CHECK(copyPatientAndStudy(from, to), "patient and study");
     char date[16], time[16];
-    OFDateTime now = OFDateTime::getCurrentDateTime();
-    std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
-    std::snprintf(time, sizeof time, "%02u%02u%02u", now.getTime().getHour(), now.getTime().getMinute(),
-                  static_cast<unsigned>(now.getTime().getSecond()));
+    today(date, time);
     // SOP common and the series.
     CHECK(to->putAndInsertString(DCM_SOPClassUID, settings->sop_class_uid), "SOP class");
     CHECK(to->putAndInsertString(DCM_SOPInstanceUID, settings->instance_uid), "SOP instance");
@@ -322,10 +327,7 @@ cdcm_status writeRTStruct(const cdcm_rt_settings *settings, const cdcm_seg_slice
     from->findAndGetOFString(DCM_StudyInstanceUID, studyUID);
     if (frameOfReference.empty()) return segStatus(CDCM_ERROR, "the source image has no FrameOfReferenceUID");
     char date[16], time[16];
-    OFDateTime now = OFDateTime::getCurrentDateTime();
-    std::snprintf(date, sizeof date, "%04u%02u%02u", now.getDate().getYear(), now.getDate().getMonth(), now.getDate().getDay());
-    std::snprintf(time, sizeof time, "%02u%02u%02u", now.getTime().getHour(), now.getTime().getMinute(),
-                  static_cast<unsigned>(now.getTime().getSecond()));
+    today(date, time);
     CHECK(to->putAndInsertString(DCM_SOPClassUID, UID_RTStructureSetStorage), "SOP class");
     CHECK(to->putAndInsertString(DCM_SOPInstanceUID, settings->instance_uid), "SOP instance");
     CHECK(to->putAndInsertString(DCM_InstanceCreationDate, date), "creation date");

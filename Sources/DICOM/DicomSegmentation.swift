@@ -66,14 +66,8 @@ public enum DicomSegmentation {
             throw Failure(description: "the series' images lack the position or orientation a segmentation frame must carry")
         }
         guard !segments.isEmpty, segments.count <= 255 else { throw Failure(description: "1…255 segments, not \(segments.count)") }
-        // Strings that stay alive while the C call runs.
-        var keep: [UnsafeMutablePointer<CChar>] = []
-        defer { keep.forEach { free($0) } }
-        func c(_ text: String) -> UnsafePointer<CChar> {
-            let copy = strdup(text)!
-            keep.append(copy)
-            return UnsafePointer(copy)
-        }
+        // Strings that stay alive while the C call runs (until `c` goes).
+        let c = CStrings()
         let spacing = first.pixelSpacing ?? SIMD2(series.geometry.spacing.y, series.geometry.spacing.x)
         var settings = cdcm_seg_settings()
         settings.rows = UInt16(d.y)
@@ -123,8 +117,10 @@ public enum DicomSegmentation {
             out.cielab = (lab.x, lab.y, lab.z)
             return out
         }
-        let status = labels.voxels.withUnsafeBufferPointer { voxels in
-            cdcm_write_seg(&settings, slices, coded, coded.count, voxels.baseAddress, file.path)
+        let status = withExtendedLifetime(c) {
+            labels.voxels.withUnsafeBufferPointer { voxels in
+                cdcm_write_seg(&settings, slices, coded, coded.count, voxels.baseAddress, file.path)
+            }
         }
         guard status.code == Int32(CDCM_OK) else {
             try? FileManager.default.removeItem(at: file)

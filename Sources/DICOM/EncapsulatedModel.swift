@@ -37,13 +37,8 @@ public enum EncapsulatedModel {
         guard let source = series.sliceSources?.first?.path ?? series.filePaths.first else {
             throw DicomSegmentation.Failure(description: "series \(series.seriesInstanceUID) lists no file to take the patient and study from")
         }
-        var keep: [UnsafeMutablePointer<CChar>] = []
-        defer { keep.forEach { free($0) } }
-        func c(_ text: String) -> UnsafePointer<CChar> {
-            let copy = strdup(text)!
-            keep.append(copy)
-            return UnsafePointer(copy)
-        }
+        // Strings that stay alive while the C call runs (until `c` goes).
+        let c = CStrings()
         var settings = cdcm_encap_settings()
         settings.source_path = c(source)
         settings.sop_class_uid = c(kind.sopClassUID)
@@ -58,8 +53,10 @@ public enum EncapsulatedModel {
         settings.referenced_sop_class_uid = c(reference?.sopClassUID ?? "")
         settings.referenced_sop_instance_uid = c(reference?.sopInstanceUID ?? "")
         settings.referenced_series_uid = c(reference?.seriesUID ?? "")
-        let status = document.withUnsafeBytes { bytes in
-            cdcm_write_encapsulated(&settings, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, file.path)
+        let status = withExtendedLifetime(c) {
+            document.withUnsafeBytes { bytes in
+                cdcm_write_encapsulated(&settings, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, file.path)
+            }
         }
         guard status.code == Int32(CDCM_OK) else {
             try? FileManager.default.removeItem(at: file)

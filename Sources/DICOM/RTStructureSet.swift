@@ -33,13 +33,8 @@ public enum RTStructureSet {
             throw Failure(description: "the labels are not on the series' own slices (interpolated, or another grid): no contour would lie on an image")
         }
         let d = labels.dimensions
-        var keep: [UnsafeMutablePointer<CChar>] = []
-        defer { keep.forEach { free($0) } }
-        func c(_ text: String) -> UnsafePointer<CChar> {
-            let copy = strdup(text)!
-            keep.append(copy)
-            return UnsafePointer(copy)
-        }
+        // Strings that stay alive while the C call runs (until `c` goes).
+        let c = CStrings()
         var points: [Double] = []
         var contours: [cdcm_rt_contour] = []
         for (r, roi) in rois.enumerated() {
@@ -90,7 +85,9 @@ public enum RTStructureSet {
         settings.label = c("VRPrep")
         settings.software_version = c(description.softwareVersion)
         settings.series_number = Int32(description.seriesNumber)
-        let status = cdcm_write_rtstruct(&settings, slices, slices.count, coded, coded.count, contours, contours.count, points, file.path)
+        let status = withExtendedLifetime(c) {
+            cdcm_write_rtstruct(&settings, slices, slices.count, coded, coded.count, contours, contours.count, points, file.path)
+        }
         guard status.code == Int32(CDCM_OK) else {
             try? FileManager.default.removeItem(at: file)
             throw Failure(description: withUnsafeBytes(of: status.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })

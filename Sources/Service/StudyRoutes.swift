@@ -166,23 +166,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         let id = UUID().uuidString.lowercased()
         let target = store.folders.upload(id)
         let partial = target.appendingPathExtension("partial")
-        _ = FileManager.default.createFile(atPath: partial.path, contents: nil)
-        guard let handle = try? FileHandle(forWritingTo: partial) else { throw HTTPError(.internalServerError, message: "cannot store the upload") }
-        var written: Int64 = 0
-        do {
-            for try await buffer in request.body {
-                written += Int64(buffer.readableBytes)
-                if written > settings.maxUploadBytes {
-                    throw HTTPError(.contentTooLarge, message: "the upload passed the limit of \(settings.maxUploadBytes) bytes")
-                }
-                try handle.write(contentsOf: Data(buffer.readableBytesView))
-            }
-            try handle.close()
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: partial)
-            throw error
-        }
+        try await receiveBody(request, to: partial, limit: settings.maxUploadBytes, what: "the upload")
         // Unpacking and checking read the whole upload: off the event loops.
         if let boundary {
             // The form's files, unpacked into a folder for the same checks and job.
@@ -256,20 +240,10 @@ private func segmentationJob(_ request: Request, study: String, owner: String, n
     let folder = store.folders.segmentation(job)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let file = folder.appendingPathComponent(safe)
-    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-    guard let handle = try? FileHandle(forWritingTo: file) else { throw HTTPError(.internalServerError, message: "cannot store the segmentation") }
-    var written: Int64 = 0
+    let written: Int64
     do {
-        for try await buffer in request.body {
-            written += Int64(buffer.readableBytes)
-            if written > settings.maxUploadBytes {
-                throw HTTPError(.contentTooLarge, message: "the segmentation passed the limit of \(settings.maxUploadBytes) bytes")
-            }
-            try handle.write(contentsOf: Data(buffer.readableBytesView))
-        }
-        try handle.close()
+        written = try await receiveBody(request, to: file, limit: settings.maxUploadBytes, what: "the segmentation")
     } catch {
-        try? handle.close()
         try? FileManager.default.removeItem(at: folder)
         throw error
     }
@@ -279,6 +253,27 @@ private func segmentationJob(_ request: Request, study: String, owner: String, n
     }
     try store.createJob(id: job, owner: owner, study: study, recipe: nil, labels: safe, labelNames: names)
     return try encodedJSON(StudyJob(jobId: job), status: .accepted)
+}
+
+/// Streams a request's body into `file` (removed if it fails or passes `limit` bytes): its size.
+@discardableResult
+private func receiveBody(_ request: Request, to file: URL, limit: Int64, what: String) async throws -> Int64 {
+    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+    guard let handle = try? FileHandle(forWritingTo: file) else { throw HTTPError(.internalServerError, message: "cannot store \(what)") }
+    var written: Int64 = 0
+    do {
+        for try await buffer in request.body {
+            written += Int64(buffer.readableBytes)
+            if written > limit { throw HTTPError(.contentTooLarge, message: "\(what) passed the limit of \(limit) bytes") }
+            try handle.write(contentsOf: Data(buffer.readableBytesView))
+        }
+        try handle.close()
+    } catch {
+        try? handle.close()
+        try? FileManager.default.removeItem(at: file)
+        throw error
+    }
+    return written
 }
 
 private func recipeBody(_ request: Request) async throws -> Data {

@@ -343,6 +343,19 @@ extension DicomServiceTests {
 /// The round trip: a PACS sends a study, the service makes its package and sends the results back
 /// into the same study of that PACS (issue "Back to the hospital").
 extension DicomServiceTests {
+    /// A job's "returned" once `until` holds of it (or after 60 s, as it then is).
+    static func returned(_ service: Running, job id: String, admin: String,
+                         until: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        var returned: [String: Any] = [:]
+        let end = Date().addingTimeInterval(60)
+        while Date() < end {
+            returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
+            if until(returned) { break }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        return returned
+    }
+
     @Test func orthancSendsAStudyAndGetsItsSegmentationAndModelsBackInTheSameStudy() async throws {
         try await Self.with(Self.settings(idle: 600)) { service in
             let admin = try service.store.createToken(role: .admin, name: "admin")
@@ -366,13 +379,7 @@ extension DicomServiceTests {
             let done = try await service.wait(job: id, token: admin)
             #expect(done["state"] as? String == "done", "\(done)")
             // The results go back: the job says so once Orthanc has them.
-            var returned: [String: Any] = [:]
-            let end = Date().addingTimeInterval(60)
-            while Date() < end {
-                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
-                if ["done", "failed"].contains(returned["state"] as? String ?? "") { break }
-                try await Task.sleep(nanoseconds: 200_000_000)
-            }
+            let returned = try await Self.returned(service, job: id, admin: admin) { ["done", "failed"].contains($0["state"] as? String ?? "") }
             #expect(returned["state"] as? String == "done" && returned["instances"] as? Int == 3, "\(returned)")
             // Orthanc holds one study: the original CT series, the segmentation and the models.
             let studies = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String]
@@ -419,13 +426,7 @@ extension DicomServiceTests {
             let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
             let id = try #require(job["id"] as? String)
             #expect(try await service.wait(job: id, token: admin)["state"] as? String == "done")
-            var returned: [String: Any] = [:]
-            let end = Date().addingTimeInterval(60)
-            while Date() < end {
-                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
-                if ["done", "failed"].contains(returned["state"] as? String ?? "") { break }
-                try await Task.sleep(nanoseconds: 200_000_000)
-            }
+            let returned = try await Self.returned(service, job: id, admin: admin) { ["done", "failed"].contains($0["state"] as? String ?? "") }
             #expect(returned["state"] as? String == "done" && returned["instances"] as? Int == 3, "\(returned)")
             let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
             let found = series.map { entry -> String in
@@ -449,12 +450,8 @@ extension DicomServiceTests {
             let id = try #require(job["id"] as? String)
             let done = try await service.wait(job: id, token: admin)
             #expect(done["state"] as? String == "done" && done["packageId"] is String, "\(done)")
-            var returned: [String: Any] = [:]
-            let end = Date().addingTimeInterval(30)
-            while Date() < end {
-                returned = (service.json(try await service.request("GET", "/v1/jobs/\(id)", token: admin).1)["returned"] as? [String: Any]) ?? [:]
-                if (returned["attempts"] as? Int ?? 0) >= 1 && returned["state"] as? String == "pending" { break }
-                try await Task.sleep(nanoseconds: 200_000_000)
+            let returned = try await Self.returned(service, job: id, admin: admin) {
+                ($0["attempts"] as? Int ?? 0) >= 1 && $0["state"] as? String == "pending"
             }
             // Pending again with a time for the next try, and the reason; the package is there.
             #expect(returned["state"] as? String == "pending" && returned["nextAttemptAt"] is String, "\(returned)")
