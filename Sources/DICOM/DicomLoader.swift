@@ -81,6 +81,20 @@ public struct DicomLoader: Sendable {
     public func load(_ paths: [String], progress: (@Sendable (LoadProgress) -> Void)? = nil) -> LoadReport {
         let inputs = InputCollection(paths: paths, limits: limits)
         defer { inputs.removeTemporaryFiles() }
+        return load(inputs, progress: progress)
+    }
+
+    /// Loads the inputs and runs `body` while the files behind the series still exist: zip
+    /// entries are extracted to temporary files, which a writer copying attributes from the
+    /// source images (`SliceSource.path`) opens again.
+    public func withLoaded<T, E: Error>(_ paths: [String], progress: (@Sendable (LoadProgress) -> Void)? = nil,
+                                        _ body: (LoadReport) throws(E) -> T) throws(E) -> T {
+        let inputs = InputCollection(paths: paths, limits: limits)
+        defer { inputs.removeTemporaryFiles() }
+        return try body(load(inputs, progress: progress))
+    }
+
+    private func load(_ inputs: InputCollection, progress: (@Sendable (LoadProgress) -> Void)?) -> LoadReport {
         var rejected = inputs.rejected
         let (frames, unreadable) = readHeaders(inputs.files, progress: progress)
         rejected += unreadable

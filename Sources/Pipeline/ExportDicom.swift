@@ -52,7 +52,16 @@ public enum ExportDicom {
                            softwareVersion: String, threads: Int? = nil, observer: (any UseCaseObserver)? = nil) throws(UseCaseFailure) -> Report {
         let start = Date()
         try observer.step("load", fraction: 0)
-        let report = DicomLoader(threads: threads).load(paths) { p in observer?.step(p.step(within: 0...0.7)) }
+        // (The source files stay while the objects are written: a study in a zip is extracted for the time of it.)
+        return try DicomLoader(threads: threads).withLoaded(paths, progress: { p in observer?.step(p.step(within: 0...0.7)) }) {
+            report throws(UseCaseFailure) in
+            try export(report, paths: paths, choice: choice, source: source, out: out, formats: formats, softwareVersion: softwareVersion,
+                       threads: threads, observer: observer, start: start)
+        }
+    }
+
+    private static func export(_ report: LoadReport, paths: [String], choice: String?, source: Source, out: URL, formats: [Format],
+                               softwareVersion: String, threads: Int?, observer: (any UseCaseObserver)?, start: Date) throws(UseCaseFailure) -> Report {
         let series = try SeriesChoice.choose(report, from: paths, choice: choice)
         try observer.step("labels", fraction: 0.7)
         let (labels, names, where_) = try readLabels(source)

@@ -2,6 +2,7 @@ import Foundation
 import DICOM
 import Hummingbird
 import Pipeline
+import ZIPFoundation
 
 /// Jobs: the submitter's (or, for an admin, everyone's), one job, cancelling one.
 func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
@@ -15,6 +16,45 @@ func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords,
     jobs.get(":id") { _, context -> Response in
         let id = try context.parameters.require("id")
         return try encodedJSON(JobView(try Access.job(id, for: try context.requireCaller(), store), returned: try store.jobReturn(id)))
+    }
+
+    // The job's results as DICOM objects of its identified study (what `vrprep export-dicom`
+    // writes), as a zip: for its owner or an admin, never through a share link (these objects
+    // carry the patient's identity and go back to the hospital).
+    jobs.get(":id/dicom") { request, context -> Response in
+        let id = try context.parameters.require("id")
+        let job = try Access.job(id, for: try context.requireCaller(), store)
+        guard job.state == .done, let package = job.packageID else {
+            throw HTTPError(.conflict, message: "job \(id) is \(job.state): only a finished job's results are written as DICOM")
+        }
+        var formats: [ExportDicom.Format] = []
+        for name in (request.uri.queryParameters["formats"].map(String.init) ?? "seg,stl").split(separator: ",") {
+            guard let format = ExportDicom.Format(rawValue: String(name)) else {
+                throw HTTPError(.badRequest, message: "formats: '\(name)' is not one of \(ExportDicom.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            formats.append(format)
+        }
+        let study = store.folders.study(job.studyID ?? job.id)
+        guard FileManager.default.fileExists(atPath: study.path) else {
+            throw HTTPError(.gone, message: "job \(id)'s study is no longer kept: its DICOM objects cannot be made")
+        }
+        let folders = store.folders, version = settings.pipeline.softwareVersion
+        // Written and zipped off the event loops.
+        let zip = try await Task.detached { () throws -> Data in
+            let out = folders.staging.appendingPathComponent("dicom-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let report = try ExportDicom.run(study: [study.path], source: .package(folders.package(package)), out: out, formats: formats,
+                                             softwareVersion: version, threads: 1)
+            let archive = try Archive(accessMode: .create)
+            for file in report.files {
+                let url = URL(fileURLWithPath: file.path)
+                try archive.addEntry(with: url.lastPathComponent, relativeTo: url.deletingLastPathComponent(), compressionMethod: .deflate)
+            }
+            return archive.data ?? Data()
+        }.value
+        return Response(status: .ok, headers: [.contentType: "application/zip",
+                                               .contentDisposition: "attachment; filename=\"\(id)-dicom.zip\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: zip)))
     }
 
     // Sends a job's results back again (to where they went, or to its DICOM peer's returnTo).

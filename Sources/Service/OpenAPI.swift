@@ -217,6 +217,18 @@ public enum OpenAPI {
               responses:
                 "200": {description: 'Cancelled.'}
                 "409": {description: 'The job has ended.'}
+          /v1/jobs/{id}/dicom:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: formats, in: query, required: false, schema: {type: string, default: 'seg,stl'}, description: 'seg, rtstruct, stl, obj (comma-separated).'}
+            get:
+              summary: 'A finished job''s results as DICOM objects of its identified study, as vrprep export-dicom writes them, in a zip (owner, admin; never through a share link).'
+              responses:
+                "200": {description: 'application/zip: seg.dcm, rtstruct.dcm, stl-NAME.dcm, obj-NAME.dcm, mtl-NAME.dcm as asked.'}
+                "400": {description: 'An unknown format.'}
+                "404": {description: 'No such job of the caller.'}
+                "409": {description: 'The job has not finished with a package.'}
+                "410": {description: 'Its study is no longer kept.'}
           /v1/jobs/{id}/return:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

@@ -1,10 +1,14 @@
 import DICOM
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 @testable import Service
 import Testing
 import TestSupport
 import VolumeCore
 import VolumeIO
+import ZIPFoundation
 
 /// The service's door to a segmentation made elsewhere: a kept study, a NIfTI sent with its job,
 /// the package made from it with the names given; one of another place fails naming its file.
@@ -56,6 +60,22 @@ extension ServiceTests {
                 Issue.record("not 8-bit labels"); return
             }
             #expect(got.voxels == sent.voxels)
+            // Its results as DICOM objects of the (identified) study, for its owner only: a zip of the SEG and the models.
+            let jobID = try #require(job["id"] as? String)
+            let (got200, zipped, head) = try await service.request("GET", "/v1/jobs/\(jobID)/dicom?formats=seg,stl", token: owner)
+            #expect(got200 == 200 && head.value(forHTTPHeaderField: "Content-Type") == "application/zip")
+            let archive = try Archive(data: zipped, accessMode: .read)
+            #expect(archive.map(\.path).sorted() == ["seg.dcm", "stl-lesion.dcm", "stl-margin.dcm"], "\(archive.map(\.path))")
+            var seg = Data()
+            _ = try archive.extract(try #require(archive["seg.dcm"])) { seg.append($0) }
+            #expect(seg.count > 132 && seg[128..<132] == Data("DICM".utf8))
+            let stranger = try service.store.createToken(role: .submitter, name: "someone else")
+            #expect(try await service.request("GET", "/v1/jobs/\(jobID)/dicom", token: stranger).0 == 404)
+            #expect(try await service.request("GET", "/v1/jobs/\(jobID)/dicom?formats=seg,usdz", token: owner).0 == 400)
+            // A share link never opens them.
+            let (_, shareBody, _) = try await service.request("POST", "/v1/packages/\(package)/shares", token: owner)
+            let share = try #require(service.json(shareBody)["token"] as? String)
+            #expect(try await service.request("GET", "/v1/jobs/\(jobID)/dicom?share=\(share)").0 == 401)
             // The file is not kept once its job has ended.
             #expect(!FileManager.default.fileExists(atPath: service.data.appendingPathComponent("segmentations/\(job["id"] as? String ?? "")").path))
 
