@@ -129,12 +129,7 @@ public struct BuildSurfaces: Sendable {
             guard !mesh.indices.isEmpty else { throw Failure(description: "no voxel of the study is above --iso \(plainNumber(iso)): nothing to mesh") }
             return [mesh]
         case .labelMap(let path, let label, let study, let iso):
-            let labels: LabelMap
-            do {
-                labels = try NIfTI.readLabelMap(URL(fileURLWithPath: path))
-            } catch {
-                throw Failure(description: "\(error)")
-            }
+            let labels = try ImportSegmentation.labelMap(URL(fileURLWithPath: path), study: study.map { [$0] })
             let counts = labels.voxelCounts(threads: threads)
             let present = counts.keys.filter { $0 != 0 }.sorted()
             let chosen: [Int]

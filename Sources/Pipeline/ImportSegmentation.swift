@@ -75,6 +75,26 @@ public enum ImportSegmentation {
         return (LabelMap(storage: .uint8(onGrid), labels: map.labels), warnings)
     }
 
+    /// A segmentation file as a label map for the mesh and render doors: a NIfTI or NRRD on its
+    /// own grid; a DICOM Segmentation or RT Structure Set placed on `study`'s grid (it needs it:
+    /// its frames and contours are positions in the study).
+    public static func labelMap(_ file: URL, study paths: [String]?) throws(Failure) -> LabelMap {
+        switch kind(of: file) {
+        case .nifti:
+            do { return try NIfTI.readLabelMap(file) } catch { throw Failure(description: "\(error)") }
+        case .nrrd:
+            do { return try NRRD.readSegmentation(file).0 } catch { throw Failure(description: error.description) }
+        case .dicom:
+            guard let paths, !paths.isEmpty else {
+                throw Failure(description: "\(file.path) is a DICOM segmentation: it lies on its study's images, so give the study too")
+            }
+            let series = try SeriesChoice.choose(DicomLoader().load(paths), from: paths)
+            return try labels(from: file, onto: series.info).0
+        case .unknown(let what):
+            throw Failure(description: "\(file.path) is \(what): a segmentation is a NIfTI label map, a Slicer .seg.nrrd, a DICOM Segmentation or an RT Structure Set")
+        }
+    }
+
     /// Names for label values, written "1=liver,2=tumor" (a label 1…255, a name of 1…64 characters).
     public static func names(parsing text: String) throws(Failure) -> [Int: String] {
         var names: [Int: String] = [:]

@@ -56,7 +56,7 @@ public struct RenderImages: Sendable {
         }
         var map: LabelMap?
         if let labels {
-            do { map = try NIfTI.readLabelMap(URL(fileURLWithPath: labels)) } catch { throw Failure(description: "\(error)") }
+            map = try ImportSegmentation.labelMap(URL(fileURLWithPath: labels), study: study.isEmpty ? nil : study)
         }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -8,8 +8,9 @@ struct MeshCommand: ParsableCommand {
         commandName: "mesh",
         abstract: "Build a surface mesh from a label map or a study, smooth it, decimate it and write it.",
         discussion: """
-            From a label map (.nii/.nii.gz): the surface of --label N (default: every label, each its own mesh; \
-            STL, OBJ and PLY hold one, so give --label when there are several). Add --study DIR --iso V to \
+            From a label map (.nii/.nii.gz, a Slicer .seg.nrrd, or with --study DIR a DICOM Segmentation or RT \
+            Structure Set .dcm, placed on that study): the surface of --label N (default: every label, each its own \
+            mesh; STL, OBJ and PLY hold one, so give --label when there are several). Add --study DIR --iso V to \
             place the surface between voxels by the study's intensities (the label still decides what is inside).
             From a study (DICOM folder, files or zip): the iso-surface --iso V (inside: value > V).
             Then --smooth N passes of Taubin smoothing (no shrinking), --target-triangles N or --decimate \
@@ -58,7 +59,10 @@ struct MeshCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    var isLabelMap: Bool { paths.count == 1 && (paths[0].hasSuffix(".nii") || paths[0].hasSuffix(".nii.gz")) }
+    /// A label map: NIfTI or Slicer NRRD; or, with --study, a DICOM Segmentation or RT Structure Set (.dcm).
+    var isLabelMap: Bool {
+        paths.count == 1 && (ImportSegmentation.isSegmentationName(paths[0]) && (!paths[0].lowercased().hasSuffix(".dcm") || study != nil))
+    }
 
     func validate() throws {
         guard BuildSurfaces.writes(out) else {
@@ -66,7 +70,8 @@ struct MeshCommand: ParsableCommand {
         }
         if !isLabelMap && iso == nil { throw ValidationError("meshing a study needs --iso VALUE") }
         if !isLabelMap && (label != nil || study != nil) { throw ValidationError("--label and --study apply to a label map") }
-        if study != nil && iso == nil { throw ValidationError("--study needs --iso VALUE") }
+        // (A DICOM segmentation takes --study to be placed; a NIfTI or NRRD takes it only with --iso.)
+        if study != nil && iso == nil && !paths[0].lowercased().hasSuffix(".dcm") { throw ValidationError("--study needs --iso VALUE") }
         if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
         if let targetTriangles, targetTriangles < 1 {
             throw ValidationError("--target-triangles must be at least 1, not \(targetTriangles)")

@@ -24,7 +24,7 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "A study (DICOM folder, files, zip) to render as a volume or slice.")
     var study: [String] = []
 
-    @Option(help: "Label map (.nii, .nii.gz): its surfaces (or, with --slice, its colours).")
+    @Option(help: "Label map (.nii, .nii.gz, a Slicer .seg.nrrd; a DICOM SEG or RT Structure Set with its STUDY): its surfaces (or, with --slice, its colours).")
     var labels: String?
 
     @Option(parsing: .upToNextOption, help: "Mesh files (.stl, .obj, .ply, LPS mm) to draw as surfaces.")
@@ -81,7 +81,7 @@ struct RenderCommand: ParsableCommand {
     func validate() throws {
         _ = try imageSize(option: size)
         guard !study.isEmpty || labels != nil || !meshes.isEmpty else {
-            throw ValidationError("give a study, --labels L.nii.gz or --meshes FILE… to render")
+            throw ValidationError("give a study, --labels FILE (.nii.gz, .seg.nrrd; a DICOM SEG or RTSTRUCT with its study) or --meshes FILE… to render")
         }
         if let preset, !RenderImages.volumePresetNames.contains(preset) {
             throw ValidationError("--preset must be one of \(RenderImages.volumePresetNames.joined(separator: ", ")), not '\(preset)'")

@@ -49,6 +49,20 @@ import TestSupport
             #expect(verified.status == 0, "\(verified.standardError)")
         }
 
+        // The mesh and render doors take them too: the sphere's surface from Slicer's file on its own grid and from
+        // the RT Structure Set placed on the study (15 mm radius: 14.1 mL); a DICOM segmentation without its study is refused.
+        for (input, study) in [("slicer.seg.nrrd", [String]()), ("rt-utils.dcm", ["--study", Fixtures.sampleCT.path])] {
+            let mesh = try CommandLineTool.run(["mesh", folder.appendingPathComponent(input).path, "--label", "2",
+                                                "--out", folder.appendingPathComponent("sphere-\(input).stl").path, "--json"] + study)
+            #expect(mesh.status == 0, "\(input): \(mesh.standardError)")
+            let measured = (try? JSONSerialization.jsonObject(with: Data(mesh.standardOutput.utf8)) as? [String: Any]) ?? [:]
+            let volume = ((measured["structures"] as? [[String: Any]])?.first?["volumeML"] as? Double) ?? 0
+            #expect(abs(volume - 4 / 3 * Double.pi * 15 * 15 * 15 / 1000) < 0.5, "\(input): \(volume) mL")
+        }
+        let alone = try CommandLineTool.run(["render", "--labels", folder.appendingPathComponent("highdicom.seg").path,
+                                             "--out", folder.appendingPathComponent("r").path] + ProcessCommandTests.shaders)
+        #expect(alone.status == 1 && alone.standardError.contains("give the study too"), "\(alone.standardError)")
+
         // Refused, each naming the file and the fault; nothing written.
         let bad: [(file: String, says: String)] = [
             ("other-study.seg", "a segmentation of another study"),
