@@ -177,7 +177,7 @@ enum SessionPage {
                 send({ type: "hand", raised: handRaised });
               };
               // The others: a laser pointer (a line with their name at its end) and, from a headset,
-              // a head. Each in its own colour; a pointer not moved for 3 s fades out.
+              // a head. Each in its own colour; a pointer not moved for 5 s fades out.
               const others = new Map();
               const colours = [0xffcc00, 0x33ccff, 0xff66cc, 0x66ff66, 0xff8844, 0xaa88ff];
               const nameOf = id => (participants.find(p => p.id === id) || { name: id }).name;
@@ -241,7 +241,7 @@ enum SessionPage {
                 const now = performance.now();
                 const r = canvas.getBoundingClientRect();
                 for (const [, entry] of others) {
-                  if (entry.line.visible && now - entry.at > 3000) { entry.line.visible = false; publishOthers(); }
+                  if (entry.line.visible && now - entry.at > 5000) { entry.line.visible = false; publishOthers(); }
                   const anchor = entry.line.visible ? entry.end : entry.head.visible ? entry.head.position : null;
                   if (!anchor) { entry.tag.style.display = "none"; continue; }
                   const p = anchor.clone().project(camera);

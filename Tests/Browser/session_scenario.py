@@ -22,6 +22,16 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+# How long a page may take to show what it was sent: three or four pages draw in software GL on
+# two cores (and a CI machine may be busier still).
+WAIT_MS = 30_000
+# The step under way, named in the error if one fails.
+STEP = ["starting"]
+
+
+def step(name: str) -> None:
+    STEP[0] = name
+
 
 def camera(page) -> dict:
     return json.loads(page.evaluate("document.body.dataset.camera || 'null'") or "null")
@@ -59,10 +69,12 @@ def main() -> None:
             page.wait_for_function("document.body.dataset.session === 'joined' && document.body.dataset.scene === 'ready'", timeout=60_000)
             return page
 
+        step("opening the host's and the participants' pages")
         host = open_page("Sato", host=True)
         first = open_page("Lima", lang="pt")
         second = open_page("Reyes", lang="es")
         result["roles"] = [p.evaluate("document.body.dataset.role") for p in (host, first, second)]
+        step("following the host's camera")
         # The host turns the camera: both participants follow, within 1 mm and 0.1°, timed.
         start = camera(host)
         position = [start["target"][0] + 0.3, start["target"][1] + 0.1, start["target"][2] + 0.2]
@@ -87,37 +99,42 @@ def main() -> None:
         result["hostCamera"] = wanted
         host.screenshot(path=str(args.shots / "01-host.png"))
         first.screenshot(path=str(args.shots / "02-participant-pt.png"))
+        step("listing the 100 mm distance")
         # A distance of 100 mm (the scene is in metres): every page lists it.
         target = start["target"]
         host.evaluate(f"window.vrprepSession.addDistance({json.dumps(target)}, {json.dumps([target[0] + 0.06, target[1] + 0.08, target[2]])}, 'margin')")
         for page in (host, first, second):
-            page.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=10_000)
+            page.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
         result["annotationTexts"] = [p.inner_text("#annotations") for p in (host, first, second)]
         second.screenshot(path=str(args.shots / "03-participant-es-annotation.png"))
+        step("refusing a participant's camera")
         # A participant tries to move everyone: refused, and nobody moves.
         first.evaluate("window.vrprepSession.send({type: 'camera', position: [1, 1, 1], target: [0, 0, 0], up: [0, 1, 0], fov: 40})")
-        first.wait_for_function("document.body.dataset.refused !== undefined", timeout=10_000)
+        first.wait_for_function("document.body.dataset.refused !== undefined", timeout=WAIT_MS)
         time.sleep(0.5)
         result["refused"] = first.evaluate("document.body.dataset.refused")
         result["refusedText"] = first.inner_text("#sessionMessage")
         result["afterRefusal"] = [close_to(camera(p), wanted) for p in (host, second)]
+        step("the late joiner's snapshot")
         # A late joiner: the camera and the annotation from its snapshot.
         late = open_page("Tanaka", lang="ja")
-        late.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=10_000)
+        late.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
         time.sleep(0.3)
         result["late"] = {"camera": close_to(camera(late), wanted), "annotations": late.inner_text("#annotations"),
                           "participants": late.inner_text("#participants")}
         late.screenshot(path=str(args.shots / "04-late-joiner-ja.png"))
+        step("showing a participant's pointer")
         # A participant points at the model: the others see the ray end on it, with the name.
         # (From above the head, straight down: seen from the host's side view, it ends on the scalp.)
         first.evaluate(f"document.getElementById('pointing').checked = true; window.vrprepSession.showPointer({json.dumps([target[0], target[1] + 0.4, target[2]])}, [0, -1, 0])")
-        host.wait_for_function("(JSON.parse(document.body.dataset.pointers || '[]')).some(p => p.name === 'Lima')", timeout=10_000)
-        # (Read at once: a pointer not moved for 3 s fades, and software GL draws few frames a second.)
+        host.wait_for_function("(JSON.parse(document.body.dataset.pointers || '[]')).some(p => p.name === 'Lima')", timeout=WAIT_MS)
+        # (Read at once: a pointer not moved for 5 s fades, and software GL draws few frames a second.)
         seen = host.wait_for_function("""() => {
             const tags = [...document.querySelectorAll('.tag')].filter(t => t.style.display === 'block').map(t => t.textContent);
-            return tags.includes('Lima') ? { tags: tags, pointers: JSON.parse(document.body.dataset.pointers) } : null; }""", timeout=10_000).json_value()
+            return tags.includes('Lima') ? { tags: tags, pointers: JSON.parse(document.body.dataset.pointers) } : null; }""", timeout=WAIT_MS).json_value()
         pointer = next(p for p in seen["pointers"] if p["name"] == "Lima")
         result["pointer"] = {"name": pointer["name"], "endFromOriginMM": 1000 * (target[1] + 0.4 - pointer["end"][1]), "tag": seen["tags"]}
+        step("showing a headset's head")
         # A headset's head pose (as its page sends it in VR): the others show a head with the name.
         # (Beside the model as the host sees it, a little behind: a head at its true size in the view.)
         view = [t - p for p, t in zip(wanted["position"], wanted["target"])]
@@ -128,13 +145,15 @@ def main() -> None:
         norm = math.dist(right, [0, 0, 0])
         head = [t + 0.2 * r / norm + 0.15 * v for t, r, v in zip(wanted["target"], right, view)]
         second.evaluate(f"window.vrprepSession.send({{type: 'avatar', position: {json.dumps(head)}, orientation: [0, 0.38268343, 0, 0.92387953]}})")
-        host.wait_for_function("(JSON.parse(document.body.dataset.avatars || '[]')).some(p => p.name === 'Reyes')", timeout=10_000)
+        host.wait_for_function("(JSON.parse(document.body.dataset.avatars || '[]')).some(p => p.name === 'Reyes')", timeout=WAIT_MS)
         result["avatars"] = [a["name"] for a in json.loads(host.evaluate("document.body.dataset.avatars"))]
         host.screenshot(path=str(args.shots / "05-host-sees-pointer-and-head.png"))
+        step("showing a raised hand")
         # A participant raises a hand: the host's list shows it.
         second.click("#hand")
-        host.wait_for_function("document.getElementById('participants').textContent.includes('hand raised')", timeout=10_000)
+        host.wait_for_function("document.getElementById('participants').textContent.includes('hand raised')", timeout=WAIT_MS)
         result["hand"] = [line for line in host.inner_text("#participants").splitlines() if "hand raised" in line]
+        step("marking and removing a point")
         # A participant marks a labelled point by a click on the model: every page lists it; the
         # host removes it and it is gone everywhere.
         second.fill("#annotationText", "sutura")
@@ -142,30 +161,32 @@ def main() -> None:
         box = second.locator("#scene").bounding_box()
         second.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         for page in (host, first, second, late):
-            page.wait_for_function("document.getElementById('annotations').textContent.includes('sutura')", timeout=10_000)
+            page.wait_for_function("document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
         result["pointAnnotation"] = [a for a in json.loads(host.evaluate("document.body.dataset.annotations")) if a["text"] == "sutura"]
         host.click("#annotations li:has-text('sutura') button.remove")
         for page in (host, first, second, late):
-            page.wait_for_function("!document.getElementById('annotations').textContent.includes('sutura')", timeout=10_000)
+            page.wait_for_function("!document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
         result["afterRemoval"] = [p.inner_text("#annotations") for p in (host, first, second, late)]
+        step("hiding a structure and clipping")
         # The host hides a structure and cuts across its view: every page does the same.
         # (The last structure, the skin, is hidden; the cut runs through the skull at the target.)
         structure = host.evaluate("[...document.querySelectorAll('#structures input[type=checkbox]')].pop().dataset.structure")
         host.click(f"#structures input[type=checkbox][data-structure='{structure}']")
         for page in (first, second, late):
-            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=10_000)
+            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
         time.sleep(0.5)
         first.screenshot(path=str(args.shots / "06-participant-pt-hidden.png"))
         host.evaluate("window.vrprepSession.clip(true, 0)")
         for page in (first, second, late):
-            page.wait_for_function("document.body.dataset.clip && document.body.dataset.clip !== 'null'", timeout=10_000)
-            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=10_000)
+            page.wait_for_function("document.body.dataset.clip && document.body.dataset.clip !== 'null'", timeout=WAIT_MS)
+            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
         result["clip"] = [json.loads(p.evaluate("document.body.dataset.clip")) for p in (host, first, second, late)]
         result["hidden"] = {"structure": structure, "checked": [p.evaluate(f"document.querySelector('#structures input[data-structure=\"{structure}\"]').checked") for p in (first, second, late)]}
         time.sleep(0.5)
         first.screenshot(path=str(args.shots / "07-participant-pt-clip.png"))
         # The clip controls are the presenter's alone.
         result["clipControls"] = [p.evaluate("getComputedStyle(document.getElementById('clipControls')).display") for p in (host, first)]
+        step("ending the session")
         # The host ends the session through the API: every page says so in its language.
         result["endedTexts"] = []
         session_id = args.join.split("/session/")[1].split("?")[0]
@@ -173,7 +194,7 @@ def main() -> None:
                                         headers={"Authorization": f"Bearer {args.owner_token}"})
         result["endStatus"] = urllib.request.urlopen(ending).status
         for page in (host, first, second, late):
-            page.wait_for_function("document.body.dataset.session === 'ended'", timeout=10_000)
+            page.wait_for_function("document.body.dataset.session === 'ended'", timeout=WAIT_MS)
             result["endedTexts"].append(page.inner_text("#sessionMessage"))
         late.screenshot(path=str(args.shots / "08-ended-ja.png"))
         browser.close()
@@ -184,5 +205,5 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as error:  # noqa: BLE001 (the Swift test shows why)
-        print(f"session_scenario.py: {error}", file=sys.stderr)
+        print(f"session_scenario.py: while {STEP[0]}: {error}", file=sys.stderr)
         sys.exit(1)
