@@ -1,7 +1,8 @@
 import Foundation
 import VolumeCore
 
-/// Reads a DICOM Segmentation (BINARY, or FRACTIONAL thresholded at half its maximum) made by
+/// Reads a DICOM Segmentation (BINARY, FRACTIONAL thresholded at half its maximum, or a Label Map
+/// Segmentation whose pixels are segment numbers) made by
 /// another tool (or an RT Structure Set, through `RTStructureSet.read`) onto a loaded series' grid: each frame placed by its own position and
 /// orientation, each segment a label (its number) named by its label and coloured by its CIELab
 /// value. A segmentation of another study or frame of reference, with pixels outside the study,
@@ -35,11 +36,8 @@ public enum DicomSegmentationReader {
         do { file = try DicomFile(path: url.path) } catch { throw Failure(description: "not readable as DICOM: \(error)") }
         let sopClass = file.string(.sopClassUID) ?? ""
         if sopClass == RTStructureSet.storage { return try RTStructureSet.read(url, onto: series) }
-        guard sopClass == segmentationStorage else {
+        guard sopClass == segmentationStorage || sopClass == labelMapSegmentationStorage else {
             let name = DicomFile.nameOfUID(sopClass) ?? "unknown"
-            if sopClass == labelMapSegmentationStorage {
-                throw Failure(description: "a Label Map Segmentation, not read here yet: export it as a BINARY segmentation")
-            }
             throw Failure(description: "not a DICOM Segmentation or RT Structure Set: its SOP class is \(sopClass.isEmpty ? "missing" : "\(sopClass) (\(name))")")
         }
         // Of this study, in its frame of reference.
@@ -58,18 +56,24 @@ public enum DicomSegmentationReader {
         let type = file.string(segmentationType) ?? ""
         let bits = file.int(bitsAllocated) ?? 0
         let threshold: Int
+        // A label map segmentation's pixels are segment numbers; the others' frames are one segment's.
+        let labelMap = type == "LABELMAP"
         switch (type, bits) {
         case ("BINARY", 1): threshold = 1
         case ("FRACTIONAL", 8): threshold = max(1, ((file.int(maximumFractionalValue) ?? 255) + 1) / 2)
-        default: throw Failure(description: "a \(type.isEmpty ? "segmentation of no type" : type) segmentation of \(bits)-bit pixels is not read here (BINARY 1-bit, FRACTIONAL 8-bit)")
+        case ("LABELMAP", 8), ("LABELMAP", 16): threshold = 1
+        default: throw Failure(description: "a \(type.isEmpty ? "segmentation of no type" : type) segmentation of \(bits)-bit pixels is not read here (BINARY 1-bit, FRACTIONAL 8-bit, LABELMAP 8 or 16-bit)")
         }
         // Segments: number, label, colour.
         var labels: [LabelInfo] = []
         for item in 0..<(file.itemCount(segmentSequence) ?? 0) {
             let path: [DicomFile.SequenceStep] = [(segmentSequence, item)]
-            guard let number = file.int(segmentNumber, within: path), (1...255).contains(number) else {
+            guard let number = file.int(segmentNumber, within: path), (0...255).contains(number) else {
                 throw Failure(description: "segment \(item + 1) has no SegmentNumber in 1…255")
             }
+            // (A label map segmentation may describe its background as segment 0: not a structure.)
+            if number == 0 && labelMap { continue }
+            guard number > 0 else { throw Failure(description: "segment \(item + 1) has SegmentNumber 0 (they start at 1)") }
             let name = file.string(segmentLabel, within: path) ?? "segment \(number)"
             let color = (file.doubles(cielab, within: path)).flatMap { $0.count == 3 ? DicomSegmentation.rgb(dicomLab: SIMD3($0[0], $0[1], $0[2])) : nil }
             labels.append(LabelInfo(value: number, name: name.isEmpty ? "segment \(number)" : name,
@@ -80,7 +84,7 @@ public enum DicomSegmentationReader {
             throw Failure(description: "its pixel data is missing or compressed (only uncompressed segmentations are read)")
         }
         let frameSize = rowCount * columnCount
-        let needed = bits == 1 ? (frames * frameSize + 7) / 8 : frames * frameSize
+        let needed = bits == 1 ? (frames * frameSize + 7) / 8 : frames * frameSize * (bits / 8)
         guard pixels.count >= needed else {
             throw Failure(description: "its pixel data holds \(pixels.count) bytes, \(frames) frames of \(rowCount)×\(columnCount) need \(needed)")
         }
@@ -99,8 +103,9 @@ public enum DicomSegmentationReader {
                   let spacing = vector(pixelSpacing, in: pixelMeasures, frame: f), spacing.count == 2, spacing.allSatisfy({ $0 > 0 }) else {
                 throw Failure(description: "frame \(f + 1) has no position, orientation or pixel spacing")
             }
-            guard let number = file.int(referencedSegmentNumber, within: [(perFrameGroups, f), (segmentIdentification, 0)])
-                    ?? file.int(referencedSegmentNumber, within: shared + [(segmentIdentification, 0)]), known.contains(number) else {
+            let number = file.int(referencedSegmentNumber, within: [(perFrameGroups, f), (segmentIdentification, 0)])
+                ?? file.int(referencedSegmentNumber, within: shared + [(segmentIdentification, 0)]) ?? 0
+            guard labelMap || known.contains(number) else {
                 throw Failure(description: "frame \(f + 1) names no segment of the SegmentSequence")
             }
             let origin = SIMD3(position[0], position[1], position[2])
@@ -115,19 +120,29 @@ public enum DicomSegmentationReader {
             let stepColumn = alongRow - start, stepRow = alongColumn - start
             func whole(_ v: SIMD3<Double>) -> Bool { max(abs(v.x - v.x.rounded()), abs(v.y - v.y.rounded()), abs(v.z - v.z.rounded())) < 0.01 }
             if !(whole(start) && whole(stepColumn) && whole(stepRow)) { offGrid = true }
-            let value = UInt8(number)
             for r in 0..<rowCount {
                 for c in 0..<columnCount {
                     let p = f * frameSize + r * columnCount + c
-                    let on = bits == 1 ? (pixels[p >> 3] >> UInt8(p & 7)) & 1 == 1 : Int(pixels[p]) >= threshold
-                    guard on else { continue }
+                    var value = UInt8(clamping: number)
+                    if labelMap {
+                        // The pixel is a segment number (16-bit ones little endian, as read).
+                        let stored = bits == 16 ? Int(pixels[2 * p]) | Int(pixels[2 * p + 1]) << 8 : Int(pixels[p])
+                        guard stored != 0 else { continue }
+                        guard known.contains(stored) else {
+                            throw Failure(description: "frame \(f + 1) holds the value \(stored), which no segment of the SegmentSequence numbers")
+                        }
+                        value = UInt8(stored)
+                    } else {
+                        let on = bits == 1 ? (pixels[p >> 3] >> UInt8(p & 7)) & 1 == 1 : Int(pixels[p]) >= threshold
+                        guard on else { continue }
+                    }
                     let index = start + stepColumn * Double(c) + stepRow * Double(r)
                     let n = SIMD3(Int(index.x.rounded()), Int(index.y.rounded()), Int(index.z.rounded()))
                     guard grid.contains(n) else { outside += 1; continue }
                     let o = grid.offset(n.x, n.y, n.z)
                     if out.voxels[o] != 0 && out.voxels[o] != value { overlapped += 1 }
                     out.voxels[o] = value
-                    counts[number, default: 0] += 1
+                    counts[Int(value), default: 0] += 1
                 }
             }
         }

@@ -16,6 +16,7 @@ import TestSupport
         #expect(made.status == 0, "\(made.standardError.suffix(1500))")
         let cases: [(file: String, names: [String], wanted: [String])] = [
             ("highdicom.seg", [], ["bony", "sphere"]),                       // the SEG's segment labels
+            ("highdicom-labelmap.seg", [], ["bony", "sphere"]),              // a Label Map Segmentation (its background segment 0 left out)
             ("nibabel.nii.gz", ["--label-names", "1=bony,2=sphere"], ["bony", "sphere"]),
             ("nibabel-cropped.nii.gz", [], ["label_1", "label_2"]),          // no table, no names given
             ("rt-utils.dcm", [], ["bony", "sphere"]),                        // an RT Structure Set's ROI names

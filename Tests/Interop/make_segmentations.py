@@ -10,6 +10,7 @@ kept as EXPECTED.npy (values 1 and 2, array [slice][row][column], slices ordered
 normal). Written from them:
 
 * ``highdicom.seg``: a BINARY DICOM Segmentation by highdicom, segments "bony" and "sphere";
+* ``highdicom-labelmap.seg``: the same as a Label Map Segmentation (pixels are segment numbers);
 * ``rt-utils.dcm``: an RT Structure Set by rt-utils, ROIs "bony" and "sphere";
 * ``nibabel.nii.gz``: a NIfTI label map by nibabel (RAS affine, as nibabel writes it);
 * ``slicer.seg.nrrd``: a segmentation as Slicer saves it (pynrrd: cropped, LPS, gzip, SegmentN_ fields);
@@ -125,6 +126,12 @@ def make(study: Path, out: Path) -> None:
                               sop_instance_uid=hd.UID(), instance_number=1, manufacturer="highdicom test",
                               manufacturer_model_name="fixture", software_versions="1", device_serial_number="1")
     seg.save_as(out / "highdicom.seg")
+    # The same as a Label Map Segmentation (its pixels are the segment numbers).
+    labelmap = hd.seg.Segmentation(source_images=images, pixel_array=expected, segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+                                   segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=901,
+                                   sop_instance_uid=hd.UID(), instance_number=1, manufacturer="highdicom test",
+                                   manufacturer_model_name="fixture", software_versions="1", device_serial_number="1")
+    labelmap.save_as(out / "highdicom-labelmap.seg")
     # Another study's segmentation: the same pixels, another StudyInstanceUID.
     other = pydicom.dcmread(out / "highdicom.seg")
     other.StudyInstanceUID = pydicom.uid.generate_uid()
