@@ -343,6 +343,25 @@ extension DicomServiceTests {
 /// The round trip: a PACS sends a study, the service makes its package and sends the results back
 /// into the same study of that PACS (issue "Back to the hospital").
 extension DicomServiceTests {
+    /// Orthanc is given the sample study and told to send it to the service: Orthanc's study id and the job's.
+    static func orthancSendsTheSample(_ orthanc: Orthanc, to service: Running, admin: String) async throws -> (study: String, job: String) {
+        for file in Fixtures.sampleCTFiles {
+            _ = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
+        }
+        let study = try #require((try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String])?.first)
+        #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8)).0 == 200)
+        let job = try #require(try await jobs(service, admin: admin, count: 1, within: 60)?.first)
+        return (study, try #require(job["id"] as? String))
+    }
+
+    /// The series Orthanc holds in a study, as "MODALITY:instances", sorted.
+    static func seriesHeld(by orthanc: Orthanc, study: String) async throws -> [String] {
+        let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
+        return series.map { entry in
+            "\((entry["MainDicomTags"] as? [String: Any])?["Modality"] as? String ?? "?"):\((entry["Instances"] as? [Any])?.count ?? 0)"
+        }.sorted()
+    }
+
     /// A job's "returned" once `until` holds of it (or after 60 s, as it then is).
     static func returned(_ service: Running, job id: String, admin: String,
                          until: ([String: Any]) -> Bool) async throws -> [String: Any] {
@@ -369,13 +388,7 @@ extension DicomServiceTests {
             #expect(status == 201 && (service.json(saved)["returnTo"] as? [String: Any])?["port"] as? Int == orthanc.dicomPort)
             let bad = #"{"returnTo": {"ae": "ORTHANC", "host": "127.0.0.1", "port": 70000}}"#
             #expect(try await service.request("PUT", "/v1/dicom/peers/X", token: admin, body: Data(bad.utf8), type: "application/json").0 == 400)
-            for file in Fixtures.sampleCTFiles {
-                _ = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
-            }
-            let study = try #require((try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String])?.first)
-            #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8)).0 == 200)
-            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
-            let id = try #require(job["id"] as? String)
+            let (study, id) = try await Self.orthancSendsTheSample(orthanc, to: service, admin: admin)
             let done = try await service.wait(job: id, token: admin)
             #expect(done["state"] as? String == "done", "\(done)")
             // The results go back: the job says so once Orthanc has them.
@@ -384,11 +397,7 @@ extension DicomServiceTests {
             // Orthanc holds one study: the original CT series, the segmentation and the models.
             let studies = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String]
             #expect(studies == [study], "\(studies ?? [])")
-            let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
-            let found = series.map { entry -> String in
-                let modality = (entry["MainDicomTags"] as? [String: Any])?["Modality"] as? String ?? "?"
-                return "\(modality):\((entry["Instances"] as? [Any])?.count ?? 0)"
-            }.sorted()
+            let found = try await Self.seriesHeld(by: orthanc, study: study)
             #expect(found == ["CT:108", "M3D:2", "SEG:1"], "\(found)")
             // Sent again on request: the same objects (new instances) arrive again.
             let (again, _, _) = try await service.request("POST", "/v1/jobs/\(id)/return", token: admin)
@@ -418,20 +427,11 @@ extension DicomServiceTests {
             #expect(status == 201 && (service.json(saved)["returnTo"] as? [String: Any])?["stow"] as? String != nil, "\(service.json(saved))")
             let notURL = #"{"stow": "ftp://somewhere"}"#
             #expect(try await service.request("PUT", "/v1/dicom/peers/X", token: admin, body: Data(notURL.utf8), type: "application/json").0 == 400)
-            for file in Fixtures.sampleCTFiles {
-                _ = try await orthanc.request("POST", "/instances", body: try Data(contentsOf: file))
-            }
-            let study = try #require((try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies").1) as? [String])?.first)
-            #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(study.utf8)).0 == 200)
-            let job = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 60)?.first)
-            let id = try #require(job["id"] as? String)
+            let (study, id) = try await Self.orthancSendsTheSample(orthanc, to: service, admin: admin)
             #expect(try await service.wait(job: id, token: admin)["state"] as? String == "done")
             let returned = try await Self.returned(service, job: id, admin: admin) { ["done", "failed"].contains($0["state"] as? String ?? "") }
             #expect(returned["state"] as? String == "done" && returned["instances"] as? Int == 3, "\(returned)")
-            let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
-            let found = series.map { entry -> String in
-                "\((entry["MainDicomTags"] as? [String: Any])?["Modality"] as? String ?? "?"):\((entry["Instances"] as? [Any])?.count ?? 0)"
-            }.sorted()
+            let found = try await Self.seriesHeld(by: orthanc, study: study)
             #expect(found == ["CT:108", "M3D:2", "SEG:1"], "\(found)")
         }
     }
