@@ -90,17 +90,7 @@ public enum DicomSegmentation {
         settings.content_label = c("SEGMENTATION")
         settings.content_description = c(description.seriesDescription)
         settings.content_creator = c("VRPrep")
-        let slices = sources.map { source -> cdcm_seg_slice in
-            var slice = cdcm_seg_slice()
-            slice.source_path = c(source.path)
-            slice.sop_class_uid = c(source.sopClassUID)
-            slice.sop_instance_uid = c(source.sopInstanceUID)
-            slice.frame = UInt32(source.frame)
-            slice.frames_in_file = UInt32(source.framesInFile)
-            let p = source.position!
-            slice.position = (p.x, p.y, p.z)
-            return slice
-        }
+        let slices = sliceRecords(sources, c)
         let coded = segments.map { segment -> cdcm_seg_segment in
             var out = cdcm_seg_segment()
             out.value = segment.value
@@ -125,6 +115,20 @@ public enum DicomSegmentation {
         guard status.code == Int32(CDCM_OK) else {
             try? FileManager.default.removeItem(at: file)
             throw Failure(description: withUnsafeBytes(of: status.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+    }
+
+    /// The source images as the C writers take them (their strings kept by `c`).
+    static func sliceRecords(_ sources: [SliceSource], _ c: CStrings) -> [cdcm_seg_slice] {
+        sources.map { source in
+            var slice = cdcm_seg_slice()
+            slice.source_path = c(source.path)
+            slice.sop_class_uid = c(source.sopClassUID)
+            slice.sop_instance_uid = c(source.sopInstanceUID)
+            slice.frame = UInt32(source.frame)
+            slice.frames_in_file = UInt32(source.framesInFile)
+            if let p = source.position { slice.position = (p.x, p.y, p.z) }
+            return slice
         }
     }
 

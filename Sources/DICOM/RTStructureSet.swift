@@ -60,13 +60,7 @@ public enum RTStructureSet {
             }
         }
         guard !contours.isEmpty else { throw Failure(description: "no structure has a voxel: no contour to write") }
-        let slices = sources.map { source -> cdcm_seg_slice in
-            var slice = cdcm_seg_slice()
-            slice.source_path = c(source.path)
-            slice.sop_class_uid = c(source.sopClassUID)
-            slice.sop_instance_uid = c(source.sopInstanceUID)
-            return slice
-        }
+        let slices = DicomSegmentation.sliceRecords(sources, c)
         let coded = rois.enumerated().map { n, roi -> cdcm_rt_roi in
             var out = cdcm_rt_roi()
             out.number = Int32(n + 1)

@@ -173,32 +173,37 @@ public enum ExportDicom {
             }
             return (map, map.labels, file.path)
         case .package(let package):
-            let manifest: Manifest
-            do { manifest = try ReadPackage.manifest(package) } catch {
-                throw UseCaseFailure(description: "cannot read the package \(package.path): \(error)")
-            }
-            let folder: URL
-            var cleanup: URL?
-            if package.pathExtension.lowercased() == "zip" {
-                do { folder = try PackageStore.extract(package) } catch {
-                    throw UseCaseFailure(description: "cannot unpack the package \(package.path): \(error)")
+            return try withPackage(package) { folder, manifest throws(UseCaseFailure) in
+                let map: LabelMap
+                do { map = try NIfTI.readLabelMap(folder.appendingPathComponent("labels.nii.gz")) } catch {
+                    throw UseCaseFailure(description: "cannot read the package's label map (\(package.path)/labels.nii.gz): \(error)")
                 }
-                cleanup = folder
-            } else {
-                folder = package
+                let names = manifest.structures.map { structure in
+                    LabelInfo(value: structure.label, name: structure.name,
+                              color: RGBA(structure.color[0], structure.color[1], structure.color[2]))
+                }
+                return (map, names, "\(package.path)/labels.nii.gz")
             }
-            defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
-            let file = folder.appendingPathComponent("labels.nii.gz")
-            let map: LabelMap
-            do { map = try NIfTI.readLabelMap(file) } catch {
-                throw UseCaseFailure(description: "cannot read the package's label map (\(package.path)/labels.nii.gz): \(error)")
-            }
-            let names = manifest.structures.map { structure in
-                LabelInfo(value: structure.label, name: structure.name,
-                          color: RGBA(structure.color[0], structure.color[1], structure.color[2]))
-            }
-            return (map, names, "\(package.path)/labels.nii.gz")
         }
+    }
+
+    /// Runs `body` on a package's folder and manifest: a .zip is unpacked once, into a temporary
+    /// folder removed afterwards.
+    static func withPackage<T>(_ package: URL, _ body: (URL, Manifest) throws(UseCaseFailure) -> T) throws(UseCaseFailure) -> T {
+        var folder = package
+        var cleanup: URL?
+        if package.pathExtension.lowercased() == "zip" {
+            do { folder = try PackageStore.extract(package) } catch {
+                throw UseCaseFailure(description: "cannot unpack the package \(package.path): \(error)")
+            }
+            cleanup = folder
+        }
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        let manifest: Manifest
+        do { manifest = try PackageStore.read(folder) } catch {
+            throw UseCaseFailure(description: "cannot read the package \(package.path): \(error)")
+        }
+        return try body(folder, manifest)
     }
 
     /// A package's STL as an OBJ (mm, LPS) and its MTL naming the structure's colour.
@@ -220,49 +225,29 @@ public enum ExportDicom {
 
     /// Each structure's STL file in a package (folder or .zip), by structure name.
     static func packageMeshes(_ package: URL) throws(UseCaseFailure) -> [(String, Data)] {
-        let manifest: Manifest
-        do { manifest = try ReadPackage.manifest(package) } catch {
-            throw UseCaseFailure(description: "cannot read the package \(package.path): \(error)")
-        }
-        var folder = package
-        var cleanup: URL?
-        if package.pathExtension.lowercased() == "zip" {
-            do { folder = try PackageStore.extract(package) } catch {
-                throw UseCaseFailure(description: "cannot unpack the package \(package.path): \(error)")
+        try withPackage(package) { folder, manifest throws(UseCaseFailure) in
+            var models: [(String, Data)] = []
+            for structure in manifest.structures {
+                let file = folder.appendingPathComponent(structure.file)
+                guard structure.file.lowercased().hasSuffix(".stl"), let data = try? Data(contentsOf: file) else {
+                    throw UseCaseFailure(description: "the package \(package.path) has no STL file for \(structure.name) (\(structure.file))")
+                }
+                models.append((structure.name, data))
             }
-            cleanup = folder
+            guard !models.isEmpty else { throw UseCaseFailure(description: "the package \(package.path) holds no structure") }
+            return models
         }
-        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
-        var models: [(String, Data)] = []
-        for structure in manifest.structures {
-            let file = folder.appendingPathComponent(structure.file)
-            guard structure.file.lowercased().hasSuffix(".stl"), let data = try? Data(contentsOf: file) else {
-                throw UseCaseFailure(description: "the package \(package.path) has no STL file for \(structure.name) (\(structure.file))")
-            }
-            models.append((structure.name, data))
-        }
-        guard !models.isEmpty else { throw UseCaseFailure(description: "the package \(package.path) holds no structure") }
-        return models
     }
 
-    /// The label map as bytes on the series' grid: the same dimensions, and the same origin,
-    /// spacing and axes within 0.01 mm (a label map on another grid is refused, never misplaced).
+    /// The label map as bytes on the series' grid (`isSameGrid`: a label map on another grid is
+    /// refused, never misplaced).
     static func onGrid(_ labels: LabelMap, of series: SeriesInfo, from where_: String) throws(UseCaseFailure) -> Volume<UInt8> {
         guard case .uint8(let volume) = labels.storage else {
             throw UseCaseFailure(description: "\(where_) has labels above 255: a DICOM Segmentation of this service holds at most 255 segments")
         }
-        let a = volume.geometry, b = series.geometry
-        func near(_ x: SIMD3<Double>, _ y: SIMD3<Double>, _ tolerance: Double) -> Bool {
-            max(abs(x.x - y.x), abs(x.y - y.y), abs(x.z - y.z)) <= tolerance
-        }
-        let sameAxes = (0..<3).allSatisfy { near(a.direction.column($0), b.direction.column($0), 1e-4) }
-        guard a.dimensions == b.dimensions, near(a.spacing, b.spacing, 0.01), near(a.origin, b.origin, 0.01), sameAxes else {
-            func grid(_ g: VolumeGeometry) -> String {
-                "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(plainNumber(g.spacing.x))×\(plainNumber(g.spacing.y))×" +
-                    "\(plainNumber(g.spacing.z)) mm at (\(plainNumber(g.origin.x)), \(plainNumber(g.origin.y)), \(plainNumber(g.origin.z)))"
-            }
-            throw UseCaseFailure(description: "\(where_) is not on the study's grid: it has \(grid(a)), series " +
-                                 "\(series.seriesInstanceUID) has \(grid(b)); export the segmentation made from this study")
+        guard volume.geometry.isSameGrid(as: series.geometry) else {
+            throw UseCaseFailure(description: "\(where_) is not on the study's grid: it has \(volume.geometry.gridDescription), series " +
+                                 "\(series.seriesInstanceUID) has \(series.geometry.gridDescription); export the segmentation made from this study")
         }
         return volume
     }

@@ -128,18 +128,12 @@ public enum ImportSegmentation {
         return .unknown("neither NIfTI (by its name) nor DICOM (no DICM marker)")
     }
 
-    /// The map on `grid`: as it is when it is that grid (within 0.01 mm), else each voxel of the
+    /// The map on `grid`: as it is when it is that grid (`isSameGrid`), else each voxel of the
     /// grid takes the label of the map's nearest voxel. Refused when a labelled voxel of the map
     /// lies outside the grid (by more than half a voxel): it is not of this study.
     static func resample(_ map: Volume<UInt8>, onto grid: VolumeGeometry, file: URL) throws(Failure) -> (Volume<UInt8>, Bool) {
         let a = map.geometry
-        func near(_ x: SIMD3<Double>, _ y: SIMD3<Double>, _ tolerance: Double) -> Bool {
-            max(abs(x.x - y.x), abs(x.y - y.y), abs(x.z - y.z)) <= tolerance
-        }
-        if a.dimensions == grid.dimensions, near(a.spacing, grid.spacing, 0.01), near(a.origin, grid.origin, 0.01),
-           (0..<3).allSatisfy({ near(a.direction.column($0), grid.direction.column($0), 1e-4) }) {
-            return (map, false)
-        }
+        if a.isSameGrid(as: grid) { return (map, false) }
         // Every labelled voxel must land inside the study.
         let d = a.dimensions
         var outside = 0, labelled = 0
@@ -156,12 +150,8 @@ public enum ImportSegmentation {
             }
         }
         guard outside == 0 else {
-            func describe(_ g: VolumeGeometry) -> String {
-                "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(plainNumber(g.spacing.x))×\(plainNumber(g.spacing.y))×" +
-                    "\(plainNumber(g.spacing.z)) mm at (\(plainNumber(g.origin.x)), \(plainNumber(g.origin.y)), \(plainNumber(g.origin.z)))"
-            }
             throw Failure(description: "\(file.path) is not of this study: \(outside) of its \(labelled) labelled voxels lie outside the study's " +
-                          "volume (the file has \(describe(a)), the study \(describe(grid)))")
+                          "volume (the file has \(a.gridDescription), the study \(grid.gridDescription))")
         }
         var out = Volume<UInt8>(geometry: grid, voxels: [UInt8](repeating: 0, count: grid.voxelCount))
         let g = grid.dimensions

@@ -166,18 +166,10 @@ public struct SegmentStudy: Sendable {
             throw .nothingFound(reason: "\(error)")
         }
         let g = labels.geometry
-        let sameGrid = g.dimensions == grid.dimensions && (g.spacing - grid.spacing).length < 1e-3 &&
-            (g.origin - grid.origin).length < 1e-2 && g.direction.maxDifference(to: grid.direction) < 1e-4
-        guard sameGrid else {
-            throw .invalidParameter(name: path, reason: "the label map is not on the study's grid (\(describe(g)) vs \(describe(grid)))")
+        guard g.isSameGrid(as: grid) else {
+            throw .invalidParameter(name: path, reason: "the label map is not on the study's grid (\(g.gridDescription) vs \(grid.gridDescription))")
         }
         return label.map(labels.mask(of:)) ?? labels.maskOfAnyLabel()
-    }
-
-    private static func describe(_ g: VolumeGeometry) -> String {
-        let n = plainNumber
-        return "\(g.dimensions.x)×\(g.dimensions.y)×\(g.dimensions.z) voxels of \(n(g.spacing.x))×\(n(g.spacing.y))×" +
-            "\(n(g.spacing.z)) mm at (\(n(g.origin.x)), \(n(g.origin.y)), \(n(g.origin.z)))"
     }
 }
 
