@@ -35,17 +35,6 @@ import TestSupport
             try await request("GET", "/v1/jobs/\(id)", token: token).1
         }
 
-        /// Whether the job's process is seen within `seconds` (watched in /proc every 10 ms: under a
-        /// loaded machine an HTTP poll can miss a job of a few seconds, its process cannot be missed).
-        func jobProcessSeen(_ id: String, seconds: Double = 120) async throws -> Bool {
-            let end = Date().addingTimeInterval(seconds)
-            while Date() < end {
-                if !ServeProcess.jobProcesses(id).isEmpty { return true }
-                try await Task.sleep(nanoseconds: 10_000_000)
-            }
-            return false
-        }
-
         /// Polls until the job's state is one of `states`.
         func wait(_ id: String, token: String, for states: Set<String>, seconds: Double = 120) async throws -> [String: Any] {
             let end = Date().addingTimeInterval(seconds)
@@ -78,22 +67,26 @@ import TestSupport
         #expect(failed["state"] as? String == "failed" && (failed["error"] as? String ?? "").contains("PixelSpacing"), "\(failed)")
         #expect(try await serve.request("GET", "/healthz").0 == 200)
 
-        // 2. A good study is running when the service is killed: its process goes with it…
+        // 2. A good study is running when the service is killed: its process goes with it (it is
+        // frozen when seen, so that it cannot end first; woken after the kill, it finds its parent
+        // gone)…
         let (_, goodAnswer) = try await serve.request("POST", "/v1/studies", token: token, body: try ZipMaker.study(Fixtures.sampleCTFiles))
         let goodJob = try #require(goodAnswer["jobId"] as? String)
-        #expect(try await serve.jobProcessSeen(goodJob), "the sample's job never ran")
+        let first = try #require(await ServeProcess.freezeJobProcess(goodJob), "the sample's job never ran")
         serve.kill9()
+        kill(first, SIGCONT)
         for _ in 0..<50 where !ServeProcess.jobProcesses(goodJob).isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
         #expect(ServeProcess.jobProcesses(goodJob).isEmpty, "the job's process outlived its service")
 
         // …and after a restart the good one runs again (the service being up and the bad job still
         // failed are checked after the next restart).
         serve = try Serve(data: data)
-        #expect(try await serve.jobProcessSeen(goodJob), "the sample's job (seconds long) should run again")
+        let second = try #require(await ServeProcess.freezeJobProcess(goodJob), "the sample's job should run again")
 
         // 3. Killed again while that job runs (as a job that crashed its runner would): at the
         // next start it is failed, not queued a third time, and the service stays up.
         serve.kill9()
+        kill(second, SIGCONT)
         serve = try Serve(data: data)
         let job = try await serve.job(goodJob, token: token)
         #expect(job["state"] as? String == "failed" && (job["error"] as? String ?? "").contains("stopped twice"), "\(job)")

@@ -49,6 +49,28 @@ public final class ServeProcess: @unchecked Sendable {
             return words.contains("run-job") && words.contains(id)
         }
     }
+
+    /// Waits up to `seconds` for the job's process and freezes it (SIGSTOP) as soon as it appears,
+    /// so that it cannot finish before the caller acts on it; nil if it never appeared. The watch
+    /// runs on a thread of its own: under load Swift's task pool (two threads on two cores) can be
+    /// busy for longer than a job lasts, and a job polled from a task could start and end unseen.
+    /// Continue the process with `SIGCONT` once it should go on (or notice its parent is gone).
+    public static func freezeJobProcess(_ id: String, seconds: Double = 120) async -> Int32? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let end = Date().addingTimeInterval(seconds)
+                while Date() < end {
+                    if let pid = jobProcesses(id).first {
+                        Foundation.kill(pid, SIGSTOP)
+                        continuation.resume(returning: pid)
+                        return
+                    }
+                    usleep(5_000)
+                }
+                continuation.resume(returning: nil)
+            }
+        }
+    }
 }
 
 extension ZipMaker {
