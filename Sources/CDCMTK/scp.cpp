@@ -58,11 +58,14 @@ cdcm_status scpStatus(int code, const std::string &message = std::string()) {
     return status;
 }
 
-// Image storage classes taken in: CT, MR and their enhanced forms.
+// Storage classes taken in: CT, MR and their enhanced forms, and segmentations of them made
+// elsewhere (DICOM SEG, binary or fractional, the Label Map SEG, which DCMTK 3.6.7 does not name
+// yet, and RT Structure Sets).
 const std::set<std::string> &imageClasses() {
     static const std::set<std::string> classes = {
         UID_CTImageStorage, UID_EnhancedCTImageStorage, UID_MRImageStorage, UID_EnhancedMRImageStorage,
         UID_EnhancedMRColorImageStorage, UID_LegacyConvertedEnhancedCTImageStorage, UID_LegacyConvertedEnhancedMRImageStorage,
+        UID_SegmentationStorage, "1.2.840.10008.5.1.4.1.1.66.7", UID_RTStructureSetStorage,
     };
     return classes;
 }
@@ -586,7 +589,7 @@ cdcm_status cdcm_scp_create(const cdcm_scp_settings *settings, cdcm_scp **out) {
         for (const auto &uid : imageClasses()) classes.push_back(uid.c_str());
         // Classes a PACS often pushes along with images: accepted at association so that each
         // instance gets a clear refusal (0x0122) instead of failing the whole association.
-        for (const char *uid : {UID_RTStructureSetStorage, UID_RTPlanStorage, UID_RTDoseStorage, UID_SecondaryCaptureImageStorage,
+        for (const char *uid : {UID_RTPlanStorage, UID_RTDoseStorage, UID_SecondaryCaptureImageStorage,
                                 UID_BasicTextSRStorage, UID_EnhancedSRStorage, UID_ComprehensiveSRStorage, UID_EncapsulatedPDFStorage,
                                 UID_GrayscaleSoftcopyPresentationStateStorage, UID_PositronEmissionTomographyImageStorage,
                                 UID_NuclearMedicineImageStorage, UID_ComputedRadiographyImageStorage,

@@ -3,7 +3,8 @@ import Foundation
 
 /// A DICOM Storage SCP (DCMTK's dcmnet, one thread per association, up to `maxAssociations` at
 /// once): answers C-ECHO and takes C-STORE of CT and MR images (classic and enhanced, the common
-/// transfer syntaxes) from the calling AE titles `accept` allows, refusing other storage classes
+/// transfer syntaxes) and of segmentations made of them (SEG, Label Map SEG, RT Structure Set:
+/// `Instance.isSegmentation`) from the calling AE titles `accept` allows, refusing other storage classes
 /// with status 0x0122 (not stored) and unknown callers at association. Each instance is written
 /// to a fresh file in `folder` and handed to `stored`, which owns the file from then on.
 ///
@@ -22,6 +23,15 @@ public final class DicomReceiver: @unchecked Sendable {
         public var sopClassUID: String
         public var sopInstanceUID: String
         public var studyInstanceUID: String
+
+        /// SOP classes of segmentations: Segmentation Storage (binary, fractional), Label Map
+        /// Segmentation Storage, RT Structure Set Storage.
+        public static let segmentationClasses: Set<String> = [
+            "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7", "1.2.840.10008.5.1.4.1.1.481.3",
+        ]
+
+        /// Whether this is a segmentation of a study (a SEG or an RT Structure Set), not an image.
+        public var isSegmentation: Bool { Self.segmentationClasses.contains(sopClassUID) }
     }
 
     /// What the receiver asks and tells. Called on the association threads, at the same time for

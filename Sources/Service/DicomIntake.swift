@@ -9,6 +9,11 @@ import Logging
 /// and no association is sending it, or, for a peer whose rule is `release`, as soon as the
 /// association that sent it is released normally; then it becomes a job owned by "dicom:<AE>",
 /// with the peer's recipe (or the default), exactly as an upload would.
+///
+/// Segmentations (SEG, RT Structure Set) are filed beside their study's images
+/// (`uploads/<id>.segmentations`) and each becomes a job that makes the study's scene from it
+/// (as `POST /v1/studies/{id}/jobs?labels=…` would): of the study received with it, or, pushed
+/// on their own after their study, of the newest study that AE sent with the same StudyInstanceUID.
 public final class DicomIntake: @unchecked Sendable {
     /// A calling AE allowed on the command line: `NAME` (from any host) or `NAME@HOST`.
     public struct AllowedPeer: Sendable, Equatable, CustomStringConvertible {
@@ -91,9 +96,10 @@ public final class DicomIntake: @unchecked Sendable {
                                      dimseTimeout: settings.dimseTimeoutSeconds, maxPendingPerAddress: settings.maxPendingPerAddress)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
-            let folder = self.folder(of: study)
-            let bytes = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).reduce(Int64(0)) { sum, name in
-                sum + Int64((try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path))?[.size] as? Int ?? 0)
+            let bytes = [folder(of: study), segmentationFolder(of: study)].reduce(Int64(0)) { sum, folder in
+                ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).reduce(sum) { sum, name in
+                    sum + Int64((try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path))?[.size] as? Int ?? 0)
+                }
             }
             keep(Receiving(study: study, last: Date(), bytes: bytes))
         }
@@ -125,6 +131,11 @@ public final class DicomIntake: @unchecked Sendable {
 
     /// Where a study being received is filed (its id becomes its job's, whose input this folder is).
     private func folder(of study: ServiceStore.DicomStudy) -> URL { store.folders.uploads.appendingPathComponent(study.id) }
+
+    /// Where the segmentations received with a study wait until it is complete.
+    private func segmentationFolder(of study: ServiceStore.DicomStudy) -> URL {
+        store.folders.uploads.appendingPathComponent(study.id + ".segmentations")
+    }
 
     /// Keeps a study that is not the one new instances of its AE and UID go to (one restored at
     /// start, or one whose queueing failed) under a key of its own if that one is taken, so that
@@ -207,7 +218,7 @@ public final class DicomIntake: @unchecked Sendable {
             try? FileManager.default.removeItem(at: source)
             return false
         }
-        let folder = self.folder(of: entry.study)
+        let folder = instance.isSegmentation ? segmentationFolder(of: entry.study) : self.folder(of: entry.study)
         // Named by SOP instance UID (a resent instance replaces itself); a UID unfit for a file name is not used.
         let uid = instance.sopInstanceUID
         let name = !uid.isEmpty && uid.count <= 64 && uid.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }) && !uid.hasPrefix(".")
@@ -260,22 +271,51 @@ public final class DicomIntake: @unchecked Sendable {
 
     private func queue(_ entry: Receiving) {
         let study = entry.study
-        let folder = self.folder(of: study)
+        let folder = self.folder(of: study), segmentationFolder = self.segmentationFolder(of: study)
         let instances = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+        let received = ((try? FileManager.default.contentsOfDirectory(atPath: segmentationFolder.path)) ?? []).filter { $0.hasSuffix(".dcm") }.sorted()
         // A study that did not fit is not made into a model from its part: the job fails and says why.
         let failure = entry.refused == 0 ? nil : """
             \(entry.refused) instance(s) of this study were refused for want of room (a study may take at most \
             \(settings.maxStudyBytes >> 20) MB, --dicom-max-study-mb, and \(settings.minFreeBytes >> 20) MB of disk must stay \
-            free); nothing was made from the \(instances) received: make room and send the study again
+            free); nothing was made from the \(instances + received.count) received: make room and send the study again
             """
+        // Each segmentation goes to the folder of the job it becomes before that job is recorded
+        // (a runner may take it at once); back again if recording fails.
+        var segmentations: [ServiceStore.ReceivedSegmentation] = []
+        for name in received {
+            let job = UUID().uuidString.lowercased()
+            let target = store.folders.segmentation(job)
+            do {
+                try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+                try FileManager.default.moveItem(at: segmentationFolder.appendingPathComponent(name), to: target.appendingPathComponent(name))
+                segmentations.append(ServiceStore.ReceivedSegmentation(job: job, file: name))
+            } catch {
+                logger.error("cannot file segmentation \(name) of study \(study.studyUID) from \(study.callingAE): \(error)")
+            }
+        }
         do {
             let recipe = try store.dicomPeer(study.callingAE)?.recipe
-            try store.queueDicomStudy(study, instances: instances, recipe: recipe, failure: failure)
+            let target = try store.queueDicomStudy(study, instances: instances, recipe: recipe, failure: failure, segmentations: segmentations)
             if failure != nil { try? FileManager.default.removeItem(at: folder) }
-            logger.notice("study from \(study.callingAE) (\(instances) instances) \(failure == nil ? "queued" : "failed") as job \(study.id)")
+            if failure != nil || target == nil { segmentations.forEach { try? FileManager.default.removeItem(at: store.folders.segmentation($0.job)) } }
+            try? FileManager.default.removeItem(at: segmentationFolder)
+            if instances > 0 || segmentations.isEmpty {
+                logger.notice("study from \(study.callingAE) (\(instances) instances) \(failure == nil ? "queued" : "failed") as job \(study.id)")
+            }
+            for segmentation in segmentations {
+                let outcome = target.map { "queued as job \(segmentation.job) of study \($0)" }
+                    ?? "failed as job \(segmentation.job): no study \(study.studyUID) from that AE is kept"
+                logger.notice("segmentation \(segmentation.file) from \(study.callingAE) \(outcome)")
+            }
         } catch {
             // Tried again at the next tick.
             logger.error("cannot queue the study received from \(study.callingAE): \(error)")
+            for segmentation in segmentations {
+                try? FileManager.default.moveItem(at: store.folders.segmentation(segmentation.job).appendingPathComponent(segmentation.file),
+                                                  to: segmentationFolder.appendingPathComponent(segmentation.file))
+                try? FileManager.default.removeItem(at: store.folders.segmentation(segmentation.job))
+            }
             lock.lock()
             var again = entry
             again.last = Date()

@@ -55,8 +55,11 @@ final class PacsReturner: @unchecked Sendable {
             guard FileManager.default.fileExists(atPath: study.path) else {
                 throw ServiceFailure("the job's study is no longer kept: its objects cannot be made")
             }
+            // A scene made from a DICOM segmentation (a SEG or RT Structure Set the hospital
+            // already holds) sends back its models only.
+            let fromDicom = job.labels.map { $0.lowercased().hasSuffix(".dcm") } ?? false
             let report = try ExportDicom.run(study: [study.path], source: .package(folders.package(package)), out: out,
-                                             formats: [.seg, .stl], softwareVersion: softwareVersion, threads: 1)
+                                             formats: fromDicom ? [.stl] : [.seg, .stl], softwareVersion: softwareVersion, threads: 1)
             let files = report.files.map { URL(fileURLWithPath: $0.path) }
             if let scp = due.target.storeSCP {
                 try DicomSender(host: scp.host, port: scp.port, callingAE: callingAE, calledAE: scp.ae).send(files)

@@ -53,21 +53,51 @@ extension ServiceStore {
     /// A received study becomes a job (its id the study's), owned by the calling AE ("dicom:AE"),
     /// in one transaction with forgetting it as being received. With a `failure`, the job is
     /// recorded as failed with that error (a study that could not be received whole).
-    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?) throws {
+    ///
+    /// Each of its `segmentations` becomes a job of its own that makes the study's scene from it:
+    /// of the study received with it, or, when no image came with them (a segmentation pushed
+    /// after its study), of the newest study that AE sent with the same StudyInstanceUID; with no
+    /// such study those jobs fail and say so. Returns the study the segmentations went to (nil: none).
+    @discardableResult
+    public func queueDicomStudy(_ study: DicomStudy, instances: Int, recipe: String?, failure: String?,
+                                segmentations: [ReceivedSegmentation] = []) throws -> String? {
         try database.write { db in
             try db.execute(sql: "DELETE FROM dicomStudy WHERE id = ?", arguments: [study.id])
             // A study received whole is kept as a study of the peer (its folder bears the same id).
             let (owner, now) = ("dicom:\(study.callingAE)", Date().timeIntervalSince1970)
-            if failure == nil {
-                try db.execute(sql: "INSERT OR IGNORE INTO study (id, owner, created, sourceKind, callingAE, peer) VALUES (?, ?, ?, 'dicom', ?, ?)",
-                               arguments: [study.id, owner, now, study.callingAE, study.peer])
+            var target: String?
+            if instances > 0 || segmentations.isEmpty {
+                if failure == nil {
+                    try db.execute(sql: """
+                        INSERT OR IGNORE INTO study (id, owner, created, sourceKind, callingAE, peer, studyUID)
+                        VALUES (?, ?, ?, 'dicom', ?, ?, ?)
+                        """, arguments: [study.id, owner, now, study.callingAE, study.peer, study.studyUID])
+                    target = study.id
+                }
+                try db.execute(sql: """
+                    INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error, studyId)
+                    VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?, ?)
+                    """, arguments: [study.id, owner, failure == nil ? "queued" : "failed",
+                                     failure == nil ? "queued" : "receiving", now, study.callingAE, study.peer,
+                                     instances, recipe, failure, target])
+            } else {
+                target = try String.fetchOne(db, sql: "SELECT id FROM study WHERE studyUID = ? AND owner = ? ORDER BY created DESC LIMIT 1",
+                                             arguments: [study.studyUID, owner])
             }
-            try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error, studyId)
-                VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, ?, ?, ?, ?)
-                """, arguments: [study.id, owner, failure == nil ? "queued" : "failed",
-                                 failure == nil ? "queued" : "receiving", now, study.callingAE, study.peer,
-                                 instances, recipe, failure, failure == nil ? study.id : nil])
+            let missing = """
+                no study with StudyInstanceUID \(study.studyUID) was received from \(study.callingAE) (or it is no longer kept): \
+                send the study's images first, then its segmentation
+                """
+            for segmentation in segmentations {
+                let error = failure ?? (target == nil ? missing : nil)
+                try db.execute(sql: """
+                    INSERT INTO job (id, owner, state, stage, percent, created, sourceKind, callingAE, peer, instances, recipe, error,
+                                     studyId, labels)
+                    VALUES (?, ?, ?, ?, 0, ?, 'dicom', ?, ?, 1, ?, ?, ?, ?)
+                    """, arguments: [segmentation.job, owner, error == nil ? "queued" : "failed", error == nil ? "queued" : "receiving",
+                                     now, study.callingAE, study.peer, recipe, error, error == nil ? target : nil, segmentation.file])
+            }
+            return failure == nil ? target : nil
         }
     }
 }

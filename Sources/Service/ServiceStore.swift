@@ -60,7 +60,8 @@ public protocol DicomRecords: Sendable {
     func removeDicomPeer(_ aeTitle: String) throws -> Bool
     func beginDicomStudy(_ study: ServiceStore.DicomStudy) throws
     func dicomStudiesBeingReceived() throws -> [ServiceStore.DicomStudy]
-    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?, failure: String?) throws
+    func queueDicomStudy(_ study: ServiceStore.DicomStudy, instances: Int, recipe: String?, failure: String?,
+                         segmentations: [ServiceStore.ReceivedSegmentation]) throws -> String?
 }
 
 /// Published packages, their owners (every sender of the same study) and their share links.
@@ -172,6 +173,18 @@ public final class ServiceStore: ServiceRecords {
     }
 
     /// A study being received by DICOM; `id` names its folder under uploads and becomes its job's id.
+    /// A segmentation (SEG or RT Structure Set) received by C-STORE: the job it becomes, and its
+    /// file's name in that job's segmentation folder (`BlobFolders.segmentation(job)`).
+    public struct ReceivedSegmentation: Sendable, Equatable {
+        public var job: String
+        public var file: String
+
+        public init(job: String, file: String) {
+            self.job = job
+            self.file = file
+        }
+    }
+
     public struct DicomStudy: Sendable, Equatable {
         public var id: String
         public var callingAE: String
@@ -340,6 +353,11 @@ public final class ServiceStore: ServiceRecords {
                 t.column("attempts", .integer).notNull()
                 t.column("next", .double)
             }
+        }
+        // Segmentations pushed by C-STORE find their study by its StudyInstanceUID.
+        migrator.registerMigration("v12-study-uid") { db in
+            try db.alter(table: "study") { t in t.add(column: "studyUID", .text) }
+            try db.create(index: "studyByUID", on: "study", columns: ["studyUID"])
         }
         try migrator.migrate(database)
     }

@@ -7,6 +7,7 @@ import ScenePackage
 @testable import Service
 import Testing
 import TestSupport
+import VolumeIO
 
 /// Studies pushed to the service by DICOM C-STORE from real peers: DCMTK's storescu/echoscu and
 /// Orthanc (Debian packages dcmtk and orthanc), all on loopback.
@@ -39,7 +40,7 @@ import TestSupport
     }
 
     static func send(_ ae: String, _ port: Int, _ files: [URL]) throws -> Int32 {
-        try DcmtkTool.run("storescu", ["-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)] + files.map(\.path)).status
+        try DcmtkTool.run("storescu", ["-R", "-aet", ae, "-aec", "VRPREP", "127.0.0.1", String(port)] + files.map(\.path)).status
     }
 
     /// The admin's view of the jobs once there are `count` of them (nil if they do not come).
@@ -411,6 +412,17 @@ extension DicomServiceTests {
                 try await Task.sleep(nanoseconds: 200_000_000)
             }
             #expect(count == 108 + 6, "instances in Orthanc after sending twice: \(count)")
+            // The PACS forwards a segmentation of the study (here the one it got back): the service
+            // makes a scene from it, and sends back its models only, not a copy of the segmentation.
+            let series = try JSONSerialization.jsonObject(with: try await orthanc.request("GET", "/studies/\(study)/series").1) as? [[String: Any]] ?? []
+            let segInstance = try #require(series.first { ($0["MainDicomTags"] as? [String: Any])?["Modality"] as? String == "SEG" }
+                .flatMap { ($0["Instances"] as? [String])?.first })
+            #expect(try await orthanc.request("POST", "/modalities/vrprep/store", body: Data(segInstance.utf8)).0 == 200)
+            let fromSeg = try #require(try await Self.newJobs(service, admin: admin, besides: [id], count: 1).first)
+            let segJob = try #require(fromSeg["id"] as? String)
+            #expect(try await service.wait(job: segJob, token: admin)["state"] as? String == "done")
+            let segReturned = try await Self.returned(service, job: segJob, admin: admin) { ["done", "failed"].contains($0["state"] as? String ?? "") }
+            #expect(segReturned["state"] as? String == "done" && segReturned["instances"] as? Int == 2, "\(segReturned)")
         }
     }
 
@@ -462,3 +474,76 @@ extension DicomServiceTests {
     }
 }
 
+
+/// Segmentations made elsewhere, pushed by C-STORE: each becomes a scene of its study (issue
+/// "Back to the hospital", import).
+extension DicomServiceTests {
+    /// A DICOM SEG and an RT Structure Set of the sample (two structures, "label 1" and "label 2",
+    /// which a scene names "label_1" and "label_2"),
+    /// written by `vrprep export-dicom` into `folder`.
+    static func sampleSegmentations(in folder: URL) throws -> (seg: URL, rtstruct: URL) {
+        let labels = folder.appendingPathComponent("labels.nii.gz")
+        try NIfTI.write(try ServiceTests.sampleLabels(), to: labels)
+        let out = folder.appendingPathComponent("dicom")
+        let exported = try CommandLineTool.run(["export-dicom", Fixtures.sampleCT.path, "--labels", labels.path, "--out", out.path,
+                                                "--formats", "seg,rtstruct"])
+        #expect(exported.status == 0, "\(exported.standardError)")
+        return (out.appendingPathComponent("seg.dcm"), out.appendingPathComponent("rtstruct.dcm"))
+    }
+
+    /// The jobs the admin sees that are not in `known`, once there are `count` of them.
+    static func newJobs(_ service: Running, admin: String, besides known: Set<String>, count: Int) async throws -> [[String: Any]] {
+        let all = try await jobs(service, admin: admin, count: known.count + count, within: 60) ?? []
+        return all.filter { !known.contains($0["id"] as? String ?? "") }
+    }
+
+    /// The names of the structures of a done job's package.
+    static func structureNames(_ service: Running, job: [String: Any], admin: String) async throws -> [String] {
+        let done = try await service.wait(job: try #require(job["id"] as? String), token: admin)
+        #expect(done["state"] as? String == "done", "\(done)")
+        let package = try #require(done["packageId"] as? String)
+        let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: admin).1)
+        return (manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+    }
+
+    @Test func segmentationsPushedAfterTheirStudyOrWithItBecomeItsScenes() async throws {
+        let folder = try Fixtures.temporaryFolder("pushed-segmentations")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (seg, rtstruct) = try Self.sampleSegmentations(in: folder)
+        try await Self.with(Self.settings(allowed: ["SURGERY", "ELSEWHERE"], idle: 1)) { service in
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            // 1. The study, then (in another association) its SEG and RT Structure Set from the same AE:
+            // each becomes a job of the kept study whose scene is made from it.
+            #expect(try Self.send("SURGERY", service.dicomPort, Fixtures.sampleCTFiles) == 0)
+            let first = try #require(try await Self.jobs(service, admin: admin, count: 1, within: 30)?.first)
+            let study = try #require(first["studyId"] as? String)
+            #expect(try await service.wait(job: try #require(first["id"] as? String), token: admin)["state"] as? String == "done")
+            #expect(try Self.send("SURGERY", service.dicomPort, [seg, rtstruct]) == 0)
+            let pushed = try await Self.newJobs(service, admin: admin, besides: [try #require(first["id"] as? String)], count: 2)
+            #expect(pushed.count == 2 && pushed.allSatisfy { $0["studyId"] as? String == study }, "\(pushed)")
+            for job in pushed {
+                #expect(try await Self.structureNames(service, job: job, admin: admin) == ["label_1", "label_2"])
+            }
+            // 2. The same SEG from an AE that never sent its study: a failed job that says why.
+            let known = Set(try await Self.jobs(service, admin: admin, count: 3, within: 5)?.compactMap { $0["id"] as? String } ?? [])
+            #expect(try Self.send("ELSEWHERE", service.dicomPort, [seg]) == 0)
+            let orphan = try #require(try await Self.newJobs(service, admin: admin, besides: known, count: 1).first)
+            #expect(orphan["state"] as? String == "failed" && (orphan["error"] as? String ?? "").contains("no study with StudyInstanceUID"),
+                    "\(orphan)")
+            // 3. A study and its SEG in one association (the SEG first): the study's job and the SEG's, both of that study.
+            let copy = try Self.derivedStudy(1, slices: 108, in: folder)
+            let uid = try #require(try DicomFile(path: copy[0].path).string(.studyInstanceUID))
+            let together = folder.appendingPathComponent("together-seg.dcm")
+            try FileManager.default.copyItem(at: seg, to: together)
+            #expect(try DcmtkTool.run("dcmodify", ["-nb", "-m", "(0020,000d)=\(uid)", together.path]).status == 0)
+            let before = Set(try await Self.jobs(service, admin: admin, count: 4, within: 5)?.compactMap { $0["id"] as? String } ?? [])
+            #expect(try Self.send("SURGERY", service.dicomPort, [together] + copy) == 0)
+            let both = try await Self.newJobs(service, admin: admin, besides: before, count: 2)
+            let studies = Set(both.compactMap { $0["studyId"] as? String })
+            #expect(both.count == 2 && studies.count == 1 && !studies.contains(study), "\(both)")
+            var scenes: [[String]] = []
+            for job in both { scenes.append(try await Self.structureNames(service, job: job, admin: admin)) }
+            #expect(Set(scenes) == [["label_1", "label_2"], ["bone", "skin"]], "\(scenes)")
+        }
+    }
+}

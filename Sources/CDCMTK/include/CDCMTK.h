@@ -105,7 +105,8 @@ const char *cdcm_dcmtk_version(void);
 
 /// A DICOM Storage SCP over dcmnet's thread pool (one thread per association, up to
 /// `max_associations` at once; beyond, refused with "local limit exceeded"): answers C-ECHO, takes
-/// C-STORE of CT and MR images (classic and enhanced) in the common transfer syntaxes, refuses other
+/// C-STORE of CT and MR images (classic and enhanced) and of segmentations (SEG, Label Map SEG,
+/// RT Structure Set) in the common transfer syntaxes, refuses other
 /// storage classes with status 0x0122 (received, not stored), and accepts only the calling AE
 /// titles the `accept` callback allows. Each instance is written to a fresh file in
 /// `output_directory` and handed to `stored`, which owns it from then on (moves or deletes it).
