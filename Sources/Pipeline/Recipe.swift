@@ -455,7 +455,13 @@ public struct RecipeRunner: Sendable {
             var skin = SkinPreset(lower: settings.lower)
             skin.threads = threads
             let r = try skin.run(volume, modality: modality)
-            return make(r.mask, r.voxelCount, [], [r.lower], nil, [])
+            var warnings: [Notice] = []
+            if !r.leftOut.isEmpty {
+                let voxels = r.leftOut.map(String.init).joined(separator: ", ")
+                warnings.append(Notice(.tableLeftOut, ["count": String(r.leftOut.count), "voxels": voxels],
+                                       text: "left out \(r.leftOut.count) component(s) lying outside the body (table or head rest: \(voxels) voxels)"))
+            }
+            return make(r.mask, r.voxelCount, [], [r.lower], nil, warnings)
         case .vessels(let settings):
             var vessels = VesselPreset(lower: settings.lower, upper: settings.upper)
             vessels.maxVolumeML = settings.maxVolumeML ?? vessels.maxVolumeML

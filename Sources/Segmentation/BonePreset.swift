@@ -212,9 +212,10 @@ public struct BonePreset: Sendable {
     }
 
     /// The body on a coarse grid (about 2 mm voxels, sampled at block centres): tissue above
-    /// −400 HU, opened by 5 mm (which cuts thin contacts with a table or pad); its largest
-    /// component and every other one of at least 100 mL that is mostly soft tissue (−200…200 HU:
-    /// an arm lying at the side, not a table, a pad or a head rest); cavities filled.
+    /// −400 HU, opened by 5 mm (which cuts thin contacts with a table or pad); its body parts
+    /// (`BodyParts`: the largest component and every other one of at least 20 mL that is mostly
+    /// soft tissue, such as an arm lying at the side or the other knee; not a table, a pad or a
+    /// head rest); cavities filled.
     struct Body {
         var mask: Volume<UInt8>
         var block: SIMD3<Int>
@@ -247,24 +248,9 @@ public struct BonePreset: Sendable {
         }
         let opened = Morphology.open(tissue, radius: 5, threads: threads)
         let runs = MaskComponents.label(opened, .six, threads)
-        let sizes = MaskComponents.sizes(runs)
-        var keep = [Bool](repeating: false, count: runs.runs.count)
-        if let largest = sizes.first { keep[largest.root] = true }
-        let minimum = 100_000 / geometry.voxelVolume
-        var soft = [Int](repeating: 0, count: runs.runs.count)
-        for row in 0..<(runs.ny * runs.nz) {
-            let (j, k) = (row % runs.ny, row / runs.ny)
-            for index in runs.rowRange(row) {
-                let run = runs.runs[index]
-                for i in RunComponents.x0(run)...RunComponents.x1(run) {
-                    let v = hu[min(i * block.x + block.x / 2, g.dimensions.x - 1), min(j * block.y + block.y / 2, g.dimensions.y - 1),
-                               min(k * block.z + block.z / 2, g.dimensions.z - 1)]
-                    if v > -200 && v < 200 { soft[Int(runs.label[index])] += 1 }
-                }
-            }
-        }
-        for component in sizes.dropFirst() where Double(component.voxels) >= minimum && 2 * soft[component.root] >= component.voxels {
-            keep[component.root] = true
+        let keep = BodyParts.keep(runs, sizes: MaskComponents.sizes(runs), voxelML: geometry.voxelVolume / 1000) { i, j, k in
+            BodyParts.isSoftTissue(hu[min(i * block.x + block.x / 2, g.dimensions.x - 1), min(j * block.y + block.y / 2, g.dimensions.y - 1),
+                                      min(k * block.z + block.z / 2, g.dimensions.z - 1)])
         }
         let kept = runs.mask(selected: runs.label.map { keep[Int($0)] }, geometry: geometry, threads: threads)
         let body = Morphology.fillHoles(kept, threads: threads)

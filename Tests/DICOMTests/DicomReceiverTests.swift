@@ -92,11 +92,16 @@ import VolumeCore
         // The files received load as the same study.
         let report = DicomLoader().load([folder.path])
         #expect(report.series.count == 1 && report.series.first?.info.geometry.dimensions == SIMD3(256, 256, 108))
-        // A structure set (not an image) is refused with 0x0122 and not stored.
-        let rtstruct = Fixtures.corpusFile("pydicom-test_files/rtstruct.dcm").path
-        let refused = try DcmtkTool.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtstruct])
+        // A plan (neither an image nor a segmentation) is refused with 0x0122 and not stored.
+        let rtplan = Fixtures.corpusFile("pydicom-test_files/rtplan.dcm").path
+        let refused = try DcmtkTool.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtplan])
         #expect(refused.1.contains("0x0122") || refused.1.contains("SOPClassNotSupported"), "\(refused.1)")
         #expect(received.all.count == files.count)
+        // A structure set (a segmentation) is taken in, and said to be one.
+        let rtstruct = Fixtures.corpusFile("pydicom-test_files/rtstruct.dcm").path
+        let taken = try DcmtkTool.run("storescu", ["-R", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, rtstruct])
+        #expect(taken.0 == 0, "\(taken.1.suffix(500))")
+        #expect(received.all.count == files.count + 1 && received.all.last?.isSegmentation == true)
         // An image without a study instance UID cannot be filed: refused (0xC000), not stored.
         let orphan = folder.appendingPathComponent("no-study.dcm")
         try FileManager.default.copyItem(at: Fixtures.sampleCTFiles[0], to: orphan)
@@ -104,7 +109,7 @@ import VolumeCore
         #expect(erased.0 == 0, "\(erased.1)")
         let unfiled = try DcmtkTool.run("storescu", ["-v", "-aet", "SURGERY", "-aec", "VRPREP", "127.0.0.1", port, orphan.path])
         #expect(unfiled.1.contains("0xc000") || unfiled.1.contains("0xC000") || unfiled.1.contains("CannotUnderstand"), "\(unfiled.1)")
-        #expect(received.all.count == files.count)
+        #expect(received.all.count == files.count + 1)
         #expect(receiver.error == nil)
     }
 
