@@ -144,6 +144,19 @@ public enum MeshExport {
 
     // MARK: glTF 2.0 binary
 
+    /// The largest displacement (mm) that `glb(quantize: true)` gives a vertex of `mesh`: half a
+    /// step of the 16-bit grid spanning its box, along the step's diagonal.
+    public static func quantizationErrorMM(_ mesh: Mesh) -> Double {
+        guard var lo = mesh.positions.first else { return 0 }
+        var hi = lo
+        for p in mesh.positions {
+            lo = pointwiseMin(lo, p)
+            hi = pointwiseMax(hi, p)
+        }
+        let step = (0..<3).map { Double(hi[$0] - lo[$0]) / 65535 }
+        return 0.5 * (step[0] * step[0] + step[1] * step[1] + step[2] * step[2]).squareRoot()
+    }
+
     /// LPS millimetres → glTF metres: X = L, Y = S, Z = −P (a rotation: winding is kept).
     @inline(__always) static func gltf(_ p: SIMD3<Float>) -> SIMD3<Float> { SIMD3(p.x, p.z, -p.y) * 0.001 }
 
@@ -201,9 +214,11 @@ public enum MeshExport {
                                   "type": "VEC3"])
                 attributes["NORMAL"] = accessors.count - 1
             }
-            let indexData = bytes(mesh.indices)
-            accessors.append(["bufferView": view(indexData, target: 34963), "componentType": 5125, "count": mesh.indices.count,
-                              "type": "SCALAR"])
+            // Quantized scenes are meant to be small: 16-bit indices where the mesh has few enough vertices.
+            let short = quantize && mesh.vertexCount <= Int(UInt16.max)
+            let indexData = short ? bytes(mesh.indices.map { UInt16(truncatingIfNeeded: $0) }) : bytes(mesh.indices)
+            accessors.append(["bufferView": view(indexData, target: 34963), "componentType": short ? 5123 : 5125,
+                              "count": mesh.indices.count, "type": "SCALAR"])
             let c = mesh.color
             var material: [String: Any] = [
                 "name": safeName(mesh.name),

@@ -147,7 +147,7 @@ public struct Pipeline: Sendable {
         lap("segment")
 
         // 3. Mesh (45–75 %).
-        let (meshes, structures, meshFiles) = try surfaces(of: segmented.labels, observer: observer)
+        let (meshes, structures, levels, meshFiles) = try surfaces(of: segmented.labels, observer: observer)
         lap("mesh")
 
         // 4. Render (75–90 %).
@@ -177,7 +177,7 @@ public struct Pipeline: Sendable {
                 try JSONValue.from(["importedLabels": URL(fileURLWithPath: file).lastPathComponent])
             } ?? JSONValue.from(recipe)
             let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: made,
-                                 source: source, structures: structures, renders: renders, files: [])
+                                 source: source, structures: structures, renders: renders, levels: levels, files: [])
             manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
         } catch {
             throw .stage("packaging", "\(error)")
@@ -206,7 +206,7 @@ public struct Pipeline: Sendable {
     /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's
     /// outline), smoothed and decimated, as an STL each and together as the scene's glTF.
     private func surfaces(of labels: LabelMap, observer: (any UseCaseObserver)?) throws(Failure)
-        -> (meshes: [Mesh], structures: [Manifest.Structure], files: [(String, Data)]) {
+        -> (meshes: [Mesh], structures: [Manifest.Structure], levels: [Manifest.Level], files: [(String, Data)]) {
         var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
         guard case .uint8 = labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
         for (n, info) in labels.labels.enumerated() {
@@ -237,12 +237,20 @@ public struct Pipeline: Sendable {
                                                  file: stl, node: info.name))
         }
         guard !meshes.isEmpty else { throw .stage("meshing", "no structure has a surface: nothing to put in a scene") }
+        let levels: [Manifest.Level]
         do {
-            files.append(("scene.glb", try MeshExport.data(meshes, format: .glb)))
+            let scene = try MeshExport.data(meshes, format: .glb)
+            files.append(("scene.glb", scene))
+            try observer.step("levels of detail", fraction: 0.73)
+            let made = try SceneLevels.make(meshes, fullFile: "scene.glb", fullBytes: scene.count, threads: options.threads)
+            files += made.files
+            levels = made.levels
+        } catch let error as UseCaseFailure {
+            throw error
         } catch {
             throw .stage("glTF", "\(error)")
         }
-        return (meshes, structures, files)
+        return (meshes, structures, levels, files)
     }
 
     /// Stage 4 (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.

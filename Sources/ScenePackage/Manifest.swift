@@ -16,7 +16,62 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var source: Source
     public var structures: [Structure]
     public var renders: [Render]
+    /// The scene's levels of detail, coarsest first (preview, headset, full); nil in packages made
+    /// before levels existed.
+    public var levels: [Level]?
     public var files: [File]
+
+    /// One level of detail of the whole scene: a glTF binary holding every structure.
+    public struct Level: Codable, Sendable, Equatable {
+        /// preview, headset or full.
+        public var name: String
+        public var file: String
+        public var triangles: Int
+        public var bytes: Int
+        /// The largest distance (mm) between this level's surfaces and the full level's, both
+        /// ways (each one's vertices to the other's triangles); 0 for the full level.
+        public var maxDistanceMM: Double
+        /// The largest displacement (mm) its quantized positions add (half a step of the 16-bit
+        /// grid over each structure's box); 0 where positions are floats.
+        public var quantizationErrorMM: Double
+        /// Whether every structure's surface in it is closed and manifold.
+        public var watertight: Bool
+        public var structures: [LevelStructure]
+
+        enum CodingKeys: String, CodingKey {
+            case name, file, triangles, bytes, maxDistanceMM = "max_distance_mm", quantizationErrorMM = "quantization_error_mm"
+            case watertight, structures
+        }
+
+        public init(name: String, file: String, triangles: Int, bytes: Int, maxDistanceMM: Double, quantizationErrorMM: Double,
+                    watertight: Bool, structures: [LevelStructure]) {
+            self.name = name
+            self.file = file
+            self.triangles = triangles
+            self.bytes = bytes
+            self.maxDistanceMM = maxDistanceMM
+            self.quantizationErrorMM = quantizationErrorMM
+            self.watertight = watertight
+            self.structures = structures
+        }
+    }
+
+    /// A structure in a level: its triangles there and its distance to its full surface.
+    public struct LevelStructure: Codable, Sendable, Equatable {
+        public var name: String
+        public var triangles: Int
+        public var maxDistanceMM: Double
+
+        enum CodingKeys: String, CodingKey {
+            case name, triangles, maxDistanceMM = "max_distance_mm"
+        }
+
+        public init(name: String, triangles: Int, maxDistanceMM: Double) {
+            self.name = name
+            self.triangles = triangles
+            self.maxDistanceMM = maxDistanceMM
+        }
+    }
 
     public struct Software: Codable, Sendable, Equatable {
         public var name: String
@@ -121,10 +176,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, packageID = "package_id", software, recipe, source, structures, renders, files
+        case schema, packageID = "package_id", software, recipe, source, structures, renders, levels, files
     }
 
-    public init(software: Software, recipe: JSONValue, source: Source, structures: [Structure], renders: [Render], files: [File]) {
+    public init(software: Software, recipe: JSONValue, source: Source, structures: [Structure], renders: [Render],
+                levels: [Level]? = nil, files: [File]) {
         self.schema = Self.schemaName
         self.packageID = nil
         self.software = software
@@ -132,6 +188,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.source = source
         self.structures = structures
         self.renders = renders
+        self.levels = levels
         self.files = files
     }
 

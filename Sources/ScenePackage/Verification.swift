@@ -86,6 +86,22 @@ public struct Verification: Sendable {
         } else {
             problems.append("scene.glb: missing from the manifest")
         }
+        // Each level of detail: listed, and a glTF binary holding every structure it names.
+        for level in manifest.levels ?? [] where level.file != "scene.glb" {
+            guard listed.contains(level.file) else {
+                problems.append("\(level.file): the \(level.name) level is not among the manifest's files")
+                continue
+            }
+            guard let data = try? Data(contentsOf: folder.appendingPathComponent(level.file)) else { continue }
+            switch GLBReader.nodeNames(data) {
+            case .success(let names):
+                for structure in level.structures where !names.contains(structure.name) {
+                    problems.append("\(level.file): no node '\(structure.name)' of the \(level.name) level")
+                }
+            case .failure(let reason):
+                problems.append("\(level.file): not readable glTF 2.0 binary: \(reason.message)")
+            }
+        }
         return Verification(manifest: manifest, problems: problems)
     }
 

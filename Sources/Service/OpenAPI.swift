@@ -312,7 +312,7 @@ public enum OpenAPI {
               - {name: id, in: path, required: true, schema: {type: string}}
               - {name: path, in: path, required: true, schema: {type: string}}
             get:
-              summary: One file of the package (scene.glb, renders/…, meshes/…).
+              summary: One file of the package (scene.glb and its levels of detail scene-headset.glb and scene-preview.glb, renders/…, meshes/…).
               responses:
                 "200": {description: 'The file.'}
                 "404": {description: 'Not a file of the package.'}
@@ -409,7 +409,7 @@ public enum OpenAPI {
               - {name: id, in: path, required: true, schema: {type: string}}
               - {name: share, in: query, required: false, schema: {type: string}}
             get:
-              summary: 'The web viewer: the scene in three.js, structure toggles and opacity, the stereo renders, Enter VR (WebXR).'
+              summary: 'The web viewer: the scene in three.js, structure toggles and opacity, the stereo renders, Enter VR (WebXR); the preview level first, replaced by the full scene (?level=headset: by the headset level).'
               responses:
                 "200": {description: 'An HTML page.'}
           /static/three/{path}:

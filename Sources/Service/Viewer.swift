@@ -28,6 +28,7 @@ enum Viewer {
               #panel label { display: block; margin: 4px 0; }
               #renders img { max-width: 48%; margin: 4px; }
               #status { position: absolute; top: 8px; right: 8px; }
+              #progress { position: absolute; top: 32px; right: 8px; width: 160px; }
             </style>
             \(scripts)
             </head>
@@ -35,6 +36,7 @@ enum Viewer {
             <canvas id="scene"></canvas>
             <div id="panel"><strong>\(escape(text["viewer.structures"]!))</strong><div id="structures"></div></div>
             <div id="status">\(escape(text["viewer.loading"]!))</div>
+            <progress id="progress" title="\(escape(text["viewer.loading"]!))"></progress>
             <div id="renders"></div>
             \(extraBody)
             <script>
@@ -73,14 +75,44 @@ enum Viewer {
                   img.alt = r.kind === "anaglyph" ? text["viewer.anaglyph"] : text["viewer.sideBySide"];
                   renders.appendChild(img);
                 }
-                new THREE.GLTFLoader().load(base + "/files/scene.glb" + query, gltf => {
-                  const root = gltf.scene;
-                  scene.add(root);
+                // Levels of detail: the preview (a few hundred kilobytes) is shown first, then the
+                // final level replaces it: the full scene, or on a headset (or ?level=headset) the
+                // headset level, its ceiling.
+                const levels = manifest.levels || [];
+                const wanted = new URLSearchParams(location.search).get("level") ||
+                  (/OculusBrowser|Quest|HoloLens|Pico|Wolvic/.test(navigator.userAgent) ? "headset" : "full");
+                const last = levels.find(l => l.name === wanted) || levels.find(l => l.name === "full");
+                const finalFile = last ? last.file : "scene.glb";
+                const preview = levels.find(l => l.name === "preview" && l.file !== finalFile);
+                const bar = document.getElementById("progress");
+                let framed = false, placeholder = null, finished = false;
+                const frame = root => {
+                  if (framed) return;
+                  framed = true;
                   const box = new THREE.Box3().setFromObject(root);
                   const centre = box.getCenter(new THREE.Vector3()), size = box.getSize(new THREE.Vector3()).length();
                   controls.target.copy(centre);
                   camera.position.copy(centre).add(new THREE.Vector3(0, 0, size * 1.8));
                   camera.near = size / 100; camera.far = size * 10; camera.updateProjectionMatrix();
+                };
+                if (preview) {
+                  new THREE.GLTFLoader().load(base + "/files/" + preview.file + query, gltf => {
+                    if (finished) return;
+                    placeholder = gltf.scene;
+                    scene.add(placeholder);
+                    frame(placeholder);
+                    document.getElementById("status").textContent = text["viewer.preview"];
+                    document.body.dataset.level = "preview";
+                  });
+                }
+                new THREE.GLTFLoader().load(base + "/files/" + finalFile + query, gltf => {
+                  finished = true;
+                  if (placeholder) scene.remove(placeholder);
+                  bar.hidden = true;
+                  document.body.dataset.level = last ? last.name : "full";
+                  const root = gltf.scene;
+                  scene.add(root);
+                  frame(root);
                   const list = document.getElementById("structures");
                   root.traverse(node => {
                     if (!node.isMesh) return;
@@ -99,7 +131,9 @@ enum Viewer {
                   document.getElementById("status").textContent = text["viewer.ready"];
                   document.title = text["viewer.title"] + " — " + text["viewer.ready"];
                   resolveLoaded(root);
-                }, undefined, error => { document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error; });
+                }, progress => {
+                  if (progress.total > 0) { bar.max = progress.total; bar.value = progress.loaded; }
+                }, error => { document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error; });
               }).catch(error => { document.getElementById("status").textContent = text["viewer.packageFailed"] + ": " + error; });
               renderer.setAnimationLoop(() => { controls.update(); renderer.render(scene, camera); });
               \(extra)

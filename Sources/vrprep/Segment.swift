@@ -15,7 +15,7 @@ struct Segment: ParsableCommand {
             or, without seeds, by every voxel ≥ --seed-hu (lower for slices thicker than 2 mm); contrast-filled \
             blood (heart, aorta, veins with contrast) left out; islands under --min-island-ml removed; the table \
             and head rest left out unless --keep-table; metal above 2,500 HU reported.
-              skin: the body's outline (CT above −400 HU, or --lower), largest component, holes filled.
+              skin: the body's outline (CT above −400 HU, or --lower), every body part (the largest piece, and others of at least 20 mL that are mostly soft tissue), holes filled; the table and head rest left out.
               vessels (contrast CT, MR angiography): grown from seeds in the lumen within [--lower, --upper] \
             (CT default: from the blood around the seeds, kept above an enhanced organ around the vessel), \
             leaving out bone as the bone preset finds it and \

@@ -96,6 +96,41 @@ import VolumeCore
         #expect(!check.ok && check.problems.contains { $0.contains("meshes/bone.stl") && $0.contains("SHA-256") }, "\(check.problems)")
     }
 
+    @Test func theSceneComesInLevelsOfDetailThatOtherToolsRead() throws {
+        let folder = try Fixtures.temporaryFolder("package-levels")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = Self.options()
+        options.maxTriangles = 250_000  // the default: the headset level must then simplify
+        let out = folder.appendingPathComponent("head")
+        let manifest = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: out).manifest
+        let levels = try #require(manifest.levels)
+        #expect(levels.map(\.name) == ["preview", "headset", "full"])
+        #expect(levels.map(\.file) == ["scene-preview.glb", "scene-headset.glb", "scene.glb"])
+        let (preview, headset, full) = (levels[0], levels[1], levels[2])
+        #expect(preview.triangles <= 20_000 && headset.triangles <= 250_000 && full.triangles > 250_000, "\(levels.map(\.triangles))")
+        #expect(levels.allSatisfy { $0.watertight })
+        // Each level's distance to the full surfaces is measured (> 0 where simplified), and grows as it coarsens.
+        #expect(full.maxDistanceMM == 0 && headset.maxDistanceMM > 0 && preview.maxDistanceMM >= headset.maxDistanceMM)
+        #expect(preview.quantizationErrorMM > 0 && preview.quantizationErrorMM <= 0.05 && full.quantizationErrorMM == 0)
+        let previewData = try Data(contentsOf: out.appendingPathComponent(preview.file))
+        #expect(previewData.count == preview.bytes)
+        // pygltflib and trimesh read every level: names, triangles, watertight, boxes within 1 mm.
+        let checked = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/gltf_check.py").path, out.path],
+                                              program: "python3")
+        #expect(checked.status == 0, "\(checked.standardError)")
+        // The preview is small on the wire: at most 400 KB compressed (gzip).
+        let summary = try JSONSerialization.jsonObject(with: Data(checked.standardOutput.utf8)) as? [String: [String: Any]]
+        let gzipped = try #require(summary?["preview"]?["gzip_bytes"] as? Int)
+        #expect(gzipped <= 400_000, "the preview is \(gzipped) bytes gzipped")
+        // package verify checks the levels: a changed byte in one is found.
+        let target = out.appendingPathComponent(preview.file)
+        var bytes = previewData
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: target)
+        let check = Verification.verify(out)
+        #expect(!check.ok && check.problems.contains { $0.contains(preview.file) }, "\(check.problems)")
+    }
+
     @Test func badRequestsFailBeforeWorkAndLeaveNoPackage() throws {
         let folder = try Fixtures.temporaryFolder("package-bad")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -420,6 +420,11 @@ extension ServiceTests {
         }
         let (dom, log) = try chromium(["--dump-dom"])
         #expect(dom.contains("<div id=\"status\">ready</div>"), "the viewer did not finish loading: \(dom.suffix(400))")
+        // The preview came first and the full level replaced it; a headset stops at its own level.
+        #expect(dom.contains("data-level=\"full\""), "the full level is not the one shown: \(dom.prefix(600))")
+        let (headset, _) = try chromium(["--dump-dom"], url: url + "&level=headset")
+        #expect(headset.contains("data-level=\"headset\"") && headset.contains("<div id=\"status\">ready</div>"),
+                "the headset level: \(headset.prefix(600))")
         // The same scene for a reader in Japan: every word of the page in Japanese, the structures' names too.
         let (japanese, _) = try chromium(["--dump-dom", "--lang=ja"], url: url + "&lang=ja")
         #expect(japanese.contains("<div id=\"status\">準備完了</div>") && japanese.contains("構造") && japanese.contains(" 骨 "),

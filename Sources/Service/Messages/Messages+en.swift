@@ -3,6 +3,7 @@ extension Messages {
         "viewer.title": "VRPrep 3D scene",
         "viewer.structures": "Structures",
         "viewer.loading": "loading…",
+        "viewer.preview": "preview: the finer model is on its way",
         "viewer.ready": "ready",
         "viewer.sceneFailed": "could not load the scene",
         "viewer.packageFailed": "could not load the package",

@@ -3,6 +3,7 @@ extension Messages {
         "viewer.title": "Escena 3D de VRPrep",
         "viewer.structures": "Estructuras",
         "viewer.loading": "cargando…",
+        "viewer.preview": "vista previa: el modelo detallado está llegando",
         "viewer.ready": "lista",
         "viewer.sceneFailed": "no se pudo cargar la escena",
         "viewer.packageFailed": "no se pudo cargar el paquete",

@@ -3,6 +3,7 @@ extension Messages {
         "viewer.title": "VRPrep 3Dシーン",
         "viewer.structures": "構造",
         "viewer.loading": "読み込み中…",
+        "viewer.preview": "プレビュー：詳細なモデルを読み込み中",
         "viewer.ready": "準備完了",
         "viewer.sceneFailed": "シーンを読み込めませんでした",
         "viewer.packageFailed": "パッケージを読み込めませんでした",

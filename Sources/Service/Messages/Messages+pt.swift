@@ -3,6 +3,7 @@ extension Messages {
         "viewer.title": "Cena 3D do VRPrep",
         "viewer.structures": "Estruturas",
         "viewer.loading": "carregando…",
+        "viewer.preview": "pré-visualização: o modelo detalhado está chegando",
         "viewer.ready": "pronta",
         "viewer.sceneFailed": "não foi possível carregar a cena",
         "viewer.packageFailed": "não foi possível carregar o pacote",
