@@ -264,6 +264,47 @@ def prepare_large(work: Path, modules) -> Path:
 # --------------------------------------------------------------------------- timing
 
 
+STACKED = {"name": "stacked-1296x512x512", "copies": 3}
+
+
+def prepare_stacked(work: Path, modules) -> Path:
+    """The large series three times along z (512 x 512 x 1296, 340 M voxels, a whole-body CT's
+    size): copy n of slice k lies 162 mm (the large series' extent) above copy n - 1, with new
+    series and instance UIDs; the pixel data is the large series' own. Made once; kept."""
+    pydicom = modules["pydicom"]
+    from pydicom.uid import generate_uid
+
+    large = prepare_large(work, modules)
+    target = work / STACKED["name"]
+    copies = STACKED["copies"]
+    if target.is_dir() and len(dicom_files(target)) == copies * GRID["slices"]:
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    staging = work / f"{STACKED['name']}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    extent = GRID["slices"] * GRID["slice_spacing"]
+    uid = lambda *parts: generate_uid(entropy_srcs=["VRPrep Benchmarks/load_series.py", STACKED["name"], *parts])
+    series_uid = uid("series")
+    for n in range(copies):
+        for path in dicom_files(large):
+            ds = pydicom.dcmread(path)
+            k = int(ds.InstanceNumber) - 1
+            number = n * GRID["slices"] + k + 1
+            ds.SOPInstanceUID = uid("instance", str(number))
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.SeriesInstanceUID = series_uid
+            ds.SeriesDescription = f"VRPrep benchmark: the 512x512x432 series stacked {copies} times along z"
+            ds.InstanceNumber = number
+            position = [float(v) for v in ds.ImagePositionPatient]
+            position[2] += n * extent
+            ds.ImagePositionPatient = [f"{position[0]:.7g}", f"{position[1]:.10g}", f"{position[2]:.7g}"]
+            ds.SliceLocation = f"{position[2]:.7g}"
+            ds.save_as(staging / f"IM{number:04d}.dcm")
+    staging.rename(target)
+    return target
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 

@@ -8,7 +8,9 @@ Usage (from the repository root):
 
 Inputs: the two series of ``load_series.py`` (prepared in --work, default
 Benchmarks/work): ``sample/`` (256 x 256 x 108) and ``large-432x512x512/``
-(512 x 512 x 432).
+(512 x 512 x 432); with ``--series ...,stacked-1296x512x512`` also the large
+series stacked three times along z (512 x 512 x 1296, 340 M voxels; made on first
+use by ``load_series.prepare_stacked``), to see how cost grows with the voxels.
 
 What is timed: ``vrprep process DIR --out WORK/process-SERIES --json`` with the
 defaults (bone and skin, 10 smoothing passes, at most 250,000 triangles per
@@ -37,6 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_series import STACKED, prepare_stacked  # noqa: E402
 from segment import CpuWatch, add_idle_options, binary_info, private_binary  # noqa: E402
 
 GOALS = {"sample": 10.0, "large-432x512x512": 30.0}
@@ -81,6 +84,9 @@ def main() -> None:
         info = binary_info(binary)
         for name in args.series.split(","):
             series = work / name
+            if name == STACKED["name"] and not series.is_dir():
+                series = prepare_stacked(work, {"numpy": __import__("numpy"), "scipy.ndimage": __import__("scipy.ndimage").ndimage,
+                                                "pydicom": __import__("pydicom")})
             if not series.is_dir():
                 fail(f"{series} not found: prepare it with Benchmarks/load_series.py")
             out = work / f"process-{name}"

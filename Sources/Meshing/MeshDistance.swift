@@ -54,12 +54,12 @@ struct TriangleGrid: Sendable {
             hi = pointwiseMax(hi, p)
         }
         let extent = hi - lo
-        // About two triangles per cell on a surface: cells of ~2 mean edge lengths, at least 1/256 of the extent.
+        // Cells of about one mean edge length (a triangle in a few cells, a few in each), at least 1/256 of the extent.
         var edge: Float = 0
         let sampled = stride(from: 0, to: mesh.indices.count, by: max(3, mesh.indices.count / 3000 * 3))
         for t in sampled { edge += ((mesh.positions[Int(mesh.indices[t + 1])] - mesh.positions[Int(mesh.indices[t])]).squared().sum()).squareRoot() }
         edge /= Float(max(1, sampled.underestimatedCount))
-        let cell = max(2 * edge, max(extent.x, extent.y, extent.z) / 256, 1e-3)
+        let cell = max(edge, max(extent.x, extent.y, extent.z) / 256, 1e-3)
         let size = SIMD3<Int>(Int(extent.x / cell) + 1, Int(extent.y / cell) + 1, Int(extent.z / cell) + 1)
         func cellRange(_ t: Int) -> (SIMD3<Int>, SIMD3<Int>) {
             let a = mesh.positions[Int(mesh.indices[3 * t])], b = mesh.positions[Int(mesh.indices[3 * t + 1])]
@@ -118,8 +118,12 @@ struct TriangleGrid: Sendable {
                     }
                 }
             }
-            // Any cell outside this ring lies at least `ring` cells away.
-            if best <= Float(ring) * cell { break }
+            // Every triangle not yet tested lies outside the cube of cells searched so far: stop
+            // once the nearest one found is no farther than that cube's nearest face. (Most
+            // points lie close to the other surface: one cell, not the 27 of a whole first ring.)
+            let low = origin + SIMD3<Float>(lo) * cell, high = origin + SIMD3<Float>(hi &+ 1) * cell
+            let inside = min((p - low).min(), (high - p).min())
+            if best <= inside { break }
             ring += 1
         }
         return best

@@ -242,7 +242,8 @@ public struct Pipeline: Sendable {
             let scene = try MeshExport.data(meshes, format: .glb)
             files.append(("scene.glb", scene))
             try observer.step("levels of detail", fraction: 0.73)
-            let made = try SceneLevels.make(meshes, fullFile: "scene.glb", fullBytes: scene.count, threads: options.threads)
+            let made = try SceneLevels.make(meshes, fullFile: "scene.glb", fullBytes: scene.count, fullWatertight: structures.map(\.watertight),
+                                            threads: options.threads)
             files += made.files
             levels = made.levels
         } catch let error as UseCaseFailure {

@@ -25,7 +25,8 @@ public enum SceneLevels {
     public static let minimumTriangles = 300
 
     /// The levels (coarsest first, the full one last, as `full` names it) and their files.
-    public static func make(_ full: [Mesh], fullFile: String, fullBytes: Int, threads: Int?) throws(MeshingError)
+    /// `fullWatertight`: whether each full surface is closed (measured already by the caller).
+    public static func make(_ full: [Mesh], fullFile: String, fullBytes: Int, fullWatertight: [Bool], threads: Int?) throws(MeshingError)
         -> (levels: [Manifest.Level], files: [(String, Data)]) {
         let total = full.reduce(0) { $0 + $1.triangleCount }
         var levels: [Manifest.Level] = [], files: [(String, Data)] = []
@@ -59,7 +60,7 @@ public enum SceneLevels {
         }
         let fullStructures = full.map { Manifest.LevelStructure(name: $0.name, triangles: $0.triangleCount, maxDistanceMM: 0) }
         levels.append(Manifest.Level(name: "full", file: fullFile, triangles: total, bytes: fullBytes, maxDistanceMM: 0,
-                                     quantizationErrorMM: 0, watertight: full.allSatisfy { MeshMeasurements($0).watertight },
+                                     quantizationErrorMM: 0, watertight: !fullWatertight.contains(false),
                                      structures: fullStructures))
         return (levels, files)
     }
