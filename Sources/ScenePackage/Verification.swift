@@ -72,17 +72,18 @@ public struct Verification: Sendable {
             where !uid.hasPrefix("2.25.") {
             problems.append("manifest.json: UID \(uid) is not a replaced (2.25.) UID")
         }
-        if listed.contains("scene.glb") {
-            if let data = try? Data(contentsOf: folder.appendingPathComponent("scene.glb")) {
-                switch GLBReader.nodeNames(data) {
-                case .success(let names):
-                    for structure in manifest.structures where !names.contains(structure.node) {
-                        problems.append("scene.glb: no node '\(structure.node)' for structure \(structure.name)")
-                    }
-                case .failure(let reason):
-                    problems.append("scene.glb: not readable glTF 2.0 binary: \(reason.message)")
-                }
+        /// Problems of a glTF binary of the package that must hold a node per name: (node, what it is for).
+        func checkNodes(_ file: String, _ nodes: [(node: String, what: String)]) {
+            guard let data = try? Data(contentsOf: folder.appendingPathComponent(file)) else { return }
+            switch GLBReader.nodeNames(data) {
+            case .success(let names):
+                for (node, what) in nodes where !names.contains(node) { problems.append("\(file): no node '\(node)' for \(what)") }
+            case .failure(let reason):
+                problems.append("\(file): not readable glTF 2.0 binary: \(reason.message)")
             }
+        }
+        if listed.contains("scene.glb") {
+            checkNodes("scene.glb", manifest.structures.map { ($0.node, "structure \($0.name)") })
         } else {
             problems.append("scene.glb: missing from the manifest")
         }
@@ -92,15 +93,7 @@ public struct Verification: Sendable {
                 problems.append("\(level.file): the \(level.name) level is not among the manifest's files")
                 continue
             }
-            guard let data = try? Data(contentsOf: folder.appendingPathComponent(level.file)) else { continue }
-            switch GLBReader.nodeNames(data) {
-            case .success(let names):
-                for structure in level.structures where !names.contains(structure.name) {
-                    problems.append("\(level.file): no node '\(structure.name)' of the \(level.name) level")
-                }
-            case .failure(let reason):
-                problems.append("\(level.file): not readable glTF 2.0 binary: \(reason.message)")
-            }
+            checkNodes(level.file, level.structures.map { ($0.name, "structure \($0.name) of the \(level.name) level") })
         }
         return Verification(manifest: manifest, problems: problems)
     }
