@@ -1,5 +1,6 @@
 import Foundation
 import ScenePackage
+import VolumeIO
 
 /// Use cases on a scene package a user holds (a folder or its .zip): check it, or read its
 /// manifest. `vrprep package verify` and `vrprep package info` print what these give.
@@ -21,5 +22,31 @@ public enum ReadPackage {
     public static func lists(_ path: String, in package: URL) -> Bool {
         guard let manifest = try? PackageStore.read(package) else { return false }
         return path == "manifest.json" || manifest.files.contains { $0.path == path }
+    }
+
+    /// Whether a package file is worth compressing on the wire: glTF, JSON and STL shrink by a
+    /// third or more; PNG and gzip files are compressed already.
+    public static func compressible(_ path: String) -> Bool {
+        [".glb", ".json", ".stl"].contains { path.lowercased().hasSuffix($0) }
+    }
+
+    /// The gzip stream of the package file at `path` (in the package folder `package`), made once
+    /// into `cache` (written whole under a temporary name, then renamed, so a reader never sees
+    /// half of it) and kept there for every later request.
+    public static func gzipped(_ path: String, in package: URL, cache: URL) throws -> URL {
+        let target = cache.appendingPathComponent(path + ".gz")
+        if FileManager.default.fileExists(atPath: target.path) { return target }
+        let data = try Gzip.compress(try Data(contentsOf: package.appendingPathComponent(path)))
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let partial = target.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).partial")
+        try data.write(to: partial)
+        do {
+            try FileManager.default.moveItem(at: partial, to: target)
+        } catch {
+            // Another request made it meanwhile: theirs is the same bytes.
+            try? FileManager.default.removeItem(at: partial)
+            guard FileManager.default.fileExists(atPath: target.path) else { throw error }
+        }
+        return target
     }
 }

@@ -312,7 +312,7 @@ public enum OpenAPI {
               - {name: id, in: path, required: true, schema: {type: string}}
               - {name: path, in: path, required: true, schema: {type: string}}
             get:
-              summary: One file of the package (scene.glb and its levels of detail scene-headset.glb and scene-preview.glb, renders/…, meshes/…).
+              summary: One file of the package (scene.glb and its levels of detail scene-headset.glb and scene-preview.glb, renders/…, meshes/…); glTF, JSON and STL gzipped (Content-Encoding) when the client accepts it and asks no Range.
               responses:
                 "200": {description: 'The file.'}
                 "404": {description: 'Not a file of the package.'}

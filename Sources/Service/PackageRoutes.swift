@@ -37,8 +37,23 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         }
         let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"
             : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
-        return try await file(fileIO, store.folders.package(id).appendingPathComponent(path), request, context, type: type,
-                              etag: "\(id)/\(path)")
+        let folder = store.folders.package(id)
+        guard ReadPackage.compressible(path) else {
+            return try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: "\(id)/\(path)")
+        }
+        // Compressible files go gzipped to a client that accepts it (made once, off the event
+        // loops, and kept); a range is always of the file itself.
+        var response: Response
+        if request.headers[.range] == nil, acceptsGzip(request.headers[.acceptEncoding]) {
+            let cache = store.folders.compressed(id)
+            let gzipped = try await offLoop { Result { try ReadPackage.gzipped(path, in: folder, cache: cache) } }.get()
+            response = try await file(fileIO, gzipped, request, context, type: type, etag: "\(id)/\(path)+gzip")
+            response.headers[.contentEncoding] = "gzip"
+        } else {
+            response = try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: "\(id)/\(path)")
+        }
+        response.headers[.vary] = "Accept-Encoding"
+        return response
     }
 
     owners.post(":id/shares") { request, context -> Response in
@@ -86,6 +101,7 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         case .removed:
             try? FileManager.default.removeItem(at: store.folders.package(id))
             try? FileManager.default.removeItem(at: store.folders.archive(id))
+            try? FileManager.default.removeItem(at: store.folders.compressed(id))
             return try encodedJSON(PackageRemoval(id: id, removed: true))
         }
     }
@@ -108,4 +124,15 @@ struct PackageRemoval: Encodable {
     var id: String
     var removed: Bool
     var note: String?
+}
+
+/// Whether an Accept-Encoding header allows gzip (named, or "*", with a q above 0).
+func acceptsGzip(_ header: String?) -> Bool {
+    guard let header else { return false }
+    return header.split(separator: ",").contains { item in
+        let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let name = parts.first, name == "gzip" || name == "x-gzip" || name == "*" else { return false }
+        let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+        return q > 0
+    }
 }

@@ -51,6 +51,7 @@ public struct Retention: Sendable {
         for id in old where (try? store.removePackage(id, owner: nil)) == .removed {
             try? FileManager.default.removeItem(at: store.folders.package(id))
             try? FileManager.default.removeItem(at: store.folders.archive(id))
+            try? FileManager.default.removeItem(at: store.folders.compressed(id))
             removed += 1
         }
         return removed

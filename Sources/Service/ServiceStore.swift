@@ -414,6 +414,8 @@ public struct BlobFolders: Sendable {
     }
     public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
+    /// Gzip copies of a package's files, made once when first asked for with gzip (`ReadPackage.gzipped`).
+    public func compressed(_ id: String) -> URL { packages.appendingPathComponent("\(id).gzip") }
 
     /// Free space on the data folder's disk that the service may use (bytes), nil where it cannot be known.
     public func freeBytes() -> Int64? {

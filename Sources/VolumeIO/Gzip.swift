@@ -2,16 +2,16 @@ import CZLibShim
 import Foundation
 
 /// gzip compression and decompression through zlib.
-enum Gzip {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum Gzip {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     static func isCompressed(_ data: Data) -> Bool { data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B }
 
     /// A gzip stream of `data` (no file name, modification time 0: the same input gives the
     /// same bytes).
-    static func compress(_ data: Data, level: Int32 = 6) throws -> Data {
+    public static func compress(_ data: Data, level: Int32 = 6) throws -> Data {
         var stream = z_stream()
         // windowBits 15 + 16: gzip wrapper.
         guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,

@@ -36,6 +36,59 @@ extension ServiceTests {
         await service.stop()
     }
 
+    /// curl with a header or not: the response's own bytes and headers, as a browser gets them.
+    static func curl(_ url: String, headers: [String]) throws -> (head: String, body: Data) {
+        let folder = try Fixtures.temporaryFolder("curl")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (head, body) = (folder.appendingPathComponent("head"), folder.appendingPathComponent("body"))
+        let done = try CommandLineTool.run(["-s", "-D", head.path, "-o", body.path] + headers.flatMap { ["-H", $0] } + [url], program: "curl")
+        #expect(done.status == 0, "\(done.standardError)")
+        return (try String(contentsOf: head, encoding: .utf8).lowercased(), try Data(contentsOf: body))
+    }
+
+    @Test func sceneFilesGoGzippedToClientsThatAcceptItAndRangesStayOfTheFile() async throws {
+        let service = try await Running()
+        let owner = try service.store.createToken(role: .submitter, name: "surgeon")
+        do {
+            let job = try await service.wait(job: try await upload(service, try Self.sampleZip(), token: owner), token: owner)
+            let package = try #require(job["packageId"] as? String)
+            let (_, shareBody, _) = try await service.request("POST", "/v1/packages/\(package)/shares", token: owner)
+            let share = try #require(service.json(shareBody)["token"] as? String)
+            let url = service.base.absoluteString + "/v1/packages/\(package)/files/scene-preview.glb?share=\(share)"
+            let original = try Data(contentsOf: service.store.folders.package(package).appendingPathComponent("scene-preview.glb"))
+            // Accepted: gzip, smaller, the same bytes once decoded, its own ETag, Vary.
+            let (zippedHead, zipped) = try Self.curl(url, headers: ["Accept-Encoding: gzip, deflate, br"])
+            #expect(zippedHead.contains("content-encoding: gzip") && zippedHead.contains("vary: accept-encoding"), "\(zippedHead)")
+            #expect(zippedHead.contains("+gzip\""), "\(zippedHead)")
+            #expect(zipped.count < original.count * 9 / 10, "\(zipped.count) of \(original.count) bytes")
+            let received = try Fixtures.temporaryFolder("gzipped").appendingPathComponent("scene-preview.glb.gz")
+            defer { try? FileManager.default.removeItem(at: received.deletingLastPathComponent()) }
+            try zipped.write(to: received)
+            let same = try CommandLineTool.run(["-c", "import gzip, sys; sys.exit(gzip.decompress(open(sys.argv[1], 'rb').read()) != open(sys.argv[2], 'rb').read())",
+                                                received.path, service.store.folders.package(package).appendingPathComponent("scene-preview.glb").path],
+                                               program: "python3")
+            #expect(same.status == 0, "the gzipped file does not decode to the package's file")
+            // Refused (q=0) or not asked: the file itself, with Vary too.
+            for headers in [["Accept-Encoding: gzip;q=0"], ["Accept-Encoding: identity"]] {
+                let (head, body) = try Self.curl(url, headers: headers)
+                #expect(!head.contains("content-encoding") && head.contains("vary: accept-encoding") && body == original, "\(headers): \(head)")
+            }
+            // A range is of the file itself, whatever is accepted.
+            let (rangeHead, part) = try Self.curl(url, headers: ["Accept-Encoding: gzip", "Range: bytes=0-99"])
+            #expect(rangeHead.hasPrefix("http/1.1 206") && !rangeHead.contains("content-encoding") && part == original.prefix(100), "\(rangeHead)")
+            // PNGs are compressed already: never gzipped.
+            let png = service.base.absoluteString + "/v1/packages/\(package)/files/renders/anterior-thumbnail.png?share=\(share)"
+            #expect(!(try Self.curl(png, headers: ["Accept-Encoding: gzip"]).head.contains("content-encoding")))
+            // The gzip copies go with the package.
+            #expect(FileManager.default.fileExists(atPath: service.store.folders.compressed(package).path))
+            _ = try await service.request("DELETE", "/v1/packages/\(package)", token: owner)
+            #expect(!FileManager.default.fileExists(atPath: service.store.folders.compressed(package).path))
+        } catch {
+            Issue.record("\(error)")
+        }
+        await service.stop()
+    }
+
     @Test func collectionsKeepTheirOneLinkAndItsExpiryAndReadingThemWritesNothing() async throws {
         let service = try await Running()
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
