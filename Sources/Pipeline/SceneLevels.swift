@@ -44,9 +44,10 @@ public enum SceneLevels {
                     level.color = mesh.color
                     level = level.withNormals()
                 }
-                let distance = level.triangleCount == full[index].triangleCount && level.positions == full[index].positions
-                    ? 0 : MeshDistance.symmetric(level, full[index], threads: threads).maximum
-                watertight = watertight && MeshMeasurements(level).watertight
+                // A surface the budget left whole is the full one: nothing to measure again.
+                let unchanged = level.triangleCount == full[index].triangleCount && level.positions == full[index].positions
+                let distance = unchanged ? 0 : MeshDistance.symmetric(level, full[index], threads: threads).maximum
+                watertight = watertight && (unchanged ? fullWatertight[index] : MeshMeasurements(level).watertight)
                 meshes.append(level)
                 structures.append(Manifest.LevelStructure(name: level.name, triangles: level.triangleCount, maxDistanceMM: distance))
             }

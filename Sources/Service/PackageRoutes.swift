@@ -99,9 +99,7 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
             return try encodedJSON(PackageRemoval(id: id, removed: false,
                                                   note: "removed from your packages; other senders of the same study still have it"))
         case .removed:
-            try? FileManager.default.removeItem(at: store.folders.package(id))
-            try? FileManager.default.removeItem(at: store.folders.archive(id))
-            try? FileManager.default.removeItem(at: store.folders.compressed(id))
+            store.folders.removePackageFiles(id)
             return try encodedJSON(PackageRemoval(id: id, removed: true))
         }
     }

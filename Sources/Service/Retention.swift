@@ -49,9 +49,7 @@ public struct Retention: Sendable {
         guard let retainDays, let old = try? store.packages(publishedBefore: now.addingTimeInterval(-retainDays * 86400)) else { return 0 }
         var removed = 0
         for id in old where (try? store.removePackage(id, owner: nil)) == .removed {
-            try? FileManager.default.removeItem(at: store.folders.package(id))
-            try? FileManager.default.removeItem(at: store.folders.archive(id))
-            try? FileManager.default.removeItem(at: store.folders.compressed(id))
+            store.folders.removePackageFiles(id)
             removed += 1
         }
         return removed

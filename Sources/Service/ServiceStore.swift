@@ -416,6 +416,10 @@ public struct BlobFolders: Sendable {
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
     /// Gzip copies of a package's files, made once when first asked for with gzip (`ReadPackage.gzipped`).
     public func compressed(_ id: String) -> URL { packages.appendingPathComponent("\(id).gzip") }
+    /// Removes a package's files: its folder, its archive and its gzip copies.
+    public func removePackageFiles(_ id: String) {
+        for url in [package(id), archive(id), compressed(id)] { try? FileManager.default.removeItem(at: url) }
+    }
 
     /// Free space on the data folder's disk that the service may use (bytes), nil where it cannot be known.
     public func freeBytes() -> Int64? {
