@@ -267,24 +267,29 @@ def prepare_large(work: Path, modules) -> Path:
 STACKED = {"name": "stacked-1296x512x512", "copies": 3}
 
 
-def prepare_stacked(work: Path, modules) -> Path:
-    """The large series three times along z (512 x 512 x 1296, 340 M voxels, a whole-body CT's
-    size): copy n of slice k lies 162 mm (the large series' extent) above copy n - 1, with new
-    series and instance UIDs; the pixel data is the large series' own. Made once; kept."""
+def stacked_name(copies: int) -> str:
+    return f"stacked-{copies * GRID['slices']}x{GRID['rows']}x{GRID['columns']}"
+
+
+def prepare_stacked(work: Path, modules, copies: int = STACKED["copies"]) -> Path:
+    """The large series `copies` times along z (three copies: 512 x 512 x 1296, 340 M voxels, a
+    whole-body CT's size): copy n of slice k lies 162 mm (the large series' extent) above copy
+    n - 1, with new series and instance UIDs; the pixel data is the large series' own. Made once;
+    kept."""
     pydicom = modules["pydicom"]
     from pydicom.uid import generate_uid
 
     large = prepare_large(work, modules)
-    target = work / STACKED["name"]
-    copies = STACKED["copies"]
+    name = stacked_name(copies)
+    target = work / name
     if target.is_dir() and len(dicom_files(target)) == copies * GRID["slices"]:
         return target
     shutil.rmtree(target, ignore_errors=True)
-    staging = work / f"{STACKED['name']}.partial"
+    staging = work / f"{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     extent = GRID["slices"] * GRID["slice_spacing"]
-    uid = lambda *parts: generate_uid(entropy_srcs=["VRPrep Benchmarks/load_series.py", STACKED["name"], *parts])
+    uid = lambda *parts: generate_uid(entropy_srcs=["VRPrep Benchmarks/load_series.py", name, *parts])
     series_uid = uid("series")
     for n in range(copies):
         for path in dicom_files(large):
@@ -303,6 +308,37 @@ def prepare_stacked(work: Path, modules) -> Path:
             ds.save_as(staging / f"IM{number:04d}.dcm")
     staging.rename(target)
     return target
+
+
+# The series the benchmarks can run on, by short name: (folder name, how to prepare it).
+SERIES = {
+    "sample": ("sample", lambda work, modules: prepare_sample(work)),
+    "large": (GRID["name"], prepare_large),
+    "stacked2": (stacked_name(2), lambda work, modules: prepare_stacked(work, modules, 2)),
+    "stacked3": (stacked_name(3), lambda work, modules: prepare_stacked(work, modules, 3)),
+}
+
+
+def series_key(text: str) -> str:
+    """The short name of a series given by short or folder name ("large" or "large-432x512x512")."""
+    for key, (folder, _) in SERIES.items():
+        if text in (key, folder):
+            return key
+    raise argparse.ArgumentTypeError(f"unknown series {text!r}; expected: " + ", ".join(SERIES))
+
+
+def parse_series(text: str) -> list[str]:
+    """A comma-separated list of series (short or folder names) as short names, in order, once each."""
+    names = [series_key(part.strip()) for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of: " + ", ".join(SERIES))
+    return list(dict.fromkeys(names))
+
+
+def prepare_series(work: Path, modules, key: str) -> tuple[str, Path]:
+    """(folder name, folder) of a series, prepared in `work` on first use."""
+    folder, prepare = SERIES[key]
+    return folder, prepare(work, modules)
 
 
 def folder_bytes(folder: Path) -> int:
@@ -434,6 +470,8 @@ def main() -> None:
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="comma-separated thread counts (default: 1,2)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--series", type=parse_series, default=["sample", "large"],
+                        help="comma-separated: " + ", ".join(SERIES) + " (default: sample,large)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -447,7 +485,7 @@ def main() -> None:
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    series = [("sample", prepare_sample(work)), (GRID["name"], prepare_large(work, modules))]
+    series = [prepare_series(work, modules, key) for key in args.series]
 
     results = []
     for name, folder in series:

@@ -66,7 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_series import (GRID, REQUIREMENTS, fail, import_packages, machine_info, parse_threads)  # noqa: E402
-from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options, binary_info,  # noqa: E402
+from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options, add_series_argument, binary_info,  # noqa: E402
                      checked_binary, disturbed_warnings, prepared_series, print_warnings, private_binary,
                      row_measurer, summary, timed, watch_from_args)
 
@@ -422,6 +422,7 @@ def main() -> None:
                         help="timed runs of vtkQuadricDecimation on the large series, without warm-up (default: 1)")
     parser.add_argument("--no-unpadded", action="store_true",
                         help="skip the reference vtkFlyingEdges3D runs on the unpadded mask")
+    add_series_argument(parser)
     add_idle_options(parser)
     args = parser.parse_args()
     if args.runs < 1:
@@ -437,7 +438,7 @@ def main() -> None:
           f"available: {', '.join(backend['available'])})", file=sys.stderr)
     watch = watch_from_args(args)
 
-    work, series = prepared_series(args.work, modules)
+    work, series = prepared_series(args.work, modules, args.series)
     reference_threads = 2 if 2 in args.threads else max(args.threads)
 
     results = []

@@ -76,7 +76,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, fail, import_packages, machine_info)  # noqa: E402
+from load_series import (GRID, fail, import_packages, machine_info, parse_series)  # noqa: E402
 from segment import (CONFIDENCE, LOWER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
                      binary_info, check_sitk_version, checked_binary, disturbed_warnings, print_warnings,
                      prepared_series, private_binary, row_measurer, summary, timed, watch_from_args)
@@ -93,13 +93,6 @@ SMOOTHING_SIGMA_MM = 1.0
 # Goals (from the presets issue): large series, VRPrep on 2 cores; Dice on every series.
 GOAL_SECONDS = {"tumor": 1.0, "vessels": 5.0}
 GOAL_DICE = {"tumor": 0.90, "vessels": 0.85}
-
-
-def parse_series(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names or any(n not in ("sample", "large") for n in names):
-        raise argparse.ArgumentTypeError("expected a comma-separated list of: sample, large")
-    return list(dict.fromkeys(names))
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -324,6 +317,8 @@ def main() -> None:
         parser.error("--runs must be at least 1")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    if set(args.series) - {"sample", "large"}:
+        parser.error("--series: the phantoms are drawn on sample and large only")
 
     original_binary = checked_binary(args.vrprep)
     modules = import_packages()

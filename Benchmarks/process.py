@@ -6,11 +6,11 @@ Usage (from the repository root):
     swift build -c release --product vrprep
     python3 Benchmarks/process.py [--runs 3] [--json results.json]
 
-Inputs: the two series of ``load_series.py`` (prepared in --work, default
-Benchmarks/work): ``sample/`` (256 x 256 x 108) and ``large-432x512x512/``
-(512 x 512 x 432); with ``--series ...,stacked-1296x512x512`` also the large
-series stacked three times along z (512 x 512 x 1296, 340 M voxels; made on first
-use by ``load_series.prepare_stacked``), to see how cost grows with the voxels.
+Inputs: the series of ``load_series.py`` (prepared in --work, default
+Benchmarks/work, on first use): ``sample`` (256 x 256 x 108) and ``large``
+(512 x 512 x 432) by default; with ``--series ...,stacked2,stacked3`` also the
+large series stacked two and three times along z (512 x 512 x 864 and 1296, 226 M
+and 340 M voxels), to see how cost grows with the voxels.
 
 What is timed: ``vrprep process DIR --out WORK/process-SERIES --json`` with the
 defaults (bone and skin, 10 smoothing passes, at most 250,000 triangles per
@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import STACKED, prepare_stacked  # noqa: E402
+from load_series import SERIES, import_packages, parse_series, prepare_series  # noqa: E402
 from segment import CpuWatch, add_idle_options, binary_info, private_binary  # noqa: E402
 
 GOALS = {"sample": 10.0, "large-432x512x512": 30.0}
@@ -50,25 +52,41 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def run_once(binary: str, series: Path, out: Path) -> tuple[float, dict]:
+def run_once(binary: str, series: Path, out: Path) -> tuple[float, dict, int]:
+    """(wall seconds, the JSON summary, the peak resident memory in bytes) of one run."""
     command = [binary, "process", str(series), "--out", str(out), "--json"]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        fail(f"`{' '.join(command)}` exited with {done.returncode}:\n{done.stderr.strip()}")
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
+    if child.returncode != 0:
+        fail(f"`{' '.join(command)}` exited with {child.returncode}:\n{errors.strip()}")
     try:
-        return seconds, json.loads(done.stdout)
+        return seconds, json.loads(output), usage.ru_maxrss * 1024  # ru_maxrss: KiB on Linux
     except json.JSONDecodeError:
-        fail(f"`{' '.join(command)}` printed no JSON summary:\n{done.stdout[:500]}")
+        fail(f"`{' '.join(command)}` printed no JSON summary:\n{output[:500]}")
     raise AssertionError
+
+
+def voxel_count(series: Path) -> int:
+    """Columns x rows x slices of a folder of single-frame slices, from its first file."""
+    import pydicom
+    files = sorted(p for p in series.iterdir() if p.suffix == ".dcm")
+    first = pydicom.dcmread(files[0], stop_before_pixels=True)
+    return int(first.Rows) * int(first.Columns) * len(files)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vrprep", default=".build/release/vrprep")
     parser.add_argument("--work", default="Benchmarks/work")
-    parser.add_argument("--series", default="sample,large-432x512x512")
+    parser.add_argument("--series", type=parse_series, default=["sample", "large"],
+                        help="comma-separated: " + ", ".join(SERIES) + " (default: sample,large)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", dest="json_out")
     add_idle_options(parser)
@@ -78,27 +96,25 @@ def main() -> None:
     if not Path(args.vrprep).is_file():
         fail(f"{args.vrprep} not found: run `swift build -c release --product vrprep` first")
     watch = CpuWatch(args.max_other_cpu, args.retries, args.idle_timeout, enabled=not args.no_idle_check)
-    work = Path(args.work)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    modules = import_packages()
     results = []
     with private_binary(Path(args.vrprep), "vrprep-process-bench-") as binary:
         info = binary_info(binary)
-        for name in args.series.split(","):
-            series = work / name
-            if name == STACKED["name"] and not series.is_dir():
-                series = prepare_stacked(work, {"numpy": __import__("numpy"), "scipy.ndimage": __import__("scipy.ndimage").ndimage,
-                                                "pydicom": __import__("pydicom")})
-            if not series.is_dir():
-                fail(f"{series} not found: prepare it with Benchmarks/load_series.py")
+        for key in args.series:
+            name, series = prepare_series(work, modules, key)
             out = work / f"process-{name}"
             run_once(str(binary), series, out)  # warm-up
-            times, stages, ids, disturbed = [], [], set(), False
+            times, stages, ids, disturbed, peaks = [], [], set(), False, []
             for _ in range(args.runs):
                 def call():
-                    seconds, summary = run_once(str(binary), series, out)
-                    return {"seconds": seconds, "summary": summary}
+                    seconds, summary, peak = run_once(str(binary), series, out)
+                    return {"seconds": seconds, "summary": summary, "peak": peak}
                 measured = watch.measure(f"{name}: vrprep process", call)
                 disturbed |= measured["disturbed"]
                 times.append(measured["seconds"])
+                peaks.append(measured["peak"])
                 stages.append(measured["summary"]["seconds"])
                 ids.add(measured["summary"]["packageID"])
                 structures = measured["summary"]["structures"]
@@ -107,17 +123,18 @@ def main() -> None:
             stage_medians = {k: statistics.median(s[k] for s in stages) for k in stages[0]}
             results.append({"series": name, "seconds": times, "median": statistics.median(times), "best": min(times),
                             "stages": stage_medians, "packageID": ids.pop(), "structures": structures,
-                            "goalSeconds": GOALS.get(name), "disturbed": disturbed})
-            print(f"{name}: median {statistics.median(times):.2f} s (best {min(times):.2f} s); stages "
+                            "goalSeconds": GOALS.get(name), "disturbed": disturbed,
+                            "peakBytes": max(peaks), "voxels": voxel_count(series)})
+            print(f"{name}: median {statistics.median(times):.2f} s (best {min(times):.2f} s), peak {max(peaks) / 1e9:.2f} GB; stages "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in stage_medians.items()), file=sys.stderr)
-    print("| series | median s | best s | load | segment | mesh | render | package | goal |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| series | median s | best s | load | segment | mesh | render | package | peak GB | goal |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in results:
         s = r["stages"]
         goal = r["goalSeconds"]
         verdict = "" if goal is None else f"≤ {goal:g} s: {'met' if r['median'] <= goal else 'NOT met'}"
         print(f"| {r['series']} | {r['median']:.2f} | {r['best']:.2f} | {s.get('load', 0):.2f} | {s.get('segment', 0):.2f} "
-              f"| {s.get('mesh', 0):.2f} | {s.get('render', 0):.2f} | {s.get('package', 0):.2f} | {verdict} |")
+              f"| {s.get('mesh', 0):.2f} | {s.get('render', 0):.2f} | {s.get('package', 0):.2f} | {r['peakBytes'] / 1e9:.2f} | {verdict} |")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"machine": platform.uname()._asdict(), "runs": args.runs,
                                                    "binary": info, "results": results}, indent=2))

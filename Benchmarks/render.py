@@ -122,7 +122,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (REPO, REQUIREMENTS, fail, import_packages, machine_info)  # noqa: E402
+from load_series import (REPO, REQUIREMENTS, SERIES, fail, import_packages, machine_info, parse_series)  # noqa: E402
 from segment import (LOWER, UPPER, add_build, add_common_arguments, add_idle_options,  # noqa: E402
                      binary_info, checked_binary, disturbed_warnings, prepared_series, print_warnings,
                      private_binary, summary, watch_from_args)
@@ -158,13 +158,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 1 or height < 1:
         raise argparse.ArgumentTypeError("width and height must be at least 1")
     return width, height
-
-
-def parse_series(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names or any(n not in ("sample", "large") for n in names):
-        raise argparse.ArgumentTypeError("expected a comma-separated list of: sample, large")
-    return list(dict.fromkeys(names))
 
 
 def import_vtk():
@@ -567,7 +560,7 @@ def main() -> None:
     add_common_arguments(parser, tool="vrprep-bench")
     parser.add_argument("--skip-vrprep", action="store_true", help="time VTK only (no vrprep binary needed)")
     parser.add_argument("--series", type=parse_series, default=["sample", "large"],
-                        help="comma-separated: sample, large (default: both)")
+                        help="comma-separated: " + ", ".join(SERIES) + " (default: sample,large)")
     parser.add_argument("--runs", type=int, default=3,
                         help="timed frames and timed stereo pairs per measurement, after one warm-up frame "
                              "(default: 3)")

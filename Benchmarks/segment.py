@@ -60,12 +60,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_series import (GRID, REPO, REQUIREMENTS, fail, import_packages, machine_info,  # noqa: E402
-                         parse_threads, prepare_large, prepare_sample)
+from load_series import (GRID, REPO, REQUIREMENTS, SERIES, fail, import_packages, machine_info,  # noqa: E402
+                         parse_series, parse_threads, prepare_series)
 
 LOWER, UPPER = 226, 3071
 # The same anatomical point (a skull voxel) in both series, as (i, j, k) = (x, y, z).
 SEEDS = {"sample": (179, 92, 80), GRID["name"]: (358, 184, 320)}
+# The stacked series begin with the large series: its seed lies in their first copy.
+SEEDS.update({SERIES[key][0]: SEEDS[GRID["name"]] for key in SERIES if key.startswith("stacked")})
 CONFIDENCE = {"multiplier": 2.5, "iterations": 4, "radius": 1}  # ITK's defaults, as VRPrep's
 # Goals (large series, VRPrep with 2 threads).
 GOAL_6_MS, GOAL_6_RATIO, GOAL_26_MS, GOAL_CONFIDENCE_RATIO = 40, 8, 60, 3
@@ -421,15 +423,16 @@ def add_common_arguments(parser: argparse.ArgumentParser, runs: int | None = Non
 
 
 def prepared_series(work: Path, modules, wanted=("sample", "large")) -> tuple[Path, list[tuple[str, Path]]]:
-    """The work folder (made if missing) and the input series wanted, prepared once (sample, large)."""
+    """The work folder (made if missing) and the input series wanted (short names, see
+    load_series.SERIES), each as (folder name, folder), prepared once."""
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    series = []
-    if "sample" in wanted:
-        series.append(("sample", prepare_sample(work)))
-    if "large" in wanted:
-        series.append((GRID["name"], prepare_large(work, modules)))
-    return work, series
+    return work, [prepare_series(work, modules, key) for key in wanted]
+
+
+def add_series_argument(parser: argparse.ArgumentParser, default=("sample", "large")) -> None:
+    parser.add_argument("--series", type=parse_series, default=list(default),
+                        help="comma-separated: " + ", ".join(SERIES) + f" (default: {','.join(default)})")
 
 
 def row_measurer(watch: CpuWatch, name: str, rows: list[dict]):
@@ -506,6 +509,7 @@ def main() -> None:
     parser.add_argument("--peer-malloc-reuse", action="store_true",
                         help="apply vrprep's glibc malloc settings (reuse freed large blocks) to this Python "
                              "process too, so that the peers' timed runs also avoid fresh page faults")
+    add_series_argument(parser)
     add_idle_options(parser)
     args = parser.parse_args()
     if args.runs < 1:
@@ -526,7 +530,7 @@ def main() -> None:
         print("warning: could not apply the malloc settings (mallopt not found)", file=sys.stderr)
     watch = watch_from_args(args)
 
-    work, series = prepared_series(args.work, modules)
+    work, series = prepared_series(args.work, modules, args.series)
     reference_threads = 2 if 2 in args.threads else max(args.threads)
 
     results = []
