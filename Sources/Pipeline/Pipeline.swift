@@ -25,6 +25,8 @@ public struct Pipeline: Sendable {
         public var labels: String?
         /// Names for its label values, over the file's own.
         public var labelNames: [Int: String]?
+        /// What the scene is for (budgets, levels, quantization); nil: desktop.
+        public var profile: SceneProfile?
 
         public init() {}
     }
@@ -147,7 +149,7 @@ public struct Pipeline: Sendable {
         lap("segment")
 
         // 3. Mesh (45–75 %).
-        let (meshes, structures, levels, meshFiles) = try surfaces(of: segmented.labels, observer: observer)
+        let (meshes, structures, levels, usdz, meshFiles) = try surfaces(of: segmented.labels, observer: observer)
         lap("mesh")
 
         // 4. Render (75–90 %).
@@ -177,7 +179,9 @@ public struct Pipeline: Sendable {
                 try JSONValue.from(["importedLabels": URL(fileURLWithPath: file).lastPathComponent])
             } ?? JSONValue.from(recipe)
             let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: made,
-                                 source: source, structures: structures, renders: renders, levels: levels, files: [])
+                                 source: source, structures: structures, renders: renders, levels: levels,
+                                 profile: Manifest.Profile(profile: options.profile ?? .desktop, maxTriangles: options.maxTriangles),
+                                 usdz: usdz, files: [])
             manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
         } catch {
             throw .stage("packaging", "\(error)")
@@ -204,13 +208,16 @@ public struct Pipeline: Sendable {
     }
 
     /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's
-    /// outline), smoothed and decimated, as an STL each and together as the scene's glTF.
+    /// outline), smoothed and decimated (each to `maxTriangles`, then all together to the
+    /// profile's scene budget), as an STL each (and an OBJ for print) and together as the scene's
+    /// glTF with its levels of detail.
     private func surfaces(of labels: LabelMap, observer: (any UseCaseObserver)?) throws(Failure)
-        -> (meshes: [Mesh], structures: [Manifest.Structure], levels: [Manifest.Level], files: [(String, Data)]) {
-        var meshes: [Mesh] = [], structures: [Manifest.Structure] = [], files: [(String, Data)] = []
+        -> (meshes: [Mesh], structures: [Manifest.Structure], levels: [Manifest.Level], usdz: Manifest.USDZ?, files: [(String, Data)]) {
+        let profile = options.profile ?? .desktop
+        var meshes: [Mesh] = [], labelsOf: [LabelInfo] = []
         guard case .uint8 = labels.storage else { throw .stage("meshing", "label map of more than 255 labels") }
         for (n, info) in labels.labels.enumerated() {
-            try observer.step("meshing \(info.name)", fraction: 0.45 + 0.3 * Double(n) / Double(labels.labels.count))
+            try observer.step("meshing \(info.name)", fraction: 0.45 + 0.25 * Double(n) / Double(labels.labels.count))
             var mesh = StructureSurface.surface(of: info.value, in: labels, threads: options.threads)
                 .smoothed(passes: options.smoothingPasses, threads: options.threads)
             guard mesh.triangleCount > 0 else { continue }
@@ -223,35 +230,62 @@ public struct Pipeline: Sendable {
             }
             mesh.name = info.name
             mesh.color = info.color
-            mesh = mesh.withNormals()
+            meshes.append(mesh.withNormals())
+            labelsOf.append(info)
+        }
+        guard !meshes.isEmpty else { throw .stage("meshing", "no structure has a surface: nothing to put in a scene") }
+        if let budget = profile.sceneTriangles, meshes.reduce(0, { $0 + $1.triangleCount }) > budget {
+            try observer.step("fitting the scene to \(budget) triangles (\(profile.rawValue))", fraction: 0.7)
+            do {
+                meshes = try SceneLevels.fitted(meshes, sceneTriangles: budget, threads: options.threads)
+            } catch {
+                throw .stage("meshing", "\(error)")
+            }
+        }
+        var structures: [Manifest.Structure] = [], files: [(String, Data)] = []
+        for (mesh, info) in zip(meshes, labelsOf) {
             let m = MeshMeasurements(mesh)
+            if profile == .print && !m.watertight {
+                throw .stage("meshing \(info.name)", "the \(info.name) surface is not closed (\(m.boundaryEdges) open and " +
+                             "\(m.nonManifoldEdges) non-manifold edges): it cannot be printed; use another profile to see it")
+            }
             let stl = "meshes/\(info.name).stl"
             do {
                 files.append((stl, try MeshExport.data([mesh], format: .stl)))
             } catch {
                 throw .stage("meshing \(info.name)", "\(error)")
             }
-            meshes.append(mesh)
+            if profile == .print {
+                let obj = MeshExport.objFiles(mesh, materialFile: "\(info.name).mtl")
+                files += [("meshes/\(info.name).obj", obj.obj), ("meshes/\(info.name).mtl", obj.material)]
+            }
             structures.append(Manifest.Structure(name: info.name, label: info.value, color: [info.color.r, info.color.g, info.color.b, info.color.a],
                                                  volumeML: m.volumeML, areaMM2: m.area, triangles: m.triangles, watertight: m.watertight,
                                                  file: stl, node: info.name))
         }
-        guard !meshes.isEmpty else { throw .stage("meshing", "no structure has a surface: nothing to put in a scene") }
         let levels: [Manifest.Level]
+        var usdz: Manifest.USDZ?
         do {
-            let scene = try MeshExport.data(meshes, format: .glb)
+            let scene = try MeshExport.data(meshes, format: .glb, quantize: profile.quantized)
             files.append(("scene.glb", scene))
             try observer.step("levels of detail", fraction: 0.73)
             let made = try SceneLevels.make(meshes, fullFile: "scene.glb", fullBytes: scene.count, fullWatertight: structures.map(\.watertight),
-                                            threads: options.threads)
+                                            fullQuantized: profile.quantized, budgets: profile.levels, threads: options.threads)
             files += made.files
             levels = made.levels
+            // For Apple's AR Quick Look and Vision Pro: the headset level (the full one where the
+            // profile has none), as USD; not for print.
+            if profile != .print, let source = made.meshes["headset"] ?? made.meshes["full"] {
+                try observer.step("USDZ", fraction: 0.74)
+                usdz = Manifest.USDZ(file: "scene.usdz", level: made.meshes["headset"] == nil ? "full" : "headset")
+                files.append(("scene.usdz", USDZArchive.data([("scene.usda", USDExport.usda(source))])))
+            }
         } catch let error as UseCaseFailure {
             throw error
         } catch {
             throw .stage("glTF", "\(error)")
         }
-        return (meshes, structures, levels, files)
+        return (meshes, structures, levels, usdz, files)
     }
 
     /// Stage 4 (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.

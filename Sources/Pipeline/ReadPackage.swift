@@ -27,7 +27,8 @@ public enum ReadPackage {
     /// Whether a package file is worth compressing on the wire: glTF, JSON and STL shrink by a
     /// third or more; PNG and gzip files are compressed already.
     public static func compressible(_ path: String) -> Bool {
-        [".glb", ".json", ".stl"].contains { path.lowercased().hasSuffix($0) }
+        // A USDZ stores its layers uncompressed (and ours is text): it gzips as well as the rest.
+        [".glb", ".json", ".stl", ".usdz"].contains { path.lowercased().hasSuffix($0) }
     }
 
     /// The gzip stream of the package file at `path` (in the package folder `package`), made once

@@ -3,14 +3,59 @@ import Meshing
 import ScenePackage
 import VolumeCore
 
-/// The scene's levels of detail (issue "Scenes for slow links and headsets"): besides the full
-/// `scene.glb`, a headset level (at most 250,000 triangles for the whole scene, what a HoloLens
-/// 2 or a phone draws smoothly) and a preview level (20,000 triangles, a few hundred kilobytes:
-/// the first picture over a slow link), each a quantized glTF binary (KHR_mesh_quantization,
-/// 16-bit indices where they fit). Each level's budget is shared among the structures by their
-/// full triangle counts; each surface is simplified from the next finer level by the same
-/// decimation as the full scene's (closed meshes stay closed), and its largest distance to the
-/// full surface, both ways, is measured and recorded with the quantization's own error.
+/// What a scene package is made for (issue "Scenes for slow links and headsets"), chosen with
+/// `vrprep process --profile` and recorded in the manifest: the triangle budget of the whole
+/// scene, its levels of detail, and whether positions are quantized.
+public enum SceneProfile: String, CaseIterable, Sendable, Codable {
+    /// Each structure at most `maxTriangles` (250,000); the scene quantized, with a headset and
+    /// a preview level. The default.
+    case desktop
+    /// The whole scene at most 250,000 triangles (what a HoloLens 2 draws smoothly), quantized,
+    /// with a preview level.
+    case headset
+    /// The whole scene at most 500,000 triangles (phones and AR), quantized, with a preview level.
+    case phone
+    /// For a 3D printer: the full surfaces only, positions as floats, an STL and an OBJ per
+    /// structure, and every surface closed (the run fails naming the one that is not).
+    case print
+
+    /// The most triangles of the whole scene, shared among the structures by their sizes; nil:
+    /// only each structure's own limit.
+    public var sceneTriangles: Int? {
+        switch self {
+        case .headset: 250_000
+        case .phone: 500_000
+        case .desktop, .print: nil
+        }
+    }
+
+    /// The levels of detail besides the full one, finest first.
+    public var levels: [SceneLevels.Budget] {
+        switch self {
+        case .desktop: SceneLevels.budgets
+        case .headset, .phone: SceneLevels.budgets.filter { $0.name == "preview" }
+        case .print: []
+        }
+    }
+
+    public var quantized: Bool { self != .print }
+}
+
+extension Manifest.Profile {
+    public init(profile: SceneProfile, maxTriangles: Int) {
+        self.init(name: profile.rawValue, maxStructureTriangles: maxTriangles, maxSceneTriangles: profile.sceneTriangles,
+                  quantized: profile.quantized)
+    }
+}
+
+/// The scene's levels of detail: besides the full `scene.glb`, a headset level (at most 250,000
+/// triangles for the whole scene, what a HoloLens 2 or a phone draws smoothly) and a preview
+/// level (20,000 triangles, a few hundred kilobytes: the first picture over a slow link), each
+/// a quantized glTF binary (KHR_mesh_quantization, 16-bit indices where they fit). Each level's
+/// budget is shared among the structures by their full triangle counts; each surface is
+/// simplified from the next finer level by the same decimation as the full scene's (closed
+/// meshes stay closed), and its largest distance to the full surface, both ways, is measured
+/// and recorded with the quantization's own error.
 public enum SceneLevels {
     public struct Budget: Sendable {
         public var name: String
@@ -24,22 +69,52 @@ public enum SceneLevels {
     /// No structure goes below this in a level (unless its full surface has fewer).
     public static let minimumTriangles = 300
 
-    /// The levels (coarsest first, the full one last, as `full` names it) and their files.
-    /// `fullWatertight`: whether each full surface is closed (measured already by the caller).
-    public static func make(_ full: [Mesh], fullFile: String, fullBytes: Int, fullWatertight: [Bool], threads: Int?) throws(MeshingError)
-        -> (levels: [Manifest.Level], files: [(String, Data)]) {
+    /// Each structure's share of a scene budget: in proportion to its triangle count, never
+    /// below `minimumTriangles` (or its own count), never above its own count.
+    public static func shares(of counts: [Int], budget: Int) -> [Int] {
+        let total = counts.reduce(0, +)
+        return counts.map { count in
+            let share = Int((Double(budget) * Double(count) / Double(max(total, 1))).rounded(.down))
+            return min(count, max(min(count, minimumTriangles), share))
+        }
+    }
+
+    /// `meshes` within a budget for the whole scene (shared by `shares`), each decimated as the
+    /// full scene's surfaces are, names and colours kept, with normals.
+    public static func fitted(_ meshes: [Mesh], sceneTriangles budget: Int, threads: Int?) throws(MeshingError) -> [Mesh] {
+        let targets = shares(of: meshes.map(\.triangleCount), budget: budget)
+        var out: [Mesh] = []
+        for (mesh, target) in zip(meshes, targets) {
+            guard target < mesh.triangleCount else {
+                out.append(mesh)
+                continue
+            }
+            var level = try mesh.decimated(targetTriangles: target, threads: threads)
+            level.name = mesh.name
+            level.color = mesh.color
+            out.append(level.withNormals())
+        }
+        return out
+    }
+
+    /// The levels (coarsest first, the full one last, as `full` names it), their files, and
+    /// each level's surfaces by name (the full one's too).
+    /// `fullWatertight`: whether each full surface is closed (measured already by the caller);
+    /// `fullQuantized`: whether the full scene's positions are quantized.
+    public static func make(_ full: [Mesh], fullFile: String, fullBytes: Int, fullWatertight: [Bool], fullQuantized: Bool,
+                            budgets: [Budget] = budgets, threads: Int?) throws(MeshingError)
+        -> (levels: [Manifest.Level], files: [(String, Data)], meshes: [String: [Mesh]]) {
         let total = full.reduce(0) { $0 + $1.triangleCount }
-        var levels: [Manifest.Level] = [], files: [(String, Data)] = []
+        var levels: [Manifest.Level] = [], files: [(String, Data)] = [], surfaces = ["full": full]
         var finer = full
         for budget in budgets {
+            let targets = shares(of: full.map(\.triangleCount), budget: budget.triangles)
             var meshes: [Mesh] = [], structures: [Manifest.LevelStructure] = []
             var watertight = true
             for (index, mesh) in finer.enumerated() {
-                let share = Int((Double(budget.triangles) * Double(full[index].triangleCount) / Double(max(total, 1))).rounded(.down))
-                let target = max(min(full[index].triangleCount, minimumTriangles), share)
                 var level = mesh
-                if target < mesh.triangleCount {
-                    level = try mesh.decimated(targetTriangles: target, threads: threads)
+                if targets[index] < mesh.triangleCount {
+                    level = try mesh.decimated(targetTriangles: targets[index], threads: threads)
                     level.name = mesh.name
                     level.color = mesh.color
                     level = level.withNormals()
@@ -58,11 +133,12 @@ public enum SceneLevels {
                                          quantizationErrorMM: meshes.map(MeshExport.quantizationErrorMM).max() ?? 0,
                                          watertight: watertight, structures: structures), at: 0)
             finer = meshes
+            surfaces[budget.name] = meshes
         }
         let fullStructures = full.map { Manifest.LevelStructure(name: $0.name, triangles: $0.triangleCount, maxDistanceMM: 0) }
         levels.append(Manifest.Level(name: "full", file: fullFile, triangles: total, bytes: fullBytes, maxDistanceMM: 0,
-                                     quantizationErrorMM: 0, watertight: !fullWatertight.contains(false),
-                                     structures: fullStructures))
-        return (levels, files)
+                                     quantizationErrorMM: fullQuantized ? full.map(MeshExport.quantizationErrorMM).max() ?? 0 : 0,
+                                     watertight: !fullWatertight.contains(false), structures: fullStructures))
+        return (levels, files, surfaces)
     }
 }

@@ -19,7 +19,47 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The scene's levels of detail, coarsest first (preview, headset, full); nil in packages made
     /// before levels existed.
     public var levels: [Level]?
+    /// What the scene was made for (`vrprep process --profile`); nil in packages made before
+    /// profiles existed (they are desktop scenes with float positions).
+    public var profile: Profile?
+    /// The scene as USD (`scene.usdz`, for Apple's AR Quick Look) and the level it was made
+    /// from; nil where there is none (print scenes, packages made before).
+    public var usdz: USDZ?
     public var files: [File]
+
+    public struct USDZ: Codable, Sendable, Equatable {
+        public var file: String
+        /// The level of detail its surfaces are: headset, or full where there is no headset level.
+        public var level: String
+
+        public init(file: String, level: String) {
+            self.file = file
+            self.level = level
+        }
+    }
+
+    /// The profile a scene was made with and the budgets it set.
+    public struct Profile: Codable, Sendable, Equatable {
+        /// desktop, headset, phone or print.
+        public var name: String
+        /// The most triangles of each structure's full surface.
+        public var maxStructureTriangles: Int
+        /// The most triangles of the whole full scene; nil: no limit but the structures' own.
+        public var maxSceneTriangles: Int?
+        /// Whether `scene.glb`'s positions and normals are quantized (KHR_mesh_quantization).
+        public var quantized: Bool
+
+        public init(name: String, maxStructureTriangles: Int, maxSceneTriangles: Int?, quantized: Bool) {
+            self.name = name
+            self.maxStructureTriangles = maxStructureTriangles
+            self.maxSceneTriangles = maxSceneTriangles
+            self.quantized = quantized
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, maxStructureTriangles = "max_structure_triangles", maxSceneTriangles = "max_scene_triangles", quantized
+        }
+    }
 
     /// One level of detail of the whole scene: a glTF binary holding every structure.
     public struct Level: Codable, Sendable, Equatable {
@@ -176,11 +216,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, packageID = "package_id", software, recipe, source, structures, renders, levels, files
+        case schema, packageID = "package_id", software, recipe, source, structures, renders, levels, profile, usdz, files
     }
 
     public init(software: Software, recipe: JSONValue, source: Source, structures: [Structure], renders: [Render],
-                levels: [Level]? = nil, files: [File]) {
+                levels: [Level]? = nil, profile: Profile? = nil, usdz: USDZ? = nil, files: [File]) {
         self.schema = Self.schemaName
         self.packageID = nil
         self.software = software
@@ -189,6 +229,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.structures = structures
         self.renders = renders
         self.levels = levels
+        self.profile = profile
+        self.usdz = usdz
         self.files = files
     }
 

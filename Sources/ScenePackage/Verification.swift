@@ -95,6 +95,13 @@ public struct Verification: Sendable {
             }
             checkNodes(level.file, level.structures.map { ($0.name, "structure \($0.name) of the \(level.name) level") })
         }
+        if let usdz = manifest.usdz {
+            if !listed.contains(usdz.file) {
+                problems.append("\(usdz.file): the USDZ is not among the manifest's files")
+            } else if let data = try? Data(contentsOf: folder.appendingPathComponent(usdz.file)) {
+                problems += USDZArchive.problems(data).map { "\(usdz.file): \($0)" }
+            }
+        }
         return Verification(manifest: manifest, problems: problems)
     }
 

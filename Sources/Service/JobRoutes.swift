@@ -112,11 +112,14 @@ struct JobView: Encodable {
     var rejected: [Rejection]
     /// Its results going back to the hospital (a study from a DICOM peer with a returnTo).
     var returned: ReturnView?
+    /// What its scene is made for (desktop unless asked).
+    var profile: String
 
     init(_ job: ServiceStore.Job, returned: ServiceStore.JobReturn? = nil) {
         self.returned = returned.map(ReturnView.init)
         (id, state, stage, percent, error, packageId) = (job.id, job.state.rawValue, job.stage, job.percent, job.error, job.packageID)
         (warnings, rejected, studyId) = (job.notes?.warnings ?? [], job.notes?.rejected ?? [], job.studyID)
+        profile = job.profile ?? SceneProfile.desktop.rawValue
         if job.sourceKind == "dicom" {
             source = SourceView(kind: "dicom", callingAE: job.callingAE ?? "", peer: job.peer ?? "")
             instances = job.instances ?? 0

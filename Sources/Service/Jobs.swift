@@ -168,6 +168,9 @@ public final class JobRunner: @unchecked Sendable {
             options.labelNames = job.labelNames.flatMap { try? JSONDecoder().decode([Int: String].self, from: Data($0.utf8)) }
             options.recipe = nil
         }
+        if let name = job.profile, let profile = SceneProfile(rawValue: name) {
+            options.profile = profile
+        }
         do {
             if let recipe = job.recipe {
                 options.recipe = try Recipe.parse(Data(recipe.utf8), source: job.callingAE.map { "the recipe of DICOM peer \($0)" } ?? "the job's recipe")

@@ -86,6 +86,7 @@ public enum OpenAPI {
               summary: 'Upload a study (submitter, admin): it is kept as a study (its owner''s, until deleted or the service''s --keep-studies-days), and a job makes its package unless ?process=false.'
               parameters:
                 - {name: process, in: query, required: false, schema: {type: string, enum: ["false"]}, description: 'false: keep the study, start no job.'}
+                - {name: profile, in: query, required: false, schema: {type: string, enum: [desktop, headset, phone, print]}, description: 'What the scene is for: desktop (default; levels of detail), headset (whole scene at most 250,000 triangles), phone (500,000) or print (full surfaces, STL and OBJ, each closed). Unknown: 400.'}
               requestBody:
                 required: true
                 content:
@@ -121,6 +122,7 @@ public enum OpenAPI {
               - {name: id, in: path, required: true, schema: {type: string}}
               - {name: labels, in: query, required: false, schema: {type: string}, description: 'With a segmentation made elsewhere as the body: its file name (.nii, .nii.gz, .seg.nrrd, or .dcm for a DICOM SEG or RT Structure Set). The scene is made from it, nothing is segmented; what is wrong with it, the job says.'}
               - {name: labelNames, in: query, required: false, schema: {type: string}, description: 'With labels: names for label values, e.g. 1=liver,2=tumor.'}
+              - {name: profile, in: query, required: false, schema: {type: string, enum: [desktop, headset, phone, print]}, description: 'What the scene is for: desktop (default; levels of detail), headset (whole scene at most 250,000 triangles), phone (500,000) or print (full surfaces, STL and OBJ, each closed). Unknown: 400.'}
             post:
               summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe), or from a segmentation made elsewhere (?labels=NAME, the file as the body).'
               requestBody:

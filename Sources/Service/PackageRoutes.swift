@@ -35,8 +35,9 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         guard !path.isEmpty, !path.split(separator: "/").contains(".."), ReadPackage.lists(path, in: store.folders.package(id)) else {
             throw HTTPError(.notFound, message: "package \(id) has no file '\(path)'")
         }
+        // model/vnd.usdz+zip: what Safari needs to open a USDZ in AR Quick Look.
         let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"
-            : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+            : path.hasSuffix(".usdz") ? "model/vnd.usdz+zip" : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
         let folder = store.folders.package(id)
         guard ReadPackage.compressible(path) else {
             return try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: "\(id)/\(path)")

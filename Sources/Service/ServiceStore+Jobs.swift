@@ -6,12 +6,13 @@ import Pipeline
 extension ServiceStore {
     // MARK: Jobs
 
-    public func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?) throws {
+    public func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?,
+                          profile: String?) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT INTO job (id, owner, state, stage, percent, created, studyId, recipe, labels, labelNames)
-                VALUES (?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?)
-                """, arguments: [id, owner, Date().timeIntervalSince1970, study, recipe, labels, labelNames])
+                INSERT INTO job (id, owner, state, stage, percent, created, studyId, recipe, labels, labelNames, profile)
+                VALUES (?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, owner, Date().timeIntervalSince1970, study, recipe, labels, labelNames, profile])
         }
     }
 
@@ -27,7 +28,7 @@ extension ServiceStore {
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
             peer: row["peer"], instances: row["instances"], recipe: row["recipe"], attempts: row["attempts"] ?? 0,
             notes: (row["notes"] as String?).flatMap { try? JSONDecoder().decode(LoadNotes.self, from: Data($0.utf8)) },
-            studyID: row["studyId"], labels: row["labels"], labelNames: row["labelNames"])
+            studyID: row["studyId"], labels: row["labels"], labelNames: row["labelNames"], profile: row["profile"])
     }
 
     /// Jobs, newest first; those of `owner` only unless nil.
@@ -129,8 +130,8 @@ extension JobRecords {
         try createJob(id: id, owner: owner, study: nil, recipe: nil)
     }
 
-    /// A job that segments its study (with `recipe`, or the default one).
-    public func createJob(id: String, owner: String, study: String?, recipe: String?) throws {
-        try createJob(id: id, owner: owner, study: study, recipe: recipe, labels: nil, labelNames: nil)
+    /// A job that segments its study (with `recipe`, or the default one), for `profile` (nil: the service's default).
+    public func createJob(id: String, owner: String, study: String?, recipe: String?, profile: String? = nil) throws {
+        try createJob(id: id, owner: owner, study: study, recipe: recipe, labels: nil, labelNames: nil, profile: profile)
     }
 }

@@ -38,7 +38,8 @@ public protocol JobRecords: Sendable {
     /// kept), with a recipe (JSON; nil: the default one).
     /// `labels`: a segmentation made elsewhere (its file name under `BlobFolders.segmentation(job)`),
     /// the scene made from it instead of segmenting; `labelNames` (JSON: value → name) names it.
-    func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?) throws
+    /// `profile`: what the scene is for (`SceneProfile`; nil: the service's default).
+    func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?, profile: String?) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
     func claimJob() throws -> ServiceStore.Job?
@@ -124,6 +125,8 @@ public final class ServiceStore: ServiceRecords {
         /// names for its labels (JSON object, value → name).
         public var labels: String?
         public var labelNames: String?
+        /// What its scene is for (`SceneProfile`'s name); nil: the service's default.
+        public var profile: String?
     }
 
     /// A study kept by the service (its files under `BlobFolders.uploads`).
@@ -358,6 +361,10 @@ public final class ServiceStore: ServiceRecords {
         migrator.registerMigration("v12-study-uid") { db in
             try db.alter(table: "study") { t in t.add(column: "studyUID", .text) }
             try db.create(index: "studyByUID", on: "study", columns: ["studyUID"])
+        }
+        // Scenes made for a headset, a phone or a printer.
+        migrator.registerMigration("v13-job-profile") { db in
+            try db.alter(table: "job") { t in t.add(column: "profile", .text) }
         }
         try migrator.migrate(database)
     }

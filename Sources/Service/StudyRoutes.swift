@@ -125,6 +125,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         if let name = request.uri.queryParameters["labels"].map(String.init) {
             return try await segmentationJob(request, study: id, owner: caller.id, name: name, store, settings)
         }
+        let profile = try requestedProfile(request)
         let body = try await recipeBody(request)
         var recipeText: String?
         if !body.isEmpty {
@@ -135,7 +136,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             }
         }
         let job = UUID().uuidString.lowercased()
-        try store.createJob(id: job, owner: caller.id, study: id, recipe: recipeText)
+        try store.createJob(id: job, owner: caller.id, study: id, recipe: recipeText, profile: profile?.rawValue)
         return try encodedJSON(StudyJob(jobId: job), status: .accepted)
     }
 
@@ -150,6 +151,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
 
     submitters.post { request, context -> Response in
         let caller = try context.requireCaller()
+        let profile = try requestedProfile(request)
         let contentType = request.headers[.contentType] ?? ""
         let boundary = Multipart.boundary(contentType)
         guard mediaType(contentType) == "application/zip" || boundary != nil else {
@@ -201,7 +203,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             return try encodedJSON(StudyAccepted(studyId: id), status: .created)
         }
         let job = UUID().uuidString.lowercased()
-        try store.createJob(id: job, owner: caller.id, study: id, recipe: nil)
+        try store.createJob(id: job, owner: caller.id, study: id, recipe: nil, profile: profile?.rawValue)
         context.logger.info("job \(job) queued")
         return try encodedJSON(StudyAccepted(jobId: job, studyId: id), status: .accepted)
     }
@@ -213,7 +215,16 @@ struct StudyAccepted: Encodable {
     var studyId: String
 }
 
-/// A recipe sent in a request's body (at most 1 MiB).
+/// `?profile=` of a request (what the scene is for): nil when absent, a 400 naming the profiles
+/// when unknown, so that a mistyped one fails before the upload is read.
+func requestedProfile(_ request: Request) throws -> SceneProfile? {
+    guard let text = request.uri.queryParameters["profile"].map(String.init) else { return nil }
+    guard let profile = SceneProfile(rawValue: text) else {
+        throw HTTPError(.badRequest, message: "unknown profile '\(text)': use \(SceneProfile.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return profile
+}
+
 /// A job that makes the study's scene from the segmentation in the request's body (NAME tells
 /// its kind: .nii, .nii.gz, .nrrd, .dcm), named by `labelNames=1=a,2=b` if given. The file is
 /// kept beside the job; what is wrong with it, the job says (naming the file, never the server's path).
@@ -224,6 +235,7 @@ private func segmentationJob(_ request: Request, study: String, owner: String, n
         throw HTTPError(.unsupportedMediaType, message: "labels=\(name.prefix(128)): a segmentation is a .nii, .nii.gz, .seg.nrrd or .dcm " +
                         "(DICOM SEG or RT Structure Set) file, named so")
     }
+    let profile = try requestedProfile(request)
     var names: String?
     if let text = request.uri.queryParameters["labelNames"].map(String.init) {
         do {
@@ -251,7 +263,7 @@ private func segmentationJob(_ request: Request, study: String, owner: String, n
         try? FileManager.default.removeItem(at: folder)
         throw HTTPError(.badRequest, message: "labels=\(safe): the body (the segmentation file) is empty")
     }
-    try store.createJob(id: job, owner: owner, study: study, recipe: nil, labels: safe, labelNames: names)
+    try store.createJob(id: job, owner: owner, study: study, recipe: nil, labels: safe, labelNames: names, profile: profile?.rawValue)
     return try encodedJSON(StudyJob(jobId: job), status: .accepted)
 }
 
@@ -276,6 +288,7 @@ private func receiveBody(_ request: Request, to file: URL, limit: Int64, what: S
     return written
 }
 
+/// A recipe sent in a request's body (at most 1 MiB).
 private func recipeBody(_ request: Request) async throws -> Data {
     do {
         return Data(try await request.body.collect(upTo: 1 << 20).readableBytesView)

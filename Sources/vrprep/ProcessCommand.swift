@@ -57,6 +57,11 @@ struct ProcessCommand: ParsableCommand {
     @Option(name: .customLong("max-triangles"), help: "At most this many triangles per structure.")
     var maxTriangles: Int = 250_000
 
+    @Option(help: ArgumentHelp("What the scene is for: desktop (levels of detail, quantized), headset (whole scene ≤ 250,000 " +
+                               "triangles), phone (≤ 500,000) or print (full surfaces only, floats, STL and OBJ, each closed).",
+                               valueName: "profile"))
+    var profile: SceneProfile = .desktop
+
     @Option(name: .customLong("render-size"), help: "Width and height of the stereo renders (pixels).")
     var renderSize: Int = 1024
 
@@ -123,6 +128,7 @@ struct ProcessCommand: ParsableCommand {
         options.labelNames = try parsedLabelNames()
         options.smoothingPasses = smooth
         options.maxTriangles = maxTriangles
+        options.profile = profile
         options.renderSize = renderSize
         options.zip = zip
         options.threads = threads
@@ -247,3 +253,5 @@ struct PackageCommand: ParsableCommand {
         }
     }
 }
+
+extension SceneProfile: ExpressibleByArgument {}

@@ -88,5 +88,8 @@ import TestSupport
         #expect(notAPackage.status == 1 && notAPackage.standardError.contains("manifest.json"))
         let unknown = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--out", "x", "--colour", "red"])
         #expect(unknown.status == 2)
+        let profile = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--out", "x", "--profile", "tablet"])
+        #expect(profile.status == 2 && profile.standardError.contains("tablet") && profile.standardError.contains("headset"),
+                "\(profile.standardError)")
     }
 }

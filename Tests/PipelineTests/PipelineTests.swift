@@ -111,7 +111,9 @@ import VolumeCore
         #expect(levels.allSatisfy { $0.watertight })
         // Each level's distance to the full surfaces is measured (> 0 where simplified), and grows as it coarsens.
         #expect(full.maxDistanceMM == 0 && headset.maxDistanceMM > 0 && preview.maxDistanceMM >= headset.maxDistanceMM)
-        #expect(preview.quantizationErrorMM > 0 && preview.quantizationErrorMM <= 0.05 && full.quantizationErrorMM == 0)
+        // Every level is quantized (the full one too), each vertex moved at most 0.05 mm.
+        #expect(levels.allSatisfy { $0.quantizationErrorMM > 0 && $0.quantizationErrorMM <= 0.05 }, "\(levels.map(\.quantizationErrorMM))")
+        #expect(manifest.profile == Manifest.Profile(name: "desktop", maxStructureTriangles: 250_000, maxSceneTriangles: nil, quantized: true))
         let previewData = try Data(contentsOf: out.appendingPathComponent(preview.file))
         #expect(previewData.count == preview.bytes)
         // pygltflib and trimesh read every level: names, triangles, watertight, boxes within 1 mm.
@@ -122,6 +124,15 @@ import VolumeCore
         let summary = try JSONSerialization.jsonObject(with: Data(checked.standardOutput.utf8)) as? [String: [String: Any]]
         let gzipped = try #require(summary?["preview"]?["gzip_bytes"] as? Int)
         #expect(gzipped <= 400_000, "the preview is \(gzipped) bytes gzipped")
+        // The full scene, quantized: at most 4 MB compressed.
+        let fullGzipped = try #require(summary?["full"]?["gzip_bytes"] as? Int)
+        #expect(fullGzipped <= 4_000_000, "the full scene is \(fullGzipped) bytes gzipped")
+        // The USDZ (the headset level): every USD validator passes, boxes as the glTF's.
+        #expect(manifest.usdz == Manifest.USDZ(file: "scene.usdz", level: "headset"))
+        let usd = try CommandLineTool.run([Fixtures.root.appendingPathComponent("Tests/Interop/usdz_check.py").path, out.path],
+                                          program: "python3")
+        #expect(usd.status == 0, "\(usd.standardError)")
+        #expect(USDZArchive.problems(try Data(contentsOf: out.appendingPathComponent("scene.usdz"))).isEmpty)
         // package verify checks the levels: a changed byte in one is found.
         let target = out.appendingPathComponent(preview.file)
         var bytes = previewData
@@ -129,6 +140,38 @@ import VolumeCore
         try bytes.write(to: target)
         let check = Verification.verify(out)
         #expect(!check.ok && check.problems.contains { $0.contains(preview.file) }, "\(check.problems)")
+    }
+
+    @Test func profilesSetTheBudgetsAndFilesOfTheScene() throws {
+        let folder = try Fixtures.temporaryFolder("package-profiles")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // headset: the whole scene within 250,000 triangles, shared by the structures; a preview level.
+        var options = Self.options()
+        options.maxTriangles = 250_000
+        options.profile = .headset
+        let headset = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: folder.appendingPathComponent("headset")).manifest
+        let levels = try #require(headset.levels)
+        #expect(levels.map(\.name) == ["preview", "full"])
+        #expect(levels[1].triangles <= 250_000 && levels[1].triangles > 240_000, "\(levels[1].triangles)")
+        #expect(headset.structures.reduce(0) { $0 + $1.triangles } == levels[1].triangles)
+        #expect(headset.structures.allSatisfy(\.watertight) && levels.allSatisfy(\.watertight))
+        #expect(headset.profile?.maxSceneTriangles == 250_000 && headset.usdz?.level == "full")
+        #expect(Verification.verify(folder.appendingPathComponent("headset")).ok)
+        // print: the full surfaces only, floats, an STL and an OBJ per structure, no USDZ.
+        options.profile = .print
+        options.maxTriangles = 20_000
+        let out = folder.appendingPathComponent("print")
+        let printed = try Pipeline(options: options).run(study: [Fixtures.sampleCT.path], out: out).manifest
+        #expect(printed.levels?.map(\.name) == ["full"] && printed.levels?.first?.quantizationErrorMM == 0)
+        #expect(printed.usdz == nil && printed.profile?.quantized == false)
+        let paths = Set(printed.files.map(\.path))
+        for structure in printed.structures {
+            #expect(paths.isSuperset(of: ["meshes/\(structure.name).stl", "meshes/\(structure.name).obj", "meshes/\(structure.name).mtl"]))
+            #expect(structure.watertight)
+        }
+        let obj = try String(contentsOf: out.appendingPathComponent("meshes/bone.obj"), encoding: .utf8)
+        #expect(obj.split(separator: "\n").filter { $0.hasPrefix("f ") }.count == printed.structures[0].triangles)
+        #expect(!paths.contains("scene.usdz") && Verification.verify(out).ok)
     }
 
     @Test func badRequestsFailBeforeWorkAndLeaveNoPackage() throws {
@@ -169,7 +212,9 @@ import VolumeCore
         let position = try #require((primitive["attributes"] as? [String: Any])?["POSITION"] as? Int)
         let accessor = try #require((json["accessors"] as? [[String: Any]])?[position])
         let (lo, hi) = (try #require(accessor["min"] as? [Double]), try #require(accessor["max"] as? [Double]))
-        return hi[0] - lo[0]
+        // Quantized positions (KHR_mesh_quantization) are integers the node's scale maps to metres.
+        let scale = (nodes[node]["scale"] as? [Double])?[0] ?? 1
+        return (hi[0] - lo[0]) * scale
     }
 
     @Test func anExpertRegionRecipeBecomesAPackageToo() throws {

@@ -80,7 +80,7 @@ import VolumeCore
             #expect(try store.job("job-of-a")?.state == .queued)
             // The job's JSON, byte for byte (with, since the study became a resource, its load notes).
             try await client.execute(uri: "/v1/jobs/job-of-a", method: .get, headers: [.authorization: "Bearer \(mine)"]) { response in
-                #expect(String(buffer: response.body) == #"{"id":"job-of-a","percent":0,"rejected":[],"source":{"kind":"upload"},"stage":"queued","state":"queued","warnings":[]}"#)
+                #expect(String(buffer: response.body) == #"{"id":"job-of-a","percent":0,"profile":"desktop","rejected":[],"source":{"kind":"upload"},"stage":"queued","state":"queued","warnings":[]}"#)
             }
             try await client.execute(uri: "/v1/jobs/job-of-a", method: .delete, headers: [.authorization: "Bearer \(mine)"]) { response in
                 #expect(response.status == .ok)

@@ -293,14 +293,24 @@ extension ServiceTests {
                                                   body: Data(#"{"structures": [{"preset": "bone", "radiusMM": 3}]}"#.utf8), type: "application/json")
             #expect(wrong.0 == 400 && String(decoding: wrong.1, as: UTF8.self).contains("radiusMM is for the tumor preset"))
             #expect(try await service.request("POST", "/v1/studies/\(id)/jobs", token: other, body: Data("{}".utf8)).0 == 403)
-            let (made, madeBody, _) = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
+            // A scene for a headset: an unknown profile is refused naming the known ones.
+            let tablet = try await service.request("POST", "/v1/studies/\(id)/jobs?profile=tablet", token: owner,
+                                                   body: Data(#"{"structures": [{"preset": "bone"}]}"#.utf8), type: "application/json")
+            #expect(tablet.0 == 400 && String(decoding: tablet.1, as: UTF8.self).contains("desktop, headset, phone, print"))
+            let (made, madeBody, _) = try await service.request("POST", "/v1/studies/\(id)/jobs?profile=headset", token: owner,
                                                                 body: Data(#"{"structures": [{"preset": "bone"}]}"#.utf8), type: "application/json")
             #expect(made == 202)
             let job = try await service.wait(job: try #require(service.json(madeBody)["jobId"] as? String), token: owner)
-            #expect(job["state"] as? String == "done" && job["studyId"] as? String == id, "\(job)")
+            #expect(job["state"] as? String == "done" && job["studyId"] as? String == id && job["profile"] as? String == "headset", "\(job)")
             let package = try #require(job["packageId"] as? String)
             let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: owner).1)
             #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["bone"], "\(manifest)")
+            #expect((manifest["profile"] as? [String: Any])?["name"] as? String == "headset")
+            let levels = (manifest["levels"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(levels == ["preview", "full"], "\(manifest["levels"] ?? "none")")
+            // The USDZ goes as AR Quick Look wants it.
+            let (usdzStatus, _, usdz) = try await service.request("GET", "/v1/packages/\(package)/files/scene.usdz", token: owner)
+            #expect(usdzStatus == 200 && usdz.value(forHTTPHeaderField: "Content-Type") == "model/vnd.usdz+zip", "\(usdzStatus) \(usdz)")
         } catch {
             await service.stop()
             throw error
