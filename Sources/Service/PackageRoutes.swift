@@ -42,19 +42,8 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         guard ReadPackage.compressible(path) else {
             return try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: "\(id)/\(path)")
         }
-        // Compressible files go gzipped to a client that accepts it (made once, off the event
-        // loops, and kept); a range is always of the file itself.
-        var response: Response
-        if request.headers[.range] == nil, acceptsGzip(request.headers[.acceptEncoding]) {
-            let cache = store.folders.compressed(id)
-            let gzipped = try await offLoop { Result { try ReadPackage.gzipped(path, in: folder, cache: cache) } }.get()
-            response = try await file(fileIO, gzipped, request, context, type: type, etag: "\(id)/\(path)+gzip")
-            response.headers[.contentEncoding] = "gzip"
-        } else {
-            response = try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: "\(id)/\(path)")
-        }
-        response.headers[.vary] = "Accept-Encoding"
-        return response
+        return try await compressibleFile(fileIO, path, in: folder, cache: store.folders.compressed(id), request, context,
+                                          type: type, etag: "\(id)/\(path)")
     }
 
     owners.post(":id/shares") { request, context -> Response in
@@ -83,10 +72,15 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         guard Viewer.threeFiles.contains(path) else { throw HTTPError(.notFound, message: "not a viewer file") }
         // Debian links some of these files to /usr/share/nodejs: serve the file, not the link.
         let url = URL(fileURLWithPath: Viewer.threeFolder).appendingPathComponent(path).resolvingSymlinksInPath()
-        guard FileManager.default.fileExists(atPath: url.path) else {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
             throw HTTPError(.notFound, message: "three.js is not installed (apt-get install libjs-three)")
         }
-        return try await file(fileIO, url, request, context, type: "text/javascript", etag: "three-\(path)")
+        // Gzipped too (three.min.js: 851 KB, 172 KB gzipped), the copies keyed by the file's size
+        // and date, so that a new libjs-three makes new ones.
+        let version = "\((attributes[.size] as? Int) ?? 0)-\(Int((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0))"
+        return try await compressibleFile(fileIO, url.lastPathComponent, in: url.deletingLastPathComponent(),
+                                          cache: store.folders.staticCache.appendingPathComponent(version), request, context,
+                                          type: "text/javascript", etag: "three-\(path)-\(version)")
     }
 
     // A package taken from its owner (an admin: from everyone); its files go with its last owner.
@@ -126,6 +120,23 @@ struct PackageRemoval: Encodable {
 }
 
 /// Whether an Accept-Encoding header allows gzip (named, or "*", with a q above 0).
+/// The file `path` of `folder`, gzipped for a client that accepts it (compressed once, off the
+/// event loops, into `cache`, and kept: `ReadPackage.gzipped`), with its own ETag; a range is
+/// always of the file itself. `Vary: Accept-Encoding` either way.
+func compressibleFile(_ fileIO: FileIO, _ path: String, in folder: URL, cache: URL, _ request: Request, _ context: ServiceContext,
+                      type: String, etag: String) async throws -> Response {
+    var response: Response
+    if request.headers[.range] == nil, acceptsGzip(request.headers[.acceptEncoding]) {
+        let gzipped = try await offLoop { Result { try ReadPackage.gzipped(path, in: folder, cache: cache) } }.get()
+        response = try await file(fileIO, gzipped, request, context, type: type, etag: etag + "+gzip")
+        response.headers[.contentEncoding] = "gzip"
+    } else {
+        response = try await file(fileIO, folder.appendingPathComponent(path), request, context, type: type, etag: etag)
+    }
+    response.headers[.vary] = "Accept-Encoding"
+    return response
+}
+
 func acceptsGzip(_ header: String?) -> Bool {
     guard let header else { return false }
     return header.split(separator: ",").contains { item in

@@ -423,6 +423,8 @@ public struct BlobFolders: Sendable {
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
     /// Gzip copies of a package's files, made once when first asked for with gzip (`ReadPackage.gzipped`).
     public func compressed(_ id: String) -> URL { packages.appendingPathComponent("\(id).gzip") }
+    /// Gzip copies of the viewer's static files (three.js), made once when first asked for.
+    public var staticCache: URL { root.appendingPathComponent("static.gzip") }
     /// Removes a package's files: its folder, its archive and its gzip copies.
     public func removePackageFiles(_ id: String) {
         for url in [package(id), archive(id), compressed(id)] { try? FileManager.default.removeItem(at: url) }

@@ -68,16 +68,21 @@ enum Viewer {
               let resolveLoaded;
               const loaded = new Promise(resolve => { resolveLoaded = resolve; });
               fetch(base + query).then(r => r.json()).then(manifest => {
+                // The stereo renders (below the model, most of a megabyte) are fetched once the
+                // model is in: on a slow link they would share its bandwidth.
                 const renders = document.getElementById("renders");
-                for (const r of manifest.renders.filter(r => r.kind === "side-by-side" || r.kind === "anaglyph")) {
-                  const img = document.createElement("img");
-                  img.src = base + "/files/" + r.file + query;
-                  img.alt = r.kind === "anaglyph" ? text["viewer.anaglyph"] : text["viewer.sideBySide"];
-                  renders.appendChild(img);
-                }
+                const showRenders = () => {
+                  for (const r of manifest.renders.filter(r => r.kind === "side-by-side" || r.kind === "anaglyph")) {
+                    const img = document.createElement("img");
+                    img.src = base + "/files/" + r.file + query;
+                    img.alt = r.kind === "anaglyph" ? text["viewer.anaglyph"] : text["viewer.sideBySide"];
+                    renders.appendChild(img);
+                  }
+                };
                 // Levels of detail: the preview (a few hundred kilobytes) is shown first, then the
                 // final level replaces it: the full scene, or on a headset (or ?level=headset) the
-                // headset level, its ceiling.
+                // headset level, its ceiling. One after the other, so the preview has the link to
+                // itself.
                 const levels = manifest.levels || [];
                 const wanted = new URLSearchParams(location.search).get("level") ||
                   (/OculusBrowser|Quest|HoloLens|Pico|Wolvic/.test(navigator.userAgent) ? "headset" : "full");
@@ -95,17 +100,7 @@ enum Viewer {
                   camera.position.copy(centre).add(new THREE.Vector3(0, 0, size * 1.8));
                   camera.near = size / 100; camera.far = size * 10; camera.updateProjectionMatrix();
                 };
-                if (preview) {
-                  new THREE.GLTFLoader().load(base + "/files/" + preview.file + query, gltf => {
-                    if (finished) return;
-                    placeholder = gltf.scene;
-                    scene.add(placeholder);
-                    frame(placeholder);
-                    document.getElementById("status").textContent = text["viewer.preview"];
-                    document.body.dataset.level = "preview";
-                  });
-                }
-                new THREE.GLTFLoader().load(base + "/files/" + finalFile + query, gltf => {
+                const loadFinal = () => new THREE.GLTFLoader().load(base + "/files/" + finalFile + query, gltf => {
                   finished = true;
                   if (placeholder) scene.remove(placeholder);
                   bar.hidden = true;
@@ -131,9 +126,27 @@ enum Viewer {
                   document.getElementById("status").textContent = text["viewer.ready"];
                   document.title = text["viewer.title"] + " — " + text["viewer.ready"];
                   resolveLoaded(root);
+                  showRenders();
                 }, progress => {
                   if (progress.total > 0) { bar.max = progress.total; bar.value = progress.loaded; }
-                }, error => { document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error; });
+                }, error => {
+                  document.getElementById("status").textContent = text["viewer.sceneFailed"] + ": " + error;
+                  showRenders();
+                });
+                if (preview) {
+                  new THREE.GLTFLoader().load(base + "/files/" + preview.file + query, gltf => {
+                    if (!finished) {
+                      placeholder = gltf.scene;
+                      scene.add(placeholder);
+                      frame(placeholder);
+                      document.getElementById("status").textContent = text["viewer.preview"];
+                      document.body.dataset.level = "preview";
+                    }
+                    loadFinal();
+                  }, undefined, loadFinal);
+                } else {
+                  loadFinal();
+                }
               }).catch(error => { document.getElementById("status").textContent = text["viewer.packageFailed"] + ": " + error; });
               renderer.setAnimationLoop(() => { controls.update(); renderer.render(scene, camera); });
               \(extra)

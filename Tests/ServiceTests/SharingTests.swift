@@ -79,6 +79,16 @@ extension ServiceTests {
             // PNGs are compressed already: never gzipped.
             let png = service.base.absoluteString + "/v1/packages/\(package)/files/renders/anterior-thumbnail.png?share=\(share)"
             #expect(!(try Self.curl(png, headers: ["Accept-Encoding: gzip"]).head.contains("content-encoding")))
+            // The viewer's three.js goes gzipped too: a quarter of its size, the same script decoded.
+            let three = URL(fileURLWithPath: "/usr/share/javascript/three/build/three.min.js").resolvingSymlinksInPath()
+            let (threeHead, threeZipped) = try Self.curl(service.base.absoluteString + "/static/three/build/three.min.js",
+                                                         headers: ["Accept-Encoding: gzip"])
+            let threeBytes = try Data(contentsOf: three)
+            #expect(threeHead.contains("content-encoding: gzip") && threeZipped.count < threeBytes.count / 3, "\(threeHead)")
+            try threeZipped.write(to: received)
+            let sameScript = try CommandLineTool.run(["-c", "import gzip, sys; sys.exit(gzip.decompress(open(sys.argv[1], 'rb').read()) != open(sys.argv[2], 'rb').read())",
+                                                      received.path, three.path], program: "python3")
+            #expect(sameScript.status == 0, "the gzipped three.js does not decode to Debian's file")
             // The gzip copies go with the package.
             #expect(FileManager.default.fileExists(atPath: service.store.folders.compressed(package).path))
             _ = try await service.request("DELETE", "/v1/packages/\(package)", token: owner)
