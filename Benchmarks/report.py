@@ -263,6 +263,18 @@ def figure_png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def voxel_axes(ax, title: str, ylabel: str, log_y: bool = True, **legend) -> None:
+    """Voxels (millions, log) across, `ylabel` up (log unless `log_y` is false), grid, legend, title."""
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("voxels (millions)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(**({"fontsize": 7} | legend))
+    ax.set_title(title, fontsize=10)
+
+
 def plot_scaling(plt, records, old, kernels, threads) -> str:
     """Time against voxels, log-log, one panel per kernel."""
     columns = 3
@@ -280,13 +292,7 @@ def plot_scaling(plt, records, old, kernels, threads) -> str:
                 if rows_[0]["tool"] == "vrprep":
                     ax.plot([r["voxels"] / 1e6 for r in rows_], [r["median"] for r in rows_], linestyle="--",
                             color="grey", marker="x", label=f"{label}, old report")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(KERNELS.get(kernel, kernel), fontsize=10)
-        ax.set_xlabel("voxels (millions)")
-        ax.set_ylabel(f"seconds, median ({threads} thread{'s' if threads > 1 else ''})")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        voxel_axes(ax, KERNELS.get(kernel, kernel), f"seconds, median ({threads} thread{'s' if threads > 1 else ''})")
     for ax in list(axes.flat)[len(kernels):]:
         ax.axis("off")
     figure.suptitle("Time against voxels (log-log: a slope of 1 is a cost linear in the voxels)")
@@ -342,13 +348,8 @@ def plot_ratios(plt, records, kernels, threads) -> str | None:
         plt.close(figure)
         return None
     ax.axhline(1.0, color="black", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("voxels (millions)")
-    ax.set_ylabel("peer's time / VRPrep's time")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    ax.set_title(f"VRPrep's ratio to each peer ({threads} threads; above 1: VRPrep is faster)")
+    voxel_axes(ax, f"VRPrep's ratio to each peer ({threads} threads; above 1: VRPrep is faster)", "peer's time / VRPrep's time",
+               fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return figure_png(figure)
 
 
@@ -361,23 +362,12 @@ def plot_process(plt, records) -> str | None:
     for stage in STAGES:
         left.plot(xs, [r["stages"].get(stage, 0) / r["voxels"] * 1e9 for r in rows], marker="o", label=stage)
     left.plot(xs, [r["median"] / r["voxels"] * 1e9 for r in rows], marker="s", color="black", linewidth=2.4, label="whole run")
-    left.set_xscale("log")
-    left.set_yscale("log")
-    left.set_xlabel("voxels (millions)")
-    left.set_ylabel("nanoseconds per voxel")
-    left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=7)
-    left.set_title("vrprep process: time per voxel by stage (flat: linear cost)")
+    voxel_axes(left, "vrprep process: time per voxel by stage (flat: linear cost)", "nanoseconds per voxel")
     peaks = [(r["voxels"] / 1e6, r["peakBytes"] / (2 * r["voxels"])) for r in rows if r.get("peakBytes")]
     if peaks:
         right.plot(*zip(*peaks), marker="o")
         right.axhline(3.0, color="red", linestyle="--", label="goal: 3x the volume")
-        right.set_xscale("log")
-        right.set_xlabel("voxels (millions)")
-        right.set_ylabel("peak resident memory / volume bytes (2 per voxel)")
-        right.grid(True, which="both", alpha=0.3)
-        right.legend(fontsize=7)
-        right.set_title("vrprep process: peak memory")
+        voxel_axes(right, "vrprep process: peak memory", "peak resident memory / volume bytes (2 per voxel)", log_y=False)
     else:
         right.axis("off")
     return figure_png(figure)
