@@ -122,7 +122,7 @@ let package = Package(
                                                         .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
-                    dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "VolumeIO", "Meshing", "Phantoms", "TestSupport"],
+                    dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "VolumeIO", "Meshing", "Rendering", "Phantoms", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
                     swiftSettings: swiftSettings),

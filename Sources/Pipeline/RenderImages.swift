@@ -89,9 +89,13 @@ public struct RenderImages: Sendable {
         let uploaded = try surfaceRenderer.upload(surfaces)
         let (width, height) = (size.width, size.height)
         let draw: Draw
+        // What the camera frames: the surfaces' vertices and the volume's visible bricks (the
+        // anatomy the transfer function shows, not the field of view); the box where nothing shows.
+        var anatomy = surfaces.flatMap { $0.positions.map { SIMD3<Double>(Double($0.x), Double($0.y), Double($0.z)) } }
         if let series {
             let renderer = try VolumeRenderer(context: context, shaders: library)
             try renderer.upload(series.volume, modality: series.info.modality)
+            anatomy += renderer.visiblePoints(of: series.volume, transfer: transfer)
             draw = { camera, eyes throws(RenderingError) in
                 try renderer.render(camera: camera, width: width, height: height, transfer: transfer, eyes: eyes,
                                     surfaces: surfaces.isEmpty ? nil : uploaded)
@@ -106,11 +110,11 @@ public struct RenderImages: Sendable {
             for frame in 0..<turntable {
                 try observer.step("rendering frame \(frame + 1) of \(turntable)", fraction: 0.3 + 0.7 * Double(frame) / Double(turntable),
                                   done: frame, total: turntable)
-                let (_, camera) = camera(box: box, turn: 360 * Double(frame) / Double(turntable))
+                let (_, camera) = camera(box: box, anatomy: anatomy, turn: 360 * Double(frame) / Double(turntable))
                 written += try frames(folder: folder, name: String(format: "turntable-%03d", frame), camera: camera, draw: draw, pairOnly: true)
             }
         } else {
-            let (name, camera) = camera(box: box)
+            let (name, camera) = camera(box: box, anatomy: anatomy)
             written = try frames(folder: folder, name: name, camera: camera, draw: draw, pairOnly: false)
         }
         return Result(what: what, renderer: context.renderer, version: context.version, written: written)
@@ -177,17 +181,19 @@ public struct RenderImages: Sendable {
         return out
     }
 
-    /// The view's name in file names, and its camera fitted to `box`.
-    private func camera(box: (SIMD3<Double>, SIMD3<Double>), turn: Double = 0) -> (String, Camera) {
+    /// The view's name in file names, and its camera framing `anatomy` (85 % of the frame's
+    /// tighter side: `Camera.framing`), or fitted to `box` where there is no anatomy to frame.
+    private func camera(box: (SIMD3<Double>, SIMD3<Double>), anatomy: [SIMD3<Double>], turn: Double = 0) -> (String, Camera) {
         if azimuth == nil && elevation == nil && turn == 0 {
-            return (view.rawValue, Camera.fitted(view, box: box, aspect: size.aspect))
+            return (view.rawValue, Camera.framing(view, points: anatomy, aspect: size.aspect) ?? Camera.fitted(view, box: box, aspect: size.aspect))
         }
         // Named views as angles: the turntable starts there.
         let named: [Camera.View: (Double, Double)] = [.anterior: (0, 0), .left: (90, 0), .posterior: (180, 0), .right: (270, 0),
                                                       .superior: (0, 90), .inferior: (0, -90)]
         let (a, e) = (azimuth ?? named[view]!.0, elevation ?? named[view]!.1)
         let name = "azimuth\(Int((a + turn).rounded()))-elevation\(Int(e.rounded()))"
-        return (name, Camera.orbit(azimuth: a + turn, elevation: e, box: box, aspect: size.aspect))
+        return (name, Camera.framingOrbit(azimuth: a + turn, elevation: e, points: anatomy, aspect: size.aspect)
+                    ?? Camera.orbit(azimuth: a + turn, elevation: e, box: box, aspect: size.aspect))
     }
 
     /// Renders one image or a stereo pair with `draw` and writes the PNGs: (file, seconds per

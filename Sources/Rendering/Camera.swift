@@ -82,6 +82,100 @@ public struct Camera: Equatable, Sendable {
                       orthographicHeight: 2 * radius / min(1, aspect), near: max(1e-3, fit - radius * 1.5), far: fit + radius * 1.5)
     }
 
+    /// A camera looking along `view` that frames `points` (the visible anatomy: a mesh's
+    /// vertices, the corners of a volume's visible bricks): their picture is centred and fills
+    /// `fill` of the frame in its tighter direction (0.85: 85 % of the side of a square frame),
+    /// perspective included. nil when there are no points.
+    public static func framing(_ view: View, points: [SIMD3<Double>], fieldOfView: Double = 30, aspect: Double = 1,
+                               fill: Double = 0.85) -> Camera? {
+        let (forward, up) = view.axes
+        return framing(forward: forward, up: up, points: points, fieldOfView: fieldOfView, aspect: aspect, fill: fill)
+    }
+
+    /// `orbit`'s camera at (azimuth, elevation), framing `points` as `framing` does.
+    public static func framingOrbit(azimuth: Double, elevation: Double, points: [SIMD3<Double>], fieldOfView: Double = 30,
+                                    aspect: Double = 1, fill: Double = 0.85) -> Camera? {
+        guard !points.isEmpty else { return nil }
+        var lo = points[0], hi = points[0]
+        for p in points {
+            lo = pointwiseMin(lo, p)
+            hi = pointwiseMax(hi, p)
+        }
+        let axes = orbit(azimuth: azimuth, elevation: elevation, box: (lo, hi))
+        return framing(forward: (axes.target - axes.eye).normalized, up: axes.up, points: points, fieldOfView: fieldOfView,
+                       aspect: aspect, fill: fill)
+    }
+
+    private static func framing(forward: SIMD3<Double>, up: SIMD3<Double>, points: [SIMD3<Double>], fieldOfView: Double,
+                                aspect: Double, fill: Double) -> Camera? {
+        guard var lo = points.first else { return nil }
+        var hi = lo
+        for p in points {
+            lo = pointwiseMin(lo, p)
+            hi = pointwiseMax(hi, p)
+        }
+        let f = forward.normalized, right = f.cross(up).normalized
+        let u = right.cross(f)
+        var centre = (lo + hi) / 2
+        let radius = max(1e-3, (hi - lo).length / 2)
+        guard fieldOfView > 0 else {
+            // Orthographic: the points' extent across and up, centred.
+            var (x0, x1, y0, y1) = (Double.infinity, -Double.infinity, Double.infinity, -Double.infinity)
+            for p in points {
+                let d = p - centre
+                (x0, x1) = (min(x0, d.dot(right)), max(x1, d.dot(right)))
+                (y0, y1) = (min(y0, d.dot(u)), max(y1, d.dot(u)))
+            }
+            centre += right * (x0 + x1) / 2 + u * (y0 + y1) / 2
+            let height = max((y1 - y0), (x1 - x0) / aspect, 1e-3) / fill
+            return Camera(eye: centre - f * radius * 3, target: centre, up: u, fieldOfView: 0, orthographicHeight: height,
+                          near: max(1e-3, radius), far: radius * 5)
+        }
+        // Each point at lateral offsets (x, y) and depth z beyond the target is in frame at
+        // distance D when |x| / (D + z) ≤ tan(half width) · fill, and so for y: D is the largest
+        // such bound. Then the picture is centred (its middle moved to the frame's) and D
+        // found again; twice is enough for the small asymmetry perspective gives.
+        let tanY = tan(fieldOfView * .pi / 360) * fill, tanX = tanY * aspect
+        var distance = 0.0
+        for _ in 0..<3 {
+            distance = 0
+            for p in points {
+                let d = p - centre
+                let z = d.dot(f)
+                distance = max(distance, abs(d.dot(right)) / tanX - z, abs(d.dot(u)) / tanY - z)
+            }
+            let (low, high) = pictureExtent(points, centre: centre, distance: distance, forward: f, right: right, up: u)
+            let middle = (low + high) / 2
+            centre += (right * middle.x + u * middle.y) * distance
+        }
+        // The same fill once centred: the extent, not the larger half, sets the distance.
+        let (low, high) = pictureExtent(points, centre: centre, distance: distance, forward: f, right: right, up: u)
+        let spread = max((high.x - low.x) / 2 / tanX, (high.y - low.y) / 2 / tanY)
+        if spread > 0 { distance *= spread }
+        var (nearest, farthest) = (Double.infinity, 0.0)
+        for p in points {
+            let depth = distance + (p - centre).dot(f)
+            (nearest, farthest) = (min(nearest, depth), max(farthest, depth))
+        }
+        return Camera(eye: centre - f * distance, target: centre, up: u, fieldOfView: fieldOfView, orthographicHeight: 2 * radius,
+                      near: max(1e-3, nearest - radius * 0.25), far: farthest + radius * 0.25)
+    }
+
+    /// The smallest and largest picture coordinates (tangents across and up) of `points` seen
+    /// from `distance` before `centre` along `forward`.
+    private static func pictureExtent(_ points: [SIMD3<Double>], centre: SIMD3<Double>, distance: Double, forward: SIMD3<Double>,
+                                      right: SIMD3<Double>, up: SIMD3<Double>) -> (SIMD2<Double>, SIMD2<Double>) {
+        var low = SIMD2<Double>(repeating: .infinity), high = SIMD2<Double>(repeating: -.infinity)
+        for p in points {
+            let d = p - centre
+            let depth = max(distance + d.dot(forward), 1e-6)
+            let picture = SIMD2(d.dot(right), d.dot(up)) / depth
+            low = pointwiseMin(low, picture)
+            high = pointwiseMax(high, picture)
+        }
+        return (low, high)
+    }
+
     /// The camera moved sideways by `offset` mm along its right vector (one eye of a stereo pair).
     public func shifted(by offset: Double) -> Camera {
         guard offset != 0 else { return self }

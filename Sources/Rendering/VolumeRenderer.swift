@@ -309,6 +309,61 @@ public final class VolumeRenderer: @unchecked Sendable {
         }
     }
 
+    /// Points (LPS mm) whose box, in any view, is the anatomy `transfer` shows in `volume` (the
+    /// volume uploaded last): for each brick that shows something and touches one that does
+    /// not (the inside adds nothing to a picture's extent), the corners of its voxels at least
+    /// `minimumOpacity` opaque, where there are at least `minimumVoxels` of them (single bright
+    /// voxels, noise or a metal streak, do not show in a picture and must not widen it). What a camera frames (`Camera.framing`) to fill the picture with
+    /// the visible anatomy rather than with the scanner's field of view. Empty when nothing shows.
+    public func visiblePoints(of volume: AnyVolume, transfer: TransferFunction, minimumOpacity: Double = 0.05,
+                              minimumVoxels: Int = 8) -> [SIMD3<Double>] {
+        guard let g = geometry, g.dimensions == volume.geometry.dimensions else { return [] }
+        let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
+        let occupancy = occupancy(table: table)
+        let span = max(range.upperBound - range.lowerBound, 1e-9), low = range.lowerBound
+        let threshold = UInt8(clamping: Int((minimumOpacity * 255).rounded(.up)))
+        let value: (Int) -> Double
+        switch volume {
+        case .int16(let v): value = { Double(v.voxels[$0]) }
+        case .float32(let v): value = { Double(v.voxels[$0]) }
+        }
+        func shows(_ index: Int) -> Bool {
+            let entry = max(0, min(255, Int(((value(index) - low) / span * 255).rounded())))
+            return table[4 * entry + 3] >= threshold
+        }
+        let (bx, by, bz) = (bricks.x, bricks.y, bricks.z)
+        let (nx, ny, nz) = (g.dimensions.x, g.dimensions.y, g.dimensions.z)
+        func occupied(_ i: Int, _ j: Int, _ k: Int) -> Bool {
+            i >= 0 && j >= 0 && k >= 0 && i < bx && j < by && k < bz && occupancy[(k * by + j) * bx + i] != 0
+        }
+        var out: [SIMD3<Double>] = []
+        for k in 0..<bz {
+            for j in 0..<by {
+                for i in 0..<bx where occupied(i, j, k) {
+                    guard !(occupied(i - 1, j, k) && occupied(i + 1, j, k) && occupied(i, j - 1, k) && occupied(i, j + 1, k)
+                            && occupied(i, j, k - 1) && occupied(i, j, k + 1)) else { continue }
+                    var lo = SIMD3<Int>(repeating: .max), hi = SIMD3<Int>(repeating: -1), count = 0
+                    for z in (k * brick)..<min(nz, (k + 1) * brick) {
+                        for y in (j * brick)..<min(ny, (j + 1) * brick) {
+                            let row = (z * ny + y) * nx
+                            for x in (i * brick)..<min(nx, (i + 1) * brick) where shows(row + x) {
+                                lo = pointwiseMin(lo, SIMD3(x, y, z))
+                                hi = pointwiseMax(hi, SIMD3(x, y, z))
+                                count += 1
+                            }
+                        }
+                    }
+                    guard count >= minimumVoxels else { continue }
+                    for corner in 0..<8 {
+                        let index = SIMD3(corner & 1 == 0 ? lo.x : hi.x, corner & 2 == 0 ? lo.y : hi.y, corner & 4 == 0 ? lo.z : hi.z)
+                        out.append(g.patientPosition(ofIndex: index))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// One byte per brick: 255 where some value of the brick has a visible opacity in `table`.
     private func occupancy(table: [UInt8]) -> [UInt8] {
         var alphaPrefix = [Int](repeating: 0, count: 257)
