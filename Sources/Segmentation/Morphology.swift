@@ -37,9 +37,9 @@ public enum Morphology {
     /// with `maximumVoxels`, hold at most that many voxels).
     public static func fillHoles(_ mask: Volume<UInt8>, maximumVoxels: Int? = nil, threads: Int? = nil) -> Volume<UInt8> {
         let workers = MaskComponents.resolved(threads)
-        var background = mask
-        for index in background.voxels.indices { background.voxels[index] = mask.voxels[index] == 0 ? 1 : 0 }
-        let runs = MaskComponents.label(background, .six, workers)
+        // The background's components; its volume is gone once they are made, and the holes are
+        // painted into the copy that is returned: at most two volumes besides the mask.
+        let runs = MaskComponents.label(Volume(geometry: mask.geometry, voxels: mask.voxels.map { $0 == 0 ? 1 : 0 }), .six, workers)
         let (nx, ny, nz) = (runs.nx, runs.ny, runs.nz)
         var touchesBorder = [Bool](repeating: false, count: runs.runs.count)
         for row in 0..<(ny * nz) {
@@ -59,9 +59,8 @@ public enum Morphology {
             }
             for root in size.indices where size[root] > maximumVoxels { touchesBorder[root] = true }
         }
-        let holes = runs.mask(selected: runs.label.map { !touchesBorder[Int($0)] }, geometry: mask.geometry, threads: workers)
         var out = mask
-        for index in out.voxels.indices where holes.voxels[index] != 0 { out.voxels[index] = 1 }
+        runs.paint(selected: runs.label.map { !touchesBorder[Int($0)] }, into: &out.voxels, threads: workers)
         return out
     }
 

@@ -81,17 +81,39 @@ extension RunComponents {
                 let runsP = UncheckedSendable(runBuffer.baseAddress!)
                 parallelFor(0..<(ny * nz), grain: 256, threads: threads) { rows in
                     (out.value + rows.lowerBound * nx).initialize(repeating: 0, count: rows.count * nx)
-                    for row in rows {
-                        let base = row * nx
-                        for index in rowRange(row) where selected[index] {
-                            let run = runsP.value[index]
-                            (out.value + base + Self.x0(run)).update(repeating: 1, count: Self.x1(run) - Self.x0(run) + 1)
-                        }
-                    }
+                    paint(rows, selected: selected, runs: runsP.value, into: out.value)
                 }
             }
             initialized = count
         }
         return Volume(geometry: geometry, voxels: voxels)
+    }
+
+    /// Sets the voxels of the selected runs (by run index) to 1 in `voxels`, a grid of this
+    /// size, leaving the others as they are: a mask's selected components added to it in place,
+    /// with no volume of their own.
+    func paint(selected: [Bool], into voxels: inout [UInt8], threads: Int) {
+        precondition(voxels.count == nx * ny * nz, "paint: the grid is not the runs' grid")
+        voxels.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer.baseAddress!)
+            runs.withUnsafeBufferPointer { runBuffer in
+                let runsP = UncheckedSendable(runBuffer.baseAddress!)
+                parallelFor(0..<(ny * nz), grain: 256, threads: threads) { rows in
+                    paint(rows, selected: selected, runs: runsP.value, into: out.value)
+                }
+            }
+        }
+    }
+
+    /// The selected runs of `rows` set to 1 in the grid at `out`.
+    @inline(__always)
+    private func paint(_ rows: Range<Int>, selected: [Bool], runs: UnsafePointer<UInt64>, into out: UnsafeMutablePointer<UInt8>) {
+        for row in rows {
+            let base = row * nx
+            for index in rowRange(row) where selected[index] {
+                let run = runs[index]
+                (out + base + Self.x0(run)).update(repeating: 1, count: Self.x1(run) - Self.x0(run) + 1)
+            }
+        }
     }
 }
