@@ -208,7 +208,12 @@ public final class ServiceStore: ServiceRecords {
     public init(data: URL) throws {
         folders = BlobFolders(root: data)
         try folders.create()
-        database = try DatabaseQueue(path: data.appendingPathComponent("vrprep.sqlite").path)
+        // Another process may hold the file's lock for a moment (`vrprep token create` beside a
+        // running service, or the service beside it): wait for it, up to 10 s, rather than fail
+        // at once with "database is locked" (GRDB's default).
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        database = try DatabaseQueue(path: data.appendingPathComponent("vrprep.sqlite").path, configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.create(table: "token") { t in
