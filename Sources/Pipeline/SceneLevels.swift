@@ -84,17 +84,18 @@ public enum SceneLevels {
     public static func fitted(_ meshes: [Mesh], sceneTriangles budget: Int, threads: Int?) throws(MeshingError) -> [Mesh] {
         let targets = shares(of: meshes.map(\.triangleCount), budget: budget)
         var out: [Mesh] = []
-        for (mesh, target) in zip(meshes, targets) {
-            guard target < mesh.triangleCount else {
-                out.append(mesh)
-                continue
-            }
-            var level = try mesh.decimated(targetTriangles: target, threads: threads)
-            level.name = mesh.name
-            level.color = mesh.color
-            out.append(level.withNormals())
-        }
+        for (mesh, target) in zip(meshes, targets) { out.append(try simplified(mesh, to: target, threads: threads)) }
         return out
+    }
+
+    /// `mesh` decimated to `target` triangles (as the full scene's surfaces are: closed stays
+    /// closed), its name and colour kept, with normals; itself where it has no more than that.
+    static func simplified(_ mesh: Mesh, to target: Int, threads: Int?) throws(MeshingError) -> Mesh {
+        guard target < mesh.triangleCount else { return mesh }
+        var level = try mesh.decimated(targetTriangles: target, threads: threads)
+        level.name = mesh.name
+        level.color = mesh.color
+        return level.withNormals()
     }
 
     /// The levels (coarsest first, the full one last, as `full` names it), their files, and
@@ -112,13 +113,7 @@ public enum SceneLevels {
             var meshes: [Mesh] = [], structures: [Manifest.LevelStructure] = []
             var watertight = true
             for (index, mesh) in finer.enumerated() {
-                var level = mesh
-                if targets[index] < mesh.triangleCount {
-                    level = try mesh.decimated(targetTriangles: targets[index], threads: threads)
-                    level.name = mesh.name
-                    level.color = mesh.color
-                    level = level.withNormals()
-                }
+                let level = try simplified(mesh, to: targets[index], threads: threads)
                 // A surface the budget left whole is the full one: nothing to measure again.
                 let unchanged = level.triangleCount == full[index].triangleCount && level.positions == full[index].positions
                 let distance = unchanged ? 0 : MeshDistance.symmetric(level, full[index], threads: threads).maximum
