@@ -66,10 +66,12 @@ let package = Package(
         // meshoptimizer (libmeshoptimizer-dev), for decimation and GPU cache/fetch order.
         .systemLibrary(name: "CMeshOptimizer", path: "Sources/CMeshOptimizer"),
         .target(name: "Meshing", dependencies: ["VolumeCore", "CMeshOptimizer"], swiftSettings: kernelSettings),
-        // EGL + OpenGL ES 3 (libegl-dev, libgles-dev; Mesa for the CPU) and libpng.
+        // EGL + OpenGL ES 3 (libegl-dev, libgles-dev; Mesa for the CPU), libpng and libwebp.
         .systemLibrary(name: "CEGL", path: "Sources/CEGL"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG"], swiftSettings: kernelSettings),
+        // libwebp (libwebp-dev), for the workstation's slices while the clinician scrolls.
+        .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
+        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG", "CWebP"], swiftSettings: kernelSettings),
         // Scene packages: manifest, files and hashes, archive, verification, de-identification.
         .target(name: "ScenePackage",
                 dependencies: ["VolumeCore", .product(name: "Crypto", package: "swift-crypto"),
@@ -116,7 +118,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: kernelSettings),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "LiveSessions", "Pipeline", "ScenePackage", "Rendering", "DICOM", "TestSupport", "vrprep", "Segmentation", "VolumeIO", "VolumeCore", "Phantoms",
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "LiveSessions", "Pipeline", "ScenePackage", "Rendering", "CWebP", "DICOM", "TestSupport", "vrprep", "Segmentation", "VolumeIO", "VolumeCore", "Phantoms",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                                         .product(name: "ZIPFoundation", package: "ZIPFoundation")],

@@ -21,13 +21,20 @@ What it does:
 
   - **open**: the first slice of a study (its process starts and loads the series), once the
     study is listed (the service reads each new study once in the background, as the list shows);
-  - **slices**: ``GET /v1/studies/{id}/slices/{o}/{i}?window=400,40`` for N random
-    (orientation, index) pairs, and their sizes;
+  - **slices**: ``GET /v1/studies/{id}/slices/{o}/{i}?window=400,40&format=F`` for N random
+    (orientation, index) pairs, and their sizes: as the page asks for them while the clinician
+    scrolls (``webp``: lossy, quality 95) and once the view rests (``png``: exact);
   - **previews**: ``POST /v1/studies/{id}/previews`` with the tumor recipe (one seed at the
-    lesion's centre) and the vessel recipe (one seed in the tree), one warm-up then N timed.
+    lesion's centre) and the vessel recipe (one seed in the tree), one warm-up then N timed;
+  - **the page's first view over a slow link** (``--slow-link-runs``, default 3 after one warm-up):
+    ``/app`` in headless chromium with the link shaped to ``--mbit`` and ``--rtt-ms`` by chromium's
+    network emulation (this machine cannot make the network namespace ``tc netem`` needs; see
+    ``first_view_over_slow_link``), timed until the studies are listed and until the newest
+    study's three views are drawn from exact images.
 
 Bars (issue "The clinician's workstation"): slices p95 <= 50 ms and <= 80 KB each; a tumor
-preview <= 1 s and a vessel preview <= 0.5 s end to end.
+preview <= 1 s and a vessel preview <= 0.5 s end to end; the first view over 2 Mbit/s and 150 ms
+<= 3 s.
 """
 from __future__ import annotations
 
@@ -84,6 +91,61 @@ def phantom_zip(work: Path, phantom: Path, name: str) -> bytes:
     return buffer.getvalue()
 
 
+def first_view_over_slow_link(port: int, token: str, args) -> list[dict]:
+    """The page's first view over a slow link, in headless chromium (Debian's, through Playwright).
+
+    The link is shaped by chromium's network emulation (DevTools ``Network.emulateNetworkConditions``:
+    ``--mbit`` down and up, ``--rtt-ms`` added to each request; cache disabled), as in
+    ``slow_link.py``: this machine cannot make the network namespace that ``tc netem`` needs.
+    Timed from the navigation's start, a clinician already signed in (the token in the tab's
+    session storage, as the page keeps it): **list** (``/app`` drawn with the studies listed) and
+    **first view** (the first study opened: its three views drawn from exact images). The study's
+    own process is already running (as for a clinician coming back to it); its cold start (loading
+    the series from disk) is the "open" row.
+    """
+    from playwright.sync_api import sync_playwright
+    runs, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+        for n in range(args.slow_link_runs + 1):  # the first run warms up
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.add_init_script(f"sessionStorage.setItem('vrprep-token', {json.dumps(token)})")
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            wire = []
+            page.on("requestfinished", lambda r: wire.append(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+            throughput = args.mbit * 1e6 / 8
+            cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": args.rtt_ms,
+                                                           "downloadThroughput": throughput, "uploadThroughput": throughput})
+            start = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/app?lang=en", wait_until="commit")
+            page.wait_for_selector("#studies button.openStudy", timeout=60_000)
+            listed = time.perf_counter() - start
+            page.locator("#studies button.openStudy").first.click()  # the newest study (both are open in their processes)
+            page.wait_for_function("document.body.dataset.exactViews === '3'", timeout=60_000, polling=20)
+            viewed = time.perf_counter() - start
+            if n > 0:
+                runs.append((listed, viewed, sum(wire) / 1000))
+                if args.images:
+                    args.images.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(args.images / f"first-view-run{n}.png"))
+            context.close()
+        browser.close()
+    if errors:
+        print(f"WARNING: console errors: {errors[:5]}", file=sys.stderr)
+    link = f"{args.mbit:g} Mbit/s, {args.rtt_ms:g} ms"
+    return [{"series": "newest", "what": f"page: studies listed ({link})", "n": len(runs),
+             "median_ms": statistics.median(r[0] for r in runs) * 1000, "p95_ms": max(r[0] for r in runs) * 1000,
+             "max_kb": None, "runs_s": [r[0] for r in runs], "wire_kb": 0},
+            {"series": "newest", "what": f"page: first view, three exact slices ({link})", "n": len(runs),
+             "median_ms": statistics.median(r[1] for r in runs) * 1000, "p95_ms": max(r[1] for r in runs) * 1000,
+             "max_kb": None, "runs_s": [r[1] for r in runs], "wire_kb": statistics.median(r[2] for r in runs)}]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
@@ -96,6 +158,12 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=150, help="timed slice requests per series (default 150)")
     parser.add_argument("--previews", type=int, default=5, help="timed previews per recipe, after one warm-up (default 5)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--slow-link-runs", type=int, default=3, help="timed first views over the slow link (0: none; default 3)")
+    parser.add_argument("--mbit", type=float, default=2.0, help="the slow link's bandwidth, Mbit/s (default 2)")
+    parser.add_argument("--rtt-ms", type=float, default=150.0, help="latency added to each request on the slow link, ms (default 150)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--images", type=Path, default=REPO / "Benchmarks" / "work" / "workstation-images",
+                        help="screenshots of the first view over the slow link")
     args = parser.parse_args()
     work = args.work.resolve()
     for needed in [work / LARGE, work / f"phantom-tumor-{LARGE}.nii.gz", work / f"phantom-vessels-{LARGE}.nii.gz"]:
@@ -132,19 +200,23 @@ def main() -> None:
                 fail(f"the first slice answered {status}")
             rows.append({"series": kind, "what": "open (first slice: process start + load)", "n": 1, "median_ms": opened * 1000,
                          "p95_ms": opened * 1000, "max_kb": None})
-            times, sizes = [], []
+            # The same random slices in each format: WebP while scrolling, PNG (exact) at rest.
+            chosen = []
             for _ in range(args.slices):
                 orientation = rng.choice(["axial", "coronal", "sagittal"])
-                index = rng.randrange(432 if orientation == "axial" else 512)
-                start = time.perf_counter()
-                status, body = request(port, "GET", f"/v1/studies/{study}/slices/{orientation}/{index}?window=400,40", token)
-                times.append(time.perf_counter() - start)
-                if status != 200:
-                    fail(f"slice {orientation} {index} answered {status}: {body[:200]!r}")
-                sizes.append(len(body))
-            rows.append({"series": kind, "what": "slice (axial, coronal, sagittal at random)", "n": len(times),
-                         "median_ms": statistics.median(times) * 1000, "p95_ms": percentile(times, 95) * 1000,
-                         "max_kb": max(sizes) / 1000, "median_kb": statistics.median(sizes) / 1000})
+                chosen.append((orientation, rng.randrange(432 if orientation == "axial" else 512)))
+            for format, what in (("webp", "slice while scrolling (WebP)"), ("png", "slice at rest (PNG, exact)")):
+                times, sizes = [], []
+                for orientation, index in chosen:
+                    start = time.perf_counter()
+                    status, body = request(port, "GET", f"/v1/studies/{study}/slices/{orientation}/{index}?window=400,40&format={format}", token)
+                    times.append(time.perf_counter() - start)
+                    if status != 200:
+                        fail(f"slice {orientation} {index} ({format}) answered {status}: {body[:200]!r}")
+                    sizes.append(len(body))
+                rows.append({"series": kind, "what": what, "n": len(times),
+                             "median_ms": statistics.median(times) * 1000, "p95_ms": percentile(times, 95) * 1000,
+                             "max_kb": max(sizes) / 1000, "median_kb": statistics.median(sizes) / 1000})
             seed = TUMOR_SEED if kind == "tumor" else VESSEL_SEED
             recipe = json.dumps({"structures": [{"preset": kind, "seedsMM": [list(seed)]}]}).encode()
             previews, volumes = [], []
@@ -162,6 +234,8 @@ def main() -> None:
                          "median_ms": statistics.median(p[0] for p in previews) * 1000,
                          "p95_ms": percentile([p[0] for p in previews], 95) * 1000, "max_kb": None,
                          "segment_ms": statistics.median(p[1] for p in previews) * 1000, "volume_ml": volumes[-1]})
+        if args.slow_link_runs:
+            rows += first_view_over_slow_link(port, token, args)
     finally:
         server.terminate()
         try:
@@ -178,6 +252,8 @@ def main() -> None:
             notes = f"median {row['median_kb']:.0f} KB"
         if "segment_ms" in row:
             notes = f"segmenting {row['segment_ms']:.0f} ms of it; {row['volume_ml']:.1f} mL"
+        if "runs_s" in row:
+            notes = f"runs {', '.join(f'{t:.2f}' for t in row['runs_s'])} s; {row['wire_kb']:.0f} KB on the wire"
         largest = f"{row['max_kb']:.0f}" if row["max_kb"] is not None else ""
         print(f"| {row['series']} | {row['what']} | {row['n']} | {row['median_ms']:.1f} | {row['p95_ms']:.1f} | {largest} | {notes} |")
     if args.json:

@@ -10,6 +10,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
     case framebuffer(reason: String)
     case pngWrite(path: String, reason: String)
     case pngRead(path: String, reason: String)
+    case imageWrite(format: String, reason: String)
     case invalidParameter(name: String, reason: String)
 
     public var description: String {
@@ -25,6 +26,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .framebuffer(let reason): return "framebuffer: \(reason)"
         case .pngWrite(let path, let reason): return "\(path): cannot write PNG: \(reason)"
         case .pngRead(let path, let reason): return "\(path): cannot read PNG: \(reason)"
+        case .imageWrite(let format, let reason): return "cannot write \(format): \(reason)"
         case .invalidParameter(let name, let reason): return "\(name): \(reason)"
         }
     }

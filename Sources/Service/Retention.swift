@@ -37,10 +37,11 @@ public struct Retention: Sendable {
         return removed
     }
 
-    /// A study's files (its zip or its folder).
+    /// A study's files (its zip or its folder) and its kept inspection.
     static func removeFiles(of study: String, folders: BlobFolders) {
         try? FileManager.default.removeItem(at: folders.upload(study))
         try? FileManager.default.removeItem(at: folders.uploads.appendingPathComponent(study))
+        try? FileManager.default.removeItem(at: folders.inspection(study))
     }
 
     /// Removes the packages published before `retainDays` ago; returns how many.

@@ -424,6 +424,8 @@ public struct BlobFolders: Sendable {
         let folder = uploads.appendingPathComponent(id)
         return FileManager.default.fileExists(atPath: folder.path) ? folder : upload(id)
     }
+    /// What a study holds (`vrprep inspect --json` of its files), kept once read.
+    public func inspection(_ study: String) -> URL { root.appendingPathComponent("inspections").appendingPathComponent("\(study).json") }
     public func package(_ id: String) -> URL { packages.appendingPathComponent(id) }
     public func archive(_ id: String) -> URL { packages.appendingPathComponent("\(id).zip") }
     /// Gzip copies of a package's files, made once when first asked for with gzip (`ReadPackage.gzipped`).

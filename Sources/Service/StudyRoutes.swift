@@ -54,12 +54,19 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             }
             window = parts
         }
+        var format = OpenStudy.SliceFormat.png
+        if let text = request.uri.queryParameters["format"].map(String.init) {
+            guard let asked = OpenStudy.SliceFormat(rawValue: text) else {
+                throw HTTPError(.badRequest, message: "format must be \(OpenStudy.SliceFormat.allCases.map(\.rawValue).joined(separator: " or ")), not '\(text)'")
+            }
+            format = asked
+        }
         let answer = try await ask(context, WorkerRequest(kind: .slice, orientation: orientation, index: index, window: window,
-                                                          preview: request.uri.queryParameters["preview"].map(String.init)))
-        guard let png = answer.png else { throw HTTPError(.internalServerError, message: "no image came back") }
-        var headers: HTTPFields = [.contentType: "image/png", .cacheControl: "private, max-age=300"]
+                                                          preview: request.uri.queryParameters["preview"].map(String.init), format: format))
+        guard let image = answer.image else { throw HTTPError(.internalServerError, message: "no image came back") }
+        var headers: HTTPFields = [.contentType: format.mediaType, .cacheControl: "private, max-age=300"]
         headers[.init("X-Pixel-Spacing-MM")!] = (answer.spacingMM ?? []).map { plainNumber($0) }.joined(separator: ",")
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: image)))
     }
 
     // The values in a rectangle of a slice (image pixels x0,y0,x1,y1): mean, σ, min, max, area.
@@ -108,7 +115,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         let (study, files) = try kept(context)
         let id = study.id
         let inspection: StudyInspection
-        switch await StudyInspector(executable: settings.jobExecutable).inspect(files) {
+        switch await StudyInspector(executable: settings.jobExecutable).inspect(study: id, folders: store.folders) {
         case .success(let read): inspection = read
         case .failure(let failure): throw HTTPError(.unprocessableContent, message: failure.description)
         }
@@ -195,9 +202,9 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         }
         try store.createStudy(ServiceStore.Study(id: id, owner: caller.id, created: Date()))
         // What it holds, for the list: read in the background, in a child process of its own.
-        let (inspector, files) = (StudyInspector(executable: settings.jobExecutable), store.folders.study(id))
+        let (inspector, folders) = (StudyInspector(executable: settings.jobExecutable), store.folders)
         Task.detached {
-            if case .success(let inspection) = await inspector.inspect(files) { saveSummary(of: inspection, study: id, store) }
+            if case .success(let inspection) = await inspector.inspect(study: id, folders: folders) { saveSummary(of: inspection, study: id, store) }
         }
         guard request.uri.queryParameters["process"].map(String.init) != "false" else {
             return try encodedJSON(StudyAccepted(studyId: id), status: .created)

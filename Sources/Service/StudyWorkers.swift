@@ -17,6 +17,8 @@ struct WorkerRequest: Codable, Sendable {
     /// Width and level.
     var window: [Double]?
     var preview: String?
+    /// A slice's image format (default PNG).
+    var format: OpenStudy.SliceFormat?
     var mm: [Double]?
     /// Two corners of a rectangle on a slice (image pixels: x0, y0, x1, y1).
     var rectangle: [Int]?
@@ -27,7 +29,8 @@ struct WorkerRequest: Codable, Sendable {
 struct WorkerAnswer: Codable, Sendable {
     /// The first line: the study is open (or `error`).
     var ready: Bool?
-    var png: Data?
+    /// A slice's image, in the format asked for.
+    var image: Data?
     var spacingMM: [Double]?
     var index: [Int]?
     var value: Double?
@@ -75,8 +78,9 @@ public enum StudyWorkerChild {
                 guard let orientation = request.orientation, let index = request.index else { return WorkerAnswer(error: "which slice?", status: 400) }
                 let window = request.window.flatMap { $0.count == 2 ? (width: $0[0], level: $0[1]) : nil }
                 do {
-                    let (png, spacing) = try open.slice(orientation, index: index, window: window, preview: request.preview)
-                    return WorkerAnswer(png: png, spacingMM: spacing)
+                    let (image, spacing) = try open.slice(orientation, index: index, window: window, preview: request.preview,
+                                                          format: request.format ?? .png)
+                    return WorkerAnswer(image: image, spacingMM: spacing)
                 } catch {
                     return WorkerAnswer(error: error.description, status: 404)
                 }

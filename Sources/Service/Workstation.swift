@@ -213,10 +213,15 @@ enum Workstation {
                 }
                 say(""); await drawAll();
               }
+              // While the wheel turns, slices come as lossy WebP (a fifth to a half of the PNG); once the
+              // view has rested for a moment, the exact (PNG) image of the slice replaces it.
               function scroll(name, step) {
                 const p = planeOf(name, state.geometry), n = state.geometry.dimensions[p.slice];
                 state.voxel[p.slice] = Math.min(n - 1, Math.max(0, state.voxel[p.slice] + step));
-                draw(name);
+                const view = state.views[name];
+                draw(name, "webp");
+                clearTimeout(view.rest);
+                view.rest = setTimeout(() => draw(name), 300);
               }
               // Canvas points (the image's resolution) and image pixels, through the view's zoom and pan.
               function canvasPoint(name, e) {
@@ -334,14 +339,22 @@ enum Workstation {
                 $("vesselBox").classList.toggle("hidden", $("structure").value !== windowPreset);
               };
               $("structure").onchange();
-              async function drawAll() { for (const name of planes) await draw(name); }
-              async function draw(name) {
-                const g = state.geometry, p = planeOf(name, g), index = state.voxel[p.slice];
+              // The three views at once (one round trip on a far link, not three).
+              async function drawAll() { await Promise.all(planes.map(name => draw(name))); }
+              // A view's image: exact (PNG) unless asked otherwise. An answer that comes after a newer
+              // request's (scrolling fast) is dropped, so the view never steps back to an older slice.
+              async function draw(name, format) {
+                const g = state.geometry, p = planeOf(name, g), index = state.voxel[p.slice], view = state.views[name];
                 let path = "/v1/studies/" + state.study + "/slices/" + name + "/" + index + "?";
                 if (state.window) path += "window=" + state.window + "&";
-                if (state.preview) path += "preview=" + state.preview;
+                if (state.preview) path += "preview=" + state.preview + "&";
+                if (format) path += "format=" + format;
+                const asked = view.asked = (view.asked || 0) + 1;
                 const blob = await (await api("GET", path)).blob();
-                state.views[name].image = await createImageBitmap(blob);
+                const image = await createImageBitmap(blob);
+                if (asked < (view.shown || 0)) return;
+                view.shown = asked; view.image = image; view.exact = !format;
+                document.body.dataset.exactViews = String(planes.filter(n => state.views[n] && state.views[n].exact).length);
                 render(name);
               }
               // Paints a view from its last image: zoom and pan, the cross-hair, the seeds, the marks.

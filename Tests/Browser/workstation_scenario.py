@@ -90,11 +90,19 @@ def main() -> None:
             box = axial.bounding_box()
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             steps = voxel[2] - series["dimensions"][2] // 2
+            asked: list[str] = []
+            listen = lambda r: asked.append(r.url) if "/slices/axial/" in r.url else None  # noqa: E731
+            page.on("request", listen)
             for _ in range(abs(steps)):
                 page.mouse.wheel(0, 100 if steps > 0 else -100)
                 page.wait_for_timeout(60)
             caption = f"{voxel[2] + 1} / {series['dimensions'][2]}"
             page.wait_for_function(f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
+            # At rest, the exact image replaces the one shown while scrolling.
+            page.wait_for_function("document.body.dataset.exactViews === '3'", timeout=30_000)
+            page.remove_listener("request", listen)
+            result.setdefault("scrollRequests", []).extend(
+                {"index": int(u.split("/slices/axial/")[1].split("?")[0]), "webp": "format=webp" in u} for u in asked)
             shot(name)
             box = axial.bounding_box()
             page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])

@@ -288,6 +288,20 @@ extension ServiceTests {
             #expect((service.json(try await service.request("GET", "/v1/studies", token: other).1)["studies"] as? [Any])?.isEmpty == true)
             #expect(try await service.request("GET", "/v1/studies/\(id)", token: admin).0 == 200)
             #expect(try await service.request("GET", "/v1/studies/\(id)?share=vrs_anything").0 == 401, "a share link never opens a study")
+            // What the study holds is read once and kept: the kept copy answers (a mark put into it
+            // shows) while the study's files are unchanged; once they change, the study is read again.
+            let kept = service.store.folders.inspection(id)
+            var copy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: kept)) as? [String: Any])
+            var inspection = copy["inspection"] as? [String: Any] ?? [:]
+            var keptSeries = inspection["series"] as? [[String: Any]] ?? []
+            keptSeries[0]["description"] = "read from the kept copy"
+            inspection["series"] = keptSeries; copy["inspection"] = inspection
+            try JSONSerialization.data(withJSONObject: copy).write(to: kept)
+            let marked = String(decoding: try await service.request("GET", "/v1/studies/\(id)", token: owner).1, as: UTF8.self)
+            #expect(marked.contains("read from the kept copy"))
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: service.store.folders.study(id).path)
+            let reread = String(decoding: try await service.request("GET", "/v1/studies/\(id)", token: owner).1, as: UTF8.self)
+            #expect(!reread.contains("read from the kept copy") && reread.contains("\"dimensions\""), "\(reread)")
             // A package of it, with a recipe: refused when the recipe is wrong, made as asked when right.
             let wrong = try await service.request("POST", "/v1/studies/\(id)/jobs", token: owner,
                                                   body: Data(#"{"structures": [{"preset": "bone", "radiusMM": 3}]}"#.utf8), type: "application/json")

@@ -1,3 +1,4 @@
+import CWebP
 import DICOM
 import Foundation
 #if canImport(FoundationNetworking)
@@ -51,6 +52,16 @@ extension ServiceTests {
             #expect(response.value(forHTTPHeaderField: "X-Pixel-Spacing-MM")?.split(separator: ",").count == 2)
             let image = try RGBAImage.readPNG(from: try Self.written(png, folder, "axial.png"))
             #expect(image.width == 256 && image.height == 256)
+            // The same slice while scrolling: lossy WebP, smaller, each pixel close to the exact one.
+            let (webpStatus, webp, webpResponse) = try await service.request("GET", "/v1/studies/\(study)/slices/axial/\(index[2])?window=80,40&format=webp", token: owner)
+            #expect(webpStatus == 200 && webpResponse.value(forHTTPHeaderField: "Content-Type") == "image/webp")
+            #expect(webp.count < png.count, "WebP \(webp.count) bytes, PNG \(png.count)")
+            let lossy = try #require(Self.decodedWebP(webp), "the WebP decodes")
+            #expect(lossy.width == 256 && lossy.height == 256)
+            let errors = (0..<(256 * 256)).map { abs(Int(lossy.pixels[4 * $0]) - Int(image.pixels[4 * $0])) }
+            let meanError = Double(errors.reduce(0, +)) / Double(errors.count)
+            #expect(errors.max()! <= 12 && meanError < 1.5, "largest error \(errors.max()!), mean \(meanError) grey levels")
+            #expect(try await service.request("GET", "/v1/studies/\(study)/slices/axial/1?format=gif", token: owner).0 == 400)
             #expect(try await service.request("GET", "/v1/studies/\(study)/slices/axial/108", token: owner).0 == 404)
             #expect(try await service.request("GET", "/v1/studies/\(study)/slices/oblique/1", token: owner).0 == 404)
             #expect(try await service.request("GET", "/v1/studies/\(study)/slices/axial/1?window=0,40", token: owner).0 == 400)
@@ -108,7 +119,9 @@ extension ServiceTests {
             #expect((manifest["structures"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["tumor"])
             #expect(Verification.verify(service.store.folders.package(package)).ok)
             // Deleting the study closes its worker; the service goes on.
+            #expect(FileManager.default.fileExists(atPath: service.store.folders.inspection(study).path), "what the study holds is kept")
             #expect(try await service.request("DELETE", "/v1/studies/\(study)", token: owner).0 == 204)
+            #expect(!FileManager.default.fileExists(atPath: service.store.folders.inspection(study).path), "and removed with it")
             #expect(try await service.request("GET", "/v1/studies/\(study)/slices/axial/1", token: owner).0 == 404)
             #expect(try await service.request("GET", "/healthz").0 == 200)
         } catch {
@@ -128,6 +141,17 @@ extension ServiceTests {
             if matching(line), kill(pid, SIGKILL) == 0 { killed += 1 }
         }
         return killed
+    }
+
+    /// A WebP decoded by libwebp, as RGBA.
+    static func decodedWebP(_ data: Data) -> RGBAImage? {
+        var (width, height): (Int32, Int32) = (0, 0)
+        return data.withUnsafeBytes { bytes -> RGBAImage? in
+            let base = bytes.bindMemory(to: UInt8.self).baseAddress
+            guard let decoded = WebPDecodeRGBA(base, bytes.count, &width, &height) else { return nil }
+            defer { WebPFree(decoded) }
+            return RGBAImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: decoded, count: Int(width * height * 4))))
+        }
     }
 
     static func written(_ data: Data, _ folder: URL, _ name: String) throws -> URL {

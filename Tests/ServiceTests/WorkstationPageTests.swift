@@ -68,6 +68,10 @@ extension ServiceTests {
             #expect(grown.hasPrefix(Language.ja.messages["structure.vessels"] ?? "?") && millilitres <= 5, "\(grown)")
             #expect(grown.contains(Language.ja.messages["app.warning"] ?? "?") && !grown.contains("growth stopped") && !grown.contains("thicker than"), "\(grown)")
             #expect(result["studies"] as? Int == 2, "a folder and a zip make two studies")
+            // While the wheel turns, slices come as WebP; once it rests, the last slice comes exact (PNG).
+            let scrolled = (result["scrollRequests"] as? [[String: Any]]) ?? []
+            let webpCount = scrolled.filter { $0["webp"] as? Bool == true }.count
+            #expect(webpCount >= 2 && scrolled.last?["webp"] as? Bool == false, "slice requests while scrolling: \(scrolled)")
             // The preview grown from the one click, against the lesion's truth.
             let (study, preview) = (try #require(result["study"] as? String), try #require(result["preview"] as? String))
             let (status, nifti, _) = try await service.request("GET", "/v1/studies/\(study)/previews/\(preview)/labels.nii.gz", token: token)
