@@ -7,6 +7,10 @@ public enum Morphology {
     /// Voxels within `radius` mm of the mask.
     public static func dilate(_ mask: Volume<UInt8>, radius: Double, threads: Int? = nil) -> Volume<UInt8> {
         guard radius > 0 else { return mask }
+        // A ball a few voxels across: on rows of bits, the same voxels (`ballDilation`).
+        if windowed(reach(radius), mask.spacing) {
+            return Volume(geometry: mask.geometry, voxels: ballDilation(of: mask, inside: true, bound: ballBound(radius), threads: threads))
+        }
         let distance = squaredDistance(to: mask, inside: true, limit: reach(radius), threads: threads)
         return threshold(distance, radius * radius, geometry: mask.geometry, threads: threads)
     }
@@ -15,13 +19,27 @@ public enum Morphology {
     /// count as background).
     public static func erode(_ mask: Volume<UInt8>, radius: Double, threads: Int? = nil) -> Volume<UInt8> {
         guard radius > 0 else { return mask }
+        let bound = ballBound(radius)
+        if windowed(reach(radius), mask.spacing) {
+            // The background dilated by the ball, on rows of bits: the mask keeps what it misses.
+            var near = ballDilation(of: mask, inside: false, bound: bound, threads: threads)
+            near.withUnsafeMutableBufferPointer { buffer in
+                let out = UncheckedSendable(buffer.baseAddress!)
+                parallelFor(0..<mask.voxels.count, grain: 1 << 18, threads: MaskComponents.resolved(threads)) { range in
+                    for i in range { out.value[i] = mask.voxels[i] != 0 && out.value[i] == 0 ? 1 : 0 }
+                }
+            }
+            return Volume(geometry: mask.geometry, voxels: near)
+        }
         let distance = squaredDistance(to: mask, inside: false, limit: reach(radius), threads: threads)
         // Within the radius of background, or outside the mask: out. Erosion keeps the rest.
-        let bound = Float(radius * radius) * (1 + 1e-6)
         return Volume(geometry: mask.geometry, voxels: parallelMap(distance, threads: threads) { i, value in
             mask.voxels[i] != 0 && value > bound ? 1 : 0
         })
     }
+
+    /// The squared distance (mm²) a ball of `radius` holds: a voxel exactly at the radius is in.
+    static func ballBound(_ radius: Double) -> Float { Float(radius * radius) * (1 + 1e-6) }
 
     /// Erode, then dilate: removes parts thinner than the ball.
     public static func open(_ mask: Volume<UInt8>, radius: Double, threads: Int? = nil) -> Volume<UInt8> {
@@ -111,7 +129,7 @@ public enum Morphology {
         }
         // Within a limit a few voxels long, along y and z: the nearest of the few voxels within
         // reach, whole rows at a time (no envelope to build; exact up to the limit).
-        if limit.isFinite, (1..<3).allSatisfy({ reachInVoxels(limit, s[$0]) <= 16 }) {
+        if windowed(limit, s) {
             var g = [Float](repeating: .infinity, count: f.count)
             windowedPass(from: f, into: &g, dimensions: d, axis: 1, weight: Float(s.y * s.y), reach: reachInVoxels(limit, s.y), limit: limit, workers: workers)
             windowedPass(from: g, into: &f, dimensions: d, axis: 2, weight: Float(s.z * s.z), reach: reachInVoxels(limit, s.z), limit: limit, workers: workers)
@@ -147,6 +165,12 @@ public enum Morphology {
             }
         }
         return f
+    }
+
+    /// Whether the transform up to `limit` (mm²) takes its windowed passes along y and z (a
+    /// limit at most 16 voxels long on each): then `ballDilation` gives its threshold's voxels.
+    static func windowed(_ limit: Float, _ s: SIMD3<Double>) -> Bool {
+        limit.isFinite && (1..<3).allSatisfy { reachInVoxels(limit, s[$0]) <= 16 }
     }
 
     /// How many voxels of `spacing` mm a squared distance `limit` (mm²) reaches.
@@ -220,9 +244,9 @@ public enum Morphology {
     }
 
     /// The squared distance a threshold at `radius` needs exactly (a little beyond, for rounding).
-    private static func reach(_ radius: Double) -> Float { Float(radius * radius) * 1.01 + 1e-3 }
+    static func reach(_ radius: Double) -> Float { Float(radius * radius) * 1.01 + 1e-3 }
 
-    private static func threshold(_ distance: [Float], _ limit: Double, geometry: VolumeGeometry, threads: Int?) -> Volume<UInt8> {
+    static func threshold(_ distance: [Float], _ limit: Double, geometry: VolumeGeometry, threads: Int?) -> Volume<UInt8> {
         let bound = Float(limit) * (1 + 1e-6)  // squared mm; a voxel exactly at the radius is in
         return Volume(geometry: geometry, voxels: parallelMap(distance, threads: threads) { _, value in value <= bound ? 1 : 0 })
     }

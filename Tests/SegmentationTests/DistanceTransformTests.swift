@@ -58,6 +58,34 @@ struct DistanceTransformTests {
         }
     }
 
+    /// Dilation and erosion by a ball on rows of bits give exactly the voxels of the distance
+    /// transform's threshold: anisotropic voxels, rows longer than a word and not a multiple of
+    /// it, widths beyond a word (0.1 mm columns), sparse and dense masks, masks touching the border.
+    @Test func theBallOnRowsOfBitsGivesTheTransformsVoxels() {
+        let cases: [(SIMD3<Int>, SIMD3<Double>, Double, [Double])] = [
+            (SIMD3(70, 23, 19), SIMD3(0.7, 1.1, 2.5), 0.02, [0.5, 1.1, 2.2, 3, 5.5]),
+            (SIMD3(129, 17, 13), SIMD3(0.49, 0.49, 0.5), 0.01, [1, 2, 3, 4.5]),
+            (SIMD3(64, 30, 9), SIMD3(1, 1, 1), 0.6, [1, 1.5, 2, 3]),
+            (SIMD3(150, 9, 11), SIMD3(0.1, 0.6, 0.7), 0.003, [2, 8]),
+            (SIMD3(3, 40, 40), SIMD3(0.8, 0.8, 3), 0.05, [2.4, 6]),
+        ]
+        for (n, (dimensions, spacing, density, radii)) in cases.enumerated() {
+            let mask = Self.mask(dimensions, spacing: spacing, density: density, seed: UInt64(n + 101))
+            for radius in radii {
+                #expect(Morphology.windowed(Morphology.reach(radius), spacing), "case \(n), \(radius) mm takes the bit path")
+                let near = Morphology.squaredDistance(to: mask, inside: true, limit: Morphology.reach(radius), threads: 2)
+                let truth = Morphology.threshold(near, radius * radius, geometry: mask.geometry, threads: 2)
+                let dilated = Morphology.dilate(mask, radius: radius, threads: 2)
+                #expect(dilated.voxels == truth.voxels, "case \(n), dilation by \(radius) mm: \(zip(dilated.voxels, truth.voxels).filter { $0 != $1 }.count) voxels differ")
+                let background = Morphology.squaredDistance(to: mask, inside: false, limit: Morphology.reach(radius), threads: 2)
+                let bound = Morphology.ballBound(radius)
+                let kept = mask.voxels.indices.map { mask.voxels[$0] != 0 && background[$0] > bound ? UInt8(1) : 0 }
+                let eroded = Morphology.erode(mask, radius: radius, threads: 3)
+                #expect(eroded.voxels == kept, "case \(n), erosion by \(radius) mm: \(zip(eroded.voxels, kept).filter { $0 != $1 }.count) voxels differ")
+            }
+        }
+    }
+
     @Test(arguments: 0..<5) func theChamberCheckNeverBoundsTheDepthBelowItsTruth(index: Int) {
         let (dimensions, spacing, density) = Self.cases[index]
         // Dense masks, so that there is depth to bound; and a solid block inside an empty border.
