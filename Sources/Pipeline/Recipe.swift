@@ -364,7 +364,7 @@ public struct RecipeRunner: Sendable {
                 mask.voxels.withUnsafeMutableBufferPointer { target in
                     let t = UncheckedSendable(target)
                     parallelFor(0..<target.count, grain: 1 << 18, threads: threads) { range in
-                        for i in range where t.value[i] != 0 { t.value[i] = value }
+                        for i in range { t.value[i] = t.value[i] == 0 ? 0 : value }
                     }
                 }
                 painted = mask
@@ -380,16 +380,7 @@ public struct RecipeRunner: Sendable {
             }
         }
         let map = painted ?? Volume<UInt8>(geometry: volume.geometry, filledWith: 0)
-        let counts = map.voxels.withUnsafeBufferPointer { labels in
-            parallelMap(0..<labels.count, grain: 1 << 20, threads: threads) { range in
-                var partial = [Int](repeating: 0, count: 256)
-                for i in range { partial[Int(labels[i])] += 1 }
-                return partial
-            }.reduce(into: [Int](repeating: 0, count: 256)) { sum, partial in
-                for value in 0..<256 { sum[value] += partial[value] }
-            }
-        }
-        for index in results.indices { results[index].voxelsInMap = counts[results[index].label.value] }
+        for index in results.indices { results[index].voxelsInMap = map.count(of: UInt8(results[index].label.value), threads: threads) }
         let labels = LabelMap(storage: .uint8(map), labels: recipe.structures.map(\.preset.label)
             .sorted { $0.value < $1.value })
         return Result(labels: labels, structures: results)

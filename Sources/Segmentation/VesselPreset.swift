@@ -353,37 +353,65 @@ public struct VesselPreset: Sendable {
         let d = mask.dimensions
         let maximum = Int(saturating: (maximumAreaMM2 / (mask.spacing.x * mask.spacing.y)).rounded(.down))
         var out = mask
+        // Each slice's background as runs along x, joined into 4-connected components by the runs
+        // they overlap in the row before (union–find); a component is a hole when it touches no
+        // edge of the slice and holds at most `maximum` pixels.
         out.voxels.withUnsafeMutableBufferPointer { target in
             let shared = UncheckedSendable(target)
-            parallelFor(0..<d.z, grain: 1) { slices in
-                var seen = [Bool](repeating: false, count: d.x * d.y)
-                var queue: [Int] = []
-                for k in slices {
-                    let base = k * d.x * d.y
-                    for i in seen.indices { seen[i] = false }
-                    for start in 0..<(d.x * d.y) where !seen[start] && mask.voxels[base + start] == 0 {
-                        queue.removeAll(keepingCapacity: true)
-                        queue.append(start)
-                        seen[start] = true
-                        var head = 0, border = false
-                        while head < queue.count {
-                            let p = queue[head]
-                            head += 1
-                            let x = p % d.x, y = p / d.x
-                            if x == 0 || y == 0 || x == d.x - 1 || y == d.y - 1 { border = true }
-                            func visit(_ n: Int) {
-                                if !seen[n] && mask.voxels[base + n] == 0 {
-                                    seen[n] = true
-                                    queue.append(n)
-                                }
+            mask.voxels.withUnsafeBufferPointer { source in
+                let voxels = UncheckedSendable(source)
+                parallelFor(0..<d.z, grain: 1) { slices in
+                    var starts: [Int32] = [], ends: [Int32] = [], parent: [Int32] = [], rowStart: [Int] = []
+                    var size: [Int] = [], border: [Bool] = []
+                    func root(_ run: Int32) -> Int32 {
+                        var r = run
+                        while parent[Int(r)] != r { parent[Int(r)] = parent[Int(parent[Int(r)])]; r = parent[Int(r)] }
+                        return r
+                    }
+                    for k in slices {
+                        let base = k * d.x * d.y
+                        starts.removeAll(keepingCapacity: true); ends.removeAll(keepingCapacity: true)
+                        parent.removeAll(keepingCapacity: true); rowStart.removeAll(keepingCapacity: true)
+                        for y in 0..<d.y {
+                            rowStart.append(starts.count)
+                            let row = voxels.value.baseAddress! + base + y * d.x
+                            var x = 0
+                            while x < d.x {
+                                if row[x] != 0 { x += 1; continue }
+                                let x0 = x
+                                while x < d.x && row[x] == 0 { x += 1 }
+                                let run = Int32(starts.count)
+                                starts.append(Int32(x0)); ends.append(Int32(x - 1)); parent.append(run)
                             }
-                            if x > 0 { visit(p - 1) }
-                            if x < d.x - 1 { visit(p + 1) }
-                            if y > 0 { visit(p - d.x) }
-                            if y < d.y - 1 { visit(p + d.x) }
+                            // Join with the previous row's runs that overlap this row's.
+                            guard y > 0 else { continue }
+                            var a = rowStart[y - 1], b = rowStart[y]
+                            let (aEnd, bEnd) = (rowStart[y], starts.count)
+                            while a < aEnd && b < bEnd {
+                                if ends[a] >= starts[b] && ends[b] >= starts[a] {
+                                    let (ra, rb) = (root(Int32(a)), root(Int32(b)))
+                                    if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
+                                }
+                                if ends[a] < ends[b] { a += 1 } else { b += 1 }
+                            }
                         }
-                        if !border && queue.count <= maximum {
-                            for p in queue { shared.value[base + p] = 1 }
+                        rowStart.append(starts.count)
+                        size = [Int](repeating: 0, count: starts.count)
+                        border = [Bool](repeating: false, count: starts.count)
+                        for y in 0..<d.y {
+                            for run in rowStart[y]..<rowStart[y + 1] {
+                                let r = Int(root(Int32(run)))
+                                size[r] += Int(ends[run] - starts[run]) + 1
+                                if y == 0 || y == d.y - 1 || starts[run] == 0 || Int(ends[run]) == d.x - 1 { border[r] = true }
+                            }
+                        }
+                        for y in 0..<d.y {
+                            for run in rowStart[y]..<rowStart[y + 1] {
+                                let r = Int(root(Int32(run)))
+                                guard !border[r] && size[r] <= maximum else { continue }
+                                let row = shared.value.baseAddress! + base + y * d.x
+                                for x in Int(starts[run])...Int(ends[run]) { row[x] = 1 }
+                            }
                         }
                     }
                 }

@@ -56,3 +56,26 @@ public struct Volume<Voxel: VoxelValue>: Sendable {
         }
     }
 }
+
+extension Volume where Voxel == UInt8 {
+    /// How many voxels hold `value`, in parallel: a branch-free loop that the compiler turns into
+    /// vector compares (32-bit counts per block of 16 M voxels). A label map's one or few counts
+    /// take milliseconds, where a histogram of every value visits each voxel with a dependent store.
+    public func count(of value: UInt8, threads: Int? = nil) -> Int {
+        voxels.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return 0 }
+            let start = UncheckedSendable(base)
+            return parallelMap(0..<buffer.count, grain: 1 << 20, threads: threads) { range in
+                var total = 0
+                for block in stride(from: range.lowerBound, to: range.upperBound, by: 1 << 24) {
+                    let p = start.value + block, length = Swift.min(1 << 24, range.upperBound - block)
+                    var n: UInt32 = 0
+                    // x ^ value is 0 exactly when x == value; (0 − 1) >> 31 is 1, (1…255 − 1) >> 31 is 0.
+                    for i in 0..<length { n &+= (UInt32(p[i] ^ value) &- 1) >> 31 }
+                    total += Int(n)
+                }
+                return total
+            }.reduce(0, +)
+        }
+    }
+}

@@ -96,3 +96,53 @@ struct DistanceTransformTests {
         #expect(VesselPreset.deepestBound(mask, threads: 2) >= deepest - 1e-4)
     }
 }
+
+extension DistanceTransformTests {
+    /// The marrow fill (holes in each slice up to an area) on runs gives the voxels of a plain
+    /// flood fill of each slice's background: sparse and dense masks, rows of one pixel, a hole
+    /// just at the area limit and just over it.
+    @Test func theSliceHoleFillOnRunsMatchesAFloodFill() {
+        let cases: [(SIMD3<Int>, SIMD3<Double>, Double, Double)] = [
+            (SIMD3(40, 30, 4), SIMD3(1, 1, 2), 0.45, 6), (SIMD3(40, 30, 4), SIMD3(1, 1, 2), 0.7, 1e6),
+            (SIMD3(1, 25, 3), SIMD3(1, 1, 1), 0.5, 3), (SIMD3(33, 1, 2), SIMD3(1, 1, 1), 0.5, 3),
+            (SIMD3(70, 64, 3), SIMD3(0.5, 0.5, 1), 0.55, 2.5), (SIMD3(20, 20, 2), SIMD3(1, 1, 1), 0.0, 4),
+        ]
+        for (n, (dimensions, spacing, density, area)) in cases.enumerated() {
+            var mask = Self.mask(dimensions, spacing: spacing, density: density, seed: UInt64(n + 201))
+            // A ring around a 3 × 3 hole in the first slice: 9 pixels.
+            if dimensions.x >= 7 && dimensions.y >= 7 {
+                for y in 1...5 { for x in 1...5 { mask[x, y, 0] = (x == 1 || x == 5 || y == 1 || y == 5) ? 1 : 0 } }
+            }
+            for limit in [area, 9 * spacing.x * spacing.y, 8.9 * spacing.x * spacing.y] {
+                let fast = VesselPreset.fillSmallHoles(mask, maximumAreaMM2: limit)
+                let truth = Self.floodFilledHoles(mask, maximumAreaMM2: limit)
+                #expect(fast.voxels == truth.voxels, "case \(n), limit \(limit) mm²: \(zip(fast.voxels, truth.voxels).filter { $0 != $1 }.count) voxels differ")
+            }
+        }
+    }
+
+    /// Holes of each slice (4-connected background not touching the slice's edge, at most the area), by flood fill.
+    static func floodFilledHoles(_ mask: Volume<UInt8>, maximumAreaMM2: Double) -> Volume<UInt8> {
+        let d = mask.dimensions
+        let maximum = Int(saturating: (maximumAreaMM2 / (mask.spacing.x * mask.spacing.y)).rounded(.down))
+        var out = mask
+        for k in 0..<d.z {
+            var seen = [Bool](repeating: false, count: d.x * d.y)
+            for start in 0..<(d.x * d.y) where !seen[start] && mask[start % d.x, start / d.x, k] == 0 {
+                var queue = [start], head = 0, border = false
+                seen[start] = true
+                while head < queue.count {
+                    let p = queue[head]; head += 1
+                    let (x, y) = (p % d.x, p / d.x)
+                    if x == 0 || y == 0 || x == d.x - 1 || y == d.y - 1 { border = true }
+                    for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < d.x && ny < d.y {
+                        let q = ny * d.x + nx
+                        if !seen[q] && mask[nx, ny, k] == 0 { seen[q] = true; queue.append(q) }
+                    }
+                }
+                if !border && queue.count <= maximum { for p in queue { out[p % d.x, p / d.x, k] = 1 } }
+            }
+        }
+        return out
+    }
+}

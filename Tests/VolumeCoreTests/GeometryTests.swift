@@ -70,3 +70,22 @@ import VolumeCore
         #expect(volume.valueRange(threads: 2) == -50_000...50_002)
     }
 }
+
+@Suite struct VoxelCountTests {
+    /// The SIMD count agrees with a plain one: lengths around its 32-voxel blocks and its
+    /// 255-block widening, a volume of millions on several threads, a value that is absent.
+    @Test(arguments: [0, 1, 31, 32, 33, 8160, 8161, 8192 + 17, 3_000_001])
+    func countingAValueMatchesAPlainCount(length: Int) {
+        var state: UInt64 = UInt64(length) &+ 7
+        let voxels = (0..<length).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 61)  // 0…7
+        }
+        let volume = Volume(geometry: VolumeGeometry(dimensions: SIMD3(length, 1, 1), spacing: SIMD3(1, 1, 1)), voxels: voxels)
+        for value: UInt8 in [0, 3, 7, 200] {
+            for threads in [1, 3] {
+                #expect(volume.count(of: value, threads: threads) == voxels.filter { $0 == value }.count, "\(value), \(threads) threads")
+            }
+        }
+    }
+}
