@@ -162,7 +162,7 @@ public struct BonePreset: Sendable {
         guard count > 0 else {
             throw .refused(.noBone, ["lower": format(lower), "upper": format(upper)], "no bone found in [\(format(lower)), \(format(upper))] HU")
         }
-        let metal = Self.metal(hu, above: metalHU, excluding: contrast?.mask, threads: workers)
+        let metal = Self.metal(hu, above: metalHU, allowed: allowed, threads: workers)
         return Result(mask: mask, voxelCount: count, volumeML: Double(count) * volume.geometry.voxelVolume / 1000,
                       seeds: resolved, automaticSeedVoxels: automatic, islandsRemoved: islands,
                       tableComponents: table, contrast: contrast, seedLevel: seedLevel, metalML: metal.ml,
@@ -185,27 +185,28 @@ public struct BonePreset: Sendable {
         return counts
     }
 
-    /// Components (26-connected) above `level` of at least 0.5 mL, outside `excluding`.
-    static func metal(_ hu: Volume<Int16>, above level: Double, excluding: Volume<UInt8>?, threads: Int)
+    /// Components (26-connected) above `level` of at least 0.5 mL, where `allowed` (if given) is
+    /// set: their volume, and the centre of the largest. Counted on the components' runs, with no
+    /// volume of its own.
+    static func metal(_ hu: Volume<Int16>, above level: Double, allowed: Volume<UInt8>?, threads: Int)
         -> (ml: Double, centre: SIMD3<Double>?) {
         let threshold = Int16(clamping: Int(saturating: level.rounded(.down)))
-        guard hu.voxels.contains(where: { $0 > threshold }) else { return (0, nil) }
-        var dense = Volume<UInt8>(geometry: hu.geometry, filledWith: 0)
-        for i in hu.voxels.indices where hu.voxels[i] > threshold && (excluding?.voxels[i] ?? 0) == 0 { dense.voxels[i] = 1 }
-        let pieces = MaskComponents.components(of: dense, connectivity: .twentySix, threads: threads)
+        guard threshold < .max, hu.voxels.contains(where: { $0 > threshold }) else { return (0, nil) }
+        let runs = RegionGrowing.components(hu, lower: threshold + 1, upper: .max, mask: allowed, windows: nil,
+                                            connectivity: .twentySix, threads: threads)
         let minimum = 500 / hu.geometry.voxelVolume
-        let kept = pieces.filter { Double($0.voxels) >= minimum }
+        let kept = MaskComponents.sizes(runs).filter { Double($0.voxels) >= minimum }
         guard let largest = kept.first else { return (0, nil) }
         let voxels = kept.reduce(0) { $0 + $1.voxels }
-        let piece = MaskComponents.keepConnected(dense, to: [largest.firstVoxel], connectivity: .twentySix, threads: threads)
+        // The largest piece's centre: its runs' sums of x (x0 + … + x1), y and z.
         var sum = SIMD3<Double>.zero, n = 0.0
-        let d = hu.dimensions
-        for z in 0..<d.z {
-            for y in 0..<d.y {
-                for x in 0..<d.x where piece[x, y, z] != 0 {
-                    sum += SIMD3(Double(x), Double(y), Double(z))
-                    n += 1
-                }
+        for row in 0..<(runs.ny * runs.nz) {
+            let (y, z) = (Double(row % runs.ny), Double(row / runs.ny))
+            for index in runs.rowRange(row) where Int(runs.label[index]) == largest.root {
+                let (x0, x1) = (Double(RunComponents.x0(runs.runs[index])), Double(RunComponents.x1(runs.runs[index])))
+                let length = x1 - x0 + 1
+                sum += SIMD3((x0 + x1) * length / 2, y * length, z * length)
+                n += length
             }
         }
         return (Double(voxels) * hu.geometry.voxelVolume / 1000, hu.geometry.patientPosition(ofIndex: sum / max(n, 1)))

@@ -47,6 +47,8 @@ public struct ContrastPools: Sendable {
 
     public struct Finding: Sendable {
         /// Voxels (on the study's grid) to leave out of bone: 1 where contrast-filled blood lies.
+        /// When nothing was found (`isEmpty`), `mask` and `veins` hold no voxels at all (a grid of
+        /// zero size), so that a study without contrast costs no volume of zeros.
         public var mask: Volume<UInt8>
         /// Voxels in the mask at or above `lower` (those a bone threshold would have taken).
         public var pools: [Pool]
@@ -121,7 +123,9 @@ public struct ContrastPools: Sendable {
             pools.append(Pool(volumeML: Double(region.count) * voxelML, medianHU: median, lower: lo, upper: hi))
         }
         guard !pools.isEmpty else {
-            return Finding(mask: Volume(geometry: g, filledWith: 0), pools: [], veins: Volume(geometry: g, filledWith: 0),
+            var none = g
+            none.dimensions = .zero
+            return Finding(mask: Volume(geometry: none, filledWith: 0), pools: [], veins: Volume(geometry: none, filledWith: 0),
                            nearBlocks: Volume(geometry: c, filledWith: 0), block: block, denseML: 0, excludedVoxels: 0)
         }
 
