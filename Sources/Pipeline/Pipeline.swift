@@ -107,26 +107,28 @@ public struct Pipeline: Sendable {
         }
         // 1. Load (0–20 %).
         try observer.step("loading", fraction: 0)
-        let report = DicomLoader(threads: options.threads).load(paths) { p in
+        var report = DicomLoader(threads: options.threads).load(paths) { p in
             observer?.step(p.step(within: 0...0.2))
         }
-        let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount })
+        var series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount })
+        // The loader's other series are not used: only the chosen one is kept from here on.
+        report.series = []
         let notes = LoadNotes(warnings: series?.info.warnings ?? [], rejected: report.rejected)
         observer?.loaded(notes)
         let refusals = notes.refusals().map { " (\($0))" } ?? ""
-        guard let series else {
+        guard let info = series?.info else {
             throw .input("no usable series in \(paths.joined(separator: ", "))\(refusals)")
         }
-        let modality = series.info.modality
+        let modality = info.modality
         let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
         if options.labels == nil, modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
         // A scene is a 3D model: a series of a few slices is not one, whatever else was sent.
-        let slices = series.info.geometry.dimensions.z, slabMM = Double(slices) * series.info.geometry.spacing.z
+        let slices = info.geometry.dimensions.z, slabMM = Double(slices) * info.geometry.spacing.z
         guard slices >= Self.minimumSlices, slabMM >= Self.minimumSlabMM else {
-            throw .input("the series to use (\(series.info.modality) \(series.info.geometry.dimensions.x)×" +
-                         "\(series.info.geometry.dimensions.y)×\(slices)) has \(slices) slice\(slices == 1 ? "" : "s") over " +
+            throw .input("the series to use (\(info.modality) \(info.geometry.dimensions.x)×" +
+                         "\(info.geometry.dimensions.y)×\(slices)) has \(slices) slice\(slices == 1 ? "" : "s") over " +
                          "\(plainNumber((slabMM * 10).rounded() / 10)) mm: too thin for a 3D scene (at least \(Self.minimumSlices) " +
                          "slices over \(plainNumber(Self.minimumSlabMM)) mm)\(refusals)")
         }
@@ -136,16 +138,23 @@ public struct Pipeline: Sendable {
         let segmented: SegmentStudy.Result
         if let file = options.labels {
             try observer.step("importing the segmentation", fraction: 0.2)
-            segmented = try Self.imported(URL(fileURLWithPath: file), names: options.labelNames ?? [:], series: series)
+            segmented = try Self.imported(URL(fileURLWithPath: file), names: options.labelNames ?? [:], series: series!)
         } else {
             var segmentation = SegmentStudy(recipe: recipe)
             segmentation.threads = options.threads
             do {
-                segmented = try segmentation.segment(series, observer: observer, span: 0.2...0.45)
+                segmented = try segmentation.segment(series!, observer: observer, span: 0.2...0.45)
             } catch {
                 throw error.stopped ? error : .stage("segmentation", "\(error)")
             }
         }
+        // The study's voxels are not needed past here (the package's UIDs are keyed on them).
+        // Their memory, and what segmenting freed, go back to the system before the surfaces
+        // are made: the process keeps freed memory for reuse (`MemoryPolicy`), and the surfaces'
+        // growing arrays would otherwise add to the heap that segmenting left.
+        let uids = Deidentification(volume: series!.volume)
+        series = nil
+        MemoryPolicy.releaseFreeMemory()
         lap("segment")
 
         // 3. Mesh (45–75 %).
@@ -164,11 +173,10 @@ public struct Pipeline: Sendable {
         } catch {
             throw .stage("packaging", "\(error)")
         }
-        let g = series.info.geometry
-        let uids = Deidentification(volume: series.volume)
+        let g = info.geometry
         let source = Manifest.Source(
-            studyUID: uids.replace(series.info.studyInstanceUID), seriesUID: uids.replace(series.info.seriesInstanceUID),
-            frameOfReferenceUID: series.info.frameOfReferenceUID.isEmpty ? nil : uids.replace(series.info.frameOfReferenceUID),
+            studyUID: uids.replace(info.studyInstanceUID), seriesUID: uids.replace(info.seriesInstanceUID),
+            frameOfReferenceUID: info.frameOfReferenceUID.isEmpty ? nil : uids.replace(info.frameOfReferenceUID),
             modality: modality, dimensions: [g.dimensions.x, g.dimensions.y, g.dimensions.z],
             spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z], originMM: [g.origin.x, g.origin.y, g.origin.z],
             direction: g.direction.rowMajor, deidentification: Deidentification.profile)
