@@ -22,14 +22,7 @@ public enum Morphology {
         let bound = ballBound(radius)
         if windowed(reach(radius), mask.spacing) {
             // The background dilated by the ball, on rows of bits: the mask keeps what it misses.
-            var near = ballDilation(of: mask, inside: false, bound: bound, threads: threads)
-            near.withUnsafeMutableBufferPointer { buffer in
-                let out = UncheckedSendable(buffer.baseAddress!)
-                parallelFor(0..<mask.voxels.count, grain: 1 << 18, threads: MaskComponents.resolved(threads)) { range in
-                    for i in range { out.value[i] = mask.voxels[i] != 0 && out.value[i] == 0 ? 1 : 0 }
-                }
-            }
-            return Volume(geometry: mask.geometry, voxels: near)
+            return Volume(geometry: mask.geometry, voxels: ballDilation(of: mask, inside: false, bound: bound, eroding: true, threads: threads))
         }
         let distance = squaredDistance(to: mask, inside: false, limit: reach(radius), threads: threads)
         // Within the radius of background, or outside the mask: out. Erosion keeps the rest.
