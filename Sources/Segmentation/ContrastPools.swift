@@ -75,7 +75,7 @@ public struct ContrastPools: Sendable {
     public func find(_ hu: Volume<Int16>) -> Finding {
         let g = hu.geometry
         let block = SIMD3((0..<3).map { max(1, Int(saturating: (blockMM / g.spacing[$0] + 1e-6).rounded(.down))) })
-        let coarse = Self.blockMeans(hu, block: block)
+        let coarse = Self.blockMeans(hu, block: block, threads: threads)
         let c = coarse.geometry
         let (nx, ny, nz) = (c.dimensions.x, c.dimensions.y, c.dimensions.z)
         let count = c.voxelCount
@@ -186,7 +186,7 @@ public struct ContrastPools: Sendable {
     }
 
     /// Means over blocks (the last block along an axis may be partial).
-    static func blockMeans(_ hu: Volume<Int16>, block: SIMD3<Int>) -> Volume<Float> {
+    static func blockMeans(_ hu: Volume<Int16>, block: SIMD3<Int>, threads: Int? = nil) -> Volume<Float> {
         let g = hu.geometry
         let d = g.dimensions
         let n = SIMD3((d.x + block.x - 1) / block.x, (d.y + block.y - 1) / block.y, (d.z + block.z - 1) / block.z)
@@ -198,14 +198,28 @@ public struct ContrastPools: Sendable {
         geometry.origin = g.patientPosition(ofIndex: shift)
         var sums = [Double](repeating: 0, count: n.x * n.y * n.z)
         var counts = [Int32](repeating: 0, count: sums.count)
+        // Each block's row segment summed as integers (exact, as the sums in Double are: they
+        // hold integers far below 2^53), one slab of blocks per job.
         hu.voxels.withUnsafeBufferPointer { values in
-            for z in 0..<d.z {
-                let cz = z / block.z
-                for y in 0..<d.y {
-                    let row = (z * d.y + y) * d.x, coarseRow = (cz * n.y + y / block.y) * n.x
-                    for x in 0..<d.x {
-                        sums[coarseRow + x / block.x] += Double(values[row + x])
-                        counts[coarseRow + x / block.x] += 1
+            sums.withUnsafeMutableBufferPointer { sumBuffer in
+                counts.withUnsafeMutableBufferPointer { countBuffer in
+                    let (v, total, number) = (UncheckedSendable(values.baseAddress!), UncheckedSendable(sumBuffer.baseAddress!),
+                                              UncheckedSendable(countBuffer.baseAddress!))
+                    parallelFor(0..<n.z, grain: 1, threads: MaskComponents.resolved(threads)) { slabs in
+                        for cz in slabs {
+                            for z in (cz * block.z)..<min((cz + 1) * block.z, d.z) {
+                                for y in 0..<d.y {
+                                    let row = v.value + (z * d.y + y) * d.x, coarseRow = (cz * n.y + y / block.y) * n.x
+                                    for bx in 0..<n.x {
+                                        let (x0, x1) = (bx * block.x, min((bx + 1) * block.x, d.x))
+                                        var sum = 0
+                                        for x in x0..<x1 { sum &+= Int(row[x]) }
+                                        total.value[coarseRow + bx] += Double(sum)
+                                        number.value[coarseRow + bx] += Int32(x1 - x0)
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

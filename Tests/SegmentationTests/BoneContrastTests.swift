@@ -133,3 +133,27 @@ struct BoneContrastTests {
         #expect(abs(centre.x - 45) < 1 && abs(centre.y - 45) < 1 && abs(centre.z - 60) < 2)
     }
 }
+
+extension BoneContrastTests {
+    /// The contrast finder's block means (integer row sums, slabs in parallel) are those of a
+    /// plain sum over each block, partial blocks at the far edges included.
+    @Test func blockMeansAreThePlainMeansOfEachBlock() {
+        var state: UInt64 = 99
+        let d = SIMD3(37, 23, 11), block = SIMD3(4, 5, 3)
+        let voxels = (0..<(d.x * d.y * d.z)).map { _ -> Int16 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int16(truncatingIfNeeded: Int(state >> 40) % 4000 - 1200)
+        }
+        let hu = Volume(geometry: VolumeGeometry(dimensions: d, spacing: SIMD3(0.7, 0.7, 2)), voxels: voxels)
+        let means = ContrastPools.blockMeans(hu, block: block, threads: 3)
+        let n = means.dimensions
+        #expect(n == SIMD3(10, 5, 4))
+        for cz in 0..<n.z { for cy in 0..<n.y { for cx in 0..<n.x {
+            var sum = 0.0, count = 0.0
+            for z in (cz * block.z)..<min((cz + 1) * block.z, d.z) { for y in (cy * block.y)..<min((cy + 1) * block.y, d.y) {
+                for x in (cx * block.x)..<min((cx + 1) * block.x, d.x) { sum += Double(hu[x, y, z]); count += 1 }
+            } }
+            #expect(means[cx, cy, cz] == Float(sum / count), "block \(cx), \(cy), \(cz)")
+        } } }
+    }
+}
