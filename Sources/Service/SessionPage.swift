@@ -123,8 +123,8 @@ enum SessionPage {
               function showStructure(name, visible, opacity) {
                 loaded.then(root => {
                   root.traverse(node => {
-                    if (!node.isMesh || (node.name !== name && !(node.parent && node.parent.name === name))) return;
-                    node.visible = visible; node.material.transparent = opacity < 1; node.material.opacity = opacity;
+                    if (!node.isMesh || node.userData.depthPass || (node.name !== name && !(node.parent && node.parent.name === name))) return;
+                    node.visible = visible; setOpacity(node, opacity);
                   });
                   for (const input of document.querySelectorAll("#structures input")) {
                     if (input.dataset.structure !== name) continue;

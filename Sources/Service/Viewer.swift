@@ -67,6 +67,34 @@ enum Viewer {
               const controls = new THREE.OrbitControls(camera, canvas);
               let resolveLoaded;
               const loaded = new Promise(resolve => { resolveLoaded = resolve; });
+              window.viewerScene = scene;
+              // A translucent structure is drawn twice: its depth first (no colour), then its colour
+              // where it is the nearest surface. Only its front layer shows, blended over what lies
+              // behind, whatever the order of its triangles: without this, the skin over the bone
+              // showed its own inner folds in the order they were drawn. The depth pass sits a hair
+              // behind (polygon offset), so the colour pass meets it however the two shaders round.
+              function setOpacity(node, opacity) {
+                const m = node.material, translucent = opacity < 1;
+                m.opacity = opacity; m.transparent = translucent; m.depthWrite = !translucent;
+                let depth = node.children.find(c => c.userData.depthPass);
+                if (translucent && !depth) {
+                  depth = new THREE.Mesh(node.geometry, new THREE.MeshBasicMaterial({
+                    colorWrite: false, transparent: true, side: m.side, clippingPlanes: m.clippingPlanes,
+                    polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1 }));
+                  depth.userData.depthPass = true;
+                  depth.renderOrder = node.renderOrder - 1;
+                  node.add(depth);
+                }
+                if (depth) depth.visible = translucent;
+                m.needsUpdate = true;
+              }
+              // Translucent structures are drawn inner (smaller) first, each depth pass just before its colour.
+              function prepareTranslucency(root) {
+                const meshes = [];
+                root.traverse(node => { if (node.isMesh && !node.userData.depthPass) meshes.push(node); });
+                const radius = node => { node.geometry.computeBoundingSphere(); return node.geometry.boundingSphere.radius; };
+                meshes.sort((a, b) => radius(a) - radius(b)).forEach((node, i) => { node.renderOrder = 2 * i + 1; setOpacity(node, node.material.opacity); });
+              }
               fetch(base + query).then(r => r.json()).then(manifest => {
                 // The stereo renders (below the model, most of a megabyte) are fetched once the
                 // model is in: on a slow link they would share its bandwidth.
@@ -110,19 +138,20 @@ enum Viewer {
                   frame(root);
                   const list = document.getElementById("structures");
                   root.traverse(node => {
-                    if (!node.isMesh) return;
+                    if (!node.isMesh || node.userData.depthPass) return;
                     const name = node.parent && node.parent.name ? node.parent.name : node.name;
                     const row = document.createElement("label");
                     const box = document.createElement("input"); box.type = "checkbox"; box.checked = true; box.title = text["viewer.show"];
                     box.onchange = () => { node.visible = box.checked; };
                     const slider = document.createElement("input"); slider.type = "range"; slider.min = 0; slider.max = 1; slider.step = 0.05;
                     slider.value = node.material.opacity; slider.title = text["viewer.opacity"];
-                    slider.oninput = () => { node.material.transparent = slider.value < 1; node.material.opacity = Number(slider.value); };
+                    slider.oninput = () => setOpacity(node, Number(slider.value));
                     const label = node.name || name;
                     box.dataset.structure = label; slider.dataset.structure = label;
                     row.appendChild(box); row.appendChild(document.createTextNode(" " + (text["structure." + label] || label) + " ")); row.appendChild(slider);
                     list.appendChild(row);
                   });
+                  prepareTranslucency(root);
                   document.getElementById("status").textContent = text["viewer.ready"];
                   document.title = text["viewer.title"] + " — " + text["viewer.ready"];
                   resolveLoaded(root);
@@ -137,6 +166,7 @@ enum Viewer {
                   new THREE.GLTFLoader().load(base + "/files/" + preview.file + query, gltf => {
                     if (!finished) {
                       placeholder = gltf.scene;
+                      prepareTranslucency(placeholder);
                       scene.add(placeholder);
                       frame(placeholder);
                       document.getElementById("status").textContent = text["viewer.preview"];

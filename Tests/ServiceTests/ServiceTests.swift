@@ -467,5 +467,17 @@ extension ServiceTests {
             }
         }
         #expect(model > 500, "the model does not show: \(model) pixels differ from the background")
+        // The translucent skin looks the same whatever the order of its triangles (its depth is
+        // drawn first); without that depth pass, reversing the order changes what shows.
+        let shots = Fixtures.root.appendingPathComponent(".build/test-artefacts/viewer")
+        let run = try Self.python([Fixtures.root.appendingPathComponent("Tests/Browser/translucency_check.py").path,
+                                   "--url", url, "--shots", shots.path])
+        #expect(run.status == 0, "the translucency check stopped: \(run.errors.suffix(2000))")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
+        let with = result["withDepthPass"] as? [String: Double] ?? [:], without = result["withoutDepthPass"] as? [String: Double] ?? [:]
+        #expect(result["structure"] as? String == "skin" && (result["modelPixels"] as? Int ?? 0) > 5000, "\(result)")
+        #expect((with["changedPixels"] ?? 1) < 0.002 && (with["meanDifference"] ?? 99) < 0.5, "with the depth pass: \(with)")
+        #expect((without["changedPixels"] ?? 0) > 0.01, "the check tells the two apart: without the depth pass \(without)")
+        #expect((result["console"] as? [String])?.isEmpty == true, "\(result["console"] ?? "")")
     }
 }
