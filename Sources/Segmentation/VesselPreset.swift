@@ -142,8 +142,10 @@ public struct VesselPreset: Sendable {
                     for i in local.voxels.indices where found.mask.voxels[i] != 0 { local.voxels[i] = 1 }
                     // Veins full of undiluted contrast (the injected side's veins, the superior
                     // vena cava, the atrium they fill) are not the arteries seeded: left out too.
-                    if let contrast = found.contrast, !contrast.isEmpty, case let veins = contrast.veins, !resolved.contains(where: { veins[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
-                        for i in local.voxels.indices where veins.voxels[i] != 0 { local.voxels[i] = 1 }
+                    // (A finding with nothing in it holds no grid to read.)
+                    if let contrast = found.contrast, !contrast.isEmpty,
+                       !resolved.contains(where: { contrast.veins[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
+                        for i in local.voxels.indices where contrast.veins.voxels[i] != 0 { local.voxels[i] = 1 }
                     }
                     local = Morphology.dilate(local, radius: boneMarginMM > 0 ? max(boneMarginMM, 1.01 * g.spacing.max()) : 0, threads: threads)
                     if resolved.contains(where: { local[$0.index.x - lo.x, $0.index.y - lo.y, $0.index.z - lo.z] != 0 }) {
