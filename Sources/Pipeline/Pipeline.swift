@@ -27,6 +27,8 @@ public struct Pipeline: Sendable {
         public var labelNames: [Int: String]?
         /// What the scene is for (budgets, levels, quantization); nil: desktop.
         public var profile: SceneProfile?
+        /// Defacing, over the recipe's (`--deface`); nil: the recipe's, else `auto`.
+        public var deface: Defacing.Mode?
 
         public init() {}
     }
@@ -120,7 +122,8 @@ public struct Pipeline: Sendable {
             throw .input("no usable series in \(paths.joined(separator: ", "))\(refusals)")
         }
         let modality = info.modality
-        let recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
+        var recipe = options.recipe ?? Self.defaultRecipe(modality: modality)
+        if let deface = options.deface { recipe.deface = deface }
         if options.labels == nil, modality != "CT", let ctOnly = recipe.structures.first(where: \.preset.needsCT) {
             throw .input("the recipe's \(ctOnly.preset) structure needs a CT study; this series is \(modality.isEmpty ? "of unknown modality" : modality) (use \(Preset.either(Preset.allCases.filter { !$0.needsCT })))")
         }
@@ -134,20 +137,30 @@ public struct Pipeline: Sendable {
         }
         lap("load")
 
-        // 2. Segment (20–45 %), as `vrprep segment` does; or take the segmentation given.
-        let segmented: SegmentStudy.Result
+        // 2. Deface (a head's face removed before anything is made from it), then segment
+        // (20–45 %) as `vrprep segment` does, or take the segmentation given (cleared where the
+        // face was).
+        var segmentation = SegmentStudy(recipe: recipe)
+        segmentation.threads = options.threads
+        segmentation.leavesHospital = true
+        let defaced = try segmentation.deface(&series!, observer: observer, fraction: 0.2)
+        var segmented: SegmentStudy.Result
         if let file = options.labels {
             try observer.step("importing the segmentation", fraction: 0.2)
             segmented = try Self.imported(URL(fileURLWithPath: file), names: options.labelNames ?? [:], series: series!)
+            if let region = defaced.region, case .uint8(var map) = segmented.labels.storage {
+                segmented.labels.storage = .uint8(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
+                _ = region.clear(&map, threads: options.threads)
+                segmented.labels.storage = .uint8(map)
+            }
         } else {
-            var segmentation = SegmentStudy(recipe: recipe)
-            segmentation.threads = options.threads
             do {
                 segmented = try segmentation.segment(series!, observer: observer, span: 0.2...0.45)
             } catch {
                 throw error.stopped ? error : .stage("segmentation", "\(error)")
             }
         }
+        if let notice = defaced.notice { segmented.warnings.append("defacing: \(notice.text)") }
         // The study's voxels are not needed past here (the package's UIDs are keyed on them).
         // Their memory, and what segmenting freed, go back to the system before the surfaces
         // are made: the process keeps freed memory for reuse (`MemoryPolicy`), and the surfaces'
@@ -189,7 +202,7 @@ public struct Pipeline: Sendable {
             let draft = Manifest(software: .init(name: "vrprep", version: options.softwareVersion), recipe: made,
                                  source: source, structures: structures, renders: renders, levels: levels,
                                  profile: Manifest.Profile(profile: options.profile ?? .desktop, maxTriangles: options.maxTriangles),
-                                 usdz: usdz, files: [])
+                                 usdz: usdz, defacing: defaced.record, files: [])
             manifest = try PackageStore.write(draft, files: files, to: folder, zip: options.zip)
         } catch {
             throw .stage("packaging", "\(error)")
@@ -212,7 +225,7 @@ public struct Pipeline: Sendable {
         }
         return SegmentStudy.Result(labels: labels, series: series.info, structures: structures, seeds: [], interval: nil,
                                    automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: false,
-                                   warnings: series.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)
+                                   warnings: series.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0, defacing: nil)
     }
 
     /// Stage 3 (45–75 %): each structure's surface (`StructureSurface`: the skin's is the body's

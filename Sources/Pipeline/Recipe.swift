@@ -25,6 +25,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var structures: [Structure]
     /// The expert region, when the recipe holds one instead of structures.
     public var region: Region?
+    /// Whether the face of a head study is removed first (`Defacing`); nil: `auto`.
+    public var deface: Defacing.Mode?
 
     /// An expert method's region and its settings.
     public struct Region: Codable, Sendable, Equatable {
@@ -66,19 +68,22 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case structures, region
+        case structures, region, deface
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         structures = try container.decodeIfPresent([Structure].self, forKey: .structures) ?? []
         region = try container.decodeIfPresent(Region.self, forKey: .region)
+        deface = try container.decodeIfPresent(Defacing.Mode.self, forKey: .deface)
     }
 
-    /// A region recipe is written as {"region": …}; a recipe of structures as {"structures": […]}.
+    /// A region recipe is written as {"region": …}; a recipe of structures as {"structures": […]};
+    /// "deface" only when it was given.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         if let region { try container.encode(region, forKey: .region) } else { try container.encode(structures, forKey: .structures) }
+        try container.encodeIfPresent(deface, forKey: .deface)
     }
 
     public struct Structure: Codable, Sendable, Equatable {
@@ -177,8 +182,11 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: data), let top = object as? [String: Any] else {
             throw .invalidParameter(name: source, reason: "not a JSON object (a recipe is {\"structures\": [...]})")
         }
-        if let unknown = top.keys.sorted().first(where: { $0 != "structures" && $0 != "region" }) {
-            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has \"structures\", or one \"region\")")
+        if let unknown = top.keys.sorted().first(where: { !["structures", "region", "deface"].contains($0) }) {
+            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has \"structures\", or one \"region\", and may say \"deface\")")
+        }
+        if let mode = top["deface"], Defacing.Mode(rawValue: mode as? String ?? "") == nil {
+            throw .invalidParameter(name: source, reason: "deface must be \(Defacing.Mode.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \(mode)")
         }
         if top["region"] != nil {
             guard top["structures"] == nil else {

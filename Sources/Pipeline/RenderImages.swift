@@ -2,6 +2,8 @@ import DICOM
 import Foundation
 import Meshing
 import Rendering
+import ScenePackage
+import Segmentation
 import VolumeCore
 import VolumeIO
 
@@ -29,6 +31,9 @@ public struct RenderImages: Sendable {
     /// A slice instead of a 3D view.
     public var slice: (orientation: SliceRenderer.Orientation, positionMM: Double?, window: ClosedRange<Double>?)?
     public var shaders: URL?
+    /// A head's face is removed from the study (and the label map) before anything is drawn;
+    /// `off` keeps it (pictures for the patient's own team); nil: `auto`.
+    public var deface: Defacing.Mode?
 
     public init() {}
 
@@ -40,6 +45,8 @@ public struct RenderImages: Sendable {
         public var version: String
         /// Files written, with the time per frame (0 where none applies: composites).
         public var written: [(file: URL, secondsPerFrame: Double)]
+        /// How the study's face was handled (nil without a study).
+        public var defacing: Manifest.Defacing?
     }
 
     public typealias Failure = UseCaseFailure
@@ -58,6 +65,18 @@ public struct RenderImages: Sendable {
         if let labels {
             map = try ImportSegmentation.labelMap(URL(fileURLWithPath: labels), study: study.isEmpty ? nil : study)
         }
+        var defaced: DefaceStudy.Outcome?
+        if series != nil {
+            try observer.step("finding the face", fraction: 0.3)
+            defaced = try DefaceStudy.apply(&series!, mode: deface ?? .auto, threads: nil)
+            // A label map on the study's grid loses the face too.
+            if let region = defaced?.region, let labelMap = map, case .uint8(var voxels) = labelMap.storage,
+               voxels.dimensions == series!.info.geometry.dimensions {
+                map!.storage = .uint8(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
+                _ = region.clear(&voxels)
+                map!.storage = .uint8(voxels)
+            }
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
@@ -65,8 +84,10 @@ public struct RenderImages: Sendable {
         }
         try observer.step("rendering", fraction: 0.3)
         do {
-            if let slice { return try renderSlice(slice, series: series, map: map, folder: folder) }
-            return try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder, observer: observer)
+            var result = slice != nil ? try renderSlice(slice!, series: series, map: map, folder: folder)
+                : try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder, observer: observer)
+            result.defacing = defaced?.record
+            return result
         } catch let failure as Failure {
             throw failure
         } catch {

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import ScenePackage
 import Segmentation
 import VolumeCore
 import VolumeIO
@@ -11,6 +12,9 @@ public struct SegmentStudy: Sendable {
     /// The presets of a recipe, painted into one map by priority, or its expert region.
     public var recipe: Recipe
     public var threads: Int?
+    /// Whether what is made leaves the hospital (a scene package, pictures): defacing `auto`
+    /// then removes a head's face. A label map for the hospital's own tools keeps it.
+    public var leavesHospital = false
 
     public init(recipe: Recipe) {
         self.recipe = recipe
@@ -48,6 +52,8 @@ public struct SegmentStudy: Sendable {
         public var warnings: [String]
         public var loadSeconds: Double
         public var segmentSeconds: Double
+        /// How the study's face was handled before segmenting (`DefaceStudy`).
+        public var defacing: Manifest.Defacing?
     }
 
     /// A seed as it was used: as given, its voxel, its position (LPS mm) and the value there.
@@ -75,12 +81,22 @@ public struct SegmentStudy: Sendable {
         let report = DicomLoader(threads: threads).load(paths) { p in
             observer?.step(p.step(within: 0...0.5))
         }
-        let chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
+        var chosen = try SeriesChoice.choose(report, from: paths, choice: choice)
         let loadSeconds = clock.lap()
+        let defaced = try deface(&chosen, observer: observer)
         var result = try segment(chosen, observer: observer)
+        result.defacing = defaced.record
+        if let notice = defaced.notice { result.warnings.append("defacing: \(notice.text)") }
         result.loadSeconds = loadSeconds
         result.segmentSeconds = clock.lap()
         return result
+    }
+
+    /// The recipe's defacing (`DefaceStudy`), in place, before anything is made from the series.
+    func deface(_ series: inout LoadedSeries, observer: (any UseCaseObserver)?, fraction: Double = 0.5) throws(Failure) -> DefaceStudy.Outcome {
+        try observer.step("finding the face", fraction: fraction)
+        return try DefaceStudy.apply(&series, mode: recipe.deface ?? .auto, leavesHospital: leavesHospital,
+                                     seeds: DefaceStudy.seeds(of: recipe, geometry: series.info.geometry), threads: threads)
     }
 
     /// Segments a series already loaded; its steps fill `span` of the whole use case.
@@ -105,7 +121,7 @@ public struct SegmentStudy: Sendable {
                           automaticSeedVoxels: done.structures.first { $0.preset == .bone }?.figures?.bone?.automaticSeedVoxels ?? 0,
                           iterations: nil, stoppedByVolumeLimit: done.structures.contains { $0.stop != nil },
                           warnings: chosen.info.warnings + done.structures.flatMap { s in s.warnings.map { "\(s.preset): \($0)" } },
-                          loadSeconds: 0, segmentSeconds: 0)
+                          loadSeconds: 0, segmentSeconds: 0, defacing: nil)
         } catch {
             throw Failure(description: "\(error)", notice: error.notice)
         }
@@ -154,7 +170,7 @@ public struct SegmentStudy: Sendable {
                                   interval: nil, figures: nil, seeds: [], seconds: nil, warnings: [])
         return Result(labels: LabelMap(mask: mask, label: label), series: chosen.info, structures: [structure], seeds: seeds.map(SeedUsed.init),
                       interval: interval, automaticSeedVoxels: 0, iterations: nil, stoppedByVolumeLimit: limited,
-                      warnings: chosen.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0)
+                      warnings: chosen.info.warnings + warnings, loadSeconds: 0, segmentSeconds: 0, defacing: nil)
     }
 
     /// A label map as a mask, checked to lie on the study's grid.

@@ -25,7 +25,64 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The scene as USD (`scene.usdz`, for Apple's AR Quick Look) and the level it was made
     /// from; nil where there is none (print scenes, packages made before).
     public var usdz: USDZ?
+    /// Whether the study's face was removed before the scene was made; nil in packages made
+    /// before defacing existed (they say nothing, and are treated as keeping a face).
+    public var defacing: Defacing?
     public var files: [File]
+
+    /// DICOM PS3.15 Annex E "Clean Recognizable Visual Features": how the face was handled.
+    public struct Defacing: Codable, Sendable, Equatable {
+        /// The mode asked for: auto, on or off.
+        public var mode: String
+        /// Whether a face was found in the study, and whether it was removed.
+        public var faceFound: Bool
+        public var removed: Bool
+        /// What was done, or why nothing was.
+        public var method: String
+        public var removedML: Double?
+        /// Where nothing may lie once the face is removed (patient LPS mm, as the meshes): in
+        /// front of the plane `clearMM` along `anterior`, between `bottomMM` and `topMM` along
+        /// `superior`, within `halfWidthMM` of the midline through `midlineMM`.
+        public var clearZone: ClearZone?
+
+        public struct ClearZone: Codable, Sendable, Equatable {
+            public var anterior: [Double]
+            public var superior: [Double]
+            public var midlineMM: [Double]
+            public var clearMM: Double
+            public var bottomMM: Double
+            public var topMM: Double
+            public var halfWidthMM: Double
+
+            enum CodingKeys: String, CodingKey {
+                case anterior, superior, midlineMM = "midline_mm", clearMM = "clear_mm", bottomMM = "bottom_mm", topMM = "top_mm"
+                case halfWidthMM = "half_width_mm"
+            }
+
+            public init(anterior: [Double], superior: [Double], midlineMM: [Double], clearMM: Double, bottomMM: Double, topMM: Double, halfWidthMM: Double) {
+                (self.anterior, self.superior, self.midlineMM, self.clearMM) = (anterior, superior, midlineMM, clearMM)
+                (self.bottomMM, self.topMM, self.halfWidthMM) = (bottomMM, topMM, halfWidthMM)
+            }
+
+            /// Whether a point (LPS mm) lies in the zone.
+            public func contains(_ p: SIMD3<Double>) -> Bool {
+                guard anterior.count == 3, superior.count == 3, midlineMM.count == 3 else { return false }
+                let a = SIMD3(anterior[0], anterior[1], anterior[2]), s = SIMD3(superior[0], superior[1], superior[2])
+                let m = SIMD3(midlineMM[0], midlineMM[1], midlineMM[2])
+                let l = SIMD3(a.y * s.z - a.z * s.y, a.z * s.x - a.x * s.z, a.x * s.y - a.y * s.x)
+                let up = (p * s).sum()
+                return (p * a).sum() > clearMM && up >= bottomMM && up <= topMM && abs(((p - m) * l).sum()) <= halfWidthMM
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mode, faceFound = "face_found", removed, method, removedML = "removed_ml", clearZone = "clear_zone"
+        }
+
+        public init(mode: String, faceFound: Bool, removed: Bool, method: String, removedML: Double? = nil, clearZone: ClearZone? = nil) {
+            (self.mode, self.faceFound, self.removed, self.method, self.removedML, self.clearZone) = (mode, faceFound, removed, method, removedML, clearZone)
+        }
+    }
 
     public struct USDZ: Codable, Sendable, Equatable {
         public var file: String
@@ -216,11 +273,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, packageID = "package_id", software, recipe, source, structures, renders, levels, profile, usdz, files
+        case schema, packageID = "package_id", software, recipe, source, structures, renders, levels, profile, usdz, defacing, files
     }
 
     public init(software: Software, recipe: JSONValue, source: Source, structures: [Structure], renders: [Render],
-                levels: [Level]? = nil, profile: Profile? = nil, usdz: USDZ? = nil, files: [File]) {
+                levels: [Level]? = nil, profile: Profile? = nil, usdz: USDZ? = nil, defacing: Defacing? = nil, files: [File]) {
         self.schema = Self.schemaName
         self.packageID = nil
         self.software = software
@@ -231,6 +288,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.levels = levels
         self.profile = profile
         self.usdz = usdz
+        self.defacing = defacing
         self.files = files
     }
 

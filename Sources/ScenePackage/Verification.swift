@@ -102,7 +102,40 @@ public struct Verification: Sendable {
                 problems += USDZArchive.problems(data).map { "\(usdz.file): \($0)" }
             }
         }
+        // A package that says its face was removed: no surface point where the face was.
+        if let defacing = manifest.defacing, defacing.removed {
+            if let zone = defacing.clearZone {
+                for path in manifest.structures.map(\.file) where path.hasSuffix(".stl") {
+                    guard let data = try? Data(contentsOf: folder.appendingPathComponent(path)) else { continue }
+                    let inside = stlVertices(data).filter(zone.contains).count
+                    if inside > 0 {
+                        problems.append("\(path): \(inside) surface point\(inside == 1 ? "" : "s") where the face was removed (the manifest says the study was defaced)")
+                    }
+                }
+            } else {
+                problems.append("manifest.json: says the face was removed but gives no clear zone to check it by")
+            }
+        }
         return Verification(manifest: manifest, problems: problems)
+    }
+
+    /// The vertices of a binary STL (none if it is not one).
+    static func stlVertices(_ data: Data) -> [SIMD3<Double>] {
+        guard data.count >= 84 else { return [] }
+        return data.withUnsafeBytes { raw -> [SIMD3<Double>] in
+            let count = Int(raw.loadUnaligned(fromByteOffset: 80, as: UInt32.self).littleEndian)
+            guard data.count >= 84 + count * 50 else { return [] }
+            var points: [SIMD3<Double>] = []
+            points.reserveCapacity(count * 3)
+            for t in 0..<count {
+                for v in 0..<3 {
+                    let o = 84 + t * 50 + 12 + v * 12
+                    func f(_ k: Int) -> Double { Double(Float(bitPattern: raw.loadUnaligned(fromByteOffset: o + 4 * k, as: UInt32.self).littleEndian)) }
+                    points.append(SIMD3(f(0), f(1), f(2)))
+                }
+            }
+            return points
+        }
     }
 
     /// Relative paths of every regular file below `folder`.

@@ -33,6 +33,8 @@ public struct Notice: Sendable, Hashable, Codable, CustomStringConvertible {
         case radiusNotPositive, seedInAir, seedInCalcification, tooFaint, raysMetBone, seedOnSurroundings, unbounded
         // Refusals: vessels.
         case seedBelowWindow, seedOutsideWindow, seedNearBright, notContrastBlood
+        // Defacing.
+        case faceRemoved, noFace, seedInFace
 
         /// The names of the values its text takes.
         public var parameters: [String] {
@@ -69,6 +71,9 @@ public struct Notice: Sendable, Hashable, Codable, CustomStringConvertible {
             case .seedBelowWindow, .seedOutsideWindow: ["seed", "value", "low", "high"]
             case .seedNearBright: ["seed", "marginMM", "upper"]
             case .notContrastBlood: ["seed", "mean"]
+            case .faceRemoved: ["ml"]
+            case .noFace: ["prominenceMM"]
+            case .seedInFace: ["seed"]
             }
         }
     }

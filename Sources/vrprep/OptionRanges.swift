@@ -35,3 +35,12 @@ extension Preset: ExpressibleByArgument {}
 
 /// `--method threshold|connected|confidence`: an expert region (a recipe of one region).
 extension Recipe.Region.Method: ExpressibleByArgument {}
+
+/// `--deface auto|on|off`: whether a head's face is removed first (`DefaceStudy`).
+extension DefaceStudy.Mode: ExpressibleByArgument {}
+
+/// The help of `--deface`, the same for every command that has it.
+func defaceHelp(_ auto: String) -> ArgumentHelp {
+    ArgumentHelp("Remove a head's face before anything is made: auto (\(auto)), on (and fail when no face is found) or off.",
+                 valueName: "auto|on|off")
+}

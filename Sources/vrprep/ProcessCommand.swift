@@ -51,6 +51,9 @@ struct ProcessCommand: ParsableCommand {
     @Flag(help: "Also write the package as one .zip next to the folder.")
     var zip = false
 
+    @Option(help: defaceHelp("the default: a head's face is removed, since a package may leave the hospital"))
+    var deface: DefaceStudy.Mode?
+
     @Option(help: "Smoothing passes of the surfaces.")
     var smooth: Int = 10
 
@@ -126,6 +129,7 @@ struct ProcessCommand: ParsableCommand {
         options.recipe = try plannedRecipe()
         options.labels = labels
         options.labelNames = try parsedLabelNames()
+        options.deface = deface
         options.smoothingPasses = smooth
         options.maxTriangles = maxTriangles
         options.profile = profile
@@ -151,6 +155,10 @@ struct ProcessCommand: ParsableCommand {
                   "\(s.triangles) triangles\(s.watertight ? ", watertight" : "") → \(s.file)")
         }
         print("  renders       \(manifest.renders.map(\.file).joined(separator: ", "))")
+        if let defacing = manifest.defacing {
+            print("  face          " + (defacing.removed ? "removed (\(plainNumber(defacing.removedML ?? 0)) mL)" :
+                                        defacing.faceFound ? "kept (defacing \(defacing.mode)): the package cannot be shared" : defacing.method))
+        }
         for warning in result.warnings { print("  warning       \(warning)") }
         for file in result.rejected.prefix(5) { print("  not used      \(file.path): \(file.reason)") }
         if result.rejected.count > 5 { print("  not used      … and \(result.rejected.count - 5) more files (--json lists them all)") }
@@ -182,6 +190,8 @@ struct ProcessJSON: PrintedJSON {
     var warnings: [String]
     /// The study's files that were not used, each with the reason.
     var rejected: [Rejection]
+    /// How the study's face was handled (the manifest's record).
+    var defacing: Manifest.Defacing?
 
     init(_ result: Pipeline.Result, package: String, zip: String?) {
         let manifest = result.manifest
@@ -191,7 +201,7 @@ struct ProcessJSON: PrintedJSON {
         }
         (renders, files) = (manifest.renders.map(\.file), manifest.files.count)
         seconds = Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.stage, $0.seconds) })
-        (warnings, rejected) = (result.warnings, result.rejected)
+        (warnings, rejected, defacing) = (result.warnings, result.rejected, manifest.defacing)
     }
 }
 

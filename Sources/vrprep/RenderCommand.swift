@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import struct ScenePackage.Manifest
 import VolumeCore
 
 struct RenderCommand: ParsableCommand {
@@ -47,6 +48,9 @@ struct RenderCommand: ParsableCommand {
 
     @Option(help: "Frames of a turntable around the superior axis.")
     var turntable: Int?
+
+    @Option(help: defaceHelp("the default: a head's face is removed from the study and its labels, since pictures may leave the hospital"))
+    var deface: DefaceStudy.Mode?
 
     @Option(help: "A slice instead of a 3D view: axial, coronal or sagittal.")
     var slice: String?
@@ -135,7 +139,12 @@ struct RenderCommand: ParsableCommand {
         if stereo { request.stereo = (ipd, convergence) }
         if let slice { request.slice = (RenderImages.sliceOrientation(named: slice)!, sliceMM, try parsedWindow()) }
         request.shaders = shaders.map { URL(fileURLWithPath: $0) }
+        request.deface = deface
         let result = withProgress { try request.run(writingTo: URL(fileURLWithPath: out), observer: $0) }
+        if let defacing = result.defacing {
+            print(defacing.removed ? "Face removed (\(plainNumber(defacing.removedML ?? 0)) mL) before rendering" :
+                    defacing.faceFound ? "Face kept (defacing \(defacing.mode))" : "No face removed: \(defacing.method)")
+        }
         if slice != nil {
             print("Rendered \(result.what) with \(result.renderer)")
             for (file, time) in result.written { print("  wrote \(file.path) (\(ms(time)))") }

@@ -107,6 +107,9 @@ struct Segment: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: defaceHelp("the default: the face is kept, since the label map is for the hospital's own tools"))
+    var deface: DefaceStudy.Mode?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -188,6 +191,7 @@ struct Segment: ParsableCommand {
             fail("\(error)")
         }
         var request = SegmentStudy(recipe: try plan ?? flagsRecipe())
+        if let deface { request.recipe.deface = deface }
         request.threads = threads
         let result = withProgress { try request.run(paths, series: series, observer: $0) }
         let clock = Stopwatch()

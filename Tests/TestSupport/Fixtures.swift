@@ -26,6 +26,13 @@ public enum Fixtures {
 
     public static func corpusFile(_ relative: String) -> URL { corpus.appendingPathComponent(relative) }
 
+    /// A folder under `.build/test-artefacts/` kept after the run (pictures to look at), made if needed.
+    public static func artefacts(_ name: String) -> URL {
+        let url = root.appendingPathComponent(".build/test-artefacts/\(name)", isDirectory: true)
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
     /// A fresh empty folder under the system's temporary folder.
     public static func temporaryFolder(_ label: String = "test") throws -> URL {
         let url = FileManager.default.temporaryDirectory

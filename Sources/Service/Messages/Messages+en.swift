@@ -124,6 +124,9 @@ extension Messages {
         "notice.seedOutsideWindow": "seed {seed}: has value {value}, outside the vessel window {low}…{high}: place the seed inside the vessel's lumen, or give --lower/--upper",
         "notice.seedNearBright": "seed {seed}: lies within {marginMM} mm of a voxel brighter than the window (bone or calcification above {upper}): place it in the vessel's lumen, away from bone",
         "notice.notContrastBlood": "seed {seed}: its neighbourhood is {mean} HU, not contrast-filled blood (blood without contrast is 30–60 HU): is this CT contrast-enhanced? Place the seed in the contrast-filled lumen, or give --lower/--upper",
+        "notice.faceRemoved": "the face was removed before the scene was made ({ml} mL of skin and soft tissue, from the eyebrows to the chin, in front of the ears): no surface or picture of this study shows it",
+        "notice.noFace": "no face found to remove (no nose stands out of the body's outline; the most prominent narrow peak stands {prominenceMM} mm out): ask for defacing \"auto\" to go on without it, or check that this is a head study",
+        "notice.seedInFace": "seed {seed}: lies in the face region that defacing removes: place it elsewhere, or ask for defacing \"off\" (the package then keeps the face and cannot be shared)",
         // Live sessions.
         "session.join": "Join the session",
         "session.yourName": "Your name",

@@ -124,6 +124,9 @@ extension Messages {
         "notice.seedOutsideWindow": "semilla {seed}: tiene el valor {value}, fuera de la ventana vascular {low}…{high}: coloque la semilla dentro de la luz del vaso",
         "notice.seedNearBright": "semilla {seed}: está a menos de {marginMM} mm de un vóxel más brillante que la ventana (hueso o calcificación por encima de {upper}): colóquela en la luz del vaso, lejos del hueso",
         "notice.notContrastBlood": "semilla {seed}: su entorno tiene {mean} HU, no es sangre con contraste (la sangre sin contraste tiene 30–60 HU): ¿esta TC tiene contraste? Coloque la semilla en la luz llena de contraste",
+        "notice.faceRemoved": "se eliminó la cara antes de crear la escena ({ml} mL de piel y tejido blando, de las cejas al mentón, por delante de las orejas): ninguna superficie ni imagen de este estudio la muestra",
+        "notice.noFace": "no se encontró una cara que eliminar (ninguna nariz sobresale del contorno del cuerpo; el pico estrecho más prominente sobresale {prominenceMM} mm): pida la eliminación de la cara \"auto\" para continuar sin ella, o verifique que sea un estudio de cabeza",
+        "notice.seedInFace": "semilla {seed}: está en la región de la cara que se elimina: colóquela en otro lugar, o pida la eliminación de la cara \"off\" (el paquete conservará la cara y no se podrá compartir)",
         // Live sessions.
         "session.join": "Unirse a la sesión",
         "session.yourName": "Su nombre",

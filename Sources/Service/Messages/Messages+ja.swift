@@ -124,6 +124,9 @@ extension Messages {
         "notice.seedOutsideWindow": "シード {seed}：値 {value} が血管ウィンドウ {low}…{high} の外です。シードは血管の内腔に置いてください",
         "notice.seedNearBright": "シード {seed}：ウィンドウより明るいボクセル（{upper} を超える骨または石灰化）から {marginMM} mm 以内にあります。骨から離れた血管の内腔に置いてください",
         "notice.notContrastBlood": "シード {seed}：周囲は {mean} HU で、造影剤で満たされた血液ではありません（造影なしの血液は 30～60 HU）。この CT は造影されていますか？造影剤で満たされた内腔にシードを置いてください",
+        "notice.faceRemoved": "シーンの作成前に顔を除去しました（眉から顎まで、耳より前の皮膚と軟部組織 {ml} mL）：この検査のサーフェスや画像に顔は現れません",
+        "notice.noFace": "除去する顔が見つかりません（体の輪郭から突き出た鼻がありません。最も突出した細い部分は {prominenceMM} mm）：顔の除去を「auto」にすると除去せずに続行します。頭部の検査か確認してください",
+        "notice.seedInFace": "シード {seed}：顔の除去で消える領域にあります。別の位置に置くか、顔の除去を「off」にしてください（その場合パッケージは顔を含み、共有できません）",
         // Live sessions.
         "session.join": "セッションに参加",
         "session.yourName": "お名前",

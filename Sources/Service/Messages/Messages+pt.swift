@@ -124,6 +124,9 @@ extension Messages {
         "notice.seedOutsideWindow": "semente {seed}: tem o valor {value}, fora da janela vascular {low}…{high}: coloque a semente dentro da luz do vaso",
         "notice.seedNearBright": "semente {seed}: está a menos de {marginMM} mm de um voxel mais brilhante que a janela (osso ou calcificação acima de {upper}): coloque-a na luz do vaso, longe do osso",
         "notice.notContrastBlood": "semente {seed}: seu entorno tem {mean} HU, não é sangue com contraste (sangue sem contraste tem 30–60 HU): esta TC tem contraste? Coloque a semente na luz cheia de contraste",
+        "notice.faceRemoved": "o rosto foi removido antes de criar a cena ({ml} mL de pele e tecido mole, das sobrancelhas ao queixo, à frente das orelhas): nenhuma superfície ou imagem deste estudo o mostra",
+        "notice.noFace": "nenhum rosto encontrado para remover (nenhum nariz se destaca do contorno do corpo; o pico estreito mais proeminente se destaca {prominenceMM} mm): peça a remoção do rosto \"auto\" para continuar sem ela, ou verifique se é um estudo de cabeça",
+        "notice.seedInFace": "semente {seed}: está na região do rosto que a remoção apaga: coloque-a em outro lugar, ou peça a remoção do rosto \"off\" (o pacote manterá o rosto e não poderá ser compartilhado)",
         // Live sessions.
         "session.join": "Entrar na sessão",
         "session.yourName": "Seu nome",
