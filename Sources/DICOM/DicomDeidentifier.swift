@@ -145,18 +145,19 @@ public enum DicomDeidentifier {
         return written
     }
 
-    /// Calls `body` with the frames as C structures pointing into their samples.
+    /// Calls `body` with the frames as C structures pointing into their samples (one buffer for all).
     private static func withFrames<T>(_ frames: [(frame: Int, samples: [UInt8])],
                                       _ body: (UnsafePointer<cdcm_deid_frame>?, Int) -> T) -> T {
-        func next(_ index: Int, _ built: [cdcm_deid_frame]) -> T {
-            guard index < frames.count else {
-                return built.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
+        guard !frames.isEmpty else { return body(nil, 0) }
+        let samples = frames.flatMap(\.samples)
+        return samples.withUnsafeBytes { raw in
+            var offset = 0
+            let described = frames.map { frame -> cdcm_deid_frame in
+                defer { offset += frame.samples.count }
+                return cdcm_deid_frame(frame: UInt32(frame.frame), samples: raw.baseAddress! + offset, bytes: frame.samples.count)
             }
-            return frames[index].samples.withUnsafeBytes { raw in
-                next(index + 1, built + [cdcm_deid_frame(frame: UInt32(frames[index].frame), samples: raw.baseAddress, bytes: raw.count)])
-            }
+            return described.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
         }
-        return next(0, [])
     }
 
     /// The replacement's slices that lie in `path`, as that file's stored samples (BitsAllocated
