@@ -138,6 +138,21 @@ public enum OpenAPI {
                 "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study.'}
                 "410": {description: 'Its files are gone.'}
+          /v1/studies/{id}/deidentified:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: keepDatesShifted, in: query, required: false, schema: {type: integer, minimum: -36525, maximum: 36525}, description: 'Keep dates, each moved by this many days (not 0): the Retain Longitudinal Temporal Information with Modified Dates Option (113107). Absent: dates removed or emptied as the profile says.'}
+              - {name: deface, in: query, required: false, schema: {type: string, enum: ["on", "off"], default: "off"}, description: 'on: the face replaced in the pixels (not available yet: 501).'}
+            post:
+              summary: 'A de-identified DICOM copy of the study''s series (the largest), as vrprep deidentify writes it (PS3.15 Annex E basic profile: attributes removed, emptied or replaced, UIDs replaced as in the study''s packages, private attributes removed), in a zip (owner, admin; never through a share link). No body.'
+              responses:
+                "200": {description: 'application/zip: IM0001.dcm… in slice order.', content: {application/zip: {schema: {type: string, format: binary}}}}
+                "400": {description: 'A bad keepDatesShifted or deface.'}
+                "403": {description: 'Another owner''s study.'}
+                "404": {description: 'No such study.'}
+                "410": {description: 'Its files are gone.'}
+                "422": {description: 'No series could be loaded, or the copy could not be written (the reason named).'}
+                "501": {description: 'deface=on: defacing is not available yet.'}
           /v1/studies/{id}/slices/{orientation}/{index}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

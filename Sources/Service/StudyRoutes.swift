@@ -3,6 +3,7 @@ import DICOM
 import Hummingbird
 import Logging
 import Pipeline
+import ZIPFoundation
 
 /// Studies: an upload (checked, then kept as a study, with a job making its package unless
 /// `?process=false`), the caller's studies, one study's series, removing one. A study carries
@@ -145,6 +146,57 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         let job = UUID().uuidString.lowercased()
         try store.createJob(id: job, owner: caller.id, study: id, recipe: recipeText, profile: profile?.rawValue)
         return try encodedJSON(StudyJob(jobId: job), status: .accepted)
+    }
+
+    // A de-identified DICOM copy of the study's series (what `vrprep deidentify` writes), as a zip: made
+    // in the identified zone, for its owner or an admin, never through a share link.
+    submitters.post(":id/deidentified") { request, context -> Response in
+        let (study, files) = try kept(context)
+        let id = study.id
+        var shiftDays: Int?
+        if let text = request.uri.queryParameters["keepDatesShifted"].map(String.init) {
+            guard let days = Int(text), DeidentifyStudy.shiftRange.contains(days), days != 0 else {
+                throw HTTPError(.badRequest, message: "keepDatesShifted must be a whole number of days in \(DeidentifyStudy.shiftRange.lowerBound)…" +
+                                "\(DeidentifyStudy.shiftRange.upperBound), not 0, not '\(text)'")
+            }
+            shiftDays = days
+        }
+        switch request.uri.queryParameters["deface"].map(String.init) ?? "off" {
+        case "off": break
+        case "on": throw HTTPError(.notImplemented, message: "defacing is not available yet: ask with deface=off (the copy keeps the face in its pixels)")
+        case let other: throw HTTPError(.badRequest, message: "deface must be on or off, not '\(other)'")
+        }
+        let (folders, version) = (store.folders, settings.pipeline.softwareVersion)
+        // Written and zipped off the event loops.
+        let outcome = await Task.detached { () -> Result<Data, UseCaseFailure> in
+            let out = folders.staging.appendingPathComponent("deidentified-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let report: DeidentifyStudy.Report
+            do throws(UseCaseFailure) {
+                report = try DeidentifyStudy.run(study: [files.path], out: out,
+                                                 options: DeidentifyStudy.Options(shiftDays: shiftDays, softwareVersion: version, threads: 1))
+            } catch {
+                return .failure(error)
+            }
+            do {
+                let archive = try Archive(accessMode: .create)
+                for file in report.files {
+                    let url = URL(fileURLWithPath: file.path)
+                    try archive.addEntry(with: url.lastPathComponent, relativeTo: url.deletingLastPathComponent(), compressionMethod: .deflate)
+                }
+                return .success(archive.data ?? Data())
+            } catch {
+                return .failure(UseCaseFailure(description: "cannot zip the de-identified copy: \(error)"))
+            }
+        }.value
+        switch outcome {
+        case .success(let zip):
+            return Response(status: .ok, headers: [.contentType: "application/zip",
+                                                   .contentDisposition: "attachment; filename=\"\(id)-deidentified.zip\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: zip)))
+        case .failure(let failure):
+            throw HTTPError(.unprocessableContent, message: JobRunner.scrubbed(failure.description, input: files, folders: folders))
+        }
     }
 
     submitters.delete(":id") { _, context -> Response in

@@ -10,7 +10,7 @@ struct VRPrep: AsyncParsableCommand {
         commandName: "vrprep",
         abstract: "Turn a CT or MRI study into a VR-ready 3D scene for surgery.",
         version: version,
-        subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self, ExportDicomCommand.self,
+        subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self, ExportDicomCommand.self, DeidentifyCommand.self,
                       ServeCommand.self, TokenCommand.self, RunJobCommand.self, StudyWorkerCommand.self]
     )
 

@@ -257,6 +257,66 @@ cdcm_status cdcm_write_rtstruct(const cdcm_rt_settings *settings, const cdcm_seg
                                 const cdcm_rt_roi *rois, size_t roi_count, const cdcm_rt_contour *contours,
                                 size_t contour_count, const double *points, const char *out_path);
 
+// ---- De-identification (deidentify.cpp): a copy of one file under a confidentiality profile ----
+
+/// What happens to an attribute. Private attributes (odd groups) are always removed, whatever the rules.
+enum {
+    CDCM_DEID_KEEP = 0,           // kept (a sequence: its items cleaned by the same rules)
+    CDCM_DEID_REMOVE = 1,         // X: removed
+    CDCM_DEID_EMPTY = 2,          // Z: kept with no value (a sequence: no item)
+    CDCM_DEID_DUMMY = 3,          // D: a neutral value of its VR, or `value` (a sequence: its items cleaned)
+    CDCM_DEID_UID = 4,            // U: each UID replaced through `replace_uid`
+    CDCM_DEID_EMPTY_OR_UID = 5,   // Z, but a UI attribute's UIDs replaced and a sequence's items cleaned (X/Z/U*)
+};
+
+/// One rule: it applies to an attribute whose tag, masked by `mask`, equals `tag` (mask 0xFFFFFFFF: that tag
+/// alone; 0xFF00FFFF: a repeating group such as overlays 60xx).
+typedef struct cdcm_deid_rule {
+    uint32_t tag, mask;
+    int action;
+    const char *value;  // CDCM_DEID_DUMMY: the value to write (NULL: a neutral value for the VR)
+} cdcm_deid_rule;
+
+typedef struct cdcm_deid_code {
+    const char *value, *scheme, *meaning;
+} cdcm_deid_code;
+
+typedef struct cdcm_deid_settings {
+    const cdcm_deid_rule *rules;
+    size_t rule_count;
+    /// Nonzero: every DA and DT value is moved by `shift_days` (dates kept, modified), times (TM) are kept,
+    /// and the rules do not apply to DA, DT and TM attributes; zero: the rules apply to them too.
+    int shift_dates;
+    int32_t shift_days;
+    /// Attributes never shifted nor kept in shift mode (e.g. the birth date): the rules apply to them.
+    const uint32_t *never_shifted;
+    size_t never_shifted_count;
+    /// DeidentificationMethod (0012,0063) and the items of DeidentificationMethodCodeSequence (0012,0064), added
+    /// after those the file has; PatientIdentityRemoved (0012,0062) is set to YES and
+    /// LongitudinalTemporalInformationModified (0028,0303) to MODIFIED (shift mode) or REMOVED.
+    const char *method;
+    const cdcm_deid_code *codes;
+    size_t code_count;
+    /// Writes the replacement of `uid` into `out` (NUL-terminated, at most `capacity` bytes with the NUL);
+    /// nonzero on success. Called for every UID a rule replaces, also inside sequences.
+    int (*replace_uid)(void *context, const char *uid, char *out, size_t capacity);
+    void *context;
+} cdcm_deid_settings;
+
+/// The new stored samples of frame `frame` (0-based) of the file: BitsAllocated per sample, the machine's byte order.
+typedef struct cdcm_deid_frame {
+    uint32_t frame;
+    const void *samples;
+    size_t bytes;
+} cdcm_deid_frame;
+
+/// Writes a de-identified copy of `in_path` to `out_path`: the rules applied to every attribute, in nested
+/// sequences too, private attributes removed, the file meta information made anew. With no frames, the pixel data
+/// is kept as it is, in the file's own transfer syntax (compressed data untouched); with frames, the pixel data is
+/// native (the frames not given decoded from the file) and the copy is Explicit VR Little Endian.
+cdcm_status cdcm_deidentify_file(const char *in_path, const char *out_path, const cdcm_deid_settings *settings,
+                                 const cdcm_deid_frame *frames, size_t frame_count);
+
 #ifdef __cplusplus
 }
 #endif
