@@ -18,6 +18,9 @@ import VolumeCore
 public enum DefaceStudy {
     /// The modes, for the doors (which import this layer, not the kernels).
     public typealias Mode = Defacing.Mode
+    /// The modes' names, and a mode by its name (for the doors' parameters).
+    public static let modeNames = Defacing.Mode.allCases.map(\.rawValue)
+    public static func mode(named name: String) -> Mode? { Defacing.Mode(rawValue: name) }
 
     /// What was done, for the manifest, and the notice a reader sees.
     public struct Outcome: Sendable {

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Segmentation
 import ScenePackage
 import VolumeCore
 
@@ -64,9 +65,16 @@ public enum DeidentifyStudy {
     public static let cleanVisualFeatures = DicomSegmentation.Code("113102", "DCM", "Clean Recognizable Visual Features Option")
     public static let modifiedDates = DicomSegmentation.Code("113107", "DCM", "Retain Longitudinal Temporal Information Modified Dates Option")
 
-    /// What `vrprep deidentify --deface on` runs until defacing (module Segmentation, `Defacing`) is wired in.
-    public static let defacingUnavailable: Defacer = { _ in
-        throw UseCaseFailure(description: "defacing is not available yet: run with --deface off (the copy keeps the face in its pixels)")
+    /// The defacer of a mode (`DefaceStudy`): the series' face removed (`auto`: when one is
+    /// found, and when the mode is nil; `on`: an error when none is); nil for `off`.
+    public static func defacer(_ asked: DefaceStudy.Mode?, threads: Int?) -> Defacer? {
+        let mode = asked ?? .auto
+        guard mode != .off else { return nil }
+        return { series in
+            var copy = series
+            let outcome = try DefaceStudy.apply(&copy, mode: mode, threads: threads)
+            return outcome.record.removed ? copy.volume : nil
+        }
     }
 
     /// The dummy PatientName.

@@ -11,6 +11,14 @@ public enum ReadPackage {
     }
 
     /// The manifest (a .zip is unpacked into a temporary folder, removed afterwards).
+    /// Why a package may not be shared (it keeps a face), or nil: packages leave the hospital
+    /// through share links only defaced (issue "Privacy of shared head scans").
+    public static func shareRefusal(_ package: URL) -> String? {
+        guard let manifest = try? manifest(package), let defacing = manifest.defacing, defacing.faceFound, !defacing.removed else { return nil }
+        return "this package keeps the study's face (made with defacing \(defacing.mode)): a share link would show it outside the hospital; " +
+            "make the package again with defacing auto or on"
+    }
+
     public static func manifest(_ package: URL) throws(PackageError) -> Manifest {
         guard package.pathExtension.lowercased() == "zip" else { return try PackageStore.read(package) }
         let folder = try PackageStore.extract(package)

@@ -142,7 +142,7 @@ public enum OpenAPI {
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
               - {name: keepDatesShifted, in: query, required: false, schema: {type: integer, minimum: -36525, maximum: 36525}, description: 'Keep dates, each moved by this many days (not 0): the Retain Longitudinal Temporal Information with Modified Dates Option (113107). Absent: dates removed or emptied as the profile says.'}
-              - {name: deface, in: query, required: false, schema: {type: string, enum: ["on", "off"], default: "off"}, description: 'on: the face replaced in the pixels (not available yet: 501).'}
+              - {name: deface, in: query, required: false, schema: {type: string, enum: ["auto", "on", "off"], default: "auto"}, description: 'auto: a head''s face removed from the pixels (the Clean Recognizable Visual Features Option, 113102); on: the same, and 422 when no face is found; off: the pixels as they are.'}
             post:
               summary: 'A de-identified DICOM copy of the study''s series (the largest), as vrprep deidentify writes it (PS3.15 Annex E basic profile: attributes removed, emptied or replaced, UIDs replaced as in the study''s packages, private attributes removed), in a zip (owner, admin; never through a share link). No body.'
               responses:
@@ -151,8 +151,7 @@ public enum OpenAPI {
                 "403": {description: 'Another owner''s study.'}
                 "404": {description: 'No such study.'}
                 "410": {description: 'Its files are gone.'}
-                "422": {description: 'No series could be loaded, or the copy could not be written (the reason named).'}
-                "501": {description: 'deface=on: defacing is not available yet.'}
+                "422": {description: 'No series could be loaded, no face found with deface=on, or the copy could not be written (the reason named).'}
           /v1/studies/{id}/slices/{orientation}/{index}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -345,6 +344,7 @@ public enum OpenAPI {
               responses:
                 "201": {description: '{"token", "url", "expiresAt"}'}
                 "400": {description: 'An unknown key, a wrong type or expiresInHours out of range (named).'}
+                "409": {description: 'The package keeps the study''s face (made with "deface": "off"): shared packages are defaced.'}
           /v1/packages/{id}/sessions:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

@@ -53,6 +53,7 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
                                         allowEmpty: true)
         let hours = try checked(body?.expiresInHours, "expiresInHours", shareHours) ?? 24
+        if let refusal = ReadPackage.shareRefusal(store.folders.package(id)) { throw HTTPError(.conflict, message: refusal) }
         let share = try store.share(package: id, hours: hours)
         return try encodedJSON(ShareView(token: share.token, url: "/v1/packages/\(id)/archive?share=\(share.token)",
                                          expiresAt: ISO8601DateFormatter().string(from: share.expires)), status: .created)

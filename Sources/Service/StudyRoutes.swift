@@ -161,10 +161,10 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             }
             shiftDays = days
         }
-        switch request.uri.queryParameters["deface"].map(String.init) ?? "off" {
-        case "off": break
-        case "on": throw HTTPError(.notImplemented, message: "defacing is not available yet: ask with deface=off (the copy keeps the face in its pixels)")
-        case let other: throw HTTPError(.badRequest, message: "deface must be on or off, not '\(other)'")
+        // Defacing as for packages: auto (the default) removes a head's face from the pixels.
+        let asked = request.uri.queryParameters["deface"].map(String.init) ?? "auto"
+        guard let deface = DefaceStudy.mode(named: asked) else {
+            throw HTTPError(.badRequest, message: "deface must be \(DefaceStudy.modeNames.joined(separator: ", ")), not '\(asked)'")
         }
         let (folders, version) = (store.folders, settings.pipeline.softwareVersion)
         // Written and zipped off the event loops.
@@ -174,7 +174,8 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
             let report: DeidentifyStudy.Report
             do throws(UseCaseFailure) {
                 report = try DeidentifyStudy.run(study: [files.path], out: out,
-                                                 options: DeidentifyStudy.Options(shiftDays: shiftDays, softwareVersion: version, threads: 1))
+                                                 options: DeidentifyStudy.Options(shiftDays: shiftDays, defacer: DeidentifyStudy.defacer(deface, threads: 1),
+                                                                                  softwareVersion: version, threads: 1))
             } catch {
                 return .failure(error)
             }

@@ -13,15 +13,12 @@ struct DeidentifyCommand: ParsableCommand {
             dummy values (PatientName ANONYMOUS, a PatientID made from the new study UID) or their UIDs replaced (the \
             same replacement as the study's scene package), in sequences too; every private attribute removed; \
             PatientIdentityRemoved YES with the method and its codes (113100; 113107 with --keep-dates-shifted). \
-            Pixel data is copied as it is (compressed data untouched). Not covered: text burned into the pixels, other \
+            A head's face is removed from the pixels first (--deface, as for process; the Clean Recognizable Visual \
+            Features Option, code 113102); other pixel data is copied as it is (compressed data untouched). Not covered: text burned into the pixels, other \
             series (secondary captures, reports). --out must be new or empty; it appears only when complete.
             Exit status: 0 on success, 1 when the study or the writing fails, 2 on usage errors.
             """
     )
-
-    enum Deface: String, ExpressibleByArgument, CaseIterable {
-        case on, off
-    }
 
     @Argument(help: "The study: DICOM folders, files or .zip archives.")
     var paths: [String]
@@ -29,8 +26,8 @@ struct DeidentifyCommand: ParsableCommand {
     @Option(help: "The folder to write into (new, or empty).")
     var out: String
 
-    @Option(help: "Replace the face in the pixels (Clean Recognizable Visual Features Option): on or off. Not available yet.")
-    var deface: Deface = .off
+    @Option(help: defaceHelp("the default: a head's face is removed from the pixels, the Clean Recognizable Visual Features Option"))
+    var deface: DefaceStudy.Mode?
 
     @Option(name: .customLong("keep-dates-shifted"),
             help: "Keep dates, each moved by DAYS (Retain Longitudinal Temporal Information with Modified Dates Option); default: dates removed.")
@@ -52,7 +49,7 @@ struct DeidentifyCommand: ParsableCommand {
 
     func run() throws {
         let progress = TerminalProgress()
-        let options = DeidentifyStudy.Options(shiftDays: keepDatesShifted, defacer: deface == .on ? DeidentifyStudy.defacingUnavailable : nil,
+        let options = DeidentifyStudy.Options(shiftDays: keepDatesShifted, defacer: DeidentifyStudy.defacer(deface, threads: threads),
                                               softwareVersion: VRPrep.version, threads: threads)
         let report: DeidentifyStudy.Report
         do {
