@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Pipeline
 
 /// Collections of packages for a course or a conference.
 func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
@@ -29,6 +30,10 @@ func addCollectionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceR
             guard notes.count <= 10_000 else { throw HTTPError(.badRequest, message: "item \(n + 1): notes longer than 10,000 characters") }
             guard try Access.mayCollect(package: item.package, share: item.share, caller, store) else {
                 throw HTTPError(.forbidden, message: "item \(n + 1): package \(item.package) is not yours and no valid share link for it was given")
+            }
+            // Each item goes out with a share link: never a package that keeps a face.
+            if let refusal = ReadPackage.shareRefusal(store.folders.package(item.package)) {
+                throw HTTPError(.conflict, message: "item \(n + 1): \(refusal)")
             }
             // A recording of a session the trainer held (or an admin's) on this same package.
             if let recording = item.recording {

@@ -24,6 +24,8 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
                 throw HTTPError(.forbidden, message: "package \(id) is not yours: a host or trainer gives a share link that opens it (\"share\")")
             }
         }
+        // A session's join links go out of the hospital: never on a package that keeps a face.
+        if let refusal = ReadPackage.shareRefusal(store.folders.package(id)) { throw HTTPError(.conflict, message: refusal) }
         let title = body?.title ?? ""
         guard title.count <= 200 else { throw HTTPError(.badRequest, message: "title: at most 200 characters") }
         let hours = try checked(body?.expiresInHours, "expiresInHours", CheckedRange(1.0 / 60, 48, unit: "hours")) ?? 4

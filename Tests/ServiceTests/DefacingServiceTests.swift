@@ -38,6 +38,15 @@ extension ServiceTests {
             #expect(refused.0 == 409 && String(decoding: refused.1, as: UTF8.self).contains("keeps the study's face"),
                     "\(refused.0) \(String(decoding: refused.1, as: UTF8.self))")
             #expect(try await service.request("POST", "/v1/packages/\(packages["auto"]!)/shares", token: owner).0 == 201)
+            // Nor through a live session's join links, nor a course collection's.
+            let session = try await service.request("POST", "/v1/packages/\(packages["off"]!)/sessions", token: owner)
+            #expect(session.0 == 409, "\(session.0) \(String(decoding: session.1, as: UTF8.self))")
+            let admin = try service.store.createToken(role: .admin, name: "admin")
+            let collection = try await service.request("POST", "/v1/collections", token: admin,
+                                                       body: Data(#"{"name": "course", "items": [{"package": "\#(packages["off"]!)"}]}"#.utf8),
+                                                       type: "application/json")
+            #expect(collection.0 == 409 && String(decoding: collection.1, as: UTF8.self).contains("item 1"),
+                    "\(collection.0) \(String(decoding: collection.1, as: UTF8.self))")
         } catch {
             await service.stop()
             throw error

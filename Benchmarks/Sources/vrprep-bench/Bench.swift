@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
         commandName: "vrprep-bench",
         abstract: "Measure VRPrep's kernels on a study (used by the scripts in Benchmarks/).",
         version: "0.1.0 (the kernels of vrprep 0.1.0)",
-        subcommands: [Load.self, Segment.self, MeshBench.self, RenderBench.self]
+        subcommands: [Load.self, Segment.self, MeshBench.self, RenderBench.self, DefaceBench.self]
     )
 
     static func main() {
@@ -311,6 +311,48 @@ extension Bench {
                 "decimateFraction": decimate, "decimateSeconds": decimation, "decimateMedian": median(decimation),
                 "decimatedTriangles": reducedTriangles, "decimatedWatertight": watertight,
                 "volumeML": rawVolume, "smoothedVolumeML": smoothedVolume,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+extension Bench {
+    struct DefaceBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deface",
+            abstract: "Time finding and removing a head's face (Defacing) on a loaded series and print JSON.")
+
+        @Argument(help: "A DICOM folder, files or a zip archive.")
+        var paths: [String]
+
+        @Option(help: "Timed runs after one warm-up run.")
+        var runs: Int = 5
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int?
+
+        func run() throws {
+            let report = DicomLoader(threads: threads).load(paths)
+            guard let series = report.series.max(by: { $0.info.geometry.voxelCount < $1.info.geometry.voxelCount }) else { throw ExitCode(1) }
+            var defacing = Defacing()
+            defacing.threads = threads
+            var seconds: [Double] = []
+            var last: Defacing.Result?
+            for run in 0...runs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let result = defacing.deface(series.volume, modality: series.info.modality)
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if run > 0 { seconds.append(elapsed) }
+                last = result
+            }
+            let g = series.info.geometry
+            let output: [String: Any] = [
+                "tool": "vrprep", "threads": threads ?? Parallelism.defaultThreadCount, "voxels": g.voxelCount,
+                "dimensions": [g.dimensions.x, g.dimensions.y, g.dimensions.z], "seconds": seconds,
+                "median": seconds.sorted()[seconds.count / 2], "faceFound": last?.report.face != nil,
+                "removedML": last?.report.removedML ?? 0, "reason": last?.report.reason ?? "",
             ]
             let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
