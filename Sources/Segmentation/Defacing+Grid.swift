@@ -67,6 +67,11 @@ extension Defacing {
             return values
         }
 
+        /// The patient position of a cell (by its index).
+        func position(ofCell n: Int) -> SIMD3<Double> {
+            origin + SIMD3(Double(n % dimensions.x), Double((n / dimensions.x) % dimensions.y), Double(n / (dimensions.x * dimensions.y))) * cell
+        }
+
         /// The cell holding a patient position, if any.
         @inline(__always) func cellIndex(_ p: SIMD3<Double>) -> Int? {
             let c = (p - origin) / cell
@@ -75,22 +80,38 @@ extension Defacing {
             return (z * dimensions.y + y) * dimensions.x + x
         }
 
-        /// 1 for the cells that hold a voxel of at least `threshold` (CT bone), else 0.
-        func anyAbove(_ volume: AnyVolume, _ threshold: Double, threads: Int?) -> [UInt8] {
-            let n = source.dimensions
-            let marks = parallelMap(0..<n.z, threads: threads) { slices -> [Int] in
-                var found: [Int] = []
-                for k in slices {
-                    for j in 0..<n.y {
-                        for i in 0..<n.x where volume.value(i, j, k) >= threshold {
-                            if let c = cellIndex(source.patientPosition(ofIndex: SIMD3(i, j, k))) { found.append(c) }
+        /// 1 for the cells that hold a voxel of at least `threshold` (CT bone), else 0, looked
+        /// for among the series' voxels in `box` (an index box) only.
+        func anyAbove(_ volume: AnyVolume, _ threshold: Double, within box: (SIMD3<Int>, SIMD3<Int>), threads: Int?) -> [UInt8] {
+            switch volume {
+            case .int16(let v): return anyAbove(v, Int16(clamping: Int(threshold.rounded(.up))), within: box, threads: threads)
+            case .float32(let v): return anyAbove(v, Float(threshold), within: box, threads: threads)
+            }
+        }
+
+        private func anyAbove<V: VoxelValue>(_ v: Volume<V>, _ threshold: V, within box: (SIMD3<Int>, SIMD3<Int>), threads: Int?) -> [UInt8] {
+            let n = source.dimensions, (a, b) = box
+            let step = source.direction.column(0) * source.spacing.x
+            // Each chunk of slices marks its own cells; the marks are joined after.
+            let marks = v.voxels.withUnsafeBufferPointer { buffer in
+                let voxels = UncheckedSendable(buffer.baseAddress!)
+                return parallelMap(a.z..<(b.z + 1), threads: threads) { slices -> [UInt8] in
+                    var marked = [UInt8](repeating: 0, count: count)
+                    for k in slices {
+                        for j in a.y...b.y {
+                            let row = voxels.value + (k * n.y + j) * n.x
+                            var p = source.patientPosition(ofIndex: SIMD3(a.x, j, k))
+                            for i in a.x...b.x {
+                                defer { p += step }
+                                if row[i] >= threshold, let c = cellIndex(p) { marked[c] = 1 }
+                            }
                         }
                     }
+                    return marked
                 }
-                return found
             }
             var out = [UInt8](repeating: 0, count: count)
-            for chunk in marks { for c in chunk { out[c] = 1 } }
+            for chunk in marks { for c in chunk.indices where chunk[c] != 0 { out[c] = 1 } }
             return out
         }
 

@@ -50,6 +50,11 @@ public struct Defacing: Sendable {
         public var chinFound: Bool
         /// How far the nose stands out of the profile (mm).
         public var noseProminenceMM: Double
+
+        /// Whether a patient position (LPS, mm) lies within the face region's bounds.
+        @inline(__always) func inRegion(_ p: SIMD3<Double>) -> Bool {
+            p.z <= topMM && p.z >= bottomMM && p.x * anterior[0] + p.y * anterior[1] + p.z * anterior[2] >= backMM
+        }
     }
 
     public struct Report: Sendable {
@@ -75,26 +80,56 @@ public struct Defacing: Sendable {
         /// Per cell: depth below the skin (mm), and 1 where the soft tissue's flood reached.
         let depth: [Float]
         let soft: [Float]
-        /// Cells near the region (where a voxel may be removed).
-        let near: [UInt8]
+        /// Per cell, what the eight cells from it (the interpolation's corners) say of every point
+        /// between them: `verdict`'s 0, 1 or 2 when they agree, 3 when it must be interpolated.
+        /// 0 away from the removed cells.
+        let kind: [UInt8]
 
-        /// Whether a patient position lies in the face region's bounds.
-        @inline(__always) func inBounds(_ p: SIMD3<Double>) -> Bool {
-            let a = SIMD3(face.anterior[0], face.anterior[1], face.anterior[2])
-            return p.z <= face.topMM && p.z >= face.bottomMM && (p * a).sum() >= face.backMM
+        init(grid: PatientGrid, face: Face, clearance: Float, depth: [Float], zone: [UInt8]) {
+            (self.grid, self.face, self.clearance, self.depth) = (grid, face, clearance, depth)
+            let soft: [Float] = zone.map { $0 == 1 ? 1 : 0 }
+            self.soft = soft
+            let d = grid.dimensions, (sy, sz) = (d.x, d.x * d.y)
+            var kind = [UInt8](repeating: 0, count: zone.count)
+            // The cells whose corners include a removed cell: the cell itself and those just below it.
+            for n in zone.indices where zone[n] != 0 {
+                let (i, j, k) = (n % d.x, (n / d.x) % d.y, n / sz)
+                for dk in -1...0 { for dj in -1...0 { for di in -1...0 {
+                    let (x, y, z) = (i + di, j + dj, k + dk)
+                    guard x >= 0, y >= 0, z >= 0, x + 1 < d.x, y + 1 < d.y, z + 1 < d.z else { continue }
+                    let base = (z * d.y + y) * d.x + x
+                    guard kind[base] == 0 else { continue }
+                    let corners = [base, base + 1, base + sy, base + sy + 1, base + sz, base + sz + 1, base + sz + sy, base + sz + sy + 1]
+                    let hard = corners.map { depth[$0] <= clearance }, reached = corners.map { soft[$0] != 0 }
+                    if hard.allSatisfy({ $0 }) {
+                        kind[base] = 2
+                    } else if !hard.contains(true) && !reached.contains(true) {
+                        kind[base] = 4  // nothing, but near: told apart from "not looked at"
+                    } else if !hard.contains(true) && !reached.contains(false) {
+                        kind[base] = 1
+                    } else {
+                        kind[base] = 3
+                    }
+                }}}
+            }
+            self.kind = kind
         }
 
         /// 2: removed whatever it holds; 1: removed unless bone; 0: kept.
         @inline(__always) func verdict(_ p: SIMD3<Double>) -> Int {
-            guard inBounds(p) else { return 0 }
+            guard face.inRegion(p) else { return 0 }
             let c = (p - grid.origin) / grid.cell
             let f = SIMD3(c.x.rounded(.down), c.y.rounded(.down), c.z.rounded(.down))
             let i = Int(f.x), j = Int(f.y), k = Int(f.z)
             let d = grid.dimensions
             guard i >= 0, j >= 0, k >= 0, i + 1 < d.x, j + 1 < d.y, k + 1 < d.z else { return 0 }
-            let t = SIMD3<Float>(Float(c.x - f.x), Float(c.y - f.y), Float(c.z - f.z))
             let base = (k * d.y + j) * d.x + i
-            guard near[base] != 0 else { return 0 }
+            switch kind[base] {
+            case 0, 4: return 0
+            case 3: break
+            case let agreed: return Int(agreed)
+            }
+            let t = SIMD3<Float>(Float(c.x - f.x), Float(c.y - f.y), Float(c.z - f.z))
             func lerp(_ field: [Float]) -> Float {
                 let (sx, sy) = (1, d.x), sz = d.x * d.y
                 let c00 = field[base] + (field[base + sx] - field[base]) * t.x
@@ -122,7 +157,7 @@ public struct Defacing: Sendable {
         /// of at least `bone` stay); returns how many were at least `threshold` (tissue, not air's noise).
         func clear<V: VoxelValue>(_ v: inout Volume<V>, to value: V, counting threshold: V, bone: V?, threads: Int?) -> Int {
             let source = grid.source, n = source.dimensions
-            guard v.dimensions == n, let box = grid.indexBox(of: near) else { return 0 }
+            guard v.dimensions == n, let box = grid.indexBox(of: kind) else { return 0 }
             let (a, b) = box
             let counts = v.voxels.withUnsafeMutableBufferPointer { buffer in
                 let voxels = UncheckedSendable(buffer.baseAddress!)
@@ -202,8 +237,8 @@ public struct Defacing: Sendable {
     /// The face, if the series holds one (nothing is changed); else why not.
     public func findFace(in volume: AnyVolume, modality: String) -> (face: Face?, reason: String?) {
         guard let prepared = prepare(volume, modality: modality) else { return (nil, "the series' orientation cannot be inverted") }
-        if let face = findFace(prepared.filled, grid: prepared.grid) { return (face, nil) }
-        return (nil, lastReason(prepared.filled, grid: prepared.grid).reason)
+        let located = locate(prepared.filled, grid: prepared.grid)
+        return (located.face, located.face == nil ? Self.reason(prominence: located.bestProminence, filled: prepared.filled) : nil)
     }
 
     /// The series with its face removed, when one is found (else as it is, with the reason).
@@ -216,31 +251,26 @@ public struct Defacing: Sendable {
         }
         guard let prepared = prepare(volume, modality: modality) else { return unchanged("the series' orientation cannot be inverted") }
         let (grid, filled) = (prepared.grid, prepared.filled)
-        guard let found = findFace(filled, grid: grid) else {
-            let (reason, prominence) = lastReason(filled, grid: grid)
-            return unchanged(reason, prominence)
+        let located = locate(filled, grid: grid)
+        guard let found = located.face else {
+            return unchanged(Self.reason(prominence: located.bestProminence, filled: filled), located.bestProminence)
         }
         let depth = Morphology.squaredDistance(to: filled, inside: false, threads: threads)
-        // Bone stops the soft tissue's removal: CT ≥ 250 HU anywhere in the cell; MR: dark inside the body.
+        // Bone stops the soft tissue's removal: CT ≥ 250 HU anywhere in the cell (looked for only
+        // where soft tissue could be removed); MR: dark inside the body.
         let barrier: [UInt8]
         if modality == "CT" {
-            barrier = grid.anyAbove(volume, 250, threads: threads)
+            let soft = Float(softDepthMM * softDepthMM)
+            let reachable = filled.voxels.indices.map { n -> UInt8 in
+                filled.voxels[n] != 0 && depth[n] <= soft && found.inRegion(grid.position(ofCell: n)) ? 1 : 0
+            }
+            barrier = grid.indexBox(of: reachable).map { grid.anyAbove(volume, 250, within: $0, threads: threads) }
+                ?? [UInt8](repeating: 0, count: grid.count)
         } else {
             barrier = zip(prepared.sampled, filled.voxels).map { $0.0 < prepared.threshold && $0.1 != 0 ? 1 : 0 }
         }
         let zone = removalZone(face: found, grid: grid, filled: filled, depth: depth, barrier: barrier)
-        // Near the region: its cells and their neighbours (where interpolation may reach).
-        var near = zone
-        let gd = grid.dimensions
-        for n in zone.indices where zone[n] != 0 {
-            let (i, j, k) = (n % gd.x, (n / gd.x) % gd.y, n / (gd.x * gd.y))
-            for dk in -1...0 { for dj in -1...0 { for di in -1...0 {
-                let (x, y, z) = (i + di, j + dj, k + dk)
-                if x >= 0, y >= 0, z >= 0 { near[(z * gd.y + y) * gd.x + x] = 1 }
-            } } }
-        }
-        let region = Region(grid: grid, face: found, clearance: Float(clearanceMM), depth: depth.map { $0.squareRoot() },
-                            soft: zone.map { $0 == 1 ? 1 : 0 }, near: near)
+        let region = Region(grid: grid, face: found, clearance: Float(clearanceMM), depth: depth.map { $0.squareRoot() }, zone: zone)
         let air = modality == "CT" ? -1000 : (volume.valueRange(threads: threads)?.lowerBound ?? 0)
         var out = volume
         let removed = region.clear(&out, to: air, counting: Double(prepared.threshold), ct: modality == "CT", threads: threads)
@@ -316,10 +346,15 @@ public struct Defacing: Sendable {
         }
     }
 
+    /// The levels 10–45 mm from a level, in levels of `cell` mm: (nearest, farthest).
+    static func window(_ cell: Double) -> (near: Int, far: Int) {
+        (Int((nearMM / cell).rounded(.up)), Int((farMM / cell).rounded(.down)))
+    }
+
     static func candidate(_ levels: Levels, angle: Int, cell: Double) -> Candidate? {
         let f = profile(levels, angle: angle)
         let d = direction(angle), l = SIMD2(-d.y, d.x)
-        let near = Int((nearMM / cell).rounded(.up)), far = Int((farMM / cell).rounded(.down))
+        let (near, far) = window(cell)
         var best: Candidate?
         for k in f.indices {
             guard let tip = f[k] else { continue }
@@ -359,17 +394,21 @@ public struct Defacing: Sendable {
         return v / (v * v).sum().squareRoot()
     }
 
-    func findFace(_ filled: Volume<UInt8>, grid: PatientGrid) -> Face? {
+    /// The face, if found; and the most prominent narrow peak in any direction (for the reason
+    /// when none is).
+    func locate(_ filled: Volume<UInt8>, grid: PatientGrid) -> (face: Face?, bestProminence: Double) {
         let levels = Self.levels(filled, grid: grid)
         let c = grid.cell
+        let (near, far) = Self.window(c)
+        let peaks = stride(from: 0, to: 360, by: 15).map { Self.candidate(levels, angle: $0, cell: c) }
+        let best = peaks.compactMap { $0?.prominence }.max() ?? 0
         // A head is longer than wide: the nose lies at an end of the long axis of the cranium's
         // outline above it (the ears, at the ends of the short one, also stand out).
-        let candidates = stride(from: 0, to: 360, by: 15).map { angle -> Candidate? in
-            guard let candidate = Self.candidate(levels, angle: angle, cell: c) else { return nil }
-            let near = Int((Self.nearMM / c).rounded(.up)), far = Int((Self.farMM / c).rounded(.down))
+        let candidates = peaks.map { peak -> Candidate? in
+            guard let candidate = peak else { return nil }
             let above = (candidate.level + near)...min(levels.points.count - 1, candidate.level + far)
             guard let axis = Self.longAxis(above.flatMap { levels.points[$0] }) else { return candidate }
-            return abs((Self.direction(angle) * axis).sum()) >= cos(Double.pi / 4) ? candidate : nil
+            return abs((Self.direction(candidate.angle) * axis).sum()) >= cos(Double.pi / 4) ? candidate : nil
         }
         // The nose: the strongest peak with nothing like it on the opposite side.
         var chosen: Candidate?, margin = -Double.infinity
@@ -381,18 +420,17 @@ public struct Defacing: Sendable {
                 chosen = candidate
             }
         }
-        guard let nose = chosen, nose.prominence >= Self.minimumProminenceMM, margin >= Self.minimumAsymmetryMM else { return nil }
+        guard let nose = chosen, nose.prominence >= Self.minimumProminenceMM, margin >= Self.minimumAsymmetryMM else { return (nil, best) }
         let f = nose.profile, k = nose.level
         let d = Self.direction(nose.angle)
         // The nasion: the deepest level 10–45 mm above the tip.
-        let near = Int((Self.nearMM / c).rounded(.up)), far = Int((Self.farMM / c).rounded(.down))
         let above = ((k + near)...min(f.count - 1, k + far)).filter { f[$0] != nil }
-        guard let nasion = above.min(by: { f[$0]! < f[$1]! }), let centre = levels.centres[nasion] else { return nil }
+        guard let nasion = above.min(by: { f[$0]! < f[$1]! }), let centre = levels.centres[nasion] else { return (nil, best) }
         // The head's length at the nasion (front to back near the midline), and its width.
         let l = SIMD2(-d.y, d.x)
         let band = levels.points[nasion].filter { abs((($0 - centre) * l).sum()) <= Self.bandMM }.map { ($0 * d).sum() }
         let across = levels.points[nasion].map { ($0 * l).sum() }
-        guard let back = band.min(), let lo = across.min(), let hi = across.max(), hi - lo <= Self.maximumHeadWidthMM else { return nil }
+        guard let back = band.min(), let lo = across.min(), let hi = across.max(), hi - lo <= Self.maximumHeadWidthMM else { return (nil, best) }
         let length = max(f[nasion]! - back, 150)
         // The chin's lowest point: going down from 40 mm below the tip, where the profile falls
         // 25 mm behind the chin (the underside of the jaw), or where the series ends.
@@ -415,19 +453,17 @@ public struct Defacing: Sendable {
         }
         // Directions to 9 decimals (cos 270° is −1.8e-16, not 0).
         let anterior = [d.x, d.y, 0].map { ($0 * 1e9).rounded() / 1e9 }
-        return Face(noseTipMM: point(k), nasionMM: point(nasion), anterior: anterior, superior: [0, 0, 1],
-                    topMM: levels.z[nasion] + Self.browAboveNasionMM, bottomMM: bottom,
-                    backMM: f[nasion]! - Self.earsBehindNasion * length, chinFound: chin, noseProminenceMM: nose.prominence)
+        let face = Face(noseTipMM: point(k), nasionMM: point(nasion), anterior: anterior, superior: [0, 0, 1],
+                        topMM: levels.z[nasion] + Self.browAboveNasionMM, bottomMM: bottom,
+                        backMM: f[nasion]! - Self.earsBehindNasion * length, chinFound: chin, noseProminenceMM: nose.prominence)
+        return (face, best)
     }
 
-    /// Why no face was found, for the report, and how far the most nose-like peak stood out.
-    func lastReason(_ filled: Volume<UInt8>, grid: PatientGrid) -> (reason: String, prominence: Double) {
-        if filled.voxels.allSatisfy({ $0 == 0 }) { return ("no body found in the series", 0) }
-        let levels = Self.levels(filled, grid: grid)
-        let best = stride(from: 0, to: 360, by: 15).compactMap { Self.candidate(levels, angle: $0, cell: grid.cell)?.prominence }.max() ?? 0
-        let mm = Int(best.rounded())
-        return ("no face found: no nose stands out of the body's outline (the most prominent narrow peak stands \(mm) mm out; " +
-                "a nose stands at least \(Int(Self.minimumProminenceMM)) mm out, on one side only)", Double(mm))
+    /// Why no face was found, for the report.
+    static func reason(prominence: Double, filled: Volume<UInt8>) -> String {
+        if !filled.voxels.contains(where: { $0 != 0 }) { return "no body found in the series" }
+        return "no face found: no nose stands out of the body's outline (the most prominent narrow peak stands \(Int(prominence.rounded())) mm out; " +
+            "a nose stands at least \(Int(minimumProminenceMM)) mm out, on one side only)"
     }
 
     // MARK: The region removed
@@ -435,12 +471,10 @@ public struct Defacing: Sendable {
     /// Per cell: 2 within the clearance of the skin, 1 soft tissue reached from outside, 0 kept.
     func removalZone(face: Face, grid: PatientGrid, filled: Volume<UInt8>, depth: [Float], barrier: [UInt8]) -> [UInt8] {
         let d = grid.dimensions, c = grid.cell
-        let a = SIMD3(face.anterior[0], face.anterior[1], face.anterior[2])
         var zone = [UInt8](repeating: 0, count: filled.voxels.count)
         let clearance = Float(clearanceMM * clearanceMM), soft = Float(softDepthMM * softDepthMM)
         func inRegion(_ i: Int, _ j: Int, _ k: Int) -> Bool {
-            let p = grid.origin + SIMD3(Double(i), Double(j), Double(k)) * c
-            return p.z <= face.topMM && p.z >= face.bottomMM && (p * a).sum() >= face.backMM
+            face.inRegion(grid.origin + SIMD3(Double(i), Double(j), Double(k)) * c)
         }
         var queue: [Int] = [], seen = [Bool](repeating: false, count: zone.count)
         for k in 0..<d.z {
