@@ -33,9 +33,9 @@ public enum DefaceStudy {
     /// How far behind the nose tip every surface must lie near the midline, and how wide that band is.
     public static let clearBehindTipMM = 15.0, clearHalfWidthMM = 25.0
 
-    /// Applies `mode` to the series in place; `seedsMM` (LPS) are the recipe's seeds, each named as given.
+    /// Applies `mode` to the series in place; `seeds` are the recipe's (none may lie in the face removed).
     public static func apply(_ series: inout LoadedSeries, mode: Defacing.Mode, leavesHospital: Bool = true,
-                             seeds: [(given: String, mm: SIMD3<Double>)] = [], threads: Int?) throws(UseCaseFailure) -> Outcome {
+                             seeds: [Seed] = [], threads: Int?) throws(UseCaseFailure) -> Outcome {
         var defacing = Defacing()
         defacing.threads = threads
         let modality = series.info.modality
@@ -60,10 +60,15 @@ public enum DefaceStudy {
             }
             return Outcome(record: Manifest.Defacing(mode: mode.rawValue, faceFound: false, removed: false, method: reason), notice: nil, region: nil)
         }
-        for seed in seeds where region.contains(seed.mm) {
-            let text = "seed \(seed.given): lies in the face region that defacing removes: place it elsewhere, or ask for defacing off " +
+        let g = series.info.geometry
+        for seed in seeds {
+            switch seed {
+            case .patient(let p): guard region.contains(p) else { continue }
+            case .voxel(let v): guard region.contains(g.patientPosition(ofIndex: v)) else { continue }
+            }
+            let text = "seed \(seed): lies in the face region that defacing removes: place it elsewhere, or ask for defacing off " +
                 "(the package then keeps the face and cannot be shared)"
-            throw UseCaseFailure(description: text, notice: Notice(.seedInFace, ["seed": seed.given], text: text))
+            throw UseCaseFailure(description: text, notice: Notice(.seedInFace, ["seed": seed.description], text: text))
         }
         series.volume = result.volume
         let ml = (result.report.removedML * 10).rounded() / 10
@@ -80,15 +85,8 @@ public enum DefaceStudy {
                        notice: Notice(.faceRemoved, ["ml": plainNumber(ml)], text: text), region: region)
     }
 
-    /// A recipe's seeds in patient coordinates, each named as it was given.
-    public static func seeds(of recipe: Recipe, geometry g: VolumeGeometry) -> [(given: String, mm: SIMD3<Double>)] {
-        var out: [(String, SIMD3<Double>)] = []
-        func add(_ mm: [[Double]]?, _ indices: [[Int]]?) {
-            for s in mm ?? [] where s.count == 3 { out.append(("\(plainNumber(s[0])),\(plainNumber(s[1])),\(plainNumber(s[2])) mm", SIMD3(s[0], s[1], s[2]))) }
-            for s in indices ?? [] where s.count == 3 { out.append(("\(s[0]),\(s[1]),\(s[2])", g.patientPosition(ofIndex: SIMD3(s[0], s[1], s[2])))) }
-        }
-        for structure in recipe.structures { add(structure.seedsMM, structure.seeds) }
-        if let region = recipe.region { add(region.seedsMM, region.seeds) }
-        return out
+    /// A recipe's seeds, over its structures (or its expert region).
+    public static func seeds(of recipe: Recipe) -> [Seed] {
+        recipe.structures.flatMap(\.allSeeds) + (recipe.region?.allSeeds ?? [])
     }
 }

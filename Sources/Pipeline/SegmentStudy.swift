@@ -96,7 +96,7 @@ public struct SegmentStudy: Sendable {
     func deface(_ series: inout LoadedSeries, observer: (any UseCaseObserver)?, fraction: Double = 0.5) throws(Failure) -> DefaceStudy.Outcome {
         try observer.step("finding the face", fraction: fraction)
         return try DefaceStudy.apply(&series, mode: recipe.deface ?? .auto, leavesHospital: leavesHospital,
-                                     seeds: DefaceStudy.seeds(of: recipe, geometry: series.info.geometry), threads: threads)
+                                     seeds: DefaceStudy.seeds(of: recipe), threads: threads)
     }
 
     /// Segments a series already loaded; its steps fill `span` of the whole use case.

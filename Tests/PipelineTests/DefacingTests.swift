@@ -268,11 +268,11 @@ import VolumeCore
         var series = Self.series
         let tip = Self.noseTip + SIMD3(0, 3, -2)
         do {
-            _ = try DefaceStudy.apply(&series, mode: .auto, seeds: [("122.5,-229.6,32.5 mm", tip)], threads: nil)
+            _ = try DefaceStudy.apply(&series, mode: .auto, seeds: [.patient(tip)], threads: nil)
             Issue.record("a seed in the nose was accepted")
         } catch {
             #expect(error.notice?.code == .seedInFace, "\(error)")
-            #expect(error.description.contains("122.5,-229.6,32.5"), "\(error)")
+            #expect(error.description.contains("seed (122.5, -229.6, 32.5) mm"), "\(error)")
         }
         do {
             _ = try DefaceStudy.apply(&series, mode: .on, seeds: [], threads: nil)
