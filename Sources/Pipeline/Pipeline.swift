@@ -148,11 +148,7 @@ public struct Pipeline: Sendable {
         if let file = options.labels {
             try observer.step("importing the segmentation", fraction: 0.2)
             segmented = try Self.imported(URL(fileURLWithPath: file), names: options.labelNames ?? [:], series: series!)
-            if let region = defaced.region, case .uint8(var map) = segmented.labels.storage {
-                segmented.labels.storage = .uint8(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
-                _ = region.clear(&map, threads: options.threads)
-                segmented.labels.storage = .uint8(map)
-            }
+            _ = defaced.region?.clear(&segmented.labels, threads: options.threads)
         } else {
             do {
                 segmented = try segmentation.segment(series!, observer: observer, span: 0.2...0.45)

@@ -70,12 +70,7 @@ public struct RenderImages: Sendable {
             try observer.step("finding the face", fraction: 0.3)
             defaced = try DefaceStudy.apply(&series!, mode: deface ?? .auto, threads: nil)
             // A label map on the study's grid loses the face too.
-            if let region = defaced?.region, let labelMap = map, case .uint8(var voxels) = labelMap.storage,
-               voxels.dimensions == series!.info.geometry.dimensions {
-                map!.storage = .uint8(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
-                _ = region.clear(&voxels)
-                map!.storage = .uint8(voxels)
-            }
+            if let region = defaced?.region, map != nil { _ = region.clear(&map!) }
         }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -148,9 +148,21 @@ public struct Defacing: Sendable {
             verdict(point) > 0
         }
 
-        /// Clears a label map on the series' grid in the region; returns the voxels cleared.
-        public func clear(_ labels: inout Volume<UInt8>, threads: Int? = nil) -> Int {
-            clear(&labels, to: 0, counting: 1, bone: nil, threads: threads)
+        /// Clears a label map on the series' grid in the region (one of another grid is left as
+        /// it is); returns the voxels cleared.
+        public func clear(_ labels: inout LabelMap, threads: Int? = nil) -> Int {
+            switch labels.storage {
+            case .uint8(var v):
+                labels.storage = .uint8(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
+                let cleared = clear(&v, to: 0, counting: 1, bone: nil, threads: threads)
+                labels.storage = .uint8(v)
+                return cleared
+            case .uint16(var v):
+                labels.storage = .uint16(Volume(geometry: VolumeGeometry(dimensions: .zero), voxels: []))
+                let cleared = clear(&v, to: 0, counting: 1, bone: nil, threads: threads)
+                labels.storage = .uint16(v)
+                return cleared
+            }
         }
 
         /// Lowers the voxels in the region to `air` (air stays as it is; in the soft part, voxels

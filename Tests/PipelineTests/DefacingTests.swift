@@ -262,6 +262,19 @@ import VolumeCore
         #expect(changed == 0, "\(changed) MR voxels changed above the region")
     }
 
+    /// A label map made elsewhere on the study's grid (here of 16-bit labels) loses the face too.
+    @Test func labelMapsAreClearedWhereTheFaceWas() throws {
+        let region = try #require(Self.defaced.region)
+        let g = Self.series.info.geometry
+        var labels = LabelMap(storage: .uint16(Volume(geometry: g, filledWith: 300)), labels: [LabelInfo(value: 300, name: "everything", color: RGBA(1, 1, 1))])
+        let cleared = region.clear(&labels)
+        guard case .uint16(let map) = labels.storage else { Issue.record("16-bit labels"); return }
+        let tip = try #require(g.nearestIndex(ofPatient: Self.noseTip + SIMD3(0, 3, 0)))
+        let brain = try #require(g.nearestIndex(ofPatient: SIMD3(122.5, -120, 100)))
+        #expect(cleared > 10_000 && map[tip.x, tip.y, tip.z] == 0 && map[brain.x, brain.y, brain.z] == 300, "\(cleared) cleared")
+        #expect(cleared == map.voxels.filter { $0 == 0 }.count)
+    }
+
     // MARK: The use case and the package
 
     @Test func aSeedInTheFaceIsRefused() throws {
