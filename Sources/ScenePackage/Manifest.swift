@@ -1,4 +1,5 @@
 import Foundation
+import VolumeCore
 
 /// `manifest.json` of a scene package, format `vrprep.scene/1` (DESIGN.md): what the package
 /// holds, where it came from (de-identified), how it was made, and every file's size and
@@ -69,9 +70,8 @@ public struct Manifest: Codable, Sendable, Equatable {
                 guard anterior.count == 3, superior.count == 3, midlineMM.count == 3 else { return false }
                 let a = SIMD3(anterior[0], anterior[1], anterior[2]), s = SIMD3(superior[0], superior[1], superior[2])
                 let m = SIMD3(midlineMM[0], midlineMM[1], midlineMM[2])
-                let l = SIMD3(a.y * s.z - a.z * s.y, a.z * s.x - a.x * s.z, a.x * s.y - a.y * s.x)
-                let up = (p * s).sum()
-                return (p * a).sum() > clearMM && up >= bottomMM && up <= topMM && abs(((p - m) * l).sum()) <= halfWidthMM
+                let up = p.dot(s)
+                return p.dot(a) > clearMM && up >= bottomMM && up <= topMM && abs((p - m).dot(a.cross(s))) <= halfWidthMM
             }
         }
 
