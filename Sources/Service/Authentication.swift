@@ -12,9 +12,12 @@ struct Caller {
 struct ServiceContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var caller: Caller?
+    /// The peer's IP address (the audit trail's and the failed sign-ins' key).
+    let remoteAddress: String?
 
     init(source: Source) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The caller that the group's `Authenticated` middleware checked.

@@ -300,6 +300,12 @@ public final class DicomIntake: @unchecked Sendable {
             if failure != nil { try? FileManager.default.removeItem(at: folder) }
             if failure != nil || target == nil { segmentations.forEach { try? FileManager.default.removeItem(at: store.folders.segmentation($0.job)) } }
             try? FileManager.default.removeItem(at: segmentationFolder)
+            if instances > 0 {
+                try? store.appendAudit(ServiceStore.AuditEvent(
+                    actorKind: .dicomPeer, actorID: study.callingAE, address: study.peer, action: Audit.dicomImport.name, method: "C-STORE",
+                    path: "dicom:\(study.studyUID)", study: study.id,
+                    status: failure == nil ? 200 : 422, detail: "\(instances) instances" + (failure.map { ": \($0)" } ?? "")))
+            }
             if instances > 0 || segmentations.isEmpty {
                 logger.notice("study from \(study.callingAE) (\(instances) instances) \(failure == nil ? "queued" : "failed") as job \(study.id)")
             }

@@ -10,7 +10,11 @@ public enum OpenAPI {
             Upload a CT or MRI study, follow the job that turns it into a de-identified scene package
             (vrprep.scene/1), fetch the package, and share it read-only. Bearer tokens carry a role
             (submitter, host, trainer, admin); share tokens (vrs_…) open one package, as a bearer token
-            or as ?share=. Errors answer {"error": {"message": "…"}}.
+            or as ?share=. Errors answer {"error": {"message": "…"}}. HEAD is answered wherever GET is.
+            Every answer carries a Content-Security-Policy, X-Content-Type-Options: nosniff and
+            Referrer-Policy: no-referrer; identified data (studies, jobs, the audit trail) Cache-Control:
+            no-store. CORS is closed unless the service names origins (--cors-origin). An address with
+            too many failed sign-ins is answered 429 with Retry-After.
         components:
           securitySchemes:
             bearer:
@@ -93,8 +97,8 @@ public enum OpenAPI {
                   application/zip: {schema: {type: string, format: binary}}
                   multipart/form-data: {schema: {type: object}}
               responses:
-                "201": {description: '{"studyId": "…"} (with ?process=false)'}
-                "202": {description: '{"jobId": "…", "studyId": "…"}'}
+                "201": {description: '{"studyId": "…"} (with ?process=false); Location: /v1/studies/{id}'}
+                "202": {description: '{"jobId": "…", "studyId": "…"}; Location: /v1/studies/{id}'}
                 "400": {description: 'A broken multipart body.'}
                 "401": {description: 'No or unknown token.'}
                 "403": {description: 'A role that cannot upload.'}
@@ -342,9 +346,23 @@ public enum OpenAPI {
                 content:
                   application/json: {schema: {type: object, properties: {expiresInHours: {type: number, minimum: 0.0167, maximum: 8760}}}}
               responses:
-                "201": {description: '{"token", "url", "expiresAt"}'}
+                "201": {description: '{"id", "token", "url", "viewer", "expiresAt"}: the id names the link to list and revoke it; the token is shown once (only its hash is kept).'}
                 "400": {description: 'An unknown key, a wrong type or expiresInHours out of range (named).'}
                 "409": {description: 'The package keeps the study''s face (made with "deface": "off"): shared packages are defaced.'}
+            get:
+              summary: 'The package''s share links, for its owners and admins: {"shares": [{"id", "created", "expiresAt", "state": active | expired | revoked, "uses", "lastUsed", "session"}]}, newest first. uses counts openings of the viewer, the archive and the manifest through the link; never a token.'
+              responses:
+                "200": {description: 'The links.'}
+                "404": {description: 'Not one of the caller''s packages.'}
+          /v1/packages/{id}/shares/{shareId}:
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: shareId, in: path, required: true, schema: {type: string}}
+            delete:
+              summary: Revoke a share link at once (its owner or an admin); the archive, files, manifest and viewer refuse it from the next request on.
+              responses:
+                "200": {description: '{"id", "state": "revoked"}'}
+                "404": {description: 'Not one of the caller''s packages, or no such link of it.'}
           /v1/packages/{id}/sessions:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
@@ -438,6 +456,20 @@ public enum OpenAPI {
               security: []
               responses:
                 "200": {description: 'JavaScript.'}
+          /v1/audit:
+            get:
+              summary: 'The audit trail (admin): every access to a study (its slices, previews, de-identified copies, DICOM results and returns), every package download, share link use, creation and revocation, every failed sign-in, and every reading of the trail, oldest first: who (token id and name, or share link id; role; address), what, when and the answer''s status, with DICOM''s event codes (PS3.15 A.5). Append-only.'
+              parameters:
+                - {name: since, in: query, required: false, schema: {type: string, format: date-time}}
+                - {name: study, in: query, required: false, schema: {type: string}}
+                - {name: package, in: query, required: false, schema: {type: string}}
+                - {name: after, in: query, required: false, description: 'The last seq read (paging).', schema: {type: integer, minimum: 0}}
+                - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, maximum: 10000, default: 1000}}
+                - {name: format, in: query, required: false, description: 'json ({"events", "next"}), jsonl (one event a line) or dicom (one DICOM audit message, XML, a line).', schema: {type: string, enum: [json, jsonl, dicom]}}
+              responses:
+                "200": {description: 'The events.'}
+                "400": {description: 'An unknown parameter or a bad value (named).'}
+                "403": {description: 'Not an admin.'}
           /v1/collections/{id}:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}

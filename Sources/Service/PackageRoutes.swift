@@ -48,15 +48,41 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
 
     owners.post(":id/shares") { request, context -> Response in
         let id = try context.parameters.require("id")
-        try Access.ownPackage(id, for: try context.requireCaller(), store)
+        let caller = try context.requireCaller()
+        try Access.ownPackage(id, for: caller, store)
         struct Body: Decodable { var expiresInHours: Double? }
         let body = try await decodeBody(Body.self, request, limit: 4096, keys: ["expiresInHours"], example: #"{"expiresInHours": 24}"#,
                                         allowEmpty: true)
         let hours = try checked(body?.expiresInHours, "expiresInHours", shareHours) ?? 24
         if let refusal = ReadPackage.shareRefusal(store.folders.package(id)) { throw HTTPError(.conflict, message: refusal) }
-        let share = try store.share(package: id, hours: hours)
-        return try encodedJSON(ShareView(token: share.token, url: "/v1/packages/\(id)/archive?share=\(share.token)",
+        let share = try store.share(package: id, hours: hours, by: caller.id)
+        return try encodedJSON(ShareView(id: share.id, token: share.token, url: "/v1/packages/\(id)/archive?share=\(share.token)",
+                                         viewer: "/view/\(id)?share=\(share.token)",
                                          expiresAt: ISO8601DateFormatter().string(from: share.expires)), status: .created)
+    }
+
+    // The package's share links, for its owners: never their tokens (not kept), only what each
+    // is, how often it was used and whether it still opens the package.
+    owners.get(":id/shares") { _, context -> Response in
+        let id = try context.parameters.require("id")
+        try Access.ownPackage(id, for: try context.requireCaller(), store)
+        let now = Date(), time = ISO8601DateFormatter()
+        let shares = try store.shares(package: id).map { share in
+            ShareInfo(id: share.id, created: share.created.map(time.string), expiresAt: time.string(from: share.expires),
+                      state: share.revoked ? "revoked" : share.expires <= now ? "expired" : "active",
+                      uses: share.uses, lastUsed: share.lastUsed.map(time.string), session: share.session)
+        }
+        return try encodedJSON(ShareList(shares: shares))
+    }
+
+    // Revoked at once: the next request with the link, to any of the package's URLs, is refused.
+    owners.delete(":id/shares/:shareId") { _, context -> Response in
+        let id = try context.parameters.require("id"), shareID = try context.parameters.require("shareId")
+        try Access.ownPackage(id, for: try context.requireCaller(), store)
+        guard try store.revokeShare(package: id, share: shareID) else {
+            throw HTTPError(.notFound, message: "package \(id) has no share link \(shareID)")
+        }
+        return try encodedJSON(["id": shareID, "state": "revoked"])
     }
 
     // The web viewer: the page (opened with a share link, or a token) and three.js.
@@ -106,11 +132,31 @@ struct PackageList: Encodable {
     var packages: [String]
 }
 
-/// A new share link: the token, the archive's URL with it, and when it ends.
+/// A new share link: its id (to revoke it), the token, the archive's and the viewer's URLs with
+/// it, and when it ends.
 struct ShareView: Encodable {
+    var id: String
     var token: String
     var url: String
+    var viewer: String
     var expiresAt: String
+}
+
+/// A share link as `GET /v1/packages/{id}/shares` lists it.
+struct ShareInfo: Encodable {
+    var id: String
+    var created: String?
+    var expiresAt: String
+    /// active, expired or revoked.
+    var state: String
+    var uses: Int
+    var lastUsed: String?
+    /// The live session whose link it is.
+    var session: String?
+}
+
+struct ShareList: Encodable {
+    var shares: [ShareInfo]
 }
 
 /// The answer to removing a package: gone, or only taken from this owner (with why).

@@ -68,12 +68,22 @@ final class PacsReturner: @unchecked Sendable {
                 try StowClient(base: stow).store(files)
             }
             try store.recordReturn(job: due.job, state: .done, instances: report.files.count, error: nil, next: nil)
+            audit(due, study: job.studyID, status: 200, detail: "\(report.files.count) objects sent")
         } catch {
             let message = "\(error)"
             let final = due.attempts > Self.delays.count
             let next = final ? nil : Date().addingTimeInterval(Self.delays[due.attempts - 1])
             logger.warning("returning job \(due.job) to \(due.target.ae ?? due.target.stow ?? "?"): \(message)")
             try? store.recordReturn(job: due.job, state: final ? .failed : .pending, instances: nil, error: message, next: next)
+            audit(due, study: try? store.job(due.job)?.studyID, status: 502, detail: message)
         }
+    }
+
+    /// The return in the audit trail: the service sent (or failed to send) identified objects.
+    private func audit(_ due: ServiceStore.JobReturn, study: String?, status: Int, detail: String) {
+        let target = [due.target.ae.map { "\($0)@\(due.target.host ?? ""):\(due.target.port ?? 0)" }, due.target.stow].compactMap { $0 }
+        try? store.appendAudit(ServiceStore.AuditEvent(
+            actorKind: .service, actorID: callingAE, action: Audit.dicomReturn.name, method: due.target.ae == nil ? "STOW-RS" : "C-STORE",
+            path: target.joined(separator: ", "), study: study, status: status, detail: "job \(due.job): \(detail)"))
     }
 }

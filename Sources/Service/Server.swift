@@ -37,6 +37,13 @@ public struct ServiceServer: Sendable {
         public var jobExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         public var jobLimits = JobLimits()
         public var retention = Retention()
+        /// Origins (scheme://host[:port]) whose pages may call the API from a browser (CORS);
+        /// none by default.
+        public var corsOrigins: [String] = []
+        /// Failed authentications an address may make in `authFailureWindowSeconds` before it is
+        /// answered 429 until the oldest leaves the window.
+        public var authFailureLimit = 20
+        public var authFailureWindowSeconds = 60.0
 
         public init(data: URL) {
             self.data = data
@@ -49,6 +56,8 @@ public struct ServiceServer: Sendable {
     let studyWorkers: StudyWorkers
     /// Live sessions, in memory (ended, with their clients told, when the service stops).
     let sessions: SessionHub
+    /// Failed sign-ins by address, across requests.
+    let failures: FailedAuthentications
 
     public init(settings: Settings) throws {
         self.init(settings: settings, store: try ServiceStore(data: settings.data))
@@ -59,6 +68,7 @@ public struct ServiceServer: Sendable {
         self.settings = settings
         self.store = store
         sessions = SessionHub(records: store)
+        failures = FailedAuthentications(limit: settings.authFailureLimit, window: settings.authFailureWindowSeconds)
         studyWorkers = StudyWorkers(executable: settings.jobExecutable)
     }
 
@@ -164,9 +174,14 @@ public struct ServiceServer: Sendable {
     }
 
     func makeRouter() -> Router<ServiceContext> {
-        let router = Router(context: ServiceContext.self)
+        // HEAD is answered wherever GET is (the same headers, no body).
+        let router = Router(context: ServiceContext.self, options: .autoGenerateHeadEndpoints)
         let store = self.store, settings = self.settings
         let fileIO = FileIO()
+        // Before every route (a middleware applies to the routes added after it): headers and
+        // throttling outermost, then the audit trail.
+        router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: false))
+        router.add(middleware: AuditTrail(store: store))
         addSystemRoutes(router, store, settings)
         addStudyRoutes(router, store, settings, studyWorkers)
         addJobRoutes(router, store, settings)
@@ -174,6 +189,7 @@ public struct ServiceServer: Sendable {
         addCollectionRoutes(router, store, settings)
         addDicomPeerRoutes(router, store, settings)
         addSessionRoutes(router, store, sessions)
+        addAuditRoutes(router, store, settings)
         return router
     }
 }

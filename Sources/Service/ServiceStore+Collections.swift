@@ -38,8 +38,8 @@ extension ServiceStore {
                 try db.execute(sql: "INSERT INTO collectionItem (collectionId, position, packageId, notes, recording) VALUES (?, ?, ?, ?, ?)",
                                arguments: [id, position, item.packageID, item.notes, item.recording])
             }
-            try db.execute(sql: "INSERT INTO share (hash, packageId, expires, collectionId) VALUES (?, '', ?, ?)",
-                           arguments: [Self.hash(token), expires.timeIntervalSince1970, id])
+            try db.execute(sql: "INSERT INTO share (hash, packageId, expires, collectionId, id, created, createdBy) VALUES (?, '', ?, ?, ?, ?, ?)",
+                           arguments: [Self.hash(token), expires.timeIntervalSince1970, id, Self.newShareID(), now.timeIntervalSince1970, owner])
         }
         return (id, token, expires)
     }

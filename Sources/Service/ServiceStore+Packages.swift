@@ -70,14 +70,67 @@ extension ServiceStore {
         }
     }
 
-    /// A read-only share of one package; returns the token and its expiry.
-    public func share(package id: String, hours: Double) throws -> (token: String, expires: Date) {
-        let token = Self.newToken(prefix: "vrs_"), expires = Date().addingTimeInterval(hours * 3600)
+    /// A read-only share of one package made by `owner`; returns its id, the token and its expiry.
+    public func share(package id: String, hours: Double, by owner: String) throws -> (id: String, token: String, expires: Date) {
+        let token = Self.newToken(prefix: "vrs_"), now = Date(), expires = now.addingTimeInterval(hours * 3600)
+        let shareID = Self.newShareID()
         try database.write { db in
-            try db.execute(sql: "INSERT INTO share (hash, packageId, expires) VALUES (?, ?, ?)",
-                           arguments: [Self.hash(token), id, expires.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO share (hash, packageId, expires, id, created, createdBy) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [Self.hash(token), id, expires.timeIntervalSince1970, shareID, now.timeIntervalSince1970, owner])
         }
-        return (token, expires)
+        return (shareID, token, expires)
+    }
+
+    /// A share link's public name: random, unrelated to its token.
+    static func newShareID() -> String {
+        "sh_" + String(newToken(prefix: "").prefix(16))
+    }
+
+    /// A share link as its owner sees it (never its token, which is not kept).
+    public struct Share: Sendable, Equatable {
+        public var id: String
+        /// nil for links made before their creation was recorded.
+        public var created: Date?
+        public var expires: Date
+        public var revoked: Bool
+        /// Openings of the viewer, the archive or the manifest through it.
+        public var uses: Int
+        public var lastUsed: Date?
+        /// The live session whose link it is, if any.
+        public var session: String?
+    }
+
+    public func shares(package id: String) throws -> [Share] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.id, s.created, s.expires, s.revoked, s.uses, s.lastUsed, l.id AS session
+                FROM share s LEFT JOIN liveSession l ON l.shareHash = s.hash
+                WHERE s.packageId = ? AND s.collectionId IS NULL ORDER BY s.created DESC, s.id
+                """, arguments: [id]).map { row in
+                Share(id: row["id"], created: (row["created"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                      expires: Date(timeIntervalSince1970: row["expires"]), revoked: row["revoked"], uses: row["uses"],
+                      lastUsed: (row["lastUsed"] as Double?).map(Date.init(timeIntervalSince1970:)), session: row["session"])
+            }
+        }
+    }
+
+    public func revokeShare(package id: String, share: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE id = ? AND packageId = ? AND collectionId IS NULL",
+                           arguments: [share, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func recordShareUse(token: String, counted: Bool) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE share SET lastUsed = ?, uses = uses + ? WHERE hash = ?",
+                           arguments: [Date().timeIntervalSince1970, counted ? 1 : 0, Self.hash(token)])
+        }
+    }
+
+    public func shareID(token: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT id FROM share WHERE hash = ?", arguments: [Self.hash(token)]) }
     }
 
     /// Whether a share token opens the package now: a link to this package, or to a collection

@@ -10,7 +10,8 @@ import Pipeline
 /// for one machine (one extension per resource). A PostgreSQL store for several workers on
 /// several machines would implement the same calls, `claimJob` with `SELECT … FOR UPDATE SKIP
 /// LOCKED` (here, SQLite's one-writer transaction makes the claim atomic).
-public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords, SessionRecords, ReturnRecords {
+public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRecords, PackageRecords, CollectionRecords, SessionRecords, ReturnRecords,
+                                AuditRecords {
     /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
 }
@@ -19,6 +20,8 @@ public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRec
 public protocol TokenRecords: Sendable {
     func createToken(role: ServiceStore.Role, name: String) throws -> String
     func caller(token: String) throws -> (id: String, role: ServiceStore.Role)?
+    /// The name given to the token whose id (hash) this is, for the audit trail.
+    func tokenName(id: String) throws -> String?
 }
 
 /// Studies as received: who sent each and when, and what it holds once inspected. A study carries
@@ -72,10 +75,18 @@ public protocol PackageRecords: Sendable {
     func packageOwners(_ id: String) throws -> [String]
     func packages(publishedBefore date: Date) throws -> [String]
     func removePackage(_ id: String, owner: String?) throws -> ServiceStore.Removal
-    func share(package id: String, hours: Double) throws -> (token: String, expires: Date)
+    func share(package id: String, hours: Double, by owner: String) throws -> (id: String, token: String, expires: Date)
     func shareOpens(token: String, package id: String) throws -> Bool
     func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)?
     func revokeShare(token: String) throws
+    /// The package's own share links (those of its live sessions included), newest first.
+    func shares(package id: String) throws -> [ServiceStore.Share]
+    /// Revokes one of the package's share links by its id; false when the package has no such link.
+    func revokeShare(package id: String, share: String) throws -> Bool
+    /// A request the share link admitted: its time, and one use more when `counted`.
+    func recordShareUse(token: String, counted: Bool) throws
+    /// The id of a share link (nil for an unknown token), for the audit trail.
+    func shareID(token: String) throws -> String?
 }
 
 /// A trainer's collections: packages with notes, opened by one share link.
@@ -371,6 +382,46 @@ public final class ServiceStore: ServiceRecords {
         migrator.registerMigration("v13-job-profile") { db in
             try db.alter(table: "job") { t in t.add(column: "profile", .text) }
         }
+        // Share links that their owners can list and revoke, and the audit trail (append-only:
+        // the database itself refuses to change or remove an event).
+        migrator.registerMigration("v14-audit-and-share-management") { db in
+            try db.alter(table: "share") { t in
+                t.add(column: "id", .text)
+                t.add(column: "created", .double)
+                t.add(column: "createdBy", .text)
+                t.add(column: "uses", .integer).notNull().defaults(to: 0)
+                t.add(column: "lastUsed", .double)
+            }
+            try db.execute(sql: "UPDATE share SET id = 'sh_' || substr(hash, 1, 16)")
+            try db.create(index: "shareById", on: "share", columns: ["id"], unique: true)
+            try db.create(index: "shareByPackage", on: "share", columns: ["packageId"])
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("time", .double).notNull()
+                t.column("actorKind", .text).notNull()
+                t.column("actorId", .text)
+                t.column("actorName", .text)
+                t.column("role", .text)
+                t.column("address", .text)
+                t.column("action", .text).notNull()
+                t.column("method", .text).notNull()
+                t.column("path", .text).notNull()
+                t.column("studyId", .text)
+                t.column("packageId", .text)
+                t.column("shareId", .text)
+                t.column("status", .integer).notNull()
+                t.column("detail", .text)
+            }
+            try db.create(index: "auditByTime", on: "audit", columns: ["time"])
+            try db.create(index: "auditByStudy", on: "audit", columns: ["studyId"])
+            try db.create(index: "auditByPackage", on: "audit", columns: ["packageId"])
+            for operation in ["UPDATE", "DELETE"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER audit\(operation.capitalized)Refused BEFORE \(operation) ON audit
+                    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
+                    """)
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -404,6 +455,10 @@ public final class ServiceStore: ServiceRecords {
                   let role = Role(rawValue: row["role"]) else { return nil }
             return (hash, role)
         }
+    }
+
+    public func tokenName(id: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT name FROM token WHERE hash = ?", arguments: [id]) }
     }
 
 }

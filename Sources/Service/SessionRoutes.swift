@@ -33,7 +33,7 @@ func addSessionRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
         do { manifest = try ReadPackage.manifest(store.folders.package(id)) } catch {
             throw HTTPError(.notFound, message: "package \(id) cannot be read: \(error)")
         }
-        let link = try store.share(package: id, hours: hours)
+        let link = try store.share(package: id, hours: hours, by: caller.id)
         let sessionId = "ses_" + randomHex(12), hostKey = randomHex(16)
         let session = LiveSession(id: sessionId, structures: manifest.structures.map(\.name))
         try hub.open(SessionHub.Entry(session: session, package: id, owner: caller.id, hostKeyHash: SessionHub.hash(hostKey),

@@ -259,13 +259,18 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         Task.detached {
             if case .success(let inspection) = await inspector.inspect(study: id, folders: folders) { saveSummary(of: inspection, study: id, store) }
         }
-        guard request.uri.queryParameters["process"].map(String.init) != "false" else {
-            return try encodedJSON(StudyAccepted(studyId: id), status: .created)
+        var answer: Response
+        if request.uri.queryParameters["process"].map(String.init) == "false" {
+            answer = try encodedJSON(StudyAccepted(studyId: id), status: .created)
+        } else {
+            let job = UUID().uuidString.lowercased()
+            try store.createJob(id: job, owner: caller.id, study: id, recipe: nil, profile: profile?.rawValue)
+            context.logger.info("job \(job) queued")
+            answer = try encodedJSON(StudyAccepted(jobId: job, studyId: id), status: .accepted)
         }
-        let job = UUID().uuidString.lowercased()
-        try store.createJob(id: job, owner: caller.id, study: id, recipe: nil, profile: profile?.rawValue)
-        context.logger.info("job \(job) queued")
-        return try encodedJSON(StudyAccepted(jobId: job, studyId: id), status: .accepted)
+        // Where the new study is (the audit trail reads it there too).
+        answer.headers[.location] = "/v1/studies/\(id)"
+        return answer
     }
 }
 

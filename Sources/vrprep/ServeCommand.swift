@@ -98,7 +98,22 @@ struct ServeCommand: AsyncParsableCommand {
             help: "The most one study received by DICOM may take on disk (MB); beyond, instances are refused and the study fails.")
     var dicomMaxStudyMB = 16384
 
+    @Option(name: .customLong("cors-origin"),
+            help: "An origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable; none by default: CORS closed).")
+    var corsOrigins: [String] = []
+
+    @Option(name: .customLong("max-failed-sign-ins"),
+            help: "Failed authentications one address may make in a minute; beyond, it is answered 429 with Retry-After.")
+    var maxFailedSignIns = 20
+
     func validate() throws {
+        for origin in corsOrigins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                  url.path.isEmpty, url.query == nil, !origin.hasSuffix("/") else {
+                throw ValidationError("--cors-origin '\(origin)' is not an origin such as https://planning.example.org (scheme, host, optional port; no path)")
+            }
+        }
+        guard (1...100_000).contains(maxFailedSignIns) else { throw ValidationError("--max-failed-sign-ins must be 1…100000") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         guard maxUploadMB > 0 else { throw ValidationError("--max-upload-mb must be more than 0") }
@@ -146,6 +161,8 @@ struct ServeCommand: AsyncParsableCommand {
         settings.retention = Retention(keepStudiesDays: keepStudies ? nil : keepStudiesDays, retainDays: retainDays)
         settings.minFreeBytes = Int64(minFreeMB) << 20
         settings.idleTimeoutSeconds = Int64(httpIdleSeconds)
+        settings.corsOrigins = corsOrigins
+        settings.authFailureLimit = maxFailedSignIns
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }
         settings.pipeline.softwareVersion = VRPrep.version
         if let dicomPort {

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from waiting import wait_until
 
 # How long a page may take to show what it was sent: three or four pages draw in software GL on
 # two cores (and a CI machine may be busier still).
@@ -66,7 +67,7 @@ def main() -> None:
             page.on("pageerror", lambda e: result["console"].append(f"{name} pageerror: {e}"))
             url = f"{args.base}{args.join}&name={name}&lang={lang}" + (f"&hostKey={args.host_key}" if host else "")
             page.goto(url)
-            page.wait_for_function("document.body.dataset.session === 'joined' && document.body.dataset.scene === 'ready'", timeout=60_000)
+            wait_until(page, "document.body.dataset.session === 'joined' && document.body.dataset.scene === 'ready'", timeout=60_000)
             return page
 
         step("opening the host's and the participants' pages")
@@ -104,13 +105,13 @@ def main() -> None:
         target = start["target"]
         host.evaluate(f"window.vrprepSession.addDistance({json.dumps(target)}, {json.dumps([target[0] + 0.06, target[1] + 0.08, target[2]])}, 'margin')")
         for page in (host, first, second):
-            page.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
+            wait_until(page, "document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
         result["annotationTexts"] = [p.inner_text("#annotations") for p in (host, first, second)]
         second.screenshot(path=str(args.shots / "03-participant-es-annotation.png"))
         step("refusing a participant's camera")
         # A participant tries to move everyone: refused, and nobody moves.
         first.evaluate("window.vrprepSession.send({type: 'camera', position: [1, 1, 1], target: [0, 0, 0], up: [0, 1, 0], fov: 40})")
-        first.wait_for_function("document.body.dataset.refused !== undefined", timeout=WAIT_MS)
+        wait_until(first, "document.body.dataset.refused !== undefined", timeout=WAIT_MS)
         time.sleep(0.5)
         result["refused"] = first.evaluate("document.body.dataset.refused")
         result["refusedText"] = first.inner_text("#sessionMessage")
@@ -118,7 +119,7 @@ def main() -> None:
         step("the late joiner's snapshot")
         # A late joiner: the camera and the annotation from its snapshot.
         late = open_page("Tanaka", lang="ja")
-        late.wait_for_function("document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
+        wait_until(late, "document.getElementById('annotations').textContent.includes('100 mm')", timeout=WAIT_MS)
         time.sleep(0.3)
         result["late"] = {"camera": close_to(camera(late), wanted), "annotations": late.inner_text("#annotations"),
                           "participants": late.inner_text("#participants")}
@@ -127,11 +128,11 @@ def main() -> None:
         # A participant points at the model: the others see the ray end on it, with the name.
         # (From above the head, straight down: seen from the host's side view, it ends on the scalp.)
         first.evaluate(f"document.getElementById('pointing').checked = true; window.vrprepSession.showPointer({json.dumps([target[0], target[1] + 0.4, target[2]])}, [0, -1, 0])")
-        host.wait_for_function("(JSON.parse(document.body.dataset.pointers || '[]')).some(p => p.name === 'Lima')", timeout=WAIT_MS)
+        wait_until(host, "(JSON.parse(document.body.dataset.pointers || '[]')).some(p => p.name === 'Lima')", timeout=WAIT_MS)
         # (Read at once: a pointer not moved for 5 s fades, and software GL draws few frames a second.)
-        seen = host.wait_for_function("""() => {
+        seen = wait_until(host, """() => {
             const tags = [...document.querySelectorAll('.tag')].filter(t => t.style.display === 'block').map(t => t.textContent);
-            return tags.includes('Lima') ? { tags: tags, pointers: JSON.parse(document.body.dataset.pointers) } : null; }""", timeout=WAIT_MS).json_value()
+            return tags.includes('Lima') ? { tags: tags, pointers: JSON.parse(document.body.dataset.pointers) } : null; }""", timeout=WAIT_MS)
         pointer = next(p for p in seen["pointers"] if p["name"] == "Lima")
         result["pointer"] = {"name": pointer["name"], "endFromOriginMM": 1000 * (target[1] + 0.4 - pointer["end"][1]), "tag": seen["tags"]}
         step("showing a headset's head")
@@ -145,13 +146,13 @@ def main() -> None:
         norm = math.dist(right, [0, 0, 0])
         head = [t + 0.2 * r / norm + 0.15 * v for t, r, v in zip(wanted["target"], right, view)]
         second.evaluate(f"window.vrprepSession.send({{type: 'avatar', position: {json.dumps(head)}, orientation: [0, 0.38268343, 0, 0.92387953]}})")
-        host.wait_for_function("(JSON.parse(document.body.dataset.avatars || '[]')).some(p => p.name === 'Reyes')", timeout=WAIT_MS)
+        wait_until(host, "(JSON.parse(document.body.dataset.avatars || '[]')).some(p => p.name === 'Reyes')", timeout=WAIT_MS)
         result["avatars"] = [a["name"] for a in json.loads(host.evaluate("document.body.dataset.avatars"))]
         host.screenshot(path=str(args.shots / "05-host-sees-pointer-and-head.png"))
         step("showing a raised hand")
         # A participant raises a hand: the host's list shows it.
         second.click("#hand")
-        host.wait_for_function("document.getElementById('participants').textContent.includes('hand raised')", timeout=WAIT_MS)
+        wait_until(host, "document.getElementById('participants').textContent.includes('hand raised')", timeout=WAIT_MS)
         result["hand"] = [line for line in host.inner_text("#participants").splitlines() if "hand raised" in line]
         step("marking and removing a point")
         # A participant marks a labelled point by a click on the model: every page lists it; the
@@ -161,11 +162,11 @@ def main() -> None:
         box = second.locator("#scene").bounding_box()
         second.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         for page in (host, first, second, late):
-            page.wait_for_function("document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
+            wait_until(page, "document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
         result["pointAnnotation"] = [a for a in json.loads(host.evaluate("document.body.dataset.annotations")) if a["text"] == "sutura"]
         host.click("#annotations li:has-text('sutura') button.remove")
         for page in (host, first, second, late):
-            page.wait_for_function("!document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
+            wait_until(page, "!document.getElementById('annotations').textContent.includes('sutura')", timeout=WAIT_MS)
         result["afterRemoval"] = [p.inner_text("#annotations") for p in (host, first, second, late)]
         step("hiding a structure and clipping")
         # The host hides a structure and cuts across its view: every page does the same.
@@ -173,13 +174,13 @@ def main() -> None:
         structure = host.evaluate("[...document.querySelectorAll('#structures input[type=checkbox]')].pop().dataset.structure")
         host.click(f"#structures input[type=checkbox][data-structure='{structure}']")
         for page in (first, second, late):
-            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
+            wait_until(page, f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
         time.sleep(0.5)
         first.screenshot(path=str(args.shots / "06-participant-pt-hidden.png"))
         host.evaluate("window.vrprepSession.clip(true, 0)")
         for page in (first, second, late):
-            page.wait_for_function("document.body.dataset.clip && document.body.dataset.clip !== 'null'", timeout=WAIT_MS)
-            page.wait_for_function(f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
+            wait_until(page, "document.body.dataset.clip && document.body.dataset.clip !== 'null'", timeout=WAIT_MS)
+            wait_until(page, f"!document.querySelector('#structures input[data-structure=\"{structure}\"]').checked", timeout=WAIT_MS)
         result["clip"] = [json.loads(p.evaluate("document.body.dataset.clip")) for p in (host, first, second, late)]
         result["hidden"] = {"structure": structure, "checked": [p.evaluate(f"document.querySelector('#structures input[data-structure=\"{structure}\"]').checked") for p in (first, second, late)]}
         time.sleep(0.5)
@@ -194,7 +195,7 @@ def main() -> None:
                                         headers={"Authorization": f"Bearer {args.owner_token}"})
         result["endStatus"] = urllib.request.urlopen(ending).status
         for page in (host, first, second, late):
-            page.wait_for_function("document.body.dataset.session === 'ended'", timeout=WAIT_MS)
+            wait_until(page, "document.body.dataset.session === 'ended'", timeout=WAIT_MS)
             result["endedTexts"].append(page.inner_text("#sessionMessage"))
         late.screenshot(path=str(args.shots / "08-ended-ja.png"))
         browser.close()

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from waiting import wait_until
 
 REVERSE = """() => {
   let found = null;
@@ -68,7 +69,7 @@ def main() -> None:
         console = []
         page.on("pageerror", lambda e: console.append(str(e)))
         page.goto(args.url)
-        page.wait_for_function("document.body.dataset.level === 'full' && document.getElementById('status').textContent.length > 0", timeout=120_000)
+        wait_until(page, "document.body.dataset.level === 'full' && document.getElementById('status').textContent.length > 0", timeout=120_000)
         canvas = page.locator("#scene")
 
         def shot(name: str):

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from waiting import wait_until
 
 
 def api(base: str, token: str, path: str) -> dict:
@@ -67,13 +68,13 @@ def main() -> None:
         page.set_input_files("#folder", str(args.folder))
         page.wait_for_selector("#studies button.openStudy", timeout=120_000)
         page.set_input_files("#file", str(args.zip))
-        page.wait_for_function("document.querySelectorAll('#studies button.openStudy').length === 2", timeout=120_000)
+        wait_until(page, "document.querySelectorAll('#studies button.openStudy').length === 2", timeout=120_000)
         result["studies"] = len(api(args.base, args.token, "/v1/studies")["studies"])
         # Each study is read in the background: the list then says what it holds.
-        page.wait_for_function("document.getElementById('studies').textContent.split('CT 256×256×108').length === 3", timeout=60_000)
+        wait_until(page, "document.getElementById('studies').textContent.split('CT 256×256×108').length === 3", timeout=60_000)
         shot("02-study-uploaded")
         page.click("#studies button.openStudy")
-        page.wait_for_function("document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
+        wait_until(page, "document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
                                timeout=120_000)
         shot("03-study-open")
         study = api(args.base, args.token, "/v1/studies")["studies"][0]["id"]
@@ -97,20 +98,20 @@ def main() -> None:
                 page.mouse.wheel(0, 100 if steps > 0 else -100)
                 page.wait_for_timeout(60)
             caption = f"{voxel[2] + 1} / {series['dimensions'][2]}"
-            page.wait_for_function(f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
+            wait_until(page, f"document.getElementById('caption-axial').textContent.endsWith({json.dumps(caption)})", timeout=30_000)
             # At rest, the exact image replaces the one shown while scrolling.
-            page.wait_for_function("document.body.dataset.exactViews === '3'", timeout=30_000)
+            wait_until(page, "document.body.dataset.exactViews === '3'", timeout=30_000)
             page.remove_listener("request", listen)
             result.setdefault("scrollRequests", []).extend(
                 {"index": int(u.split("/slices/axial/")[1].split("?")[0]), "webp": "format=webp" in u} for u in asked)
             shot(name)
             box = axial.bounding_box()
             page.mouse.click(box["x"] + (column + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"])
-            page.wait_for_function("document.getElementById('readout').textContent.length > 0")
+            wait_until(page, "document.getElementById('readout').textContent.length > 0")
 
         seed_in_lesion("04-lesion-slice")
         page.click("#grow")
-        page.wait_for_function("document.body.dataset.preview !== undefined", timeout=120_000)
+        wait_until(page, "document.body.dataset.preview !== undefined", timeout=120_000)
         page.wait_for_timeout(500)
         shot("05-preview")
         result["preview"] = page.evaluate("document.body.dataset.preview")
@@ -123,7 +124,7 @@ def main() -> None:
         page.select_option("#tool", "distance")
         page.mouse.click(*at(0, 0))
         page.mouse.click(*at(20, 0))
-        page.wait_for_function("document.body.dataset.distance !== undefined")
+        wait_until(page, "document.body.dataset.distance !== undefined")
         result["distanceMM"] = float(page.evaluate("document.body.dataset.distance"))
         page.select_option("#tool", "values")
         page.mouse.move(*at(-3, -3))
@@ -131,7 +132,7 @@ def main() -> None:
         page.mouse.move(*at(0, 0), steps=4)
         page.mouse.move(*at(3, 3), steps=4)
         page.mouse.up()
-        page.wait_for_function("document.body.dataset.regionMean !== undefined")
+        wait_until(page, "document.body.dataset.regionMean !== undefined")
         result["regionMean"] = float(page.evaluate("document.body.dataset.regionMean"))
         result["rectangle"] = [int(v) for v in page.evaluate("document.body.dataset.rectangle").split(",")]
         result["aimed"] = [column - 3, row - 3, column + 3, row + 3]
@@ -159,13 +160,13 @@ def main() -> None:
         # A reader in Japan grows the lesion with an expected radius far too small: the preset's
         # note (its leak guard) reads in Japanese.
         page.click("#studies button.openStudy")
-        page.wait_for_function("document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
+        wait_until(page, "document.getElementById('caption-axial') && document.getElementById('caption-axial').textContent.length > 0",
                                timeout=120_000)
         seed_in_lesion("09-japanese-lesion-slice")
         page.evaluate("(() => { const r = document.getElementById('radius'); r.value = '3'; r.oninput(); })()")
         earlier = result["preview"]
         page.click("#grow")
-        page.wait_for_function(f"document.body.dataset.preview !== undefined && document.body.dataset.preview !== {json.dumps(earlier)}",
+        wait_until(page, f"document.body.dataset.preview !== undefined && document.body.dataset.preview !== {json.dumps(earlier)}",
                                timeout=120_000)
         page.wait_for_timeout(300)
         shot("10-japanese-note")
@@ -175,7 +176,7 @@ def main() -> None:
         box = axial.bounding_box()
         page.mouse.click(box["x"] + 4, box["y"] + 4)
         page.click("#grow")
-        page.wait_for_function("document.getElementById('message').textContent.length > 0", timeout=120_000)
+        wait_until(page, "document.getElementById('message').textContent.length > 0", timeout=120_000)
         shot("11-japanese-refusal")
         result["japaneseRefusal"] = page.inner_text("#message")
         # Vessels with the window and the volume limit set by their sliders (10…100 HU: brain, 5 mL).
@@ -188,7 +189,7 @@ def main() -> None:
         for _ in range(3):
             before = page.evaluate("document.body.dataset.seeds")
             page.mouse.click(*lesion)
-            page.wait_for_function(f"document.body.dataset.seeds !== {json.dumps(before)}")
+            wait_until(page, f"document.body.dataset.seeds !== {json.dumps(before)}")
             counts.append(page.evaluate("document.body.dataset.seeds"))
         result["seedCounts"] = counts
         page.evaluate("""(() => {
@@ -202,7 +203,7 @@ def main() -> None:
         with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/previews")) as sent:
             page.click("#grow")
         result["vesselRecipe"] = json.loads(sent.value.post_data)
-        page.wait_for_function(f"document.body.dataset.preview !== {json.dumps(earlier)}", timeout=120_000)
+        wait_until(page, f"document.body.dataset.preview !== {json.dumps(earlier)}", timeout=120_000)
         page.wait_for_timeout(300)
         shot("12-japanese-vessel-sliders")
         result["vesselPreviewText"] = page.inner_text("#result")

@@ -138,7 +138,7 @@ extension ServiceTests {
         try FileManager.default.createDirectory(at: store.folders.package("p"), withIntermediateDirectories: true)
         try Data("zip".utf8).write(to: store.folders.archive("p"))
         try store.addPackage(id: "p", owner: "o", job: "j")
-        let share = try store.share(package: "p", hours: 24)
+        let share = try store.share(package: "p", hours: 24, by: "test")
         #expect(Retention(retainDays: 30).sweep(store) == 0)
         #expect(Retention(retainDays: 30).sweep(store, now: Date().addingTimeInterval(31 * 86400)) == 1)
         #expect(try store.packageOwners("p").isEmpty && !(try store.shareOpens(token: share.token, package: "p")))

@@ -88,7 +88,7 @@ extension ServiceTests {
 
             // Refused at the upgrade: no share link; the share link of another package.
             try service.store.addPackage(id: "another-package", owner: owner, job: "none")
-            let otherShare = try service.store.share(package: "another-package", hours: 1).token
+            let otherShare = try service.store.share(package: "another-package", hours: 1, by: "test").token
             #expect(try await service.request("GET", "/v1/sessions/\(session.id)/ws?name=x").0 == 401)
             #expect(try await service.request("GET", "/v1/sessions/\(session.id)/ws?name=x&share=\(otherShare)").0 == 403)
             let refusedClient = Client("\(ws)/v1/sessions/\(session.id)/ws?name=x&share=\(otherShare)")
@@ -209,7 +209,7 @@ extension ServiceTests {
             #expect(await host.frames.wait(for: "annotation"))
             let live = try #require(service.sessions.entry(session.id)).session.snapshot
             // A session that a crash left open (only its record and its link): ended at the next start, its link revoked.
-            let crashedLink = try service.store.share(package: package, hours: 1)
+            let crashedLink = try service.store.share(package: package, hours: 1, by: "test")
             let crashed = ServiceStore.SessionRecord(id: "ses_crashed", packageID: package, owner: "someone else",
                                                      title: "left open", created: Date(), expires: Date().addingTimeInterval(3600),
                                                      shareHash: ServiceStore.hash(crashedLink.token))

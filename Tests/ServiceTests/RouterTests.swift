@@ -232,7 +232,7 @@ import VolumeCore
         try await Self.withRouter { client, store in
             let owner = try store.createToken(role: .submitter, name: "a")
             try store.addPackage(id: "pkg-v", owner: try #require(try store.caller(token: owner)).id, job: "job-v")
-            let share = try store.share(package: "pkg-v", hours: 1).token
+            let share = try store.share(package: "pkg-v", hours: 1, by: "test").token
             try await client.execute(uri: "/view/pkg-v?share=\(share)&lang=ja", method: .get) { response in
                 let page = String(buffer: response.body)
                 #expect(response.headers[.contentLanguage] == "ja" && page.contains(#"<html lang="ja">"#) && page.contains("読み込み中…"))

@@ -68,9 +68,11 @@ extension Language {
         chosen(query: request.uri.queryParameters["lang"].map(String.init), acceptLanguage: request.headers[.acceptLanguage])
     }
 
-    /// A page in this language, said so in its headers (and that it varies with Accept-Language).
+    /// A page in this language, said so in its headers (and that it varies with Accept-Language),
+    /// with the policy that allows its own inline scripts and styles and nothing else inline.
     func htmlResponse(_ html: String, cacheControl: String? = nil) -> Response {
-        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .contentLanguage: rawValue, .vary: "Accept-Language"]
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .contentLanguage: rawValue, .vary: "Accept-Language",
+                                   .contentSecurityPolicy: ResponsePolicy.htmlPolicy(for: html)]
         if let cacheControl { headers[.cacheControl] = cacheControl }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
