@@ -2,6 +2,7 @@ import DICOM
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import LiveSessions
 import Logging
@@ -44,6 +45,8 @@ public struct ServiceServer: Sendable {
         /// answered 429 until the oldest leaves the window.
         public var authFailureLimit = 20
         public var authFailureWindowSeconds = 60.0
+        /// HTTPS (and WebSocket over TLS) on `port` instead of plain HTTP, when set.
+        public var tls: TLSFiles?
 
         public init(data: URL) {
             self.data = data
@@ -93,6 +96,8 @@ public struct ServiceServer: Sendable {
     /// Runs until SIGTERM/SIGINT or `stopper.stop()`: requeues interrupted jobs, starts the
     /// workers, serves. `onRunning(port)` is called once the server listens.
     public func run(stopper: Stopper? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // Checked before anything starts: a weak or broken TLS setting is refused, never served.
+        let tls = try settings.tls.map { try ServiceTLS.check($0) }
         _ = try store.requeueInterrupted()
         // Sessions are in memory: those a stop or a crash interrupted have ended, and say so.
         _ = try store.endInterruptedSessions(reason: "the service restarted")
@@ -125,26 +130,27 @@ public struct ServiceServer: Sendable {
         if let intake, let error = intake.error {
             throw DicomReceiver.Failure(description: "cannot take DICOM on port \(intake.settings.port): \(error)")
         }
+        let http = HTTPServerBuilder { [sessions, store, settings] responder in
+            GuardedUpgradeChannel(inner: HTTP1WebSocketUpgradeChannel(
+                responder: responder,
+                configuration: .init(http1: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds)), ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
+            // A live session's WebSocket, when its share link (and host key) admit it; anything
+            // else goes on to the router, whose route for the same path says why not.
+            guard let path = request.path, path.hasPrefix("/v1/sessions/"), let parts = URLComponents(string: path),
+                  case let pieces = parts.path.split(separator: "/"), pieces.count == 4, pieces[3] == "ws" else { return .dontUpgrade }
+            let query = Dictionary((parts.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+            guard case .admitted(let entry, let name, let host) = sessions.admit(
+                id: String(pieces[2]), query: query, store: store) else {
+                return .dontUpgrade
+            }
+            return .upgrade([:]) { inbound, outbound, _ in
+                await SessionHub.serve(entry.session, name: name, host: host, inbound: inbound, outbound: outbound, logger: logger)
+            }
+            }, firstHead: .seconds(settings.idleTimeoutSeconds))
+        }
         let app = Application(
             router: makeRouter(),
-            server: HTTPServerBuilder { [sessions, store, settings] responder in
-                GuardedUpgradeChannel(inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder,
-                    configuration: .init(http1: .init(idleTimeout: .seconds(settings.idleTimeoutSeconds)), ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
-                // A live session's WebSocket, when its share link (and host key) admit it; anything
-                // else goes on to the router, whose route for the same path says why not.
-                guard let path = request.path, path.hasPrefix("/v1/sessions/"), let parts = URLComponents(string: path),
-                      case let pieces = parts.path.split(separator: "/"), pieces.count == 4, pieces[3] == "ws" else { return .dontUpgrade }
-                let query = Dictionary((parts.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
-                guard case .admitted(let entry, let name, let host) = sessions.admit(
-                    id: String(pieces[2]), query: query, store: store) else {
-                    return .dontUpgrade
-                }
-                return .upgrade([:]) { inbound, outbound, _ in
-                    await SessionHub.serve(entry.session, name: name, host: host, inbound: inbound, outbound: outbound, logger: logger)
-                }
-                }, firstHead: .seconds(settings.idleTimeoutSeconds))
-            },
+            server: try tls.map { try .tls(http, tlsConfiguration: $0.configuration) } ?? http,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vrprep"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: {
@@ -180,7 +186,7 @@ public struct ServiceServer: Sendable {
         let fileIO = FileIO()
         // Before every route (a middleware applies to the routes added after it): headers and
         // throttling outermost, then the audit trail.
-        router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: false))
+        router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: settings.tls != nil))
         router.add(middleware: AuditTrail(store: store))
         addSystemRoutes(router, store, settings)
         addStudyRoutes(router, store, settings, studyWorkers)

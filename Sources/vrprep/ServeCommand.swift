@@ -98,6 +98,13 @@ struct ServeCommand: AsyncParsableCommand {
             help: "The most one study received by DICOM may take on disk (MB); beyond, instances are refused and the study fails.")
     var dicomMaxStudyMB = 16384
 
+    @Option(name: .customLong("tls-cert"),
+            help: "Serve HTTPS (and WebSocket over TLS) with this certificate (PEM, the chain after it); with --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The certificate's private key (PEM, without a passphrase).")
+    var tlsKey: String?
+
     @Option(name: .customLong("cors-origin"),
             help: "An origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable; none by default: CORS closed).")
     var corsOrigins: [String] = []
@@ -107,6 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxFailedSignIns = 20
 
     func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         for origin in corsOrigins {
             guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
                   url.path.isEmpty, url.query == nil, !origin.hasSuffix("/") else {
@@ -162,6 +170,9 @@ struct ServeCommand: AsyncParsableCommand {
         settings.minFreeBytes = Int64(minFreeMB) << 20
         settings.idleTimeoutSeconds = Int64(httpIdleSeconds)
         settings.corsOrigins = corsOrigins
+        if let tlsCert, let tlsKey {
+            settings.tls = TLSFiles(certificate: URL(fileURLWithPath: tlsCert), key: URL(fileURLWithPath: tlsKey))
+        }
         settings.authFailureLimit = maxFailedSignIns
         settings.pipeline.shaders = shaders.map { URL(fileURLWithPath: $0) }
         settings.pipeline.softwareVersion = VRPrep.version
@@ -184,10 +195,12 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("\(data): cannot open the service's data: \(error)")
         }
-        let dicomSettings = settings.dicom
+        let dicomSettings = settings.dicom, tls = settings.tls != nil
         do {
             try await server.run { port in
-                var line = "vrprep service listening on http://\(host):\(port) (data \(data))\n"
+                // Which ports are encrypted, said at once.
+                var line = tls ? "vrprep service listening on https://\(host):\(port) (encrypted: TLS 1.2/1.3; data \(data))\n"
+                    : "vrprep service listening on http://\(host):\(port) (not encrypted: --tls-cert and --tls-key serve HTTPS; data \(data))\n"
                 if let dicom = dicomSettings {
                     let peers = (try? server.store.dicomPeers().count) ?? 0
                     line += "DICOM C-STORE: AE title \(dicom.aeTitle) on port \(dicom.port); calling AEs allowed: "
