@@ -22,6 +22,7 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,8 +90,21 @@ constexpr auto socketOf = &TransportSocket::getSocket;
 struct Greeting {
     int socket = -1;
     std::vector<unsigned char> pdu;
+    // On a TLS port: the connection whose handshake the greeter made (it owns the socket).
+    std::unique_ptr<DcmTransportConnection> secure;
     // Whether DCMTK made a connection of the socket (and so owns it, closing it when dropped).
     bool taken = false;
+
+    // Closes the connection unless DCMTK has taken it.
+    void release() {
+        if (taken) return;
+        if (secure) {
+            secure.reset();  // closes the TLS session and the socket
+        } else if (socket >= 0) {
+            close(socket);
+        }
+        socket = -1;
+    }
 };
 thread_local Greeting *pendingGreeting = nullptr;
 
@@ -133,6 +147,45 @@ private:
     size_t offset = 0;
 };
 
+// The same over TLS: the greeter made the handshake and read the request through the TLS
+// session; DCMTK gets that session (its handshake done) with the request's bytes in front.
+class GreetedTLSConnection : public DcmTransportConnection {
+public:
+    GreetedTLSConnection(DcmNativeSocketType socket, std::unique_ptr<DcmTransportConnection> &&session, std::vector<unsigned char> &&pdu)
+        : DcmTransportConnection(socket), inner(std::move(session)), head(std::move(pdu)) {}
+
+    // The handshake was made by the greeter, against its deadline.
+    OFCondition serverSideHandshake() override { return EC_Normal; }
+    OFCondition clientSideHandshake() override { return inner->clientSideHandshake(); }
+    OFCondition renegotiate(const char *suite) override { return inner->renegotiate(suite); }
+    ssize_t read(void *buffer, size_t count) override {
+        if (offset < head.size()) {
+            const size_t n = std::min(count, head.size() - offset);
+            std::memcpy(buffer, head.data() + offset, n);
+            offset += n;
+            if (offset == head.size()) {
+                std::vector<unsigned char>().swap(head);
+                offset = 0;
+            }
+            return static_cast<ssize_t>(n);
+        }
+        return inner->read(buffer, count);
+    }
+    ssize_t write(void *buffer, size_t count) override { return inner->write(buffer, count); }
+    void close() override { inner->close(); }
+    void closeTransportConnection() override { inner->closeTransportConnection(); }
+    unsigned long getPeerCertificateLength() override { return inner->getPeerCertificateLength(); }
+    unsigned long getPeerCertificate(void *buffer, unsigned long length) override { return inner->getPeerCertificate(buffer, length); }
+    OFBool networkDataAvailable(int timeout) override { return offset < head.size() || inner->networkDataAvailable(timeout); }
+    OFBool isTransparentConnection() override { return OFFalse; }
+    OFString &dumpConnectionParameters(OFString &text) override { return inner->dumpConnectionParameters(text); }
+
+private:
+    std::unique_ptr<DcmTransportConnection> inner;
+    std::vector<unsigned char> head;
+    size_t offset = 0;
+};
+
 // Makes the greeted connection of the socket this thread's greeting names; others as DCMTK does.
 class GreetingLayer : public DcmTransportLayer {
 public:
@@ -143,6 +196,7 @@ public:
         // DCMTK closes the socket itself when this returns NULL: either way it is no longer ours.
         greeting->taken = true;
         try {
+            if (greeting->secure) return new GreetedTLSConnection(socket, std::move(greeting->secure), std::move(greeting->pdu));
             return new GreetedConnection(socket, std::move(greeting->pdu));
         } catch (...) {
             return nullptr;
@@ -167,6 +221,9 @@ public:
     int acseTimeout = 10;
     int dimseTimeout = 60;
     size_t maxPendingPerAddress = 16;
+    // DICOM TLS (dcmtls over OpenSSL), when the port is secure: every connection's handshake is
+    // made by its greeter, against the ACSE deadline, before the request is read.
+    std::unique_ptr<DcmTLSTransportLayer> tls;
     std::atomic<bool> stopping{false};
     std::atomic<bool> listening{false};
     std::atomic<uint64_t> associations{0};
@@ -326,7 +383,8 @@ private:
 
     bool admit(int socket, const std::string &from, const DcmSharedSCPConfig &shared);
     void greet(int socket, const DcmSharedSCPConfig &shared);
-    bool readAssociateRQ(int socket, std::vector<unsigned char> &pdu);
+    bool readAssociateRQ(Greeting &greeting);
+    bool handshake(Greeting &greeting);
     void associate(Greeting &greeting, const DcmSharedSCPConfig &shared);
     void reapGreeters(bool all);
 };
@@ -444,38 +502,67 @@ void Pool::greet(int socket, const DcmSharedSCPConfig &shared) {
     Greeting greeting;
     greeting.socket = socket;
     try {
-        if (!readAssociateRQ(socket, greeting.pdu)) {
-            close(socket);
+        if ((tls && !handshake(greeting)) || !readAssociateRQ(greeting)) {
+            greeting.release();
             return;
+        }
+        if (tls) {
+            // DCMTK waits with its own timeouts from here on.
+            timeval none{0, 0};
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+            setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
         }
         associate(greeting, shared);
     } catch (...) {
         // Nothing escapes a thread (out of memory, say): the connection is closed unless DCMTK
         // has taken it (then its association closes it).
-        if (!greeting.taken) close(socket);
+        greeting.release();
     }
 }
 
+// The TLS handshake of a connection to a secure port, within the ACSE timeout (the socket's own
+// timeouts bound each wait: a peer that says nothing, or speaks plain DICOM, is dropped); with a
+// CA given, the peer's certificate must be one it signed. False: no secure session.
+bool Pool::handshake(Greeting &greeting) {
+    timeval limit{acseTimeout, 0};
+    setsockopt(greeting.socket, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    setsockopt(greeting.socket, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    DcmTransportConnection *session = tls->createConnection(greeting.socket, OFTrue);
+    if (session == nullptr) return false;
+    greeting.secure.reset(session);
+    return session->serverSideHandshake().good();
+}
+
 // Reads one whole A-ASSOCIATE-RQ PDU (header included) before the ACSE timeout; false on a
-// timeout, a stop, a closed or broken connection, or anything that is not such a PDU.
-bool Pool::readAssociateRQ(int socket, std::vector<unsigned char> &pdu) {
+// timeout, a stop, a closed or broken connection, or anything that is not such a PDU. Over TLS,
+// through the greeter's session.
+bool Pool::readAssociateRQ(Greeting &greeting) {
     using Clock = std::chrono::steady_clock;
     const Clock::time_point deadline = Clock::now() + std::chrono::seconds(acseTimeout);
+    std::vector<unsigned char> &pdu = greeting.pdu;
     size_t need = 6, have = 0;
     pdu.resize(need);
     while (have < need) {
         if (stopping.load()) return false;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) return false;
-        pollfd ready{socket, POLLIN, 0};
-        const int polled = poll(&ready, 1, static_cast<int>(std::min<long long>(left, 200)));
-        if (polled < 0 && errno != EINTR) return false;
-        if (polled <= 0) continue;
-        const ssize_t n = recv(socket, pdu.data() + have, need - have, MSG_DONTWAIT);
-        if (n == 0) return false;
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-            return false;
+        ssize_t n;
+        if (greeting.secure) {
+            // Seconds: a stop is seen within one (the socket's timeout bounds a partial record).
+            if (!greeting.secure->networkDataAvailable(1)) continue;
+            n = greeting.secure->read(pdu.data() + have, need - have);
+            if (n <= 0) return false;
+        } else {
+            pollfd ready{greeting.socket, POLLIN, 0};
+            const int polled = poll(&ready, 1, static_cast<int>(std::min<long long>(left, 200)));
+            if (polled < 0 && errno != EINTR) return false;
+            if (polled <= 0) continue;
+            n = recv(greeting.socket, pdu.data() + have, need - have, MSG_DONTWAIT);
+            if (n == 0) return false;
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+                return false;
+            }
         }
         have += static_cast<size_t>(n);
         if (have == 6 && need == 6) {
@@ -510,7 +597,7 @@ void Pool::associate(Greeting &greeting, const DcmSharedSCPConfig &shared) {
     }
     if (!greeting.taken) {
         // DCMTK failed before making a connection of the socket (getpeername, socket options).
-        close(greeting.socket);
+        greeting.release();
         if (assoc != nullptr) ASC_destroyAssociation(&assoc);
         return;
     }
@@ -539,6 +626,43 @@ struct cdcm_scp {
     Pool pool;
 };
 
+namespace {
+
+// The secure transport connection profile of a TLS port: DICOM's non-downgrading BCP 195 profile
+// (TLS 1.2 or newer, ECDHE/DHE with AES-GCM, RSA certificates), the service's key and
+// certificate (which must match), and, with a CA, peers required to show a certificate it
+// signed. An error message, or empty.
+std::string makeTLS(Pool &pool, const cdcm_scp_settings *settings) {
+    if (settings->tls_certificate == nullptr || settings->tls_key == nullptr) return "DICOM TLS needs both a certificate and a key";
+    // OpenSSL is set up once per process (DCMTK's advice when several layers exist).
+    static std::once_flag initialized;
+    bool first = false;
+    std::call_once(initialized, [&first] { first = true; });
+    auto layer = std::make_unique<DcmTLSTransportLayer>(NET_ACCEPTOR, nullptr, first ? OFTrue : OFFalse);
+    OFCondition result = layer->setTLSProfile(TSP_Profile_BCP195_ND);
+    if (result.bad()) return std::string("DICOM TLS profile: ") + result.text();
+    if (settings->tls_ca != nullptr) {
+        result = layer->addTrustedCertificateFile(settings->tls_ca, DCF_Filetype_PEM);
+        if (result.bad()) return std::string("--dicom-tls-ca ") + settings->tls_ca + ": not a PEM certificate (" + result.text() + ")";
+        layer->setCertificateVerification(DCV_requireCertificate);
+    } else {
+        layer->setCertificateVerification(DCV_ignoreCertificate);
+    }
+    result = layer->setPrivateKeyFile(settings->tls_key, DCF_Filetype_PEM);
+    if (result.bad()) return std::string("--dicom-tls-key ") + settings->tls_key + ": not a PEM private key without a passphrase (" + result.text() + ")";
+    result = layer->setCertificateFile(settings->tls_certificate, DCF_Filetype_PEM);
+    if (result.bad()) return std::string("--dicom-tls-cert ") + settings->tls_certificate + ": not a PEM certificate (" + result.text() + ")";
+    if (!layer->checkPrivateKeyMatchesCertificate()) {
+        return std::string("--dicom-tls-key ") + settings->tls_key + " is not the private key of --dicom-tls-cert " + settings->tls_certificate;
+    }
+    result = layer->activateCipherSuites();
+    if (result.bad()) return std::string("DICOM TLS cipher suites: ") + result.text();
+    pool.tls = std::move(layer);
+    return std::string();
+}
+
+}  // namespace
+
 extern "C" {
 
 cdcm_status cdcm_scp_create(const cdcm_scp_settings *settings, cdcm_scp **out) {
@@ -557,6 +681,13 @@ cdcm_status cdcm_scp_create(const cdcm_scp_settings *settings, cdcm_scp **out) {
         pool.acseTimeout = static_cast<int>(std::min<uint32_t>(settings->acse_timeout_seconds, 86400));
         pool.dimseTimeout = static_cast<int>(std::min<uint32_t>(settings->dimse_timeout_seconds, 86400));
         pool.maxPendingPerAddress = settings->max_pending_per_address;
+        if (settings->tls_certificate != nullptr || settings->tls_key != nullptr) {
+            std::string failure = makeTLS(pool, settings);
+            if (!failure.empty()) {
+                delete scp;
+                return scpStatus(CDCM_ERROR, failure);
+            }
+        }
         pool.setMaxThreads(settings->max_associations == 0 ? 1 : settings->max_associations);
         DcmSCPConfig &config = pool.getConfig();
         config.setPort(settings->port);

@@ -3,10 +3,12 @@
 
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "dcmtk/dcmtls/tlsscu.h"
 
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -36,7 +38,18 @@ cdcm_status store(const cdcm_store_settings *settings, const char *const *files,
         fileClasses[i] = sopClass.c_str();
         classes[sopClass.c_str()] = syntax.c_str();
     }
-    DcmSCU scu;
+    const bool secure = settings->tls_ca != nullptr;
+    std::unique_ptr<DcmSCU> made(secure ? new DcmTLSSCU() : new DcmSCU());
+    DcmSCU &scu = *made;
+    if (secure) {
+        auto &tls = static_cast<DcmTLSSCU &>(scu);
+        tls.addTrustedCertFile(settings->tls_ca);
+        tls.setPeerCertVerification(DCV_requireCertificate);
+        // "": no passphrase (NULL would ask for one on standard input).
+        if (settings->tls_certificate != nullptr && settings->tls_key != nullptr) {
+            tls.enableAuthentication(settings->tls_key, settings->tls_certificate, "", DCF_Filetype_PEM, DCF_Filetype_PEM);
+        }
+    }
     scu.setAETitle(settings->calling_ae);
     scu.setPeerAETitle(settings->called_ae);
     scu.setPeerHostName(settings->host);
@@ -58,6 +71,11 @@ cdcm_status store(const cdcm_store_settings *settings, const char *const *files,
     }
     OFCondition condition = scu.initNetwork();
     if (condition.bad()) return storeStatus(CDCM_ERROR, std::string("network: ") + condition.text());
+    if (secure) {
+        // After initNetwork (DCMTK's order): TLS 1.2 or newer, AEAD suites only.
+        condition = static_cast<DcmTLSSCU &>(scu).setTLSProfile(TSP_Profile_BCP195_ND);
+        if (condition.bad()) return storeStatus(CDCM_ERROR, std::string("DICOM TLS profile: ") + condition.text());
+    }
     condition = scu.negotiateAssociation();
     if (condition.bad()) {
         return storeStatus(CDCM_ERROR, std::string("association with ") + settings->called_ae + " at " + settings->host + ":" +

@@ -1,6 +1,19 @@
 import CDCMTK
 import Foundation
 
+/// DICOM TLS (DCMTK's dcmtls over OpenSSL; PEM files): the certificate and key this end shows,
+/// and the CA whose certificates it requires of the other end (a receiver without one takes any
+/// TLS peer; a sender always checks the receiver against it).
+public struct DicomTLS: Sendable, Equatable {
+    public var certificate: URL
+    public var key: URL
+    public var ca: URL?
+
+    public init(certificate: URL, key: URL, ca: URL? = nil) {
+        (self.certificate, self.key, self.ca) = (certificate, key, ca)
+    }
+}
+
 /// A DICOM Storage SCP (DCMTK's dcmnet, one thread per association, up to `maxAssociations` at
 /// once): answers C-ECHO and takes C-STORE of CT and MR images (classic and enhanced, the common
 /// transfer syntaxes) and of segmentations made of them (SEG, Label Map SEG, RT Structure Set:
@@ -78,7 +91,7 @@ public final class DicomReceiver: @unchecked Sendable {
     private var failure: String?
 
     public init(port: Int, aeTitle: String, folder: URL, maxAssociations: Int = 8, acseTimeout: Int = 10,
-                dimseTimeout: Int = 60, maxPendingPerAddress: Int = 16) throws(Failure) {
+                dimseTimeout: Int = 60, maxPendingPerAddress: Int = 16, tls: DicomTLS? = nil) throws(Failure) {
         guard (1...65535).contains(port) else { throw Failure(description: "DICOM port \(port) is not 1…65535") }
         guard Self.isValidAETitle(aeTitle) else {
             throw Failure(description: "AE title '\(aeTitle)' must be 1…16 printable ASCII characters, without a backslash")
@@ -101,15 +114,16 @@ public final class DicomReceiver: @unchecked Sendable {
             throw Failure(description: "\(folder.path): cannot create the folder for received instances")
         }
         var handle: OpaquePointer?
-        let status = aeTitle.withCString { title in
-            folder.path.withCString { path in
-                var settings = cdcm_scp_settings(port: UInt16(port), ae_title: title, output_directory: path,
-                                                 max_associations: UInt16(maxAssociations),
-                                                 acse_timeout_seconds: UInt32(acseTimeout), dimse_timeout_seconds: UInt32(dimseTimeout),
-                                                 max_pending_per_address: UInt32(maxPendingPerAddress))
-                return cdcm_scp_create(&settings, &handle)
-            }
-        }
+        // C strings that live as long as the call (nil stays NULL).
+        let strings: [UnsafeMutablePointer<CChar>?] = [aeTitle, folder.path, tls?.certificate.path, tls?.key.path, tls?.ca?.path]
+            .map { $0.flatMap { strdup($0) } }
+        defer { strings.forEach { free($0) } }
+        var settings = cdcm_scp_settings(port: UInt16(port), ae_title: UnsafePointer(strings[0]), output_directory: UnsafePointer(strings[1]),
+                                         max_associations: UInt16(maxAssociations),
+                                         acse_timeout_seconds: UInt32(acseTimeout), dimse_timeout_seconds: UInt32(dimseTimeout),
+                                         max_pending_per_address: UInt32(maxPendingPerAddress),
+                                         tls_certificate: UnsafePointer(strings[2]), tls_key: UnsafePointer(strings[3]), tls_ca: UnsafePointer(strings[4]))
+        let status = cdcm_scp_create(&settings, &handle)
         guard status.code == CDCM_OK, let handle else {
             throw Failure(description: "cannot set up the DICOM receiver: \(Self.message(status))")
         }

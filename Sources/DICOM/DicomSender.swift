@@ -9,6 +9,9 @@ public struct DicomSender: Sendable {
     public var callingAE: String
     public var calledAE: String
     public var connectSeconds = 10, acseSeconds = 30, dimseSeconds = 120
+    /// Over DICOM TLS (BCP 195, TLS 1.2 or newer), showing `certificate` and requiring the
+    /// receiver's to be signed by `ca` (which must be given); nil: plain TCP.
+    public var tls: DicomTLS?
 
     public init(host: String, port: Int, callingAE: String, calledAE: String) {
         (self.host, self.port, self.callingAE, self.calledAE) = (host, port, callingAE, calledAE)
@@ -24,10 +27,14 @@ public struct DicomSender: Sendable {
     public func send(_ files: [URL]) throws(Failure) -> [UInt16] {
         guard !files.isEmpty else { return [] }
         guard (1...65535).contains(port) else { throw Failure(description: "port \(port) is not 1…65535") }
+        if let tls, tls.ca == nil { throw Failure(description: "sending over DICOM TLS needs a CA to check the receiver's certificate") }
         var settings = cdcm_store_settings()
         var statuses = [UInt16](repeating: 0xFFFF, count: files.count)
         let paths = files.map { strdup($0.path) }
         defer { paths.forEach { free($0) } }
+        let tlsPaths: [UnsafeMutablePointer<CChar>?] = [tls?.certificate.path, tls?.key.path, tls?.ca?.path].map { $0.flatMap { strdup($0) } }
+        defer { tlsPaths.forEach { free($0) } }
+        (settings.tls_certificate, settings.tls_key, settings.tls_ca) = (UnsafePointer(tlsPaths[0]), UnsafePointer(tlsPaths[1]), UnsafePointer(tlsPaths[2]))
         let status = host.withCString { host in
             callingAE.withCString { calling in
                 calledAE.withCString { called in

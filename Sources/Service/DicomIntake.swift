@@ -57,6 +57,9 @@ public final class DicomIntake: @unchecked Sendable {
         public var maxStudyBytes: Int64 = 16 << 30
         /// Instances are refused (0xA700) while the data folder's disk has less free space than this.
         public var minFreeBytes: Int64 = 512 << 20
+        /// DICOM TLS on the port (it then takes TLS only), with peers' certificates checked
+        /// against a CA when one is given.
+        public var tls: DicomTLS?
 
         public init(port: Int) {
             self.port = port
@@ -91,9 +94,11 @@ public final class DicomIntake: @unchecked Sendable {
         let incoming = store.folders.root.appendingPathComponent("dicom-incoming")
         // Files a stop left half written; the peer was not told they were stored.
         try? FileManager.default.removeItem(at: incoming)
+        if let tls = settings.tls { _ = try ServiceTLS.checkDicom(certificate: tls.certificate) }
         receiver = try DicomReceiver(port: settings.port, aeTitle: settings.aeTitle, folder: incoming,
                                      maxAssociations: settings.maxAssociations, acseTimeout: settings.acseTimeoutSeconds,
-                                     dimseTimeout: settings.dimseTimeoutSeconds, maxPendingPerAddress: settings.maxPendingPerAddress)
+                                     dimseTimeout: settings.dimseTimeoutSeconds, maxPendingPerAddress: settings.maxPendingPerAddress,
+                                     tls: settings.tls)
         // Studies being received when the service stopped: their idle time starts again.
         for study in try store.dicomStudiesBeingReceived() {
             let bytes = [folder(of: study), segmentationFolder(of: study)].reduce(Int64(0)) { sum, folder in

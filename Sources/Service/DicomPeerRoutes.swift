@@ -59,13 +59,19 @@ func addDicomPeerRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRe
         }
         if let target = object["returnTo"], !(target is NSNull) {
             // Where this peer's results go: a Storage SCP (its AE title, host and port).
-            guard let fields = target as? [String: Any], Set(fields.keys).isSubset(of: ["ae", "host", "port"]),
+            guard let fields = target as? [String: Any], Set(fields.keys).isSubset(of: ["ae", "host", "port", "tls"]),
                   let title = fields["ae"] as? String, DicomReceiver.isValidAETitle(title),
                   let host = fields["host"] as? String, isHostName(host),
-                  let port = fields["port"] as? Int, (1...65535).contains(port) else {
-                throw HTTPError(.badRequest, message: "returnTo must be {\"ae\": AE title, \"host\": a host name or address, \"port\": 1…65535}")
+                  let port = fields["port"] as? Int, (1...65535).contains(port),
+                  fields["tls"] == nil || fields["tls"] is Bool else {
+                throw HTTPError(.badRequest, message: "returnTo must be {\"ae\": AE title, \"host\": a host name or address, \"port\": 1…65535, \"tls\": true or false (optional)}")
             }
-            peer.returnTo = ServiceStore.ReturnTarget(ae: title, host: host, port: port)
+            let tls = fields["tls"] as? Bool ?? false
+            // Over TLS the service shows its DICOM certificate and checks the peer's against its CA.
+            if tls, settings.dicom?.tls?.ca == nil {
+                throw HTTPError(.badRequest, message: "returnTo.tls needs the service started with --dicom-tls-cert, --dicom-tls-key and --dicom-tls-ca")
+            }
+            peer.returnTo = ServiceStore.ReturnTarget(ae: title, host: host, port: port, tls: tls ? true : nil)
         }
         if let stow = object["stow"], !(stow is NSNull) {
             // A DICOMweb service's base URL (its /studies takes STOW-RS).

@@ -289,6 +289,7 @@ public enum OpenAPI {
                             ae: {type: string, maxLength: 16}
                             host: {type: string}
                             port: {type: integer, minimum: 1, maximum: 65535}
+                            tls: {type: boolean, description: 'The SCP takes DICOM TLS only: the service shows its --dicom-tls-cert and checks the SCP''s certificate against --dicom-tls-ca (needed).'}
                         stow: {type: string, description: 'A DICOMweb service (its base URL) the results go back to by STOW-RS, with or instead of returnTo.'}
               responses:
                 "201": {description: 'Added.'}

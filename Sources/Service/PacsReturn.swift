@@ -13,6 +13,9 @@ final class PacsReturner: @unchecked Sendable {
     let store: any ServiceRecords
     let callingAE: String
     let softwareVersion: String
+    /// The service's DICOM TLS (its certificate and the CA peers are checked against), for
+    /// targets that take TLS only.
+    let tls: DicomTLS?
     /// Seconds before the next attempt after the first, second, … failure; then it has failed.
     static let delays: [Double] = [5, 30, 120, 600]
     private let lock = NSLock()
@@ -20,8 +23,8 @@ final class PacsReturner: @unchecked Sendable {
     private var thread: Thread?
     private let logger = Logger(label: "vrprep.return")
 
-    init(store: any ServiceRecords, callingAE: String, softwareVersion: String) {
-        (self.store, self.callingAE, self.softwareVersion) = (store, callingAE, softwareVersion)
+    init(store: any ServiceRecords, callingAE: String, softwareVersion: String, tls: DicomTLS? = nil) {
+        (self.store, self.callingAE, self.softwareVersion, self.tls) = (store, callingAE, softwareVersion, tls)
     }
 
     func start() {
@@ -62,7 +65,14 @@ final class PacsReturner: @unchecked Sendable {
                                              formats: fromDicom ? [.stl] : [.seg, .stl], softwareVersion: softwareVersion, threads: 1)
             let files = report.files.map { URL(fileURLWithPath: $0.path) }
             if let scp = due.target.storeSCP {
-                try DicomSender(host: scp.host, port: scp.port, callingAE: callingAE, calledAE: scp.ae).send(files)
+                var sender = DicomSender(host: scp.host, port: scp.port, callingAE: callingAE, calledAE: scp.ae)
+                if due.target.tls == true {
+                    guard let tls, tls.ca != nil else {
+                        throw ServiceFailure("\(scp.ae) takes DICOM TLS only: start the service with --dicom-tls-cert, --dicom-tls-key and --dicom-tls-ca")
+                    }
+                    sender.tls = tls
+                }
+                try sender.send(files)
             }
             if let stow = due.target.stow.flatMap(URL.init(string:)) {
                 try StowClient(base: stow).store(files)
@@ -83,7 +93,7 @@ final class PacsReturner: @unchecked Sendable {
     private func audit(_ due: ServiceStore.JobReturn, study: String?, status: Int, detail: String) {
         let target = [due.target.ae.map { "\($0)@\(due.target.host ?? ""):\(due.target.port ?? 0)" }, due.target.stow].compactMap { $0 }
         try? store.appendAudit(ServiceStore.AuditEvent(
-            actorKind: .service, actorID: callingAE, action: Audit.dicomReturn.name, method: due.target.ae == nil ? "STOW-RS" : "C-STORE",
+            actorKind: .service, actorID: callingAE, action: Audit.dicomReturn.name, method: due.target.ae == nil ? "STOW-RS" : due.target.tls == true ? "C-STORE over TLS" : "C-STORE",
             path: target.joined(separator: ", "), study: study, status: status, detail: "job \(due.job): \(detail)"))
     }
 }

@@ -110,7 +110,7 @@ public struct ServiceServer: Sendable {
         defer { runner.stop() }
         // Results going back to the hospitals' PACS (peers with a returnTo), as the service's AE title.
         let returner = PacsReturner(store: store, callingAE: settings.dicom?.aeTitle ?? "VRPREP",
-                                    softwareVersion: settings.pipeline.softwareVersion)
+                                    softwareVersion: settings.pipeline.softwareVersion, tls: settings.dicom?.tls)
         returner.start()
         defer { returner.stop() }
         defer { studyWorkers.closeAll() }

@@ -24,9 +24,11 @@ extension ServiceStore {
         public var host: String?
         public var port: Int?
         public var stow: String?
+        /// The Storage SCP takes DICOM TLS only (true), else plain TCP.
+        public var tls: Bool?
 
-        public init(ae: String? = nil, host: String? = nil, port: Int? = nil, stow: String? = nil) {
-            (self.ae, self.host, self.port, self.stow) = (ae, host, port, stow)
+        public init(ae: String? = nil, host: String? = nil, port: Int? = nil, stow: String? = nil, tls: Bool? = nil) {
+            (self.ae, self.host, self.port, self.stow, self.tls) = (ae, host, port, stow, tls)
         }
 
         /// The Storage SCP, when there is one.
@@ -53,9 +55,9 @@ extension ServiceStore {
     public func scheduleReturn(job: String, to target: ReturnTarget) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO jobReturn (jobId, ae, host, port, stow, state, instances, error, attempts, next)
-                VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?)
-                """, arguments: [job, target.ae, target.host, target.port, target.stow, Date().timeIntervalSince1970])
+                INSERT OR REPLACE INTO jobReturn (jobId, ae, host, port, stow, tls, state, instances, error, attempts, next)
+                VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?)
+                """, arguments: [job, target.ae, target.host, target.port, target.stow, target.tls, Date().timeIntervalSince1970])
         }
     }
 
@@ -98,7 +100,7 @@ extension ServiceStore {
     }
 
     static func jobReturn(_ row: Row) -> JobReturn {
-        JobReturn(job: row["jobId"], target: ReturnTarget(ae: row["ae"], host: row["host"], port: row["port"], stow: row["stow"]),
+        JobReturn(job: row["jobId"], target: ReturnTarget(ae: row["ae"], host: row["host"], port: row["port"], stow: row["stow"], tls: row["tls"]),
                   state: JobReturn.State(rawValue: row["state"] ?? "") ?? .failed, instances: row["instances"], error: row["error"],
                   attempts: row["attempts"] ?? 0, next: (row["next"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }

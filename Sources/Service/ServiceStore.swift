@@ -422,6 +422,10 @@ public final class ServiceStore: ServiceRecords {
                     """)
             }
         }
+        // Results returned to a PACS over DICOM TLS.
+        migrator.registerMigration("v15-return-tls") { db in
+            try db.alter(table: "jobReturn") { t in t.add(column: "tls", .boolean) }
+        }
         try migrator.migrate(database)
     }
 

@@ -29,29 +29,12 @@ enum ServiceTLS {
     }
 
     static func check(_ files: TLSFiles, now: Date = Date()) throws -> Checked {
-        let certificates: [NIOSSLCertificate]
-        do {
-            certificates = try NIOSSLCertificate.fromPEMFile(files.certificate.path)
-        } catch {
-            throw ServiceFailure("--tls-cert \(files.certificate.path): not a PEM certificate (\(error))")
-        }
-        guard let leaf = certificates.first else { throw ServiceFailure("--tls-cert \(files.certificate.path): no certificate in it") }
+        let (certificates, notAfter) = try certificate(files.certificate, flag: "--tls-cert", now: now)
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: files.key.path, format: .pem)
         } catch {
             throw ServiceFailure("--tls-key \(files.key.path): not a PEM private key without a passphrase (\(error))")
-        }
-        let notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
-        let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        guard notAfter > now else { throw ServiceFailure("--tls-cert \(files.certificate.path): the certificate expired on \(day.string(from: notAfter))") }
-        guard notBefore <= now else {
-            throw ServiceFailure("--tls-cert \(files.certificate.path): the certificate is not valid before \(day.string(from: notBefore))")
-        }
-        if let weakness = try weakness(of: leaf.extractPublicKey().toSPKIBytes()) {
-            throw ServiceFailure("--tls-cert \(files.certificate.path): \(weakness)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
@@ -62,7 +45,44 @@ enum ServiceTLS {
         } catch {
             throw ServiceFailure("--tls-key \(files.key.path) is not the private key of --tls-cert \(files.certificate.path) (\(error))")
         }
-        return Checked(configuration: configuration, summary: "TLS 1.2/1.3, certificate valid until \(day.string(from: notAfter))")
+        return Checked(configuration: configuration, summary: "TLS 1.2/1.3, certificate valid until \(day(notAfter))")
+    }
+
+    /// The DICOM port's certificate: valid now and strong as the HTTPS one, and RSA, since DICOM's
+    /// non-downgrading BCP 195 profile (which the receiver offers) has RSA suites only. DCMTK checks
+    /// the key against it. Returns the day it ends.
+    static func checkDicom(certificate url: URL, now: Date = Date()) throws -> Date {
+        let (certificates, notAfter) = try certificate(url, flag: "--dicom-tls-cert", now: now)
+        let spki = try certificates[0].extractPublicKey().toSPKIBytes()
+        guard (try? _RSA.Signing.PublicKey(derRepresentation: spki)) != nil else {
+            throw ServiceFailure("--dicom-tls-cert \(url.path): DICOM TLS (BCP 195 profile) needs an RSA certificate of 2048 bits or more")
+        }
+        return notAfter
+    }
+
+    /// The certificate chain of a PEM file, its leaf valid at `now` with a strong key; and when it ends.
+    private static func certificate(_ url: URL, flag: String, now: Date) throws -> ([NIOSSLCertificate], Date) {
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(url.path)
+        } catch {
+            throw ServiceFailure("\(flag) \(url.path): not a PEM certificate (\(error))")
+        }
+        guard let leaf = certificates.first else { throw ServiceFailure("\(flag) \(url.path): no certificate in it") }
+        let notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+        let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+        guard notAfter > now else { throw ServiceFailure("\(flag) \(url.path): the certificate expired on \(day(notAfter))") }
+        guard notBefore <= now else { throw ServiceFailure("\(flag) \(url.path): the certificate is not valid before \(day(notBefore))") }
+        if let weakness = try weakness(of: leaf.extractPublicKey().toSPKIBytes()) {
+            throw ServiceFailure("\(flag) \(url.path): \(weakness)")
+        }
+        return (certificates, notAfter)
+    }
+
+    static func day(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter.string(from: date)
     }
 
     /// Why a certificate's public key (SubjectPublicKeyInfo, DER) is too weak, nil when it is not.

@@ -98,6 +98,17 @@ struct ServeCommand: AsyncParsableCommand {
             help: "The most one study received by DICOM may take on disk (MB); beyond, instances are refused and the study fails.")
     var dicomMaxStudyMB = 16384
 
+    @Option(name: .customLong("dicom-tls-cert"),
+            help: "Take DICOM only over TLS on --dicom-port, with this certificate (PEM, RSA of 2048 bits or more); with --dicom-tls-key.")
+    var dicomTLSCert: String?
+
+    @Option(name: .customLong("dicom-tls-key"), help: "The DICOM certificate's private key (PEM, without a passphrase).")
+    var dicomTLSKey: String?
+
+    @Option(name: .customLong("dicom-tls-ca"),
+            help: "Require DICOM peers to show a certificate signed by this CA (PEM); without it, any TLS peer whose AE title is allowed is taken.")
+    var dicomTLSCA: String?
+
     @Option(name: .customLong("tls-cert"),
             help: "Serve HTTPS (and WebSocket over TLS) with this certificate (PEM, the chain after it); with --tls-key.")
     var tlsCert: String?
@@ -115,6 +126,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (dicomTLSCert == nil) == (dicomTLSKey == nil) else { throw ValidationError("--dicom-tls-cert and --dicom-tls-key go together") }
+        if dicomTLSCert != nil || dicomTLSCA != nil, dicomPort == nil {
+            throw ValidationError("--dicom-tls-cert, --dicom-tls-key and --dicom-tls-ca need --dicom-port")
+        }
+        guard dicomTLSCA == nil || dicomTLSCert != nil else { throw ValidationError("--dicom-tls-ca needs --dicom-tls-cert and --dicom-tls-key") }
         for origin in corsOrigins {
             guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
                   url.path.isEmpty, url.query == nil, !origin.hasSuffix("/") else {
@@ -187,6 +203,10 @@ struct ServeCommand: AsyncParsableCommand {
             dicom.acseTimeoutSeconds = dicomACSESeconds
             dicom.dimseTimeoutSeconds = dicomDIMSESeconds
             dicom.maxPendingPerAddress = dicomMaxPendingPerAddress
+            if let dicomTLSCert, let dicomTLSKey {
+                dicom.tls = DicomTLS(certificate: URL(fileURLWithPath: dicomTLSCert), key: URL(fileURLWithPath: dicomTLSKey),
+                                              ca: dicomTLSCA.map { URL(fileURLWithPath: $0) })
+            }
             settings.dicom = dicom
         }
         let server: ServiceServer
@@ -203,7 +223,9 @@ struct ServeCommand: AsyncParsableCommand {
                     : "vrprep service listening on http://\(host):\(port) (not encrypted: --tls-cert and --tls-key serve HTTPS; data \(data))\n"
                 if let dicom = dicomSettings {
                     let peers = (try? server.store.dicomPeers().count) ?? 0
-                    line += "DICOM C-STORE: AE title \(dicom.aeTitle) on port \(dicom.port); calling AEs allowed: "
+                    let security = dicom.tls == nil ? "not encrypted: --dicom-tls-cert and --dicom-tls-key take TLS only"
+                        : dicom.tls?.ca == nil ? "encrypted: TLS only" : "encrypted: TLS only, peers' certificates checked against --dicom-tls-ca"
+                    line += "DICOM C-STORE: AE title \(dicom.aeTitle) on port \(dicom.port) (\(security)); calling AEs allowed: "
                         + (dicom.allowed.map(\.description) + (peers > 0 ? ["\(peers) in the database"] : [])).joined(separator: ", ")
                     line += dicom.allowed.isEmpty && peers == 0 ? "none yet (--allow-ae NAME, or PUT /v1/dicom/peers/{ae})\n" : "\n"
                 }

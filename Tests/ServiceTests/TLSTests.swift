@@ -25,6 +25,18 @@ struct TestCertificates {
                           "-out", certificate.path, "-days", "2", "-extfile", extensions.path])
     }
 
+    /// A certificate this CA signs for `name` (serving and client use), with an RSA key.
+    func signed(name: String, rsaBits: Int) throws -> TLSFiles {
+        let files = TLSFiles(certificate: folder.appendingPathComponent("\(name).pem"), key: folder.appendingPathComponent("\(name).key"))
+        let request = folder.appendingPathComponent("\(name).csr"), extensions = folder.appendingPathComponent("\(name).ext")
+        try Self.openssl(["req", "-newkey", "rsa:\(rsaBits)", "-nodes", "-keyout", files.key.path, "-out", request.path, "-subj", "/CN=\(name)"])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n"
+            .write(to: extensions, atomically: true, encoding: .utf8)
+        try Self.openssl(["x509", "-req", "-in", request.path, "-CA", ca.path, "-CAkey", caKey.path, "-CAcreateserial",
+                          "-out", files.certificate.path, "-days", "2", "-extfile", extensions.path])
+        return files
+    }
+
     /// A self-signed certificate with an RSA key of `bits`; its certificate and key.
     func rsa(bits: Int) throws -> TLSFiles {
         let files = TLSFiles(certificate: folder.appendingPathComponent("rsa\(bits).pem"), key: folder.appendingPathComponent("rsa\(bits).key"))

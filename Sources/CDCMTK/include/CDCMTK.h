@@ -129,6 +129,12 @@ typedef struct {
     uint32_t dimse_timeout_seconds;
     /// Connections from one IP address that may wait to associate at once.
     uint32_t max_pending_per_address;
+    /// DICOM TLS (PEM files), or NULL for plain TCP: the port then takes TLS connections only
+    /// (DICOM's non-downgrading BCP 195 profile: TLS 1.2 or newer, AES-GCM, an RSA certificate);
+    /// with `tls_ca`, a peer must show a certificate that CA signed.
+    const char *tls_certificate;
+    const char *tls_key;
+    const char *tls_ca;
 } cdcm_scp_settings;
 
 typedef struct {
@@ -221,6 +227,10 @@ typedef struct cdcm_store_settings {
     const char *calling_ae, *called_ae;
     int32_t connect_seconds;
     uint32_t acse_seconds, dimse_seconds;
+    /// DICOM TLS (PEM files) when `tls_ca` is set: BCP 195 non-downgrading profile, the peer's
+    /// certificate required and checked against `tls_ca`; this end shows `tls_certificate` with
+    /// `tls_key` when they are set. NULL: plain TCP.
+    const char *tls_certificate, *tls_key, *tls_ca;
 } cdcm_store_settings;
 
 /// Sends `files` (DICOM files with a meta header) to a peer in one association, one
