@@ -70,7 +70,8 @@ func authorize(_ request: Request, _ store: any TokenRecords, roles: Set<Service
 
 /// A share token given with the request: `?share=` or a bearer token that is a share link.
 func shareToken(_ request: Request) -> String? {
-    if let share = request.uri.queryParameters["share"].map(String.init) { return share }
+    // An empty ?share= is no share link (the request then has no credential: 401).
+    if let share = request.uri.queryParameters["share"].map(String.init), !share.isEmpty { return share }
     if let token = bearer(request), token.hasPrefix("vrs_") { return token }
     return nil
 }

@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Closes a connection whose first request head has not fully arrived within `timeout` (a
 /// silent connection, or one that sends its head a byte at a time), or that passes 64 KiB. The HTTP server with WebSocket
@@ -70,10 +71,35 @@ struct GuardedUpgradeChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(FirstHeadDeadline(timeout: firstHead))
-        }.flatMap { inner.setup(channel: channel, logger: logger) }
+        }.flatMap { inner.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
+            // Right behind the request decoder: a request it cannot parse closes the connection.
+            let operations = channel.pipeline.syncOperations
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try operations.addHandler(CloseOnParseError(), position: .after(decoder))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
         await inner.handle(value: value, logger: logger)
     }
+}
+
+/// Closes a connection whose request the HTTP decoder refused (a NUL or a bare CR in a header,
+/// a malformed request line). Behind the WebSocket upgrade the decoder's error reaches no handler
+/// that answers or closes, and the head deadline has already gone (the head was complete): such a
+/// connection was held open, unanswered, for ever (found by schemathesis's NUL-byte probe).
+final class CloseOnParseError: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError { context.close(promise: nil) }
+        context.fireErrorCaught(error)
+    }
+
 }

@@ -19,6 +19,8 @@ struct ResponsePolicy: RouterMiddleware {
     let failures: FailedAuthentications
     /// Set when the port is served with TLS: browsers are told to keep to HTTPS.
     let strictTransport: Bool
+    /// The router's routes, for 405 and Allow on a path that exists with other methods.
+    let routes: RouteTable
 
     /// The policy of answers that are not pages (JSON, images, models, archives): they load nothing.
     static let dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -75,6 +77,13 @@ struct ResponsePolicy: RouterMiddleware {
                 context.logger.error("\(request.method) \(Audit.redactedPath(request.uri)): \(error)")
                 response = try HTTPError(.internalServerError, message: "the service failed on this request").response(from: request, context: context)
             }
+            // A path that exists, asked with a method it does not take: 405, saying which it takes.
+            if response.status == .notFound, case let allowed = routes.methods(for: request.uri.path), !allowed.isEmpty,
+               !allowed.contains(request.method.rawValue) {
+                response = try HTTPError(.methodNotAllowed, message: "\(request.uri.path) takes \(allowed.sorted().joined(separator: ", "))")
+                    .response(from: request, context: context)
+                response.headers[.allow] = allowed.sorted().joined(separator: ", ")
+            }
             // Authentication failed: with no or a wrong token, or a share link that opens nothing.
             if response.status == .unauthorized || (shareToken(request) != nil && [.forbidden, .gone].contains(response.status)) {
                 failures.record(context.remoteAddress)
@@ -95,6 +104,36 @@ struct ResponsePolicy: RouterMiddleware {
         }
         if !corsOrigins.isEmpty { response.headers[values: .vary].append("Origin") }
         return response
+    }
+}
+
+/// The router's routes as (method, OpenAPI path), set once the router is made: which methods a
+/// request's path takes (HEAD wherever GET).
+final class RouteTable: Sendable {
+    private let routes = NIOLockedValueBox([(method: String, pieces: [Substring])]())
+
+    func set(_ list: [(method: String, path: String)]) {
+        routes.withLockedValue { $0 = list.map { ($0.method, $0.path.split(separator: "/")) } }
+    }
+
+    func methods(for path: String) -> Set<String> {
+        let parts = path.split(separator: "/")
+        var methods = Set<String>()
+        for route in routes.withLockedValue({ $0 }) where Self.matches(route.pieces, parts) {
+            methods.insert(route.method)
+            if route.method == "GET" { methods.insert("HEAD") }
+        }
+        return methods
+    }
+
+    /// A template's pieces ("{id}" any one piece, a last "{path}" one or more) against a path's.
+    static func matches(_ template: [Substring], _ parts: [Substring]) -> Bool {
+        if template.last == "{path}" {
+            guard parts.count >= template.count else { return false }
+        } else if parts.count != template.count {
+            return false
+        }
+        return zip(template, parts).allSatisfy { piece, part in piece.hasPrefix("{") || piece == part }
     }
 }
 

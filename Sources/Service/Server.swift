@@ -171,12 +171,7 @@ public struct ServiceServer: Sendable {
 
     /// Every route as "METHOD /path", paths written as OpenAPI writes them ({id}, {path}).
     func routeList() -> Set<String> {
-        Set(makeRouter().routes.map { route in
-            let path = route.path.description.split(separator: "/").map { part -> String in
-                part.hasPrefix(":") ? "{\(part.dropFirst())}" : part == "**" ? "{path}" : String(part)
-            }.joined(separator: "/")
-            return "\(route.method) /\(path)"
-        })
+        Set(makeRouter().routes.map { "\($0.method) \(Audit.openAPIPath($0.path.description))" })
     }
 
     func makeRouter() -> Router<ServiceContext> {
@@ -186,7 +181,9 @@ public struct ServiceServer: Sendable {
         let fileIO = FileIO()
         // Before every route (a middleware applies to the routes added after it): headers and
         // throttling outermost, then the audit trail.
-        router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: settings.tls != nil))
+        let table = RouteTable()
+        router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: settings.tls != nil,
+                                              routes: table))
         router.add(middleware: AuditTrail(store: store))
         addSystemRoutes(router, store, settings)
         addStudyRoutes(router, store, settings, studyWorkers)
@@ -196,6 +193,7 @@ public struct ServiceServer: Sendable {
         addDicomPeerRoutes(router, store, settings)
         addSessionRoutes(router, store, sessions)
         addAuditRoutes(router, store, settings)
+        table.set(router.routes.map { ($0.method.rawValue, Audit.openAPIPath($0.path.description)) })
         return router
     }
 }
