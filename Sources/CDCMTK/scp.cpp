@@ -118,33 +118,47 @@ std::mutex &handleMutex() {
 // A TCP connection whose first bytes are the A-ASSOCIATE-RQ the greeter read off the socket:
 // DCMTK reads those first, then the socket, so it never waits for the peer while it reads the
 // request (its body is read with no timeout at all).
-class GreetedConnection : public DcmTCPConnection {
+// The bytes a greeter read before DCMTK took the connection, handed over first.
+class HeldBytes {
 public:
-    GreetedConnection(DcmNativeSocketType socket, std::vector<unsigned char> &&pdu) : DcmTCPConnection(socket), head(std::move(pdu)) {}
+    explicit HeldBytes(std::vector<unsigned char> &&bytes) : head(std::move(bytes)) {}
 
-    ssize_t read(void *buffer, size_t count) override {
-        if (offset < head.size()) {
-            const size_t n = std::min(count, head.size() - offset);
-            std::memcpy(buffer, head.data() + offset, n);
-            offset += n;
-            // All handed over: the buffer goes, and the socket is read from now on.
-            if (offset == head.size()) {
-                std::vector<unsigned char>().swap(head);
-                offset = 0;
-            }
-            return static_cast<ssize_t>(n);
+    bool pending() const { return offset < head.size(); }
+
+    // Copies up to `count` held bytes into `buffer`; their number (0 once all are handed over).
+    ssize_t take(void *buffer, size_t count) {
+        if (!pending()) return 0;
+        const size_t n = std::min(count, head.size() - offset);
+        std::memcpy(buffer, head.data() + offset, n);
+        offset += n;
+        // All handed over: the buffer goes, and the connection is read from now on.
+        if (offset == head.size()) {
+            std::vector<unsigned char>().swap(head);
+            offset = 0;
         }
-        return DcmTCPConnection::read(buffer, count);
+        return static_cast<ssize_t>(n);
     }
-    OFBool networkDataAvailable(int timeout) override {
-        return offset < head.size() || DcmTCPConnection::networkDataAvailable(timeout);
-    }
-    // While bytes are held here, DCMTK must ask networkDataAvailable() rather than poll the socket.
-    OFBool isTransparentConnection() override { return head.empty() && DcmTCPConnection::isTransparentConnection(); }
 
 private:
     std::vector<unsigned char> head;
     size_t offset = 0;
+};
+
+class GreetedConnection : public DcmTCPConnection {
+public:
+    GreetedConnection(DcmNativeSocketType socket, std::vector<unsigned char> &&pdu) : DcmTCPConnection(socket), held(std::move(pdu)) {}
+
+    ssize_t read(void *buffer, size_t count) override {
+        return held.pending() ? held.take(buffer, count) : DcmTCPConnection::read(buffer, count);
+    }
+    OFBool networkDataAvailable(int timeout) override {
+        return held.pending() || DcmTCPConnection::networkDataAvailable(timeout);
+    }
+    // While bytes are held here, DCMTK must ask networkDataAvailable() rather than poll the socket.
+    OFBool isTransparentConnection() override { return !held.pending() && DcmTCPConnection::isTransparentConnection(); }
+
+private:
+    HeldBytes held;
 };
 
 // The same over TLS: the greeter made the handshake and read the request through the TLS
@@ -152,38 +166,25 @@ private:
 class GreetedTLSConnection : public DcmTransportConnection {
 public:
     GreetedTLSConnection(DcmNativeSocketType socket, std::unique_ptr<DcmTransportConnection> &&session, std::vector<unsigned char> &&pdu)
-        : DcmTransportConnection(socket), inner(std::move(session)), head(std::move(pdu)) {}
+        : DcmTransportConnection(socket), inner(std::move(session)), held(std::move(pdu)) {}
 
     // The handshake was made by the greeter, against its deadline.
     OFCondition serverSideHandshake() override { return EC_Normal; }
     OFCondition clientSideHandshake() override { return inner->clientSideHandshake(); }
     OFCondition renegotiate(const char *suite) override { return inner->renegotiate(suite); }
-    ssize_t read(void *buffer, size_t count) override {
-        if (offset < head.size()) {
-            const size_t n = std::min(count, head.size() - offset);
-            std::memcpy(buffer, head.data() + offset, n);
-            offset += n;
-            if (offset == head.size()) {
-                std::vector<unsigned char>().swap(head);
-                offset = 0;
-            }
-            return static_cast<ssize_t>(n);
-        }
-        return inner->read(buffer, count);
-    }
+    ssize_t read(void *buffer, size_t count) override { return held.pending() ? held.take(buffer, count) : inner->read(buffer, count); }
     ssize_t write(void *buffer, size_t count) override { return inner->write(buffer, count); }
     void close() override { inner->close(); }
     void closeTransportConnection() override { inner->closeTransportConnection(); }
     unsigned long getPeerCertificateLength() override { return inner->getPeerCertificateLength(); }
     unsigned long getPeerCertificate(void *buffer, unsigned long length) override { return inner->getPeerCertificate(buffer, length); }
-    OFBool networkDataAvailable(int timeout) override { return offset < head.size() || inner->networkDataAvailable(timeout); }
+    OFBool networkDataAvailable(int timeout) override { return held.pending() || inner->networkDataAvailable(timeout); }
     OFBool isTransparentConnection() override { return OFFalse; }
     OFString &dumpConnectionParameters(OFString &text) override { return inner->dumpConnectionParameters(text); }
 
 private:
     std::unique_ptr<DcmTransportConnection> inner;
-    std::vector<unsigned char> head;
-    size_t offset = 0;
+    HeldBytes held;
 };
 
 // Makes the greeted connection of the socket this thread's greeting names; others as DCMTK does.

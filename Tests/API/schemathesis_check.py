@@ -139,8 +139,9 @@ def main() -> int:
     data, port = work / "data", free_port()
     base = f"http://127.0.0.1:{port}"
     # Generated requests fail to authenticate by the thousand: not to be slowed down here.
+    log = open(work / "serve.log", "w")
     server = subprocess.Popen([args.vrprep, "serve", "--data", str(data), "--port", str(port), "--shaders", str(ROOT / "Shaders"),
-                               "--max-failed-sign-ins", "100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               "--max-failed-sign-ins", "100000"], stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(100):
             try:
@@ -170,6 +171,14 @@ def main() -> int:
                 if code != 0 or result["failures"]:
                     failed = True
                     print(result["output"], file=sys.stderr)
+        # Thousands of requests carried tokens and share links: none may be in the service's log.
+        server.terminate()
+        server.wait(timeout=30)
+        leaked = [line for line in (work / "serve.log").read_text(errors="replace").splitlines() if "vrp_" in line or "vrs_" in line]
+        if leaked:
+            failed = True
+            print("tokens in the service's log:\n" + "\n".join(leaked[:5]), file=sys.stderr)
+        print(f"service log: {len(leaked)} lines with a token")
         print(f"{'role':10} {'operations':17} {'checks run':>10}  failures")
         for role, label, result in rows:
             failures = ", ".join(f"{k} {v}" for k, v in sorted(result["failures"].items())) or "none"
