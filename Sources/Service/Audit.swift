@@ -205,10 +205,14 @@ struct AuditTrail: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            record(request, context, status: Int((error as? any HTTPResponseError)?.status.code ?? 500), location: nil)
+            let status = Int((error as? any HTTPResponseError)?.status.code ?? 500)
+            await offLoop { record(request, context, status: status, location: nil) }
             throw error
         }
-        record(request, context, status: Int(response.status.code), location: response.headers[.location])
+        // Written before the answer goes (the trail keeps the requests' order), off the event
+        // loop: a write waits for the database's lock and its sync to disk.
+        let (status, location) = (Int(response.status.code), response.headers[.location])
+        await offLoop { record(request, context, status: status, location: location) }
         return response
     }
 

@@ -21,6 +21,8 @@ struct ResponsePolicy: RouterMiddleware {
     let strictTransport: Bool
     /// The router's routes, for 405 and Allow on a path that exists with other methods.
     let routes: RouteTable
+    /// Whether a share token is none the service ever made.
+    let unknownShare: @Sendable (String) -> Bool
 
     /// The policy of answers that are not pages (JSON, images, models, archives): they load nothing.
     static let dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -84,8 +86,12 @@ struct ResponsePolicy: RouterMiddleware {
                     .response(from: request, context: context)
                 response.headers[.allow] = allowed.sorted().joined(separator: ", ")
             }
-            // Authentication failed: with no or a wrong token, or a share link that opens nothing.
-            if response.status == .unauthorized || (shareToken(request) != nil && [.forbidden, .gone].contains(response.status)) {
+            // Authentication failed: no or a wrong token, or a share link that is no link at all (a
+            // guess). A real link refused (revoked, expired, not for this package, a participant's
+            // link asking for the host's part) is not: everyone behind a hospital's NAT shares
+            // one address, and a live session's ended link is still asked for by its pages.
+            if response.status == .unauthorized
+                || ([.forbidden, .gone].contains(response.status) && shareToken(request).map(unknownShare) == true) {
                 failures.record(context.remoteAddress)
             }
         }

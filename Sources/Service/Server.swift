@@ -183,7 +183,7 @@ public struct ServiceServer: Sendable {
         // throttling outermost, then the audit trail.
         let table = RouteTable()
         router.add(middleware: ResponsePolicy(corsOrigins: Set(settings.corsOrigins), failures: failures, strictTransport: settings.tls != nil,
-                                              routes: table))
+                                              routes: table, unknownShare: { (try? store.shareID(token: $0)) == nil }))
         router.add(middleware: AuditTrail(store: store))
         addSystemRoutes(router, store, settings)
         addStudyRoutes(router, store, settings, studyWorkers)

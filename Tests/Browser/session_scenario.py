@@ -66,7 +66,9 @@ def main() -> None:
             page.on("console", lambda m: result["console"].append(f"{name} {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: result["console"].append(f"{name} pageerror: {e}"))
             url = f"{args.base}{args.join}&name={name}&lang={lang}" + (f"&hostKey={args.host_key}" if host else "")
-            page.goto(url)
+            # Three pages already hold the session and render with software GL on two cores: a new
+            # page may take longer than Playwright's default 30 s to load.
+            page.goto(url, timeout=120_000)
             wait_until(page, "document.body.dataset.session === 'joined' && document.body.dataset.scene === 'ready'", timeout=60_000)
             return page
 
