@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "ScenePackage", "Segmentation", "DICOM", "VolumeCore", "VolumeIO", "Meshing", "Rendering", "Phantoms", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "TestSupport"],
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "VolumeCore", "Phantoms", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SegmentationTests",
                     dependencies: ["Segmentation", "VolumeCore", "VolumeIO", "DICOM", "Phantoms", "TestSupport"],

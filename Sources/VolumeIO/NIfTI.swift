@@ -179,7 +179,14 @@ public enum NIfTI {
         case 64: bytesPerVoxel = 8
         default: throw .unsupported(path: path, reason: "datatype \(datatype)")
         }
-        let offset = Int(reader.float(108))
+        // vox_offset is a float: NaN, an infinity or a value beyond Int's range trapped in Int(_:), and
+        // one just below Int.max overflowed the sum below (found writing the header mutations of
+        // Tests/SegmentationTests/NIfTIMutationTests.swift).
+        let voxOffset = Double(reader.float(108))
+        guard voxOffset.isFinite, voxOffset >= 0, voxOffset <= Double(data.count) else {
+            throw .invalid(path: path, reason: "vox_offset \(voxOffset) is outside the file's \(data.count) bytes")
+        }
+        let offset = Int(voxOffset)
         let count = dims[0] * dims[1] * dims[2]
         guard offset >= 348, count.multipliedReportingOverflow(by: bytesPerVoxel).overflow == false,
               offset + count * bytesPerVoxel <= data.count else {

@@ -47,14 +47,10 @@ import VolumeCore
 
     @Test func obliqueAndUInt16MapsRoundTrip() throws {
         let direction = Matrix3(columns: SIMD3(0, 1, 0), SIMD3(0.6, 0, -0.8), SIMD3(-0.8, 0, -0.6))  // det +1
-        let geometry = VolumeGeometry(dimensions: SIMD3(4, 3, 2), spacing: SIMD3(0.5, 0.7, 2.5),
-                                      origin: SIMD3(10, -20, 30), direction: direction)
-        var values = [UInt16](repeating: 0, count: 24)
-        values[5] = 300
-        values[23] = 7
-        let labels = LabelMap(storage: .uint16(Volume(geometry: geometry, voxels: values)),
-                              labels: [LabelInfo(value: 7, name: "vessels", color: RGBA(0.8, 0.1, 0.1)),
-                                       LabelInfo(value: 300, name: "tumor", color: RGBA(0.2, 0.8, 0.2, 0.5))])
+        let labels = Fixtures.smallUInt16LabelMap(direction: direction)
+        let geometry = labels.geometry
+        guard case .uint16(let original) = labels.storage else { throw CancellationError() }
+        let values = original.voxels
         let folder = try Fixtures.temporaryFolder("nifti")
         defer { try? FileManager.default.removeItem(at: folder) }
         for name in ["m.nii", "m.nii.gz"] {

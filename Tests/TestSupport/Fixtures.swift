@@ -1,4 +1,5 @@
 import Foundation
+import VolumeCore
 
 /// Paths of the data the tests use, found from this source file so they work from any clone.
 public enum Fixtures {
@@ -90,5 +91,20 @@ public enum CommandLineTool {
                       standardOutput: String(decoding: outputData, as: UTF8.self),
                       standardError: String(decoding: errorData, as: UTF8.self),
                       signalled: process.terminationReason == .uncaughtSignal)
+    }
+}
+
+extension Fixtures {
+    /// A 4 × 3 × 2 map of 16-bit labels with two named labels, one of them above 255 (7 "vessels"
+    /// at the last voxel, 300 "tumor" at voxel 5), spacing 0.5 × 0.7 × 2.5 mm, origin (10, −20, 30).
+    public static func smallUInt16LabelMap(direction: Matrix3) -> LabelMap {
+        let geometry = VolumeGeometry(dimensions: SIMD3(4, 3, 2), spacing: SIMD3(0.5, 0.7, 2.5),
+                                      origin: SIMD3(10, -20, 30), direction: direction)
+        var values = [UInt16](repeating: 0, count: 24)
+        values[5] = 300
+        values[23] = 7
+        return LabelMap(storage: .uint16(Volume(geometry: geometry, voxels: values)),
+                        labels: [LabelInfo(value: 7, name: "vessels", color: RGBA(0.8, 0.1, 0.1)),
+                                 LabelInfo(value: 300, name: "tumor", color: RGBA(0.2, 0.8, 0.2, 0.5))])
     }
 }
