@@ -72,7 +72,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         // libwebp (libwebp-dev), for the workstation's slices while the clinician scrolls.
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
-        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG", "CWebP"], swiftSettings: kernelSettings),
+        // H.264 MP4 through Debian's FFmpeg libraries (libavcodec-dev, libavformat-dev, libswscale-dev).
+        .target(name: "CVideo", linkerSettings: [.linkedLibrary("avformat"), .linkedLibrary("avcodec"),
+                                                 .linkedLibrary("swscale"), .linkedLibrary("avutil")]),
+        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG", "CWebP", "CVideo"], swiftSettings: kernelSettings),
         // Scene packages: manifest, files and hashes, archive, verification, de-identification.
         .target(name: "ScenePackage",
                 dependencies: ["VolumeCore", .product(name: "Crypto", package: "swift-crypto"),

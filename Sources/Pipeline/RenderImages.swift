@@ -9,8 +9,8 @@ import VolumeIO
 
 /// Use case: images of a study (volume rendering), a label map's surfaces (by `StructureSurface`)
 /// and mesh files, together and depth-correct; or a slice with the labels' colours. One view,
-/// a stereo pair or a turntable, written as PNG files into a folder. `vrprep render` builds the
-/// request from its options and prints what was written.
+/// a stereo pair or a turntable, written as PNG files into a folder; a turntable also as an H.264
+/// MP4 (`video`). `vrprep render` builds the request from its options and prints what was written.
 public struct RenderImages: Sendable {
     public var study: [String] = []
     public var labels: String?
@@ -26,6 +26,10 @@ public struct RenderImages: Sendable {
     public var azimuth: Double?
     public var elevation: Double?
     public var turntable: Int?
+    /// With `turntable`: the frames as an H.264 MP4 too (a stereo turntable side by side, full
+    /// width: each eye at the full `size`, as 3D televisions and projectors take it).
+    public var video: URL?
+    public var framesPerSecond = 24
     /// A stereo pair: interpupillary distance and zero-disparity distance (mm).
     public var stereo: (ipd: Double, convergence: Double?)?
     /// A slice instead of a 3D view.
@@ -53,8 +57,13 @@ public struct RenderImages: Sendable {
 
     private typealias Draw = (Camera, [(offset: Double, shift: Double)]) throws(RenderingError) -> [RGBAImage]
 
-    /// Renders into `folder`; the observer hears the loading, then each frame of a turntable.
-    public func run(writingTo folder: URL, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
+    /// Renders into `folder` (PNG files; nil: a turntable's video only); the observer hears the
+    /// loading, then each frame of a turntable.
+    public func run(writingTo folder: URL?, observer: (any UseCaseObserver)? = nil) throws(Failure) -> Result {
+        if video != nil, turntable == nil { throw Failure(description: "a video is a turntable's: give the number of frames") }
+        if slice != nil, video != nil { throw Failure(description: "a slice is one picture, not a video") }
+        if video != nil, let problem = Self.videoSizeProblem(size) { throw Failure(description: problem) }
+        guard folder != nil || video != nil else { throw Failure(description: "no folder for the pictures") }
         var series: LoadedSeries?
         if !study.isEmpty {
             series = try SeriesChoice.choose(DicomLoader().load(study) { p in
@@ -72,14 +81,16 @@ public struct RenderImages: Sendable {
             // A label map on the study's grid loses the face too.
             if let region = defaced?.region, map != nil { _ = region.clear(&map!) }
         }
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw Failure(description: "\(folder.path): cannot create the folder: \(error.localizedDescription)")
+        for made in [folder, video?.deletingLastPathComponent()].compactMap({ $0 }) {
+            do {
+                try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true)
+            } catch {
+                throw Failure(description: "\(made.path): cannot create the folder: \(error.localizedDescription)")
+            }
         }
         try observer.step("rendering", fraction: 0.3)
         do {
-            var result = slice != nil ? try renderSlice(slice!, series: series, map: map, folder: folder)
+            var result = slice != nil ? try renderSlice(slice!, series: series, map: map, folder: folder!)
                 : try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder, observer: observer)
             result.defacing = defaced?.record
             return result
@@ -90,7 +101,7 @@ public struct RenderImages: Sendable {
         }
     }
 
-    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL, observer: (any UseCaseObserver)?) throws -> Result {
+    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL?, observer: (any UseCaseObserver)?) throws -> Result {
         var box = series?.info.geometry.boundingBox
         for mesh in surfaces {
             let m = MeshMeasurements(mesh, topology: false)
@@ -123,15 +134,28 @@ public struct RenderImages: Sendable {
         }
         var written: [(URL, Double)] = []
         if let turntable {
+            var writer: VideoWriter?
+            if let video {
+                var options = VideoWriter.Options()
+                options.framesPerSecond = framesPerSecond
+                writer = try VideoWriter(url: video, width: stereo != nil ? 2 * width : width, height: height, options: options)
+            }
+            let clock = Stopwatch()
             for frame in 0..<turntable {
                 try observer.step("rendering frame \(frame + 1) of \(turntable)", fraction: 0.3 + 0.7 * Double(frame) / Double(turntable),
                                   done: frame, total: turntable)
                 let (_, camera) = camera(box: box, anatomy: anatomy, turn: 360 * Double(frame) / Double(turntable))
-                written += try frames(folder: folder, name: String(format: "turntable-%03d", frame), camera: camera, draw: draw, pairOnly: true)
+                let images = try frames(name: String(format: "turntable-%03d", frame), camera: camera, draw: draw, pairOnly: true)
+                if let folder { written += try write(images, to: folder) }
+                try writer?.append(images[0].image)
+            }
+            if let writer, let video {
+                try writer.finish()
+                written.append((video, clock.lap() / Double(turntable)))
             }
         } else {
             let (name, camera) = camera(box: box, anatomy: anatomy)
-            written = try frames(folder: folder, name: name, camera: camera, draw: draw, pairOnly: false)
+            written = try write(frames(name: name, camera: camera, draw: draw, pairOnly: false), to: folder!)
         }
         return Result(what: what, renderer: context.renderer, version: context.version, written: written)
     }
@@ -212,11 +236,12 @@ public struct RenderImages: Sendable {
                     ?? Camera.orbit(azimuth: a + turn, elevation: e, box: box, aspect: size.aspect))
     }
 
-    /// Renders one image or a stereo pair with `draw` and writes the PNGs: (file, seconds per
-    /// frame). `pairOnly`: a stereo pair is written side by side only (turntable frames).
-    private func frames(folder: URL, name: String, camera: Camera, draw: Draw, pairOnly: Bool) throws(RenderingError) -> [(URL, Double)] {
+    /// Renders one image or a stereo pair with `draw`: (file name, image, seconds per frame).
+    /// `pairOnly`: a stereo pair is kept side by side only (turntable frames); that image comes first.
+    private func frames(name: String, camera: Camera, draw: Draw, pairOnly: Bool) throws(RenderingError)
+        -> [(file: String, image: RGBAImage, seconds: Double)] {
         let clock = Stopwatch()
-        var images: [(String, RGBAImage, Double)] = []
+        var images: [(file: String, image: RGBAImage, seconds: Double)] = []
         if let stereo {
             let eyes = StereoRig(ipd: stereo.ipd, convergence: stereo.convergence).eyes(for: camera)
             let pair = try draw(camera, [eyes.left, eyes.right])
@@ -231,14 +256,28 @@ public struct RenderImages: Sendable {
             let single = try draw(camera, [(0, 0)])[0]
             images.append(("\(name).png", single, clock.lap()))
         }
+        return images
+    }
+
+    /// Writes `images` as PNG files into `folder`: (file, seconds per frame).
+    private func write(_ images: [(file: String, image: RGBAImage, seconds: Double)], to folder: URL) throws(RenderingError) -> [(URL, Double)] {
         for (file, picture, _) in images { try picture.writePNG(to: folder.appendingPathComponent(file)) }
-        return images.map { (folder.appendingPathComponent($0.0), $0.2) }
+        return images.map { (folder.appendingPathComponent($0.file), $0.seconds) }
     }
 }
 
 extension RenderImages {
     /// A render's size in pixels.
     public typealias Size = ImageSize
+
+    /// What encodes videos ("libavcodec 59.37.100, libx264").
+    public static var videoEncoder: String { VideoWriter.encoder }
+
+    /// Why a video cannot have this size (H.264 4:2:0 wants even sides), or nil.
+    public static func videoSizeProblem(_ size: Size) -> String? {
+        size.width % 2 == 0 && size.height % 2 == 0 ? nil
+            : "H.264 (4:2:0) needs an even width and height, not \(size.width)x\(size.height)"
+    }
 
     /// The volume presets (transfer functions) by name.
     public static var volumePresetNames: [String] { TransferFunction.presets.map(\.name) }

@@ -11,6 +11,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
     case pngWrite(path: String, reason: String)
     case pngRead(path: String, reason: String)
     case imageWrite(format: String, reason: String)
+    case videoWrite(path: String, reason: String)
     case invalidParameter(name: String, reason: String)
 
     public var description: String {
@@ -27,6 +28,7 @@ public enum RenderingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .pngWrite(let path, let reason): return "\(path): cannot write PNG: \(reason)"
         case .pngRead(let path, let reason): return "\(path): cannot read PNG: \(reason)"
         case .imageWrite(let format, let reason): return "cannot write \(format): \(reason)"
+        case .videoWrite(let path, let reason): return "\(path): cannot write the video: \(reason)"
         case .invalidParameter(let name, let reason): return "\(name): \(reason)"
         }
     }

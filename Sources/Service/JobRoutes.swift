@@ -28,7 +28,7 @@ func addJobRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords,
             throw HTTPError(.conflict, message: "job \(id) is \(job.state): only a finished job's results are written as DICOM")
         }
         var formats: [ExportDicom.Format] = []
-        for name in (request.uri.queryParameters["formats"].map(String.init) ?? "seg,stl").split(separator: ",") {
+        for name in (request.uri.queryParameters["formats"].map(String.init) ?? "seg,stl").split(separator: ",", omittingEmptySubsequences: false) {
             guard let format = ExportDicom.Format(rawValue: String(name)) else {
                 throw HTTPError(.badRequest, message: "formats: '\(name)' is not one of \(ExportDicom.Format.allCases.map(\.rawValue).joined(separator: ", "))")
             }

@@ -164,7 +164,7 @@ public enum OpenAPI {
           /v1/studies/{id}/deidentified:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
-              - {name: keepDatesShifted, in: query, required: false, schema: {type: integer, minimum: -36525, maximum: 36525}, description: 'Keep dates, each moved by this many days (not 0): the Retain Longitudinal Temporal Information with Modified Dates Option (113107). Absent: dates removed or emptied as the profile says.'}
+              - {name: keepDatesShifted, in: query, required: false, schema: {type: integer, minimum: -36525, maximum: 36525, not: {enum: [0]}}, description: 'Keep dates, each moved by this many days (not 0): the Retain Longitudinal Temporal Information with Modified Dates Option (113107). Absent: dates removed or emptied as the profile says.'}
               - {name: deface, in: query, required: false, schema: {type: string, enum: ["auto", "on", "off"], default: "auto"}, description: 'auto: a head''s face removed from the pixels (the Clean Recognizable Visual Features Option, 113102); on: the same, and 422 when no face is found; off: the pixels as they are.'}
             post:
               summary: 'A de-identified DICOM copy of the study''s series (the largest), as vrprep deidentify writes it (PS3.15 Annex E basic profile: attributes removed, emptied or replaced, UIDs replaced as in the study''s packages, private attributes removed), in a zip (owner, admin; never through a share link). No body.'
@@ -269,7 +269,7 @@ public enum OpenAPI {
           /v1/jobs/{id}/dicom:
             parameters:
               - {name: id, in: path, required: true, schema: {type: string}}
-              - {name: formats, in: query, required: false, schema: {type: string, default: 'seg,stl'}, description: 'seg, rtstruct, stl, obj (comma-separated).'}
+              - {name: formats, in: query, required: false, schema: {type: string, default: 'seg,stl', pattern: '^(seg|rtstruct|stl|obj)(,(seg|rtstruct|stl|obj))*$'}, description: 'seg, rtstruct, stl, obj (comma-separated).'}
             get:
               summary: 'A finished job''s results as DICOM objects of its identified study, as vrprep export-dicom writes them, in a zip (owner, admin; never through a share link).'
               responses:
@@ -385,7 +385,7 @@ public enum OpenAPI {
               summary: A read-only share link to the package (owner, trainer with it, admin).
               requestBody:
                 content:
-                  application/json: {schema: {type: object, additionalProperties: false, properties: {expiresInHours: {type: number, minimum: 0.0167, maximum: 8760}}}}
+                  application/json: {schema: {type: object, additionalProperties: false, properties: {expiresInHours: {type: number, nullable: true, minimum: 0.0167, maximum: 8760}}}}
               responses:
                 default: {$ref: '#/components/responses/Error'}
                 "201": {description: '{"id", "token", "url", "viewer", "expiresAt"}: the id names the link to list and revoke it; the token is shown once (only its hash is kept).'}
@@ -414,7 +414,7 @@ public enum OpenAPI {
               summary: 'A live case conference on the package (its owner or an admin; a host or trainer whose share link opens it, as "share"). Kept in the service''s memory, its events written to the records as it goes; it ends when its time is up, when its creator ends it, or when the service stops (its clients told why: {"type": "ended", "code": host | expired | stopping}); a restart ends those a crash left open.'
               requestBody:
                 content:
-                  application/json: {schema: {type: object, additionalProperties: false, properties: {title: {type: string, maxLength: 200}, share: {type: string}, expiresInHours: {type: number, minimum: 0.0167, maximum: 48}}}}
+                  application/json: {schema: {type: object, additionalProperties: false, properties: {title: {type: string, nullable: true, maxLength: 200}, share: {type: string, nullable: true}, expiresInHours: {type: number, nullable: true, minimum: 0.0167, maximum: 48}}}}
               responses:
                 default: {$ref: '#/components/responses/Error'}
                 "201": {description: '{"sessionId", "title", "package", "joinUrl", "webSocket", "hostKey", "expiresAt"}: joinUrl and webSocket carry a share link for this package that ends with the session.'}
@@ -485,7 +485,7 @@ public enum OpenAPI {
               requestBody:
                 required: true
                 content:
-                  application/json: {schema: {type: object, additionalProperties: false, required: [name, items], properties: {name: {type: string, minLength: 1, maxLength: 200, pattern: '[^ ]'}, expiresInHours: {type: number, minimum: 0.0167, maximum: 8760}, items: {type: array, minItems: 1, maxItems: 500, items: {type: object, additionalProperties: false, required: [package], properties: {package: {type: string}, share: {type: string}, notes: {type: string, maxLength: 10000}, recording: {type: string, description: 'A session (its id) the trainer held on this package: its recording goes with the item.'}}}}}}}
+                  application/json: {schema: {type: object, additionalProperties: false, required: [name, items], properties: {name: {type: string, minLength: 1, maxLength: 200, pattern: '[^ ]'}, expiresInHours: {type: number, nullable: true, minimum: 0.0167, maximum: 8760}, items: {type: array, minItems: 1, maxItems: 500, items: {type: object, additionalProperties: false, required: [package], properties: {package: {type: string}, share: {type: string, nullable: true}, notes: {type: string, nullable: true, maxLength: 10000}, recording: {type: string, nullable: true, description: 'A session (its id) the trainer held on this package: its recording goes with the item.'}}}}}}}
               responses:
                 default: {$ref: '#/components/responses/Error'}
                 "201": {description: 'The collection with its one share link (token, url; expiresInHours, 720 by default), each item with a link to its package (and to its recording).'}

@@ -157,7 +157,7 @@ func addStudyRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecord
         if let text = request.uri.queryParameters["keepDatesShifted"].map(String.init) {
             guard let days = Int(text), DeidentifyStudy.shiftRange.contains(days), days != 0 else {
                 throw HTTPError(.badRequest, message: "keepDatesShifted must be a whole number of days in \(DeidentifyStudy.shiftRange.lowerBound)…" +
-                                "\(DeidentifyStudy.shiftRange.upperBound), not 0, not '\(text)'")
+                                "\(DeidentifyStudy.shiftRange.upperBound) other than 0, not '\(text)'")
             }
             shiftDays = days
         }

@@ -9,6 +9,7 @@ enum OptionRange {
     static let smoothingPasses = 0...1000
     static let triangles = 1...100_000_000
     static let label = 0...65535
+    static let framesPerSecond = 1...240
     /// Intensities: HU for CT, stored values for MR.
     static let value = CheckedRange(-1e6, 1e6)
     static let angle = CheckedRange(-1e6, 1e6, unit: "degrees")

@@ -7,7 +7,7 @@ import VolumeCore
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render a study, label map or meshes headless (EGL + OpenGL ES 3) to PNG: volume, surfaces, both, stereo pairs, turntables, slices.",
+        abstract: "Render a study, label map or meshes headless (EGL + OpenGL ES 3) to PNG and MP4: volume, surfaces, both, stereo pairs, turntables, slices.",
         discussion: """
             With a STUDY: a volume rendering through --preset; with --labels and/or --meshes as well, their \
             surfaces are drawn in the same image, depth-correct (the rays stop at them). Without a study: the \
@@ -17,7 +17,9 @@ struct RenderCommand: ParsableCommand {
             patient's left, 0/90 = from above); the camera is fitted to the scene. --stereo writes left, right, \
             side-by-side and anaglyph (red-cyan) images with off-axis frusta (--ipd mm between the eyes, zero \
             disparity at --convergence mm, default the scene's centre); --turntable N writes N frames around \
-            the superior axis (side by side with --stereo).
+            the superior axis (side by side with --stereo); with --video FILE.mp4 they are also (or, without \
+            --out, only) encoded as an H.264 MP4 at --fps frames per second that browsers and phones play \
+            (with --stereo side by side at full width, for 3D televisions and projectors).
             Exit status: 0 on success, 1 when the input or the renderer fails, 2 on usage errors.
             """
     )
@@ -49,6 +51,12 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Frames of a turntable around the superior axis.")
     var turntable: Int?
 
+    @Option(help: "With --turntable: write the frames as an H.264 MP4 to this file.")
+    var video: String?
+
+    @Option(help: "Frames per second of the video.")
+    var fps: Int = 24
+
     @Option(help: defaceHelp("the default: a head's face is removed from the study and its labels, since pictures may leave the hospital"))
     var deface: DefaceStudy.Mode?
 
@@ -76,8 +84,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Smoothing passes of the label surfaces.")
     var smooth: Int = 10
 
-    @Option(help: "Folder for the PNG files.")
-    var out: String
+    @Option(help: "Folder for the PNG files (may be left out with --video).")
+    var out: String?
 
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
@@ -96,6 +104,14 @@ struct RenderCommand: ParsableCommand {
         if let elevation, !(-90...90).contains(elevation) { throw ValidationError("--elevation must be within -90…90 degrees") }
         if let azimuth, !azimuth.isFinite { throw ValidationError("--azimuth must be a number of degrees") }
         if let turntable, !(1...3600).contains(turntable) { throw ValidationError("--turntable must be 1…3600 frames") }
+        if let video {
+            guard turntable != nil else { throw ValidationError("--video writes a turntable: give --turntable N (e.g. 72)") }
+            guard video.lowercased().hasSuffix(".mp4") else { throw ValidationError("--video must name an .mp4 file, not '\(video)'") }
+            if let problem = RenderImages.videoSizeProblem(try imageSize(option: size)) { throw ValidationError("--video: \(problem)") }
+        } else if out == nil {
+            throw ValidationError("give --out FOLDER for the PNG files (or --video FILE.mp4 with --turntable)")
+        }
+        try checkOption(fps, "--fps", OptionRange.framesPerSecond)
         if ipd <= 0 { throw ValidationError("--ipd must be more than 0 mm") }
         if let convergence, convergence <= 0 { throw ValidationError("--convergence must be more than 0 mm") }
         if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
@@ -109,8 +125,8 @@ struct RenderCommand: ParsableCommand {
             guard RenderImages.sliceOrientation(named: slice) != nil else {
                 throw ValidationError("--slice must be axial, coronal or sagittal, not '\(slice)'")
             }
-            guard meshes.isEmpty, !stereo, turntable == nil else {
-                throw ValidationError("--slice draws a plane: it takes a study and/or --labels, not --meshes, --stereo or --turntable")
+            guard meshes.isEmpty, !stereo, turntable == nil, video == nil else {
+                throw ValidationError("--slice draws a plane: it takes a study and/or --labels, not --meshes, --stereo, --turntable or --video")
             }
             guard !study.isEmpty || labels != nil else { throw ValidationError("--slice needs a study or --labels") }
         } else if sliceMM != nil || window != nil {
@@ -136,11 +152,12 @@ struct RenderCommand: ParsableCommand {
         request.size = try imageSize(option: size)
         request.view = RenderImages.view(named: view)!
         (request.azimuth, request.elevation, request.turntable) = (azimuth, elevation, turntable)
+        (request.video, request.framesPerSecond) = (video.map { URL(fileURLWithPath: $0) }, fps)
         if stereo { request.stereo = (ipd, convergence) }
         if let slice { request.slice = (RenderImages.sliceOrientation(named: slice)!, sliceMM, try parsedWindow()) }
         request.shaders = shaders.map { URL(fileURLWithPath: $0) }
         request.deface = deface
-        let result = withProgress { try request.run(writingTo: URL(fileURLWithPath: out), observer: $0) }
+        let result = withProgress { try request.run(writingTo: out.map { URL(fileURLWithPath: $0) }, observer: $0) }
         if let defacing = result.defacing {
             print(defacing.removed ? "Face removed (\(plainNumber(defacing.removedML ?? 0)) mL) before rendering" :
                     defacing.faceFound ? "Face kept (defacing \(defacing.mode))" : "No face removed: \(defacing.method)")
@@ -151,6 +168,9 @@ struct RenderCommand: ParsableCommand {
         } else {
             print("Rendered \(result.what) with \(result.renderer) (\(result.version))")
             for (file, time) in result.written { print("  wrote \(file.path)" + (time > 0 ? " (\(ms(time)) per frame)" : "")) }
+            if video != nil, let turntable {
+                print("  video: H.264, \(turntable) frames at \(fps) per second (\(plainNumber(Double(turntable) / Double(fps))) s), \(RenderImages.videoEncoder)")
+            }
         }
     }
 }

@@ -93,8 +93,8 @@ def write_config(path: Path, ids: dict | None, examples: int, seed: int, phases:
                 (r"^/v1/packages/\{id\}", ids["package"]), (r"^/view/\{id\}", ids["package"])] if ids else []
     for regex, value in bindings if ids else []:
         lines += ["", "[[operations]]", f"include-path-regex = '{regex}'", f'parameters = {{ "path.id" = "{value}" }}']
-    for path, off in excluded.items():
-        lines += ["", "[[operations]]", f'include-path = "{path}"', "[operations.checks]"]
+    for operation, off in excluded.items():
+        lines += ["", "[[operations]]", f'include-path = "{operation}"', "[operations.checks]"]
         lines += [f"{check}.enabled = false" for check in off]
     path.write_text("\n".join(lines) + "\n")
 
@@ -112,7 +112,7 @@ def run_schemathesis(config: Path, base: str, token: str, report: Path, methods:
                 for check in (body.get("recorder") or {}).get("checks", {}).values():
                     for entry in check:
                         cases += 1
-                        if entry.get("status") == "FAILURE":
+                        if str(entry.get("status", "")).lower() == "failure":
                             name = entry.get("name", "?")
                             failures[name] = failures.get(name, 0) + 1
     summary = re.findall(r"=+ (.*) in [0-9.]+s =+", done.stdout)
@@ -166,7 +166,7 @@ def main() -> int:
         rows, failed = [], False
         for role in args.roles.split(","):
             for methods, label in [("^(GET|POST|PUT)$", "reads and writes"), ("^DELETE$", "removals")]:
-                code, result = run_schemathesis(config, base, tokens[role], work / f"{role}-{label[0]}.ndjson", methods)
+                code, result = run_schemathesis(config, base, tokens[role], work / f"{role}-{label.replace(' ', '-')}.ndjson", methods)
                 rows.append((role, label, result))
                 if code != 0 or result["failures"]:
                     failed = True
