@@ -163,11 +163,14 @@ public final class OpenStudy: @unchecked Sendable {
         guard (0..<g.dimensions[p.sliceAxis]).contains(index) else {
             throw UseCaseFailure(description: "no \(orientation.rawValue) slice \(index): there are \(g.dimensions[p.sliceAxis])")
         }
-        let columns = Swift.max(0, Swift.min(a.0, b.0))...Swift.min(width - 1, Swift.max(a.0, b.0))
-        let rows = Swift.max(0, Swift.min(a.1, b.1))...Swift.min(height - 1, Swift.max(a.1, b.1))
-        guard columns.lowerBound <= columns.upperBound, rows.lowerBound <= rows.upperBound else {
-            throw UseCaseFailure(description: "the rectangle lies outside the image")
+        // Bounds first: a rectangle wholly outside gives a lower bound above the upper, which a
+        // range would trap on (found by schemathesis: rectangle=6,-30,-598556,-890).
+        let (left, right) = (Swift.max(0, Swift.min(a.0, b.0)), Swift.min(width - 1, Swift.max(a.0, b.0)))
+        let (top, bottom) = (Swift.max(0, Swift.min(a.1, b.1)), Swift.min(height - 1, Swift.max(a.1, b.1)))
+        guard left <= right, top <= bottom else {
+            throw UseCaseFailure(description: "the rectangle lies outside the image (\(width) × \(height) pixels)")
         }
+        let (columns, rows) = (left...right, top...bottom)
         var index3 = SIMD3<Int>(0, 0, 0)
         index3[p.sliceAxis] = index
         var (count, sum, squares, low, high) = (0, 0.0, 0.0, Double.infinity, -Double.infinity)

@@ -88,6 +88,10 @@ def write_config(path: Path, ids: dict | None, examples: int, seed: int, phases:
     lines += ["", "[checks]", "enabled = false"]
     for check in checks:
         lines.append(f"{check}.enabled = true")
+    # A valid request about a study whose files an earlier role's removal run deleted is answered 410
+    # Gone, as described: that is acceptance of the request, not a refusal of its data.
+    if "positive_data_acceptance" in checks:
+        lines.append('positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "429", "5xx"]')
     # TOML literal strings ('…'): the regular expressions keep their backslashes.
     bindings = [(r"^/v1/studies/\{id\}", ids["study"]), (r"^/v1/jobs/\{id\}", ids["job"]),
                 (r"^/v1/packages/\{id\}", ids["package"]), (r"^/view/\{id\}", ids["package"])] if ids else []

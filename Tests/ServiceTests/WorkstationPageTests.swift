@@ -93,6 +93,15 @@ extension ServiceTests {
                                                                 token: token).1)
             let mean = try #require(result["regionMean"] as? Double)
             #expect(abs(mean - (values["mean"] as? Double ?? .nan)) < 1e-6 && values["voxels"] as? Int == expected && mean > 50, "\(mean), \(values)")
+            // Rectangles wholly outside the image (the first found by schemathesis, which made the study's
+            // reader trap): 404 with the reason, and the reader still answers.
+            for outside in ["6,-30,-598556,-890", "-9,-9,-1,-1", "100000,3,200000,9"] {
+                let (status, body, _) = try await service.request("GET", "/v1/studies/\(study)/slices/axial/\(index)/values?rectangle=\(outside)",
+                                                                  token: token)
+                #expect(status == 404 && String(decoding: body, as: UTF8.self).contains("outside the image"), "\(outside): \(status)")
+            }
+            let again = try await service.request("GET", "/v1/studies/\(study)/slices/axial/\(index)/values?rectangle=\(rectangle)", token: token)
+            #expect(again.0 == 200 && service.json(again.1)["voxels"] as? Int == expected)
             // The scene it built: a tumor, verified.
             let package = try #require(result["package"] as? String)
             let manifest = service.json(try await service.request("GET", "/v1/packages/\(package)", token: token).1)
