@@ -29,6 +29,8 @@ public struct Pipeline: Sendable {
         public var profile: SceneProfile?
         /// Defacing, over the recipe's (`--deface`); nil: the recipe's, else `auto`.
         public var deface: Defacing.Mode?
+        /// A turntable video of the surfaces in the package (`--video`), over the recipe's "video".
+        public var video = false
 
         public init() {}
     }
@@ -171,7 +173,8 @@ public struct Pipeline: Sendable {
         lap("mesh")
 
         // 4. Render (75–90 %).
-        let (renders, renderFiles) = try self.renders(of: meshes, observer: observer)
+        let video = options.video || (options.labels == nil && recipe.video == true)
+        let (renders, renderFiles) = try self.renders(of: meshes, video: video, observer: observer)
         var files = meshFiles + renderFiles
         lap("render")
 
@@ -305,8 +308,9 @@ public struct Pipeline: Sendable {
         return (meshes, structures, levels, usdz, files)
     }
 
-    /// Stage 4 (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph, thumbnail.
-    private func renders(of meshes: [Mesh], observer: (any UseCaseObserver)?) throws(Failure) -> (renders: [Manifest.Render], files: [(String, Data)]) {
+    /// Stage 4 (75–90 %): an anterior stereo pair of the surfaces, side by side, anaglyph,
+    /// thumbnail; with `video`, a turntable of them as H.264 MP4 (`SceneVideo`).
+    private func renders(of meshes: [Mesh], video: Bool, observer: (any UseCaseObserver)?) throws(Failure) -> (renders: [Manifest.Render], files: [(String, Data)]) {
         var files: [(String, Data)] = []
         try observer.step("rendering", fraction: 0.75)
         var renders: [Manifest.Render] = []
@@ -330,6 +334,14 @@ public struct Pipeline: Sendable {
                     throw RenderingError.invalidParameter(name: path, reason: "the render is blank")
                 }
             }
+            if video {
+                let film = try SceneVideo.turntable(uploaded, renderer: renderer, points: vertices, size: size,
+                                                    observer: observer, within: 0.78...0.9)
+                files.append((SceneVideo.path, film.data))
+                renders.append(film.render)
+            }
+        } catch let failure as UseCaseFailure {
+            throw failure
         } catch {
             throw .stage("rendering", "\(error)")
         }

@@ -27,6 +27,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var region: Region?
     /// Whether the face of a head study is removed first (`Defacing`); nil: `auto`.
     public var deface: Defacing.Mode?
+    /// Whether the package holds a turntable video of its surfaces (`SceneVideo`); nil: no.
+    public var video: Bool?
 
     /// An expert method's region and its settings.
     public struct Region: Codable, Sendable, Equatable {
@@ -68,7 +70,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case structures, region, deface
+        case structures, region, deface, video
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,14 +78,16 @@ public struct Recipe: Codable, Sendable, Equatable {
         structures = try container.decodeIfPresent([Structure].self, forKey: .structures) ?? []
         region = try container.decodeIfPresent(Region.self, forKey: .region)
         deface = try container.decodeIfPresent(Defacing.Mode.self, forKey: .deface)
+        video = try container.decodeIfPresent(Bool.self, forKey: .video)
     }
 
     /// A region recipe is written as {"region": …}; a recipe of structures as {"structures": […]};
-    /// "deface" only when it was given.
+    /// "deface" and "video" only when they were given.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         if let region { try container.encode(region, forKey: .region) } else { try container.encode(structures, forKey: .structures) }
         try container.encodeIfPresent(deface, forKey: .deface)
+        try container.encodeIfPresent(video, forKey: .video)
     }
 
     public struct Structure: Codable, Sendable, Equatable {
@@ -182,8 +186,12 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: data), let top = object as? [String: Any] else {
             throw .invalidParameter(name: source, reason: "not a JSON object (a recipe is {\"structures\": [...]})")
         }
-        if let unknown = top.keys.sorted().first(where: { !["structures", "region", "deface"].contains($0) }) {
-            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has \"structures\", or one \"region\", and may say \"deface\")")
+        if let unknown = top.keys.sorted().first(where: { !["structures", "region", "deface", "video"].contains($0) }) {
+            throw .invalidParameter(name: source, reason: "unknown key '\(unknown)' (a recipe has \"structures\", or one \"region\", and may say \"deface\" and \"video\")")
+        }
+        // (A number is caught when the recipe is decoded: Foundation bridges 0 and 1 to Bool here.)
+        if let video = top["video"], !(video is Bool) {
+            throw .invalidParameter(name: source, reason: "video must be true or false, not \(video)")
         }
         if let mode = top["deface"], Defacing.Mode(rawValue: mode as? String ?? "") == nil {
             throw .invalidParameter(name: source, reason: "deface must be \(Defacing.Mode.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \(mode)")

@@ -244,19 +244,24 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     public struct Render: Codable, Sendable, Equatable {
-        /// left, right, side-by-side, anaglyph or thumbnail.
+        /// left, right, side-by-side, anaglyph, thumbnail, or turntable (an H.264 MP4).
         public var kind: String
         public var file: String
         public var width: Int
         public var height: Int
         public var view: String
+        /// A video's frames and frames per second (absent for pictures).
+        public var frames: Int?
+        public var framesPerSecond: Int?
 
-        public init(kind: String, file: String, width: Int, height: Int, view: String) {
+        public init(kind: String, file: String, width: Int, height: Int, view: String, frames: Int? = nil, framesPerSecond: Int? = nil) {
             self.kind = kind
             self.file = file
             self.width = width
             self.height = height
             self.view = view
+            self.frames = frames
+            self.framesPerSecond = framesPerSecond
         }
     }
 

@@ -146,7 +146,7 @@ public enum OpenAPI {
               - {name: labelNames, in: query, required: false, schema: {type: string}, description: 'With labels: names for label values, e.g. 1=liver,2=tumor.'}
               - {name: profile, in: query, required: false, schema: {type: string, enum: [desktop, headset, phone, print]}, description: 'What the scene is for: desktop (default; levels of detail), headset (whole scene at most 250,000 triangles), phone (500,000) or print (full surfaces, STL and OBJ, each closed). Unknown: 400.'}
             post:
-              summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe), or from a segmentation made elsewhere (?labels=NAME, the file as the body).'
+              summary: 'A scene package of a kept study (owner or admin), with a recipe (the JSON of vrprep segment --recipe; an empty body: the default recipe; "video": true adds a turntable MP4 of the surfaces, renders/turntable.mp4), or from a segmentation made elsewhere (?labels=NAME, the file as the body).'
               requestBody:
                 required: false
                 content:

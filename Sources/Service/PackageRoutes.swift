@@ -36,7 +36,7 @@ func addPackageRoutes(_ router: Router<ServiceContext>, _ store: any ServiceReco
             throw HTTPError(.notFound, message: "package \(id) has no file '\(path)'")
         }
         // model/vnd.usdz+zip: what Safari needs to open a USDZ in AR Quick Look.
-        let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".glb") ? "model/gltf-binary"
+        let type = path.hasSuffix(".png") ? "image/png" : path.hasSuffix(".mp4") ? "video/mp4" : path.hasSuffix(".glb") ? "model/gltf-binary"
             : path.hasSuffix(".usdz") ? "model/vnd.usdz+zip" : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
         let folder = store.folders.package(id)
         guard ReadPackage.compressible(path) else {

@@ -12,7 +12,8 @@ struct ProcessCommand: ParsableCommand {
             Segments the largest series with --recipe, or --structures (default: bone and skin for CT, skin \
             otherwise) with --seed-mm STRUCTURE:x,y,z for vessels and tumor; builds each structure's surface \
             (smoothed, at most --max-triangles); renders an anterior stereo pair (left, right, side-by-side, \
-            anaglyph) and a thumbnail; and writes a de-identified scene package (vrprep.scene/1: manifest.json, \
+            anaglyph) and a thumbnail (with --video also a 3-second turntable of the surfaces as H.264 MP4, \
+            renders/turntable.mp4, at most 720 pixels a side); and writes a de-identified scene package (vrprep.scene/1: manifest.json, \
             scene.glb, meshes/*.stl, renders/*.png, labels.nii.gz) to --out, and with --zip also OUT.zip. \
             The package appears only when complete. Prints the package's path and id (--json: a summary).
             With --labels FILE (a NIfTI label map or a DICOM Segmentation made elsewhere: Slicer, \
@@ -67,6 +68,9 @@ struct ProcessCommand: ParsableCommand {
 
     @Option(name: .customLong("render-size"), help: "Width and height of the stereo renders (pixels).")
     var renderSize: Int = 1024
+
+    @Flag(help: "Add a turntable video of the surfaces to the package (renders/turntable.mp4: 72 frames, 24 per second, H.264).")
+    var video = false
 
     @Option(help: "Folder of the GLSL files (default: $VRPREP_SHADERS or Shaders/ near the executable).")
     var shaders: String?
@@ -134,6 +138,7 @@ struct ProcessCommand: ParsableCommand {
         options.maxTriangles = maxTriangles
         options.profile = profile
         options.renderSize = renderSize
+        options.video = video
         options.zip = zip
         options.threads = threads
         options.shaders = shaders.map { URL(fileURLWithPath: $0) }

@@ -111,3 +111,36 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: unwritable))
     }
 }
+
+/// `vrprep process --video` (and a recipe's "video": true): the package holds a turntable MP4 of its
+/// surfaces, listed in the manifest with its frames and checksummed like every file.
+@Suite struct PackageVideoTests {
+    @Test func processAddsATurntableVideoToThePackage() throws {
+        let folder = try Fixtures.temporaryFolder("package-video")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("scene")
+        let made = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--structures", "bone", "--out", out.path,
+                                            "--render-size", "128", "--max-triangles", "20000", "--video"] + TurntableVideoTests.shaders)
+        #expect(made.status == 0, "\(made.standardError)")
+        let manifestData = try Data(contentsOf: out.appendingPathComponent("manifest.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: manifestData) as? [String: Any])
+        let renders = try #require(manifest["renders"] as? [[String: Any]])
+        let film = try #require(renders.first { $0["kind"] as? String == "turntable" }, "\(renders)")
+        #expect(film["file"] as? String == "renders/turntable.mp4" && film["frames"] as? Int == 72 && film["framesPerSecond"] as? Int == 24)
+        #expect(film["width"] as? Int == 128 && film["height"] as? Int == 128)
+        let fields = try TurntableVideoTests.probe(out.appendingPathComponent("renders/turntable.mp4"))
+        #expect(fields["codec_name"] as? String == "h264" && fields["nb_read_frames"] as? String == "72" && fields["width"] as? Int == 128, "\(fields)")
+        let verified = try CommandLineTool.run(["package", "verify", out.path])
+        #expect(verified.status == 0, "\(verified.standardError)")
+        // Without --video, no video; a recipe's "video" must be true or false.
+        let plain = folder.appendingPathComponent("plain")
+        #expect(try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--structures", "bone", "--out", plain.path, "--render-size", "64",
+                                         "--max-triangles", "5000"] + TurntableVideoTests.shaders).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: plain.appendingPathComponent("renders/turntable.mp4").path))
+        let recipe = folder.appendingPathComponent("recipe.json")
+        try Data(#"{"structures": [{"preset": "bone"}], "video": 1}"#.utf8).write(to: recipe)
+        let bad = try CommandLineTool.run(["process", Fixtures.sampleCT.path, "--recipe", recipe.path, "--out", folder.appendingPathComponent("bad").path]
+                                          + TurntableVideoTests.shaders)
+        #expect(bad.status == 2 && bad.standardError.contains("video"), "\(bad.status) \(bad.standardError)")
+    }
+}

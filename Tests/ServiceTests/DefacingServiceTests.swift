@@ -13,10 +13,7 @@ extension ServiceTests {
         let service = try await Running()
         let owner = try service.store.createToken(role: .submitter, name: "surgeon")
         do {
-            let (status, answer, _) = try await service.request("POST", "/v1/studies?process=false", token: owner, body: try Self.sampleZip(),
-                                                                type: "application/zip")
-            #expect(status == 201, "\(String(decoding: answer, as: UTF8.self))")
-            let study = try #require(service.json(answer)["studyId"] as? String)
+            let study = try await service.keptSample(token: owner)
             let bad = try await service.request("POST", "/v1/studies/\(study)/jobs", token: owner,
                                                 body: Data(#"{"structures": [{"preset": "skin"}], "deface": "maybe"}"#.utf8), type: "application/json")
             #expect(bad.0 == 400 && String(decoding: bad.1, as: UTF8.self).contains("deface must be"), "\(String(decoding: bad.1, as: UTF8.self))")

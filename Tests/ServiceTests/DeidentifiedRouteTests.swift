@@ -18,10 +18,7 @@ extension ServiceTests {
         let other = try service.store.createToken(role: .submitter, name: "another surgeon")
         let trainer = try service.store.createToken(role: .trainer, name: "course")
         do {
-            let (status, answer, _) = try await service.request("POST", "/v1/studies?process=false", token: owner, body: try Self.sampleZip(),
-                                                                type: "application/zip")
-            #expect(status == 201, "\(String(decoding: answer, as: UTF8.self))")
-            let study = try #require(service.json(answer)["studyId"] as? String)
+            let study = try await service.keptSample(token: owner)
             let path = "/v1/studies/\(study)/deidentified"
 
             let (ok, zip, response) = try await service.request("POST", path, token: owner)

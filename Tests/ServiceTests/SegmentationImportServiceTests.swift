@@ -37,10 +37,7 @@ extension ServiceTests {
         let folder = try Fixtures.temporaryFolder("import-service")
         defer { try? FileManager.default.removeItem(at: folder) }
         do {
-            let (created, body, _) = try await service.request("POST", "/v1/studies?process=false", token: owner, body: try Self.sampleZip(),
-                                                               type: "application/zip")
-            #expect(created == 201)
-            let study = try #require(service.json(body)["studyId"] as? String)
+            let study = try await service.keptSample(token: owner)
             let labels = try Self.sampleLabels()
             let file = folder.appendingPathComponent("mine.nii.gz")
             try NIfTI.write(labels, to: file)

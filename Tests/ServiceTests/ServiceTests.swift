@@ -80,6 +80,14 @@ import TestSupport
 
         func json(_ data: Data) -> [String: Any] { (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] }
 
+        /// Uploads the sample as a study that is kept without a job; its id.
+        func keptSample(token: String) async throws -> String {
+            let (status, answer, _) = try await request("POST", "/v1/studies?process=false", token: token, body: try ServiceTests.sampleZip(),
+                                                        type: "application/zip")
+            #expect(status == 201, "\(String(decoding: answer, as: UTF8.self))")
+            return try #require(json(answer)["studyId"] as? String)
+        }
+
         /// Polls a job until it ends.
         func wait(job id: String, token: String) async throws -> [String: Any] {
             for _ in 0..<240 {
