@@ -75,7 +75,9 @@ let package = Package(
         // H.264 MP4 through Debian's FFmpeg libraries (libavcodec-dev, libavformat-dev, libswscale-dev).
         .target(name: "CVideo", linkerSettings: [.linkedLibrary("avformat"), .linkedLibrary("avcodec"),
                                                  .linkedLibrary("swscale"), .linkedLibrary("avutil")]),
-        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG", "CWebP", "CVideo"], swiftSettings: kernelSettings),
+        // FreeType (libfreetype-dev), for the labelled renders' text.
+        .systemLibrary(name: "CFreeType", path: "Sources/CFreeType", pkgConfig: "freetype2"),
+        .target(name: "Rendering", dependencies: ["VolumeCore", "CEGL", "CPNG", "CWebP", "CVideo", "CFreeType"], swiftSettings: kernelSettings),
         // Scene packages: manifest, files and hashes, archive, verification, de-identification.
         .target(name: "ScenePackage",
                 dependencies: ["VolumeCore", .product(name: "Crypto", package: "swift-crypto"),

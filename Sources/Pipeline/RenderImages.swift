@@ -30,6 +30,10 @@ public struct RenderImages: Sendable {
     /// width: each eye at the full `size`, as 3D televisions and projectors take it).
     public var video: URL?
     public var framesPerSecond = 24
+    /// A legend and leader labels naming the structures (label map and mesh files), in
+    /// `language` (en, ja, es, pt), with each label's volume.
+    public var labelled = false
+    public var language = "en"
     /// A stereo pair: interpupillary distance and zero-disparity distance (mm).
     public var stereo: (ipd: Double, convergence: Double?)?
     /// A slice instead of a 3D view.
@@ -63,6 +67,13 @@ public struct RenderImages: Sendable {
         if video != nil, turntable == nil { throw Failure(description: "a video is a turntable's: give the number of frames") }
         if slice != nil, video != nil { throw Failure(description: "a slice is one picture, not a video") }
         if video != nil, let problem = Self.videoSizeProblem(size) { throw Failure(description: problem) }
+        if labelled {
+            guard labels != nil || !meshes.isEmpty else { throw Failure(description: "labels name structures: give a label map or mesh files") }
+            guard stereo == nil, slice == nil else { throw Failure(description: "labels are drawn on single views and turntables, not on stereo pairs or slices") }
+            guard StructureWords.languages.contains(language) else {
+                throw Failure(description: "no language '\(language)' (\(StructureWords.languages.joined(separator: ", ")))")
+            }
+        }
         guard folder != nil || video != nil else { throw Failure(description: "no folder for the pictures") }
         var series: LoadedSeries?
         if !study.isEmpty {
@@ -91,7 +102,7 @@ public struct RenderImages: Sendable {
         try observer.step("rendering", fraction: 0.3)
         do {
             var result = slice != nil ? try renderSlice(slice!, series: series, map: map, folder: folder!)
-                : try renderScene(series: series, surfaces: try surfaceMeshes(map), folder: folder, observer: observer)
+                : try renderScene(series: series, surfaces: try surfaceMeshes(map), map: map, folder: folder, observer: observer)
             result.defacing = defaced?.record
             return result
         } catch let failure as Failure {
@@ -101,7 +112,7 @@ public struct RenderImages: Sendable {
         }
     }
 
-    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], folder: URL?, observer: (any UseCaseObserver)?) throws -> Result {
+    private func renderScene(series: LoadedSeries?, surfaces: [Mesh], map: LabelMap?, folder: URL?, observer: (any UseCaseObserver)?) throws -> Result {
         var box = series?.info.geometry.boundingBox
         for mesh in surfaces {
             let m = MeshMeasurements(mesh, topology: false)
@@ -115,7 +126,7 @@ public struct RenderImages: Sendable {
         let surfaceRenderer = try SurfaceRenderer(context: context, shaders: library)
         let uploaded = try surfaceRenderer.upload(surfaces)
         let (width, height) = (size.width, size.height)
-        let draw: Draw
+        var draw: Draw
         // What the camera frames: the surfaces' vertices and the volume's visible bricks (the
         // anatomy the transfer function shows, not the field of view); the box where nothing shows.
         var anatomy = surfaces.flatMap { $0.positions.map { SIMD3<Double>(Double($0.x), Double($0.y), Double($0.z)) } }
@@ -130,6 +141,19 @@ public struct RenderImages: Sendable {
         } else {
             draw = { camera, eyes throws(RenderingError) in
                 try surfaceRenderer.render(uploaded, camera: camera, width: width, height: height, eyes: eyes)
+            }
+        }
+        if labelled {
+            let items = labelItems(surfaces, map: map)
+            let font = try FontFace.standard(japanese: language == "ja")
+            if let missing = items.map(\.name).first(where: { !font.covers($0) }) {
+                throw Failure(description: "\(font.path) has no glyphs for '\(missing)'")
+            }
+            let plain = draw
+            draw = { camera, eyes throws(RenderingError) in
+                var images = try plain(camera, eyes)
+                for index in images.indices { LabelOverlay.draw(items, on: &images[index], camera: camera, font: font) }
+                return images
             }
         }
         var written: [(URL, Double)] = []
@@ -177,6 +201,18 @@ public struct RenderImages: Sendable {
                       version: context.version, written: [(file, time)])
     }
 
+    /// What the labels say of each surface: its name in `language` (ours translated, others as
+    /// they are), its colour, its label's volume (label maps; none for mesh files) and its points.
+    private func labelItems(_ surfaces: [Mesh], map: LabelMap?) -> [LabelOverlay.Item] {
+        let counts = map?.voxelCounts() ?? [:]
+        let voxelML = map.map { $0.geometry.spacing.x * $0.geometry.spacing.y * $0.geometry.spacing.z / 1000 } ?? 0
+        return surfaces.map { mesh in
+            let value = map?.labels.first { $0.name == mesh.name }?.value
+            return LabelOverlay.Item(name: StructureWords.name(mesh.name, language: language), color: mesh.color,
+                                     volumeML: value.flatMap { counts[$0] }.map { Double($0) * voxelML }, points: mesh.positions)
+        }
+    }
+
     /// The transfer function: `preset`, else the modality's own (other modalities must name one).
     private func transferFunction(modality: String) throws(Failure) -> TransferFunction {
         if let preset {
@@ -213,6 +249,7 @@ public struct RenderImages: Sendable {
             do {
                 var mesh = try MeshImport.read(URL(fileURLWithPath: path))
                 mesh.color = palette[n % palette.count]
+                mesh.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 out.append(mesh)
             } catch {
                 throw Failure(description: "\(error)")
@@ -269,6 +306,9 @@ public struct RenderImages: Sendable {
 extension RenderImages {
     /// A render's size in pixels.
     public typealias Size = ImageSize
+
+    /// The languages labels are written in.
+    public static var labelLanguages: [String] { StructureWords.languages }
 
     /// What encodes videos ("libavcodec 59.37.100, libx264").
     public static var videoEncoder: String { VideoWriter.encoder }

@@ -20,6 +20,8 @@ struct RenderCommand: ParsableCommand {
             the superior axis (side by side with --stereo); with --video FILE.mp4 they are also (or, without \
             --out, only) encoded as an H.264 MP4 at --fps frames per second that browsers and phones play \
             (with --stereo side by side at full width, for 3D televisions and projectors).
+            --labelled draws a legend (each structure's colour, name and volume) and a leader line from each \
+            structure to its name, in --lang en|ja|es|pt (FreeType; Japanese needs Debian's fonts-noto-cjk).
             Exit status: 0 on success, 1 when the input or the renderer fails, 2 on usage errors.
             """
     )
@@ -56,6 +58,12 @@ struct RenderCommand: ParsableCommand {
 
     @Option(help: "Frames per second of the video.")
     var fps: Int = 24
+
+    @Flag(help: "Name the structures: a legend and leader labels.")
+    var labelled = false
+
+    @Option(help: "Language of the labels: en, ja, es or pt.")
+    var lang: String = "en"
 
     @Option(help: defaceHelp("the default: a head's face is removed from the study and its labels, since pictures may leave the hospital"))
     var deface: DefaceStudy.Mode?
@@ -112,6 +120,13 @@ struct RenderCommand: ParsableCommand {
             throw ValidationError("give --out FOLDER for the PNG files (or --video FILE.mp4 with --turntable)")
         }
         try checkOption(fps, "--fps", OptionRange.framesPerSecond)
+        if labelled {
+            guard labels != nil || !meshes.isEmpty else { throw ValidationError("--labelled names structures: give --labels FILE or --meshes FILE…") }
+            guard !stereo, slice == nil else { throw ValidationError("--labelled draws on single views and turntables, not with --stereo or --slice") }
+        }
+        guard RenderImages.labelLanguages.contains(lang) else {
+            throw ValidationError("--lang must be one of \(RenderImages.labelLanguages.joined(separator: ", ")), not '\(lang)'")
+        }
         if ipd <= 0 { throw ValidationError("--ipd must be more than 0 mm") }
         if let convergence, convergence <= 0 { throw ValidationError("--convergence must be more than 0 mm") }
         if smooth < 0 { throw ValidationError("--smooth must be 0 or more passes") }
@@ -153,6 +168,7 @@ struct RenderCommand: ParsableCommand {
         request.view = RenderImages.view(named: view)!
         (request.azimuth, request.elevation, request.turntable) = (azimuth, elevation, turntable)
         (request.video, request.framesPerSecond) = (video.map { URL(fileURLWithPath: $0) }, fps)
+        (request.labelled, request.language) = (labelled, lang)
         if stereo { request.stereo = (ipd, convergence) }
         if let slice { request.slice = (RenderImages.sliceOrientation(named: slice)!, sliceMM, try parsedWindow()) }
         request.shaders = shaders.map { URL(fileURLWithPath: $0) }

@@ -1,3 +1,5 @@
+import Pipeline
+
 extension Messages {
     static let english: [String: String] = [
         "viewer.title": "VRPrep 3D scene",
@@ -15,11 +17,6 @@ extension Messages {
         "vr.exit": "EXIT VR",
         "vr.notFound": "NO VR HEADSET FOUND",
         "vr.notSupported": "THIS BROWSER HAS NO VR",
-        "structure.bone": "bone",
-        "structure.skin": "skin",
-        "structure.vessels": "vessels",
-        "structure.tumor": "tumor",
-        "structure.region": "region",
         "app.title": "VRPrep workstation",
         "app.signOut": "Sign out",
         "app.token": "Access token",
@@ -159,5 +156,5 @@ extension Messages {
         "session.ended.host": "The host ended the session",
         "session.ended.expired": "The session's time is up",
         "session.ended.stopping": "The service is restarting: ask the host for a new link once it is back",
-    ]
+    ].merging(StructureWords.messages(language: "en")) { ours, _ in ours }
 }

@@ -1,3 +1,5 @@
+import Pipeline
+
 extension Messages {
     static let spanish: [String: String] = [
         "viewer.title": "Escena 3D de VRPrep",
@@ -15,11 +17,6 @@ extension Messages {
         "vr.exit": "SALIR DE RV",
         "vr.notFound": "NO SE ENCONTRÓ UN VISOR DE RV",
         "vr.notSupported": "ESTE NAVEGADOR NO ADMITE RV",
-        "structure.bone": "hueso",
-        "structure.skin": "piel",
-        "structure.vessels": "vasos",
-        "structure.tumor": "tumor",
-        "structure.region": "región",
         "app.title": "Estación de trabajo VRPrep",
         "app.signOut": "Cerrar sesión",
         "app.token": "Token de acceso",
@@ -159,5 +156,5 @@ extension Messages {
         "session.ended.host": "El anfitrión terminó la sesión",
         "session.ended.expired": "El tiempo de la sesión terminó",
         "session.ended.stopping": "El servicio se está reiniciando: pida al anfitrión un nuevo enlace cuando vuelva",
-    ]
+    ].merging(StructureWords.messages(language: "es")) { ours, _ in ours }
 }

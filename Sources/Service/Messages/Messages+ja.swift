@@ -1,3 +1,5 @@
+import Pipeline
+
 extension Messages {
     static let japanese: [String: String] = [
         "viewer.title": "VRPrep 3Dシーン",
@@ -15,11 +17,6 @@ extension Messages {
         "vr.exit": "VRを終了",
         "vr.notFound": "VRヘッドセットが見つかりません",
         "vr.notSupported": "このブラウザはVRに対応していません",
-        "structure.bone": "骨",
-        "structure.skin": "皮膚",
-        "structure.vessels": "血管",
-        "structure.tumor": "腫瘍",
-        "structure.region": "領域",
         "app.title": "VRPrep ワークステーション",
         "app.signOut": "サインアウト",
         "app.token": "アクセストークン",
@@ -159,5 +156,5 @@ extension Messages {
         "session.ended.host": "ホストがセッションを終了しました",
         "session.ended.expired": "セッションの時間が終了しました",
         "session.ended.stopping": "サービスを再起動しています。再開後、ホストに新しいリンクを依頼してください",
-    ]
+    ].merging(StructureWords.messages(language: "ja")) { ours, _ in ours }
 }

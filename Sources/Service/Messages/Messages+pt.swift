@@ -1,3 +1,5 @@
+import Pipeline
+
 extension Messages {
     static let portuguese: [String: String] = [
         "viewer.title": "Cena 3D do VRPrep",
@@ -15,11 +17,6 @@ extension Messages {
         "vr.exit": "SAIR DA RV",
         "vr.notFound": "NENHUM ÓCULOS DE RV ENCONTRADO",
         "vr.notSupported": "ESTE NAVEGADOR NÃO SUPORTA RV",
-        "structure.bone": "osso",
-        "structure.skin": "pele",
-        "structure.vessels": "vasos",
-        "structure.tumor": "tumor",
-        "structure.region": "região",
         "app.title": "Estação de trabalho VRPrep",
         "app.signOut": "Sair",
         "app.token": "Token de acesso",
@@ -159,5 +156,5 @@ extension Messages {
         "session.ended.host": "O anfitrião encerrou a sessão",
         "session.ended.expired": "O tempo da sessão terminou",
         "session.ended.stopping": "O serviço está reiniciando: peça ao anfitrião um novo link quando ele voltar",
-    ]
+    ].merging(StructureWords.messages(language: "pt")) { ours, _ in ours }
 }
