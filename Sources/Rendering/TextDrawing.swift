@@ -102,8 +102,10 @@ extension RGBAImage {
     /// A rectangle blended over the image (clipped to it).
     public mutating func fill(x: Int, y: Int, width: Int, height: Int, color: RGBA) {
         let ink = SIMD3<Double>(color.r, color.g, color.b) * 255
-        for row in max(0, y)..<min(self.height, y + height) {
-            for column in max(0, x)..<min(self.width, x + width) {
+        let (top, bottom, left, right) = (max(0, y), min(self.height, y + height), max(0, x), min(self.width, x + width))
+        guard top < bottom, left < right else { return }  // wholly outside (or empty)
+        for row in top..<bottom {
+            for column in left..<right {
                 let i = (row * self.width + column) * 4
                 for c in 0..<3 { pixels[i + c] = UInt8((Double(pixels[i + c]) * (1 - color.a) + ink[c] * color.a).rounded()) }
                 pixels[i + 3] = 255
