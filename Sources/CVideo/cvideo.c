@@ -17,7 +17,6 @@ struct cvid_writer {
     AVFrame *frame;
     AVPacket *packet;
     int64_t next;
-    int headerWritten;
 };
 
 static int fail(char *message, size_t capacity, const char *what, int code) {
@@ -127,7 +126,6 @@ int cvid_open(const char *path, const cvid_options *o, cvid_writer **out, char *
     code = avformat_write_header(w->format, &muxer);
     av_dict_free(&muxer);
     if (code < 0) { release(w); return fail(message, capacity, "cannot write the MP4 header", code); }
-    w->headerWritten = 1;
     *out = w;
     return CVID_OK;
 }
