@@ -19,14 +19,36 @@ struct StudyInspector {
            cached.fingerprint == fingerprint {
             return .success(cached.inspection)
         }
-        let read = await inspect(files)
-        // Kept only while the study is (a read that ends after the study was removed keeps nothing).
-        if case .success(let inspection) = read, FileManager.default.fileExists(atPath: files.path),
-           let data = try? JSONEncoder().encode(Kept(fingerprint: fingerprint, inspection: inspection)) {
-            try? FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try? data.write(to: kept, options: .atomic)
+        // One read per study at a time: the read started on upload and a request that comes before
+        // it ends share it (two reads would cost twice, and the later one would overwrite the kept
+        // copy with what it read when it began).
+        return await Self.reads.share(kept.path) {
+            let read = await inspect(files)
+            // Kept only while the study is (a read that ends after the study was removed keeps nothing).
+            if case .success(let inspection) = read, FileManager.default.fileExists(atPath: files.path),
+               let data = try? JSONEncoder().encode(Kept(fingerprint: fingerprint, inspection: inspection)) {
+                try? FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try? data.write(to: kept, options: .atomic)
+            }
+            return read
         }
-        return read
+    }
+
+    static let reads = SharedReads()
+
+    /// The reads under way, by the kept copy they write: a second asker awaits the first one's.
+    actor SharedReads {
+        private var underway: [String: Task<Result<StudyInspection, ServiceFailure>, Never>] = [:]
+
+        func share(_ key: String, _ read: @escaping @Sendable () async -> Result<StudyInspection, ServiceFailure>)
+            async -> Result<StudyInspection, ServiceFailure> {
+            if let running = underway[key] { return await running.value }
+            let task = Task { await read() }
+            underway[key] = task
+            let result = await task.value
+            underway[key] = nil
+            return result
+        }
     }
 
     /// An inspection as it is kept, with the fingerprint of the files it was read from.
