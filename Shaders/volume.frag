@@ -10,7 +10,8 @@ in vec2 ndc;
 
 uniform sampler3D volume;           // values (HU for CT) / the texture's scale, linear filtering
 uniform sampler2D transfer;         // 256×1 RGBA: colour and opacity per normalised value
-uniform sampler3D occupancy;        // per brick of voxels: > 0 where the transfer function can be seen
+uniform sampler3D occupancy;        // per brick of voxels: 0 where the transfer function can be seen, else r/255:
+                                    // the bricks less than r away along each axis are all empty
 uniform sampler2D entryDepth;       // depth of the first visible brick's face (1 where none)
 uniform sampler2D surfaceDepth;     // depth of the opaque surfaces (1 where none)
 uniform sampler2D surfaceColour;    // the opaque surfaces over the background
@@ -23,6 +24,8 @@ uniform mat3 gradientToPatient;     // voxel-index gradient → patient gradient
 uniform vec3 textureStep;           // one voxel in texture coordinates (gradient offsets)
 uniform vec2 valueRange;            // texture values mapped to 0 and 1 in the transfer function
 uniform int maxSteps;
+uniform sampler3D gradients;        // RGBA8: patient-space gradient direction × weight, 128 + 127·x
+                                    // (unused where GRADIENTS_ON_THE_FLY is defined: six fetches of `volume`)
 
 out vec4 fragment;
 
@@ -45,8 +48,14 @@ float distanceAtDepth(float depth, vec3 start, vec3 direction) {
     return dot(p.xyz / p.w - start, direction);
 }
 
+// The brick of a point (points in the half voxel beyond the outer voxels' centres, which read
+// those voxels, belong to the outer bricks).
+vec3 brickOf(vec3 p) {
+    return clamp(floor((p * dimensions - 0.5) / brickSize), vec3(0.0), vec3(textureSize(occupancy, 0) - 1));
+}
+
 bool occupied(vec3 p) {
-    return texelFetch(occupancy, ivec3(floor((p * dimensions - 0.5) / brickSize)), 0).r > 0.0;
+    return texelFetch(occupancy, ivec3(brickOf(p)), 0).r == 0.0;
 }
 
 void main() {
@@ -82,27 +91,36 @@ void main() {
     for (int i = 0; i < maxSteps && s <= leave; ++i, s += 1.0) {
         vec3 p = origin + step * s;
         if (s > brickExit) {
-            // Entering another brick: where the ray leaves it; jump there if it is transparent.
-            vec3 cell = floor((p * dimensions - 0.5) / brickSize);
-            vec3 low = (cell * brickSize + 0.5) / dimensions, high = ((cell + 1.0) * brickSize + 0.5) / dimensions;
+            // Entering another brick: where the ray leaves it, or the cube of empty bricks around
+            // it; jump there if it is empty.
+            vec3 cell = brickOf(p);
+            float reach = max(floor(texelFetch(occupancy, ivec3(cell), 0).r * 255.0 + 0.5) - 1.0, -1.0);
+            vec3 low = ((cell - max(reach, 0.0)) * brickSize + 0.5) / dimensions;
+            vec3 high = ((cell + 1.0 + max(reach, 0.0)) * brickSize + 0.5) / dimensions;
             vec3 a = (low - origin) * inverseStep, b = (high - origin) * inverseStep;
             brickExit = min(min(max(a.x, b.x), max(a.y, b.y)), max(a.z, b.z));
-            if (texelFetch(occupancy, ivec3(cell), 0).r == 0.0) {
+            if (reach >= 0.0) {
                 // Stay on the ray's sample grid: the next sample is the first one past the exit.
                 s += max(ceil(brickExit - s), 1.0) - 1.0;
                 continue;
             }
         }
         vec4 sampleColour = classify(valueAt(p));
-        // Shaded by the gradient (central differences: forward ones, or the four-fetch tetrahedron
-        // form, are cheaper but visibly biased on sharp edges and thick slices).
+        // Shaded by the gradient: stored per voxel, or central differences here (forward ones, or
+        // the four-fetch tetrahedron form, are cheaper but visibly biased on sharp edges and thick slices).
         if (sampleColour.a > 0.002) {
+#ifdef GRADIENTS_ON_THE_FLY
             vec3 g = gradientToPatient * vec3(
                 valueAt(p + vec3(textureStep.x, 0.0, 0.0)) - valueAt(p - vec3(textureStep.x, 0.0, 0.0)),
                 valueAt(p + vec3(0.0, textureStep.y, 0.0)) - valueAt(p - vec3(0.0, textureStep.y, 0.0)),
                 valueAt(p + vec3(0.0, 0.0, textureStep.z)) - valueAt(p - vec3(0.0, 0.0, textureStep.z)));
+            const float smallest = 1e-6;
+#else
+            vec3 g = texture(gradients, p).xyz * (255.0 / 127.0) - 128.0 / 127.0;
+            const float smallest = 0.5 / 127.0;
+#endif
             float lit = 0.3;
-            if (length(g) > 1e-6) lit += 0.7 * abs(dot(normalize(g), direction));
+            if (length(g) > smallest) lit += 0.7 * abs(dot(normalize(g), direction));
             float a = 1.0 - pow(1.0 - min(sampleColour.a, 0.999), opacityExponent);
             colour.rgb += (1.0 - colour.a) * a * sampleColour.rgb * lit;
             float before = colour.a;

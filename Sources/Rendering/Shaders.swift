@@ -52,11 +52,13 @@ public struct ShaderLibrary: Sendable {
         return text
     }
 
-    /// Compiles and links a program (call on the GL thread).
-    func program(vertex: String, fragment: String) throws(RenderingError) -> GLuint {
+    /// Compiles and links a program (call on the GL thread); `defines` are macros set in the
+    /// fragment stage (`#define NAME`), for variants that must not branch at run time (llvmpipe
+    /// runs both sides of a branch on a uniform).
+    func program(vertex: String, fragment: String, defines: [String] = []) throws(RenderingError) -> GLuint {
         let vs = try compile(vertex, GLenum(GL_VERTEX_SHADER))
         defer { glDeleteShader(vs) }
-        let fs = try compile(fragment, GLenum(GL_FRAGMENT_SHADER))
+        let fs = try compile(fragment, GLenum(GL_FRAGMENT_SHADER), defines: defines)
         defer { glDeleteShader(fs) }
         let program = glCreateProgram()
         glAttachShader(program, vs)
@@ -72,8 +74,12 @@ public struct ShaderLibrary: Sendable {
         return program
     }
 
-    private func compile(_ name: String, _ stage: GLenum) throws(RenderingError) -> GLuint {
-        let text = try source(name)
+    private func compile(_ name: String, _ stage: GLenum, defines: [String] = []) throws(RenderingError) -> GLuint {
+        var text = try source(name)
+        if !defines.isEmpty, let end = text.firstIndex(of: "\n") {
+            // After the #version line, which must come first; #line keeps the driver's line numbers those of the file.
+            text.insert(contentsOf: "\n" + defines.map { "#define \($0)\n" }.joined() + "#line 2", at: end)
+        }
         let shader = glCreateShader(stage)
         text.withCString { pointer in
             var source: UnsafePointer<GLchar>? = pointer

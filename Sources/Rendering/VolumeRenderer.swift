@@ -85,14 +85,21 @@ public struct TransferFunction: Sendable, Equatable {
     }
 }
 
-/// Ray-marching volume renderer: the volume as a 3D texture (16-bit, linear filtering), bricks of
-/// 8³ voxels whose value ranges tell which ones a transfer function leaves empty.
+/// Ray-marching volume renderer: the volume as a 3D texture (16-bit, linear filtering), its
+/// gradients as another (`GradientTexture`), bricks of 4³ voxels whose value ranges tell which
+/// ones a transfer function leaves empty (rays jump over cubes of empty bricks at once).
 public final class VolumeRenderer: @unchecked Sendable {
     public let context: GLContext
-    private var program: GLuint = 0
+    /// The ray caster shading from the gradient texture, and the one computing gradients itself
+    /// (volumes over `GradientTexture.voxelLimit`).
+    private var program: GLuint = 0, onTheFlyProgram: GLuint = 0
     private var bricksProgram: GLuint = 0
     private let surfaceRenderer: SurfaceRenderer
     private var texture: GLuint = 0
+    /// The volume's gradients (`GradientTexture`); 0 when the volume is too large for one.
+    private var gradients: GLuint = 0
+    /// Volumes of more voxels are shaded from gradients computed by the rays (tests compare both).
+    var gradientVoxelLimit = GradientTexture.voxelLimit
     private var geometry: VolumeGeometry?
     private var range: ClosedRange<Double> = 0...1
     /// The 1st to 99.5th percentile of the values (where relative transfer functions go).
@@ -103,24 +110,33 @@ public final class VolumeRenderer: @unchecked Sendable {
     /// Smallest and largest value of each brick of `brick`³ voxels (for empty-space skipping).
     private var brickLow: [Float] = [], brickHigh: [Float] = []
     private var bricks = SIMD3<Int>(1, 1, 1)
-    private let brick = 8  // voxels per brick side
+    /// Voxels per brick side: the rays skip empty bricks of `brick`³ (and cubes of them); where they
+    /// start, and what the camera frames, is found on bricks of `coarseBrick`³ (2³ bricks each),
+    /// whose faces are fewer to draw.
+    private let brick = 4, coarseBrick = 8
+    private var coarseBricks = SIMD3<Int>(1, 1, 1)
+    /// The last transfer table's visible bricks, coarse ones, their empty radius and faces (a
+    /// turntable's frames share them).
+    private var skipping: (table: [UInt8], coarse: [UInt8], emptiness: [UInt8], faces: [Float])?
 
     public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
         self.context = context
         surfaceRenderer = try SurfaceRenderer(context: context, shaders: shaders)
-        (program, bricksProgram) = try context.perform { () throws(RenderingError) -> (GLuint, GLuint) in
+        (program, onTheFlyProgram, bricksProgram) = try context.perform { () throws(RenderingError) -> (GLuint, GLuint, GLuint) in
             (try shaders.program(vertex: "volume.vert", fragment: "volume.frag"),
+             try shaders.program(vertex: "volume.vert", fragment: "volume.frag", defines: ["GRADIENTS_ON_THE_FLY"]),
              try shaders.program(vertex: "bricks.vert", fragment: "depth.frag"))
         }
     }
 
     deinit {
-        let (program, bricksProgram, texture) = (self.program, self.bricksProgram, self.texture)
+        let (program, onTheFlyProgram, bricksProgram) = (self.program, self.onTheFlyProgram, self.bricksProgram)
+        let textures = [texture, gradients].filter { $0 != 0 }
         _ = try? context.perform {
             glDeleteProgram(program)
+            glDeleteProgram(onTheFlyProgram)
             glDeleteProgram(bricksProgram)
-            var t = texture
-            if t != 0 { glDeleteTextures(1, &t) }
+            if !textures.isEmpty { glDeleteTextures(GLsizei(textures.count), textures) }
         }
     }
 
@@ -136,48 +152,80 @@ public final class VolumeRenderer: @unchecked Sendable {
         self.modality = modality
         (texture, valueScale) = try VolumeTextures.upload(volume, range: range, replacing: texture, context: context)
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
+        coarseBricks = (bricks &+ 1) / 2
+        skipping = nil
         switch volume {
         case .int16(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
         }
         geometry = g
+        // Gradients of 0.3 × the robust range per mm and steeper count fully (see GradientTexture): weaker
+        // knees weigh noise and a thin plate's sides too much (1.0 grey levels from the rays' own
+        // gradients on the sample at 0.3; 5.2 at 0.02, 2.7 at 1, where weak gradients lose their bits).
+        let gradientVoxelLimit = self.gradientVoxelLimit
+        let (toPatient, knee, existing) = (Self.gradientToPatient(g), Float(0.3 * (robustRange.upperBound - robustRange.lowerBound)), gradients)
+        gradients = try context.perform { () throws(RenderingError) -> GLuint in
+            guard g.voxelCount <= gradientVoxelLimit else {
+                var old = existing
+                if old != 0 { glDeleteTextures(1, &old) }
+                return 0
+            }
+            switch volume {
+            case .int16(let v): return try GradientTexture.upload(v.voxels, geometry: g, toPatient: toPatient, knee: knee, replacing: existing)
+            case .float32(let v): return try GradientTexture.upload(v.voxels, geometry: g, toPatient: toPatient, knee: knee, replacing: existing)
+            }
+        }
     }
 
     /// Smallest and largest value of each brick, one voxel of overlap so that linear filtering at
     /// brick borders is covered.
+    @_specialize(where T == Int16)
+    @_specialize(where T == Float)
     private static func brickRanges<T: TextureVoxel>(_ voxels: [T], geometry g: VolumeGeometry, bricks: SIMD3<Int>,
                                                      size: Int) -> ([Float], [Float]) {
         let count = bricks.x * bricks.y * bricks.z
         var low = [Float](repeating: .infinity, count: count), high = [Float](repeating: -.infinity, count: count)
         let (bx, by, bz) = (bricks.x, bricks.y, bricks.z)
         let (nx, ny, nz) = (g.dimensions.x, g.dimensions.y, g.dimensions.z)
+        // Voxel-wise first, over a layer's slices and then a row of bricks' rows (loops the compiler
+        // vectorises), then along x for each brick.
+        func spanned(_ index: Int, _ extent: Int) -> Range<Int> { max(0, index * size - 1)..<min(extent, (index + 1) * size + 1) }
         low.withUnsafeMutableBufferPointer { lowBuffer in
             high.withUnsafeMutableBufferPointer { highBuffer in
                 voxels.withUnsafeBufferPointer { values in
                     let (lo, hi, v) = (UncheckedSendable(lowBuffer), UncheckedSendable(highBuffer), UncheckedSendable(values))
-                    parallelFor(0..<bz, threads: nil) { slabs in
-                        // Per row of bricks: ranges of each brick's x span, accumulated over its y and z span.
-                        var rowLow = [T](repeating: T.largest, count: bx), rowHigh = [T](repeating: T.smallest, count: bx)
-                        for k in slabs {
-                            for j in 0..<by {
-                                for i in 0..<bx { (rowLow[i], rowHigh[i]) = (T.largest, T.smallest) }
-                                for z in max(0, k * size - 1)..<min(nz, (k + 1) * size + 1) {
-                                    for y in max(0, j * size - 1)..<min(ny, (j + 1) * size + 1) {
-                                        let row = (z * ny + y) * nx
-                                        for i in 0..<bx {
-                                            var a = rowLow[i], b = rowHigh[i]
-                                            for x in max(0, i * size - 1)..<min(nx, (i + 1) * size + 1) {
-                                                let value = v.value[row + x]
-                                                a = min(a, value)
-                                                b = max(b, value)
-                                            }
-                                            (rowLow[i], rowHigh[i]) = (a, b)
+                    parallelFor(0..<bz, threads: nil) { layers in
+                        var sliceLow = [T](repeating: T.largest, count: nx * ny), sliceHigh = sliceLow
+                        var rowLow = [T](repeating: T.largest, count: nx), rowHigh = rowLow
+                        for k in layers {
+                            let slices = spanned(k, nz)
+                            sliceLow.withUnsafeMutableBufferPointer { sl in
+                                sliceHigh.withUnsafeMutableBufferPointer { sh in
+                                    let first = v.value.baseAddress! + slices.lowerBound * nx * ny
+                                    for index in 0..<(nx * ny) { (sl[index], sh[index]) = (first[index], first[index]) }
+                                    for z in slices.dropFirst() {
+                                        let slice = v.value.baseAddress! + z * nx * ny
+                                        for index in 0..<(nx * ny) {
+                                            sl[index] = min(sl[index], slice[index])
+                                            sh[index] = max(sh[index], slice[index])
                                         }
                                     }
                                 }
+                            }
+                            for j in 0..<by {
+                                let rows = spanned(j, ny)
+                                for x in 0..<nx { (rowLow[x], rowHigh[x]) = (sliceLow[rows.lowerBound * nx + x], sliceHigh[rows.lowerBound * nx + x]) }
+                                for y in rows.dropFirst() {
+                                    for x in 0..<nx {
+                                        rowLow[x] = min(rowLow[x], sliceLow[y * nx + x])
+                                        rowHigh[x] = max(rowHigh[x], sliceHigh[y * nx + x])
+                                    }
+                                }
                                 for i in 0..<bx {
-                                    lo.value[(k * by + j) * bx + i] = rowLow[i].floatValue
-                                    hi.value[(k * by + j) * bx + i] = rowHigh[i].floatValue
+                                    var a = T.largest, b = T.smallest
+                                    for x in spanned(i, nx) { (a, b) = (min(a, rowLow[x]), max(b, rowHigh[x])) }
+                                    lo.value[(k * by + j) * bx + i] = a.floatValue
+                                    hi.value[(k * by + j) * bx + i] = b.floatValue
                                 }
                             }
                         }
@@ -217,12 +265,13 @@ public final class VolumeRenderer: @unchecked Sendable {
         let toTexture = try VolumeTextures.patientToTexture(g)
         guard let toPatient = toTexture.inverse else { throw .invalidParameter(name: "volume direction", reason: "singular direction matrix") }
         let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
-        let occupancy = occupancy(table: table)
-        let faces = brickFaces(occupancy)
+        let (emptiness, faces) = skipping(table: table)
         let gradient = Self.gradientToPatient(g)
         let diagonal = Double(g.dimensions.x + g.dimensions.y + g.dimensions.z)
         let meshes = surfaces?.meshes ?? []
-        let (programs, texture, range, bricks, brick) = ((program, bricksProgram), self.texture, self.range, self.bricks, self.brick)
+        let gradients = self.gradients
+        let (programs, texture, range, bricks, brick) = ((gradients != 0 ? program : onTheFlyProgram, bricksProgram), self.texture, self.range,
+                                                         self.bricks, self.brick)
         let valueScale = self.valueScale
         let surfaceRenderer = self.surfaceRenderer
         return try context.perform { () throws(RenderingError) -> [RGBAImage] in
@@ -240,7 +289,7 @@ public final class VolumeRenderer: @unchecked Sendable {
             VolumeTextures.bind(textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
             glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
             glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
-                         GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), occupancy)
+                         GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), emptiness)
             glActiveTexture(GLenum(GL_TEXTURE0))
             glBindTexture(GLenum(GL_TEXTURE_3D), texture)
             // The bricks' faces as triangles (corners in texture coordinates).
@@ -297,6 +346,10 @@ public final class VolumeRenderer: @unchecked Sendable {
                 glUniform3f(glGetUniformLocation(program, "textureStep"), 1 / Float(g.dimensions.x), 1 / Float(g.dimensions.y),
                             1 / Float(g.dimensions.z))
                 glUniform1i(glGetUniformLocation(program, "maxSteps"), GLint(min(8192, Int(diagonal) + 2)))
+                if gradients != 0 {
+                    VolumeTextures.bind(gradients, unit: 6, target: GL_TEXTURE_3D, filter: GL_LINEAR)
+                    glUniform1i(glGetUniformLocation(program, "gradients"), 6)
+                }
                 glDrawArrays(GLenum(GL_TRIANGLES), 0, 3)
                 // 4. Translucent surfaces, blended where they are in front.
                 glDepthFunc(GLenum(GL_LESS))
@@ -319,7 +372,8 @@ public final class VolumeRenderer: @unchecked Sendable {
                               minimumVoxels: Int = 8) -> [SIMD3<Double>] {
         guard let g = geometry, g.dimensions == volume.geometry.dimensions else { return [] }
         let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
-        let occupancy = occupancy(table: table)
+        let occupancy = coarseOccupancy(occupancy(table: table))
+        let brick = coarseBrick
         let span = max(range.upperBound - range.lowerBound, 1e-9), low = range.lowerBound
         let threshold = UInt8(clamping: Int((minimumOpacity * 255).rounded(.up)))
         let value: (Int) -> Double
@@ -331,7 +385,7 @@ public final class VolumeRenderer: @unchecked Sendable {
             let entry = max(0, min(255, Int(((value(index) - low) / span * 255).rounded())))
             return table[4 * entry + 3] >= threshold
         }
-        let (bx, by, bz) = (bricks.x, bricks.y, bricks.z)
+        let (bx, by, bz) = (coarseBricks.x, coarseBricks.y, coarseBricks.z)
         let (nx, ny, nz) = (g.dimensions.x, g.dimensions.y, g.dimensions.z)
         func occupied(_ i: Int, _ j: Int, _ k: Int) -> Bool {
             i >= 0 && j >= 0 && k >= 0 && i < bx && j < by && k < bz && occupancy[(k * by + j) * bx + i] != 0
@@ -364,6 +418,32 @@ public final class VolumeRenderer: @unchecked Sendable {
         return out
     }
 
+    /// What the rays skip and where they start for `table`: the empty radius of the bricks and
+    /// the faces of the visible coarse bricks (kept for the next call with the same table).
+    private func skipping(table: [UInt8]) -> (emptiness: [UInt8], faces: [Float]) {
+        if let kept = skipping, kept.table == table { return (kept.emptiness, kept.faces) }
+        let fine = occupancy(table: table)
+        let coarse = coarseOccupancy(fine)
+        let made = (table: table, coarse: coarse, emptiness: Self.emptyRadius(fine, bricks: bricks), faces: brickFaces(coarse))
+        skipping = made
+        return (made.emptiness, made.faces)
+    }
+
+    /// Coarse bricks (2³ bricks each) holding a visible brick. As exact as `occupancy` on bricks
+    /// of that size: each brick's range covers the voxels its samples are filtered from.
+    private func coarseOccupancy(_ fine: [UInt8]) -> [UInt8] {
+        let (cx, cy, cz) = (coarseBricks.x, coarseBricks.y, coarseBricks.z)
+        var coarse = [UInt8](repeating: 0, count: cx * cy * cz)
+        for k in 0..<bricks.z {
+            for j in 0..<bricks.y {
+                for i in 0..<bricks.x where fine[(k * bricks.y + j) * bricks.x + i] != 0 {
+                    coarse[((k / 2) * cy + j / 2) * cx + i / 2] = 255
+                }
+            }
+        }
+        return coarse
+    }
+
     /// One byte per brick: 255 where some value of the brick has a visible opacity in `table`.
     private func occupancy(table: [UInt8]) -> [UInt8] {
         var alphaPrefix = [Int](repeating: 0, count: 257)
@@ -376,16 +456,57 @@ public final class VolumeRenderer: @unchecked Sendable {
         }
     }
 
+    /// Per brick, 0 where it is visible (`occupancy`), else r (at most 255) such that every brick
+    /// less than r bricks away along each axis is empty (the chessboard distance to the nearest
+    /// visible brick, or to a brick beyond the grid's edge): a ray in an empty brick jumps out of
+    /// that whole cube in one step. Two raster passes over the 26 neighbours give it exactly.
+    static func emptyRadius(_ occupancy: [UInt8], bricks: SIMD3<Int>) -> [UInt8] {
+        let (nx, ny, nz) = (bricks.x, bricks.y, bricks.z)
+        var r = occupancy.map { $0 != 0 ? UInt8(0) : 255 }
+        // Neighbours visited before a brick in raster order (z, then y, then x); the backward pass
+        // mirrors them.
+        var earlier: [SIMD3<Int>] = []
+        for dz in -1...0 {
+            for dy in -1...1 {
+                for dx in -1...1 where dz < 0 || dy < 0 || (dy == 0 && dx < 0) { earlier.append(SIMD3(dx, dy, dz)) }
+            }
+        }
+        func pass(_ sign: Int) {
+            let zs = sign > 0 ? Array(0..<nz) : Array((0..<nz).reversed())
+            let ys = sign > 0 ? Array(0..<ny) : Array((0..<ny).reversed())
+            let xs = sign > 0 ? Array(0..<nx) : Array((0..<nx).reversed())
+            for z in zs {
+                for y in ys {
+                    for x in xs {
+                        let index = (z * ny + y) * nx + x
+                        guard r[index] != 0 else { continue }
+                        var best = Int(r[index])
+                        for offset in earlier {
+                            let (i, j, k) = (x + sign * offset.x, y + sign * offset.y, z + sign * offset.z)
+                            // Outside the grid counts as empty at any distance: rays end at the box.
+                            guard i >= 0, j >= 0, k >= 0, i < nx, j < ny, k < nz else { continue }
+                            best = min(best, Int(r[(k * ny + j) * nx + i]) + 1)
+                        }
+                        r[index] = UInt8(min(best, 255))
+                    }
+                }
+            }
+        }
+        pass(1)
+        pass(-1)
+        return r
+    }
+
     /// The faces between visible bricks and the rest (two triangles each, corners in texture
     /// coordinates), each brick grown by one voxel so that rasterisation errs on the early side.
     private func brickFaces(_ occupancy: [UInt8]) -> [Float] {
         guard let g = geometry else { return [] }
-        let (nx, ny, nz) = (bricks.x, bricks.y, bricks.z)
+        let (nx, ny, nz) = (coarseBricks.x, coarseBricks.y, coarseBricks.z)
         func visible(_ i: Int, _ j: Int, _ k: Int) -> Bool {
             i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz && occupancy[(k * ny + j) * nx + i] != 0
         }
         let d = SIMD3<Float>(Float(g.dimensions.x), Float(g.dimensions.y), Float(g.dimensions.z))
-        let size = Float(brick)
+        let size = Float(coarseBrick)
         var out: [Float] = []
         for k in 0..<nz {
             for j in 0..<ny {
@@ -456,16 +577,24 @@ protocol TextureVoxel: Comparable {
     var floatValue: Float { get }
     static var smallest: Self { get }
     static var largest: Self { get }
+    /// Eight consecutive values from `pointer` (no alignment needed).
+    static func load8(_ pointer: UnsafePointer<Self>) -> SIMD8<Float>
 }
 
 extension Int16: TextureVoxel {
     var floatValue: Float { Float(self) }
     static var smallest: Int16 { .min }
     static var largest: Int16 { .max }
+    static func load8(_ pointer: UnsafePointer<Int16>) -> SIMD8<Float> {
+        SIMD8<Float>(UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int16>.self))
+    }
 }
 
 extension Float: TextureVoxel {
     var floatValue: Float { self }
     static var smallest: Float { -.infinity }
     static var largest: Float { .infinity }
+    static func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
 }

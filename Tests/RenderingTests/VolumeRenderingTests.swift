@@ -53,3 +53,74 @@ import VolumeCore
         }
     }
 }
+
+/// What makes volume frames fast must not change them: stored gradients, and rays jumping over
+/// cubes of empty bricks.
+@Suite(.serialized) struct VolumeSpeedTests {
+    @Test func storedGradientsShadeTheSampleAsGradientsComputedByTheRays() throws {
+        let series = DicomLoader().load([Fixtures.sampleCT.path]).series[0]
+        let camera = Camera.fitted(.left, box: series.info.geometry.boundingBox)
+        var images: [RGBAImage] = []
+        for limit in [Int.max, 0] {
+            let renderer = try VolumeRenderer(context: RenderingTests.context, shaders: RenderingTests.shaders)
+            renderer.gradientVoxelLimit = limit
+            try renderer.upload(series.volume, modality: "CT")
+            images.append(try renderer.render(camera: camera, width: 256, height: 256, transfer: .ctBone))
+        }
+        var (total, counted, far) = (0, 0, 0)
+        for (a, b) in zip(images[0].pixels, images[1].pixels) where a > 0 || b > 0 {
+            let d = abs(Int(a) - Int(b))
+            (total, counted) = (total + d, counted + 1)
+            if d > 40 { far += 1 }
+        }
+        #expect(counted > 10_000, "the skull should cover the picture's middle")
+        // Measured: 1.0 grey levels over the picture's anatomy (lighting from 8-bit directions).
+        #expect(Double(total) / Double(max(counted, 1)) <= 3, "mean difference \(Double(total) / Double(max(counted, 1)))")
+        #expect(far <= counted / 200, "\(far) of \(counted) channel values differ by more than 40")
+    }
+
+    @Test func emptyRadiusIsTheChessboardDistanceToTheNearestVisibleBrick() {
+        let bricks = SIMD3(9, 7, 5)
+        var state: UInt64 = 7
+        func next() -> UInt64 {  // a linear congruential generator: the same grids every run
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        for density in [0, 1, 3, 20] {
+            let occupancy = (0..<(bricks.x * bricks.y * bricks.z)).map { _ in next() % 100 < UInt64(density) ? UInt8(255) : 0 }
+            let radius = VolumeRenderer.emptyRadius(occupancy, bricks: bricks)
+            let visible = occupancy.indices.filter { occupancy[$0] != 0 }.map {
+                SIMD3($0 % bricks.x, ($0 / bricks.x) % bricks.y, $0 / (bricks.x * bricks.y))
+            }
+            for index in occupancy.indices {
+                let p = SIMD3(index % bricks.x, (index / bricks.x) % bricks.y, index / (bricks.x * bricks.y))
+                let nearest = visible.map { q in max(abs(q.x - p.x), abs(q.y - p.y), abs(q.z - p.z)) }.min() ?? 255
+                #expect(Int(radius[index]) == min(nearest, 255), "brick \(p), density \(density)")
+            }
+        }
+    }
+
+    @Test func raysJumpingOverEmptySpaceStillFindSmallSpecks() throws {
+        // 160³ voxels of air with eight bone specks of 2³ voxels far apart: the rays cross long
+        // runs of empty bricks and must land on every speck.
+        let n = 160
+        var v = Volume<Int16>(geometry: VolumeGeometry(dimensions: SIMD3(n, n, n), origin: SIMD3(-80, -80, -80)), filledWith: -1000)
+        let specks = [SIMD3(20, 30, 40), SIMD3(137, 25, 81), SIMD3(70, 90, 150), SIMD3(121, 140, 11),
+                      SIMD3(45, 151, 99), SIMD3(99, 60, 60), SIMD3(12, 110, 133), SIMD3(150, 77, 23)]
+        for s in specks { for k in 0..<2 { for j in 0..<2 { for i in 0..<2 { v[s.x + i, s.y + j, s.z + k] = 1500 } } } }
+        let renderer = try VolumeRenderer(context: RenderingTests.context, shaders: RenderingTests.shaders)
+        try renderer.upload(.int16(v), modality: "CT")
+        var camera = Camera.fitted(.anterior, box: v.geometry.boundingBox, fieldOfView: 0)
+        camera.orthographicHeight = 170
+        let size = 340
+        let image = try renderer.render(camera: camera, width: size, height: size, transfer: .ctBone)
+        for s in specks {
+            // Its centre in the picture, projected the camera's way.
+            let centre = v.geometry.patientPosition(ofIndex: s) + SIMD3(repeating: 0.5)
+            let clip = (camera.projectionMatrix(aspect: 1) * camera.viewMatrix).transform(centre)
+            let (x, y) = (Int((clip.x / clip.w * 0.5 + 0.5) * Double(size)), Int((0.5 - clip.y / clip.w * 0.5) * Double(size)))
+            let lit = (-3...3).flatMap { dy in (-3...3).map { dx in image.pixel(min(max(x + dx, 0), size - 1), min(max(y + dy, 0), size - 1)).x } }
+            #expect(lit.contains { $0 > 40 }, "the speck at voxel \(s) is missing near pixel (\(x), \(y))")
+        }
+    }
+}

@@ -40,6 +40,9 @@ extension Bench {
         @Option(help: "Timed runs after one warm-up frame.")
         var runs: Int = 5
 
+        @Option(help: "Also write the warm-up frame here (PNG), to compare images of two builds or shader sets.")
+        var png: String?
+
         private func imageSize() throws -> ImageSize {
             guard let image = ImageSize(parsing: size) else { throw ValidationError("--size must be WIDTHxHEIGHT, not '\(size)'") }
             return image
@@ -92,7 +95,8 @@ extension Bench {
                     try renderer.render(camera: camera, width: image.width, height: image.height, transfer: transfer, eyes: eyes)
                 }
             }
-            _ = try draw([(0, 0)])
+            let first = try draw([(0, 0)])
+            if let png { try first[0].writePNG(to: URL(fileURLWithPath: png)) }
             var frames: [Double] = [], pairs: [Double] = []
             for _ in 0..<runs {
                 let clock = Stopwatch()
