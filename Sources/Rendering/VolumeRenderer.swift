@@ -143,7 +143,18 @@ public final class VolumeRenderer: @unchecked Sendable {
     /// Uploads a volume (replacing the previous one); `modality` is checked against presets.
     public func upload(_ volume: AnyVolume, modality: String) throws(RenderingError) {
         let g = volume.geometry
-        self.range = volume.valueRange() ?? 0...1
+        bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
+        coarseBricks = (bricks &+ 1) / 2
+        skipping = nil
+        switch volume {
+        case .int16(let v):
+            (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
+            // The bricks cover every voxel: their extremes are the volume's (one pass fewer).
+            range = brickLow.isEmpty ? 0...1 : Double(brickLow.min()!)...Double(brickHigh.max()!)
+        case .float32(let v):
+            (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
+            range = volume.valueRange() ?? 0...1
+        }
         if let p = volume.sampledPercentiles([0.01, 0.995]), p[1] > p[0] {
             robustRange = p[0]...p[1]
         } else {
@@ -151,13 +162,6 @@ public final class VolumeRenderer: @unchecked Sendable {
         }
         self.modality = modality
         (texture, valueScale) = try VolumeTextures.upload(volume, range: range, replacing: texture, context: context)
-        bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
-        coarseBricks = (bricks &+ 1) / 2
-        skipping = nil
-        switch volume {
-        case .int16(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
-        case .float32(let v): (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
-        }
         geometry = g
         // Gradients of 0.3 × the robust range per mm and steeper count fully (see GradientTexture): weaker
         // knees weigh noise and a thin plate's sides too much (1.0 grey levels from the rays' own

@@ -47,7 +47,24 @@ extension AnyVolume {
         var sample: [Double] = []
         sample.reserveCapacity(count / stride + 1)
         switch self {
-        case .int16(let v): for i in Swift.stride(from: 0, to: count, by: stride) { sample.append(Double(v.voxels[i])) }
+        case .int16(let v):
+            // The same order statistics as sorting the sample, from its histogram (sorting a
+            // million doubles took 80 ms of a volume render's preparation).
+            guard count > 0 else { return nil }
+            var histogram = [Int](repeating: 0, count: 65536)
+            var taken = 0
+            v.voxels.withUnsafeBufferPointer { voxels in
+                for i in Swift.stride(from: 0, to: count, by: stride) { histogram[Int(voxels[i]) + 32768] += 1; taken += 1 }
+            }
+            return fractions.map { fraction in
+                let rank = min(taken - 1, Int(Double(taken - 1) * fraction))
+                var seen = 0
+                for (bin, n) in histogram.enumerated() {
+                    seen += n
+                    if seen > rank { return Double(bin - 32768) }
+                }
+                return Double(Int16.max)
+            }
         case .float32(let v):
             for i in Swift.stride(from: 0, to: count, by: stride) where v.voxels[i].isFinite { sample.append(Double(v.voxels[i])) }
         }

@@ -89,3 +89,25 @@ import VolumeCore
         }
     }
 }
+
+/// Percentiles of a volume's values from a sample: Int16 volumes count a histogram, which must
+/// give the very order statistics that sorting the same sample gives.
+@Suite struct SampledPercentileTests {
+    @Test func int16PercentilesAreTheSortedSamplesOrderStatistics() throws {
+        // 3.1 M voxels (a stride of 3 over them), values spread over the whole Int16 range and bunched near zero.
+        let g = VolumeGeometry(dimensions: SIMD3(160, 160, 121))
+        var state: UInt64 = 11
+        let voxels = (0..<g.voxelCount).map { _ -> Int16 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let r = Int(state >> 33)
+            return r % 4 == 0 ? Int16(truncatingIfNeeded: r) : Int16(r % 200 - 100)
+        }
+        let volume = AnyVolume.int16(Volume(geometry: g, voxels: voxels))
+        let fractions = [0, 0.01, 0.25, 0.5, 0.995, 1]
+        let stride = max(1, g.voxelCount / 1_000_000) | 1
+        let sorted = Swift.stride(from: 0, to: g.voxelCount, by: stride).map { Double(voxels[$0]) }.sorted()
+        let expected = fractions.map { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * $0))] }
+        #expect(try #require(volume.sampledPercentiles(fractions)) == expected)
+        #expect(AnyVolume.int16(Volume(geometry: VolumeGeometry(dimensions: SIMD3(1, 1, 1)), voxels: [-7])).sampledPercentiles([0, 0.5, 1]) == [-7, -7, -7])
+    }
+}
