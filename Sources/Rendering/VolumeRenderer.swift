@@ -118,6 +118,10 @@ public final class VolumeRenderer: @unchecked Sendable {
     /// The last transfer table's visible bricks, coarse ones, their empty radius and faces (a
     /// turntable's frames share them).
     private var skipping: (table: [UInt8], coarse: [UInt8], emptiness: [UInt8], faces: [Float])?
+    /// GL objects kept from call to call (GL thread only): the render targets of the last size,
+    /// and the transfer table, empty radius and faces of the last table uploaded.
+    private var renderTargets: (width: Int, height: Int, image: Framebuffer, scene: TextureTarget, entry: TextureTarget)?
+    private var skippingGL: (table: [UInt8], textures: [GLuint], buffer: GLuint, array: GLuint)?
 
     public init(context: GLContext, shaders: ShaderLibrary) throws(RenderingError) {
         self.context = context
@@ -131,8 +135,14 @@ public final class VolumeRenderer: @unchecked Sendable {
 
     deinit {
         let (program, onTheFlyProgram, bricksProgram) = (self.program, self.onTheFlyProgram, self.bricksProgram)
-        let textures = [texture, gradients].filter { $0 != 0 }
+        let textures = [texture, gradients].filter { $0 != 0 } + (skippingGL?.textures ?? [])
+        let (targets, skippingGL) = (renderTargets, self.skippingGL)
         _ = try? context.perform {
+            if let targets { targets.image.delete(); targets.scene.delete(); targets.entry.delete() }
+            if var objects = skippingGL {
+                glDeleteBuffers(1, &objects.buffer)
+                glDeleteVertexArrays(1, &objects.array)
+            }
             glDeleteProgram(program)
             glDeleteProgram(onTheFlyProgram)
             glDeleteProgram(bricksProgram)
@@ -146,6 +156,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         bricks = SIMD3((g.dimensions.x + brick - 1) / brick, (g.dimensions.y + brick - 1) / brick, (g.dimensions.z + brick - 1) / brick)
         coarseBricks = (bricks &+ 1) / 2
         skipping = nil
+        skippingGL?.table = []  // uploaded for the previous volume: upload again at the next call
         switch volume {
         case .int16(let v):
             (brickLow, brickHigh) = Self.brickRanges(v.voxels, geometry: g, bricks: bricks, size: brick)
@@ -279,34 +290,12 @@ public final class VolumeRenderer: @unchecked Sendable {
         let valueScale = self.valueScale
         let surfaceRenderer = self.surfaceRenderer
         return try context.perform { () throws(RenderingError) -> [RGBAImage] in
-            let target = try Framebuffer(width: width, height: height)
-            defer { target.delete() }
-            let scene = try TextureTarget(width: width, height: height, colour: true)
-            defer { scene.delete() }
-            let entry = try TextureTarget(width: width, height: height, colour: false)
-            defer { entry.delete() }
-            var textures = [GLuint](repeating: 0, count: 2)
-            glGenTextures(2, &textures)
-            defer { glDeleteTextures(2, textures) }
-            VolumeTextures.bind(textures[0], unit: 1, target: GL_TEXTURE_2D, filter: GL_LINEAR)
-            glTexImage2D(GLenum(GL_TEXTURE_2D), 0, GL_RGBA8, 256, 1, 0, GLenum(GL_RGBA), GLenum(GL_UNSIGNED_BYTE), table)
-            VolumeTextures.bind(textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
-            glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
-            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
-                         GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), emptiness)
+            // Targets, tables and the bricks' faces, made or changed only when the size or the
+            // transfer table changed since the last call (a turntable's frames share them).
+            let (target, scene, entry) = try self.targets(width: width, height: height)
+            let array = self.skippingObjects(table: table, emptiness: emptiness, faces: faces, bricks: bricks)
             glActiveTexture(GLenum(GL_TEXTURE0))
             glBindTexture(GLenum(GL_TEXTURE_3D), texture)
-            // The bricks' faces as triangles (corners in texture coordinates).
-            var buffer: GLuint = 0, array: GLuint = 0
-            glGenVertexArrays(1, &array)
-            defer { glDeleteVertexArrays(1, &array) }
-            glGenBuffers(1, &buffer)
-            defer { glDeleteBuffers(1, &buffer) }
-            glBindVertexArray(array)
-            glBindBuffer(GLenum(GL_ARRAY_BUFFER), buffer)
-            glBufferData(GLenum(GL_ARRAY_BUFFER), max(faces.count, 1) * 4, faces, GLenum(GL_STATIC_DRAW))
-            glVertexAttribPointer(0, 3, GLenum(GL_FLOAT), GLboolean(GL_FALSE), 12, nil)
-            glEnableVertexAttribArray(0)
             glViewport(0, 0, GLsizei(width), GLsizei(height))
             var images: [RGBAImage] = []
             for (view, projection, inverse) in matrices {
@@ -431,6 +420,64 @@ public final class VolumeRenderer: @unchecked Sendable {
         let made = (table: table, coarse: coarse, emptiness: Self.emptyRadius(fine, bricks: bricks), faces: brickFaces(coarse))
         skipping = made
         return (made.emptiness, made.faces)
+    }
+
+    /// The image, surface and entry targets for `width` × `height`, made when the size changed (GL thread).
+    private func targets(width: Int, height: Int) throws(RenderingError) -> (Framebuffer, TextureTarget, TextureTarget) {
+        if let kept = renderTargets, kept.width == width, kept.height == height { return (kept.image, kept.scene, kept.entry) }
+        if let kept = renderTargets {
+            kept.image.delete(); kept.scene.delete(); kept.entry.delete()
+            renderTargets = nil
+        }
+        let image = try Framebuffer(width: width, height: height)
+        let scene: TextureTarget, entry: TextureTarget
+        do {
+            scene = try TextureTarget(width: width, height: height, colour: true)
+        } catch {
+            image.delete()
+            throw error
+        }
+        do {
+            entry = try TextureTarget(width: width, height: height, colour: false)
+        } catch {
+            image.delete(); scene.delete()
+            throw error
+        }
+        renderTargets = (width, height, image, scene, entry)
+        return (image, scene, entry)
+    }
+
+    /// Binds the transfer table (unit 1) and the bricks' empty radius (unit 2), uploaded with the
+    /// bricks' faces when `table` is not the last one uploaded; returns the faces' vertex array (GL thread).
+    private func skippingObjects(table: [UInt8], emptiness: [UInt8], faces: [Float], bricks: SIMD3<Int>) -> GLuint {
+        var objects = skippingGL ?? {
+            var textures = [GLuint](repeating: 0, count: 2)
+            var buffer: GLuint = 0, array: GLuint = 0
+            glGenTextures(2, &textures)
+            glGenBuffers(1, &buffer)
+            glGenVertexArrays(1, &array)
+            return ([], textures, buffer, array)
+        }()
+        VolumeTextures.bind(objects.textures[0], unit: 1, target: GL_TEXTURE_2D, filter: GL_LINEAR)
+        let changed = skippingGL?.table != table
+        if changed {
+            glTexImage2D(GLenum(GL_TEXTURE_2D), 0, GL_RGBA8, 256, 1, 0, GLenum(GL_RGBA), GLenum(GL_UNSIGNED_BYTE), table)
+        }
+        VolumeTextures.bind(objects.textures[1], unit: 2, target: GL_TEXTURE_3D, filter: GL_NEAREST)
+        glBindVertexArray(objects.array)
+        glBindBuffer(GLenum(GL_ARRAY_BUFFER), objects.buffer)
+        if changed {
+            glPixelStorei(GLenum(GL_UNPACK_ALIGNMENT), 1)
+            glTexImage3D(GLenum(GL_TEXTURE_3D), 0, GL_R8, GLsizei(bricks.x), GLsizei(bricks.y), GLsizei(bricks.z), 0,
+                         GLenum(GL_RED), GLenum(GL_UNSIGNED_BYTE), emptiness)
+            // The bricks' faces as triangles (corners in texture coordinates).
+            glBufferData(GLenum(GL_ARRAY_BUFFER), max(faces.count, 1) * 4, faces, GLenum(GL_STATIC_DRAW))
+            glVertexAttribPointer(0, 3, GLenum(GL_FLOAT), GLboolean(GL_FALSE), 12, nil)
+            glEnableVertexAttribArray(0)
+            objects.table = table
+            skippingGL = objects
+        }
+        return objects.array
     }
 
     /// Coarse bricks (2³ bricks each) holding a visible brick. As exact as `occupancy` on bricks
