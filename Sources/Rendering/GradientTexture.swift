@@ -19,14 +19,14 @@ enum GradientTexture {
     /// Slices computed and uploaded at a time (the whole texture is never held in our memory).
     static let slab = 16
 
-    /// Creates (or replaces the contents of) the gradient texture of `voxels`. `toPatient` is the
+    /// Makes the gradient texture of `voxels` (deleting `existing`, the previous one). `toPatient` is the
     /// column-major 3×3 matrix from a voxel-index gradient to a patient one (`gradientToPatient`).
     /// Call on the GL thread; the slabs are computed on all cores.
     static func upload<T: TextureVoxel>(_ voxels: [T], geometry g: VolumeGeometry, toPatient m: [Float], knee: Float,
                                         replacing existing: GLuint) throws(RenderingError) -> GLuint {
         let (nx, ny, nz) = (g.dimensions.x, g.dimensions.y, g.dimensions.z)
-        // A new texture each time: storage made with glTexStorage3D is not cleared first (filling
-        // 4 bytes a voxel with zeros took a third of the time here), but cannot be remade.
+        // Immutable storage, so a new texture for each volume. Making it touches all of its memory
+        // once (about 0.3 s of the large series' upload, as much as computing the gradients).
         var id = existing
         if id != 0 { glDeleteTextures(1, &id) }
         glGenTextures(1, &id)
@@ -56,6 +56,7 @@ enum GradientTexture {
         }
         let error = glGetError()
         guard error == GLenum(GL_NO_ERROR) else {
+            glDeleteTextures(1, &id)
             throw .invalidParameter(name: "volume", reason: "gradient texture upload failed (GL error 0x\(String(error, radix: 16)); out of memory?)")
         }
         return id

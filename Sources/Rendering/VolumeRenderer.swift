@@ -179,6 +179,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         // gradients on the sample at 0.3; 5.2 at 0.02, 2.7 at 1, where weak gradients lose their bits).
         let gradientVoxelLimit = self.gradientVoxelLimit
         let (toPatient, knee, existing) = (Self.gradientToPatient(g), Float(0.3 * (robustRange.upperBound - robustRange.lowerBound)), gradients)
+        gradients = 0  // until made (an upload that fails leaves none, not the previous volume's)
         gradients = try context.perform { () throws(RenderingError) -> GLuint in
             guard g.voxelCount <= gradientVoxelLimit else {
                 var old = existing
@@ -280,7 +281,7 @@ public final class VolumeRenderer: @unchecked Sendable {
         let toTexture = try VolumeTextures.patientToTexture(g)
         guard let toPatient = toTexture.inverse else { throw .invalidParameter(name: "volume direction", reason: "singular direction matrix") }
         let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
-        let (emptiness, faces) = skipping(table: table)
+        let (_, emptiness, faces) = skipping(table: table)
         let gradient = Self.gradientToPatient(g)
         let diagonal = Double(g.dimensions.x + g.dimensions.y + g.dimensions.z)
         let meshes = surfaces?.meshes ?? []
@@ -365,7 +366,7 @@ public final class VolumeRenderer: @unchecked Sendable {
                               minimumVoxels: Int = 8) -> [SIMD3<Double>] {
         guard let g = geometry, g.dimensions == volume.geometry.dimensions else { return [] }
         let table = transfer.resolved(robustRange: robustRange).table(low: range.lowerBound, high: range.upperBound)
-        let occupancy = coarseOccupancy(occupancy(table: table))
+        let occupancy = skipping(table: table).coarse  // what the first image then finds made
         let brick = coarseBrick
         let span = max(range.upperBound - range.lowerBound, 1e-9), low = range.lowerBound
         let threshold = UInt8(clamping: Int((minimumOpacity * 255).rounded(.up)))
@@ -413,13 +414,13 @@ public final class VolumeRenderer: @unchecked Sendable {
 
     /// What the rays skip and where they start for `table`: the empty radius of the bricks and
     /// the faces of the visible coarse bricks (kept for the next call with the same table).
-    private func skipping(table: [UInt8]) -> (emptiness: [UInt8], faces: [Float]) {
-        if let kept = skipping, kept.table == table { return (kept.emptiness, kept.faces) }
+    private func skipping(table: [UInt8]) -> (coarse: [UInt8], emptiness: [UInt8], faces: [Float]) {
+        if let kept = skipping, kept.table == table { return (kept.coarse, kept.emptiness, kept.faces) }
         let fine = occupancy(table: table)
         let coarse = coarseOccupancy(fine)
         let made = (table: table, coarse: coarse, emptiness: Self.emptyRadius(fine, bricks: bricks), faces: brickFaces(coarse))
         skipping = made
-        return (made.emptiness, made.faces)
+        return (made.coarse, made.emptiness, made.faces)
     }
 
     /// The image, surface and entry targets for `width` × `height`, made when the size changed (GL thread).
