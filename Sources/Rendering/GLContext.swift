@@ -161,9 +161,14 @@ final class RenderThread: @unchecked Sendable {
         if isCurrent { return body() }
         var result: T?
         let done = DispatchSemaphore(value: 0)
+        // What `body` holds is let go here, on this thread, before the caller goes on: were the
+        // caller to drop its own references first, the last one (a renderer, its context) would
+        // go on the render thread, which would then end itself detached while the process exits.
+        var pending: (() -> T)? = body
         condition.lock()
         jobs.append {
-            result = body()
+            result = pending!()
+            pending = nil
             done.signal()
         }
         condition.signal()
