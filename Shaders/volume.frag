@@ -7,6 +7,7 @@ precision highp float;
 precision highp sampler3D;
 
 in vec2 ndc;
+in vec4 nearPoint, farPoint;        // this pixel's points on the near and far planes (homogeneous, patient)
 
 uniform sampler3D volume;           // values (HU for CT) / the texture's scale, linear filtering
 uniform sampler2D transfer;         // 256×1 RGBA: colour and opacity per normalised value
@@ -17,7 +18,6 @@ uniform sampler2D surfaceDepth;     // depth of the opaque surfaces (1 where non
 uniform sampler2D surfaceColour;    // the opaque surfaces over the background
 uniform vec3 dimensions;            // voxels along each axis
 uniform float brickSize;            // voxels per brick side
-uniform mat4 inverseViewProjection; // clip → patient (mm)
 uniform mat4 viewProjection;        // patient (mm) → clip
 uniform mat4 patientToTexture;      // patient (mm) → texture coordinates [0, 1]³
 uniform mat3 gradientToPatient;     // voxel-index gradient → patient gradient (per mm)
@@ -42,9 +42,10 @@ float depthOf(vec3 p) {
     return clamp(clip.z / clip.w * 0.5 + 0.5, 0.0, 1.0);
 }
 
-// Distance (mm) from `start` along `direction` of the point at window depth `depth` of this pixel.
+// Distance (mm) from `start` along `direction` of the point at window depth `depth` of this pixel
+// (clip z = 2·depth − 1, a mix of the near and far points).
 float distanceAtDepth(float depth, vec3 start, vec3 direction) {
-    vec4 p = inverseViewProjection * vec4(ndc, depth * 2.0 - 1.0, 1.0);
+    vec4 p = mix(nearPoint, farPoint, depth);
     return dot(p.xyz / p.w - start, direction);
 }
 
@@ -63,8 +64,6 @@ void main() {
     vec4 behind = texture(surfaceColour, uv);
     float stopDepth = texture(surfaceDepth, uv).r;
     float entry = texture(entryDepth, uv).r;
-    vec4 nearPoint = inverseViewProjection * vec4(ndc, -1.0, 1.0);
-    vec4 farPoint = inverseViewProjection * vec4(ndc, 1.0, 1.0);
     vec3 start = nearPoint.xyz / nearPoint.w, end = farPoint.xyz / farPoint.w;
     vec3 direction = normalize(end - start);
     // Ray in texture space, one step per voxel along its main axis; clipped to the unit box.
