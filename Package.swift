@@ -89,9 +89,11 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Live case conferences: a session's shared state, its checked messages, fan-out and recording.
         .target(name: "LiveSessions", swiftSettings: swiftSettings),
-        // The HTTP service: uploads, jobs, packages, shares (Hummingbird, SQLite through GRDB).
+        // libpq (libpq-dev), PostgreSQL's client library: records shared by several nodes.
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq"),
+        // The HTTP service: uploads, jobs, packages, shares (Hummingbird; SQLite through GRDB, or PostgreSQL).
         .target(name: "Service",
-                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM", "LiveSessions",
+                dependencies: ["Pipeline", "ScenePackage", "VolumeCore", "DICOM", "LiveSessions", "CPostgres",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                // HTTPS and WebSocket over TLS; certificate keys checked (RSA size).

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The audit trail: who reached identified data, packages and share links, what, when, and how
 /// it ended. Append-only: the records have no call that changes or removes an event, and the
@@ -66,7 +65,7 @@ extension ServiceStore {
     }
 
     public func auditEvents(since: Date?, study: String?, package: String?, after: Int64?, limit: Int) throws -> [AuditEvent] {
-        var conditions: [String] = [], arguments: [any DatabaseValueConvertible] = []
+        var conditions: [String] = [], arguments: [(any RecordBindable)?] = []
         if let since { conditions.append("time >= ?"); arguments.append(since.timeIntervalSince1970) }
         if let study { conditions.append("studyId = ?"); arguments.append(study) }
         if let package { conditions.append("packageId = ?"); arguments.append(package) }
@@ -74,7 +73,7 @@ extension ServiceStore {
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(limit)
         return try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit \(filter) ORDER BY seq LIMIT ?", arguments: StatementArguments(arguments)).map { row in
+            try db.rows(sql: "SELECT * FROM audit \(filter) ORDER BY seq LIMIT ?", arguments: arguments).map { row in
                 var event = AuditEvent(actorKind: AuditEvent.ActorKind(rawValue: row["actorKind"]) ?? .anonymous, actorID: row["actorId"],
                                        actorName: row["actorName"], role: row["role"], address: row["address"], action: row["action"],
                                        method: row["method"], path: row["path"], study: row["studyId"], package: row["packageId"],

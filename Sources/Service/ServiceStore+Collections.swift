@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A trainer's collections in SQLite.
 extension ServiceStore {
@@ -46,8 +45,8 @@ extension ServiceStore {
 
     public func collection(_ id: String) throws -> Collection? {
         try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collection WHERE id = ?", arguments: [id]) else { return nil }
-            let items = try Row.fetchAll(db, sql: "SELECT packageId, notes, recording FROM collectionItem WHERE collectionId = ? ORDER BY position",
+            guard let row = try db.row(sql: "SELECT * FROM collection WHERE id = ?", arguments: [id]) else { return nil }
+            let items = try db.rows(sql: "SELECT packageId, notes, recording FROM collectionItem WHERE collectionId = ? ORDER BY position",
                                          arguments: [id]).map { CollectionItem(packageID: $0["packageId"], notes: $0["notes"], recording: $0["recording"]) }
             return Collection(id: row["id"], owner: row["owner"], name: row["name"],
                               expires: Date(timeIntervalSince1970: row["expires"]), items: items)
@@ -57,9 +56,9 @@ extension ServiceStore {
     public func collections(owner: String?) throws -> [String] {
         try database.read { db in
             if let owner {
-                return try String.fetchAll(db, sql: "SELECT id FROM collection WHERE owner = ? ORDER BY created", arguments: [owner])
+                return try db.values(String.self, sql: "SELECT id FROM collection WHERE owner = ? ORDER BY created", arguments: [owner])
             }
-            return try String.fetchAll(db, sql: "SELECT id FROM collection ORDER BY created")
+            return try db.values(String.self, sql: "SELECT id FROM collection ORDER BY created")
         }
     }
 }

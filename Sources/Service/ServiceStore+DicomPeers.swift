@@ -1,19 +1,18 @@
 import Foundation
-import GRDB
 
 /// The DICOM peers and the studies being received, in SQLite.
 extension ServiceStore {
     // MARK: DICOM peers and studies being received
 
     public func dicomPeers() throws -> [DicomPeer] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dicomPeer ORDER BY aeTitle").map(Self.peer) }
+        try database.read { db in try db.rows(sql: "SELECT * FROM dicomPeer ORDER BY aeTitle").map(Self.peer) }
     }
 
     public func dicomPeer(_ aeTitle: String) throws -> DicomPeer? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle]).map(Self.peer) }
+        try database.read { db in try db.row(sql: "SELECT * FROM dicomPeer WHERE aeTitle = ?", arguments: [aeTitle]).map(Self.peer) }
     }
 
-    static func peer(_ row: Row) -> DicomPeer {
+    static func peer(_ row: RecordRow) -> DicomPeer {
         DicomPeer(aeTitle: row["aeTitle"], host: row["host"], recipe: row["recipe"], completion: Completion(rawValue: row["completion"]) ?? .idle,
                   returnTo: (row["returnTo"] as String?).flatMap { try? JSONDecoder().decode(ReturnTarget.self, from: Data($0.utf8)) })
     }
@@ -22,7 +21,11 @@ extension ServiceStore {
     public func saveDicomPeer(_ peer: DicomPeer) throws {
         try database.write { db in
             let returnTo = peer.returnTo.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-            try db.execute(sql: "INSERT OR REPLACE INTO dicomPeer (aeTitle, host, recipe, completion, returnTo) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: """
+                INSERT INTO dicomPeer (aeTitle, host, recipe, completion, returnTo) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (aeTitle) DO UPDATE SET host = excluded.host, recipe = excluded.recipe, completion = excluded.completion,
+                    returnTo = excluded.returnTo
+                """,
                            arguments: [peer.aeTitle, peer.host, peer.recipe, peer.completion.rawValue, returnTo])
         }
     }
@@ -37,14 +40,14 @@ extension ServiceStore {
     /// Records a study whose first instance arrived, so that a restart finds it again.
     public func beginDicomStudy(_ study: DicomStudy) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO dicomStudy (id, callingAE, studyUID, peer, created) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO dicomStudy (id, callingAE, studyUID, peer, created) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            arguments: [study.id, study.callingAE, study.studyUID, study.peer, Date().timeIntervalSince1970])
         }
     }
 
     public func dicomStudiesBeingReceived() throws -> [DicomStudy] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM dicomStudy ORDER BY created").map {
+            try db.rows(sql: "SELECT * FROM dicomStudy ORDER BY created").map {
                 DicomStudy(id: $0["id"], callingAE: $0["callingAE"], studyUID: $0["studyUID"], peer: $0["peer"])
             }
         }
@@ -69,8 +72,8 @@ extension ServiceStore {
             if instances > 0 || segmentations.isEmpty {
                 if failure == nil {
                     try db.execute(sql: """
-                        INSERT OR IGNORE INTO study (id, owner, created, sourceKind, callingAE, peer, studyUID)
-                        VALUES (?, ?, ?, 'dicom', ?, ?, ?)
+                        INSERT INTO study (id, owner, created, sourceKind, callingAE, peer, studyUID)
+                        VALUES (?, ?, ?, 'dicom', ?, ?, ?) ON CONFLICT DO NOTHING
                         """, arguments: [study.id, owner, now, study.callingAE, study.peer, study.studyUID])
                     target = study.id
                 }
@@ -81,7 +84,7 @@ extension ServiceStore {
                                      failure == nil ? "queued" : "receiving", now, study.callingAE, study.peer,
                                      instances, recipe, failure, target])
             } else {
-                target = try String.fetchOne(db, sql: "SELECT id FROM study WHERE studyUID = ? AND owner = ? ORDER BY created DESC LIMIT 1",
+                target = try db.value(String.self, sql: "SELECT id FROM study WHERE studyUID = ? AND owner = ? ORDER BY created DESC LIMIT 1",
                                              arguments: [study.studyUID, owner])
             }
             let missing = """

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Pipeline
 
 /// The job queue in SQLite: submitting, claiming (one writer, so a claim is atomic), progress, the end.
@@ -18,11 +17,11 @@ extension ServiceStore {
 
     public func job(_ id: String) throws -> Job? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job)
+            try db.row(sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job)
         }
     }
 
-    static func job(_ row: Row) -> Job {
+    static func job(_ row: RecordRow) -> Job {
         // A state this version does not know (a newer one wrote it) reads as failed, never as runnable.
         Job(id: row["id"], owner: row["owner"], state: JobState(rawValue: row["state"] ?? "") ?? .failed, stage: row["stage"], percent: row["percent"],
             error: row["error"], packageID: row["packageId"], sourceKind: row["sourceKind"] ?? "upload", callingAE: row["callingAE"],
@@ -35,9 +34,9 @@ extension ServiceStore {
     public func jobs(owner: String?) throws -> [Job] {
         try database.read { db in
             if let owner {
-                return try Row.fetchAll(db, sql: "SELECT * FROM job WHERE owner = ? ORDER BY created DESC", arguments: [owner]).map(Self.job)
+                return try db.rows(sql: "SELECT * FROM job WHERE owner = ? ORDER BY created DESC", arguments: [owner]).map(Self.job)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY created DESC").map(Self.job)
+            return try db.rows(sql: "SELECT * FROM job ORDER BY created DESC").map(Self.job)
         }
     }
 
@@ -45,7 +44,7 @@ extension ServiceStore {
     /// before anything runs.
     public func claimJob() throws -> Job? {
         try database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1") else { return nil }
+            guard let row = try db.row(sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1" + db.dialect.claimSuffix) else { return nil }
             try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
                            arguments: [row["id"] as String])
             var job = Self.job(row)
@@ -106,7 +105,7 @@ extension ServiceStore {
     public func release(job id: String) throws {
         try database.write { db in
             try db.execute(sql: """
-                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = MAX(attempts - 1, 0)
+                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
                 WHERE id = ? AND state = 'running'
                 """, arguments: [id])
         }
@@ -116,10 +115,10 @@ extension ServiceStore {
     public func counts() throws -> (jobs: [String: Int], packages: Int) {
         try database.read { db in
             var jobs: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
+            for row in try db.rows(sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
                 jobs[row["state"]] = row["n"]
             }
-            return (jobs, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM package") ?? 0)
+            return (jobs, try db.value(Int.self, sql: "SELECT COUNT(*) FROM package") ?? 0)
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Packages, their owners and their share links in SQLite.
 extension ServiceStore {
@@ -10,9 +9,9 @@ extension ServiceStore {
     public func addPackage(id: String, owner: String, job: String) throws {
         try database.write { db in
             let now = Date().timeIntervalSince1970
-            try db.execute(sql: "INSERT OR IGNORE INTO package (id, owner, jobId, created) VALUES (?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO package (id, owner, jobId, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            arguments: [id, owner, job, now])
-            try db.execute(sql: "INSERT OR IGNORE INTO packageOwner (packageId, owner, jobId, created) VALUES (?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO packageOwner (packageId, owner, jobId, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            arguments: [id, owner, job, now])
         }
     }
@@ -21,24 +20,24 @@ extension ServiceStore {
     public func packages(owner: String?) throws -> [String] {
         try database.read { db in
             if let owner {
-                return try String.fetchAll(db, sql: "SELECT packageId FROM packageOwner WHERE owner = ? ORDER BY created, packageId",
+                return try db.values(String.self, sql: "SELECT packageId FROM packageOwner WHERE owner = ? ORDER BY created, packageId",
                                            arguments: [owner])
             }
-            return try String.fetchAll(db, sql: "SELECT id FROM package ORDER BY created")
+            return try db.values(String.self, sql: "SELECT id FROM package ORDER BY created")
         }
     }
 
     /// Packages published before `date` (for retention).
     public func packages(publishedBefore date: Date) throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM package WHERE created < ? ORDER BY created", arguments: [date.timeIntervalSince1970])
+            try db.values(String.self, sql: "SELECT id FROM package WHERE created < ? ORDER BY created", arguments: [date.timeIntervalSince1970])
         }
     }
 
     /// Who has the package (empty when there is no such package).
     public func packageOwners(_ id: String) throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT owner FROM packageOwner WHERE packageId = ? ORDER BY created", arguments: [id])
+            try db.values(String.self, sql: "SELECT owner FROM packageOwner WHERE packageId = ? ORDER BY created", arguments: [id])
         }
     }
 
@@ -61,7 +60,7 @@ extension ServiceStore {
                 try db.execute(sql: "DELETE FROM packageOwner WHERE packageId = ?", arguments: [id])
             }
             guard db.changesCount > 0 else { return .notFound }
-            let left = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM packageOwner WHERE packageId = ?", arguments: [id]) ?? 0
+            let left = try db.value(Int.self, sql: "SELECT COUNT(*) FROM packageOwner WHERE packageId = ?", arguments: [id]) ?? 0
             guard left == 0 else { return .released }
             try db.execute(sql: "DELETE FROM package WHERE id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM share WHERE packageId = ?", arguments: [id])
@@ -102,7 +101,7 @@ extension ServiceStore {
 
     public func shares(package id: String) throws -> [Share] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
+            try db.rows(sql: """
                 SELECT s.id, s.created, s.expires, s.revoked, s.uses, s.lastUsed, l.id AS session
                 FROM share s LEFT JOIN liveSession l ON l.shareHash = s.hash
                 WHERE s.packageId = ? AND s.collectionId IS NULL ORDER BY s.created DESC, s.id
@@ -116,7 +115,7 @@ extension ServiceStore {
 
     public func revokeShare(package id: String, share: String) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE id = ? AND packageId = ? AND collectionId IS NULL",
+            try db.execute(sql: "UPDATE share SET revoked = TRUE WHERE id = ? AND packageId = ? AND collectionId IS NULL",
                            arguments: [share, id])
             return db.changesCount > 0
         }
@@ -130,15 +129,15 @@ extension ServiceStore {
     }
 
     public func shareID(token: String) throws -> String? {
-        try database.read { db in try String.fetchOne(db, sql: "SELECT id FROM share WHERE hash = ?", arguments: [Self.hash(token)]) }
+        try database.read { db in try db.value(String.self, sql: "SELECT id FROM share WHERE hash = ?", arguments: [Self.hash(token)]) }
     }
 
     /// Whether a share token opens the package now: a link to this package, or to a collection
     /// that holds it, neither expired nor revoked.
     public func shareOpens(token: String, package id: String) throws -> Bool {
         try database.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM share s WHERE s.hash = ? AND s.revoked = 0 AND s.expires > ? AND (
+            try db.value(Bool.self, sql: """
+                SELECT EXISTS (SELECT 1 FROM share s WHERE s.hash = ? AND s.revoked = FALSE AND s.expires > ? AND (
                     (s.collectionId IS NULL AND s.packageId = ?) OR
                     (s.collectionId IS NOT NULL AND EXISTS (
                         SELECT 1 FROM collectionItem i WHERE i.collectionId = s.collectionId AND i.packageId = ?))))
@@ -149,7 +148,7 @@ extension ServiceStore {
     /// The collection a share token was made for, its expiry, and whether it opens it now.
     public func sharedCollection(token: String) throws -> (id: String, expires: Date, valid: Bool)? {
         try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT collectionId, expires, revoked FROM share WHERE hash = ? AND collectionId IS NOT NULL",
+            guard let row = try db.row(sql: "SELECT collectionId, expires, revoked FROM share WHERE hash = ? AND collectionId IS NOT NULL",
                                              arguments: [Self.hash(token)]) else { return nil }
             let expires = Date(timeIntervalSince1970: row["expires"])
             return (row["collectionId"], expires, !(row["revoked"] as Bool) && expires > Date())
@@ -158,10 +157,10 @@ extension ServiceStore {
 
     /// Share rows, for checks that reading writes nothing.
     func shareCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM share") ?? 0 }
+        try database.read { db in try db.value(Int.self, sql: "SELECT COUNT(*) FROM share") ?? 0 }
     }
 
     public func revokeShare(token: String) throws {
-        try database.write { db in try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash = ?", arguments: [Self.hash(token)]) }
+        try database.write { db in try db.execute(sql: "UPDATE share SET revoked = TRUE WHERE hash = ?", arguments: [Self.hash(token)]) }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Results going back to the hospital: for a job whose study came from a DICOM peer that names
 /// where its results go, the return of the job's DICOM objects (segmentation, models) to that
@@ -55,15 +54,17 @@ extension ServiceStore {
     public func scheduleReturn(job: String, to target: ReturnTarget) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO jobReturn (jobId, ae, host, port, stow, tls, state, instances, error, attempts, next)
+                INSERT INTO jobReturn (jobId, ae, host, port, stow, tls, state, instances, error, attempts, next)
                 VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?)
+                ON CONFLICT (jobId) DO UPDATE SET ae = excluded.ae, host = excluded.host, port = excluded.port, stow = excluded.stow,
+                    tls = excluded.tls, state = 'pending', instances = NULL, error = NULL, attempts = 0, next = excluded.next
                 """, arguments: [job, target.ae, target.host, target.port, target.stow, target.tls, Date().timeIntervalSince1970])
         }
     }
 
     public func claimDueReturns(at date: Date) throws -> [JobReturn] {
         try database.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM jobReturn WHERE state = 'pending' AND next <= ? ORDER BY next",
+            let rows = try db.rows(sql: "SELECT * FROM jobReturn WHERE state = 'pending' AND next <= ? ORDER BY next" + db.dialect.claimSuffix,
                                         arguments: [date.timeIntervalSince1970])
             for row in rows {
                 try db.execute(sql: "UPDATE jobReturn SET state = 'sending', attempts = attempts + 1 WHERE jobId = ?",
@@ -87,7 +88,7 @@ extension ServiceStore {
 
     public func jobReturn(_ job: String) throws -> JobReturn? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobReturn WHERE jobId = ?", arguments: [job]).map(Self.jobReturn)
+            try db.row(sql: "SELECT * FROM jobReturn WHERE jobId = ?", arguments: [job]).map(Self.jobReturn)
         }
     }
 
@@ -99,7 +100,7 @@ extension ServiceStore {
         }
     }
 
-    static func jobReturn(_ row: Row) -> JobReturn {
+    static func jobReturn(_ row: RecordRow) -> JobReturn {
         JobReturn(job: row["jobId"], target: ReturnTarget(ae: row["ae"], host: row["host"], port: row["port"], stow: row["stow"], tls: row["tls"]),
                   state: JobReturn.State(rawValue: row["state"] ?? "") ?? .failed, instances: row["instances"], error: row["error"],
                   attempts: row["attempts"] ?? 0, next: (row["next"] as Double?).map(Date.init(timeIntervalSince1970:)))

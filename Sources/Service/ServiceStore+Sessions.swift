@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Live sessions' records: who made each, on which package, when it ends or ended and why, and
 /// its events (the recording's lines), written as the session goes.
@@ -48,16 +47,17 @@ extension ServiceStore {
     public func appendSessionEvents(id: String, lines: [String]) throws {
         guard !lines.isEmpty else { return }
         try database.write { db in
-            let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM liveSessionEvent WHERE sessionId = ?",
+            let next = try db.value(Int.self, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM liveSessionEvent WHERE sessionId = ?",
                                         arguments: [id]) ?? 0
-            let insert = try db.makeStatement(sql: "INSERT INTO liveSessionEvent (sessionId, position, line) VALUES (?, ?, ?)")
-            for (n, line) in lines.enumerated() { try insert.execute(arguments: [id, next + n, line]) }
+            for (n, line) in lines.enumerated() {
+                try db.execute(sql: "INSERT INTO liveSessionEvent (sessionId, position, line) VALUES (?, ?, ?)", arguments: [id, next + n, line])
+            }
         }
     }
 
     public func endSession(id: String, reason: String, at date: Date) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash = (SELECT shareHash FROM liveSession WHERE id = ?)", arguments: [id])
+            try db.execute(sql: "UPDATE share SET revoked = TRUE WHERE hash = (SELECT shareHash FROM liveSession WHERE id = ?)", arguments: [id])
             try db.execute(sql: "UPDATE liveSession SET ended = ?, endReason = ? WHERE id = ? AND ended IS NULL",
                            arguments: [date.timeIntervalSince1970, reason, id])
         }
@@ -65,7 +65,7 @@ extension ServiceStore {
 
     public func sessionRecord(_ id: String) throws -> SessionRecord? {
         try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM liveSession WHERE id = ?", arguments: [id]) else { return nil }
+            guard let row = try db.row(sql: "SELECT * FROM liveSession WHERE id = ?", arguments: [id]) else { return nil }
             return SessionRecord(id: row["id"], packageID: row["packageId"], owner: row["owner"], title: row["title"],
                                  created: Date(timeIntervalSince1970: row["created"]), expires: Date(timeIntervalSince1970: row["expires"]),
                                  ended: (row["ended"] as Double?).map(Date.init(timeIntervalSince1970:)), endReason: row["endReason"],
@@ -75,13 +75,13 @@ extension ServiceStore {
 
     public func sessionEvents(_ id: String) throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT line FROM liveSessionEvent WHERE sessionId = ? ORDER BY position", arguments: [id])
+            try db.values(String.self, sql: "SELECT line FROM liveSessionEvent WHERE sessionId = ? ORDER BY position", arguments: [id])
         }
     }
 
     public func endInterruptedSessions(reason: String) throws -> Int {
         try database.write { db in
-            try db.execute(sql: "UPDATE share SET revoked = 1 WHERE hash IN (SELECT shareHash FROM liveSession WHERE ended IS NULL)")
+            try db.execute(sql: "UPDATE share SET revoked = TRUE WHERE hash IN (SELECT shareHash FROM liveSession WHERE ended IS NULL)")
             try db.execute(sql: "UPDATE liveSession SET ended = ?, endReason = ? WHERE ended IS NULL",
                            arguments: [Date().timeIntervalSince1970, reason])
             return db.changesCount

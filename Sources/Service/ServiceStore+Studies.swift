@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Studies in SQLite: who sent each (an upload's owner, or a DICOM peer), when, and what it holds
 /// once inspected. Its files are the upload (`uploads/ID.zip`) or a folder (`uploads/ID/`).
@@ -12,21 +11,21 @@ extension ServiceStore {
     }
 
     public func study(_ id: String) throws -> Study? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM study WHERE id = ?", arguments: [id]).map(Self.study) }
+        try database.read { db in try db.row(sql: "SELECT * FROM study WHERE id = ?", arguments: [id]).map(Self.study) }
     }
 
     /// Studies, newest first; those of `owner` only unless nil.
     public func studies(owner: String?) throws -> [Study] {
         try database.read { db in
-            let rows = owner == nil ? try Row.fetchAll(db, sql: "SELECT * FROM study ORDER BY created DESC, id")
-                : try Row.fetchAll(db, sql: "SELECT * FROM study WHERE owner = ? ORDER BY created DESC, id", arguments: [owner])
+            let rows = owner == nil ? try db.rows(sql: "SELECT * FROM study ORDER BY created DESC, id")
+                : try db.rows(sql: "SELECT * FROM study WHERE owner = ? ORDER BY created DESC, id", arguments: [owner])
             return rows.map(Self.study)
         }
     }
 
     public func studies(createdBefore date: Date) throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM study WHERE created < ?", arguments: [date.timeIntervalSince1970])
+            try db.values(String.self, sql: "SELECT id FROM study WHERE created < ?", arguments: [date.timeIntervalSince1970])
         }
     }
 
@@ -42,7 +41,7 @@ extension ServiceStore {
         }
     }
 
-    static func study(_ row: Row) -> Study {
+    static func study(_ row: RecordRow) -> Study {
         Study(id: row["id"], owner: row["owner"], created: Date(timeIntervalSince1970: row["created"]), sourceKind: row["sourceKind"],
               callingAE: row["callingAE"], peer: row["peer"],
               summary: (row["summary"] as String?).flatMap { try? JSONDecoder().decode(Study.Summary.self, from: Data($0.utf8)) })
