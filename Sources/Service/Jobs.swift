@@ -92,17 +92,46 @@ public final class JobRunner: @unchecked Sendable {
                 retention: Retention = Retention()) {
         self.store = store
         self.options = options
-        self.workers = max(1, workers)
+        self.workers = max(0, workers)
         self.process = JobProcess(executable: executable, limits: limits)
         self.retention = retention
     }
 
+    /// Starts the workers (none: only the retention sweeps, on an API node whose jobs other
+    /// nodes run).
     public func start() {
-        for n in 0..<workers {
-            let thread = Thread { [self] in self.loop(sweeps: n == 0) }
+        for n in 0..<max(workers, 1) {
+            let thread = Thread { [self] in self.loop(sweeps: n == 0, claims: workers > 0) }
             thread.name = "vrprep.worker.\(n)"
             thread.stackSize = 8 << 20
             thread.start()
+        }
+        let keeper = Thread { [self] in self.keepLeases() }
+        keeper.name = "vrprep.leases"
+        keeper.start()
+    }
+
+    /// While the workers run: renews this node's leases (a third of their time apart) and puts
+    /// back in the queue the jobs of nodes that stopped renewing theirs (their machine died).
+    private func keepLeases() {
+        lock.lock()
+        running += 1
+        lock.unlock()
+        defer {
+            lock.lock()
+            running -= 1
+            lock.broadcast()
+            lock.unlock()
+        }
+        let interval = max(0.2, store.leaseSeconds / 3)
+        var last = Date.distantPast
+        while !isStopping {
+            if Date().timeIntervalSince(last) >= interval {
+                _ = try? store.renewLeases()
+                _ = try? store.requeueExpiredLeases()
+                last = Date()
+            }
+            Thread.sleep(forTimeInterval: 0.1)
         }
     }
 
@@ -121,8 +150,9 @@ public final class JobRunner: @unchecked Sendable {
         return stopping
     }
 
-    /// Takes and runs jobs until stopped; the first worker also applies retention every ten minutes.
-    private func loop(sweeps: Bool) {
+    /// Takes and runs jobs until stopped (when it `claims`); the first worker also applies
+    /// retention every ten minutes.
+    private func loop(sweeps: Bool, claims: Bool) {
         lock.lock()
         running += 1
         lock.unlock()
@@ -139,7 +169,7 @@ public final class JobRunner: @unchecked Sendable {
                 retention.sweepStudies(store)
                 lastSweep = Date()
             }
-            guard let job = try? store.claimJob() else {
+            guard claims, let job = try? store.claimJob() else {
                 Thread.sleep(forTimeInterval: 0.2)
                 continue
             }

@@ -33,7 +33,7 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
         for connection in idle { PQfinish(connection) }
     }
 
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard var parts = URLComponents(string: url), parts.password != nil else { return url }
         parts.password = "…"
         return parts.string ?? url
@@ -293,6 +293,10 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
             """,
             "CREATE TRIGGER auditChangeRefused BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION vrprepAuditAppendOnly()",
             "CREATE TRIGGER auditTruncateRefused BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION vrprepAuditAppendOnly()",
+        ]),
+        ("v2-job-leases", [
+            "ALTER TABLE job ADD COLUMN worker TEXT",
+            "ALTER TABLE job ADD COLUMN leaseUntil DOUBLE PRECISION",
         ]),
     ]
 }

@@ -275,6 +275,14 @@ public final class SQLiteRecordDatabase: RecordDatabase {
         migrator.registerMigration("v15-return-tls") { db in
             try db.alter(table: "jobReturn") { t in t.add(column: "tls", .boolean) }
         }
+        // Jobs leased to the node that runs them (several nodes share PostgreSQL's queue; here the
+        // lease is kept the same way).
+        migrator.registerMigration("v16-job-leases") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "worker", .text)
+                t.add(column: "leaseUntil", .double)
+            }
+        }
         try migrator.migrate(database)
     }
 }

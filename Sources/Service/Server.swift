@@ -106,6 +106,7 @@ public struct ServiceServer: Sendable {
         }
         let runner = JobRunner(store: store, options: settings.pipeline, workers: settings.workers,
                                executable: settings.jobExecutable, limits: settings.jobLimits, retention: settings.retention)
+        // (No workers: an API node of several, whose jobs other nodes, `vrprep worker`, run.)
         runner.start()
         defer { runner.stop() }
         // Results going back to the hospitals' PACS (peers with a returnTo), as the service's AE title.

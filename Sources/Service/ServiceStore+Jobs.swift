@@ -1,7 +1,10 @@
 import Foundation
 import Pipeline
 
-/// The job queue in SQLite: submitting, claiming (one writer, so a claim is atomic), progress, the end.
+/// The job queue: submitting, claiming (atomic: SQLite's one writer, PostgreSQL's row locks),
+/// leases, progress, the end. A running job is leased to the node that claimed it: only that
+/// node reports its progress and ends it, so a node that lost its lease (it stalled, and the job
+/// went to another) and finishes late changes nothing.
 extension ServiceStore {
     // MARK: Jobs
 
@@ -45,8 +48,9 @@ extension ServiceStore {
     public func claimJob() throws -> Job? {
         try database.write { db in
             guard let row = try db.row(sql: "SELECT * FROM job WHERE state = 'queued' ORDER BY created LIMIT 1" + db.dialect.claimSuffix) else { return nil }
-            try db.execute(sql: "UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1 WHERE id = ?",
-                           arguments: [row["id"] as String])
+            try db.execute(sql: """
+                UPDATE job SET state = 'running', stage = 'starting', attempts = attempts + 1, worker = ?, leaseUntil = ? WHERE id = ?
+                """, arguments: [node, Date().timeIntervalSince1970 + leaseSeconds, row["id"] as String])
             var job = Self.job(row)
             job.state = .running
             job.attempts += 1
@@ -56,22 +60,26 @@ extension ServiceStore {
 
     public func progress(job id: String, stage: String, percent: Int) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running'", arguments: [stage, percent, id])
+            try db.execute(sql: "UPDATE job SET stage = ?, percent = ? WHERE id = ? AND state = 'running' AND worker = ?",
+                           arguments: [stage, percent, id, node])
         }
     }
 
     public func note(job id: String, notes: LoadNotes) throws {
         let text = String(decoding: try JSONEncoder().encode(notes), as: UTF8.self)
-        try database.write { db in try db.execute(sql: "UPDATE job SET notes = ? WHERE id = ?", arguments: [text, id]) }
+        try database.write { db in try db.execute(sql: "UPDATE job SET notes = ? WHERE id = ? AND worker = ?", arguments: [text, id, node]) }
     }
 
     public func finish(job id: String, packageID: String?, error: String?) throws {
         try database.write { db in
             if let packageID {
-                try db.execute(sql: "UPDATE job SET state = 'done', stage = 'done', percent = 100, packageId = ? WHERE id = ?",
-                               arguments: [packageID, id])
+                try db.execute(sql: """
+                    UPDATE job SET state = 'done', stage = 'done', percent = 100, packageId = ?, leaseUntil = NULL
+                    WHERE id = ? AND worker = ? AND state IN ('running', 'cancelled')
+                    """, arguments: [packageID, id, node])
             } else {
-                try db.execute(sql: "UPDATE job SET state = 'failed', error = ? WHERE id = ? AND state != 'cancelled'", arguments: [error, id])
+                try db.execute(sql: "UPDATE job SET state = 'failed', error = ?, leaseUntil = NULL WHERE id = ? AND worker = ? AND state = 'running'",
+                               arguments: [error, id, node])
             }
         }
     }
@@ -89,15 +97,35 @@ extension ServiceStore {
 
     /// At start: jobs left running by a crash go back to the queue, unless they were running
     /// when the service stopped `maxAttempts` times already: those fail, never queued again.
+    /// In SQLite (one machine) every running job was this machine's; in PostgreSQL only those
+    /// whose lease has run out are taken back (other nodes' jobs run on).
     public func requeueInterrupted() throws -> Int {
+        try requeue(onlyExpired: database.dialect == .postgres)
+    }
+
+    public func requeueExpiredLeases() throws -> Int {
+        try requeue(onlyExpired: true)
+    }
+
+    private func requeue(onlyExpired: Bool) throws -> Int {
         try database.write { db in
+            let lost = onlyExpired ? "state = 'running' AND (leaseUntil IS NULL OR leaseUntil < ?)" : "state = 'running'"
+            let now: [(any RecordBindable)?] = onlyExpired ? [Date().timeIntervalSince1970] : []
             try db.execute(sql: """
-                UPDATE job SET state = 'failed',
+                UPDATE job SET state = 'failed', leaseUntil = NULL,
                     error = 'the service stopped twice while this job ran (at ' || stage || '); not retried'
-                WHERE state = 'running' AND attempts >= ?
-                """, arguments: [Self.maxAttempts])
-            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0 WHERE state = 'running'")
+                WHERE \(lost) AND attempts >= ?
+                """, arguments: now + [Self.maxAttempts])
+            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0, worker = NULL, leaseUntil = NULL WHERE \(lost)",
+                           arguments: now)
             return db.changesCount
+        }
+    }
+
+    public func renewLeases() throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "UPDATE job SET leaseUntil = ? WHERE state = 'running' AND worker = ?",
+                           arguments: [Date().timeIntervalSince1970 + leaseSeconds, node])
         }
     }
 
@@ -105,9 +133,10 @@ extension ServiceStore {
     public func release(job id: String) throws {
         try database.write { db in
             try db.execute(sql: """
-                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-                WHERE id = ? AND state = 'running'
-                """, arguments: [id])
+                UPDATE job SET state = 'queued', stage = 'queued', percent = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                    worker = NULL, leaseUntil = NULL
+                WHERE id = ? AND state = 'running' AND worker = ?
+                """, arguments: [id, node])
         }
     }
 

@@ -44,7 +44,16 @@ public protocol JobRecords: Sendable {
     func createJob(id: String, owner: String, study: String?, recipe: String?, labels: String?, labelNames: String?, profile: String?) throws
     func job(_ id: String) throws -> ServiceStore.Job?
     func jobs(owner: String?) throws -> [ServiceStore.Job]
+    /// Takes the oldest queued job for this node (`ServiceStore.node`), leased to it for
+    /// `leaseSeconds` (`renewLeases` extends the lease while the job runs).
     func claimJob() throws -> ServiceStore.Job?
+    /// How long a claimed job stays this node's without a renewal (seconds).
+    var leaseSeconds: Double { get }
+    /// Extends the leases of the jobs this node runs; returns how many.
+    func renewLeases() throws -> Int
+    /// Jobs whose node stopped renewing their lease (its machine died) go back to the queue, or
+    /// fail once they have been tried `maxAttempts` times; returns how many were queued again.
+    func requeueExpiredLeases() throws -> Int
     func progress(job id: String, stage: String, percent: Int) throws
     /// What loading the job's study found (its warnings, the files not used).
     func note(job id: String, notes: LoadNotes) throws
@@ -215,6 +224,10 @@ public final class ServiceStore: ServiceRecords {
 
     let database: any RecordDatabase
     public let folders: BlobFolders
+    /// Who claims jobs through this store (a process on a machine): the holder of their leases.
+    public let node: String
+    /// How long a claimed job stays this node's without a renewal.
+    public let leaseSeconds: Double
 
     /// The records of one machine: SQLite (`vrprep.sqlite`) and the blobs in the data folder.
     public convenience init(data: URL) throws {
@@ -223,10 +236,21 @@ public final class ServiceStore: ServiceRecords {
         try self.init(database: SQLiteRecordDatabase(path: data.appendingPathComponent("vrprep.sqlite").path), folders: folders)
     }
 
-    /// The records in `database` (migrated already), the blobs in `folders`.
-    public init(database: any RecordDatabase, folders: BlobFolders) {
+    /// The records of several machines: PostgreSQL at `url` (`postgres://USER@HOST:PORT/DATABASE`),
+    /// the blobs in `storage`, a folder every node mounts.
+    public convenience init(postgres url: String, storage: URL, leaseSeconds: Double = 30) throws {
+        let folders = BlobFolders(root: storage)
+        try folders.create(alone: false)
+        try self.init(database: PostgresRecordDatabase(url: url), folders: folders, leaseSeconds: leaseSeconds)
+    }
+
+    /// The records in `database` (migrated already), the blobs in `folders`; jobs claimed
+    /// through it are leased for `leaseSeconds` at a time.
+    public init(database: any RecordDatabase, folders: BlobFolders, leaseSeconds: Double = 30) {
         self.database = database
         self.folders = folders
+        self.leaseSeconds = leaseSeconds
+        node = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     static func hash(_ token: String) -> String {
@@ -303,10 +327,13 @@ public struct BlobFolders: Sendable {
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
-    func create() throws {
+    /// Makes the folders. `alone`: this machine is the only one using them, so what a stop left
+    /// half done is removed; on storage that other nodes share it may be their work under way.
+    func create(alone: Bool = true) throws {
         for folder in [uploads, staging, packages] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
+        guard alone else { return }
         // Uploads a stop interrupted while they arrived or were checked.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: uploads.path)) ?? [] where name.contains(".partial") {
             try? FileManager.default.removeItem(at: uploads.appendingPathComponent(name))

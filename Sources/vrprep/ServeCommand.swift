@@ -15,6 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
             {token, url, expiresAt}; GET /healthz; GET /openapi.yaml (every route). Records in \
             DATA/vrprep.sqlite, blobs under DATA. Jobs interrupted by a stop or a crash run again at the next start.
 
+            Several machines: --database postgres://… --storage DIR on every API node (--workers 0: no jobs \
+            there) and `vrprep worker` with the same two on the machines that run jobs; a job is leased to the \
+            node running it and goes to another when that node stops renewing the lease.
+
             DICOM: with --dicom-port, studies arrive by C-STORE from the calling AEs allowed by --allow-ae or \
             stored with PUT /v1/dicom/peers/{ae} (admin: {host, completion, recipe}); a study is complete when \
             idle for --dicom-idle-seconds, or when its association is released (completion "release"), and \
@@ -28,10 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port, printed).")
     var port = 8080
 
-    @Option(help: "Folder of the database and the blobs.")
-    var data: String
+    @OptionGroup var records: RecordsOptions
 
-    @Option(help: "Jobs run at once.")
+    @Option(help: "Jobs run at once (0, with --database: none, an API node whose jobs `vrprep worker` runs).")
     var workers = 1
 
     @Option(name: .customLong("max-upload-mb"), help: "Largest upload accepted (MiB).")
@@ -139,7 +142,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...100_000).contains(maxFailedSignIns) else { throw ValidationError("--max-failed-sign-ins must be 1…100000") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
-        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
+        guard (records.shared ? 0...64 : 1...64).contains(workers) else {
+            throw ValidationError(records.shared ? "--workers must be 0…64" : "--workers must be 1…64 (0 only with --database)")
+        }
         guard maxUploadMB > 0 else { throw ValidationError("--max-upload-mb must be more than 0") }
         if let jobMemoryMB, !(64...(1 << 30)).contains(jobMemoryMB) {
             throw ValidationError("--job-memory-mb must be 64…\(1 << 30) MiB, not \(jobMemoryMB)")
@@ -176,7 +181,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var settings = ServiceServer.Settings(data: URL(fileURLWithPath: data))
+        var settings = ServiceServer.Settings(data: records.folder)
+        let data = records.location
         settings.host = host
         settings.port = port
         settings.workers = workers
@@ -211,7 +217,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let server: ServiceServer
         do {
-            server = try ServiceServer(settings: settings)
+            server = ServiceServer(settings: settings, store: try records.open())
         } catch {
             fail("\(data): cannot open the service's data: \(error)")
         }
@@ -286,8 +292,7 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "Who the token is for (a note).")
         var name = "user"
 
-        @Option(help: "Folder of the service's data.")
-        var data: String
+        @OptionGroup var records: RecordsOptions
 
         func validate() throws {
             guard ServiceStore.Role(rawValue: role) != nil else {
@@ -297,12 +302,12 @@ struct TokenCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let store = try ServiceStore(data: URL(fileURLWithPath: data))
+                let store = try records.open()
                 let token = try store.createToken(role: ServiceStore.Role(rawValue: role)!, name: name)
                 print("Created a \(role) token for \(name). Keep it secret; it is not shown again:")
                 print("token \(token)")
             } catch {
-                fail("\(data): \(error)")
+                fail("\(records.location): \(error)")
             }
         }
     }

@@ -11,7 +11,7 @@ struct VRPrep: AsyncParsableCommand {
         abstract: "Turn a CT or MRI study into a VR-ready 3D scene for surgery.",
         version: version,
         subcommands: [ProcessCommand.self, Inspect.self, Segment.self, MeshCommand.self, RenderCommand.self, PackageCommand.self, ExportDicomCommand.self, DeidentifyCommand.self,
-                      ServeCommand.self, TokenCommand.self, RunJobCommand.self, StudyWorkerCommand.self]
+                      ServeCommand.self, WorkerCommand.self, TokenCommand.self, RunJobCommand.self, StudyWorkerCommand.self]
     )
 
     /// Exit statuses: 0 success, 1 the job found nothing to work on, 2 usage errors.

@@ -24,6 +24,48 @@ import TestSupport
         #expect(try again.jobs(owner: nil).count == 4)
     }
 
+    /// A node that stops renewing its lease (its machine died) loses the job to another, which
+    /// finishes it; the first, finishing late, changes nothing. A node that renews keeps its job.
+    @Test func aJobWhoseLeaseRunsOutGoesToAnotherNodeAndTheLateOneChangesNothing() throws {
+        let folder = try Fixtures.temporaryFolder("records-leases")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = SQLiteRecordDatabase.self
+        try leases(ServiceStore(database: try file.init(path: folder.appendingPathComponent("vrprep.sqlite").path), folders: BlobFolders(root: folder),
+                                leaseSeconds: 0.5),
+                   ServiceStore(database: try file.init(path: folder.appendingPathComponent("vrprep.sqlite").path), folders: BlobFolders(root: folder),
+                                leaseSeconds: 0.5))
+        let server = try TestPostgres()
+        defer { server.stop() }
+        let url = try server.newDatabase()
+        try leases(ServiceStore(database: try PostgresRecordDatabase(url: url), folders: BlobFolders(root: folder), leaseSeconds: 0.5),
+                   ServiceStore(database: try PostgresRecordDatabase(url: url), folders: BlobFolders(root: folder), leaseSeconds: 0.5))
+    }
+
+    func leases(_ a: ServiceStore, _ b: ServiceStore) throws {
+        try a.createJob(id: "lost", owner: "o")
+        #expect(try a.claimJob()?.id == "lost")
+        #expect(try b.requeueExpiredLeases() == 0 && b.claimJob() == nil)
+        Thread.sleep(forTimeInterval: 0.7)
+        #expect(try b.requeueExpiredLeases() == 1)
+        let retaken = try #require(try b.claimJob())
+        #expect(retaken.id == "lost" && retaken.attempts == 2)
+        try a.progress(job: "lost", stage: "late", percent: 99)
+        try a.finish(job: "lost", packageID: "from-a", error: nil)
+        try a.release(job: "lost")
+        #expect(try b.job("lost")?.state == .running && b.job("lost")?.stage == "starting" && b.job("lost")?.packageID == nil)
+        try b.finish(job: "lost", packageID: "from-b", error: nil)
+        #expect(try a.job("lost")?.state == .done && a.job("lost")?.packageID == "from-b")
+
+        try a.createJob(id: "kept", owner: "o")
+        #expect(try a.claimJob()?.id == "kept")
+        for _ in 0..<3 {
+            Thread.sleep(forTimeInterval: 0.3)
+            #expect(try a.renewLeases() == 1)
+            #expect(try b.requeueExpiredLeases() == 0)
+        }
+        #expect(try b.job("kept")?.state == .running)
+    }
+
     @Test func twoWorkersClaimingAtOnceNeverTakeTheSameJob() throws {
         let server = try TestPostgres()
         defer { server.stop() }
@@ -90,7 +132,8 @@ import TestSupport
         try store.release(job: "j2")
         #expect(try store.job("j2")?.state == .queued && store.job("j2")?.attempts == 0)
         _ = try store.claimJob()
-        #expect(try store.requeueInterrupted() == 1 && store.job("j2")?.state == .queued)
+        #expect(try store.requeueInterrupted() == (store.database.dialect == .sqlite ? 1 : 0))
+        if store.database.dialect == .sqlite { _ = try store.claimJob() }
         try store.finish(job: "j2", packageID: nil, error: "it broke")
         #expect(try store.job("j2")?.error == "it broke")
         #expect(try store.claimJob() == nil)

@@ -6,9 +6,14 @@ public final class ServeProcess: @unchecked Sendable {
     public let process = Process()
     public let port: Int
 
-    public init(data: URL, arguments: [String] = []) throws {
+    public convenience init(data: URL, arguments: [String] = []) throws {
+        try self.init(records: ["--data", data.path], arguments: arguments)
+    }
+
+    /// `records`: where the records are (`--data DIR`, or `--database URL --storage DIR`).
+    public init(records: [String], arguments: [String] = []) throws {
         process.executableURL = CommandLineTool.executable
-        process.arguments = ["serve", "--data", data.path, "--port", "0",
+        process.arguments = ["serve"] + records + ["--port", "0",
                              "--shaders", Fixtures.root.appendingPathComponent("Shaders").path] + arguments
         let output = Pipe()
         process.standardOutput = output
