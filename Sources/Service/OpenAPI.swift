@@ -69,11 +69,12 @@ public enum OpenAPI {
         paths:
           /healthz:
             get:
-              summary: Liveness.
+              summary: Liveness, and whether the records (SQLite or PostgreSQL) answer.
               security: []
               responses:
                 default: {$ref: '#/components/responses/Error'}
                 "200": {description: '{"status": "ok"}'}
+                "503": {description: '{"status": "unavailable", "reason": …}: the records do not answer.'}
           /metrics:
             get:
               summary: Prometheus text (jobs by state, packages, resident memory), for an admin token.

@@ -122,6 +122,16 @@ extension ServiceStore {
         }
     }
 
+    public func leasesByNode() throws -> [String: Int] {
+        try database.read { db in
+            var held: [String: Int] = [:]
+            for row in try db.rows(sql: "SELECT worker, COUNT(*) AS n FROM job WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker") {
+                held[row["worker"]] = row["n"]
+            }
+            return held
+        }
+    }
+
     public func renewLeases() throws -> Int {
         try database.write { db in
             try db.execute(sql: "UPDATE job SET leaseUntil = ? WHERE state = 'running' AND worker = ?",

@@ -13,6 +13,8 @@ public protocol ServiceRecords: TokenRecords, StudyRecords, JobRecords, DicomRec
                                 AuditRecords {
     /// Where the blobs (uploads, packages, archives) live beside the records.
     var folders: BlobFolders { get }
+    /// Whether the database answers: throws its error when it does not.
+    func ping() throws
 }
 
 /// Access tokens (only their hashes are kept).
@@ -47,6 +49,8 @@ public protocol JobRecords: Sendable {
     /// Takes the oldest queued job for this node (`ServiceStore.node`), leased to it for
     /// `leaseSeconds` (`renewLeases` extends the lease while the job runs).
     func claimJob() throws -> ServiceStore.Job?
+    /// Running jobs by the node that holds their lease (for /metrics).
+    func leasesByNode() throws -> [String: Int]
     /// How long a claimed job stays this node's without a renewal (seconds).
     var leaseSeconds: Double { get }
     /// Extends the leases of the jobs this node runs; returns how many.
@@ -251,6 +255,11 @@ public final class ServiceStore: ServiceRecords {
         self.folders = folders
         self.leaseSeconds = leaseSeconds
         node = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Whether the database answers (for /healthz): throws its error when it does not.
+    public func ping() throws {
+        _ = try database.read { db in try db.value(Int.self, sql: "SELECT 1") }
     }
 
     static func hash(_ token: String) -> String {

@@ -3,7 +3,15 @@ import Hummingbird
 
 /// The service itself: health, its OpenAPI description, metrics (admin).
 func addSystemRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecords, _ settings: ServiceServer.Settings) {
-    router.get("/healthz") { _, _ in try encodedJSON(["status": "ok"]) }
+    // Up when the records answer (a node whose database is gone is taken out of a balancer's pool).
+    router.get("/healthz") { _, _ -> Response in
+        let failure: String? = await offLoop {
+            do { try store.ping() } catch { return "\(error)" }
+            return nil
+        }
+        guard let failure else { return try encodedJSON(["status": "ok"]) }
+        return try encodedJSON(["status": "unavailable", "reason": "the records do not answer: \(failure)"], status: .serviceUnavailable)
+    }
 
     // The clinician's workstation (the page signs in with a token it keeps in session storage).
     router.get("/app") { request, _ -> Response in
@@ -21,6 +29,10 @@ func addSystemRoutes(_ router: Router<ServiceContext>, _ store: any ServiceRecor
         var lines = ["# HELP vrprep_jobs Jobs by state.", "# TYPE vrprep_jobs gauge"]
         for state in ServiceStore.JobState.allCases {
             lines.append("vrprep_jobs{state=\"\(state)\"} \(jobs[state.rawValue] ?? 0)")
+        }
+        lines += ["# HELP vrprep_leases Running jobs by the node holding their lease.", "# TYPE vrprep_leases gauge"]
+        for (node, count) in try store.leasesByNode().sorted(by: { $0.key < $1.key }) {
+            lines.append("vrprep_leases{node=\"\(node.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"} \(count)")
         }
         lines += ["# HELP vrprep_packages Published scene packages.", "# TYPE vrprep_packages gauge", "vrprep_packages \(packages)",
                   "# HELP vrprep_resident_bytes Resident memory of the service.", "# TYPE vrprep_resident_bytes gauge",

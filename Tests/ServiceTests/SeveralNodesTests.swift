@@ -23,14 +23,15 @@ import TestSupport
         let made = try CommandLineTool.run(["token", "create", "--role", "submitter", "--name", "surgeon"] + records)
         #expect(made.status == 0, "\(made.standardError)")
         let token = try #require(made.standardOutput.split(separator: "\n").last?.split(separator: " ").last.map(String.init))
+        let admin = try ServiceStore(postgres: url, storage: storage).createToken(role: .admin, name: "operator")
 
         let api = try ServeProcess(records: records, arguments: ["--workers", "0"])
         defer { api.kill() }
-        func call(_ method: String, _ path: String, body: Data? = nil) async throws -> (Int, [String: Any], Data) {
+        func call(_ method: String, _ path: String, body: Data? = nil, as bearer: String? = nil) async throws -> (Int, [String: Any], Data) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(api.port)\(path)")!)
             request.httpMethod = method
             request.timeoutInterval = 120
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            request.setValue("Bearer \(bearer ?? token)", forHTTPHeaderField: "Authorization")
             if let body {
                 request.httpBody = body
                 request.setValue("application/zip", forHTTPHeaderField: "Content-Type")
@@ -54,6 +55,9 @@ import TestSupport
             if state["state"] as? String == "running", (state["percent"] as? Int ?? 0) >= 20 { break }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
+        // The lease shows in the metrics, under the worker's name.
+        let metrics = String(decoding: try await call("GET", "/metrics", as: admin).2, as: UTF8.self)
+        #expect(metrics.contains("vrprep_leases{node=") && metrics.contains("vrprep_jobs{state=\"running\"} 1"), "\(metrics)")
         // Its machine dies: the worker and the job's own process, at once.
         let children = ServeProcess.jobProcesses(job)
         first.kill()
@@ -74,6 +78,7 @@ import TestSupport
         // Taken again within its lease plus a few seconds (the lease was last renewed before the kill).
         let wait = try #require(retaken).timeIntervalSince(died)
         #expect(wait <= lease + 4, "the lost job waited \(wait) s")
+        print("several nodes: the killed worker's job was running again on another after \(String(format: "%.1f", wait)) s (lease \(lease) s)")
         let store = try ServiceStore(postgres: url, storage: storage)
         #expect(try store.job(job)?.attempts == 2)
         let package = try #require(final["packageId"] as? String)
@@ -85,9 +90,15 @@ import TestSupport
         #expect(try await call("GET", "/v1/packages").1["packages"] as? [String] == [package])
         #expect(try store.jobs(owner: nil).allSatisfy { $0.state == .done }, "a job was left running")
 
-        // A worker stopped by SIGTERM exits 0, saying so.
+        // A worker stopped by SIGTERM exits 0.
         second.stop()
         #expect(second.process.terminationStatus == 0)
+
+        // Healthy while the database answers; 503 naming it once it is gone.
+        #expect(try await call("GET", "/healthz").0 == 200)
+        server.stop()
+        let (down, said, _) = try await call("GET", "/healthz")
+        #expect(down == 503 && "\(said["reason"] ?? "")".contains("PostgreSQL"), "\(down) \(said)")
     }
 }
 
