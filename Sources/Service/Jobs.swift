@@ -169,8 +169,13 @@ public final class JobRunner: @unchecked Sendable {
                 retention.sweepStudies(store)
                 lastSweep = Date()
             }
-            guard claims, let job = try? store.claimJob() else {
+            guard claims else {
                 Thread.sleep(forTimeInterval: 0.2)
+                continue
+            }
+            guard let job = try? store.claimJob() else {
+                // Until a job is queued (PostgreSQL tells every node at once; SQLite: 0.2 s).
+                store.waitForJobs(timeout: 1)
                 continue
             }
             run(job)

@@ -14,6 +14,10 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
     private let lock = NSCondition()
     private var idle: [OpaquePointer] = []
     private var opened = 0
+    /// Jobs queued anywhere since the listener started (NOTIFY vrprep_jobs), and the waiters.
+    private let notices = NSCondition()
+    private var generation = 0
+    private var listening = false
 
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DATABASE`, or libpq's
     /// `key=value` form), and brings the tables to this version's, one node at a time.
@@ -106,6 +110,64 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
             _ = try? connection.execute(sql: "ROLLBACK")
             throw error
         }
+    }
+
+    // MARK: Waiting for jobs
+
+    public func waitForJobs(timeout: Double) {
+        notices.lock()
+        defer { notices.unlock() }
+        if !listening {
+            listening = true
+            startListening()
+        }
+        let seen = generation, deadline = Date().addingTimeInterval(max(0, timeout))
+        while generation == seen && notices.wait(until: deadline) {}
+    }
+
+    /// A connection of its own that LISTENs for queued jobs, on a thread that ends once this
+    /// database is released (it looks at least once a second).
+    private func startListening() {
+        let thread = Thread { [weak self] in
+            var connection: OpaquePointer?
+            while let database = self {
+                database.listen(on: &connection)
+            }
+            if let connection { PQfinish(connection) }
+        }
+        thread.name = "vrprep.records.listen"
+        thread.start()
+    }
+
+    /// One round of the listener: (re)connects, waits up to a second for the server, wakes the
+    /// waiters on a notification (and after a reconnection, which may have missed some).
+    private func listen(on connection: inout OpaquePointer?) {
+        if connection == nil || PQstatus(connection) != CONNECTION_OK {
+            if let old = connection { PQfinish(old) }
+            connection = try? open()
+            guard let fresh = connection else {
+                Thread.sleep(forTimeInterval: 1)
+                return
+            }
+            PQclear(PQexec(fresh, "LISTEN vrprep_jobs"))
+            wake()
+        }
+        guard let connection else { return }
+        var socket = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        guard poll(&socket, 1, 1000) > 0, PQconsumeInput(connection) != 0 else { return }
+        var notified = false
+        while let notice = PQnotifies(connection) {
+            notified = true
+            PQfreemem(notice)
+        }
+        if notified { wake() }
+    }
+
+    private func wake() {
+        notices.lock()
+        generation &+= 1
+        notices.broadcast()
+        notices.unlock()
     }
 
     /// One libpq connection, inside a read or a write.

@@ -14,6 +14,9 @@ public protocol RecordDatabase: Sendable {
     /// Runs `body` in one transaction: all of its statements take effect, or none.
     @discardableResult
     func write<T>(_ body: (RecordConnection) throws -> T) throws -> T
+    /// Waits until a transaction that called `RecordConnection.signalJobs()` has committed (on
+    /// any node), or `timeout` seconds. SQLite, one machine: a short sleep (its workers look again).
+    func waitForJobs(timeout: Double)
 }
 
 public enum RecordDialect: String, Sendable {
@@ -150,6 +153,12 @@ public class RecordConnection {
 
     public func rows(sql: String, arguments: [(any RecordBindable)?] = []) throws -> [RecordRow] {
         fatalError("a connection of a database implements rows")
+    }
+
+    /// Wakes the nodes waiting for jobs (`RecordDatabase.waitForJobs`) once this transaction
+    /// commits: PostgreSQL's NOTIFY; nothing on SQLite, whose workers look every 0.2 s.
+    public func signalJobs() throws {
+        if dialect == .postgres { try execute(sql: "NOTIFY vrprep_jobs") }
     }
 
     public func row(sql: String, arguments: [(any RecordBindable)?] = []) throws -> RecordRow? {

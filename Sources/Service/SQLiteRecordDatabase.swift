@@ -28,6 +28,10 @@ public final class SQLiteRecordDatabase: RecordDatabase {
         try queue.write { db in try body(Connection(db)) }
     }
 
+    public func waitForJobs(timeout: Double) {
+        Thread.sleep(forTimeInterval: min(max(timeout, 0), 0.2))
+    }
+
     /// A GRDB connection, inside a read or a write.
     final class Connection: RecordConnection {
         let db: Database

@@ -100,6 +100,7 @@ extension ServiceStore {
                     """, arguments: [segmentation.job, owner, error == nil ? "queued" : "failed", error == nil ? "queued" : "receiving",
                                      now, study.callingAE, study.peer, recipe, error, error == nil ? target : nil, segmentation.file])
             }
+            try db.signalJobs()
             return failure == nil ? target : nil
         }
     }

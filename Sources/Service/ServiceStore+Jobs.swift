@@ -15,6 +15,7 @@ extension ServiceStore {
                 INSERT INTO job (id, owner, state, stage, percent, created, studyId, recipe, labels, labelNames, profile)
                 VALUES (?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, owner, Date().timeIntervalSince1970, study, recipe, labels, labelNames, profile])
+            try db.signalJobs()
         }
     }
 
@@ -116,9 +117,10 @@ extension ServiceStore {
                     error = 'the service stopped twice while this job ran (at ' || stage || '); not retried'
                 WHERE \(lost) AND attempts >= ?
                 """, arguments: now + [Self.maxAttempts])
-            try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0, worker = NULL, leaseUntil = NULL WHERE \(lost)",
-                           arguments: now)
-            return db.changesCount
+            let queued = try db.execute(sql: "UPDATE job SET state = 'queued', stage = 'queued', percent = 0, worker = NULL, leaseUntil = NULL WHERE \(lost)",
+                                        arguments: now)
+            if queued > 0 { try db.signalJobs() }
+            return queued
         }
     }
 
@@ -130,6 +132,11 @@ extension ServiceStore {
             }
             return held
         }
+    }
+
+    /// Waits for a job to be queued (on any node), at most `timeout` seconds.
+    public func waitForJobs(timeout: Double) {
+        database.waitForJobs(timeout: timeout)
     }
 
     public func renewLeases() throws -> Int {
@@ -147,6 +154,7 @@ extension ServiceStore {
                     worker = NULL, leaseUntil = NULL
                 WHERE id = ? AND state = 'running' AND worker = ?
                 """, arguments: [id, node])
+            if db.changesCount > 0 { try db.signalJobs() }
         }
     }
 

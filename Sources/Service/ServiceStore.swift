@@ -53,6 +53,8 @@ public protocol JobRecords: Sendable {
     func leasesByNode() throws -> [String: Int]
     /// How long a claimed job stays this node's without a renewal (seconds).
     var leaseSeconds: Double { get }
+    /// Waits until a job may be waiting (queued on any node since), at most `timeout` seconds.
+    func waitForJobs(timeout: Double)
     /// Extends the leases of the jobs this node runs; returns how many.
     func renewLeases() throws -> Int
     /// Jobs whose node stopped renewing their lease (its machine died) go back to the queue, or

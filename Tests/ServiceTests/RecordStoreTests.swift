@@ -82,8 +82,16 @@ import TestSupport
             while let job = try? workers[w].claimJob() { taken.add(job.id) }
         }
         #expect(taken.ids.count == jobs)
+        // A worker waiting for jobs is woken by one queued on another node (LISTEN/NOTIFY), not by its timeout.
+        store.waitForJobs(timeout: 0.5)
+        let queued = Date()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { try? workers[0].createJob(id: "woken", owner: "o") }
+        store.waitForJobs(timeout: 20)
+        let waited = Date().timeIntervalSince(queued)
+        #expect(waited >= 0.4 && waited < 5, "woken after \(waited) s")
+        #expect(try store.claimJob()?.id == "woken")
         #expect(Set(taken.ids).count == jobs, "a job was claimed twice")
-        #expect(try store.jobs(owner: nil).allSatisfy { $0.state == .running && $0.attempts == 1 })
+        #expect(try store.jobs(owner: nil).count == jobs + 1 && store.jobs(owner: nil).allSatisfy { $0.state == .running && $0.attempts == 1 })
         // Unreachable or malformed: a message that names the database, never a crash.
         #expect(throws: RecordDatabaseError.self) { try PostgresRecordDatabase(url: "postgres://nobody:secret@127.0.0.1:1/none") }
         do {
