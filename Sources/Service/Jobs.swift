@@ -101,28 +101,32 @@ public final class JobRunner: @unchecked Sendable {
     /// nodes run).
     public func start() {
         for n in 0..<max(workers, 1) {
-            let thread = Thread { [self] in self.loop(sweeps: n == 0, claims: workers > 0) }
-            thread.name = "vrprep.worker.\(n)"
-            thread.stackSize = 8 << 20
-            thread.start()
+            spawn("vrprep.worker.\(n)") { [self] in loop(sweeps: n == 0, claims: workers > 0) }
         }
-        let keeper = Thread { [self] in self.keepLeases() }
-        keeper.name = "vrprep.leases"
-        keeper.start()
+        spawn("vrprep.leases") { [self] in keepLeases() }
     }
 
-    /// While the workers run: renews this node's leases (a third of their time apart) and puts
-    /// back in the queue the jobs of nodes that stopped renewing theirs (their machine died).
-    private func keepLeases() {
+    /// A thread that `stop` waits for: counted as running before it starts, so a stop that
+    /// comes at once still waits for it.
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
         lock.lock()
         running += 1
         lock.unlock()
-        defer {
+        let thread = Thread { [self] in
+            body()
             lock.lock()
             running -= 1
             lock.broadcast()
             lock.unlock()
         }
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// While the workers run: renews this node's leases (a third of their time apart) and puts
+    /// back in the queue the jobs of nodes that stopped renewing theirs (their machine died).
+    private func keepLeases() {
         let interval = max(0.2, store.leaseSeconds / 3)
         var last = Date.distantPast
         while !isStopping {
@@ -153,15 +157,6 @@ public final class JobRunner: @unchecked Sendable {
     /// Takes and runs jobs until stopped (when it `claims`); the first worker also applies
     /// retention every ten minutes.
     private func loop(sweeps: Bool, claims: Bool) {
-        lock.lock()
-        running += 1
-        lock.unlock()
-        defer {
-            lock.lock()
-            running -= 1
-            lock.broadcast()
-            lock.unlock()
-        }
         var lastSweep = Date.distantPast
         while !isStopping {
             if sweeps, Date().timeIntervalSince(lastSweep) > 600 {

@@ -370,16 +370,7 @@ extension ServiceTests {
         let store = try ServiceStore(data: data)
         let token = try store.createToken(role: .submitter, name: "surgeon")
         func call(_ port: Int, _ method: String, _ path: String, body: Data? = nil) async throws -> (Int, [String: Any], Data) {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-            request.httpMethod = method
-            request.timeoutInterval = 120
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            if let body {
-                request.httpBody = body
-                request.setValue("application/zip", forHTTPHeaderField: "Content-Type")
-            }
-            let (answer, response) = try await URLSession.shared.data(for: request)
-            return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: answer) as? [String: Any]) ?? [:], answer)
+            try await APIClient(port: port, token: token).call(method, path, body: body)
         }
         let first = try ServeProcess(data: data)
         let (accepted, created, _) = try await call(first.port, "POST", "/v1/studies", body: try Self.sampleZip())

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ScenePackage
 @testable import Service
 import Testing
@@ -27,17 +24,9 @@ import TestSupport
 
         let api = try ServeProcess(records: records, arguments: ["--workers", "0"])
         defer { api.kill() }
+        let client = APIClient(port: api.port, token: token)
         func call(_ method: String, _ path: String, body: Data? = nil, as bearer: String? = nil) async throws -> (Int, [String: Any], Data) {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(api.port)\(path)")!)
-            request.httpMethod = method
-            request.timeoutInterval = 120
-            request.setValue("Bearer \(bearer ?? token)", forHTTPHeaderField: "Authorization")
-            if let body {
-                request.httpBody = body
-                request.setValue("application/zip", forHTTPHeaderField: "Content-Type")
-            }
-            let (answer, response) = try await URLSession.shared.data(for: request)
-            return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: answer) as? [String: Any]) ?? [:], answer)
+            try await client.call(method, path, body: body, as: bearer)
         }
         let (accepted, created, _) = try await call("POST", "/v1/studies", body: try ServiceTests.sampleZip())
         #expect(accepted == 202)
