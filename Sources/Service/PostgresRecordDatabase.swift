@@ -38,9 +38,9 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
     }
 
     public static func redacted(_ url: String) -> String {
-        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
-        parts.password = "…"
-        return parts.string ?? url
+        guard let password = URLComponents(string: url)?.percentEncodedPassword, !password.isEmpty,
+              let range = url.range(of: ":\(password)@") else { return url }
+        return url.replacingCharacters(in: range, with: ":***@")
     }
 
     private func open() throws -> OpaquePointer {
