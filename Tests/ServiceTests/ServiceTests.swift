@@ -23,9 +23,11 @@ import TestSupport
 
         let dicomPort: Int
 
-        /// `dicom`: a receiver on `dicom.port`; `data`: the folder of a service that ran before.
+        /// `dicom`: a receiver on `dicom.port`; `data`: the folder of a service that ran before;
+        /// `postgres`: the records in this PostgreSQL database (the blobs in `data`), not SQLite.
         init(maxUploadBytes: Int64 = 1 << 30, dicom: DicomIntake.Settings? = nil, data: URL? = nil, workers: Int = 1,
-             jobLimits: JobLimits = JobLimits(), configure: (inout ServiceServer.Settings) -> Void = { _ in }) async throws {
+             jobLimits: JobLimits = JobLimits(), postgres: String? = nil,
+             configure: (inout ServiceServer.Settings) -> Void = { _ in }) async throws {
             self.data = try data ?? Fixtures.temporaryFolder("service")
             var settings = ServiceServer.Settings(data: self.data)
             settings.port = 0
@@ -40,7 +42,9 @@ import TestSupport
             configure(&settings)
             dicomPort = dicom?.port ?? 0
             settings.dicom = dicom
-            let server = try ServiceServer(settings: settings)
+            let folder = self.data
+            let server = try postgres.map { ServiceServer(settings: settings, store: try ServiceStore(postgres: $0, storage: folder)) }
+                ?? ServiceServer(settings: settings)
             store = server.store
             sessions = server.sessions
             let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -105,8 +109,12 @@ import TestSupport
         try ZipMaker.study(Fixtures.sampleCTFiles)
     }
 
-    @Test func aStudyUploadedBecomesAPackageThatDownloadsResumesVerifiesAndShares() async throws {
-        let service = try await Running()
+    /// The main scenario, with the records in SQLite (one machine) and in PostgreSQL (several).
+    @Test(arguments: [false, true])
+    func aStudyUploadedBecomesAPackageThatDownloadsResumesVerifiesAndShares(onPostgreSQL: Bool) async throws {
+        let database = onPostgreSQL ? try TestPostgres() : nil
+        defer { database?.stop() }
+        let service = try await Running(postgres: try database?.newDatabase())
         let submitter = try service.store.createToken(role: .submitter, name: "surgeon")
         let other = try service.store.createToken(role: .submitter, name: "someone else")
         let host = try service.store.createToken(role: .host, name: "conference")
