@@ -100,7 +100,11 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
     public func write<T>(_ body: (RecordConnection) throws -> T) throws -> T {
         let raw = try borrow()
         defer { giveBack(raw) }
-        let connection = Connection(raw)
+        return try Self.transaction(on: Connection(raw), body)
+    }
+
+    /// Runs `body` between BEGIN and COMMIT on `connection`; ROLLBACK when it throws.
+    private static func transaction<T>(on connection: Connection, _ body: (RecordConnection) throws -> T) throws -> T {
         try connection.execute(sql: "BEGIN")
         do {
             let result = try body(connection)
@@ -268,15 +272,10 @@ public final class PostgresRecordDatabase: RecordDatabase, @unchecked Sendable {
         try connection.execute(sql: "CREATE TABLE IF NOT EXISTS vrprepMigration (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
         let applied = Set(try connection.values(String.self, sql: "SELECT name FROM vrprepMigration"))
         for (name, statements) in Self.migrations where !applied.contains(name) {
-            try connection.execute(sql: "BEGIN")
-            do {
-                for statement in statements { try connection.execute(sql: statement) }
-                try connection.execute(sql: "INSERT INTO vrprepMigration (name, applied) VALUES (?, ?)",
-                                       arguments: [name, Date().timeIntervalSince1970])
-                try connection.execute(sql: "COMMIT")
-            } catch {
-                _ = try? connection.execute(sql: "ROLLBACK")
-                throw error
+            try Self.transaction(on: connection) { db in
+                for statement in statements { try db.execute(sql: statement) }
+                try db.execute(sql: "INSERT INTO vrprepMigration (name, applied) VALUES (?, ?)",
+                               arguments: [name, Date().timeIntervalSince1970])
             }
         }
     }
